@@ -1,0 +1,104 @@
+"""Building blocks of the contract: the event envelope, error objects, shared value types."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any, ClassVar, Generic, Literal, TypeVar
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+COMMANDS_EXCHANGE = "werkplaatsen.commands"
+EVENTS_EXCHANGE = "werkplaatsen.events"
+
+
+class ContractModel(BaseModel):
+    """Base of every contract model: unknown fields are refused so typos surface as errors."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class Command(ContractModel):
+    """A request to a service. The AMQP `message_id` is its idempotency key."""
+
+    routing_key: ClassVar[str]
+    reply_to: str | None = Field(
+        default=None,
+        description="Queue to send the outcome to ({'status': 'accepted'|'rejected', ...}); "
+        "may also be given as the AMQP reply_to property.",
+    )
+
+
+class EventData(ContractModel):
+    """The `data` part of an event."""
+
+    routing_key: ClassVar[str]
+    version: ClassVar[int] = 1
+
+
+class Role(StrEnum):
+    wijkambtenaar = "wijkambtenaar"
+    sectorambtenaar = "sectorambtenaar"
+
+
+class Domain(StrEnum):
+    fysiek = "fysiek"
+    sociaal = "sociaal"
+    veiligheid = "veiligheid"
+    economie = "economie"
+    bestuur = "bestuur"
+    overig = "overig"
+
+
+class Language(StrEnum):
+    nl = "nl"
+    en = "en"
+
+
+class Channel(StrEnum):
+    web = "web"
+    chat = "chat"
+
+
+class ErrorItem(ContractModel):
+    """One reason a command was refused."""
+
+    field: str = Field(description="Path of the offending field, e.g. `members[1].email`; empty for the whole message.")
+    code: str = Field(description="Stable machine-readable code, see docs/contract.md.")
+    message: str = Field(description="Explanation in Dutch, fit to show a participant.")
+
+
+class CommandRejected(EventData):
+    """A command could not be carried out; published as `<service>.CommandRejected`."""
+
+    command_id: str = Field(description="message_id of the refused command.")
+    command_type: str = Field(description="Name of the refused command, e.g. `RegisterTrio`; `unknown` if unreadable.")
+    errors: list[ErrorItem]
+
+
+D = TypeVar("D")
+
+
+class Event(BaseModel, Generic[D]):
+    """Envelope of every event published on `werkplaatsen.events`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    event_id: str = Field(description="UUID; also the AMQP message_id. Consumers deduplicate on it.")
+    type: str = Field(description="The event's name, e.g. `TrioRegistered`; also the AMQP type.")
+    version: int = Field(description="Version of the `data` schema for this type.")
+    occurred_at: AwareDatetime
+    producer: Literal["registration", "scheduling", "notifications", "reporting"]
+    correlation_id: str = Field(description="The originating command's correlation_id (or its message_id).")
+    causation_id: str = Field(description="message_id / event_id of the message that caused this event.")
+    data: D
+
+
+class Reply(ContractModel):
+    """Sent to a command's reply_to queue."""
+
+    status: Literal["accepted", "rejected"]
+    command_id: str
+    command_type: str
+    errors: list[ErrorItem] = Field(default_factory=list)
+    ids: dict[str, Any] = Field(default_factory=dict, description="Identifiers created, e.g. registration_id.")
+

@@ -1,0 +1,191 @@
+"""Messages of the registration service: trios, their case, approval, fee and personal data."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import AwareDatetime, EmailStr, Field
+
+from .common import Channel, Command, CommandRejected, ContractModel, Domain, EventData, Language, Role
+
+
+class Member(ContractModel):
+    name: str = Field(min_length=1, max_length=200)
+    email: EmailStr
+    role: Role
+    domain: Domain
+    job_title: str | None = Field(default=None, max_length=200)
+    language: Language = Language.nl
+
+
+class Case(ContractModel):
+    """The trio's local case: a strategic task with a neighbourhood component."""
+
+    title: str = Field(max_length=200)
+    neighbourhood: str = Field(max_length=200)
+    summary: str = Field(max_length=5000)
+    domains: list[Domain] = Field(max_length=6)
+
+
+class Approver(ContractModel):
+    """The administrator or manager who approves the trio's participation."""
+
+    name: str = Field(min_length=1, max_length=200)
+    email: EmailStr
+
+
+class Consent(ContractModel):
+    privacy: bool = Field(description="Consent to the processing of personal data; required.")
+    publish_municipality_name: bool = Field(
+        default=False, description="Whether public reports may name the municipality."
+    )
+
+
+class Invoice(ContractModel):
+    address: str = Field(max_length=1000)
+    reference: str = Field(max_length=200, description="The municipality's own purchase reference.")
+
+
+# Commands
+
+
+class RegisterTrio(Command):
+    """Register a trio of civil servants of one municipality, with their case, for an edition."""
+
+    routing_key = "registration.RegisterTrio"
+
+    edition: str = Field(description="Slug of the edition, e.g. `2027-najaar`.")
+    municipality: str = Field(description='CBS municipality code, e.g. "GM0344".', pattern=r"^GM\d{4}$")
+    members: list[Member] = Field(min_length=3, max_length=3)
+    case: Case
+    approver: Approver
+    consent: Consent
+    invoice: Invoice | None = None
+    channel: Channel = Channel.web
+    chat_id: str | None = Field(default=None, max_length=300)
+
+
+class ApproveRegistration(Command):
+    """Approve a registration: by the approver (with the token from the approval link) or by an organiser."""
+
+    routing_key = "registration.ApproveRegistration"
+
+    registration_id: str
+    token: str | None = None
+    by_organizer: bool = False
+
+
+class DeclineRegistration(Command):
+    routing_key = "registration.DeclineRegistration"
+
+    registration_id: str
+    token: str | None = None
+    by_organizer: bool = False
+    reason: str | None = Field(default=None, max_length=2000)
+
+
+class CancelRegistration(Command):
+    routing_key = "registration.CancelRegistration"
+
+    registration_id: str
+    reason: str | None = Field(default=None, max_length=2000)
+
+
+class EraseParticipantData(Command):
+    """Privacy request: remove the personal data of a registration's members and approver."""
+
+    routing_key = "registration.EraseParticipantData"
+
+    registration_id: str
+
+
+# Events
+
+
+class MunicipalityInfo(ContractModel):
+    code: str
+    name: str
+    province: str
+    inhabitants: int
+    size_class: Literal["klein", "middelgroot", "groot"]
+    m50_member: bool
+
+
+class RegisteredMember(ContractModel):
+    member_id: str
+    name: str
+    email: str
+    role: Role
+    domain: Domain
+    language: Language
+
+
+class Fee(ContractModel):
+    amount_cents: int
+    currency: Literal["EUR"] = "EUR"
+    waived: bool
+    reason: str | None = Field(default=None, description="Why the fee is waived, e.g. `middelgroot`.")
+
+
+class TrioRegistered(EventData):
+    routing_key = "registration.TrioRegistered"
+
+    registration_id: str
+    edition: str
+    registered_at: AwareDatetime
+    municipality: MunicipalityInfo
+    members: list[RegisteredMember]
+    case: Case
+    fee: Fee
+    priority: bool = Field(description="Whether the municipality's size class has priority in allocation.")
+    preferred_domain_mix: bool = Field(description="Whether the trio covers both the fysiek and sociaal domain.")
+    consent: Consent
+    channel: Channel
+    chat_id: str | None = None
+
+
+class ApprovalRequested(EventData):
+    routing_key = "registration.ApprovalRequested"
+
+    registration_id: str
+    approver: Approver
+    approve_url: str
+    expires_at: AwareDatetime
+
+
+class RegistrationApproved(EventData):
+    routing_key = "registration.RegistrationApproved"
+
+    registration_id: str
+    edition: str
+    approved_at: AwareDatetime
+    by_organizer: bool
+
+
+class RegistrationDeclined(EventData):
+    routing_key = "registration.RegistrationDeclined"
+
+    registration_id: str
+    edition: str
+    declined_at: AwareDatetime
+    by_organizer: bool
+    reason: str | None = None
+
+
+class RegistrationCancelled(EventData):
+    routing_key = "registration.RegistrationCancelled"
+
+    registration_id: str
+    edition: str
+    reason: str | None = None
+
+
+class ParticipantDataErased(EventData):
+    routing_key = "registration.ParticipantDataErased"
+
+    registration_id: str
+
+
+class RegistrationCommandRejected(CommandRejected):
+    routing_key = "registration.CommandRejected"
+

@@ -1,0 +1,207 @@
+"""Messages of the scheduling service: editions, sessions, places, waitlist, seating and attendance."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import AwareDatetime, Field
+
+from .common import Command, CommandRejected, ContractModel, EventData
+
+
+class Venue(ContractModel):
+    name: str = Field(max_length=200)
+    address: str = Field(max_length=300)
+    city: str = Field(max_length=100)
+
+
+class Capacity(ContractModel):
+    min_trios: int = Field(ge=1)
+    max_trios: int = Field(ge=1)
+
+
+class EditionFee(ContractModel):
+    amount_cents: int = Field(ge=0, description="Fee per trio in euro cents (announcement: 20000).")
+    waived_for_size_classes: list[Literal["klein", "middelgroot", "groot"]] = Field(default_factory=list)
+
+
+class SessionPlan(ContractModel):
+    number: int = Field(ge=1)
+    title: str = Field(max_length=300, description="The session's theme.")
+    outcome: str = Field(max_length=2000, description="What participants come away with.")
+    starts_at: AwareDatetime
+    ends_at: AwareDatetime
+
+
+class SessionNotes(ContractModel):
+    lessons: list[str] = Field(default_factory=list)
+    instruments: list["Instrument"] = Field(default_factory=list)
+    quotes: list[str] = Field(default_factory=list)
+    next_steps: list[str] = Field(default_factory=list)
+
+
+class Instrument(ContractModel):
+    name: str = Field(max_length=200)
+    description: str = Field(max_length=2000)
+
+
+# Commands
+
+
+class ScheduleEdition(Command):
+    """Create an edition (a round of sessions) or, before registration closes, update it."""
+
+    routing_key = "scheduling.ScheduleEdition"
+
+    edition: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$", description="Slug, e.g. `2027-najaar`.")
+    title: str = Field(max_length=300)
+    venue: Venue
+    capacity: Capacity
+    registration_deadline: AwareDatetime = Field(description="The allocation moment.")
+    registration_closes_at: AwareDatetime | None = Field(
+        default=None, description="When registration stops; default the first session's start."
+    )
+    fee: EditionFee
+    priority_size_classes: list[Literal["klein", "middelgroot", "groot"]] = Field(default_factory=list)
+    table_size: int = Field(default=3, ge=1, description="Trios per table in the seating plan.")
+    sessions: list[SessionPlan] = Field(min_length=1)
+
+
+class CloseRegistration(Command):
+    routing_key = "scheduling.CloseRegistration"
+
+    edition: str
+
+
+class RescheduleSession(Command):
+    routing_key = "scheduling.RescheduleSession"
+
+    edition: str
+    session_number: int
+    starts_at: AwareDatetime
+    ends_at: AwareDatetime
+
+
+class RecordAttendance(Command):
+    routing_key = "scheduling.RecordAttendance"
+
+    edition: str
+    session_number: int
+    present: list[str] = Field(description="registration_ids of the trios present.")
+
+
+class CompleteSession(Command):
+    """Mark a session as held, with the organiser's notes for the public report."""
+
+    routing_key = "scheduling.CompleteSession"
+
+    edition: str
+    session_number: int
+    notes: SessionNotes
+
+
+# Events
+
+
+class EditionScheduled(EventData):
+    """An edition was created or updated; carries the whole edition so consumers keep their own copy."""
+
+    routing_key = "scheduling.EditionScheduled"
+
+    edition: str
+    title: str
+    venue: Venue
+    capacity: Capacity
+    registration_deadline: AwareDatetime
+    registration_closes_at: AwareDatetime
+    fee: EditionFee
+    priority_size_classes: list[str]
+    table_size: int
+    sessions: list[SessionPlan]
+
+
+class TrioPlaced(EventData):
+    routing_key = "scheduling.TrioPlaced"
+
+    registration_id: str
+    edition: str
+    via: Literal["allocation", "direct", "waitlist"]
+
+
+class TrioWaitlisted(EventData):
+    routing_key = "scheduling.TrioWaitlisted"
+
+    registration_id: str
+    edition: str
+    position: int
+
+
+class PlaceReleased(EventData):
+    routing_key = "scheduling.PlaceReleased"
+
+    registration_id: str
+    edition: str
+    reason: str | None = None
+
+
+class RegistrationClosed(EventData):
+    routing_key = "scheduling.RegistrationClosed"
+
+    edition: str
+    placed: list[str]
+    waitlisted: list[str] = Field(description="registration_ids in waitlist order.")
+    undersubscribed: bool
+
+
+class Table(ContractModel):
+    table: int
+    registration_ids: list[str]
+
+
+class SeatingPlanned(EventData):
+    routing_key = "scheduling.SeatingPlanned"
+
+    edition: str
+    session_number: int
+    tables: list[Table]
+
+
+class SessionRescheduled(EventData):
+    routing_key = "scheduling.SessionRescheduled"
+
+    edition: str
+    session_number: int
+    starts_at: AwareDatetime
+    ends_at: AwareDatetime
+    sequence: int = Field(description="Increases with each change; used as the iCalendar SEQUENCE.")
+
+
+class AttendanceRecorded(EventData):
+    routing_key = "scheduling.AttendanceRecorded"
+
+    edition: str
+    session_number: int
+    present: list[str]
+
+
+class Attendance(ContractModel):
+    trios: int
+    municipalities: int
+
+
+class SessionCompleted(EventData):
+    routing_key = "scheduling.SessionCompleted"
+
+    edition: str
+    session_number: int
+    title: str
+    starts_at: AwareDatetime
+    attendance: Attendance
+    notes: SessionNotes
+
+
+class SchedulingCommandRejected(CommandRejected):
+    routing_key = "scheduling.CommandRejected"
+
+
+SessionNotes.model_rebuild()

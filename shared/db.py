@@ -1,0 +1,154 @@
+"""Database plumbing every service shares: engine, outbox and inbox tables, migrations on start."""
+
+from __future__ import annotations
+
+import asyncio
+import zlib
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import JSON, DateTime, Integer, LargeBinary, String, event, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """Timezone-aware datetimes on every backend (SQLite stores none, so we restore UTC on the way out)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            raise ValueError("naive datetime given to a UtcDateTime column")
+        return value.astimezone(UTC) if value is not None else None
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value
+
+
+class OutboxMixin:
+    """Messages waiting to be published. Written in the same transaction as the state change that caused them."""
+
+    __tablename__ = "outbox"
+
+    position: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    message_id: Mapped[str] = mapped_column(String(64), unique=True)
+    exchange: Mapped[str] = mapped_column(String(200))
+    routing_key: Mapped[str] = mapped_column(String(300))
+    message_type: Mapped[str] = mapped_column(String(100))
+    correlation_id: Mapped[str] = mapped_column(String(200))
+    body: Mapped[bytes] = mapped_column(LargeBinary)
+    headers: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, index=True)
+    last_error: Mapped[str | None] = mapped_column(String(1000), nullable=True)
+
+
+class InboxMixin:
+    """Ids of messages already processed. Inserted in the same transaction as the message's effect."""
+
+    __tablename__ = "inbox"
+
+    message_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    message_type: Mapped[str] = mapped_column(String(100))
+    # A command's outcome, so a repeated command (same message_id) gets the same answer.
+    outcome: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    processed_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class Database:
+    """One service's store: an engine and a session factory."""
+
+    def __init__(self, url: str, *, pool_size: int = 10) -> None:
+        self.url = make_url(url)
+        kwargs: dict[str, Any] = {}
+        if self.is_postgres:
+            kwargs.update(pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+        else:
+            Path(self.url.database or "var/x").parent.mkdir(parents=True, exist_ok=True)
+            kwargs.update(connect_args={"timeout": 30})
+        self.engine: AsyncEngine = create_async_engine(url, **kwargs)
+        if not self.is_postgres:
+            event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
+            # SQLite allows one writer; serialising writers in-process avoids "database is locked" churn.
+            self.write_lock: asyncio.Lock | None = asyncio.Lock()
+        else:
+            self.write_lock = None
+        self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+
+    @property
+    def is_postgres(self) -> bool:
+        return self.url.get_backend_name() == "postgresql"
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncSession]:
+        """A session in a transaction that commits on success and rolls back on error."""
+        if self.write_lock is not None:
+            async with self.write_lock, self.sessions() as session, session.begin():
+                yield session
+        else:
+            async with self.sessions() as session, session.begin():
+                yield session
+
+    async def ping(self) -> bool:
+        try:
+            async with asyncio.timeout(2), self.engine.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+            return True
+        except Exception:
+            return False
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+def alembic_config(script_location: Path, url: str | None = None) -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(script_location))
+    if url:
+        cfg.set_main_option("sqlalchemy.url", url)
+    return cfg
+
+
+async def migrate(db: Database, script_location: Path, service: str) -> None:
+    """Bring the schema to head. Replicas starting together wait on a PostgreSQL advisory lock in turn."""
+    cfg = alembic_config(script_location)
+    lock_key = zlib.crc32(f"werkplaatsen:{service}:migrate".encode())
+    async with db.engine.connect() as conn:
+        if db.is_postgres:
+            await conn.execute(text("SELECT pg_advisory_lock(:key)"), {"key": lock_key})
+        try:
+            await conn.run_sync(_upgrade, cfg)
+            await conn.commit()
+        finally:
+            if db.is_postgres:
+                await conn.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": lock_key})
+                await conn.commit()
+
+
+def _upgrade(sync_connection: Any, cfg: Config) -> None:
+    cfg.attributes["connection"] = sync_connection
+    command.upgrade(cfg, "head")

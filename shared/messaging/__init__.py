@@ -1,0 +1,1 @@
+"""Messaging plumbing: what a message looks like in flight, outbox, inbox, and the two transports."""

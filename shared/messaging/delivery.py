@@ -1,0 +1,60 @@
+"""What happens to a delivered message: the same decision for RabbitMQ and the embedded broker."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Literal
+
+import structlog
+
+from shared.messaging.messages import Consumer, Incoming, PermanentFailure, retry_delay
+from shared.metrics import HANDLER_SECONDS, MESSAGES
+
+log = structlog.get_logger()
+
+
+@dataclass(frozen=True)
+class Verdict:
+    action: Literal["ack", "retry", "dead_letter"]
+    reason: str = ""
+    delay: float = 0.0
+
+
+async def deliver(service: str, consumers: Mapping[str, Consumer], msg: Incoming) -> Verdict:
+    structlog.contextvars.bind_contextvars(
+        service=service, message_type=msg.message_type, message_id=msg.message_id,
+        correlation_id=msg.correlation_id, routing_key=msg.routing_key,
+    )
+    try:
+        verdict = await _run(consumers, msg)
+    finally:
+        structlog.contextvars.unbind_contextvars("message_type", "message_id", "correlation_id", "routing_key")
+    MESSAGES.labels(service, msg.routing_key, verdict.action).inc()
+    return verdict
+
+
+async def _run(consumers: Mapping[str, Consumer], msg: Incoming) -> Verdict:
+    consumer = consumers.get(msg.routing_key)
+    if consumer is None:
+        log.error("message_dead_lettered", reason="no consumer for this routing key")
+        return Verdict("dead_letter", f"no consumer for routing key {msg.routing_key!r}")
+    started = time.perf_counter()
+    try:
+        await consumer(msg)
+    except PermanentFailure as exc:
+        log.error("message_dead_lettered", reason=str(exc)[:500])
+        return Verdict("dead_letter", str(exc)[:1000])
+    except Exception as exc:
+        reason = f"{type(exc).__name__}: {exc}"[:1000]
+        delay = retry_delay(msg.attempt)
+        if delay is None:
+            log.error("message_dead_lettered", attempt=msg.attempt, reason=reason, exc_info=True)
+            return Verdict("dead_letter", f"gave up after {msg.attempt} attempts: {reason}")
+        log.warning("message_retry", attempt=msg.attempt, delay=delay, reason=reason)
+        return Verdict("retry", reason, delay)
+    finally:
+        HANDLER_SECONDS.labels(service=structlog.contextvars.get_contextvars().get("service", ""),
+                               routing_key=msg.routing_key).observe(time.perf_counter() - started)
+    return Verdict("ack")

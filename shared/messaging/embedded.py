@@ -1,0 +1,196 @@
+"""The embedded broker of `werkplaatsen dev`: the RabbitMQ topology in one process, kept in a SQLite file.
+
+What it guarantees (and what it does not):
+- Same routing as production: topic exchanges `werkplaatsen.commands` / `werkplaatsen.events`, one queue
+  per service bound to the same routing keys, the default exchange for reply queues.
+- Durable: a published message is a row in `var/broker.sqlite3` before `publish` returns (the equivalent
+  of a publisher confirm), so the outbox relay deletes its row only after that. A message stays in the
+  queue until its consumer returns (ack); a crash or restart redelivers it. At-least-once, like RabbitMQ;
+  consumers' inboxes turn that into one effect.
+- Failures: the same retry delays and dead-lettering as production (`shared.messaging.delivery`);
+  dead letters are kept in the `dead_letters` table with their reason.
+- Not: several processes. One process owns the file; it is for development, not for scaling.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import time
+from collections.abc import Mapping
+from pathlib import Path
+
+import aiosqlite
+import structlog
+
+from shared.contract import COMMANDS, COMMANDS_EXCHANGE, EVENTS_EXCHANGE
+from shared.messaging.delivery import deliver
+from shared.messaging.messages import Consumer, Incoming, Outgoing
+
+log = structlog.get_logger()
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS messages (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    queue TEXT NOT NULL, routing_key TEXT NOT NULL, message_id TEXT, message_type TEXT,
+    correlation_id TEXT, body BLOB NOT NULL, headers TEXT NOT NULL,
+    attempt INTEGER NOT NULL DEFAULT 1, available_at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS messages_by_queue ON messages (queue, available_at, id);
+CREATE TABLE IF NOT EXISTS dead_letters (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    queue TEXT NOT NULL, routing_key TEXT NOT NULL, message_id TEXT, message_type TEXT,
+    correlation_id TEXT, body BLOB NOT NULL, headers TEXT NOT NULL, reason TEXT NOT NULL, dead_at REAL NOT NULL
+);
+"""
+
+
+def topic_matches(pattern: str, routing_key: str) -> bool:
+    """AMQP topic matching: `*` is one word, `#` zero or more."""
+    regex = re.escape(pattern).replace(r"\#", "__HASH__").replace(r"\*", r"[^.]+")
+    regex = regex.replace(r"\.__HASH__", r"(\..*)?").replace("__HASH__", ".*")
+    return re.fullmatch(regex, routing_key) is not None
+
+
+class EmbeddedBroker:
+    def __init__(self, path: Path, *, concurrency: int = 8) -> None:
+        self.path = path
+        self.concurrency = concurrency
+        self._db: aiosqlite.Connection | None = None
+        self._lock = asyncio.Lock()
+        self._bindings: list[tuple[str, str, str]] = []  # (exchange, pattern, queue)
+        self._queues: dict[str, tuple[str, Mapping[str, Consumer]]] = {}  # queue -> (service, consumers)
+        self._signals: dict[str, asyncio.Event] = {}
+        self._in_flight: set[int] = set()
+        self._tasks: list[asyncio.Task[None]] = []
+
+    async def open(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = await aiosqlite.connect(self.path)
+        await self._db.execute("PRAGMA journal_mode=WAL")
+        await self._db.executescript(SCHEMA)
+        await self._db.commit()
+
+    async def close(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._db is not None:
+            await self._db.close()
+
+    def transport(self, service: str) -> EmbeddedTransport:
+        return EmbeddedTransport(self, service)
+
+    async def subscribe(self, service: str, consumers: Mapping[str, Consumer]) -> None:
+        queue = f"werkplaatsen.{service}"
+        for key in consumers:
+            self._bindings.append((COMMANDS_EXCHANGE if key in COMMANDS else EVENTS_EXCHANGE, key, queue))
+        self._queues[queue] = (service, consumers)
+        self._signals[queue] = asyncio.Event()
+        self._signals[queue].set()  # deliver what a previous run left behind
+        self._tasks += [asyncio.create_task(self._worker(queue)) for _ in range(self.concurrency)]
+
+    async def publish(self, out: Outgoing) -> None:
+        if out.exchange:
+            queues = {q for (ex, pattern, q) in self._bindings if ex == out.exchange and topic_matches(pattern, out.routing_key)}
+        else:
+            queues = {out.routing_key} if out.routing_key in self._queues else set()
+        if not queues:
+            return  # unroutable, as with RabbitMQ: nobody listens for it
+        now = time.time()
+        async with self._lock:
+            assert self._db is not None
+            await self._db.executemany(
+                "INSERT INTO messages (queue, routing_key, message_id, message_type, correlation_id, body, headers,"
+                " attempt, available_at) VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?)",
+                [(q, out.routing_key, out.message_id, out.message_type, out.correlation_id, out.body,
+                  json.dumps(dict(out.headers)), now) for q in sorted(queues)],
+            )
+            await self._db.commit()
+        for q in queues:
+            self._signals[q].set()
+
+    async def _next(self, queue: str) -> tuple[int, Incoming] | None:
+        async with self._lock:
+            assert self._db is not None
+            params: list[object] = [queue, time.time(), *self._in_flight]
+            placeholders = ",".join("?" * len(self._in_flight)) or "NULL"
+            cursor = await self._db.execute(
+                "SELECT id, routing_key, message_id, message_type, correlation_id, body, headers, attempt FROM messages"
+                f" WHERE queue = ? AND available_at <= ? AND id NOT IN ({placeholders}) ORDER BY id LIMIT 1",
+                params,
+            )
+            row = await cursor.fetchone()
+            if row is None:
+                return None
+            self._in_flight.add(row[0])
+        headers = json.loads(row[6])
+        return row[0], Incoming(
+            body=row[5], routing_key=row[1], message_id=row[2], message_type=row[3], correlation_id=row[4],
+            reply_to=headers.get("x-reply-to"), content_type="application/json", headers=headers, attempt=row[7],
+        )
+
+    async def _worker(self, queue: str) -> None:
+        service, consumers = self._queues[queue]
+        signal = self._signals[queue]
+        while True:
+            item = await self._next(queue)
+            if item is None:
+                signal.clear()
+                try:
+                    await asyncio.wait_for(signal.wait(), timeout=0.5)  # also picks up due retries
+                except TimeoutError:
+                    pass
+                continue
+            row_id, msg = item
+            try:
+                verdict = await deliver(service, consumers, msg)
+                await self._settle(row_id, queue, msg, verdict.action, verdict.reason, verdict.delay)
+            finally:
+                self._in_flight.discard(row_id)
+
+    async def _settle(self, row_id: int, queue: str, msg: Incoming, action: str, reason: str, delay: float) -> None:
+        async with self._lock:
+            assert self._db is not None
+            if action == "retry":
+                await self._db.execute("UPDATE messages SET attempt = attempt + 1, available_at = ? WHERE id = ?",
+                                       (time.time() + delay, row_id))
+            else:
+                if action == "dead_letter":
+                    await self._db.execute(
+                        "INSERT INTO dead_letters (queue, routing_key, message_id, message_type, correlation_id, body,"
+                        " headers, reason, dead_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        (queue, msg.routing_key, msg.message_id, msg.message_type, msg.correlation_id, msg.body,
+                         json.dumps(dict(msg.headers)), reason, time.time()),
+                    )
+                await self._db.execute("DELETE FROM messages WHERE id = ?", (row_id,))
+            await self._db.commit()
+
+    async def dead_letters(self) -> list[dict[str, object]]:
+        async with self._lock:
+            assert self._db is not None
+            cursor = await self._db.execute(
+                "SELECT queue, routing_key, message_id, reason, dead_at FROM dead_letters ORDER BY id DESC LIMIT 200")
+            return [dict(zip(("queue", "routing_key", "message_id", "reason", "dead_at"), row, strict=True))
+                    for row in await cursor.fetchall()]
+
+
+class EmbeddedTransport:
+    """One service's view of the embedded broker: the same three operations as RabbitTransport."""
+
+    def __init__(self, broker: EmbeddedBroker, service: str) -> None:
+        self.broker = broker
+        self.service = service
+
+    async def start(self, consumers: Mapping[str, Consumer]) -> None:
+        await self.broker.subscribe(self.service, consumers)
+
+    async def stop(self) -> None:
+        return None
+
+    async def ping(self) -> bool:
+        return self.broker._db is not None
+
+    async def publish(self, out: Outgoing) -> None:
+        await self.broker.publish(out)

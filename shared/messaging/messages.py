@@ -1,0 +1,64 @@
+"""Messages as the plumbing sees them, independent of the transport that carries them."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from shared.contract import ErrorItem
+
+
+@dataclass(frozen=True)
+class Incoming:
+    body: bytes
+    routing_key: str
+    message_id: str | None = None
+    message_type: str | None = None
+    correlation_id: str | None = None
+    reply_to: str | None = None
+    content_type: str | None = None
+    headers: Mapping[str, Any] = field(default_factory=dict)
+    attempt: int = 1
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    exchange: str
+    routing_key: str
+    body: bytes
+    message_id: str
+    message_type: str
+    correlation_id: str
+    headers: Mapping[str, Any] = field(default_factory=dict)
+
+
+Consumer = Callable[[Incoming], Awaitable[None]]
+"""Processes one message. Returning means done (ack); raising means try again later."""
+
+
+class PermanentFailure(Exception):
+    """Retrying cannot help (e.g. an event that does not match the contract): dead-letter at once."""
+
+
+class CommandRefused(Exception):
+    """A handler refuses a command; nothing it did is kept and CommandRejected is published instead."""
+
+    def __init__(self, errors: list[ErrorItem]) -> None:
+        super().__init__("; ".join(f"{e.field}: {e.code}" for e in errors))
+        self.errors = errors
+
+
+def refuse(field: str, code: str, message: str) -> CommandRefused:
+    return CommandRefused([ErrorItem(field=field, code=code, message=message)])
+
+
+# Retries happen after these delays; the message is dead-lettered when they are used up.
+RETRY_DELAYS_SECONDS: tuple[float, ...] = (1.0, 5.0, 30.0, 120.0)
+
+
+def retry_delay(attempt: int) -> float | None:
+    """Delay before attempt `attempt + 1`, or None when the message should be dead-lettered."""
+    if attempt > len(RETRY_DELAYS_SECONDS):
+        return None
+    return RETRY_DELAYS_SECONDS[attempt - 1]

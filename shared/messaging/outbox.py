@@ -1,0 +1,158 @@
+"""Transactional outbox: events are rows written with the state change; a relay publishes them until confirmed."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import structlog
+from sqlalchemy import delete, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from shared.contract import EVENTS_EXCHANGE, EventData, Reply, message_name
+from shared.db import Database, OutboxMixin, utcnow
+from shared.messaging.messages import Outgoing
+
+log = structlog.get_logger()
+
+Publish = Callable[[Outgoing], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class Cause:
+    """What caused the work in progress: every event it emits carries these ids."""
+
+    message_id: str
+    correlation_id: str
+
+
+class Outbox:
+    """Writes outgoing messages into the current transaction."""
+
+    def __init__(self, session: AsyncSession, model: type[OutboxMixin], producer: str, cause: Cause) -> None:
+        self.session = session
+        self.model = model
+        self.producer = producer
+        self.cause = cause
+        self.emitted: list[EventData] = []
+
+    def emit(self, data: EventData) -> str:
+        event_id = str(uuid.uuid4())
+        name = message_name(data.routing_key)
+        envelope = {
+            "event_id": event_id,
+            "type": name,
+            "version": data.version,
+            "occurred_at": utcnow().isoformat(),
+            "producer": self.producer,
+            "correlation_id": self.cause.correlation_id,
+            "causation_id": self.cause.message_id,
+            "data": data.model_dump(mode="json"),
+        }
+        self._add(EVENTS_EXCHANGE, data.routing_key, event_id, name, envelope)
+        self.emitted.append(data)
+        return event_id
+
+    def reply(self, reply_to: str, reply: Reply) -> None:
+        # Replies go through the default exchange straight to the front end's queue.
+        self._add("", reply_to, str(uuid.uuid4()), "Reply", reply.model_dump(mode="json"))
+
+    def _add(self, exchange: str, routing_key: str, message_id: str, name: str, body: dict[str, Any]) -> None:
+        self.session.add(
+            self.model(
+                message_id=message_id,
+                exchange=exchange,
+                routing_key=routing_key,
+                message_type=name,
+                correlation_id=self.cause.correlation_id,
+                body=json.dumps(body, ensure_ascii=False).encode(),
+                headers={},
+            )
+        )
+
+
+RELAY_BACKOFF_SECONDS = (0.5, 1, 2, 5, 10, 30)
+
+
+class OutboxRelay:
+    """Publishes outbox rows in order and deletes them once the broker has confirmed them.
+
+    Replicas share the table safely: rows are claimed with FOR UPDATE SKIP LOCKED, so each row is
+    published by one relay at a time. A crash after the broker's confirm and before the delete
+    republishes the row with the same message_id; consumers deduplicate on it (inbox).
+    """
+
+    def __init__(self, db: Database, model: type[OutboxMixin], publish: Publish, *, batch_size: int = 200,
+                 poll_interval: float = 1.0) -> None:
+        self.db = db
+        self.model = model
+        self.publish = publish
+        self.batch_size = batch_size
+        self.poll_interval = poll_interval
+        self._wake = asyncio.Event()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def run(self) -> None:
+        while True:
+            try:
+                published = await self.publish_pending()
+            except Exception as exc:  # database unreachable: try again after the poll interval
+                log.warning("outbox_relay_failed", error=str(exc)[:300])
+                published = 0
+            if published < self.batch_size:
+                self._wake.clear()
+                try:
+                    await asyncio.wait_for(self._wake.wait(), timeout=self.poll_interval)
+                except TimeoutError:
+                    pass
+
+    async def publish_pending(self) -> int:
+        """Publish one batch of due rows; returns how many were confirmed."""
+        async with self.db.transaction() as session:
+            query = (
+                select(self.model)
+                .where(self.model.next_attempt_at <= utcnow())
+                .order_by(self.model.position)
+                .limit(self.batch_size)
+            )
+            if self.db.is_postgres:
+                query = query.with_for_update(skip_locked=True)
+            rows = list((await session.execute(query)).scalars())
+            if not rows:
+                return 0
+            outgoing = [
+                Outgoing(
+                    exchange=row.exchange,
+                    routing_key=row.routing_key,
+                    body=row.body,
+                    message_id=row.message_id,
+                    message_type=row.message_type,
+                    correlation_id=row.correlation_id,
+                    headers=row.headers or {},
+                )
+                for row in rows
+            ]
+            # Publishing concurrently pipelines the broker's confirms instead of waiting one round trip each.
+            results = await asyncio.gather(*(self.publish(o) for o in outgoing), return_exceptions=True)
+            confirmed = [row.position for row, result in zip(rows, results, strict=True) if result is None]
+            for row, result in zip(rows, results, strict=True):
+                if result is not None:
+                    row.attempts += 1
+                    delay = RELAY_BACKOFF_SECONDS[min(row.attempts, len(RELAY_BACKOFF_SECONDS)) - 1]
+                    row.next_attempt_at = utcnow() + timedelta(seconds=delay)
+                    row.last_error = repr(result)[:1000]
+                    log.warning("outbox_publish_failed", message_id=row.message_id, error=repr(result)[:300])
+            if confirmed:
+                await session.execute(delete(self.model).where(self.model.position.in_(confirmed)))
+            return len(confirmed)
+
+    async def pending(self) -> int:
+        async with self.db.sessions() as session:
+            return int((await session.execute(select(func.count()).select_from(self.model))).scalar_one())

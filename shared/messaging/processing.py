@@ -1,0 +1,156 @@
+"""Process a message once: inbox claim, the handler's effect and its outgoing events in one transaction."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import structlog
+from pydantic import ValidationError
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from shared.contract import Command, CommandRejected, ErrorItem, Event, EventData, Reply, message_name
+from shared.db import Database, InboxMixin, OutboxMixin
+from shared.messaging.errors import validation_errors
+from shared.messaging.messages import CommandRefused, Incoming, PermanentFailure
+from shared.messaging.outbox import Cause, Outbox
+
+log = structlog.get_logger()
+
+C = TypeVar("C", bound=Command)
+E = TypeVar("E", bound=EventData)
+
+
+@dataclass
+class MessageStore:
+    """A service's database with its outbox and inbox tables, and the relay to wake after commits."""
+
+    db: Database
+    service: str
+    outbox_model: type[OutboxMixin]
+    inbox_model: type[InboxMixin]
+    rejected_model: type[CommandRejected]
+    wake: Callable[[], None] = lambda: None
+
+    async def claim(self, session: AsyncSession, message_id: str, message_type: str) -> bool:
+        """Record the message as processed; False if it already was (by us or a competing replica)."""
+        table = self.inbox_model.__table__
+        insert = pg_insert if self.db.is_postgres else sqlite_insert
+        # ON CONFLICT DO NOTHING waits for a concurrent claimant's transaction, then reports the conflict.
+        statement = (
+            insert(table)
+            .values(message_id=message_id, message_type=message_type)
+            .on_conflict_do_nothing(index_elements=["message_id"])
+            .returning(table.c.message_id)
+        )
+        return (await session.execute(statement)).first() is not None
+
+    async def outcome(self, message_id: str) -> dict[str, Any] | None:
+        async with self.db.sessions() as session:
+            row = (await session.execute(
+                select(self.inbox_model.outcome).where(self.inbox_model.message_id == message_id)
+            )).first()
+            return row[0] if row else None
+
+
+CommandWork = Callable[[C, AsyncSession, Outbox], Awaitable[dict[str, Any] | None]]
+
+
+async def run_command(store: MessageStore, msg: Incoming, model: type[C], work: CommandWork[C]) -> Reply:
+    """Carry out a command once. Returns the outcome (also sent to reply_to and, if refused, as CommandRejected)."""
+    command_id = msg.message_id or ""
+    name = message_name(model.routing_key)
+    reply_to = msg.reply_to
+    cause = Cause(message_id=command_id or str(uuid.uuid4()), correlation_id=msg.correlation_id or command_id)
+    errors: list[ErrorItem] = []
+    command: C | None = None
+    if not command_id:
+        errors = [ErrorItem(field="message_id", code="missing_message_id",
+                            message="Het bericht heeft geen message_id; die is nodig om dubbele verwerking te voorkomen.")]
+    else:
+        command, errors = parse_command(msg.body, model)
+        if command is not None and command.reply_to:
+            reply_to = command.reply_to
+
+    if command is not None:
+        try:
+            async with store.db.transaction() as session:
+                if not await store.claim(session, command_id, name):
+                    return await _previous_outcome(store, command_id, name)
+                outbox = Outbox(session, store.outbox_model, store.service, cause)
+                ids = await work(command, session, outbox) or {}
+                reply = Reply(status="accepted", command_id=command_id, command_type=name, ids=ids)
+                await _finish(session, store, command_id, outbox, reply, reply_to)
+            store.wake()
+            return reply
+        except CommandRefused as refused:
+            errors = refused.errors
+
+    reply = Reply(status="rejected", command_id=command_id, command_type=name, errors=errors)
+    async with store.db.transaction() as session:
+        if command_id and not await store.claim(session, command_id, name):
+            return await _previous_outcome(store, command_id, name)
+        outbox = Outbox(session, store.outbox_model, store.service, cause)
+        outbox.emit(store.rejected_model(command_id=command_id, command_type=name, errors=errors))
+        await _finish(session, store, command_id, outbox, reply, reply_to)
+    store.wake()
+    log.info("command_rejected", codes=[e.code for e in errors])
+    return reply
+
+
+async def _finish(session: AsyncSession, store: MessageStore, command_id: str, outbox: Outbox, reply: Reply,
+                  reply_to: str | None) -> None:
+    if reply_to:
+        outbox.reply(reply_to, reply)
+    if command_id:
+        row = await session.get(store.inbox_model, command_id)
+        row.outcome = reply.model_dump(mode="json")
+
+
+async def _previous_outcome(store: MessageStore, command_id: str, name: str) -> Reply:
+    log.info("duplicate_command_ignored")
+    previous = await store.outcome(command_id)
+    if previous:
+        return Reply.model_validate(previous)
+    return Reply(status="accepted", command_id=command_id, command_type=name)
+
+
+def parse_command(body: bytes, model: type[C]) -> tuple[C | None, list[ErrorItem]]:
+    try:
+        payload = json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        return None, [ErrorItem(field="", code="invalid_json",
+                                message=f"Het bericht is geen geldige JSON (UTF-8): {str(exc)[:200]}")]
+    if not isinstance(payload, dict):
+        return None, [ErrorItem(field="", code="schema", message="Het bericht moet een JSON-object zijn.")]
+    try:
+        return model.model_validate(payload), []
+    except ValidationError as exc:
+        return None, validation_errors(exc)
+
+
+EventWork = Callable[[E, Event[Any], AsyncSession, Outbox], Awaitable[None]]
+
+
+async def run_event(store: MessageStore, msg: Incoming, model: type[E], work: EventWork[E]) -> bool:
+    """Apply an event once. An event that does not match the contract is dead-lettered, not retried."""
+    try:
+        envelope = Event[model].model_validate_json(msg.body)  # type: ignore[valid-type]
+    except ValidationError as exc:
+        raise PermanentFailure(f"event does not match the contract: {exc.errors()[:3]}") from None
+    cause = Cause(message_id=envelope.event_id, correlation_id=envelope.correlation_id)
+    async with store.db.transaction() as session:
+        if not await store.claim(session, envelope.event_id, envelope.type):
+            log.info("duplicate_event_ignored")
+            return False
+        outbox = Outbox(session, store.outbox_model, store.service, cause)
+        await work(envelope.data, envelope, session, outbox)
+    store.wake()
+    return True
+
