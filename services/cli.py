@@ -99,12 +99,12 @@ def contract_asyncapi(
 
     text = render()
     if check:
-        if not output.exists() or output.read_text() != text:
+        if not output.exists() or output.read_text(encoding="utf-8") != text:
             typer.echo(f"{output} is out of date: run `werkplaatsen contract asyncapi`", err=True)
             raise typer.Exit(1)
         typer.echo(f"{output} is current")
         return
-    output.write_text(text)
+    output.write_text(text, encoding="utf-8")
     typer.echo(f"wrote {output}")
 
 

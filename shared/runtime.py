@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -72,8 +72,9 @@ class Service:
         return {"database": await self.store.db.ping(), "broker": await self.transport.ping()}
 
 
-def build_app(services: list[Service], extra_routes: list[BaseRoute] = (),
+def build_app(services: list[Service], extra_routes: Sequence[BaseRoute] = (),
               on_start: Callable[[], Awaitable[None]] | None = None,
+              after_start: Callable[[], Awaitable[None]] | None = None,
               on_stop: Callable[[], Awaitable[None]] | None = None) -> Starlette:
     """One HTTP app serving the services' routes plus /health, /ready and /metrics."""
 
@@ -97,6 +98,8 @@ def build_app(services: list[Service], extra_routes: list[BaseRoute] = (),
             await on_start()
         for s in services:
             await s.start()
+        if after_start:
+            await after_start()
         try:
             yield
         finally:

@@ -115,7 +115,8 @@ class EmbeddedBroker:
         async with self._lock:
             assert self._db is not None
             params: list[object] = [queue, time.time(), *self._in_flight]
-            placeholders = ",".join("?" * len(self._in_flight)) or "NULL"
+            # `NOT IN (NULL)` is never true in SQL; row ids are positive, so -1 excludes nothing.
+            placeholders = ",".join("?" * len(self._in_flight)) or "-1"
             cursor = await self._db.execute(
                 "SELECT id, routing_key, message_id, message_type, correlation_id, body, headers, attempt FROM messages"
                 f" WHERE queue = ? AND available_at <= ? AND id NOT IN ({placeholders}) ORDER BY id LIMIT 1",
