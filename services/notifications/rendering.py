@@ -1,0 +1,44 @@
+"""Mail and page texts from the Jinja2 templates in ./templates (HTML autoescaped, plain text not)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateNotFound, select_autoescape
+
+TEMPLATES = Path(__file__).parent / "templates"
+
+templates = Environment(
+    loader=FileSystemLoader(TEMPLATES),
+    # Participants' own words (names, case titles) end up in the HTML; the plain text must stay unescaped.
+    autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=False),
+    undefined=StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
+    keep_trailing_newline=True,
+)
+
+
+@dataclass(frozen=True)
+class Rendered:
+    subject: str
+    text: str
+    html: str | None
+
+
+def render_mail(kind: str, language: str, context: Mapping[str, Any]) -> Rendered:
+    """Templates are named `<kind>.<language>.subject.txt`, `.txt` (required) and `.html` (optional)."""
+    subject = " ".join(templates.get_template(f"{kind}.{language}.subject.txt").render(context).split())
+    text = templates.get_template(f"{kind}.{language}.txt").render(context)
+    try:
+        html: str | None = templates.get_template(f"{kind}.{language}.html").render(context)
+    except TemplateNotFound:
+        html = None
+    return Rendered(subject=subject, text=text, html=html)
+
+
+def render_page(name: str, **context: Any) -> str:
+    return templates.get_template(name).render(context)
