@@ -179,3 +179,47 @@ class Bus:
     async def wait_for(self, name: str, count: int = 1, timeout: float = 30.0, **match: Any) -> list[dict[str, Any]]:
         return await wait_until(lambda: len(self.of(name, **match)) >= count and self.of(name, **match),
                                 timeout=timeout, what=f"{count} x {name} {match}")
+
+
+class TcpProxy:
+    """A TCP proxy the test can cut and restore, to take the broker away from a service and give it back."""
+
+    def __init__(self, target_port: int, target_host: str = "127.0.0.1") -> None:
+        self.target = (target_host, target_port)
+        self.port = free_port()
+        self._server: asyncio.base_events.Server | None = None
+        self._pipes: set[asyncio.StreamWriter] = set()
+
+    async def start(self) -> TcpProxy:
+        self._server = await asyncio.start_server(self._accept, "127.0.0.1", self.port)
+        return self
+
+    async def cut(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+            self._server = None
+        for writer in list(self._pipes):
+            writer.close()
+        self._pipes.clear()
+
+    async def restore(self) -> None:
+        await self.start()
+
+    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            up_reader, up_writer = await asyncio.open_connection(*self.target)
+        except OSError:
+            writer.close()
+            return
+        self._pipes.update({writer, up_writer})
+        await asyncio.gather(self._pump(reader, up_writer), self._pump(up_reader, writer), return_exceptions=True)
+
+    async def _pump(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while data := await reader.read(65536):
+                writer.write(data)
+                await writer.drain()
+        finally:
+            writer.close()
+            self._pipes.discard(writer)

@@ -1,0 +1,124 @@
+"""The RabbitMQ transport on a real broker: retries with backoff, dead letters with reasons, reconnection."""
+
+from __future__ import annotations
+
+import json
+
+import aio_pika
+import pytest
+
+from shared.messaging import messages
+from shared.messaging.messages import Incoming, Outgoing, PermanentFailure
+from shared.messaging.rabbit import REASON_HEADER, RabbitTransport, dead_letter_queue_name
+from tests.support import TcpProxy, amqp_url, wait_until
+
+pytestmark = pytest.mark.integration
+
+
+def command(routing_key: str, message_id: str) -> Outgoing:
+    return Outgoing(exchange="werkplaatsen.commands", routing_key=routing_key, body=b"{}", message_id=message_id,
+                    message_type=routing_key.split(".")[1], correlation_id=message_id)
+
+
+async def dead_letter_count(vhost: str, service: str) -> int:
+    async with await aio_pika.connect(amqp_url(vhost)) as connection:
+        channel = await connection.channel()
+        queue = await channel.declare_queue(dead_letter_queue_name(service), passive=True)
+        return queue.declaration_result.message_count
+
+
+async def dead_letters(vhost: str, service: str, count: int = 1) -> list[aio_pika.abc.AbstractIncomingMessage]:
+    await wait_until(lambda: _at_least(dead_letter_count(vhost, service), count), what="dead letters")
+    async with await aio_pika.connect(amqp_url(vhost)) as connection:
+        channel = await connection.channel()
+        queue = await channel.get_queue(dead_letter_queue_name(service))
+        found = []
+        while (message := await queue.get(fail=False, no_ack=True)) is not None:
+            found.append(message)
+        return found
+
+
+async def test_failing_handler_is_retried_with_backoff_then_dead_lettered_with_its_reason(vhost, monkeypatch) -> None:  # noqa: ANN001
+    monkeypatch.setattr(messages, "RETRY_DELAYS_SECONDS", (0.05, 0.1))
+    monkeypatch.setattr("shared.messaging.rabbit.RETRY_DELAYS_SECONDS", (0.05, 0.1))
+    attempts: list[int] = []
+
+    async def always_fails(msg: Incoming) -> None:
+        attempts.append(msg.attempt)
+        raise ConnectionError("database went away")
+
+    transport = RabbitTransport(amqp_url(vhost), "registration")
+    await transport.start({"registration.RegisterTrio": always_fails})
+    try:
+        await transport.publish(command("registration.RegisterTrio", "m-1"))
+        letters = await dead_letters(vhost, "registration")
+    finally:
+        await transport.stop()
+    assert attempts == [1, 2, 3]
+    (letter,) = letters
+    assert letter.message_id == "m-1"
+    assert "database went away" in letter.headers[REASON_HEADER]
+    assert letter.headers["x-original-routing-key"] == "registration.RegisterTrio"
+
+
+async def test_poison_message_goes_to_the_dead_letter_queue_at_once_and_the_queue_keeps_flowing(vhost) -> None:  # noqa: ANN001
+    handled: list[str] = []
+
+    async def handler(msg: Incoming) -> None:
+        if msg.message_id == "poison":
+            raise PermanentFailure("event does not match the contract")
+        handled.append(msg.message_id)
+
+    transport = RabbitTransport(amqp_url(vhost), "scheduling")
+    await transport.start({"scheduling.CloseRegistration": handler})
+    try:
+        await transport.publish(command("scheduling.CloseRegistration", "poison"))
+        await transport.publish(command("scheduling.CloseRegistration", "fine"))
+        await wait_until(lambda: handled == ["fine"], what="the good message")
+        letters = await dead_letters(vhost, "scheduling")
+    finally:
+        await transport.stop()
+    assert [m.message_id for m in letters] == ["poison"]
+    assert letters[0].headers[REASON_HEADER] == "event does not match the contract"
+
+
+async def test_consumer_comes_back_by_itself_after_the_broker_connection_is_cut(vhost) -> None:  # noqa: ANN001
+    proxy = await TcpProxy(5672).start()
+    received: list[str] = []
+
+    async def handler(msg: Incoming) -> None:
+        received.append(json.loads(msg.body)["n"])
+
+    url = f"amqp://guest:guest@127.0.0.1:{proxy.port}/{vhost}"
+    transport = RabbitTransport(url, "reporting")
+    await transport.start({"scheduling.SessionCompleted": handler})
+    try:
+        publisher = RabbitTransport(amqp_url(vhost), "publisher")
+        await publisher.broker.connect()
+
+        async def publish(n: str) -> None:
+            await publisher.publish(Outgoing(exchange="werkplaatsen.events", routing_key="scheduling.SessionCompleted",
+                                             body=json.dumps({"n": n}).encode(), message_id=n,
+                                             message_type="SessionCompleted", correlation_id=n))
+
+        await publish("before")
+        await wait_until(lambda: received == ["before"], what="first message")
+        await proxy.cut()
+        await wait_until(lambda: _not(transport.ping()), what="the service noticing the outage")
+        await publish("during")  # waits in the service's durable queue
+        await proxy.restore()
+        await wait_until(lambda: received == ["before", "during"], timeout=60, what="delivery after reconnect")
+        await publish("after")
+        await wait_until(lambda: received == ["before", "during", "after"], what="delivery after reconnect")
+        await publisher.stop()
+    finally:
+        await transport.stop()
+        await proxy.cut()
+
+
+async def _at_least(awaitable, count: int) -> bool:  # noqa: ANN001
+    return await awaitable >= count
+
+
+async def _not(awaitable) -> bool:  # noqa: ANN001
+    return not await awaitable
