@@ -54,6 +54,10 @@ def bindings(consumers: Mapping[str, Consumer]) -> list[tuple[str, str]]:
     return [(COMMANDS_EXCHANGE if key in COMMANDS else EVENTS_EXCHANGE, key) for key in consumers]
 
 
+async def _raw_body(message: Any) -> bytes:
+    return message.body
+
+
 class RabbitTransport:
     def __init__(self, url: str, service: str, *, prefetch: int = 32) -> None:
         self.service = service
@@ -71,6 +75,9 @@ class RabbitTransport:
             channel=Channel(prefetch_count=self.prefetch),
             ack_policy=AckPolicy.MANUAL,
             no_reply=True,
+            # Bodies are parsed by the consumers, which turn bad JSON into CommandRejected. FastStream's own
+            # JSON decoding would fail first, outside our handler, and leave the message unacked.
+            decoder=_raw_body,
         )
         subscriber(self._on_message)
         await self.broker.start()

@@ -122,3 +122,20 @@ async def _at_least(awaitable, count: int) -> bool:  # noqa: ANN001
 
 async def _not(awaitable) -> bool:  # noqa: ANN001
     return not await awaitable
+
+
+async def test_body_that_is_not_json_reaches_the_consumer_instead_of_blocking_the_queue(vhost) -> None:  # noqa: ANN001
+    bodies: list[bytes] = []
+
+    async def handler(msg: Incoming) -> None:
+        bodies.append(msg.body)
+
+    transport = RabbitTransport(amqp_url(vhost), "registration")
+    await transport.start({"registration.RegisterTrio": handler})
+    try:
+        await transport.publish(Outgoing(exchange="werkplaatsen.commands", routing_key="registration.RegisterTrio",
+                                         body=b"{not json", message_id="bad", message_type="RegisterTrio",
+                                         correlation_id="bad"))
+        await wait_until(lambda: bodies == [b"{not json"], what="the raw body")
+    finally:
+        await transport.stop()
