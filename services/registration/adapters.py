@@ -132,6 +132,29 @@ class SqlRegistrations:
             for index, m in enumerate(r.members)
         )
 
+    async def overview(self, edition: str | None) -> list[dict[str, Any]]:
+        """Registrations with their members, oldest first, for organisers."""
+        query = select(RegistrationRow).order_by(RegistrationRow.registered_at)
+        if edition:
+            query = query.where(RegistrationRow.edition == edition)
+        registrations = list((await self.session.execute(query)).scalars())
+        members: dict[str, list[MemberRow]] = {}
+        if registrations:
+            rows = await self.session.execute(
+                select(MemberRow).where(MemberRow.registration_id.in_([r.id for r in registrations]))
+                .order_by(MemberRow.position))
+            for m in rows.scalars():
+                members.setdefault(m.registration_id, []).append(m)
+        return [{
+            "registration_id": r.id, "edition": r.edition, "status": r.status,
+            "registered_at": r.registered_at.isoformat(),
+            "municipality": {"code": r.municipality_code, "name": r.municipality_name, "size_class": r.size_class},
+            "case": r.case, "fee": r.fee, "priority": r.priority, "preferred_domain_mix": r.preferred_domain_mix,
+            "approver": r.approver, "channel": r.channel,
+            "members": [{"name": m.name, "email": m.email, "role": m.role, "domain": m.domain,
+                         "job_title": m.job_title, "language": m.language} for m in members.get(r.id, [])],
+        } for r in registrations]
+
     async def active_member_emails(self, edition: str, emails: list[str]) -> set[str]:
         rows = await self.session.execute(
             select(MemberRow.email)

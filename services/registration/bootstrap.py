@@ -26,5 +26,6 @@ def build(settings: Settings, transport: Transport) -> Service:
     store = MessageStore(db, "registration", Outbox, Inbox, RegistrationCommandRejected, wake=relay.wake)
     return Service(
         name="registration", store=store, relay=relay, transport=transport, migrations=MIGRATIONS,
-        consumers=entrypoints.consumers(store, municipalities), routes=entrypoints.routes(store, municipalities),
+        consumers=entrypoints.consumers(store, municipalities),
+        routes=entrypoints.routes(store, municipalities, settings.werkplaatsen_organizer_token),
     )

@@ -16,7 +16,7 @@ from shared.contract import ErrorItem, Reply, message_name
 from shared.contract.registration import RegisterTrio
 from shared.contract.scheduling import EditionScheduled
 from shared.db import utcnow
-from shared.http import error_response
+from shared.http import error_response, is_organizer, unauthorized
 from shared.messaging.messages import Consumer, Incoming
 from shared.messaging.processing import MessageStore, run_command, run_event
 
@@ -46,7 +46,7 @@ def consumers(store: MessageStore, municipalities: MunicipalityRegister) -> dict
     return {RegisterTrio.routing_key: register, EditionScheduled.routing_key: edition_scheduled}
 
 
-def routes(store: MessageStore, municipalities: MunicipalityRegister) -> list[Route]:
+def routes(store: MessageStore, municipalities: MunicipalityRegister, organizer_token: str) -> list[Route]:
     async def post_registration(request: Request) -> JSONResponse:
         body = await read_body(request, MAX_BODY_BYTES)
         if body is None:
@@ -70,7 +70,16 @@ def routes(store: MessageStore, municipalities: MunicipalityRegister) -> list[Ro
         return JSONResponse({"registration_id": reply.ids.get("registration_id"), "status": "accepted"},
                             status_code=202, headers=headers)
 
-    return [Route("/api/registrations", post_registration, methods=["POST"])]
+    async def list_registrations(request: Request) -> JSONResponse:
+        # Personal data: organisers only.
+        if not is_organizer(request, organizer_token):
+            return unauthorized()
+        async with store.db.sessions() as session:
+            found = await SqlRegistrations(session).overview(request.query_params.get("edition"))
+        return JSONResponse({"registrations": found})
+
+    return [Route("/api/registrations", post_registration, methods=["POST"]),
+            Route("/api/registrations", list_registrations, methods=["GET"])]
 
 
 async def read_body(request: Request, limit: int) -> bytes | None:

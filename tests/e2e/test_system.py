@@ -172,3 +172,17 @@ async def test_service_killed_mid_stream_loses_nothing_and_sends_no_duplicate_ma
     for body in bodies:
         for member in body["members"]:
             assert len(system.smtp.to(member["email"])) == 1
+
+
+async def test_organiser_endpoints_answer_401_without_the_organiser_token(system, bus) -> None:  # noqa: ANN001
+    from tests.e2e.conftest import ORGANIZER_TOKEN
+
+    slug = (await schedule(bus, open_edition()))["data"]["edition"]
+    _, event = await register(bus, trio(slug))
+    url = f"{system['registration'].url}/api/registrations"
+    async with httpx.AsyncClient() as client:
+        refused = await client.get(url, params={"edition": slug})
+        allowed = await client.get(url, params={"edition": slug},
+                                   headers={"Authorization": f"Bearer {ORGANIZER_TOKEN}"})
+    assert refused.status_code == 401
+    assert [r["registration_id"] for r in allowed.json()["registrations"]] == [event["data"]["registration_id"]]

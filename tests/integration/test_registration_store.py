@@ -122,9 +122,12 @@ async def test_competing_registrations_of_one_member_let_exactly_one_through(sto
     assert await count(store, RegistrationRow.id) == 1
 
 
+ORGANIZER_TOKEN = "organiser-secret"
+
+
 @pytest.fixture
 async def http(store: MessageStore) -> AsyncIterator[httpx.AsyncClient]:
-    app = Starlette(routes=entrypoints.routes(store, MUNICIPALITIES))
+    app = Starlette(routes=entrypoints.routes(store, MUNICIPALITIES, ORGANIZER_TOKEN))
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client:
         yield client
 
@@ -174,3 +177,18 @@ async def test_http_body_over_64_kib_is_refused_with_413(store: MessageStore, ht
     assert response.status_code == 413
     assert response.json()["errors"][0]["code"] == "body_too_large"
     assert await count(store, Inbox.message_id) == 1  # only the EditionScheduled event
+
+
+async def test_registrations_with_personal_data_are_shown_to_organisers_only(http: httpx.AsyncClient) -> None:
+    accepted = await http.post("/api/registrations", json=trio())
+    anonymous = await http.get("/api/registrations")
+    wrong = await http.get("/api/registrations", headers={"Authorization": "Bearer guess"})
+    organiser = await http.get("/api/registrations", params={"edition": trio()["edition"]},
+                               headers={"Authorization": f"Bearer {ORGANIZER_TOKEN}"})
+    assert anonymous.status_code == wrong.status_code == 401
+    assert anonymous.json()["errors"][0]["code"] == "unauthorized"
+    assert organiser.status_code == 200
+    (registration,) = organiser.json()["registrations"]
+    assert registration["registration_id"] == accepted.json()["registration_id"]
+    assert registration["status"] == "awaiting_approval"
+    assert [m["email"] for m in registration["members"]] == [m["email"].lower() for m in trio()["members"]]
