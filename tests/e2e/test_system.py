@@ -186,3 +186,28 @@ async def test_organiser_endpoints_answer_401_without_the_organiser_token(system
                                    headers={"Authorization": f"Bearer {ORGANIZER_TOKEN}"})
     assert refused.status_code == 401
     assert [r["registration_id"] for r in allowed.json()["registrations"]] == [event["data"]["registration_id"]]
+
+
+async def test_command_with_reply_to_gets_its_outcome_on_that_queue(system, bus) -> None:  # noqa: ANN001
+    import json
+
+    slug = (await schedule(bus, open_edition()))["data"]["edition"]
+    await register(bus, trio(slug))
+    replies = await bus.channel.declare_queue(exclusive=True)
+    accepted_id = await bus.send("registration.RegisterTrio", trio(slug), reply_to=replies.name)
+    rejected_id = await bus.send("registration.RegisterTrio", trio(slug, municipality="GM9999"),
+                                 reply_to=replies.name)
+    received: dict[str, dict] = {}
+
+    async def collect(message) -> None:  # noqa: ANN001
+        async with message.process():
+            body = json.loads(message.body)
+            received[body["command_id"]] = body
+
+    await replies.consume(collect)
+    await wait_until(lambda: len(received) == 2, what="two replies")
+    registered = await bus.wait_for("TrioRegistered", correlation_id=accepted_id)
+    assert received[accepted_id]["status"] == "accepted"
+    assert received[accepted_id]["ids"]["registration_id"] == registered[0]["data"]["registration_id"]
+    assert received[rejected_id]["status"] == "rejected"
+    assert [e["code"] for e in received[rejected_id]["errors"]] == ["unknown_municipality"]
