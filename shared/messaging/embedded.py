@@ -63,7 +63,7 @@ class EmbeddedBroker:
         self._queues: dict[str, tuple[str, Mapping[str, Consumer]]] = {}  # queue -> (service, consumers)
         self._signals: dict[str, asyncio.Event] = {}
         self._in_flight: set[int] = set()
-        self._tasks: list[asyncio.Task[None]] = []
+        self._tasks: dict[str, list[asyncio.Task[None]]] = {}  # queue -> its workers
 
     async def open(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -73,9 +73,8 @@ class EmbeddedBroker:
         await self._db.commit()
 
     async def close(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        for queue in list(self._tasks):
+            await self.unsubscribe(queue)
         if self._db is not None:
             await self._db.close()
 
@@ -89,7 +88,14 @@ class EmbeddedBroker:
         self._queues[queue] = (service, consumers)
         self._signals[queue] = asyncio.Event()
         self._signals[queue].set()  # deliver what a previous run left behind
-        self._tasks += [asyncio.create_task(self._worker(queue)) for _ in range(self.concurrency)]
+        self._tasks[queue] = [asyncio.create_task(self._worker(queue)) for _ in range(self.concurrency)]
+
+    async def unsubscribe(self, queue: str) -> None:
+        """Stop consuming; a message being handled is abandoned unacked and delivered again next time."""
+        tasks = self._tasks.pop(queue, [])
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
     async def publish(self, out: Outgoing) -> None:
         if out.exchange:
@@ -188,7 +194,7 @@ class EmbeddedTransport:
         await self.broker.subscribe(self.service, consumers)
 
     async def stop(self) -> None:
-        return None
+        await self.broker.unsubscribe(f"werkplaatsen.{self.service}")
 
     async def ping(self) -> bool:
         return self.broker._db is not None
