@@ -85,9 +85,9 @@ async def complete_session(cmd: CompleteSession, *, editions: Editions, registra
     if session is None:
         raise refuse("session_number", "unknown_session", "Deze editie heeft geen bijeenkomst met dit nummer.")
     if session.completed_at is not None:
-        raise refuse("session_number", "session_already_completed", "Deze bijeenkomst is al afgerond.")
+        raise refuse("session_number", "already_completed", "Deze bijeenkomst is al afgerond.")
     if session.starts_at > now:
-        raise refuse("session_number", "session_not_held", "Deze bijeenkomst heeft nog niet plaatsgevonden.")
+        raise refuse("session_number", "not_started", "Deze bijeenkomst heeft nog niet plaatsgevonden.")
     session.completed_at = now
     session.notes = cmd.notes.model_dump(mode="json")
     await editions.save(edition)

@@ -63,7 +63,7 @@ class ScheduleEdition(Command):
     )
     fee: EditionFee
     priority_size_classes: list[Literal["klein", "middelgroot", "groot"]] = Field(default_factory=list)
-    table_size: int = Field(default=3, ge=1, description="Trios per table in the seating plan.")
+    table_size: int = Field(default=2, ge=1, description="Trios per table in the seating plan.")
     sessions: list[SessionPlan] = Field(min_length=1)
 
 

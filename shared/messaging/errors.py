@@ -58,8 +58,14 @@ def dutch_message(error: dict[str, Any]) -> str:
     return "Deze waarde is ongeldig."
 
 
+def error_code(error: dict[str, Any]) -> str:
+    if error["type"] == "value_error" and "email" in str(error.get("msg", "")).lower():
+        return "invalid_email"
+    return "schema"
+
+
 def validation_errors(exc: ValidationError) -> list[ErrorItem]:
     return [
-        ErrorItem(field=field_path(tuple(e["loc"])), code="schema", message=dutch_message(e))
+        ErrorItem(field=field_path(tuple(e["loc"])), code=error_code(e), message=dutch_message(e))
         for e in exc.errors(include_url=False)[:50]
     ]

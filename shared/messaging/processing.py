@@ -62,8 +62,15 @@ class MessageStore:
 CommandWork = Callable[[C, AsyncSession, Outbox], Awaitable[dict[str, Any] | None]]
 
 
-async def run_command(store: MessageStore, msg: Incoming, model: type[C], work: CommandWork[C]) -> Reply:
-    """Carry out a command once. Returns the outcome (also sent to reply_to and, if refused, as CommandRejected)."""
+ErrorRefiner = Callable[[list[ErrorItem]], list[ErrorItem]]
+
+
+async def run_command(store: MessageStore, msg: Incoming, model: type[C], work: CommandWork[C],
+                      refine_errors: ErrorRefiner | None = None) -> Reply:
+    """Carry out a command once. Returns the outcome (also sent to reply_to and, if refused, as CommandRejected).
+
+    `refine_errors` lets a service give schema errors its own, more specific codes (e.g. `trio_size`).
+    """
     command_id = msg.message_id or ""
     name = message_name(model.routing_key)
     reply_to = msg.reply_to
@@ -75,6 +82,8 @@ async def run_command(store: MessageStore, msg: Incoming, model: type[C], work: 
                             message="Het bericht heeft geen message_id; die is nodig om dubbele verwerking te voorkomen.")]
     else:
         command, errors = parse_command(msg.body, model)
+        if errors and refine_errors is not None:
+            errors = refine_errors(errors)
         if command is not None and command.reply_to:
             reply_to = command.reply_to
 

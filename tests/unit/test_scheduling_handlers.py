@@ -113,7 +113,7 @@ async def test_a_session_that_has_not_been_held_cannot_be_completed() -> None:
             CompleteSession(edition=command.edition, session_number=2, notes={}),
             editions=editions, registrations=FakeRegistrations(), emit=[].append, now=NOW,
         )
-    assert refused.value.errors[0].code == "session_not_held"
+    assert refused.value.errors[0].code == "not_started"
 
 
 def test_seed_programme_moves_into_the_future_keeping_local_times() -> None:

@@ -1,0 +1,39 @@
+"""Signed links (status page, approval): one format, so the service that mails a link and the one that
+serves it agree. Each purpose has its own salt, so a token for one purpose is worthless for another."""
+
+from __future__ import annotations
+
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+
+
+class LinkInvalid(Exception):
+    """Tampered with, or made for another purpose."""
+
+
+class LinkExpired(Exception):
+    """Genuine, but older than it may be."""
+
+
+def sign(secret: str, purpose: str, value: str) -> str:
+    return _serializer(secret, purpose).dumps(value)
+
+
+def unsign(secret: str, purpose: str, token: str, max_age_seconds: float | None = None) -> str:
+    try:
+        value = _serializer(secret, purpose).loads(token, max_age=max_age_seconds)
+    except SignatureExpired as exc:
+        raise LinkExpired(purpose) from exc
+    except BadSignature as exc:
+        raise LinkInvalid(purpose) from exc
+    if not isinstance(value, str):
+        raise LinkInvalid(purpose)
+    return value
+
+
+def status_path(secret: str, registration_id: str) -> str:
+    """Where a trio reads its status; the acknowledgement mail links here."""
+    return f"/registrations/{registration_id}?token={sign(secret, 'status', registration_id)}"
+
+
+def _serializer(secret: str, purpose: str) -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(secret, salt=f"werkplaatsen:{purpose}")
