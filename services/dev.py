@@ -24,7 +24,7 @@ INDEX = """<!doctype html><html lang="nl"><head><meta charset="utf-8"><title>Wer
 <body><h1>Werkplaatsen wijkgericht werken</h1><p>Ontwikkelomgeving: alle diensten in één proces.</p><ul>
 <li><a href="/api/editions">Edities (JSON)</a></li><li><a href="/reports">Verslagen</a></li>
 <li><a href="/dev/mailbox">Verstuurde e-mail</a></li><li><a href="/dev/dead-letters">Dead letters</a></li>
-<li><a href="/ready">Gereedheid</a></li><li><a href="/metrics">Metrics</a></li></ul>
+<li><a href="/">Aanmeldformulier</a></li><li><a href="/ready">Gereedheid</a></li><li><a href="/metrics">Metrics</a></li></ul>
 <p>Aanmelden: <code>POST /api/registrations</code> met de velden van RegisterTrio (zie docs/contract.md).</p>
 </body></html>"""
 
@@ -56,7 +56,7 @@ def build_dev_app(settings: Settings) -> Starlette:
 
     return build_app(
         services,
-        extra_routes=[Route("/", index), Route("/dev/dead-letters", dead_letters),
+        extra_routes=[Route("/dev", index), Route("/dev/dead-letters", dead_letters),
                       *mailbox_routes(notifications.store)],
         on_start=broker.open,
         after_start=seed_example_edition,
