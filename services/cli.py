@@ -18,8 +18,10 @@ from shared.settings import SERVICES, SettingsError, load_settings
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Werkplaatsen wijkgericht werken.")
 db_app = typer.Typer(no_args_is_help=True, help="Database migrations.")
 contract_app = typer.Typer(no_args_is_help=True, help="The published message contract.")
+editions_app = typer.Typer(no_args_is_help=True, help="Editions (rounds of sessions) of the programme.")
 app.add_typer(db_app, name="db")
 app.add_typer(contract_app, name="contract")
+app.add_typer(editions_app, name="editions")
 
 
 def bootstrap(service: str):  # noqa: ANN201
@@ -106,6 +108,25 @@ def contract_asyncapi(
         return
     output.write_text(text, encoding="utf-8")
     typer.echo(f"wrote {output}")
+
+
+@editions_app.command("load")
+def editions_load(
+    file: Annotated[Path, typer.Argument(help="Programme file, like services/scheduling/seed/werkplaatsen-2019.json")],
+    future: Annotated[bool, typer.Option(help="Move the programme whole years ahead, like `werkplaatsen dev`")] = False,
+    timeout: Annotated[float, typer.Option(help="Seconds to wait for the scheduling service's answer")] = 30.0,
+    wait: Annotated[bool, typer.Option(help="Wait for the answer (EditionScheduled or CommandRejected)")] = True,
+) -> None:
+    """Schedule the edition in FILE: publish ScheduleEdition on WERKPLAATSEN_BROKER_URL and print the outcome."""
+    from services.scheduling.loader import load
+    from shared.db import utcnow
+
+    settings = load_settings()
+    if not settings.werkplaatsen_broker_url:
+        raise SettingsError("WERKPLAATSEN_BROKER_URL: not set (the edition is sent to the scheduling service over it)")
+    code = asyncio.run(load(settings.werkplaatsen_broker_url, file, future=future, now=utcnow(),
+                            timeout=timeout if wait else None, echo=typer.echo))
+    raise typer.Exit(code)
 
 
 def main() -> None:

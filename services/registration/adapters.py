@@ -3,19 +3,44 @@
 from __future__ import annotations
 
 import csv
-from datetime import datetime
+import json
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Integer, String, select
+from sqlalchemy import JSON, ForeignKey, Integer, String, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from shared.contract import EVENTS_EXCHANGE
+from shared.contract.registration import Approver, Case, Fee
 from shared.db import InboxMixin, OutboxMixin, UtcDateTime
+from shared.messaging.processing import MessageStore
 from shared.settings import SettingsError
 
 from .config import MUNICIPALITIES_FILE, RegistrationConfig
-from .domain import ACTIVE_STATUSES, Edition, Municipality, MunicipalityRegister, Registration
+from .domain import (
+    ACTIVE_STATUSES,
+    ERASED,
+    Edition,
+    Municipality,
+    MunicipalityRegister,
+    Registration,
+    RegistrationState,
+    RegistrationView,
+    erased_case,
+    erased_event_data,
+)
+from .tokens import ApprovalLinks
+
+
+@dataclass(kw_only=True)
+class RegistrationStore(MessageStore):
+    """Registration's message store, with what its command paths need besides the database."""
+
+    approvals: ApprovalLinks
+    retention: timedelta = timedelta(days=365)
 
 
 class Base(DeclarativeBase):
@@ -63,6 +88,15 @@ class RegistrationRow(Base):
     channel: Mapped[str] = mapped_column(String(10))
     chat_id: Mapped[str | None] = mapped_column(String(300), nullable=True)
     registered_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    waitlist_position: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    approval_expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    decided_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    decided_by_organizer: Mapped[bool | None] = mapped_column(nullable=True)
+    decision_reason: Mapped[str | None] = mapped_column(String(2000), nullable=True)
+    cancelled_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    cancel_reason: Mapped[str | None] = mapped_column(String(2000), nullable=True)
+    placement_updated_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    erased_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
 
 
 class MemberRow(Base):
@@ -79,6 +113,8 @@ class MemberRow(Base):
     position: Mapped[int] = mapped_column(Integer)
 
 
+STATE_FIELDS = ("approval_expires_at", "waitlist_position", "decided_at", "decided_by_organizer", "decision_reason",
+                "cancelled_at", "cancel_reason", "placement_updated_at", "erased_at")
 EDITION_FIELDS = ("title", "registration_closes_at", "fee", "priority_size_classes", "sessions", "scheduled_at")
 
 
@@ -97,6 +133,10 @@ class SqlEditions:
         if row is None:
             return None
         return Edition(slug=row.slug, **{f: getattr(row, f) for f in EDITION_FIELDS})
+
+    async def all(self) -> list[Edition]:
+        rows = (await self.session.execute(select(EditionRow).order_by(EditionRow.slug))).scalars()
+        return [Edition(slug=row.slug, **{f: getattr(row, f) for f in EDITION_FIELDS}) for row in rows]
 
     async def save(self, edition: Edition) -> None:
         row = await self.session.get(EditionRow, edition.slug)
@@ -121,6 +161,7 @@ class SqlRegistrations:
             invoice=r.invoice.model_dump(mode="json") if r.invoice else None, fee=r.fee.model_dump(mode="json"),
             priority=r.priority, preferred_domain_mix=r.preferred_domain_mix, status=r.status,
             channel=str(r.channel), chat_id=r.chat_id, registered_at=r.registered_at,
+            approval_expires_at=r.approval_expires_at,
         ))
         # Flush the parent first: the members' foreign key needs it, and the unit of work does not
         # order rows of unrelated mappers (there is no relationship() between the two).
@@ -147,13 +188,99 @@ class SqlRegistrations:
                 members.setdefault(m.registration_id, []).append(m)
         return [{
             "registration_id": r.id, "edition": r.edition, "status": r.status,
-            "registered_at": r.registered_at.isoformat(),
+            "waitlist_position": r.waitlist_position, "registered_at": r.registered_at.isoformat(),
+            "approval_expires_at": _iso(r.approval_expires_at), "decided_at": _iso(r.decided_at),
+            "decided_by_organizer": r.decided_by_organizer, "decision_reason": r.decision_reason,
+            "cancelled_at": _iso(r.cancelled_at), "cancel_reason": r.cancel_reason,
+            "erased": r.erased_at is not None, "invoice": r.invoice,
             "municipality": {"code": r.municipality_code, "name": r.municipality_name, "size_class": r.size_class},
             "case": r.case, "fee": r.fee, "priority": r.priority, "preferred_domain_mix": r.preferred_domain_mix,
             "approver": r.approver, "channel": r.channel,
             "members": [{"name": m.name, "email": m.email, "role": m.role, "domain": m.domain,
                          "job_title": m.job_title, "language": m.language} for m in members.get(r.id, [])],
         } for r in registrations]
+
+    async def view(self, registration_id: str) -> RegistrationView | None:
+        """The registration as its status and approval pages show it; None if there is no such registration."""
+        row = await self.session.get(RegistrationRow, registration_id)
+        if row is None:
+            return None
+        edition = await self.session.get(EditionRow, row.edition)
+        members = (await self.session.execute(
+            select(MemberRow).where(MemberRow.registration_id == registration_id).order_by(MemberRow.position)
+        )).scalars()
+        return RegistrationView(
+            registration_id=row.id, edition=row.edition, edition_title=edition.title if edition else row.edition,
+            status=row.status, waitlist_position=row.waitlist_position,  # type: ignore[arg-type]
+            municipality_name=row.municipality_name, size_class=row.size_class,  # type: ignore[arg-type]
+            case=Case.model_validate(row.case), fee=Fee.model_validate(row.fee),
+            members=[(m.name, m.role, m.domain) for m in members], approver_name=row.approver["name"],
+            approval_expires_at=row.approval_expires_at, registered_at=row.registered_at,
+            erased=row.erased_at is not None,
+        )
+
+    async def get_state(self, registration_id: str, *, for_update: bool = False) -> RegistrationState | None:
+        query = select(RegistrationRow).where(RegistrationRow.id == registration_id)
+        if for_update:
+            # Decisions, cancellation, scheduling's events and erasure of one registration take turns.
+            query = query.with_for_update()
+        row = (await self.session.execute(query)).scalar_one_or_none()
+        if row is None:
+            return None
+        return RegistrationState(
+            registration_id=row.id, edition=row.edition, status=row.status,  # type: ignore[arg-type]
+            approver=Approver.model_construct(**row.approver),  # erased: no longer a valid address
+            **{f: getattr(row, f) for f in STATE_FIELDS},
+        )
+
+    async def save_state(self, state: RegistrationState) -> None:
+        await self.session.execute(
+            update(RegistrationRow).where(RegistrationRow.id == state.registration_id)
+            .values(status=state.status, **{f: getattr(state, f) for f in STATE_FIELDS})
+        )
+
+    async def erase(self, registration_id: str, now: datetime) -> None:
+        """Replace the registration's personal data and free text, also in its messages not yet published."""
+        row = await self.session.get(RegistrationRow, registration_id)
+        assert row is not None
+        row.erased_at = now
+        row.case = erased_case(row.case)
+        row.approver = {"name": ERASED, "email": ERASED}
+        row.invoice = {"address": ERASED, "reference": ERASED} if row.invoice else None
+        row.chat_id = None
+        row.decision_reason = ERASED if row.decision_reason else None
+        row.cancel_reason = ERASED if row.cancel_reason else None
+        await self.session.execute(
+            update(MemberRow).where(MemberRow.registration_id == registration_id)
+            .values(name=ERASED, email=ERASED, job_title=None)
+        )
+        await self._erase_outbox(registration_id)
+
+    async def _erase_outbox(self, registration_id: str) -> None:
+        # The outbox is nearly always empty (the relay publishes within milliseconds), so reading our events in
+        # it is cheap. FOR UPDATE waits for a relay that is publishing a row right now; it then finds it gone.
+        # Locking in position order, as the relay does, keeps two erasures from deadlocking on each other's rows.
+        rows = (await self.session.execute(
+            select(Outbox).where(Outbox.exchange == EVENTS_EXCHANGE, Outbox.routing_key.like("registration.%"))
+            .order_by(Outbox.position).with_for_update()
+        )).scalars().all()
+        for row in rows:
+            envelope = json.loads(row.body)
+            if envelope.get("data", {}).get("registration_id") != registration_id:
+                continue
+            data = erased_event_data(row.message_type, envelope["data"])
+            if data is None:
+                await self.session.execute(delete(Outbox).where(Outbox.position == row.position))
+            else:
+                row.body = json.dumps({**envelope, "data": data}, ensure_ascii=False).encode()
+
+    async def unerased_of_editions(self, editions: list[str]) -> list[str]:
+        if not editions:
+            return []
+        rows = await self.session.execute(
+            select(RegistrationRow.id).where(RegistrationRow.edition.in_(editions), RegistrationRow.erased_at.is_(None))
+            .order_by(RegistrationRow.registered_at))
+        return list(rows.scalars())
 
     async def active_member_emails(self, edition: str, emails: list[str]) -> set[str]:
         rows = await self.session.execute(
@@ -163,6 +290,10 @@ class SqlRegistrations:
                    MemberRow.email.in_(emails))
         )
         return set(rows.scalars())
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
 
 
 def load_municipalities(config: RegistrationConfig, path: Path = MUNICIPALITIES_FILE) -> MunicipalityRegister:

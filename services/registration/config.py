@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 from pydantic import Field, FilePath, ValidationError, model_validator
@@ -23,6 +24,9 @@ class RegistrationConfig(BaseSettings):
     midsize_min: int = Field(default=40_000, ge=0, description="Fewest inhabitants of a middelgroot municipality.")
     midsize_max: int = Field(default=100_000, ge=0, description="Most inhabitants of a middelgroot municipality.")
     m50_file: FilePath = Field(default=M50_FILE, description="CSV of M50 members with a gm_code column.")
+    approval_days: float = Field(default=14, gt=0, description="How long an approval link stays valid.")
+    retention_days: float = Field(default=365, ge=0,
+                                  description="Personal data is erased this long after an edition's last session.")
 
     @model_validator(mode="after")
     def _band_in_order(self) -> RegistrationConfig:
@@ -33,6 +37,14 @@ class RegistrationConfig(BaseSettings):
     @property
     def band(self) -> SizeBand:
         return SizeBand(self.midsize_min, self.midsize_max)
+
+    @property
+    def approval_validity(self) -> timedelta:
+        return timedelta(days=self.approval_days)
+
+    @property
+    def retention(self) -> timedelta:
+        return timedelta(days=self.retention_days)
 
 
 def load_config() -> RegistrationConfig:

@@ -1,8 +1,9 @@
-"""Registration rules: municipality size, fee, priority and the intake checks of a trio. Pure: no I/O."""
+"""Registration rules: municipality size, fee, priority, the intake checks of a trio, and what happens to a
+registration afterwards (approval, places, cancellation, erasure). Pure: no I/O."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
@@ -13,9 +14,21 @@ from shared.contract.registration import Approver, Case, Consent, Fee, Invoice, 
 
 SizeClass = Literal["klein", "middelgroot", "groot"]
 
+Status = Literal["awaiting_approval", "approved", "declined", "placed", "waitlisted", "cancelled"]
+STATUSES: tuple[Status, ...] = ("awaiting_approval", "approved", "declined", "placed", "waitlisted", "cancelled")
 # Registrations that hold their members' places; declined and cancelled ones free them.
-ACTIVE_STATUSES = ("awaiting_approval", "approved")
+ACTIVE_STATUSES: tuple[Status, ...] = ("awaiting_approval", "approved", "placed", "waitlisted")
+# Final: nothing scheduling reports afterwards brings such a registration back.
+FINAL_STATUSES: tuple[Status, ...] = ("declined", "cancelled")
 PREFERRED_DOMAINS = frozenset({Domain.fysiek, Domain.sociaal})
+CASE_TEXTS = ("title", "neighbourhood", "summary")
+CASE_TEXT_FIELDS = tuple(f"case.{name}" for name in CASE_TEXTS)
+MAX_EDITION_LENGTH = 64  # the editions table's key
+# What erased personal data and free text are replaced with. Member addresses are replaced too, so an erased
+# registration no longer blocks its members from another trio of the same edition (`member_already_registered`):
+# we cannot recognise people we no longer know, and keeping a hash of their address would keep personal data.
+# An erased trio keeps its status and place; it is just anonymous.
+ERASED = "[verwijderd]"
 
 
 @dataclass(frozen=True)
@@ -59,6 +72,9 @@ class MunicipalityRegister:
     def __len__(self) -> int:
         return len(self._by_code)
 
+    def __iter__(self) -> Iterator[Municipality]:
+        return iter(self._by_code.values())
+
 
 @dataclass
 class Edition:
@@ -74,6 +90,10 @@ class Edition:
 
     def registration_open(self, now: datetime) -> bool:
         return now < self.registration_closes_at
+
+    def last_session_ends_at(self) -> datetime | None:
+        ends = [datetime.fromisoformat(str(s["ends_at"])) for s in self.sessions if s.get("ends_at")]
+        return max(ends, default=None)
 
 
 def fee_for(edition: Edition, size: SizeClass) -> Fee:
@@ -117,7 +137,87 @@ class Registration:
     channel: Channel
     chat_id: str | None
     registered_at: datetime
-    status: str = "awaiting_approval"
+    status: Status = "awaiting_approval"
+    approval_expires_at: datetime | None = None
+
+
+@dataclass
+class RegistrationState:
+    """What happens to a registration after intake: approval, places, cancellation, erasure."""
+
+    registration_id: str
+    edition: str
+    status: Status
+    approver: Approver
+    approval_expires_at: datetime | None = None
+    waitlist_position: int | None = None
+    decided_at: datetime | None = None
+    decided_by_organizer: bool | None = None
+    decision_reason: str | None = None
+    cancelled_at: datetime | None = None
+    cancel_reason: str | None = None
+    # occurred_at of the last scheduling event applied: an older one arriving late changes nothing.
+    placement_updated_at: datetime | None = None
+    erased_at: datetime | None = None
+
+    @property
+    def erased(self) -> bool:
+        return self.erased_at is not None
+
+
+Placement = Literal["placed", "waitlisted", "released"]
+
+
+def apply_placement(state: RegistrationState, placement: Placement, occurred_at: datetime,
+                    position: int | None = None) -> bool:
+    """Follow scheduling's word on places (event-carried state); False when the event changes nothing.
+
+    Events may arrive late or out of order, so:
+    - declined and cancelled are final: a TrioPlaced for a trio that cancelled meanwhile does not bring it back
+      (scheduling releases the place when it sees the cancellation);
+    - an event older than the last one applied is stale and ignored (e.g. waitlist position 3 after position 2);
+    - a waitlist position never demotes a placed trio: only PlaceReleased takes a place away;
+    - PlaceReleased leaves the trio approved without a place (or waiting for its approval decision).
+    """
+    if state.status in FINAL_STATUSES:
+        return False
+    if state.placement_updated_at is not None and occurred_at < state.placement_updated_at:
+        return False
+    if placement == "waitlisted" and state.status == "placed":
+        return False
+    if placement == "placed":
+        state.status, state.waitlist_position = "placed", None
+    elif placement == "waitlisted":
+        state.status, state.waitlist_position = "waitlisted", position
+    elif state.status in ("placed", "waitlisted"):
+        state.status, state.waitlist_position = "approved", None
+    state.placement_updated_at = occurred_at
+    return True
+
+
+def erased_case(case: dict[str, Any]) -> dict[str, Any]:
+    """The case without its free text; the policy domains stay for the statistics."""
+    return {**case, "title": ERASED, "neighbourhood": ERASED, "summary": ERASED}
+
+
+def erased_event_data(message_type: str, data: dict[str, Any]) -> dict[str, Any] | None:
+    """An event of ours still waiting in the outbox, without personal data; None: drop it altogether.
+
+    ApprovalRequested is dropped: with the approver's address gone there is nobody left to ask (and an
+    anonymised address would not pass the contract's email check at the consumer).
+    """
+    if message_type == "ApprovalRequested":
+        return None
+    data = dict(data)
+    if "members" in data:
+        data["members"] = [{**m, "name": ERASED, "email": ERASED} for m in data["members"]]
+    if isinstance(data.get("case"), dict):
+        data["case"] = erased_case(data["case"])
+    if data.get("reason"):
+        data["reason"] = ERASED
+    if data.get("chat_id"):
+        data["chat_id"] = None
+    return data
 
 
 def error(field: str, code: str, message: str) -> ErrorItem:
@@ -132,7 +232,9 @@ def intake_problems(cmd: RegisterTrio, *, edition: Edition | None, municipality:
     registration of the same edition.
     """
     problems: list[ErrorItem] = []
-    if edition is None:
+    if len(cmd.edition) > MAX_EDITION_LENGTH:
+        problems.append(error("edition", "schema", f"Deze tekst is te lang (hoogstens {MAX_EDITION_LENGTH} tekens)."))
+    elif edition is None:
         problems.append(error("edition", "unknown_edition", "Deze editie bestaat niet."))
     elif not edition.registration_open(now):
         problems.append(error("edition", "registration_closed", "De aanmelding voor deze editie is gesloten."))
@@ -145,15 +247,59 @@ def intake_problems(cmd: RegisterTrio, *, edition: Edition | None, municipality:
                               "Geef toestemming voor het verwerken van de persoonsgegevens; zonder die "
                               "toestemming kunnen we de aanmelding niet aannemen."))
     problems += member_problems(cmd, registered_emails)
+    problems += [case_incomplete(f"case.{name}") for name in CASE_TEXTS if not getattr(cmd.case, name)]
     if len(set(cmd.case.domains)) < 2:
         problems.append(error("case.domains", "case_single_domain",
                               "De casus moet minstens twee beleidsdomeinen met elkaar verbinden."))
-    if edition is not None and municipality is not None:
-        if fee_for(edition, municipality.size_class).amount_cents > 0 and cmd.invoice is None:
-            problems.append(error("invoice", "invoice_required",
-                                  "Voor deze aanmelding is een eigen bijdrage verschuldigd: vul de "
-                                  "factuurgegevens in."))
+    if edition is not None and municipality is not None and fee_for(edition, municipality.size_class).amount_cents:
+        problems += invoice_problems(cmd.invoice)
     return problems
+
+
+def invoice_problems(invoice: Invoice | None) -> list[ErrorItem]:
+    if invoice is None:
+        return [error("invoice", "invoice_required",
+                      "Voor deze aanmelding is een eigen bijdrage verschuldigd: vul de factuurgegevens in.")]
+    return [error(f"invoice.{name}", "invoice_required", f"Vul {what} in: er is een eigen bijdrage verschuldigd.")
+            for name, what in (("address", "het factuuradres"), ("reference", "het inkoopnummer of kenmerk"))
+            if not getattr(invoice, name)]
+
+
+def case_incomplete(field: str) -> ErrorItem:
+    what = {"case.title": "De titel van de casus", "case.neighbourhood": "De wijk of buurt",
+            "case.summary": "De beschrijving van de casus"}[field]
+    return error(field, "case_incomplete", f"{what} ontbreekt: een casus heeft een titel, een wijk en een "
+                                           "korte beschrijving.")
+
+
+def trio_size(count: int | None) -> ErrorItem:
+    found = f" (nu {count})" if count is not None else ""
+    return error("members", "trio_size", f"Een trio bestaat uit precies drie deelnemers{found}.")
+
+
+def refine_intake_errors(errors: list[ErrorItem], payload: Any) -> list[ErrorItem]:
+    """Give the schema errors that break an intake rule that rule's own code.
+
+    `payload` is the command body as sent (the errors alone do not tell a list of two members from no list).
+    """
+    if not isinstance(payload, dict):
+        return errors
+    members = payload.get("members")
+    case = payload.get("case")
+    refined: list[ErrorItem] = []
+    for e in errors:
+        if e.code == "schema" and e.field == "members" and isinstance(members, list) and len(members) != 3:
+            refined.append(trio_size(len(members)))
+        elif (e.code == "schema" and e.field in CASE_TEXT_FIELDS and isinstance(case, dict)
+              and _blank(case.get(e.field.removeprefix("case.")))):
+            refined.append(case_incomplete(e.field))
+        else:
+            refined.append(e)
+    return refined
+
+
+def _blank(value: Any) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
 
 
 def member_problems(cmd: RegisterTrio, registered_emails: set[str]) -> list[ErrorItem]:
@@ -181,3 +327,23 @@ def member_problems(cmd: RegisterTrio, registered_emails: set[str]) -> list[Erro
                               "Wie de deelname goedkeurt (bestuurder of manager), kan niet zelf in het trio "
                               "zitten."))
     return problems
+
+
+@dataclass(frozen=True)
+class RegistrationView:
+    """A registration as the participant's status page and the approval page show it."""
+
+    registration_id: str
+    edition: str
+    edition_title: str
+    status: Status
+    waitlist_position: int | None
+    municipality_name: str
+    size_class: SizeClass
+    case: Case
+    fee: Fee
+    members: list[tuple[str, str, str]]  # (name, role, domain) in the order registered
+    approver_name: str
+    approval_expires_at: datetime | None
+    registered_at: datetime
+    erased: bool

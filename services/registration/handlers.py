@@ -3,37 +3,59 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
-from datetime import datetime
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
 from typing import Protocol
 
 from shared.contract import EventData
-from shared.contract.registration import MunicipalityInfo, RegisteredMember, RegisterTrio, TrioRegistered
-from shared.contract.scheduling import EditionScheduled
-from shared.messaging.messages import CommandRefused
+from shared.contract.registration import (
+    ApprovalRequested,
+    ApproveRegistration,
+    CancelRegistration,
+    DeclineRegistration,
+    MunicipalityInfo,
+    ParticipantDataErased,
+    RegisteredMember,
+    RegisterTrio,
+    RegistrationApproved,
+    RegistrationCancelled,
+    RegistrationDeclined,
+    TrioRegistered,
+)
+from shared.contract.scheduling import EditionScheduled, PlaceReleased, TrioPlaced, TrioWaitlisted
+from shared.messaging.messages import CommandRefused, refuse
 
 from .domain import (
     Edition,
     Member,
     Municipality,
+    Placement,
     Registration,
+    RegistrationState,
+    apply_placement,
     fee_for,
     has_priority,
     intake_problems,
     preferred_domain_mix,
 )
+from .tokens import ApprovalLinks, token_expired, token_required
 
 Emit = Callable[[EventData], object]
 
 
 class Editions(Protocol):
     async def get(self, slug: str, *, for_update: bool = False) -> Edition | None: ...
+    async def all(self) -> list[Edition]: ...
     async def save(self, edition: Edition) -> None: ...
 
 
 class Registrations(Protocol):
     async def add(self, registration: Registration) -> None: ...
     async def active_member_emails(self, edition: str, emails: list[str]) -> set[str]: ...
+    async def get_state(self, registration_id: str, *, for_update: bool = False) -> RegistrationState | None: ...
+    async def save_state(self, state: RegistrationState) -> None: ...
+    async def erase(self, registration_id: str, now: datetime) -> None: ...
+    async def unerased_of_editions(self, editions: list[str]) -> list[str]: ...
 
 
 class Municipalities(Protocol):
@@ -41,7 +63,8 @@ class Municipalities(Protocol):
 
 
 async def register_trio(cmd: RegisterTrio, *, editions: Editions, registrations: Registrations,
-                        municipalities: Municipalities, emit: Emit, now: datetime) -> dict[str, str]:
+                        municipalities: Municipalities, approvals: ApprovalLinks, emit: Emit,
+                        now: datetime) -> dict[str, str]:
     # Locked first: registrations of one edition then take turns, so the member check below is reliable.
     edition = await editions.get(cmd.edition, for_update=True)
     municipality = municipalities.get(cmd.municipality)
@@ -52,8 +75,11 @@ async def register_trio(cmd: RegisterTrio, *, editions: Editions, registrations:
         raise CommandRefused(problems)
     assert edition is not None and municipality is not None  # intake_problems reports both missing
     registration = new_registration(cmd, edition, municipality, now)
+    approve_url, registration.approval_expires_at = approvals.issue(registration.registration_id, now)
     await registrations.add(registration)
     emit(trio_registered(registration))
+    emit(ApprovalRequested(registration_id=registration.registration_id, approver=registration.approver,
+                           approve_url=approve_url, expires_at=registration.approval_expires_at))
     return {"registration_id": registration.registration_id}
 
 
@@ -95,3 +121,129 @@ async def remember_edition(event: EditionScheduled, *, editions: Editions, occur
         fee=event.fee.model_dump(mode="json"), priority_size_classes=list(event.priority_size_classes),
         sessions=[s.model_dump(mode="json") for s in event.sessions], scheduled_at=occurred_at,
     ))
+
+
+# After intake: approval, cancellation, places, erasure
+
+
+async def existing(registrations: Registrations, registration_id: str) -> RegistrationState:
+    """The registration, locked for the rest of the transaction; refused as unknown when there is none."""
+    state = await registrations.get_state(registration_id, for_update=True)
+    if state is None:
+        raise refuse("registration_id", "unknown_registration", "Deze aanmelding kennen we niet.")
+    return state
+
+
+def already_decided(state: RegistrationState) -> CommandRefused:
+    what = {"approved": "goedgekeurd", "placed": "goedgekeurd", "waitlisted": "goedgekeurd",
+            "declined": "afgewezen", "cancelled": "geannuleerd"}.get(state.status, "afgehandeld")
+    return refuse("registration_id", "already_decided",
+                  f"Over deze aanmelding is al beslist: ze is {what}. Er is niets veranderd.")
+
+
+async def decide(cmd: ApproveRegistration | DeclineRegistration, *, registrations: Registrations,
+                 approvals: ApprovalLinks, emit: Emit, now: datetime) -> dict[str, str]:
+    """The approver's (token) or an organiser's (by_organizer) decision on a registration awaiting approval."""
+    expired = False
+    if not cmd.by_organizer:
+        if not cmd.token:
+            raise token_required()
+        expired = approvals.check(cmd.token, cmd.registration_id)
+    state = await existing(registrations, cmd.registration_id)
+    if state.status != "awaiting_approval":
+        raise already_decided(state)
+    # The signed age and the stored expiry both count: the stored one follows the service's clock.
+    if not cmd.by_organizer and (expired or (state.approval_expires_at and now >= state.approval_expires_at)):
+        raise token_expired()
+    state.decided_at, state.decided_by_organizer = now, cmd.by_organizer
+    if isinstance(cmd, ApproveRegistration):
+        state.status = "approved"
+        emit(RegistrationApproved(registration_id=state.registration_id, edition=state.edition, approved_at=now,
+                                  by_organizer=cmd.by_organizer))
+    else:
+        state.status, state.decision_reason = "declined", cmd.reason or None
+        emit(RegistrationDeclined(registration_id=state.registration_id, edition=state.edition, declined_at=now,
+                                  by_organizer=cmd.by_organizer, reason=state.decision_reason))
+    await registrations.save_state(state)
+    return {"registration_id": state.registration_id}
+
+
+async def request_approval_again(registration_id: str, *, registrations: Registrations, approvals: ApprovalLinks,
+                                 emit: Emit, now: datetime) -> dict[str, str]:
+    """An organiser sends the approver a new link, e.g. when the first one expired or got lost."""
+    state = await existing(registrations, registration_id)
+    if state.status != "awaiting_approval":
+        raise already_decided(state)
+    if state.erased:
+        raise refuse("registration_id", "data_erased",
+                     "De persoonsgegevens van deze aanmelding zijn verwijderd; er is niemand meer om het te vragen.")
+    approve_url, state.approval_expires_at = approvals.issue(registration_id, now)
+    emit(ApprovalRequested(registration_id=registration_id, approver=state.approver, approve_url=approve_url,
+                           expires_at=state.approval_expires_at))
+    await registrations.save_state(state)
+    return {"registration_id": registration_id, "approve_url": approve_url,
+            "expires_at": state.approval_expires_at.isoformat()}
+
+
+async def cancel(cmd: CancelRegistration, *, registrations: Registrations, emit: Emit,
+                 now: datetime) -> dict[str, str]:
+    state = await existing(registrations, cmd.registration_id)
+    if state.status == "cancelled":
+        raise refuse("registration_id", "already_cancelled", "Deze aanmelding is al geannuleerd.")
+    if state.status == "declined":
+        raise refuse("registration_id", "already_declined",
+                     "Deze aanmelding is afgewezen en doet dus al niet meer mee; annuleren is niet nodig.")
+    state.status, state.waitlist_position = "cancelled", None
+    state.cancelled_at, state.cancel_reason = now, cmd.reason or None
+    await registrations.save_state(state)
+    emit(RegistrationCancelled(registration_id=state.registration_id, edition=state.edition,
+                               reason=state.cancel_reason))
+    return {"registration_id": state.registration_id}
+
+
+async def follow_placement(event: TrioPlaced | TrioWaitlisted | PlaceReleased, *, registrations: Registrations,
+                           occurred_at: datetime) -> None:
+    """Keep the status the trio sees in step with scheduling's places and waitlist (see apply_placement)."""
+    state = await registrations.get_state(event.registration_id, for_update=True)
+    if state is None:
+        return  # not ours (another system's test data, or an edition registration never knew): nothing to show
+    placement: Placement
+    if isinstance(event, TrioPlaced):
+        placement = "placed"
+    elif isinstance(event, TrioWaitlisted):
+        placement = "waitlisted"
+    else:
+        placement = "released"
+    position = event.position if isinstance(event, TrioWaitlisted) else None
+    if apply_placement(state, placement, occurred_at, position):
+        await registrations.save_state(state)
+
+
+async def erase_participant_data(registration_id: str, *, registrations: Registrations, emit: Emit,
+                                 now: datetime) -> bool:
+    """Erase a registration's personal data and announce it; False (and nothing emitted) if it already was.
+
+    Erasing twice is not an error: a privacy request repeated, or met by the retention job first, is done.
+    """
+    state = await existing(registrations, registration_id)
+    if state.erased:
+        return False
+    await registrations.erase(registration_id, now)
+    emit(ParticipantDataErased(registration_id=registration_id))
+    return True
+
+
+async def erase_after_retention(*, editions: Editions, registrations: Registrations,
+                                erase_one: Callable[[str], Awaitable[bool]], now: datetime,
+                                retention: timedelta) -> list[str]:
+    """Erase every registration of the editions whose last session ended more than `retention` ago.
+
+    `erase_one` runs erase_participant_data for one registration in a transaction of its own, so replicas
+    running this at the same moment take turns on each registration's row and erase it once.
+    """
+    ended = [e.slug for e in await editions.all() if (end := e.last_session_ends_at()) and end + retention <= now]
+    erased = []
+    for registration_id in await registrations.unerased_of_editions(ended):
+        if await erase_one(registration_id):
+            erased.append(registration_id)
+    return erased

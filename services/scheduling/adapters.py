@@ -5,13 +5,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Integer, String, select
+from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, UniqueConstraint, delete, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship, selectinload
 
 from shared.db import InboxMixin, OutboxMixin, UtcDateTime, utcnow
 
-from .domain import Edition, Session
+from .domain import Edition, Placement, Session, Trio, WaitEntry
 
 
 class Base(DeclarativeBase):
@@ -34,12 +34,14 @@ class EditionRow(Base):
     venue: Mapped[dict[str, Any]] = mapped_column(JSON)
     min_trios: Mapped[int] = mapped_column(Integer)
     max_trios: Mapped[int] = mapped_column(Integer)
-    registration_deadline: Mapped[datetime] = mapped_column(UtcDateTime)
+    registration_deadline: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
     registration_closes_at: Mapped[datetime] = mapped_column(UtcDateTime)
     fee: Mapped[dict[str, Any]] = mapped_column(JSON)
     priority_size_classes: Mapped[list[str]] = mapped_column(JSON)
     table_size: Mapped[int] = mapped_column(Integer)
-    placed: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # Set once, by whichever replica runs the allocation first (under the row lock); never cleared.
+    allocated_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    undersubscribed: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow)
     sessions: Mapped[list[SessionRow]] = relationship(
         cascade="all, delete-orphan", order_by="SessionRow.number", lazy="raise"
@@ -59,6 +61,36 @@ class SessionRow(Base):
     completed_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
     present: Mapped[list[str]] = mapped_column(JSON, default=list)
     notes: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    tables: Mapped[list[list[str]] | None] = mapped_column(JSON, nullable=True)
+
+
+class PlacementRow(Base):
+    """A trio with a place. The unique slot makes a double-filled place impossible even for competing writers."""
+
+    __tablename__ = "placements"
+    __table_args__ = (UniqueConstraint("edition", "slot", name="uq_placements_edition_slot"),)
+
+    edition: Mapped[str] = mapped_column(ForeignKey("editions.slug", ondelete="CASCADE"), primary_key=True)
+    registration_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    slot: Mapped[int] = mapped_column(Integer)
+    via: Mapped[str] = mapped_column(String(20))
+    priority: Mapped[bool] = mapped_column(Boolean)
+    registered_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    placed_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class WaitlistRow(Base):
+    """A trio on the waitlist; positions are unique per edition, so there can be no duplicate position."""
+
+    __tablename__ = "waitlist"
+    __table_args__ = (UniqueConstraint("edition", "position", name="uq_waitlist_edition_position"),)
+
+    edition: Mapped[str] = mapped_column(ForeignKey("editions.slug", ondelete="CASCADE"), primary_key=True)
+    registration_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    position: Mapped[int] = mapped_column(Integer)
+    priority: Mapped[bool] = mapped_column(Boolean)
+    registered_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    since: Mapped[datetime] = mapped_column(UtcDateTime)
 
 
 class RegistrationCopy(Base):
@@ -72,17 +104,37 @@ class RegistrationCopy(Base):
     size_class: Mapped[str] = mapped_column(String(20))
     priority: Mapped[bool]
     registered_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    domains: Mapped[list[str]] = mapped_column(JSON, default=list, server_default="[]")
 
 
-SESSION_FIELDS = ("number", "title", "outcome", "starts_at", "ends_at", "sequence", "completed_at", "present", "notes")
+class RegistrationStatusRow(Base):
+    """The registration's decision as far as scheduling heard of it: approved, declined or cancelled.
+
+    Kept apart from the copy so an approval that overtakes its TrioRegistered can be recorded on its own.
+    """
+
+    __tablename__ = "registration_status"
+
+    registration_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    edition: Mapped[str] = mapped_column(String(64), index=True)
+    status: Mapped[str] = mapped_column(String(20))
+    changed_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+SESSION_FIELDS = ("number", "title", "outcome", "starts_at", "ends_at", "sequence", "completed_at", "present", "notes",
+                  "tables")
 EDITION_FIELDS = ("title", "venue", "min_trios", "max_trios", "registration_deadline", "registration_closes_at", "fee",
-                  "priority_size_classes", "table_size", "placed")
+                  "priority_size_classes", "table_size", "allocated_at", "undersubscribed")
+PLACEMENT_FIELDS = ("registration_id", "slot", "via", "priority", "registered_at", "placed_at")
+WAIT_FIELDS = ("registration_id", "position", "priority", "registered_at", "since")
 
 
-def to_domain(row: EditionRow) -> Edition:
+def to_domain(row: EditionRow, placements: list[Any], waitlist: list[Any]) -> Edition:
     return Edition(
         slug=row.slug, **{f: getattr(row, f) for f in EDITION_FIELDS},
         sessions=[Session(**{f: getattr(s, f) for f in SESSION_FIELDS}) for s in row.sessions],
+        placements=[Placement(**{f: getattr(p, f) for f in PLACEMENT_FIELDS}) for p in placements],
+        waitlist=[WaitEntry(**{f: getattr(w, f) for f in WAIT_FIELDS}) for w in waitlist],
     )
 
 
@@ -90,20 +142,46 @@ class SqlEditions:
     def __init__(self, session: AsyncSession, *, lock: bool = True) -> None:
         self.session = session
         self.lock = lock
+        # What get() read, so save() writes only the difference: a writer that lost a race then collides
+        # with the other's rows on the unique constraints instead of silently overwriting them.
+        self._read: dict[str, tuple[set[str], list[tuple[str, int]]]] = {}
 
     async def get(self, slug: str, *, for_update: bool = False) -> Edition | None:
         query = select(EditionRow).where(EditionRow.slug == slug).options(selectinload(EditionRow.sessions))
         if for_update and self.lock:
-            # Competing replicas change one edition one at a time.
+            # Competing replicas change one edition (its places, waitlist, seating) one at a time.
             query = query.with_for_update(of=EditionRow)
         row = (await self.session.execute(query)).scalar_one_or_none()
-        return to_domain(row) if row else None
+        if row is None:
+            return None
+        placements, waitlist = await self._places(slug)
+        self._read[slug] = ({p.registration_id for p in placements},
+                            [(w.registration_id, w.position) for w in waitlist])
+        return to_domain(row, placements, waitlist)
 
     async def all(self) -> list[Edition]:
         rows = (await self.session.execute(
             select(EditionRow).options(selectinload(EditionRow.sessions)).order_by(EditionRow.registration_deadline)
-        )).scalars()
-        return [to_domain(r) for r in rows]
+        )).scalars().all()
+        return [to_domain(r, *await self._places(r.slug)) for r in rows]
+
+    async def due(self, now: datetime) -> list[str]:
+        """Editions whose deadline has passed and that have not been allocated yet."""
+        rows = await self.session.execute(
+            select(EditionRow.slug).where(EditionRow.allocated_at.is_(None), EditionRow.registration_deadline <= now)
+            .order_by(EditionRow.registration_deadline)
+        )
+        return list(rows.scalars())
+
+    async def _places(self, slug: str) -> tuple[list[Any], list[Any]]:
+        # Plain rows, not ORM objects: save() rewrites these tables with bulk statements.
+        placements = PlacementRow.__table__
+        waitlist = WaitlistRow.__table__
+        placed = (await self.session.execute(
+            select(placements).where(placements.c.edition == slug).order_by(placements.c.slot))).all()
+        waiting = (await self.session.execute(
+            select(waitlist).where(waitlist.c.edition == slug).order_by(waitlist.c.position))).all()
+        return list(placed), list(waiting)
 
     async def save(self, edition: Edition) -> None:
         row = await self.session.get(EditionRow, edition.slug, options=[selectinload(EditionRow.sessions)])
@@ -120,25 +198,87 @@ class SqlEditions:
                 setattr(session_row, f, getattr(s, f))
             wanted.append(session_row)
         row.sessions = wanted
+        await self.session.flush()
+        await self._save_places(edition)
+
+    async def _save_places(self, edition: Edition) -> None:
+        placed, waiting = self._read.get(edition.slug, (set(), []))
+        wanted = {p.registration_id: p for p in edition.placements}
+        gone = placed - set(wanted)
+        if gone:
+            await self.session.execute(delete(PlacementRow).where(
+                PlacementRow.edition == edition.slug, PlacementRow.registration_id.in_(gone)))
+        new = [p for rid, p in wanted.items() if rid not in placed]
+        if new:
+            await self.session.execute(insert(PlacementRow), [
+                {"edition": edition.slug, **{f: getattr(p, f) for f in PLACEMENT_FIELDS}} for p in new])
+        after = [(w.registration_id, w.position) for w in edition.waitlist]
+        if waiting != after:
+            # Renumbering in place could collide with the unique positions midway: write the list afresh.
+            if waiting:
+                await self.session.execute(delete(WaitlistRow).where(
+                    WaitlistRow.edition == edition.slug, WaitlistRow.registration_id.in_([r for r, _ in waiting])))
+            if edition.waitlist:
+                await self.session.execute(insert(WaitlistRow), [
+                    {"edition": edition.slug, **{f: getattr(w, f) for f in WAIT_FIELDS}} for w in edition.waitlist])
+        self._read[edition.slug] = (set(wanted), after)
 
 
 class SqlRegistrations:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def add(self, registration_id: str, edition: str, municipality: str, size_class: str,
-                  priority: bool, registered_at: datetime) -> None:
-        if await self.session.get(RegistrationCopy, registration_id) is None:
+    async def add(self, edition: str, trio: Trio) -> None:
+        if await self.session.get(RegistrationCopy, trio.registration_id) is None:
             self.session.add(RegistrationCopy(
-                registration_id=registration_id, edition=edition, municipality=municipality,
-                size_class=size_class, priority=priority, registered_at=registered_at,
+                registration_id=trio.registration_id, edition=edition, municipality=trio.municipality,
+                size_class=trio.size_class, priority=trio.priority, registered_at=trio.registered_at,
+                domains=list(trio.domains),
             ))
+            await self.session.flush()
 
-    async def municipalities(self, registration_ids: list[str]) -> dict[str, str]:
+    async def trio(self, registration_id: str) -> Trio | None:
+        row = await self.session.get(RegistrationCopy, registration_id)
+        return _trio(row) if row else None
+
+    async def trios(self, registration_ids: list[str]) -> dict[str, Trio]:
         if not registration_ids:
             return {}
+        rows = (await self.session.execute(
+            select(RegistrationCopy).where(RegistrationCopy.registration_id.in_(registration_ids)))).scalars()
+        return {r.registration_id: _trio(r) for r in rows}
+
+    async def status(self, registration_id: str) -> str | None:
+        row = await self.session.get(RegistrationStatusRow, registration_id)
+        return row.status if row else None
+
+    async def set_status(self, registration_id: str, edition: str, status: str, at: datetime) -> None:
+        row = await self.session.get(RegistrationStatusRow, registration_id)
+        if row is None:
+            self.session.add(RegistrationStatusRow(registration_id=registration_id, edition=edition, status=status,
+                                                   changed_at=at))
+        else:
+            row.status, row.changed_at = status, at
+        await self.session.flush()
+
+    async def pool(self, edition: str) -> list[Trio]:
+        """Approved registrations of the edition whose details scheduling has."""
+        rows = (await self.session.execute(
+            select(RegistrationCopy).join(
+                RegistrationStatusRow, RegistrationStatusRow.registration_id == RegistrationCopy.registration_id)
+            .where(RegistrationStatusRow.edition == edition, RegistrationStatusRow.status == "approved")
+        )).scalars()
+        return [_trio(r) for r in rows]
+
+    async def of_edition(self, edition: str) -> set[str]:
         rows = await self.session.execute(
-            select(RegistrationCopy.registration_id, RegistrationCopy.municipality)
-            .where(RegistrationCopy.registration_id.in_(registration_ids))
-        )
-        return {rid: code for rid, code in rows}
+            select(RegistrationCopy.registration_id).where(RegistrationCopy.edition == edition))
+        return set(rows.scalars())
+
+    async def municipalities(self, registration_ids: list[str]) -> dict[str, str]:
+        return {rid: t.municipality for rid, t in (await self.trios(registration_ids)).items()}
+
+
+def _trio(row: RegistrationCopy) -> Trio:
+    return Trio(registration_id=row.registration_id, priority=row.priority, registered_at=row.registered_at,
+                municipality=row.municipality, size_class=row.size_class, domains=tuple(row.domains or ()))

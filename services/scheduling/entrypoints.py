@@ -1,77 +1,222 @@
-"""Scheduling's subscribers and HTTP routes: parse, then call a handler."""
+"""Scheduling's subscribers, HTTP routes and the deadline timer: parse, then call a handler."""
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable, Callable
+from datetime import datetime
 from typing import Any
 
+import structlog
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from shared.contract.registration import TrioRegistered
-from shared.contract.scheduling import CompleteSession, ScheduleEdition
+from shared.contract.registration import (
+    RegistrationApproved,
+    RegistrationCancelled,
+    RegistrationDeclined,
+    TrioRegistered,
+)
+from shared.contract.scheduling import (
+    CloseRegistration,
+    CompleteSession,
+    RecordAttendance,
+    RescheduleSession,
+    ScheduleEdition,
+)
 from shared.db import utcnow
+from shared.http import is_organizer, unauthorized
 from shared.messaging.messages import Consumer, Incoming
+from shared.messaging.outbox import Cause, Outbox
 from shared.messaging.processing import MessageStore, run_command, run_event
 
 from . import handlers
 from .adapters import SqlEditions, SqlRegistrations
-from .domain import Edition
+from .calendar import edition_calendar
+from .domain import Edition, rank, reason_text
+
+log = structlog.get_logger()
+
+Clock = Callable[[], datetime]
 
 
-def consumers(store: MessageStore) -> dict[str, Consumer]:
-    async def schedule_edition(msg: Incoming) -> None:
-        await run_command(store, msg, ScheduleEdition, lambda cmd, session, outbox: handlers.schedule_edition(
-            cmd, editions=SqlEditions(session), emit=outbox.emit, now=utcnow()))
+def consumers(store: MessageStore, clock: Clock = utcnow) -> dict[str, Consumer]:
+    def deps(session: AsyncSession, outbox: Outbox) -> dict[str, Any]:
+        return {"editions": SqlEditions(session), "registrations": SqlRegistrations(session), "emit": outbox.emit,
+                "now": clock()}
 
-    async def complete_session(msg: Incoming) -> None:
-        await run_command(store, msg, CompleteSession, lambda cmd, session, outbox: handlers.complete_session(
-            cmd, editions=SqlEditions(session), registrations=SqlRegistrations(session), emit=outbox.emit,
-            now=utcnow()))
+    def command(model: type, handler: Callable[..., Awaitable[Any]], *, registrations: bool = True) -> Consumer:
+        async def consume(msg: Incoming) -> None:
+            async def work(cmd: Any, session: AsyncSession, outbox: Outbox) -> Any:
+                kwargs = deps(session, outbox)
+                if not registrations:
+                    kwargs.pop("registrations")
+                return await handler(cmd, **kwargs)
+            await run_command(store, msg, model, work)
+        return consume
 
-    async def trio_registered(msg: Incoming) -> None:
-        await run_event(store, msg, TrioRegistered, lambda event, _envelope, session, _outbox:
-                        handlers.remember_registration(event, registrations=SqlRegistrations(session)))
+    def event(model: type, handler: Callable[..., Awaitable[None]]) -> Consumer:
+        async def consume(msg: Incoming) -> None:
+            await run_event(store, msg, model, lambda data, _envelope, session, outbox: handler(
+                data, **deps(session, outbox)))
+        return consume
 
     return {
-        ScheduleEdition.routing_key: schedule_edition,
-        CompleteSession.routing_key: complete_session,
-        TrioRegistered.routing_key: trio_registered,
+        ScheduleEdition.routing_key: command(ScheduleEdition, handlers.schedule_edition),
+        CloseRegistration.routing_key: command(CloseRegistration, handlers.close_registration),
+        RescheduleSession.routing_key: command(RescheduleSession, handlers.reschedule_session, registrations=False),
+        RecordAttendance.routing_key: command(RecordAttendance, handlers.record_attendance),
+        CompleteSession.routing_key: command(CompleteSession, handlers.complete_session),
+        TrioRegistered.routing_key: event(TrioRegistered, handlers.remember_registration),
+        RegistrationApproved.routing_key: event(RegistrationApproved, handlers.registration_approved),
+        RegistrationDeclined.routing_key: event(RegistrationDeclined, handlers.registration_left),
+        RegistrationCancelled.routing_key: event(RegistrationCancelled, handlers.registration_left),
     }
 
 
-def public_edition(edition: Edition) -> dict[str, Any]:
-    now = utcnow()
+# The registration deadline
+
+
+async def allocate_due(store: MessageStore, now: datetime) -> list[str]:
+    """Allocate every edition whose deadline has passed. Safe in every replica at once: the edition row lock
+    makes the others wait, and they then find the edition allocated."""
+    async with store.db.sessions() as session:
+        due = await SqlEditions(session).due(now)
+    allocated = []
+    for slug in due:
+        cause = Cause(message_id=f"allocation:{slug}", correlation_id=f"allocation:{slug}")
+        async with store.db.transaction() as session:
+            outbox = Outbox(session, store.outbox_model, store.service, cause)
+            done = await handlers.allocate_if_due(slug, editions=SqlEditions(session),
+                                                  registrations=SqlRegistrations(session), emit=outbox.emit, now=now)
+        if done:
+            store.wake()
+            allocated.append(slug)
+            log.info("edition_allocated", edition=slug)
+    return allocated
+
+
+def deadline_timer(store: MessageStore, clock: Clock = utcnow, interval: float = 1.0) -> Callable[[], Awaitable[None]]:
+    async def allocation_timer() -> None:
+        while True:
+            try:
+                await allocate_due(store, clock())
+            except Exception as exc:  # the database may be away for a while: try again at the next tick
+                log.warning("allocation_timer_failed", error=str(exc)[:300])
+            await asyncio.sleep(interval)
+
+    return allocation_timer
+
+
+# HTTP
+
+
+def public_edition(edition: Edition, now: datetime) -> dict[str, Any]:
     return {
         "slug": edition.slug,
         "title": edition.title,
         "venue": edition.venue,
         "capacity": {"min_trios": edition.min_trios, "max_trios": edition.max_trios},
         "places_left": edition.places_left,
+        "waitlisted": len(edition.waitlist),
+        "allocated": edition.allocated_at is not None,
         "registration_open": edition.registration_open(now),
         "registration_deadline": edition.registration_deadline.isoformat(),
         "registration_closes_at": edition.registration_closes_at.isoformat(),
         "fee": edition.fee,
+        "priority_size_classes": edition.priority_size_classes,
+        "calendar_url": f"/editions/{edition.slug}/calendar.ics",
         "sessions": [
             {"number": s.number, "title": s.title, "outcome": s.outcome, "starts_at": s.starts_at.isoformat(),
-             "ends_at": s.ends_at.isoformat(), "completed": s.completed_at is not None}
+             "ends_at": s.ends_at.isoformat(), "sequence": s.sequence, "completed": s.completed_at is not None}
             for s in edition.sessions
         ],
     }
 
 
-def routes(store: MessageStore) -> list[Route]:
+async def allocation_view(edition: Edition, registrations: SqlRegistrations) -> dict[str, Any]:
+    """For organisers: who is placed and waitlisted, and why (priority group, registration time)."""
+    ids = [*edition.placed_ids, *edition.waitlisted_ids]
+    trios = await registrations.trios(ids)
+
+    def trio(rid: str) -> dict[str, Any]:
+        t = trios.get(rid)
+        return {"municipality": t.municipality, "size_class": t.size_class} if t else {}
+
+    placed = sorted(edition.placements, key=lambda p: p.slot)
+    pool = sorted((t for t in await registrations.pool(edition.slug) if not edition.holds(t.registration_id)),
+                  key=lambda t: rank(t.priority, t.registered_at, t.registration_id))
+    return {
+        "edition": edition.slug,
+        "capacity": {"min_trios": edition.min_trios, "max_trios": edition.max_trios},
+        "allocated_at": edition.allocated_at.isoformat() if edition.allocated_at else None,
+        "undersubscribed": edition.undersubscribed,
+        "places_left": edition.places_left,
+        "placed": [
+            {"registration_id": p.registration_id, "place": p.slot, "via": p.via, "placed_at": p.placed_at.isoformat(),
+             "priority": p.priority, "registered_at": p.registered_at.isoformat(), "reason": p.reason,
+             **trio(p.registration_id)} for p in placed
+        ],
+        "waitlist": [
+            {"registration_id": w.registration_id, "position": w.position, "since": w.since.isoformat(),
+             "priority": w.priority, "registered_at": w.registered_at.isoformat(), "reason": w.reason,
+             **trio(w.registration_id)} for w in edition.waitlist
+        ],
+        # Approved but not (yet) allocated: before the deadline, everyone approved so far.
+        "pool": [
+            {"registration_id": t.registration_id, "priority": t.priority, "registered_at": t.registered_at.isoformat(),
+             "reason": reason_text(t.priority, t.registered_at), "municipality": t.municipality,
+             "size_class": t.size_class} for t in pool
+        ],
+        "seating": [
+            {"session_number": s.number, "tables": [
+                {"table": n, "registration_ids": ids} for n, ids in enumerate(s.tables or [], start=1)]}
+            for s in edition.sessions
+        ],
+    }
+
+
+def unknown_edition() -> JSONResponse:
+    return JSONResponse({"errors": [{"field": "slug", "code": "unknown_edition",
+                                     "message": "Deze editie bestaat niet."}]}, status_code=404)
+
+
+def routes(store: MessageStore, organizer_token: str, clock: Clock = utcnow) -> list[Route]:
     async def list_editions(_: Request) -> JSONResponse:
         async with store.db.sessions() as session:
             editions = await SqlEditions(session).all()
-        return JSONResponse({"editions": [public_edition(e) for e in editions]})
+        now = clock()
+        return JSONResponse({"editions": [public_edition(e, now) for e in editions]})
 
     async def show_edition(request: Request) -> JSONResponse:
         async with store.db.sessions() as session:
             edition = await SqlEditions(session).get(request.path_params["slug"])
         if edition is None:
-            return JSONResponse({"errors": [{"field": "slug", "code": "unknown_edition",
-                                             "message": "Deze editie bestaat niet."}]}, status_code=404)
-        return JSONResponse(public_edition(edition))
+            return unknown_edition()
+        return JSONResponse(public_edition(edition, clock()))
 
-    return [Route("/api/editions", list_editions), Route("/api/editions/{slug}", show_edition)]
+    async def show_allocation(request: Request) -> JSONResponse:
+        if not is_organizer(request, organizer_token):
+            return unauthorized()
+        async with store.db.sessions() as session:
+            edition = await SqlEditions(session).get(request.path_params["slug"])
+            if edition is None:
+                return unknown_edition()
+            return JSONResponse(await allocation_view(edition, SqlRegistrations(session)))
+
+    async def calendar(request: Request) -> Response:
+        async with store.db.sessions() as session:
+            edition = await SqlEditions(session).get(request.path_params["slug"])
+        if edition is None:
+            return unknown_edition()
+        return Response(edition_calendar(edition, clock(), str(request.url)), media_type="text/calendar; charset=utf-8",
+                        headers={"Content-Disposition": f'inline; filename="{edition.slug}.ics"'})
+
+    return [
+        Route("/api/editions", list_editions),
+        Route("/api/editions/{slug}", show_edition),
+        Route("/api/editions/{slug}/allocation", show_allocation),
+        Route("/editions/{slug}/calendar.ics", calendar),
+    ]

@@ -133,7 +133,10 @@ class TrioWaitlisted(EventData):
 
     registration_id: str
     edition: str
-    position: int
+    position: int = Field(description="Position on the waitlist, 1 is next in line.")
+    previous_position: int | None = Field(
+        default=None, description="The position before this change; null when the trio was just waitlisted."
+    )
 
 
 class PlaceReleased(EventData):
@@ -174,6 +177,8 @@ class SessionRescheduled(EventData):
     starts_at: AwareDatetime
     ends_at: AwareDatetime
     sequence: int = Field(description="Increases with each change; used as the iCalendar SEQUENCE.")
+    previous_starts_at: AwareDatetime | None = Field(default=None, description="When the session was to start.")
+    previous_ends_at: AwareDatetime | None = Field(default=None, description="When the session was to end.")
 
 
 class AttendanceRecorded(EventData):

@@ -20,10 +20,12 @@ from services.registration.adapters import (
     MemberRow,
     Outbox,
     RegistrationRow,
+    RegistrationStore,
     load_municipalities,
 )
 from services.registration.bootstrap import MIGRATIONS
 from services.registration.config import RegistrationConfig
+from services.registration.tokens import ApprovalLinks
 from shared.contract.registration import RegistrationCommandRejected
 from shared.db import Database, migrate, utcnow
 from shared.messaging.messages import Incoming
@@ -33,6 +35,7 @@ from tests.support import database_url
 pytestmark = pytest.mark.integration
 
 EDITION = "2027-najaar"
+SECRET = "integration-secret"
 MUNICIPALITIES = load_municipalities(RegistrationConfig())
 
 
@@ -40,7 +43,8 @@ MUNICIPALITIES = load_municipalities(RegistrationConfig())
 async def store(pg_database) -> AsyncIterator[MessageStore]:  # noqa: ANN001
     db = Database(database_url(await pg_database("registration")))
     await migrate(db, MIGRATIONS, "registration")
-    store = MessageStore(db, "registration", Outbox, Inbox, RegistrationCommandRejected)
+    store = RegistrationStore(db, "registration", Outbox, Inbox, RegistrationCommandRejected,
+                              approvals=ApprovalLinks(SECRET, "https://werkplaatsen.example", timedelta(days=14)))
     await schedule_edition(store)
     yield store
     await db.dispose()
@@ -106,8 +110,9 @@ async def test_the_same_command_twice_registers_once_and_emits_one_event(store: 
     assert await count(store, RegistrationRow.id) == 1
     assert await count(store, MemberRow.id) == 3
     assert await count(store, Outbox.position, Outbox.routing_key == "registration.TrioRegistered") == 1
+    assert await count(store, Outbox.position, Outbox.routing_key == "registration.ApprovalRequested") == 1
     async with store.db.sessions() as session:
-        row = (await session.execute(select(Outbox))).scalar_one()
+        row = (await session.execute(select(Outbox).where(Outbox.message_type == "TrioRegistered"))).scalar_one()
     envelope = json.loads(row.body)
     assert envelope["causation_id"] == envelope["correlation_id"] == message_id
     assert envelope["data"]["registration_id"] == first.ids["registration_id"]
@@ -143,8 +148,9 @@ async def test_http_registration_is_accepted_once_per_idempotency_key(store: Mes
     assert first.headers["x-correlation-id"] == "session-7"
     assert await count(store, RegistrationRow.id) == 1
     async with store.db.sessions() as session:
-        row = (await session.execute(select(Outbox))).scalar_one()
-    assert (row.message_type, row.correlation_id) == ("TrioRegistered", "session-7")
+        rows = (await session.execute(select(Outbox).order_by(Outbox.position))).scalars().all()
+    assert [(r.message_type, r.correlation_id) for r in rows] == [("TrioRegistered", "session-7"),
+                                                                  ("ApprovalRequested", "session-7")]
 
 
 async def test_http_refusal_answers_422_with_the_command_rejected_errors(store: MessageStore,

@@ -1,0 +1,61 @@
+"""Approval links: a signed, expiring token that is good for approving one registration and nothing else."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from shared.links import LinkExpired, LinkInvalid, sign, unsign
+from shared.messaging.messages import CommandRefused, refuse
+
+PURPOSE = "approve"
+# A token is ~100 characters; anything far longer is not one of ours and is not worth verifying.
+MAX_TOKEN_LENGTH = 500
+
+
+@dataclass(frozen=True)
+class ApprovalLinks:
+    secret: str
+    public_url: str
+    validity: timedelta
+
+    def issue(self, registration_id: str, now: datetime) -> tuple[str, datetime]:
+        """The approve_url to mail and when it expires."""
+        token = sign(self.secret, PURPOSE, registration_id)
+        return f"{self.public_url.rstrip('/')}/approve/{token}", now + self.validity
+
+    def check(self, token: str, registration_id: str) -> bool:
+        """Raise `invalid_token` unless `token` is ours, for approving `registration_id`; True if it is too old.
+
+        Expiry is reported separately so a decided registration can answer `already_decided` first.
+        """
+        if len(token) > MAX_TOKEN_LENGTH:
+            raise invalid_token()
+        try:
+            value = unsign(self.secret, PURPOSE, token, max_age_seconds=self.validity.total_seconds())
+            expired = False
+        except LinkExpired:
+            value = unsign(self.secret, PURPOSE, token)
+            expired = True
+        except LinkInvalid:
+            raise invalid_token() from None
+        if value != registration_id:
+            raise invalid_token()
+        return expired
+
+
+def invalid_token() -> CommandRefused:
+    return refuse("token", "invalid_token",
+                  "Deze goedkeuringslink is ongeldig. Gebruik de link uit de e-mail precies zoals die is "
+                  "verstuurd, of vraag de organisatie om een nieuwe.")
+
+
+def token_expired() -> CommandRefused:
+    return refuse("token", "token_expired",
+                  "Deze goedkeuringslink is verlopen. Vraag de organisatie om een nieuwe link.")
+
+
+def token_required() -> CommandRefused:
+    return refuse("token", "token_required",
+                  "Er is geen goedkeuringslink meegegeven: alleen de goedkeurder (met de link uit de e-mail) "
+                  "of de organisatie kan over deze aanmelding beslissen.")
