@@ -1,33 +1,59 @@
-"""Notification rules: what a mail says, when to try again. Pure: no I/O."""
+"""Notification rules: who gets what, what a mail says, when to try again. Pure: no I/O."""
 
 from __future__ import annotations
 
+import re
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from shared.contract.registration import Fee, RegisteredMember, TrioRegistered
+from shared.contract.registration import ApprovalRequested, Fee, RegisteredMember, TrioRegistered
 
 AMSTERDAM = ZoneInfo("Europe/Amsterdam")
 
+# Kinds of notification; also the template names (templates/<kind>.<language>.*).
 ACKNOWLEDGEMENT = "acknowledgement"
+APPROVAL_REQUEST = "approval_request"
+APPROVED = "approved"
+DECLINED = "declined"
+CANCELLED = "cancelled"
+PLACED = "placed"
+WAITLISTED = "waitlisted"
+UNDERSUBSCRIBED = "undersubscribed"
+RESCHEDULED = "rescheduled"
+REMINDER = "reminder"
+LESSON_REPORT = "lesson_report"
+MEMBER_KINDS = (ACKNOWLEDGEMENT, APPROVED, DECLINED, CANCELLED, PLACED, WAITLISTED, RESCHEDULED, REMINDER,
+                LESSON_REPORT)
+KINDS = (*MEMBER_KINDS, APPROVAL_REQUEST, UNDERSUBSCRIBED)
 
+# Mail statuses.
 PENDING = "pending"
 SENT = "sent"
 FAILED = "failed"
+ERASED = "erased"  # a privacy request removed it before it was sent
 
-# Delay after the n-th failed attempt. A mail that fails MAX_ATTEMPTS times (about four hours in all) is given
-# up and reported with NotificationFailed. Permanent SMTP refusals (5xx) are retried too: behind a relay they
-# are as often a misconfiguration an operator can fix in time as a truly bad address.
+# What notifications knows of a registration (RegistrationCopy.status).
+REGISTERED = "registered"
+STATUS_APPROVED = "approved"
+STATUS_DECLINED = "declined"
+STATUS_CANCELLED = "cancelled"
+STATUS_PLACED = "placed"
+STATUS_WAITLISTED = "waitlisted"
+STATUS_RELEASED = "released"
+FINAL_STATUSES = (STATUS_DECLINED, STATUS_CANCELLED)
+
+# Delay after the n-th failed attempt. A mail that keeps failing temporarily (4xx, no connection) for
+# MAX_ATTEMPTS attempts (about four hours in all) is given up and reported with NotificationFailed.
 RETRY_DELAYS = (
     timedelta(seconds=5), timedelta(seconds=30), timedelta(minutes=2), timedelta(minutes=10),
     timedelta(minutes=30), timedelta(hours=1), timedelta(hours=2),
 )
 MAX_ATTEMPTS = len(RETRY_DELAYS) + 1
 
-# Fixed namespace so the same (event, kind, recipient) always yields the same notification_id.
+# Fixed namespace so the same (identity, kind, recipient) always yields the same notification_id.
 NOTIFICATION_NAMESPACE = uuid.UUID("3f0f6a52-3c1e-4f55-9a0e-7d7b3c7f0a31")
 
 
@@ -37,6 +63,9 @@ class SessionInfo:
     title: str
     starts_at: datetime
     ends_at: datetime
+    outcome: str = ""
+    # iCalendar SEQUENCE of the session's invitation; raised by scheduling.SessionRescheduled.
+    sequence: int = 0
 
 
 @dataclass
@@ -49,6 +78,47 @@ class EditionInfo:
     registration_deadline: datetime
     sessions: list[SessionInfo]
     scheduled_at: datetime
+    capacity: dict[str, int] | None = None
+
+    def session(self, number: int) -> SessionInfo | None:
+        return next((s for s in self.sessions if s.number == number), None)
+
+
+@dataclass
+class ApprovalCopy:
+    """registration.ApprovalRequested as received, with the ids its mail is caused by."""
+
+    event_id: str
+    correlation_id: str
+    request: ApprovalRequested
+
+
+@dataclass
+class RegistrationCopy:
+    """Notifications' copy of a registration: TrioRegistered's data plus what later events changed.
+
+    ApprovalRequested may arrive before TrioRegistered (both are published at once and consumed concurrently),
+    so a copy can hold the approval request alone; the approver's mail is queued by whichever of the two
+    events completes the copy.
+    """
+
+    registration_id: str
+    details: TrioRegistered | None = None
+    approval: ApprovalCopy | None = None
+    status: str = REGISTERED
+    waitlist_position: int | None = None
+    # occurred_at of the waitlist event applied last: replicas may handle two of them out of order.
+    waitlisted_at: datetime | None = None
+    erased: bool = False
+
+    @property
+    def edition(self) -> str | None:
+        return self.details.edition if self.details else None
+
+    @property
+    def reachable(self) -> bool:
+        """Whether there is anyone to write to: the registration arrived and was not erased."""
+        return self.details is not None and not self.erased
 
 
 @dataclass
@@ -69,6 +139,8 @@ class Mail:
     attempts: int = 0
     last_error: str | None = None
     sent_at: datetime | None = None
+    calendar: str | None = None
+    message_id: str | None = None
 
 
 @dataclass
@@ -82,16 +154,56 @@ class Outcome:
     sent_at: datetime | None = None
 
 
-def notification_id(caused_by: str, kind: str, recipient: str) -> str:
-    return str(uuid.uuid5(NOTIFICATION_NAMESPACE, f"{caused_by}\n{kind}\n{recipient}"))
+@dataclass
+class Reminder:
+    """One reminder for one trio before one session; exactly once per (key, generation)."""
+
+    key: str
+    edition: str
+    session_number: int
+    registration_id: str
+    offset: str
+    table: int | None
+    due_at: datetime
+    caused_by: str
+    correlation_id: str
+    generation: int = 0
+    queued_at: datetime | None = None
+    skipped: bool = False
+
+    @property
+    def identity(self) -> str:
+        return f"reminder:{self.key}:{self.generation}"
 
 
-def after_attempt(mail: Mail, error: str | None, now: datetime) -> Outcome:
+def notification_id(identity: str, kind: str, recipient: str) -> str:
+    """`identity` is the causing event's id, or a key shared by events that must yield one notification."""
+    return str(uuid.uuid5(NOTIFICATION_NAMESPACE, f"{identity}\n{kind}\n{recipient}"))
+
+
+def normalise_address(address: str) -> str:
+    return address.strip().lower()
+
+
+class SmtpRefusal(Exception):
+    """The server answered a mail with an error code."""
+
+    def __init__(self, code: int, message: str) -> None:
+        super().__init__(f"SMTP {code}: {message}")
+        self.code = code
+
+
+def is_permanent(code: int | None) -> bool:
+    """5xx: the server refuses for good; anything else (4xx, no connection, timeout) may pass later."""
+    return code is not None and 500 <= code < 600
+
+
+def after_attempt(mail: Mail, error: str | None, now: datetime, *, permanent: bool = False) -> Outcome:
     """The mail's state after an attempt that succeeded (error None) or failed with `error`."""
     attempts = mail.attempts + 1
     if error is None:
         return Outcome(SENT, attempts, mail.next_attempt_at, None, now)
-    if attempts >= MAX_ATTEMPTS:
+    if permanent or attempts >= MAX_ATTEMPTS:
         return Outcome(FAILED, attempts, mail.next_attempt_at, error)
     return Outcome(PENDING, attempts, now + RETRY_DELAYS[attempts - 1], error)
 
@@ -100,9 +212,24 @@ def mail_language(member: RegisteredMember) -> str:
     return "en" if member.language == "en" else "nl"
 
 
+def group_language(members: list[RegisteredMember]) -> str:
+    """One text for the whole trio (chat room, approver): English only when every member chose English."""
+    return "en" if members and all(mail_language(m) == "en" for m in members) else "nl"
+
+
 SIZE_CLASS_NAMES = {
     "nl": {"klein": "kleine gemeente", "middelgroot": "middelgrote gemeente", "groot": "grote gemeente"},
     "en": {"klein": "small municipality", "middelgroot": "medium-sized municipality", "groot": "large municipality"},
+}
+ROLE_NAMES = {
+    "nl": {"wijkambtenaar": "wijkambtenaar", "sectorambtenaar": "sectorambtenaar"},
+    "en": {"wijkambtenaar": "neighbourhood official", "sectorambtenaar": "policy official"},
+}
+DOMAIN_NAMES = {
+    "nl": {"fysiek": "fysiek domein", "sociaal": "sociaal domein", "veiligheid": "veiligheid",
+           "economie": "economie", "bestuur": "bestuur", "overig": "overig"},
+    "en": {"fysiek": "physical domain", "sociaal": "social domain", "veiligheid": "safety", "economie": "economy",
+           "bestuur": "governance", "overig": "other"},
 }
 
 
@@ -117,6 +244,10 @@ def fee_text(fee: Fee, language: str) -> str:
         separator = "." if language == "en" else ","
         return f"{euros}{separator}{cents:02d} euro"
     return f"{euros} euro"
+
+
+def fee_is_due(fee: Fee) -> bool:
+    return not fee.waived and fee.amount_cents > 0
 
 
 MONTHS = {
@@ -154,24 +285,110 @@ def session_text(session: SessionInfo, language: str) -> str:
     return f"{day_text(session.starts_at, language)}, {span}" + ("" if language == "en" else " uur")
 
 
-def acknowledgement_context(event: TrioRegistered, member: RegisteredMember, edition: EditionInfo | None,
-                            language: str) -> dict[str, Any]:
-    """Everything the acknowledgement templates show one member. An unknown edition is named by its slug."""
+def venue_text(venue: dict[str, str] | None, *, full: bool = True) -> str | None:
+    """'Stadskantoor, Stadsplateau 1, Utrecht'; without the address when not `full`."""
+    if not venue:
+        return None
+    parts = ("name", "address", "city") if full else ("name", "city")
+    return ", ".join(v for v in (venue.get(p) for p in parts) if v) or None
+
+
+def sessions_context(edition: EditionInfo | None, language: str) -> list[dict[str, Any]]:
+    if edition is None:
+        return []
+    return [{"number": s.number, "title": s.title, "when": session_text(s, language), "outcome": s.outcome}
+            for s in sorted(edition.sessions, key=lambda s: s.number)]
+
+
+def edition_context(slug: str, edition: EditionInfo | None, language: str) -> dict[str, Any]:
+    return {
+        "edition_slug": slug,
+        "edition_title": edition.title if edition else None,
+        "venue": venue_text(edition.venue, full=False) if edition else None,
+        "venue_full": venue_text(edition.venue) if edition else None,
+        "city": (edition.venue.get("city") if edition else None) or "Utrecht",
+        "sessions": sessions_context(edition, language),
+    }
+
+
+def member_context(registration: TrioRegistered, member: RegisteredMember, edition: EditionInfo | None,
+                   language: str) -> dict[str, Any]:
+    """What every member mail can show: the member, the trio, the case, the fee and the edition."""
     return {
         "name": member.name,
-        "others": [m.name for m in event.members if m.member_id != member.member_id],
-        "edition_slug": event.edition,
-        "edition_title": edition.title if edition else None,
-        "case_title": event.case.title,
-        "neighbourhood": event.case.neighbourhood,
-        "municipality": event.municipality.name,
-        "fee": fee_text(event.fee, language),
-        "priority": event.priority,
-        "deadline": moment_text(edition.registration_deadline, language) if edition else None,
-        "venue": ", ".join(v for v in (edition.venue.get("name"), edition.venue.get("city")) if v) if edition else None,
-        "sessions": [
-            {"number": s.number, "title": s.title, "when": session_text(s, language)}
-            for s in sorted(edition.sessions, key=lambda s: s.number)
-        ] if edition else [],
-        "registration_id": event.registration_id,
+        "others": [m.name for m in registration.members if m.member_id != member.member_id],
+        "case_title": registration.case.title,
+        "neighbourhood": registration.case.neighbourhood,
+        "municipality": registration.municipality.name,
+        "fee": fee_text(registration.fee, language),
+        "fee_due": fee_is_due(registration.fee),
+        "priority": registration.priority,
+        "registration_id": registration.registration_id,
+        **edition_context(registration.edition, edition, language),
     }
+
+
+def acknowledgement_context(event: TrioRegistered, member: RegisteredMember, edition: EditionInfo | None,
+                            language: str, status_url: str | None = None) -> dict[str, Any]:
+    """Everything the acknowledgement templates show one member. An unknown edition is named by its slug."""
+    return member_context(event, member, edition, language) | {
+        "deadline": moment_text(edition.registration_deadline, language) if edition else None,
+        "status_url": status_url,
+        "domain_mix": event.preferred_domain_mix,
+    }
+
+
+def approval_context(registration: TrioRegistered, approval: ApprovalRequested, edition: EditionInfo | None,
+                     language: str) -> dict[str, Any]:
+    """What the approver needs to decide: who, which case, what it costs, and the link with its expiry."""
+    return {
+        "approver_name": approval.approver.name,
+        "members": [{"name": m.name, "role": ROLE_NAMES[language][m.role.value],
+                     "domain": DOMAIN_NAMES[language][m.domain.value]} for m in registration.members],
+        "municipality": registration.municipality.name,
+        "case_title": registration.case.title,
+        "neighbourhood": registration.case.neighbourhood,
+        "case_summary": registration.case.summary,
+        "fee": fee_text(registration.fee, language),
+        "approve_url": approval.approve_url,
+        "expires": moment_text(approval.expires_at, language),
+        "registration_id": registration.registration_id,
+        **edition_context(registration.edition, edition, language),
+    }
+
+
+DURATION = re.compile(r"^\s*(\d+)\s*([dhms])\s*$")
+UNITS = {"d": "days", "h": "hours", "m": "minutes", "s": "seconds"}
+
+
+def parse_offsets(text: str) -> list[tuple[str, timedelta]]:
+    """'7d,1d' -> [('7d', 7 days), ('1d', 1 day)]; durations in d, h, m or s. ValueError when malformed."""
+    offsets: list[tuple[str, timedelta]] = []
+    for part in (p for p in text.split(",") if p.strip()):
+        match = DURATION.match(part)
+        if match is None:
+            raise ValueError(f"{part.strip()!r} is not a duration like 7d, 1d, 2h, 30m or 30s")
+        label = f"{int(match.group(1))}{match.group(2)}"
+        if label not in (o[0] for o in offsets):
+            offsets.append((label, timedelta(**{UNITS[match.group(2)]: int(match.group(1))})))
+    return sorted(offsets, key=lambda o: o[1], reverse=True)
+
+
+def reminder_key(edition: str, session_number: int, registration_id: str, offset: str) -> str:
+    return f"{edition}:{session_number}:{registration_id}:{offset}"
+
+
+def due_reminders_to_send(due: list[Reminder]) -> tuple[list[Reminder], list[Reminder]]:
+    """Of the reminders that are due, which to send and which to skip.
+
+    When several are due at once for one trio and session (seating planned late, or the service was down),
+    only the latest (closest to the session) is sent: two reminders in one minute say nothing new.
+    """
+    latest: dict[tuple[str, int, str], Reminder] = {}
+    for reminder in due:
+        group = (reminder.edition, reminder.session_number, reminder.registration_id)
+        if group not in latest or reminder.due_at > latest[group].due_at:
+            latest[group] = reminder
+    send = list(latest.values())
+    return send, [r for r in due if r not in send]
+

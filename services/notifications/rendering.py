@@ -40,5 +40,11 @@ def render_mail(kind: str, language: str, context: Mapping[str, Any]) -> Rendere
     return Rendered(subject=subject, text=text, html=html)
 
 
+def render_chat(kind: str, language: str, context: Mapping[str, Any]) -> str:
+    """The short text for a chat room: `<kind>.<language>.chat.txt`, on one paragraph per blank line."""
+    text = templates.get_template(f"{kind}.{language}.chat.txt").render(context)
+    return "\n\n".join(" ".join(p.split()) for p in text.split("\n\n") if p.strip())
+
+
 def render_page(name: str, **context: Any) -> str:
     return templates.get_template(name).render(context)

@@ -1,16 +1,47 @@
-"""The mail sender: a background loop that delivers queued mails and reports each outcome as an event.
+"""The mail sender: a background loop that queues due reminders, delivers due mails and reports each outcome.
 
-Exactly once, as far as SMTP allows. On PostgreSQL a mail is claimed with SELECT ... FOR UPDATE SKIP LOCKED
-and its row lock is held while the SMTP conversation runs; the outcome (status, NotificationSent or
-NotificationFailed in the outbox) is committed in that same transaction. Competing replicas therefore never
-send the same mail at the same time, and a mail marked sent is never sent again.
+Exactly once, as far as SMTP allows: a two-phase send.
 
-The one window for a duplicate: the SMTP server has answered 250 to our DATA (it owns the mail now) and we
-crash, lose the database connection or are cancelled before the commit. The row is still pending, the lock
-dies with the connection, and the mail is sent again later (with the same Message-ID, so mail clients can
-fold the two). The other order, committing "sent" first and then talking to SMTP, closes that window but
-opens a worse one: a crash in between loses the mail without a trace. A rare duplicate acknowledgement is
-better than a participant who never hears from us, so we send first and commit second.
+1. Claim. On PostgreSQL a due mail is claimed with SELECT ... FOR UPDATE SKIP LOCKED in transaction A, whose row
+   lock is held until the outcome is recorded: competing replicas never work on the same mail at once. A mail
+   that has a `mail_handoffs` row is not sent at all but recorded as sent (recovery, below).
+2. Hand over. MAIL FROM, RCPT TO, DATA and the whole dot-stuffed message (aiosmtplib's own line-ending
+   normalisation and dot-stuffing) are written, and we wait until the kernel has taken every byte: everything
+   except the terminating "<CRLF>.<CRLF>". The server holds the message but discards it if the connection ends.
+3. Record the handoff and terminate. Transaction B is one autocommit INSERT of the `mail_handoffs` row, sent
+   with the simple query protocol on a connection of its own. Its bytes and the terminator's three bytes are
+   written to their sockets by two consecutive callbacks of the event loop, nothing in between: the INSERT
+   task's first step, then the terminator. We do not wait for the database's answer before terminating (on a
+   busy loop that wait is milliseconds, not the round trip: the reply waits its turn behind other work).
+4. Read the server's reply, then record in A: 250 -> `sent` and NotificationSent in the outbox; 4xx or a broken
+   connection -> back to `pending` with backoff (NotificationFailed after MAX_ATTEMPTS); 5xx -> `failed` and
+   NotificationFailed. The handoff row is deleted in A too; A commits and releases the row lock.
+
+Recovery. A crash after step 3 rolls A back: the mail is `pending` and unlocked again, and its handoff row is
+committed (PostgreSQL executes an INSERT it has received even when the client is gone; the kernel still sends
+both sockets' written bytes after a SIGKILL, as neither has unread input at that moment). Whoever claims the
+mail next (this process after a restart, or another replica at once) sends nothing and records it as sent with
+its NotificationSent. A crash before step 3 leaves no handoff row and no terminator: the server drops the
+message, and the mail is sent again in full.
+
+The windows that remain, precisely:
+- Lost mail: a crash between the INSERT's write and the terminator's write in step 3, i.e. between two
+  adjacent callbacks of the loop (microseconds); or the terminator's bytes lost after they were written
+  (the server's host fails before reading them).
+- Duplicate mail: the terminator was written but the handoff row was not committed (the database refused or
+  lost the INSERT) and this process dies before A records the outcome; or the server accepted and its reply
+  never reached us (connection cut, timeout): the mail goes back to `pending` and is sent again, with the same
+  Message-ID. The latter is SMTP's own ambiguity; no client can close it. (If an earlier cancellation is still
+  being acknowledged on the handoff connection, asyncpg may delay the INSERT's write past the terminator: then
+  a crash in between duplicates rather than loses.)
+- Mail recorded as sent though the server refused it: a crash after step 3 before A commits, when the server
+  answered 4xx/5xx to the terminator.
+The window of the earlier send-then-commit design (the server's 250 arrives, we die before the commit, the mail
+goes out twice) is gone: that moment now lies after the handoff row.
+
+SQLite (development, one process) has no row locks: there the claim is a plain read, B is a short transaction
+awaited before the terminator, the outcome is recorded in a short transaction of its own, and recovery works
+the same way.
 """
 
 from __future__ import annotations
@@ -19,21 +50,25 @@ import asyncio
 import contextlib
 import re
 import uuid
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime
+from typing import Any
 
 import structlog
-from sqlalchemy import Select, func, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import Select, delete, func, insert, select
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engine
 
 from shared.contract.notifications import NotificationFailed, NotificationSent
 from shared.db import Database, OutboxMixin, utcnow
 from shared.messaging.outbox import Cause, Outbox
 
-from .adapters import Delivery, MailRow, compose, to_mail
-from .domain import FAILED, PENDING, SENT, Mail, after_attempt
+from .adapters import Delivery, Handoff, HandoffRow, MailRow, compose, message_id_for, to_mail
+from .domain import FAILED, PENDING, SENT, Mail, after_attempt, is_permanent
 
 log = structlog.get_logger()
+
+# Turns due reminders into pending mails (handlers.queue_due_reminders wired with a session); returns how many.
+QueueReminders = Callable[[], Awaitable[int]]
 
 
 class MailSender:
@@ -41,7 +76,8 @@ class MailSender:
 
     def __init__(self, db: Database, outbox_model: type[OutboxMixin], delivery: Callable[[], Delivery], *,
                  mail_from: str, on_commit: Callable[[], None] = lambda: None, concurrency: int = 8,
-                 poll_interval: float = 1.0, clock: Callable[[], datetime] = utcnow) -> None:
+                 poll_interval: float = 1.0, clock: Callable[[], datetime] = utcnow,
+                 queue_reminders: QueueReminders | None = None) -> None:
         self.db = db
         self.outbox_model = outbox_model
         self.delivery = delivery
@@ -50,24 +86,36 @@ class MailSender:
         self.concurrency = concurrency
         self.poll_interval = poll_interval
         self.clock = clock
+        self.queue_reminders = queue_reminders
         self._wake = asyncio.Event()
+        self._handoff_engine: AsyncEngine | None = None
 
     def wake(self) -> None:
         self._wake.set()
 
     async def run(self) -> None:
-        while True:
-            # Cleared before the pass, so a wake during it (new mails committed meanwhile) starts another at once.
-            self._wake.clear()
-            try:
-                await self.send_due()
-            except Exception as exc:  # database unreachable: try again after the poll interval
-                log.warning("mail_sender_failed", error=type(exc).__name__)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=self.poll_interval)
+        try:
+            while True:
+                # Cleared before the pass, so a wake during it (new mails committed meanwhile) starts another at once.
+                self._wake.clear()
+                try:
+                    await self.send_due()
+                except Exception as exc:  # database unreachable: try again after the poll interval
+                    log.warning("mail_sender_failed", error=type(exc).__name__)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), timeout=self.poll_interval)
+        finally:
+            await self.close()
+
+    async def close(self) -> None:
+        if self._handoff_engine is not None:
+            await self._handoff_engine.dispose()
+            self._handoff_engine = None
 
     async def send_due(self) -> int:
-        """Attempt every mail that is due now; returns the number of attempts made."""
+        """Queue due reminders, then attempt every mail that is due now; returns the number of attempts made."""
+        if self.queue_reminders is not None and await self.queue_reminders():
+            self.on_commit()
         due = await self._count_due()
         if due == 0:
             return 0
@@ -107,46 +155,107 @@ class MailSender:
         return await self._attempt_unlocked(delivery)
 
     async def _attempt_locked(self, delivery: Delivery) -> bool:
-        async with self.db.transaction() as session:
+        async with self.db.transaction() as session:  # transaction A: holds the row lock to the end
             row = (await session.execute(self._due().limit(1).with_for_update(skip_locked=True))).scalar_one_or_none()
             if row is None:
                 return False
             mail = to_mail(row)
-            error = await self._deliver(delivery, mail)
-            self._record(session, row, mail, error)
+            if await _handed_over(session, mail):
+                self._record(session, row, mail, None)
+            else:
+                error, permanent = await self._deliver(delivery, mail)
+                self._record(session, row, mail, error, permanent=permanent)
+            await _forget_handoff(session, mail)
         self.on_commit()
         return True
 
     async def _attempt_unlocked(self, delivery: Delivery) -> bool:
         # SQLite has no row locks and is only used by a single process (dev mode), where this loop is the only
         # sender. Holding its one write lock while an SMTP server answers would stall every other writer, so the
-        # mail is read, sent, and then recorded in a short transaction.
+        # mail is read, handed over, and then recorded in short transactions.
         async with self.db.sessions() as session:
             row = (await session.execute(self._due().limit(1))).scalar_one_or_none()
             mail = to_mail(row) if row is not None else None
+            handed_over = mail is not None and await _handed_over(session, mail)
         if mail is None:
             return False
-        error = await self._deliver(delivery, mail)
+        error, permanent = (None, False) if handed_over else await self._deliver(delivery, mail)
         async with self.db.transaction() as session:
             row = await session.get(MailRow, uuid.UUID(mail.notification_id))
             if row is not None and row.status == PENDING:
-                self._record(session, row, mail, error)
+                self._record(session, row, mail, error, permanent=permanent)
+            await _forget_handoff(session, mail)
         self.on_commit()
         return True
 
-    async def _deliver(self, delivery: Delivery, mail: Mail) -> str | None:
-        """Send one mail; the reason it failed, or None."""
+    async def _deliver(self, delivery: Delivery, mail: Mail) -> tuple[str | None, bool]:
+        """Send one mail in two phases (module docstring); the reason it failed and whether for good, or None."""
         try:
-            await delivery.send(mail.notification_id, compose(mail, self.mail_from))
-        except Exception as exc:  # every failure of an attempt is retried with backoff, up to MAX_ATTEMPTS
-            # Logs carry no personal data: the exception's type and SMTP code, not its text (it may quote the address).
-            log.warning("mail_attempt_failed", notification_id=mail.notification_id, kind=mail.kind,
-                        error=type(exc).__name__, smtp_code=getattr(exc, "code", None))
-            return _reason(exc, mail.recipient)
-        return None
+            handoff = await delivery.prepare(mail.notification_id, compose(mail, self.mail_from))
+        except Exception as exc:  # nothing was handed over: an ordinary failed attempt
+            return self._failure(mail, exc)
+        try:
+            await self._hand_over(mail, handoff)
+        except BaseException:
+            await handoff.abort()
+            raise
+        try:
+            await handoff.reply()
+        except Exception as exc:
+            return self._failure(mail, exc)
+        return None, False
 
-    def _record(self, session: AsyncSession, row: MailRow, mail: Mail, error: str | None) -> None:
-        outcome = after_attempt(mail, error, self.clock())
+    async def _hand_over(self, mail: Mail, handoff: Handoff) -> None:
+        """Transaction B (the handoff row) and the terminator, as close together as two writes can be."""
+        handoff.expect_reply()
+        handed_at = self.clock()
+        if not self.db.is_postgres:
+            async with self.db.transaction() as session:
+                await session.execute(insert(HandoffRow).values(
+                    notification_id=uuid.UUID(mail.notification_id), handed_at=handed_at))
+            handoff.terminate()
+            return
+        async with self._handoff_connection() as driver:
+            loop = asyncio.get_running_loop()
+            # An autocommit INSERT (the simple query protocol: no transaction, no round trip before it) whose
+            # task's first step writes it to the socket; the terminator is the very next callback on the loop.
+            statement = _HANDOFF_INSERT.format(notification_id=uuid.UUID(mail.notification_id),
+                                               handed_at=handed_at.isoformat())
+            inserting = loop.create_task(driver.execute(statement))
+            terminated = loop.create_future()
+            loop.call_soon(_terminate_after_write, inserting, handoff, terminated)
+            try:
+                # Shielded: a shutdown arriving now must not take back a handoff the server may already act on.
+                await asyncio.shield(inserting)
+            except Exception:
+                if not (terminated.done() and terminated.result()):
+                    raise  # neither row nor terminator: the caller aborts, the server discards the message
+                # The server has the terminator but the row may be missing: A records the outcome all the same.
+                log.warning("mail_handoff_not_recorded", notification_id=mail.notification_id, kind=mail.kind)
+
+    @contextlib.asynccontextmanager
+    async def _handoff_connection(self) -> AsyncIterator[Any]:
+        # Its own pool, without reset on return and in autocommit: A stays open (and keeps its row lock) on its
+        # connection, and B costs exactly one statement.
+        if self._handoff_engine is None:
+            self._handoff_engine = create_async_engine(
+                self.db.url, isolation_level="AUTOCOMMIT", pool_size=self.concurrency, max_overflow=0,
+                pool_reset_on_return=None)
+        async with self._handoff_engine.connect() as connection:
+            raw = await connection.get_raw_connection()
+            yield raw.driver_connection
+
+    def _failure(self, mail: Mail, exc: Exception) -> tuple[str, bool]:
+        code = getattr(exc, "code", None)
+        code = code if isinstance(code, int) else None
+        # Logs carry no personal data: the exception's type and SMTP code, not its text (it may quote the address).
+        log.warning("mail_attempt_failed", notification_id=mail.notification_id, kind=mail.kind,
+                    error=type(exc).__name__, smtp_code=code)
+        return _reason(exc, mail.recipient), is_permanent(code)
+
+    def _record(self, session: AsyncSession, row: MailRow, mail: Mail, error: str | None, *,
+                permanent: bool = False) -> None:
+        outcome = after_attempt(mail, error, self.clock(), permanent=permanent)
         row.status = outcome.status
         row.attempts = outcome.attempts
         row.next_attempt_at = outcome.next_attempt_at
@@ -155,6 +264,7 @@ class MailSender:
         outbox = Outbox(session, self.outbox_model, "notifications",
                         Cause(message_id=mail.caused_by, correlation_id=mail.correlation_id))
         if outcome.status == SENT:
+            row.message_id = message_id_for(mail, self.mail_from)
             outbox.emit(NotificationSent(notification_id=mail.notification_id, kind=mail.kind, channel="email",
                                          caused_by=mail.caused_by))
             log.info("mail_sent", notification_id=mail.notification_id, kind=mail.kind, attempts=outcome.attempts)
@@ -165,6 +275,34 @@ class MailSender:
         else:
             log.info("mail_retry_scheduled", notification_id=mail.notification_id, kind=mail.kind,
                      attempts=outcome.attempts, next_attempt_at=outcome.next_attempt_at.isoformat())
+
+
+async def _handed_over(session: AsyncSession, mail: Mail) -> bool:
+    found = await session.get(HandoffRow, uuid.UUID(mail.notification_id))
+    if found is not None:
+        log.info("mail_handed_over_before_crash", notification_id=mail.notification_id, kind=mail.kind)
+    return found is not None
+
+
+async def _forget_handoff(session: AsyncSession, mail: Mail) -> None:
+    await session.execute(delete(HandoffRow).where(HandoffRow.notification_id == uuid.UUID(mail.notification_id)))
+
+
+_HANDOFF_INSERT = ("INSERT INTO mail_handoffs (notification_id, handed_at) "
+                   "VALUES ('{notification_id}'::uuid, '{handed_at}'::timestamptz)")
+
+
+def _terminate_after_write(inserting: asyncio.Task[Any], handoff: Handoff, terminated: asyncio.Future[bool]) -> None:
+    """Runs right after the INSERT task's first step. If that step failed, nothing is handed over."""
+    if inserting.done() and (inserting.cancelled() or inserting.exception() is not None):
+        terminated.set_result(False)
+        return
+    try:
+        handoff.terminate()
+    except Exception:
+        terminated.set_result(False)
+        return
+    terminated.set_result(True)
 
 
 def _reason(exc: Exception, recipient: str) -> str:

@@ -19,10 +19,10 @@ from sqlalchemy import select
 
 from services.notifications import bootstrap
 from services.notifications.adapters import Inbox, MailRow, Outbox, SmtpDelivery
-from services.notifications.domain import FAILED, MAX_ATTEMPTS, PENDING, SENT
+from services.notifications.domain import FAILED, MAX_ATTEMPTS, PENDING, SENT, parse_offsets
 from services.notifications.sender import MailSender
 from shared.contract import Event
-from shared.contract.common import CommandRejected
+from shared.contract.common import CommandRejected, EventData
 from shared.contract.registration import TrioRegistered
 from shared.contract.scheduling import EditionScheduled
 from shared.db import Database, migrate, utcnow
@@ -105,11 +105,12 @@ def edition_scheduled() -> Incoming:
     return envelope(data, "scheduling")
 
 
-def envelope(data: TrioRegistered | EditionScheduled, producer: str, event_id: str | None = None) -> Incoming:
+def envelope(data: EventData, producer: str | None = None, event_id: str | None = None) -> Incoming:
     name = data.routing_key.split(".", 1)[1]
     event = Event[type(data)](  # type: ignore[misc]
-        event_id=event_id or str(uuid.uuid4()), type=name, version=1, occurred_at=utcnow(), producer=producer,
-        correlation_id="corr-1", causation_id="cmd-1", data=data,
+        event_id=event_id or str(uuid.uuid4()), type=name, version=1, occurred_at=utcnow(),
+        producer=producer or data.routing_key.split(".", 1)[0], correlation_id="corr-1", causation_id="cmd-1",
+        data=data,
     )
     return Incoming(body=event.model_dump_json().encode(), routing_key=data.routing_key, message_id=event.event_id,
                     message_type=name, correlation_id="corr-1")
@@ -128,8 +129,12 @@ def store(database: Database) -> MessageStore:
     return MessageStore(database, "notifications", Outbox, Inbox, CommandRejected)
 
 
-async def receive(store: MessageStore, msg: Incoming) -> None:
-    consumers = bootstrap.entrypoints.consumers(store)
+SETTINGS = Settings(werkplaatsen_mail_from="Werkplaatsen <wp@platform31.nl>",
+                    werkplaatsen_public_url="https://werkplaatsen.example", werkplaatsen_secret_key="s3cret")
+
+
+async def receive(store: MessageStore, msg: Incoming, offsets: str = "7d,1d") -> None:
+    consumers = bootstrap.entrypoints.consumers(store, bootstrap.addresses_for(SETTINGS), parse_offsets(offsets))
     await consumers[msg.routing_key](msg)
 
 
@@ -229,7 +234,8 @@ async def test_a_mail_that_keeps_failing_is_given_up_and_reported(store: Message
     assert await outbox_events(store.db, "NotificationSent") == []
 
 
-async def test_smtp_refusal_reasons_do_not_repeat_the_address(store: MessageStore) -> None:
+async def test_a_permanent_refusal_fails_the_mail_at_once_and_its_reason_does_not_repeat_the_address(
+        store: MessageStore) -> None:
     class RefuseRecipient:
         async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str,  # noqa: N802
                               rcpt_options: Any) -> str:
@@ -246,8 +252,10 @@ async def test_smtp_refusal_reasons_do_not_repeat_the_address(store: MessageStor
         controller.stop()
 
     rows = await mails(store.db)
-    assert all(r.status == PENDING and "550" in (r.last_error or "") for r in rows)
+    assert all(r.status == FAILED and r.attempts == 1 and "550" in (r.last_error or "") for r in rows)
     assert all("@barneveld.nl" not in (r.last_error or "") for r in rows)
+    failed = await outbox_events(store.db, "NotificationFailed")
+    assert len(failed) == 3 and all("@" not in e["data"]["reason"] for e in failed)
 
 
 async def test_two_competing_senders_send_each_mail_exactly_once(pg_database: Callable[..., Any]) -> None:
@@ -266,13 +274,14 @@ async def test_two_competing_senders_send_each_mail_exactly_once(pg_database: Ca
     def counting(replica: int) -> Callable[[], SmtpDelivery]:
         def make() -> SmtpDelivery:
             delivery = SmtpDelivery(f"smtp://127.0.0.1:{controller.port}")
-            send = delivery.send
+            prepare = delivery.prepare
 
-            async def counted(notification_id: str, message: EmailMessage) -> None:
-                await send(notification_id, message)
+            async def counted(notification_id: str, message: EmailMessage) -> Any:
+                handoff = await prepare(notification_id, message)
                 attempts_by[replica] += 1
+                return handoff
 
-            delivery.send = counted  # type: ignore[method-assign]
+            delivery.prepare = counted  # type: ignore[method-assign]
             return delivery
         return make
 
@@ -334,12 +343,13 @@ async def test_without_smtp_mails_become_eml_files_and_show_in_the_mailbox(tmp_p
 async def test_the_database_refuses_a_second_mail_for_the_same_event_even_without_the_inbox(
         database: Database) -> None:
     from services.notifications import handlers
-    from services.notifications.adapters import SqlEditions, SqlMails
+    from services.notifications.adapters import SqlEditions, SqlMails, SqlRegistrations
 
     event = Event[TrioRegistered].model_validate_json(trio_registered().body)
     for _ in range(2):
         async with database.transaction() as session:
-            await handlers.acknowledge_registration(event, editions=SqlEditions(session), mails=SqlMails(session),
-                                                    now=utcnow())
+            await handlers.acknowledge_registration(
+                event, editions=SqlEditions(session), registrations=SqlRegistrations(session), mails=SqlMails(session),
+                emit=lambda _event: None, addresses=bootstrap.addresses_for(SETTINGS), now=utcnow())
 
     assert len(await mails(database)) == 3

@@ -1,0 +1,80 @@
+"""Calendar invitations (RFC 5545/5546) for the sessions of an edition. Pure: no I/O.
+
+One VEVENT per session with a UID that depends only on the edition and the session number, so a calendar
+client replaces the earlier invitation when it receives an update with a higher SEQUENCE (a reschedule).
+Times are written in Europe/Amsterdam with the zone's VTIMEZONE included.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+
+from icalendar import Alarm, Calendar, Event, vCalAddress, vText
+
+from .domain import AMSTERDAM, EditionInfo, SessionInfo, venue_text
+
+PRODID = "-//Platform31//Werkplaatsen wijkgericht werken//NL"
+UID_DOMAIN = "werkplaatsen.platform31.nl"
+
+
+def session_uid(edition: str, session_number: int) -> str:
+    return f"{edition}-bijeenkomst-{session_number}@{UID_DOMAIN}"
+
+
+def invitation(edition: EditionInfo, sessions: list[SessionInfo], *, organizer: tuple[str, str],
+               attendee: tuple[str, str], stamp: datetime, language: str) -> str:
+    """A METHOD:REQUEST calendar with one event per session, for one attendee (name, address)."""
+    calendar = Calendar()
+    calendar.add("prodid", PRODID)
+    calendar.add("version", "2.0")
+    calendar.add("method", "REQUEST")
+    calendar.add("calscale", "GREGORIAN")
+    for session in sorted(sessions, key=lambda s: s.number):
+        calendar.add_component(_event(edition, session, organizer, attendee, stamp, language))
+    first = min(s.starts_at for s in sessions).astimezone(AMSTERDAM).date()
+    last = max(s.ends_at for s in sessions).astimezone(AMSTERDAM).date()
+    # The zone's rules for the years around the sessions are enough; the full history makes a 6 KB attachment.
+    calendar.add_missing_timezones(first_date=date(first.year - 1, 1, 1), last_date=date(last.year + 2, 1, 1))
+    return calendar.to_ical().decode()
+
+
+def _event(edition: EditionInfo, session: SessionInfo, organizer: tuple[str, str], attendee: tuple[str, str],
+           stamp: datetime, language: str) -> Event:
+    event = Event()
+    event.add("uid", session_uid(edition.slug, session.number))
+    event.add("sequence", session.sequence)
+    event.add("dtstamp", stamp)
+    event.add("dtstart", session.starts_at.astimezone(AMSTERDAM))
+    event.add("dtend", session.ends_at.astimezone(AMSTERDAM))
+    label = "Session" if language == "en" else "Bijeenkomst"
+    event.add("summary", f"{label} {session.number}: {session.title} ({edition.title})")
+    if session.outcome:
+        event.add("description", session.outcome)
+    location = venue_text(edition.venue)
+    if location:
+        event.add("location", location)
+    event.add("status", "CONFIRMED")
+    event.add("transp", "OPAQUE")
+    event.add("organizer", _address(*organizer, role=None))
+    event.add("attendee", _address(*attendee, role="REQ-PARTICIPANT"))
+    event.add_component(_alarm(language))
+    return event
+
+
+def _address(name: str, email: str, *, role: str | None) -> vCalAddress:
+    address = vCalAddress(f"mailto:{email}")
+    if name:
+        address.params["cn"] = vText(name)
+    if role:
+        address.params["role"] = vText(role)
+        address.params["partstat"] = vText("NEEDS-ACTION")
+        address.params["rsvp"] = vText("FALSE")
+    return address
+
+
+def _alarm(language: str) -> Alarm:
+    alarm = Alarm()
+    alarm.add("action", "DISPLAY")
+    alarm.add("description", "Werkplaats wijkgericht werken" if language == "nl" else "Neighbourhood workshop")
+    alarm.add("trigger", timedelta(hours=-2))
+    return alarm
