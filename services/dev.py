@@ -22,7 +22,7 @@ from shared.settings import SERVICES, Settings
 INDEX = """<!doctype html><html lang="nl"><head><meta charset="utf-8"><title>Werkplaatsen (ontwikkelomgeving)</title>
 <style>body{font-family:system-ui,sans-serif;max-width:40rem;margin:2rem auto;line-height:1.5}</style></head>
 <body><h1>Werkplaatsen wijkgericht werken</h1><p>Ontwikkelomgeving: alle diensten in één proces.</p><ul>
-<li><a href="/api/editions">Edities (JSON)</a></li><li><a href="/reports">Verslagen</a></li>
+<li><a href="/api/editions">Edities (JSON)</a></li><li><a href="/reports">Verslagen</a></li><li><a href="/dashboard">Overzicht voor organisatoren</a></li>
 <li><a href="/dev/mailbox">Verstuurde e-mail</a></li><li><a href="/dev/dead-letters">Dead letters</a></li>
 <li><a href="/">Aanmeldformulier</a></li><li><a href="/ready">Gereedheid</a></li><li><a href="/metrics">Metrics</a></li></ul>
 <p>Aanmelden: <code>POST /api/registrations</code> met de velden van RegisterTrio (zie docs/contract.md).</p>

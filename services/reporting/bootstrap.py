@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from shared.contract.common import CommandRejected
+from shared.contract.reporting import ReportingCommandRejected
 from shared.db import Database
 from shared.messaging.outbox import OutboxRelay
 from shared.messaging.processing import MessageStore
 from shared.runtime import Service, Transport
 from shared.settings import Settings
 
-from . import entrypoints
+from . import dashboard, entrypoints
 from .adapters import Inbox, Outbox
+from .anonymise import NameKey
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -20,9 +21,14 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 def build(settings: Settings, transport: Transport) -> Service:
     db = Database(settings.database_url("reporting"))
     relay = OutboxRelay(db, Outbox, transport.publish)
-    # Reporting takes no commands, so it never publishes a CommandRejected.
-    store = MessageStore(db, "reporting", Outbox, Inbox, CommandRejected, wake=relay.wake)
+    store = MessageStore(db, "reporting", Outbox, Inbox, ReportingCommandRejected, wake=relay.wake)
+    key = NameKey.from_secret(settings.werkplaatsen_secret_key)
     return Service(
         name="reporting", store=store, relay=relay, transport=transport, migrations=MIGRATIONS,
-        consumers=entrypoints.consumers(store, public_url=settings.public_url), routes=entrypoints.routes(store),
+        consumers=entrypoints.consumers(store, public_url=settings.public_url, key=key),
+        routes=[
+            *entrypoints.routes(store, key=key, public_url=settings.public_url),
+            *dashboard.routes(store, organizer_token=settings.werkplaatsen_organizer_token,
+                              secret_key=settings.werkplaatsen_secret_key, public_url=settings.public_url),
+        ],
     )

@@ -1,11 +1,14 @@
-"""Reporting rules: what a public session report holds, anonymisation, and how dates read in Dutch. Pure: no I/O."""
+"""Reporting rules: what a public report holds, reporting's copy of the trios, contact details out of free text,
+and how dates and numbers read in Dutch. Pure: no I/O."""
 
 from __future__ import annotations
 
 import re
+from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 AMSTERDAM = ZoneInfo("Europe/Amsterdam")
@@ -71,6 +74,11 @@ class SessionReport:
     instruments: list[Instrument] = field(default_factory=list)
     quotes: list[str] = field(default_factory=list)
     next_steps: list[str] = field(default_factory=list)
+    retracted_at: datetime | None = None
+
+    def texts(self) -> list[str]:
+        return [*self.lessons, *(t for i in self.instruments for t in (i.name, i.description)), *self.quotes,
+                *self.next_steps]
 
 
 def anonymised(report: SessionReport) -> SessionReport:
@@ -101,12 +109,19 @@ class Edition:
     venue: dict[str, Any]
     sessions: list[PlannedSession]
     scheduled_at: datetime  # occurred_at of the EditionScheduled this copy came from
+    capacity: dict[str, int] | None = None
 
     def outcome(self, number: int) -> str | None:
         return next((s.outcome for s in self.sessions if s.number == number), None)
 
+    @property
+    def last_session(self) -> int:
+        return max((s.number for s in self.sessions), default=0)
 
-def report_url(public_url: str, edition: str, session_number: int) -> str:
+
+def report_url(public_url: str, edition: str, session_number: int | None = None) -> str:
+    if session_number is None:
+        return f"{public_url}/reports/{edition}"
     return f"{public_url}/reports/{edition}/{session_number}"
 
 
@@ -119,3 +134,221 @@ def dutch_date(moment: datetime) -> str:
 def local_date(moment: datetime) -> str:
     """The ISO date in Utrecht, for <time datetime="...">."""
     return moment.astimezone(AMSTERDAM).date().isoformat()
+
+
+def dutch_month(moment: datetime) -> str:
+    local = moment.astimezone(AMSTERDAM)
+    return f"{MONTHS[local.month - 1]} {local.year}"
+
+
+def euros(cents: int) -> str:
+    """`€ 1.200` / `€ 12,50`, as Dutch readers write amounts."""
+    whole, rest = divmod(cents, 100)
+    grouped = f"{whole:,}".replace(",", ".")
+    return f"€ {grouped}" if rest == 0 else f"€ {grouped},{rest:02d}"
+
+
+# Reporting's copy of the trios (event-carried state from registration and scheduling)
+
+SizeClass = Literal["klein", "middelgroot", "groot"]
+SIZE_CLASSES: tuple[SizeClass, ...] = ("klein", "middelgroot", "groot")
+SIZE_ADJECTIVES = {"klein": "kleine", "middelgroot": "middelgrote", "groot": "grote"}
+DOMAINS = ("fysiek", "sociaal", "veiligheid", "economie", "bestuur", "overig")
+STATUSES = ("awaiting_approval", "approved", "placed", "waitlisted", "cancelled", "declined")
+STATUS_LABELS = {
+    "awaiting_approval": "wacht op goedkeuring", "approved": "goedgekeurd", "placed": "geplaatst",
+    "waitlisted": "op de wachtlijst", "cancelled": "geannuleerd", "declined": "afgewezen",
+}
+FINAL_STATUSES = frozenset({"cancelled", "declined"})
+ACTIVE_STATUSES = frozenset({"awaiting_approval", "approved", "placed", "waitlisted"})
+
+
+@dataclass(frozen=True)
+class Municipality:
+    code: str
+    name: str
+    province: str
+    inhabitants: int
+    size_class: SizeClass
+    m50_member: bool
+
+    @property
+    def description(self) -> str:
+        """How a report names a municipality that did not consent: `een middelgrote gemeente in Gelderland`."""
+        return f"een {SIZE_ADJECTIVES[self.size_class]} gemeente in {self.province}"
+
+
+@dataclass(frozen=True)
+class Case:
+    title: str
+    neighbourhood: str
+    summary: str
+    domains: list[str]
+
+
+@dataclass
+class Trio:
+    """What reporting knows about one registration. No person's name or address: see anonymise.py."""
+
+    registration_id: str
+    edition: str | None = None
+    registered_at: datetime | None = None
+    municipality: Municipality | None = None
+    member_domains: list[str] = field(default_factory=list)
+    member_roles: list[str] = field(default_factory=list)
+    case: Case | None = None  # None once the participants' data is erased
+    fee_cents: int = 0
+    fee_waived: bool = False
+    fee_reason: str | None = None
+    publish_municipality_name: bool = False
+    channel: str | None = None
+    status: str | None = None  # None: only known from an event that says nothing about the status
+    waitlist_position: int | None = None
+    placement_at: datetime | None = None  # occurred_at of the last placement event applied
+    erased_at: datetime | None = None
+
+    @property
+    def registered(self) -> bool:
+        """Whether TrioRegistered has arrived (events about the trio may come before it)."""
+        return self.municipality is not None
+
+    @property
+    def domains(self) -> list[str]:
+        return sorted(set(self.member_domains), key=DOMAINS.index)
+
+    @property
+    def fee_due_cents(self) -> int:
+        return 0 if self.fee_waived else self.fee_cents
+
+
+Placement = Literal["placed", "waitlisted", "released"]
+
+
+def note_registered(trio: Trio) -> None:
+    """TrioRegistered starts the status only when no later event has set it already."""
+    if trio.status is None:
+        trio.status = "awaiting_approval"
+
+
+def approved(trio: Trio) -> bool:
+    """An approval moves only a trio still awaiting it: it may arrive after the trio was placed."""
+    if trio.status not in (None, "awaiting_approval"):
+        return False
+    trio.status = "approved"
+    return True
+
+
+def ended(trio: Trio, status: Literal["cancelled", "declined"]) -> bool:
+    if trio.status in FINAL_STATUSES:
+        return False
+    trio.status, trio.waitlist_position = status, None
+    return True
+
+
+def placement(trio: Trio, what: Placement, occurred_at: datetime, position: int | None = None) -> bool:
+    """Follow scheduling's places and waitlist, as registration does (see its apply_placement):
+    cancelled and declined are final, an older placement event than the last one applied is stale, a waitlist
+    position never demotes a placed trio, and a released place leaves the trio approved."""
+    if trio.status in FINAL_STATUSES:
+        return False
+    if trio.placement_at is not None and occurred_at < trio.placement_at:
+        return False
+    if what == "waitlisted" and trio.status == "placed":
+        return False
+    if what == "placed":
+        trio.status, trio.waitlist_position = "placed", None
+    elif what == "waitlisted":
+        trio.status, trio.waitlist_position = "waitlisted", position
+    elif trio.status in ("placed", "waitlisted"):
+        trio.status, trio.waitlist_position = "approved", None
+    trio.placement_at = occurred_at
+    return True
+
+
+def erase(trio: Trio, now: datetime) -> bool:
+    if trio.erased_at is not None:
+        return False
+    trio.erased_at = now
+    trio.case = None
+    return True
+
+
+def nameable_municipalities(trios: Iterable[Trio]) -> set[str]:
+    """Codes of the municipalities a report of these trios' edition may name: each of its trios consented."""
+    consent: dict[str, bool] = {}
+    for trio in trios:
+        if trio.municipality is not None:
+            code = trio.municipality.code
+            consent[code] = consent.get(code, True) and trio.publish_municipality_name
+    return {code for code, ok in consent.items() if ok}
+
+
+def shown_municipality(municipality: Municipality, nameable: set[str]) -> str:
+    return municipality.name if municipality.code in nameable else municipality.description
+
+
+@dataclass
+class Numbers:
+    """The numbers a public page shows about a group of trios (those present at a session, or placed)."""
+
+    trios: int
+    municipalities: list[str]  # named (with consent) or described, sorted
+    size_classes: dict[str, int]  # municipalities per size class
+    provinces: dict[str, int]  # municipalities per province
+    domains: dict[str, int]  # trios with at least one member from the domain
+    both_fysiek_and_sociaal: int  # trios with the preferred mix
+
+
+def numbers_of(trios: Iterable[Trio], nameable: set[str]) -> Numbers:
+    known = [t for t in trios if t.municipality is not None]
+    by_code = {t.municipality.code: t.municipality for t in known if t.municipality is not None}
+    sizes = Counter(m.size_class for m in by_code.values())
+    domains = Counter(d for t in known for d in t.domains)
+    return Numbers(
+        trios=len(known),
+        municipalities=sorted((shown_municipality(m, nameable) for m in by_code.values()), key=_named_first),
+        size_classes={c: sizes[c] for c in SIZE_CLASSES if sizes[c]},
+        provinces=dict(sorted(Counter(m.province for m in by_code.values()).items())),
+        domains={d: domains[d] for d in DOMAINS if domains[d]},
+        both_fysiek_and_sociaal=sum(1 for t in known if {"fysiek", "sociaal"} <= set(t.domains)),
+    )
+
+
+def _named_first(shown: str) -> tuple[bool, str]:
+    return shown.startswith("een "), shown.casefold()
+
+
+@dataclass
+class RoundPublication:
+    """The round's report of an edition: published once its last session is held; rendered on request."""
+
+    edition: str
+    published_at: datetime
+    retracted_at: datetime | None = None
+
+
+@dataclass
+class Attendance:
+    edition: str
+    session_number: int
+    present: list[str]  # registration_ids
+    recorded_at: datetime  # occurred_at of the AttendanceRecorded applied
+
+
+@dataclass(frozen=True)
+class NotificationFailure:
+    notification_id: str
+    kind: str
+    channel: str
+    caused_by: str  # event_id of the event that caused the notification
+    reason: str
+    failed_at: datetime
+
+
+@dataclass(frozen=True)
+class EventSource:
+    """Which trio and edition an event was about, so a failed notification it caused can be placed."""
+
+    event_id: str
+    registration_id: str | None
+    edition: str | None

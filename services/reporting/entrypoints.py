@@ -3,78 +3,245 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from typing import Any
 
-from jinja2 import Environment, PackageLoader, StrictUndefined
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
-from starlette.responses import HTMLResponse
+from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
-from shared.contract.scheduling import EditionScheduled, SessionCompleted
+from shared.contract import Event
+from shared.contract.notifications import NotificationFailed
+from shared.contract.registration import (
+    ApprovalRequested,
+    ParticipantDataErased,
+    RegistrationApproved,
+    RegistrationCancelled,
+    RegistrationDeclined,
+    TrioRegistered,
+)
+from shared.contract.reporting import RetractReport
+from shared.contract.scheduling import (
+    AttendanceRecorded,
+    EditionScheduled,
+    PlaceReleased,
+    RegistrationClosed,
+    SessionCompleted,
+    TrioPlaced,
+    TrioWaitlisted,
+)
+from shared.db import utcnow
 from shared.messaging.messages import Consumer, Incoming
-from shared.messaging.processing import MessageStore, run_event
+from shared.messaging.outbox import Outbox
+from shared.messaging.processing import MessageStore, run_command, run_event
 
 from . import handlers
-from .adapters import SqlEditions, SqlReports
-from .domain import dutch_date, local_date
-
-SESSION_NUMBER = re.compile(r"[0-9]{1,6}")  # anything else cannot name a session (and must not overflow SQL)
-
-templates = Environment(
-    loader=PackageLoader("services.reporting", "templates"),
-    autoescape=True,  # every page shows organisers' free text
-    undefined=StrictUndefined,
-    trim_blocks=True,
-    lstrip_blocks=True,
+from .adapters import (
+    SqlAttendance,
+    SqlEditions,
+    SqlEventSources,
+    SqlFailures,
+    SqlNames,
+    SqlReports,
+    SqlRounds,
+    SqlTrios,
 )
-templates.globals.update(dutch_date=dutch_date, local_date=local_date)
+from .anonymise import Anonymiser, NameKey
+from .charts import bar_chart
+from .documents import PdfMaker, render_atom, render_html, render_markdown, svg
+from .views import RoundView, anonymiser_for, index_entries, round_view, session_view
+
+Clock = Callable[[], datetime]
+Work = Callable[[Any, Event[Any], AsyncSession, Outbox], Awaitable[None]]
+
+FEED_EPOCH = datetime(2019, 10, 15, tzinfo=UTC)  # the first round's first session: "nothing yet" in the feed
+SESSION_NUMBER = re.compile(r"[0-9]{1,6}")  # anything else cannot name a session (and must not overflow SQL)
+EDITION = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")
+# Public pages load nothing from elsewhere and run no script; the inline <style> is all they need.
+PAGE_HEADERS = {
+    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; "
+                               "form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+}
+# Events that notifications may answer with a message: where a failed one came from tells the organiser whom
+# it concerned.
+SOURCE_EVENTS = (TrioRegistered, ApprovalRequested, RegistrationApproved, RegistrationDeclined, RegistrationCancelled,
+                 TrioPlaced, TrioWaitlisted, PlaceReleased)
 
 
-def consumers(store: MessageStore, *, public_url: str) -> dict[str, Consumer]:
-    async def session_completed(msg: Incoming) -> None:
-        await run_event(store, msg, SessionCompleted, lambda event, envelope, session, outbox:
-                        handlers.publish_session_report(event, envelope, reports=SqlReports(session),
-                                                        emit=outbox.emit, public_url=public_url))
+def consumers(store: MessageStore, *, public_url: str, key: NameKey, clock: Clock = utcnow) -> dict[str, Consumer]:
+    def event(model: type, work: Work) -> Consumer:
+        async def consume(msg: Incoming) -> None:
+            async def apply(data: Any, envelope: Event[Any], session: AsyncSession, outbox: Outbox) -> None:
+                if model in SOURCE_EVENTS:
+                    await handlers.remember_source(envelope, sources=SqlEventSources(session))
+                await work(data, envelope, session, outbox)
+            await run_event(store, msg, model, apply)
+        return consume
 
-    async def edition_scheduled(msg: Incoming) -> None:
-        await run_event(store, msg, EditionScheduled, lambda event, envelope, session, _outbox:
-                        handlers.remember_edition(event, editions=SqlEditions(session),
-                                                  occurred_at=envelope.occurred_at))
+    def publishing(session: AsyncSession, outbox: Outbox) -> dict[str, Any]:
+        return {"reports": SqlReports(session), "editions": SqlEditions(session), "rounds": SqlRounds(session),
+                "emit": outbox.emit, "public_url": public_url}
 
-    return {SessionCompleted.routing_key: session_completed, EditionScheduled.routing_key: edition_scheduled}
+    async def retract(msg: Incoming) -> None:
+        await run_command(store, msg, RetractReport, lambda cmd, session, _outbox: handlers.retract_report(
+            cmd, reports=SqlReports(session), rounds=SqlRounds(session), now=clock()))
+
+    return {
+        SessionCompleted.routing_key: event(SessionCompleted, lambda data, envelope, session, outbox:
+                                            handlers.publish_session_report(data, envelope,
+                                                                            **publishing(session, outbox))),
+        EditionScheduled.routing_key: event(EditionScheduled, lambda data, envelope, session, outbox:
+                                            handlers.remember_edition(data, occurred_at=envelope.occurred_at,
+                                                                      **publishing(session, outbox))),
+        TrioRegistered.routing_key: event(TrioRegistered, lambda data, _e, session, _o: handlers.remember_trio(
+            data, trios=SqlTrios(session), names=SqlNames(session), key=key)),
+        ApprovalRequested.routing_key: event(ApprovalRequested, lambda data, _e, session, _o:
+                                             handlers.remember_approver(data, names=SqlNames(session), key=key)),
+        **{model.routing_key: event(model, lambda data, _e, session, _o: handlers.follow_decision(
+            data, trios=SqlTrios(session))) for model in (RegistrationApproved, RegistrationDeclined,
+                                                          RegistrationCancelled)},
+        **{model.routing_key: event(model, lambda data, envelope, session, _o: handlers.follow_placement(
+            data, trios=SqlTrios(session), occurred_at=envelope.occurred_at))
+           for model in (TrioPlaced, TrioWaitlisted, PlaceReleased)},
+        RegistrationClosed.routing_key: event(RegistrationClosed, lambda data, envelope, session, _o:
+                                              handlers.follow_allocation(data, trios=SqlTrios(session),
+                                                                         occurred_at=envelope.occurred_at)),
+        AttendanceRecorded.routing_key: event(AttendanceRecorded, lambda data, envelope, session, _o:
+                                              handlers.record_attendance(data, attendance=SqlAttendance(session),
+                                                                         occurred_at=envelope.occurred_at)),
+        ParticipantDataErased.routing_key: event(ParticipantDataErased, lambda data, _e, session, _o:
+                                                 handlers.erase_participants(
+                                                     data, trios=SqlTrios(session), names=SqlNames(session),
+                                                     reports=SqlReports(session), key=key, now=clock())),
+        NotificationFailed.routing_key: event(NotificationFailed, lambda data, envelope, session, _o:
+                                              handlers.record_failure(data, failures=SqlFailures(session),
+                                                                      occurred_at=envelope.occurred_at)),
+        RetractReport.routing_key: retract,
+    }
 
 
-def render(template: str, status_code: int = 200, **context: Any) -> HTMLResponse:
-    return HTMLResponse(templates.get_template(template).render(**context), status_code=status_code)
+def page(template: str, status_code: int = 200, **context: Any) -> HTMLResponse:
+    return HTMLResponse(render_html(template, **context), status_code=status_code, headers=PAGE_HEADERS)
 
 
 def not_found() -> HTMLResponse:
-    return render("not_found.html", status_code=404)
+    return page("not_found.html", status_code=404)
 
 
-def routes(store: MessageStore) -> list[Route]:
-    # The edition's own report (issue 6) will live at /reports/{edition}.
+def gone() -> HTMLResponse:
+    return page("gone.html", status_code=410)
 
-    async def report_index(_: Request) -> HTMLResponse:
-        async with store.db.sessions() as session:
-            reports = await SqlReports(session).newest_first()
-            editions = await SqlEditions(session).by_slug({r.edition for r in reports})
-        return render("index.html", reports=reports, edition_titles={s: e.title for s, e in editions.items()})
 
-    async def session_report(request: Request) -> HTMLResponse:
-        number = request.path_params["session_number"]
-        if not SESSION_NUMBER.fullmatch(number):
+class PublicPages:
+    """The public, anonymised reports: per session, the round's report (HTML, Markdown, PDF), index and feed."""
+
+    def __init__(self, store: MessageStore, key: NameKey, public_url: str) -> None:
+        self.store = store
+        self.key = key
+        self.public_url = public_url
+        self.pdfs = PdfMaker()
+
+    def routes(self) -> list[Route]:
+        return [
+            Route("/reports", self.index, methods=["GET"]),
+            Route("/reports/feed.atom", self.feed, methods=["GET"]),
+            Route("/reports/{edition}.md", self.round_markdown, methods=["GET"]),
+            Route("/reports/{edition}.pdf", self.round_pdf, methods=["GET"]),
+            Route("/reports/{edition}", self.round_page, methods=["GET"]),
+            Route("/reports/{edition}/{session_number}", self.session_page, methods=["GET"]),
+        ]
+
+    async def _anonymiser(self, session: AsyncSession, edition: str) -> Anonymiser:
+        trios = await SqlTrios(session).of_edition(edition)
+        return anonymiser_for(self.key, await SqlNames(session).every(), trios)
+
+    async def session_page(self, request: Request) -> Response:
+        slug, number = request.path_params["edition"], request.path_params["session_number"]
+        if not EDITION.fullmatch(slug) or not SESSION_NUMBER.fullmatch(number):
             return not_found()
-        async with store.db.sessions() as session:
-            report = await SqlReports(session).get(request.path_params["edition"], int(number))
+        async with self.store.db.sessions() as session:
+            report = await SqlReports(session).get(slug, int(number))
             if report is None:
                 return not_found()
-            edition = await SqlEditions(session).get(report.edition)
-        outcome = edition.outcome(report.session_number) if edition else None
-        return render("session_report.html", report=report, edition=edition, outcome=outcome)
+            if report.retracted_at is not None:
+                return gone()
+            edition = await SqlEditions(session).get(slug)
+            trios = await SqlTrios(session).of_edition(slug)
+            attendance = await SqlAttendance(session).get(slug, report.session_number)
+            clean = anonymiser_for(self.key, await SqlNames(session).every(), trios)
+            published = await SqlRounds(session).get(slug)
+        view = session_view(report, edition, trios, attendance.present if attendance else None, clean)
+        round_path = f"/reports/{slug}" if published is not None and published.retracted_at is None else None
+        return page("session_report.html", report=view, round_path=round_path)
 
-    return [
-        Route("/reports", report_index, methods=["GET"]),
-        Route("/reports/{edition}/{session_number}", session_report, methods=["GET"]),
-    ]
+    async def _round(self, slug: str) -> RoundView | Response:
+        if not EDITION.fullmatch(slug):
+            return not_found()
+        async with self.store.db.sessions() as session:
+            publication = await SqlRounds(session).get(slug)
+            edition = await SqlEditions(session).get(slug)
+            if publication is None or edition is None:
+                return not_found()
+            if publication.retracted_at is not None:
+                return gone()
+            trios = await SqlTrios(session).of_edition(slug)
+            reports = await SqlReports(session).of_edition(slug)
+            attendance = await SqlAttendance(session).of_edition(slug)
+            clean = anonymiser_for(self.key, await SqlNames(session).every(), trios)
+        return round_view(edition, reports, trios, attendance, clean, publication.published_at)
 
+    def _round_html(self, view: RoundView, *, pdf: bool) -> str:
+        chart = svg(bar_chart("Deelnemende gemeenten naar grootte", [
+            (c, n) for c, n in view.numbers.size_classes.items()]))
+        return render_html("edition_report.html", report=view, pdf=pdf, size_chart=chart,
+                           public_url=self.public_url)
+
+    async def round_page(self, request: Request) -> Response:
+        view = await self._round(request.path_params["edition"])
+        if isinstance(view, Response):
+            return view
+        return HTMLResponse(self._round_html(view, pdf=False), headers=PAGE_HEADERS)
+
+    async def round_markdown(self, request: Request) -> Response:
+        view = await self._round(request.path_params["edition"])
+        if isinstance(view, Response):
+            return view
+        return Response(render_markdown(report=view, public_url=self.public_url),
+                        media_type="text/markdown; charset=utf-8",
+                        headers={**PAGE_HEADERS, "Content-Disposition": f'inline; filename="{view.edition}.md"'})
+
+    async def round_pdf(self, request: Request) -> Response:
+        view = await self._round(request.path_params["edition"])
+        if isinstance(view, Response):
+            return view
+        data = await self.pdfs.pdf(self._round_html(view, pdf=True))
+        return Response(data, media_type="application/pdf", headers={
+            **PAGE_HEADERS, "Content-Disposition": f'attachment; filename="verslag-{view.edition}.pdf"'})
+
+    async def _entries(self) -> list[Any]:
+        async with self.store.db.sessions() as session:
+            reports = await SqlReports(session).newest_first()
+            publications = await SqlRounds(session).published()
+            slugs = {r.edition for r in reports} | {p.edition for p in publications}
+            editions = await SqlEditions(session).by_slug(slugs)
+            clean_for = {slug: await self._anonymiser(session, slug) for slug in slugs}
+            rounds = [(editions[p.edition], p.published_at, await SqlReports(session).of_edition(p.edition))
+                      for p in publications if p.edition in editions]
+        return index_entries(reports, rounds, editions, clean_for)
+
+    async def index(self, _: Request) -> Response:
+        return page("index.html", entries=await self._entries())
+
+    async def feed(self, _: Request) -> Response:
+        entries = await self._entries()
+        updated = max((e.updated for e in entries), default=FEED_EPOCH)
+        return Response(render_atom(entries=entries, updated=updated, public_url=self.public_url),
+                        media_type="application/atom+xml; charset=utf-8")
+
+
+def routes(store: MessageStore, *, key: NameKey, public_url: str) -> list[Route]:
+    return PublicPages(store, key, public_url).routes()

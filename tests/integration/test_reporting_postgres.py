@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -10,14 +11,15 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from starlette.applications import Starlette
 
 from services.reporting import entrypoints
 from services.reporting.adapters import Inbox, Outbox, SessionReportRow
+from services.reporting.anonymise import NameKey
 from services.reporting.bootstrap import MIGRATIONS
 from shared.contract import Event
-from shared.contract.common import CommandRejected
+from shared.contract.reporting import ReportingCommandRejected
 from shared.contract.scheduling import SessionCompleted
 from shared.db import Database, migrate
 from shared.messaging.messages import Incoming
@@ -29,6 +31,7 @@ pytestmark = pytest.mark.integration
 PUBLIC_URL = "https://werkplaatsen.example.nl"
 EDITION = "2027-najaar"
 HELD = datetime(2027, 10, 15, 11, tzinfo=UTC)
+KEY = NameKey.from_secret("test-secret")
 
 
 @pytest.fixture
@@ -38,7 +41,7 @@ async def store() -> AsyncIterator[MessageStore]:
     db = Database(database_url(name))
     try:
         await migrate(db, MIGRATIONS, "reporting")
-        yield MessageStore(db, "reporting", Outbox, Inbox, CommandRejected)
+        yield MessageStore(db, "reporting", Outbox, Inbox, ReportingCommandRejected)
     finally:
         await db.dispose()
         await drop_database(name)
@@ -66,7 +69,7 @@ async def count(store: MessageStore, model: type[Any]) -> int:
 
 
 async def test_the_same_session_completed_twice_stores_one_report_and_publishes_once(store: MessageStore) -> None:
-    consume = entrypoints.consumers(store, public_url=PUBLIC_URL)[SessionCompleted.routing_key]
+    consume = entrypoints.consumers(store, public_url=PUBLIC_URL, key=KEY)[SessionCompleted.routing_key]
     message = session_completed_message(str(uuid.uuid4()), ["Begin bij de wijk; mail a@b.nl"])
     await consume(message)
     await consume(message)
@@ -79,7 +82,7 @@ async def test_the_same_session_completed_twice_stores_one_report_and_publishes_
 
 
 async def test_competing_replicas_delivering_the_same_event_apply_it_once(store: MessageStore) -> None:
-    consume = entrypoints.consumers(store, public_url=PUBLIC_URL)[SessionCompleted.routing_key]
+    consume = entrypoints.consumers(store, public_url=PUBLIC_URL, key=KEY)[SessionCompleted.routing_key]
     message = session_completed_message(str(uuid.uuid4()), ["Eén les."])
     await asyncio.gather(*(consume(message) for _ in range(4)))
     assert await count(store, SessionReportRow) == 1
@@ -87,12 +90,12 @@ async def test_competing_replicas_delivering_the_same_event_apply_it_once(store:
 
 
 async def test_a_new_version_replaces_the_report_and_the_page_shows_it(store: MessageStore) -> None:
-    consume = entrypoints.consumers(store, public_url=PUBLIC_URL)[SessionCompleted.routing_key]
+    consume = entrypoints.consumers(store, public_url=PUBLIC_URL, key=KEY)[SessionCompleted.routing_key]
     await consume(session_completed_message(str(uuid.uuid4()), ["Eerste versie."]))
     await consume(session_completed_message(str(uuid.uuid4()), ["Tweede versie."], HELD + timedelta(days=2)))
     assert await count(store, SessionReportRow) == 1
     assert await count(store, Outbox) == 2
-    app = Starlette(routes=entrypoints.routes(store))
+    app = Starlette(routes=entrypoints.routes(store, key=KEY, public_url=PUBLIC_URL))
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://reporting") as http:
         page = await http.get(f"/reports/{EDITION}/1")
     assert page.status_code == 200
@@ -102,7 +105,7 @@ async def test_a_new_version_replaces_the_report_and_the_page_shows_it(store: Me
 
 async def test_two_versions_racing_for_a_new_session_end_with_the_newest_after_the_retry(
         store: MessageStore) -> None:
-    consume = entrypoints.consumers(store, public_url=PUBLIC_URL)[SessionCompleted.routing_key]
+    consume = entrypoints.consumers(store, public_url=PUBLIC_URL, key=KEY)[SessionCompleted.routing_key]
     older = session_completed_message(str(uuid.uuid4()), ["Oudere versie."], HELD + timedelta(days=1))
     newer = session_completed_message(str(uuid.uuid4()), ["Nieuwere versie."], HELD + timedelta(days=2))
     results = await asyncio.gather(consume(older), consume(newer), return_exceptions=True)
@@ -114,3 +117,66 @@ async def test_two_versions_racing_for_a_new_session_end_with_the_newest_after_t
         row = await session.get(SessionReportRow, (EDITION, 1))
         assert row is not None and row.lessons == ["Nieuwere versie."]
     assert await count(store, SessionReportRow) == 1
+
+
+def event_message(data: Any, occurred_at: datetime = HELD) -> Incoming:
+    event = Event[type(data)](
+        event_id=str(uuid.uuid4()), type=type(data).__name__, version=1, occurred_at=occurred_at,
+        producer=data.routing_key.split(".")[0], correlation_id="corr-1", causation_id="cmd-1", data=data,
+    )
+    return Incoming(body=event.model_dump_json().encode(), routing_key=data.routing_key, message_id=event.event_id,
+                    message_type=event.type)
+
+
+async def test_a_trios_registration_and_place_racing_on_a_new_row_end_with_both_after_the_retry(
+        store: MessageStore) -> None:
+    from services.reporting.adapters import SqlTrios
+    from shared.contract.registration import TrioRegistered
+    from shared.contract.scheduling import TrioPlaced
+
+    consumers = entrypoints.consumers(store, public_url=PUBLIC_URL, key=KEY)
+    registered = event_message(TrioRegistered(
+        registration_id="r1", edition=EDITION, registered_at=HELD - timedelta(days=30),
+        municipality={"code": "GM0203", "name": "Barneveld", "province": "Gelderland", "inhabitants": 60000,
+                      "size_class": "middelgroot", "m50_member": True},
+        members=[{"member_id": str(i), "name": f"Naam Achternaam{i}", "email": f"{i}@x.example",
+                  "role": "wijkambtenaar", "domain": d, "language": "nl"} for i, d in enumerate(["fysiek", "sociaal"])],
+        case={"title": "Casus", "neighbourhood": "De Burgt", "summary": "Tekst.", "domains": ["fysiek", "sociaal"]},
+        fee={"amount_cents": 20000, "waived": True}, priority=True, preferred_domain_mix=True,
+        consent={"privacy": True}, channel="web"))
+    placed = event_message(TrioPlaced(registration_id="r1", edition=EDITION, via="allocation"), HELD + timedelta(1))
+    messages = (registered, placed)
+    results = await asyncio.gather(*(consumers[m.routing_key](m) for m in messages), return_exceptions=True)
+    for message, result in zip(messages, results, strict=True):
+        if isinstance(result, Exception):
+            await consumers[message.routing_key](message)
+    async with store.db.sessions() as session:
+        trio = await SqlTrios(session).get("r1")
+    assert trio is not None and trio.status == "placed" and trio.case is not None
+    assert trio.municipality is not None and trio.municipality.name == "Barneveld"
+
+
+async def test_the_edition_and_its_last_session_handled_at_once_publish_the_round_exactly_once(
+        store: MessageStore) -> None:
+    from shared.contract.scheduling import EditionScheduled
+
+    consumers = entrypoints.consumers(store, public_url=PUBLIC_URL, key=KEY)
+    edition = event_message(EditionScheduled(
+        edition=EDITION, title="Werkplaatsen wijkgericht werken",
+        venue={"name": "Werkplaats", "address": "Straat 1", "city": "Utrecht"},
+        capacity={"min_trios": 6, "max_trios": 8}, registration_deadline=HELD - timedelta(days=20),
+        registration_closes_at=HELD, fee={"amount_cents": 20000}, priority_size_classes=[], table_size=2,
+        sessions=[{"number": 1, "title": "Positionering", "outcome": "Uitkomst.", "starts_at": HELD,
+                   "ends_at": HELD + timedelta(hours=4)}]), HELD - timedelta(days=60))
+    last_session = session_completed_message(str(uuid.uuid4()), ["Een les."])
+    for _ in range(5):  # the race goes either way; each time exactly one of them publishes the round
+        await asyncio.gather(consumers[edition.routing_key](edition),
+                             consumers[last_session.routing_key](last_session))
+        async with store.db.sessions() as session:
+            bodies = (await session.execute(select(Outbox.body).where(
+                Outbox.routing_key == "reporting.LessonReportPublished"))).scalars().all()
+        rounds = [e for e in map(json.loads, bodies) if e["data"]["session_number"] is None]
+        assert len(rounds) == 1
+        async with store.db.transaction() as session:
+            for table in ("inbox", "outbox", "round_reports", "session_reports", "editions", "edition_locks"):
+                await session.execute(text(f"DELETE FROM {table}"))

@@ -16,9 +16,10 @@ from starlette.applications import Starlette
 
 from services.reporting import entrypoints
 from services.reporting.adapters import Inbox, Outbox, SessionReportRow
+from services.reporting.anonymise import NameKey
 from services.reporting.bootstrap import MIGRATIONS
 from shared.contract import Event, EventData
-from shared.contract.common import CommandRejected
+from shared.contract.reporting import ReportingCommandRejected
 from shared.contract.scheduling import EditionScheduled, SessionCompleted
 from shared.db import Database, migrate
 from shared.messaging.messages import Incoming
@@ -28,6 +29,7 @@ PUBLIC_URL = "https://werkplaatsen.example.nl"
 EDITION = "2027-najaar"
 FIRST = datetime(2027, 10, 15, 11, tzinfo=UTC)  # 13:00 in Utrecht
 SECOND = datetime(2027, 11, 7, 12, tzinfo=UTC)
+KEY = NameKey.from_secret("test-secret")
 OUTCOME = "Na afloop kan je aangeven hoe het wijkgerichte werken in je gemeente gepositioneerd is."
 
 
@@ -36,8 +38,9 @@ class Reporting:
 
     def __init__(self, store: MessageStore) -> None:
         self.store = store
-        self.consumers = entrypoints.consumers(store, public_url=PUBLIC_URL)
-        self.http = httpx.AsyncClient(transport=httpx.ASGITransport(app=Starlette(routes=entrypoints.routes(store))),
+        self.consumers = entrypoints.consumers(store, public_url=PUBLIC_URL, key=KEY)
+        routes = entrypoints.routes(store, key=KEY, public_url=PUBLIC_URL)
+        self.http = httpx.AsyncClient(transport=httpx.ASGITransport(app=Starlette(routes=routes)),
                                       base_url="http://reporting")
 
     async def deliver(self, data: EventData, *, event_id: str | None = None,
@@ -60,7 +63,7 @@ class Reporting:
 async def reporting(tmp_path: Path) -> AsyncIterator[Reporting]:
     db = Database(f"sqlite+aiosqlite:///{tmp_path / 'reporting.sqlite3'}")
     await migrate(db, MIGRATIONS, "reporting")
-    service = Reporting(MessageStore(db, "reporting", Outbox, Inbox, CommandRejected))
+    service = Reporting(MessageStore(db, "reporting", Outbox, Inbox, ReportingCommandRejected))
     yield service
     await service.http.aclose()
     await db.dispose()
@@ -169,8 +172,11 @@ async def test_the_index_lists_published_session_reports_newest_first(reporting:
     await reporting.deliver(session_completed(2, SECOND))
     response = await reporting.http.get("/reports")
     assert response.status_code == 200
-    links = re.findall(r'href="(/reports/[^"]+)"', response.text)
-    assert links == [f"/reports/{EDITION}/2", f"/reports/{EDITION}/1"]
+    listed = response.text.split('<ul class="reports">')[1].split("</ul>")[0]
+    links = re.findall(r'<a href="(/reports/[^"]+)">', listed)
+    # The edition has two sessions: after the second, the round's report comes first.
+    assert links == [f"/reports/{EDITION}", f"/reports/{EDITION}.pdf", f"/reports/{EDITION}.md",
+                     f"/reports/{EDITION}/2", f"/reports/{EDITION}/1"]
     assert "7 november 2027" in response.text and "15 oktober 2027" in response.text
 
 
@@ -186,3 +192,158 @@ async def test_a_redelivered_session_completed_has_no_second_effect(reporting: R
     await reporting.deliver(event, event_id="evt-1")
     assert await reporting.count(SessionReportRow) == 1
     assert await reporting.count(Outbox) == 1
+
+
+# The round's report, retraction and the feed
+
+def trio_registered(rid: str, code: str, name: str, consent: bool, members: list[str]) -> Any:
+    from shared.contract.registration import TrioRegistered
+
+    domains = ["sociaal", "fysiek", "veiligheid"]
+    return TrioRegistered(
+        registration_id=rid, edition=EDITION, registered_at=FIRST - timedelta(days=40),
+        municipality={"code": code, "name": name, "province": "Gelderland", "inhabitants": 60000,
+                      "size_class": "middelgroot", "m50_member": False},
+        members=[{"member_id": f"{rid}-{i}", "name": member, "email": f"{rid}{i}@gemeente.example",
+                  "role": "wijkambtenaar" if i == 0 else "sectorambtenaar", "domain": domains[i], "language": "nl"}
+                 for i, member in enumerate(members)],
+        case={"title": f"Pleinen in {name}", "neighbourhood": "De Burgt" if name == "Barneveld" else "Het Franse Gat",
+              "summary": f"In {name} vraagt {members[0]} hulp bij groene pleinen.", "domains": ["fysiek", "sociaal"]},
+        fee={"amount_cents": 20000, "waived": True, "reason": "middelgroot"}, priority=True,
+        preferred_domain_mix=True, consent={"privacy": True, "publish_municipality_name": consent}, channel="web",
+    )
+
+
+async def hold_the_round(reporting: Reporting, **lessons: list[str]) -> None:
+    from shared.contract.scheduling import AttendanceRecorded, TrioPlaced
+
+    await reporting.deliver(trio_registered("r1", "GM0203", "Barneveld", False,
+                                            ["Anna de Vries", "Pieter Groen", "Fatima El Amrani"]))
+    await reporting.deliver(trio_registered("r2", "GM0345", "Veenendaal", True,
+                                            ["Sanne Bos", "Mehmet Yılmaz", "Laura Mitchell"]))
+    for rid in ("r1", "r2"):
+        await reporting.deliver(TrioPlaced(registration_id=rid, edition=EDITION, via="allocation"))
+    await reporting.deliver(AttendanceRecorded(edition=EDITION, session_number=1, present=["r1", "r2"]))
+    await reporting.deliver(edition_scheduled())
+    await reporting.deliver(session_completed(1, FIRST, lessons=lessons.get("first", [
+        "Anna de Vries uit Barneveld: bewoners betrekken kost tijd."])))
+    await reporting.deliver(session_completed(2, SECOND, lessons=lessons.get("second", [
+        "Bewoners betrekken lukt met een stip op de horizon."])))
+
+
+async def test_after_the_last_session_the_rounds_report_is_online_anonymised_with_themes_cases_and_numbers(
+        reporting: Reporting) -> None:
+    await hold_the_round(reporting)
+    response = await reporting.http.get(f"/reports/{EDITION}")
+    assert response.status_code == 200
+    text = text_of(response.text)
+    assert "Verslag Werkplaatsen wijkgericht werken, oktober 2027 – november 2027" in text
+    for partner in ("Platform31", "Landelijk Platform Buurtgericht werken", "M50", "A&amp;O fonds Gemeenten"):
+        assert partner in response.text
+    assert "Hoe de trio's werkten" in text
+    assert "Rode lijnen" in text and "Bewoners betrekken" in text and "Zo vonden we de rode lijnen" in text
+    assert "Thema: fysiek en sociaal" in text
+    assert "Pleinen in een middelgrote gemeente in Gelderland" in text and "Pleinen in Veenendaal" in text
+    assert "Veenendaal, Het Franse Gat" in text and "De Burgt" not in text
+    assert "Deelnemende gemeenten Veenendaal; een middelgrote gemeente in Gelderland" in text
+    for secret in ("Anna", "Vries", "Barneveld", "Sanne", "Bos", "Yılmaz", "@"):
+        assert secret not in text
+    assert "<svg" in response.text  # the size classes as a chart
+
+
+async def test_the_rounds_report_as_markdown_escapes_what_markdown_or_html_would_interpret(
+        reporting: Reporting) -> None:
+    await hold_the_round(reporting, first=["<script>alert(1)</script> en *nadruk* van Anna de Vries"])
+    response = await reporting.http.get(f"/reports/{EDITION}.md")
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "text/markdown; charset=utf-8"
+    assert response.text.startswith("# Verslag Werkplaatsen wijkgericht werken")
+    assert r"- \<script\>alert(1)\</script\> en \*nadruk\* van \[verwijderd\]" in response.text
+    assert "<script>" not in response.text and "Anna" not in response.text
+
+
+async def test_the_rounds_report_downloads_as_a_pdf(reporting: Reporting) -> None:
+    await hold_the_round(reporting)
+    response = await reporting.http.get(f"/reports/{EDITION}.pdf")
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "application/pdf"
+    assert response.content.startswith(b"%PDF-")
+    assert 'filename="verslag-2027-najaar.pdf"' in response.headers["content-disposition"]
+
+
+@pytest.mark.parametrize("path", [f"/reports/{EDITION}", f"/reports/{EDITION}.md", f"/reports/{EDITION}.pdf"])
+async def test_the_rounds_report_is_not_there_before_the_last_session(reporting: Reporting, path: str) -> None:
+    await reporting.deliver(edition_scheduled())
+    await reporting.deliver(session_completed(1, FIRST))
+    assert (await reporting.http.get(path)).status_code == 404
+
+
+async def retract(reporting: Reporting, session_number: int | None) -> None:
+    from shared.contract.reporting import RetractReport
+
+    body = RetractReport(edition=EDITION, session_number=session_number).model_dump_json().encode()
+    await reporting.consumers[RetractReport.routing_key](Incoming(
+        body=body, routing_key=RetractReport.routing_key, message_id=str(uuid.uuid4()), message_type="RetractReport"))
+
+
+async def test_a_retracted_session_report_answers_410_in_dutch_and_leaves_the_index_and_feed(
+        reporting: Reporting) -> None:
+    await hold_the_round(reporting)
+    await retract(reporting, 1)
+    response = await reporting.http.get(f"/reports/{EDITION}/1")
+    assert response.status_code == 410
+    assert '<html lang="nl">' in response.text and "Dit verslag is ingetrokken" in response.text
+    assert f"/reports/{EDITION}/1" not in (await reporting.http.get("/reports")).text
+    assert f"/reports/{EDITION}/1<" not in (await reporting.http.get("/reports/feed.atom")).text
+    round_report = (await reporting.http.get(f"/reports/{EDITION}")).text
+    assert "Bijeenkomst 1:" not in round_report and "Bijeenkomst 2: Lokale agenda" in round_report
+
+
+@pytest.mark.parametrize("path", [f"/reports/{EDITION}", f"/reports/{EDITION}.md", f"/reports/{EDITION}.pdf"])
+async def test_a_retracted_rounds_report_answers_410_in_every_format(reporting: Reporting, path: str) -> None:
+    await hold_the_round(reporting)
+    await retract(reporting, None)
+    response = await reporting.http.get(path)
+    assert response.status_code == 410
+    assert (await reporting.http.get(f"/reports/{EDITION}/2")).status_code == 200
+
+
+async def test_retracting_an_unknown_report_publishes_a_rejection(reporting: Reporting) -> None:
+    await retract(reporting, 1)
+    async with reporting.store.db.sessions() as session:
+        row = (await session.execute(select(Outbox))).scalar_one()
+    assert row.routing_key == "reporting.CommandRejected"
+    assert b'"unknown_report"' in row.body
+
+
+async def test_the_atom_feed_lists_published_reports_with_absolute_links(reporting: Reporting) -> None:
+    import xml.etree.ElementTree as ET
+
+    await hold_the_round(reporting)
+    response = await reporting.http.get("/reports/feed.atom")
+    assert response.headers["content-type"] == "application/atom+xml; charset=utf-8"
+    atom = "{http://www.w3.org/2005/Atom}"
+    feed = ET.fromstring(response.content)
+    links = [e.find(f"{atom}link").get("href") for e in feed.findall(f"{atom}entry")]
+    assert links == [f"{PUBLIC_URL}/reports/{EDITION}", f"{PUBLIC_URL}/reports/{EDITION}/2",
+                     f"{PUBLIC_URL}/reports/{EDITION}/1"]
+    assert "Anna" not in response.text and "Barneveld" not in response.text
+
+
+async def test_the_session_page_shows_who_was_present_by_size_class_province_and_domain(
+        reporting: Reporting) -> None:
+    await hold_the_round(reporting)
+    text = text_of((await reporting.http.get(f"/reports/{EDITION}/1")).text)
+    assert "2 middelgrote gemeenten" in text
+    assert "Gelderland (2)" in text
+    assert "fysiek: 2 trio" in text and "veiligheid: 2 trio" in text
+    assert "Veenendaal; een middelgrote gemeente in Gelderland" in text
+    assert "[verwijderd] uit een middelgrote gemeente in Gelderland: bewoners betrekken kost tijd." in text
+
+
+async def test_names_that_arrive_after_the_notes_are_scrubbed_all_the_same(reporting: Reporting) -> None:
+    await reporting.deliver(session_completed(1, FIRST, lessons=["Laura Mitchell gaf het voorbeeld."]))
+    assert "Laura Mitchell" in (await reporting.http.get(f"/reports/{EDITION}/1")).text
+    await reporting.deliver(trio_registered("r2", "GM0345", "Veenendaal", True,
+                                            ["Sanne Bos", "Mehmet Yılmaz", "Laura Mitchell"]))
+    assert "[verwijderd] gaf het voorbeeld." in (await reporting.http.get(f"/reports/{EDITION}/1")).text

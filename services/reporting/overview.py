@@ -1,0 +1,231 @@
+"""The organiser's overview and its exports, built from reporting's read model. Pure: no I/O.
+
+Organisers may see municipality names (consent is about public reports), never anything reporting does not
+keep: participants' names and addresses stay with registration (its organiser API lists them).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections import Counter
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from openpyxl import Workbook
+from openpyxl.styles import Font
+
+from .domain import (
+    ACTIVE_STATUSES,
+    AMSTERDAM,
+    DOMAINS,
+    SIZE_CLASSES,
+    STATUS_LABELS,
+    STATUSES,
+    Edition,
+    EventSource,
+    NotificationFailure,
+    Trio,
+)
+
+UNKNOWN = "onbekend"
+
+
+@dataclass(frozen=True)
+class SessionAttendance:
+    number: int
+    title: str
+    starts_at: datetime
+    present: int | None  # None: not recorded yet
+    placed: int
+    municipalities: list[str]
+
+
+@dataclass(frozen=True)
+class EditionOverview:
+    slug: str
+    title: str
+    max_trios: int | None
+    registrations: int
+    by_status: list[tuple[str, str, int]]  # (status, Dutch label, count)
+    unknown_status: int  # trios reporting knows only from an event about their place, not yet registered
+    by_size_class: list[tuple[str, int]]
+    by_province: list[tuple[str, int]]
+    by_domain: list[tuple[str, int]]
+    domain_mixes: list[tuple[str, int]]
+    fysiek_and_sociaal: int
+    active: int
+    fees_due_cents: int
+    fees_due_trios: int
+    fees_waived_cents: int
+    fees_waived_trios: int
+    fees_open_cents: int  # what active trios not yet placed would owe when placed
+    waitlist: list[Trio]
+    attendance: list[SessionAttendance]
+    registered_days: list[date]
+
+
+def edition_overview(edition: Edition | None, slug: str, trios: list[Trio],
+                     attendance: dict[int, list[str]]) -> EditionOverview:
+    registered = [t for t in trios if t.registered]
+    active = [t for t in registered if t.status in ACTIVE_STATUSES]
+    placed = [t for t in registered if t.status == "placed"]
+    statuses = Counter(t.status for t in trios)
+    sizes = Counter(t.municipality.size_class for t in active if t.municipality)
+    mixes = Counter(" + ".join(t.domains) for t in active)
+    return EditionOverview(
+        slug=slug,
+        title=edition.title if edition else slug,
+        max_trios=(edition.capacity or {}).get("max_trios") if edition else None,
+        registrations=len(registered),
+        by_status=[(s, STATUS_LABELS[s], statuses[s]) for s in STATUSES],
+        unknown_status=sum(1 for t in trios if not t.registered),
+        by_size_class=[(c, sizes[c]) for c in SIZE_CLASSES],
+        by_province=sorted(Counter(t.municipality.province for t in active if t.municipality).items()),
+        by_domain=[(d, n) for d in DOMAINS if (n := sum(1 for t in active if d in t.domains))],
+        domain_mixes=sorted(mixes.items(), key=lambda m: (-m[1], m[0])),
+        fysiek_and_sociaal=sum(1 for t in active if {"fysiek", "sociaal"} <= set(t.domains)),
+        active=len(active),
+        fees_due_cents=sum(t.fee_due_cents for t in placed),
+        fees_due_trios=sum(1 for t in placed if t.fee_due_cents),
+        fees_waived_cents=sum(t.fee_cents for t in placed if t.fee_waived),
+        fees_waived_trios=sum(1 for t in placed if t.fee_waived),
+        fees_open_cents=sum(t.fee_due_cents for t in active if t.status != "placed"),
+        waitlist=sorted((t for t in trios if t.status == "waitlisted"),
+                        key=lambda t: (t.waitlist_position is None, t.waitlist_position or 0)),
+        attendance=_attendance(edition, trios, attendance, len(placed)),
+        registered_days=sorted(t.registered_at.astimezone(AMSTERDAM).date() for t in registered if t.registered_at),
+    )
+
+
+def _attendance(edition: Edition | None, trios: list[Trio], attendance: dict[int, list[str]],
+                placed: int) -> list[SessionAttendance]:
+    by_id = {t.registration_id: t for t in trios}
+    lines = []
+    for session in edition.sessions if edition else []:
+        present = attendance.get(session.number)
+        names = sorted({by_id[r].municipality.name for r in present or [] if r in by_id and by_id[r].municipality})
+        lines.append(SessionAttendance(session.number, session.title, session.starts_at,
+                                       len(present) if present is not None else None, placed, names))
+    return lines
+
+
+@dataclass(frozen=True)
+class FailureLine:
+    failure: NotificationFailure
+    edition: str | None
+    municipality: str | None
+
+
+def failure_lines(failures: list[NotificationFailure], sources: dict[str, EventSource],
+                  trios: dict[str, Trio]) -> list[FailureLine]:
+    lines = []
+    for failure in failures:
+        source = sources.get(failure.caused_by)
+        trio = trios.get(source.registration_id) if source and source.registration_id else None
+        edition = (source.edition if source else None) or (trio.edition if trio else None)
+        municipality = trio.municipality.name if trio and trio.municipality else None
+        lines.append(FailureLine(failure, edition, municipality))
+    return lines
+
+
+# Exports
+
+REGISTRATION_COLUMNS = (
+    "registration_id", "editie", "status", "wachtlijstpositie", "aangemeld_op", "gemeentecode", "gemeente",
+    "provincie", "inwoners", "grootteklasse", "m50", "domeinen_leden", "fysiek_en_sociaal", "casus_titel",
+    "casus_wijk", "casus_domeinen", "bijdrage_eur", "kwijtgescholden", "reden_kwijtschelding",
+    "toestemming_gemeentenaam", "kanaal", "gegevens_gewist",
+)
+ATTENDANCE_COLUMNS = (
+    "editie", "bijeenkomst", "thema", "datum", "registration_id", "gemeente", "provincie", "grootteklasse",
+    "status", "aanwezig",
+)
+
+
+def registration_rows(slug: str, trios: list[Trio]) -> list[list[object]]:
+    rows = []
+    for t in sorted(trios, key=lambda t: (t.registered_at is None, t.registered_at, t.registration_id)):
+        m, case = t.municipality, t.case
+        rows.append([
+            t.registration_id, slug, STATUS_LABELS.get(t.status or "", UNKNOWN), t.waitlist_position,
+            _local(t.registered_at), m.code if m else None, m.name if m else None, m.province if m else None,
+            m.inhabitants if m else None, m.size_class if m else None, _yes(m.m50_member) if m else None,
+            ", ".join(t.member_domains), _yes({"fysiek", "sociaal"} <= set(t.domains)),
+            case.title if case else None, case.neighbourhood if case else None,
+            ", ".join(case.domains) if case else None, t.fee_cents / 100 if t.registered else None,
+            _yes(t.fee_waived) if t.registered else None, t.fee_reason, _yes(t.publish_municipality_name),
+            t.channel, _yes(t.erased_at is not None),
+        ])
+    return rows
+
+
+def attendance_rows(edition: Edition | None, slug: str, trios: list[Trio],
+                    attendance: dict[int, list[str]]) -> list[list[object]]:
+    """One row per session and trio that was placed or present at any session."""
+    present_anywhere = {rid for ids in attendance.values() for rid in ids}
+    expected = sorted((t for t in trios if t.status == "placed" or t.registration_id in present_anywhere),
+                      key=lambda t: (t.municipality.name if t.municipality else "", t.registration_id))
+    sessions = [(s.number, s.title, s.starts_at) for s in edition.sessions] if edition else [
+        (n, "", None) for n in sorted(attendance)]
+    rows = []
+    for number, title, starts_at in sessions:
+        present = attendance.get(number)
+        for t in expected:
+            m = t.municipality
+            rows.append([
+                slug, number, title, starts_at.astimezone(AMSTERDAM).date().isoformat() if starts_at else None,
+                t.registration_id, m.name if m else None, m.province if m else None, m.size_class if m else None,
+                STATUS_LABELS.get(t.status or "", UNKNOWN),
+                UNKNOWN if present is None else _yes(t.registration_id in present),
+            ])
+    return rows
+
+
+def _local(moment: datetime | None) -> str | None:
+    return moment.astimezone(AMSTERDAM).isoformat(timespec="minutes") if moment else None
+
+
+def _yes(value: bool) -> str:
+    return "ja" if value else "nee"
+
+
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _inert(value: object) -> object:
+    """Text a spreadsheet would run as a formula (a case title starting with "=") is kept as text."""
+    if isinstance(value, str) and value.startswith(FORMULA_START):
+        return "'" + value
+    return value
+
+
+def as_csv(columns: tuple[str, ...], rows: list[list[object]]) -> bytes:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(columns)
+    for row in rows:
+        writer.writerow(["" if v is None else _inert(v) for v in row])
+    return out.getvalue().encode("utf-8-sig")  # the byte order mark makes Excel read the accents right
+
+
+def as_xlsx(title: str, columns: tuple[str, ...], rows: list[list[object]]) -> bytes:
+    workbook = Workbook()
+    sheet = workbook.active
+    sheet.title = title[:31]
+    sheet.append(list(columns))
+    for cell in sheet[1]:
+        cell.font = Font(bold=True)
+    for row in rows:
+        sheet.append([None if v is None else v for v in row])
+    for row in sheet.iter_rows(min_row=2):
+        for cell in row:
+            if isinstance(cell.value, str) and cell.data_type == "f":
+                cell.data_type = "s"  # openpyxl reads "=..." as a formula; a participant's text is never one
+    sheet.freeze_panes = "A2"
+    for index, name in enumerate(columns, start=1):
+        width = max([len(name), *(len(str(r[index - 1])) for r in rows if r[index - 1] is not None)])
+        sheet.column_dimensions[sheet.cell(1, index).column_letter].width = min(60, width + 2)
+    out = io.BytesIO()
+    workbook.save(out)
+    return out.getvalue()

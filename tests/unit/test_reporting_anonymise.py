@@ -1,0 +1,87 @@
+"""Names and unconsented municipalities out of public text, with names known only as keyed hashes."""
+
+from __future__ import annotations
+
+import pytest
+
+from services.reporting.anonymise import (
+    Anonymiser,
+    NameKey,
+    municipality_replacement,
+    name_digests,
+    neighbourhood_replacement,
+)
+
+KEY = NameKey.from_secret("test-secret")
+
+
+def anonymiser(*names: str, municipalities: tuple[tuple[str, str], ...] = (), neighbourhoods: tuple[str, ...] = (),
+               key: NameKey = KEY) -> Anonymiser:
+    digests = {}
+    for name in names:
+        digests.update(name_digests(key, name))
+    replacements = [r for name, description in municipalities for r in municipality_replacement(name, description)]
+    replacements += [r for name in neighbourhoods for r in neighbourhood_replacement(name)]
+    return Anonymiser(KEY, digests, replacements)
+
+
+@pytest.mark.parametrize(("text", "clean"), [
+    ("Anna de Vries vertelde over de wijk.", "[verwijderd] vertelde over de wijk."),
+    ("Volgens mevrouw De Vries werkt het.", "Volgens mevrouw [verwijderd] werkt het."),
+    ("Anna zei het al.", "[verwijderd] zei het al."),
+    ("Vraag het aan VRIES.", "Vraag het aan [verwijderd]."),
+    ("A. de Vries en anna de vries", "A. [verwijderd] en [verwijderd]"),
+    ("Mehmet Yilmaz en Mehmet Yılmaz", "[verwijderd] en [verwijderd]"),
+    ("Dit is Annabel, niet Anna.", "Dit is Annabel, niet [verwijderd]."),
+])
+def test_participants_names_are_removed_whole_or_by_a_distinctive_part(text: str, clean: str) -> None:
+    assert anonymiser("Anna de Vries", "Mehmet Yılmaz").clean(text) == clean
+
+
+def test_a_name_that_is_also_an_ordinary_word_is_removed_only_where_written_as_a_name() -> None:
+    clean = anonymiser("Pieter Groen", "Wil Bakker").clean(
+        "Pieter Groen wil groene pleinen; Groen en Bakker wil de bakker spreken, zei Wil.")
+    assert clean == ("[verwijderd] wil groene pleinen; [verwijderd] en [verwijderd] wil de bakker spreken, "
+                     "zei [verwijderd].")
+
+
+def test_particles_alone_are_never_names() -> None:
+    assert anonymiser("Jan van der Berg").clean("De wijk van de toekomst") == "De wijk van de toekomst"
+
+
+def test_contact_details_are_removed_along_with_names() -> None:
+    clean = anonymiser("Anna de Vries").clean("Anna: anna.devries@barneveld.nl, 06-12345678")
+    assert clean == "[verwijderd]: [verwijderd], [verwijderd]"
+
+
+def test_hashes_made_with_another_key_find_nothing() -> None:
+    other = NameKey.from_secret("another-secret")
+    digests = name_digests(other, "Anna de Vries")
+    assert Anonymiser(KEY, digests).clean("Anna de Vries") == "Anna de Vries"
+
+
+def test_the_digests_of_a_name_are_keyed_hashes_not_the_name() -> None:
+    digests = name_digests(KEY, "Anna de Vries")
+    assert len(digests) == 4  # "anna de vries", "de vries", "anna", "vries"
+    assert all(len(d) == 64 and "anna" not in d for d in digests)
+    assert name_digests(NameKey.from_secret("x"), "Anna de Vries").keys().isdisjoint(digests)
+
+
+@pytest.mark.parametrize(("text", "clean"), [
+    ("In Barneveld lukt dat.", "In een middelgrote gemeente in Gelderland lukt dat."),
+    ("De gemeente Barneveld koos.", "Een middelgrote gemeente in Gelderland koos."),
+    ("Dat deed de gemeente Barneveld.", "Dat deed een middelgrote gemeente in Gelderland."),
+    ("Bij Bergen (NH) ook.", "Bij een kleine gemeente in Noord-Holland (NH) ook."),
+    ("Ook Bergen.", "Ook een kleine gemeente in Noord-Holland."),
+    ("In Houten staan houten banken.", "In een middelgrote gemeente in Utrecht staan houten banken."),
+])
+def test_an_unconsented_municipality_is_described_instead_of_named(text: str, clean: str) -> None:
+    municipalities = (("Barneveld", "een middelgrote gemeente in Gelderland"),
+                      ("Bergen (NH)", "een kleine gemeente in Noord-Holland"),
+                      ("Houten", "een middelgrote gemeente in Utrecht"))
+    assert anonymiser(municipalities=municipalities).clean(text) == clean
+
+
+def test_the_neighbourhood_of_an_unconsented_trio_is_replaced_unless_it_is_an_ordinary_word() -> None:
+    clean = anonymiser(neighbourhoods=("De Burgt", "Centrum")).clean("In De Burgt en het Centrum.")
+    assert clean == "In een wijk en het Centrum."
