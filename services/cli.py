@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib
+import os
 import sys
 import tempfile
 from pathlib import Path
@@ -19,37 +20,54 @@ app = typer.Typer(no_args_is_help=True, add_completion=False, help="Werkplaatsen
 db_app = typer.Typer(no_args_is_help=True, help="Database migrations.")
 contract_app = typer.Typer(no_args_is_help=True, help="The published message contract.")
 editions_app = typer.Typer(no_args_is_help=True, help="Editions (rounds of sessions) of the programme.")
+dlq_app = typer.Typer(no_args_is_help=True, help="Dead letters: messages a service could not process.")
 app.add_typer(db_app, name="db")
 app.add_typer(contract_app, name="contract")
 app.add_typer(editions_app, name="editions")
+app.add_typer(dlq_app, name="dlq")
+
+ServiceArgument = Annotated[str, typer.Argument(help="registration, scheduling, notifications or reporting")]
 
 
 def bootstrap(service: str):  # noqa: ANN201
     return importlib.import_module(f"services.{service}.bootstrap")
 
 
+def known_service(service: str) -> str:
+    if service not in SERVICES:
+        raise SettingsError(f"unknown service {service!r}: choose one of {', '.join(SERVICES)}")
+    return service
+
+
 @app.command()
 def run(
-    service: Annotated[str, typer.Argument(help="registration, scheduling, notifications or reporting")],
+    service: ServiceArgument,
     port: Annotated[int, typer.Option(help="HTTP port")] = 8000,
     host: Annotated[str, typer.Option(help="HTTP interface")] = "0.0.0.0",
 ) -> None:
     """Run one service on RabbitMQ and its own database (production)."""
     from shared.messaging.rabbit import RabbitTransport
-    from shared.runtime import build_app
+    from shared.runtime import HTTP_GRACE_SECONDS, build_app
+    from shared.tracing import configure_tracing
 
-    if service not in SERVICES:
-        raise SettingsError(f"unknown service {service!r}: choose one of {', '.join(SERVICES)}")
+    known_service(service)
     settings = load_settings()
     if not settings.werkplaatsen_broker_url:
         raise SettingsError("WERKPLAATSEN_BROKER_URL: not set (required for `werkplaatsen run`; "
                             "use `werkplaatsen dev` for the embedded broker)")
     settings.require_production()
     configure_logging(settings.werkplaatsen_log_format)
-    transport = RabbitTransport(settings.werkplaatsen_broker_url, service)
+    tracer_provider = configure_tracing(service)
+    transport = RabbitTransport(settings.werkplaatsen_broker_url, service, tracer_provider=tracer_provider)
     svc = bootstrap(service).build(settings, transport)
-    uvicorn.run(build_app([svc]), host=host, port=port, log_level="warning", lifespan="on",
-                timeout_graceful_shutdown=20)
+    try:
+        # SIGTERM: uvicorn stops accepting requests, lets running ones finish (HTTP_GRACE_SECONDS), then the
+        # lifespan stops the service gracefully (shared/runtime.py).
+        uvicorn.run(build_app([svc]), host=host, port=port, log_level="warning", lifespan="on",
+                    timeout_graceful_shutdown=int(HTTP_GRACE_SECONDS))
+    finally:
+        if tracer_provider is not None:
+            tracer_provider.shutdown()  # sends the spans still buffered
 
 
 @app.command()
@@ -91,6 +109,37 @@ def db_revision(
         command.revision(alembic_config(script_location, url), message=message, autogenerate=True)
 
 
+@db_app.command("upgrade")
+def db_upgrade(service: ServiceArgument) -> None:
+    """Bring SERVICE's database (its *_DATABASE_URL) to the newest migration, as `run` does at start.
+
+    For a release step that migrates before new replicas start; safe beside running replicas, which wait on the
+    same PostgreSQL advisory lock.
+    """
+    from shared.db import Database, migrate
+
+    known_service(service)
+    settings = load_settings()
+    configure_logging(settings.werkplaatsen_log_format)
+
+    async def upgrade() -> str:
+        db = Database(settings.database_url(service))  # type: ignore[arg-type]
+        try:
+            await migrate(db, bootstrap(service).MIGRATIONS, service)
+            return await _revision(db)
+        finally:
+            await db.dispose()
+
+    typer.echo(f"{service}: database at revision {asyncio.run(upgrade())}")
+
+
+async def _revision(db) -> str:  # noqa: ANN001
+    from sqlalchemy import text
+
+    async with db.engine.connect() as conn:
+        return str((await conn.execute(text("SELECT version_num FROM alembic_version"))).scalar_one())
+
+
 @contract_app.command("asyncapi")
 def contract_asyncapi(
     check: Annotated[bool, typer.Option(help="Fail if docs/asyncapi.json is not current")] = False,
@@ -127,6 +176,158 @@ def editions_load(
     code = asyncio.run(load(settings.werkplaatsen_broker_url, file, future=future, now=utcnow(),
                             timeout=timeout if wait else None, echo=typer.echo))
     raise typer.Exit(code)
+
+
+def _dead_letters(service: str):  # noqa: ANN202
+    from services.ops.dead_letters import broker_location, dead_letter_queue
+
+    known_service(service)
+    return dead_letter_queue(broker_location(load_settings()), service)
+
+
+def _selection(ids: list[str], everything: bool):  # noqa: ANN202
+    from services.ops.dead_letters import every, with_ids
+
+    if everything == bool(ids):
+        raise typer.BadParameter("give the ids of the dead letters, or --all (not both)")
+    return every if everything else with_ids(ids)
+
+
+def _missing(ids: list[str], done: list) -> list[str]:  # noqa: ANN001
+    found = {letter.id for letter in done}
+    return [i for i in ids if i not in found]
+
+
+@dlq_app.command("list")
+def dlq_list(
+    service: ServiceArgument,
+    limit: Annotated[int, typer.Option(help="Show at most this many")] = 1000,
+) -> None:
+    """List SERVICE's dead letters: id, routing key, since when, why."""
+    from services.ops.dead_letters import summary
+
+    async def go() -> str:
+        async with _dead_letters(service) as queue:
+            return summary(await queue.list(limit=limit))
+
+    typer.echo(_run_dlq(go))
+
+
+@dlq_app.command("show")
+def dlq_show(service: ServiceArgument, letter: Annotated[str, typer.Argument(help="The dead letter's id")]) -> None:
+    """Show one dead letter in full: headers, reason and body (the body may hold personal data)."""
+    from services.ops.dead_letters import details
+
+    async def go() -> str | None:
+        async with _dead_letters(service) as queue:
+            found = [d for d in await queue.list() if d.id == letter]
+        return "\n\n".join(details(d) for d in found) if found else None
+
+    text = _run_dlq(go)
+    if text is None:
+        typer.echo(f"{service} has no dead letter {letter}", err=True)
+        raise typer.Exit(1)
+    typer.echo(text)
+
+
+@dlq_app.command("replay")
+def dlq_replay(
+    service: ServiceArgument,
+    ids: Annotated[list[str] | None, typer.Argument(help="Ids of the dead letters to replay")] = None,
+    everything: Annotated[bool, typer.Option("--all", help="Replay every dead letter of SERVICE")] = False,
+) -> None:
+    """Put dead letters back into SERVICE's queue (after the cause was fixed); each is processed at most once."""
+    ids = ids or []
+    select = _selection(ids, everything)
+
+    async def go() -> list:
+        async with _dead_letters(service) as queue:
+            return await queue.replay(select)
+
+    replayed = _run_dlq(go)
+    typer.echo(f"replayed {len(replayed)} dead letter(s) into werkplaatsen.{service}"
+               + "".join(f"\n  {d.id}  {d.routing_key}" for d in replayed))
+    if missing := _missing(ids, replayed):
+        typer.echo(f"not found: {', '.join(missing)}", err=True)
+        raise typer.Exit(1)
+
+
+@dlq_app.command("purge")
+def dlq_purge(
+    service: ServiceArgument,
+    ids: Annotated[list[str] | None, typer.Argument(help="Ids of the dead letters to delete")] = None,
+    everything: Annotated[bool, typer.Option("--all", help="Delete every dead letter of SERVICE")] = False,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation of --all")] = False,
+) -> None:
+    """Delete dead letters for good."""
+    ids = ids or []
+    select = _selection(ids, everything)
+    if everything and not yes:
+        typer.confirm(f"Delete every dead letter of {service}?", abort=True)
+
+    async def go() -> list:
+        async with _dead_letters(service) as queue:
+            return await queue.purge(select)
+
+    purged = _run_dlq(go)
+    typer.echo(f"deleted {len(purged)} dead letter(s) of {service}")
+    if missing := _missing(ids, purged):
+        typer.echo(f"not found: {', '.join(missing)}", err=True)
+        raise typer.Exit(1)
+
+
+def _run_dlq(work):  # noqa: ANN001, ANN202
+    try:
+        return asyncio.run(work())
+    except LookupError as exc:
+        typer.echo(str(exc.args[0] if exc.args else exc), err=True)
+        raise typer.Exit(1) from None
+
+
+@app.command()
+def status(
+    url: Annotated[list[str] | None, typer.Option(
+        help="SERVICE=URL of a service (repeatable), or one URL for all (werkplaatsen dev). "
+             "Default: <SERVICE>_SERVICE_URL from the environment")] = None,
+    management_url: Annotated[str | None, typer.Option(
+        help="RabbitMQ management API. Default: WERKPLAATSEN_RABBITMQ_MANAGEMENT_URL, else port 15672 of the broker")
+    ] = None,
+    management: Annotated[bool, typer.Option(help="Ask the management API (else passive declares over AMQP)")] = True,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output")] = False,
+    timeout: Annotated[float, typer.Option(help="Seconds to wait for each answer")] = 3.0,
+) -> None:
+    """One screen for an operator: readiness, queues, consumers, retries, dead letters and outbox of each service.
+
+    Exits 1 when a service that was checked is not ready.
+    """
+    from services.ops.status import collect, management_url_for, render
+
+    settings = load_settings()
+    urls = _service_urls(url or [])
+    broker_url = settings.werkplaatsen_broker_url
+    if management and broker_url:
+        management_url = (management_url or os.environ.get("WERKPLAATSEN_RABBITMQ_MANAGEMENT_URL")
+                          or management_url_for(broker_url))
+    else:
+        management_url = None
+    result = asyncio.run(collect(SERVICES, urls, broker_url=broker_url,
+                                 embedded_path=settings.werkplaatsen_data_dir / "broker.sqlite3",
+                                 management_url=management_url, timeout=timeout))
+    typer.echo(result.as_json() if as_json else render(result))
+    raise typer.Exit(0 if result.healthy else 1)
+
+
+def _service_urls(given: list[str]) -> dict[str, str]:
+    urls = {name: value for name in SERVICES if (value := os.environ.get(f"{name.upper()}_SERVICE_URL"))}
+    for item in given:
+        name, sep, value = item.partition("=")
+        if not sep:
+            urls.update(dict.fromkeys(SERVICES, item))
+        elif name in SERVICES:
+            urls[name] = value
+        else:
+            raise typer.BadParameter(f"{item!r}: expected SERVICE=URL with SERVICE one of {', '.join(SERVICES)}")
+    return urls
 
 
 def main() -> None:

@@ -86,5 +86,6 @@ def build(settings: Settings, transport: Transport, config: NotificationsConfig 
     return Service(
         name="notifications", store=store, relay=relay, transport=transport, migrations=MIGRATIONS,
         consumers=entrypoints.consumers(store, addresses_for(settings), config.offsets),
-        routes=entrypoints.routes(store, settings.werkplaatsen_organizer_token), background=[sender.run],
+        # Cooperative: on SIGTERM the sender finishes the mails it is handing over instead of being cancelled.
+        routes=entrypoints.routes(store, settings.werkplaatsen_organizer_token), cooperative=[sender.run],
     )

@@ -60,7 +60,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engin
 
 from shared.contract.notifications import NotificationFailed, NotificationSent
 from shared.db import Database, OutboxMixin, utcnow
-from shared.messaging.outbox import Cause, Outbox
+from shared.messaging.outbox import Cause, Outbox, wait_any
 
 from .adapters import Delivery, Handoff, HandoffRow, MailRow, compose, message_id_for, to_mail
 from .domain import FAILED, PENDING, SENT, Mail, after_attempt, is_permanent
@@ -88,22 +88,25 @@ class MailSender:
         self.clock = clock
         self.queue_reminders = queue_reminders
         self._wake = asyncio.Event()
+        self._stop = asyncio.Event()
         self._handoff_engine: AsyncEngine | None = None
 
     def wake(self) -> None:
         self._wake.set()
 
-    async def run(self) -> None:
+    async def run(self, stop: asyncio.Event | None = None) -> None:
+        """Send until `stop` is set (the service's stop event: a cooperative job, shared/runtime.py). Mails being
+        handed over then are finished and recorded; no new one is started."""
+        self._stop = stop or asyncio.Event()
         try:
-            while True:
+            while not self._stop.is_set():
                 # Cleared before the pass, so a wake during it (new mails committed meanwhile) starts another at once.
                 self._wake.clear()
                 try:
                     await self.send_due()
                 except Exception as exc:  # database unreachable: try again after the poll interval
                     log.warning("mail_sender_failed", error=type(exc).__name__)
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), timeout=self.poll_interval)
+                await wait_any(self._wake, self._stop, timeout=self.poll_interval)
         finally:
             await self.close()
 
@@ -131,7 +134,7 @@ class MailSender:
         delivery = self.delivery()
         attempts = 0
         try:
-            while await self._attempt_next(delivery):
+            while not self._stop.is_set() and await self._attempt_next(delivery):
                 attempts += 1
         finally:
             await delivery.close()

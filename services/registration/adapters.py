@@ -41,6 +41,8 @@ class RegistrationStore(MessageStore):
 
     approvals: ApprovalLinks
     retention: timedelta = timedelta(days=365)
+    # Where dead letters are (services.ops.dead_letters.broker_location); erasure scrubs them. None: not scrubbed.
+    dead_letters: str | Path | None = None
 
 
 class Base(DeclarativeBase):

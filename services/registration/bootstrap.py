@@ -4,18 +4,25 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from sqlalchemy import func, select
+
+from services.ops.dead_letters import broker_location
 from shared.contract.registration import RegistrationCommandRejected
 from shared.db import Database
 from shared.messaging.outbox import OutboxRelay
+from shared.metrics import REGISTRATIONS, query_gauge
 from shared.runtime import Service, Transport
 from shared.settings import Settings
 
 from . import entrypoints, web
-from .adapters import Inbox, Outbox, RegistrationStore, load_municipalities
+from .adapters import Inbox, Outbox, RegistrationRow, RegistrationStore, load_municipalities
 from .config import load_config
 from .tokens import ApprovalLinks
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+# /metrics: registrations per edition and status (werkplaatsen_registrations).
+BY_STATUS = (select(RegistrationRow.edition, RegistrationRow.status, func.count())
+             .group_by(RegistrationRow.edition, RegistrationRow.status))
 
 
 def build(settings: Settings, transport: Transport) -> Service:
@@ -27,7 +34,7 @@ def build(settings: Settings, transport: Transport) -> Service:
     store = RegistrationStore(
         db, "registration", Outbox, Inbox, RegistrationCommandRejected, wake=relay.wake,
         approvals=ApprovalLinks(settings.werkplaatsen_secret_key, settings.public_url, config.approval_validity),
-        retention=config.retention,
+        retention=config.retention, dead_letters=broker_location(settings),
     )
     return Service(
         name="registration", store=store, relay=relay, transport=transport, migrations=MIGRATIONS,
@@ -35,4 +42,5 @@ def build(settings: Settings, transport: Transport) -> Service:
         routes=[*entrypoints.routes(store, municipalities, settings.werkplaatsen_organizer_token),
                 *web.web_routes(store, municipalities, settings)],
         background=[entrypoints.retention_job(store)],
+        metrics=[query_gauge(db, REGISTRATIONS, BY_STATUS)],
     )

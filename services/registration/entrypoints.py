@@ -34,6 +34,7 @@ from shared.http import error_response, is_organizer, unauthorized
 from shared.messaging.messages import CommandRefused, Consumer, Incoming
 from shared.messaging.outbox import Cause, Outbox
 from shared.messaging.processing import run_command, run_event
+from shared.settings import SERVICES
 
 from . import handlers
 from .adapters import RegistrationStore, SqlEditions, SqlRegistrations
@@ -78,7 +79,23 @@ async def erase_participant_data(store: RegistrationStore, msg: Incoming) -> Rep
                                               emit=outbox.emit, now=utcnow())
         return {"registration_id": cmd.registration_id}
 
-    return await run_command(store, msg, EraseParticipantData, work)
+    reply = await run_command(store, msg, EraseParticipantData, work)
+    registration_id = reply.ids.get("registration_id")
+    if reply.status == "accepted" and registration_id and store.dead_letters is not None:
+        await scrub_dead_letters_of(store.dead_letters, registration_id)
+    return reply
+
+
+async def scrub_dead_letters_of(location: Any, registration_id: str) -> None:
+    """Dead letters that mention the registration would keep personal data the erasure removed."""
+    from services.ops.dead_letters import scrub_dead_letters
+
+    needle = registration_id.encode()
+    for service in SERVICES:
+        try:
+            await scrub_dead_letters(location, service, lambda body: needle in body)
+        except Exception as exc:  # the erasure stands; what is left is scrubbed by hand (docs/operations.md)
+            log.warning("dead_letter_scrub_failed", service=service, error=type(exc).__name__)
 
 
 def _json_or_none(body: bytes) -> Any:

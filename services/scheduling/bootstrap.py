@@ -4,21 +4,31 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from sqlalchemy import func, select
+
 from shared.contract.scheduling import SchedulingCommandRejected
 from shared.db import Database, utcnow
 from shared.messaging.outbox import OutboxRelay
 from shared.messaging.processing import MessageStore
+from shared.metrics import PLACES_LEFT, WAITLIST_LENGTH, query_gauge
 from shared.runtime import Service, Transport
 from shared.settings import Settings
 
 from . import entrypoints
-from .adapters import Inbox, Outbox
+from .adapters import EditionRow, Inbox, Outbox, PlacementRow, WaitlistRow
 from .entrypoints import Clock
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 # Work on one edition is serialised by its row lock anyway; a small pool keeps several replicas well inside
 # PostgreSQL's connection limit when a burst of messages queues up behind that lock.
 POOL_SIZE = 5
+# /metrics: places left and waitlist length per edition (werkplaatsen_places_left, werkplaatsen_waitlist_length).
+PLACES_LEFT_BY_EDITION = (
+    select(EditionRow.slug, EditionRow.max_trios - func.count(PlacementRow.registration_id))
+    .outerjoin(PlacementRow, PlacementRow.edition == EditionRow.slug).group_by(EditionRow.slug, EditionRow.max_trios))
+WAITLIST_BY_EDITION = (
+    select(EditionRow.slug, func.count(WaitlistRow.registration_id))
+    .outerjoin(WaitlistRow, WaitlistRow.edition == EditionRow.slug).group_by(EditionRow.slug))
 
 
 def build(settings: Settings, transport: Transport, *, clock: Clock = utcnow, timer_interval: float = 1.0) -> Service:
@@ -30,4 +40,6 @@ def build(settings: Settings, transport: Transport, *, clock: Clock = utcnow, ti
         consumers=entrypoints.consumers(store, clock),
         routes=entrypoints.routes(store, settings.werkplaatsen_organizer_token, clock),
         background=[entrypoints.deadline_timer(store, clock, timer_interval)],
+        metrics=[query_gauge(db, PLACES_LEFT, PLACES_LEFT_BY_EDITION),
+                 query_gauge(db, WAITLIST_LENGTH, WAITLIST_BY_EDITION)],
     )

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Literal
+from dataclasses import dataclass, field
+from typing import Any, Literal
 
 import structlog
 
 from shared.messaging.messages import Consumer, Incoming, PermanentFailure, retry_delay
-from shared.metrics import HANDLER_SECONDS, MESSAGES
+from shared.metrics import DEAD_LETTERS, HANDLER_SECONDS, MESSAGES
 
 log = structlog.get_logger()
 
@@ -20,6 +21,27 @@ class Verdict:
     action: Literal["ack", "retry", "dead_letter"]
     reason: str = ""
     delay: float = 0.0
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    """A message in a service's dead-letter queue, as the operator tools (`werkplaatsen dlq`) show it."""
+
+    id: str
+    routing_key: str
+    reason: str
+    body: bytes
+    message_id: str | None = None
+    message_type: str | None = None
+    correlation_id: str | None = None
+    exchange: str = ""
+    dead_at: str | None = None
+    headers: Mapping[str, Any] = field(default_factory=dict)
+
+
+def letter_id(message_id: str | None, body: bytes) -> str:
+    """How an operator names a dead letter: its message_id, or a digest of its body when it has none."""
+    return message_id or "sha256:" + hashlib.sha256(body).hexdigest()[:16]
 
 
 async def deliver(service: str, consumers: Mapping[str, Consumer], msg: Incoming) -> Verdict:
@@ -32,6 +54,8 @@ async def deliver(service: str, consumers: Mapping[str, Consumer], msg: Incoming
     finally:
         structlog.contextvars.unbind_contextvars("message_type", "message_id", "correlation_id", "routing_key")
     MESSAGES.labels(service, msg.routing_key, verdict.action).inc()
+    if verdict.action == "dead_letter":
+        DEAD_LETTERS.labels(service, msg.routing_key).inc()
     return verdict
 
 

@@ -9,7 +9,8 @@ What it guarantees (and what it does not):
   consumers' inboxes turn that into one effect.
 - Failures: the same retry delays and dead-lettering as production (`shared.messaging.delivery`);
   dead letters are kept in the `dead_letters` table with their reason.
-- Not: several processes. One process owns the file; it is for development, not for scaling.
+- Not: several processes. One process owns the file; it is for development, not for scaling. (The operator
+  tools, `werkplaatsen dlq` through `EmbeddedDeadLetters`, may open the file beside it: SQLite serialises them.)
 """
 
 from __future__ import annotations
@@ -18,15 +19,18 @@ import asyncio
 import json
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import aiosqlite
 import structlog
 
 from shared.contract import COMMANDS, COMMANDS_EXCHANGE, EVENTS_EXCHANGE
-from shared.messaging.delivery import deliver
+from shared.messaging.delivery import DeadLetter, deliver, letter_id
 from shared.messaging.messages import Consumer, Incoming, Outgoing
+
+# As long as RabbitTransport: a stopping service waits this long for the messages it is handling.
+CONSUMER_GRACE_SECONDS = 10.0
 
 log = structlog.get_logger()
 
@@ -64,6 +68,7 @@ class EmbeddedBroker:
         self._signals: dict[str, asyncio.Event] = {}
         self._in_flight: set[int] = set()
         self._tasks: dict[str, list[asyncio.Task[None]]] = {}  # queue -> its workers
+        self._stopping: dict[str, asyncio.Event] = {}
 
     async def open(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -88,11 +93,18 @@ class EmbeddedBroker:
         self._queues[queue] = (service, consumers)
         self._signals[queue] = asyncio.Event()
         self._signals[queue].set()  # deliver what a previous run left behind
+        self._stopping[queue] = asyncio.Event()
         self._tasks[queue] = [asyncio.create_task(self._worker(queue)) for _ in range(self.concurrency)]
 
-    async def unsubscribe(self, queue: str) -> None:
-        """Stop consuming; a message being handled is abandoned unacked and delivered again next time."""
+    async def unsubscribe(self, queue: str, grace: float = 0.0) -> None:
+        """Stop consuming. Messages being handled get `grace` seconds to finish; after that they are abandoned
+        unacked and delivered again next time."""
         tasks = self._tasks.pop(queue, [])
+        if queue in self._stopping:
+            self._stopping[queue].set()
+            self._signals[queue].set()
+        if tasks and grace > 0:
+            await asyncio.wait(tasks, timeout=grace)
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
@@ -141,10 +153,13 @@ class EmbeddedBroker:
     async def _worker(self, queue: str) -> None:
         service, consumers = self._queues[queue]
         signal = self._signals[queue]
-        while True:
+        stopping = self._stopping[queue]
+        while not stopping.is_set():
             item = await self._next(queue)
             if item is None:
                 signal.clear()
+                if stopping.is_set():
+                    return
                 try:
                     await asyncio.wait_for(signal.wait(), timeout=0.5)  # also picks up due retries
                 except TimeoutError:
@@ -193,6 +208,9 @@ class EmbeddedTransport:
     async def start(self, consumers: Mapping[str, Consumer]) -> None:
         await self.broker.subscribe(self.service, consumers)
 
+    async def stop_consuming(self) -> None:
+        await self.broker.unsubscribe(f"werkplaatsen.{self.service}", grace=CONSUMER_GRACE_SECONDS)
+
     async def stop(self) -> None:
         await self.broker.unsubscribe(f"werkplaatsen.{self.service}")
 
@@ -201,3 +219,73 @@ class EmbeddedTransport:
 
     async def publish(self, out: Outgoing) -> None:
         await self.broker.publish(out)
+
+
+class EmbeddedDeadLetters:
+    """One service's dead letters in the embedded broker's file, for `werkplaatsen dlq` in development.
+
+    Replaying moves the letter back into the service's queue as a fresh message (attempt 1) in one SQLite
+    transaction; the running `werkplaatsen dev` process picks it up within half a second.
+    """
+
+    def __init__(self, path: Path, service: str) -> None:
+        self.path = path
+        self.queue = f"werkplaatsen.{service}"
+
+    async def __aenter__(self) -> EmbeddedDeadLetters:
+        if not self.path.exists():
+            raise LookupError(f"no embedded broker at {self.path} (has `werkplaatsen dev` run with this data dir?)")
+        self._db = await aiosqlite.connect(self.path, timeout=30)
+        await self._db.executescript(SCHEMA)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self._db.close()
+
+    async def list(self, limit: int | None = None) -> list[DeadLetter]:
+        return [letter for _, letter in await self._rows(limit)]
+
+    async def replay(self, select: Callable[[DeadLetter], bool]) -> list[DeadLetter]:
+        chosen = [(row_id, letter) for row_id, letter in await self._rows() if select(letter)]
+        now = time.time()
+        await self._db.executemany(
+            "INSERT INTO messages (queue, routing_key, message_id, message_type, correlation_id, body, headers,"
+            " attempt, available_at) VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?)",
+            [(self.queue, letter.routing_key, letter.message_id, letter.message_type, letter.correlation_id,
+              letter.body, json.dumps(dict(letter.headers)), now) for _, letter in chosen],
+        )
+        await self._delete([row_id for row_id, _ in chosen])  # commits the inserts with it
+        return [letter for _, letter in chosen]
+
+    async def purge(self, select: Callable[[DeadLetter], bool]) -> list[DeadLetter]:
+        chosen = [(row_id, letter) for row_id, letter in await self._rows() if select(letter)]
+        await self._delete([row_id for row_id, _ in chosen])
+        return [letter for _, letter in chosen]
+
+    async def _delete(self, row_ids: list[int]) -> None:
+        await self._db.executemany("DELETE FROM dead_letters WHERE id = ?", [(row_id,) for row_id in row_ids])
+        await self._db.commit()
+
+    async def _rows(self, limit: int | None = None) -> list[tuple[int, DeadLetter]]:
+        cursor = await self._db.execute(
+            "SELECT id, routing_key, message_id, message_type, correlation_id, body, headers, reason, dead_at"
+            " FROM dead_letters WHERE queue = ? ORDER BY id LIMIT ?", (self.queue, -1 if limit is None else limit))
+        found = []
+        for row_id, routing_key, message_id, message_type, correlation_id, body, headers, reason, dead_at in (
+                await cursor.fetchall()):
+            found.append((row_id, DeadLetter(
+                id=letter_id(message_id, body), routing_key=routing_key, reason=reason, body=body,
+                message_id=message_id, message_type=message_type, correlation_id=correlation_id,
+                dead_at=time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(dead_at)), headers=json.loads(headers),
+            )))
+        return found
+
+    async def depths(self) -> dict[str, int]:
+        """Messages waiting in the service's queue (due or retrying) and dead letters."""
+        counts = {}
+        for name, sql in (("queue", "SELECT count(*) FROM messages WHERE queue = ? AND attempt = 1"),
+                          ("retrying", "SELECT count(*) FROM messages WHERE queue = ? AND attempt > 1"),
+                          ("dead_letters", "SELECT count(*) FROM dead_letters WHERE queue = ?")):
+            cursor = await self._db.execute(sql, (self.queue,))
+            counts[name] = int((await cursor.fetchone())[0])
+        return counts

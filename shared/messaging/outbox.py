@@ -7,7 +7,7 @@ import json
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, timedelta
 from typing import Any
 
 import structlog
@@ -17,6 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from shared.contract import EVENTS_EXCHANGE, EventData, Reply, message_name
 from shared.db import Database, OutboxMixin, utcnow
 from shared.messaging.messages import Outgoing
+from shared.metrics import OUTBOX_PUBLISHED
+from shared.tracing import continued_from, current_trace_headers
 
 log = structlog.get_logger()
 
@@ -71,7 +73,8 @@ class Outbox:
                 message_type=name,
                 correlation_id=self.cause.correlation_id,
                 body=json.dumps(body, ensure_ascii=False).encode(),
-                headers={},
+                # The trace of the work in progress, so the relay's publish continues it (shared/tracing.py).
+                headers=current_trace_headers(),
             )
         )
 
@@ -88,19 +91,22 @@ class OutboxRelay:
     """
 
     def __init__(self, db: Database, model: type[OutboxMixin], publish: Publish, *, batch_size: int = 200,
-                 poll_interval: float = 1.0) -> None:
+                 poll_interval: float = 1.0, service: str = "") -> None:
         self.db = db
         self.model = model
         self.publish = publish
         self.batch_size = batch_size
         self.poll_interval = poll_interval
+        self.service = service  # the metrics label; Service fills it in when left empty
         self._wake = asyncio.Event()
 
     def wake(self) -> None:
         self._wake.set()
 
-    async def run(self) -> None:
-        while True:
+    async def run(self, stop: asyncio.Event | None = None) -> None:
+        """Publish until `stop` is set; a batch in progress is finished first, so no confirmed row is left behind."""
+        stop = stop or asyncio.Event()
+        while not stop.is_set():
             try:
                 published = await self.publish_pending()
             except Exception as exc:  # database unreachable: try again after the poll interval
@@ -108,10 +114,26 @@ class OutboxRelay:
                 published = 0
             if published < self.batch_size:
                 self._wake.clear()
-                try:
-                    await asyncio.wait_for(self._wake.wait(), timeout=self.poll_interval)
-                except TimeoutError:
-                    pass
+                await wait_any(self._wake, stop, timeout=self.poll_interval)
+
+    async def flush(self, timeout: float) -> int:
+        """Publish every due row, batch after batch, for at most `timeout` seconds; returns how many were confirmed.
+
+        Rows waiting out a backoff after a failed publish are left for the next start.
+        """
+        total = 0
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while (remaining := deadline - loop.time()) > 0:
+            try:
+                published = await asyncio.wait_for(self.publish_pending(), timeout=remaining)
+            except Exception as exc:
+                log.warning("outbox_flush_incomplete", error=repr(exc)[:300])
+                break
+            total += published
+            if published == 0:
+                break
+        return total
 
     async def publish_pending(self) -> int:
         """Publish one batch of due rows; returns how many were confirmed."""
@@ -140,7 +162,7 @@ class OutboxRelay:
                 for row in rows
             ]
             # Publishing concurrently pipelines the broker's confirms instead of waiting one round trip each.
-            results = await asyncio.gather(*(self.publish(o) for o in outgoing), return_exceptions=True)
+            results = await asyncio.gather(*(self._publish(o) for o in outgoing), return_exceptions=True)
             confirmed = [row.position for row, result in zip(rows, results, strict=True) if result is None]
             for row, result in zip(rows, results, strict=True):
                 if result is not None:
@@ -149,10 +171,37 @@ class OutboxRelay:
                     row.next_attempt_at = utcnow() + timedelta(seconds=delay)
                     row.last_error = repr(result)[:1000]
                     log.warning("outbox_publish_failed", message_id=row.message_id, error=repr(result)[:300])
+                else:
+                    OUTBOX_PUBLISHED.labels(self.service, row.message_type).inc()
             if confirmed:
                 await session.execute(delete(self.model).where(self.model.position.in_(confirmed)))
             return len(confirmed)
 
+    async def _publish(self, out: Outgoing) -> None:
+        # Each publish runs in its own task (gather), so attaching the row's trace context here stays local to it.
+        with continued_from(out.headers):
+            await self.publish(out)
+
     async def pending(self) -> int:
         async with self.db.sessions() as session:
             return int((await session.execute(select(func.count()).select_from(self.model))).scalar_one())
+
+    async def backlog(self) -> tuple[int, float]:
+        """How many rows wait to be published, and the age in seconds of the oldest (0 when none)."""
+        async with self.db.sessions() as session:
+            count, oldest = (await session.execute(
+                select(func.count(), func.min(self.model.created_at)).select_from(self.model))).one()
+        if oldest is not None and oldest.tzinfo is None:  # SQLite returns min() without the column's type
+            oldest = oldest.replace(tzinfo=UTC)
+        age = (utcnow() - oldest).total_seconds() if oldest is not None else 0.0
+        return int(count), max(age, 0.0)
+
+
+async def wait_any(*events: asyncio.Event, timeout: float) -> None:
+    """Wait until one of `events` is set, or `timeout` passes (a loop's wake-up and its stop event, say)."""
+    waiters = [asyncio.ensure_future(event.wait()) for event in events]
+    try:
+        await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiter in waiters:
+            waiter.cancel()

@@ -20,6 +20,7 @@ from shared.db import Database, InboxMixin, OutboxMixin
 from shared.messaging.errors import validation_errors
 from shared.messaging.messages import CommandRefused, Incoming, PermanentFailure
 from shared.messaging.outbox import Cause, Outbox
+from shared.metrics import inbox_duplicate
 
 log = structlog.get_logger()
 
@@ -124,6 +125,7 @@ async def _finish(session: AsyncSession, store: MessageStore, command_id: str, o
 
 async def _previous_outcome(store: MessageStore, command_id: str, name: str) -> Reply:
     log.info("duplicate_command_ignored")
+    inbox_duplicate(store.service, name)
     previous = await store.outcome(command_id)
     if previous:
         return Reply.model_validate(previous)
@@ -157,6 +159,7 @@ async def run_event(store: MessageStore, msg: Incoming, model: type[E], work: Ev
     async with store.db.transaction() as session:
         if not await store.claim(session, envelope.event_id, envelope.type):
             log.info("duplicate_event_ignored")
+            inbox_duplicate(store.service, envelope.type)
             return False
         outbox = Outbox(session, store.outbox_model, store.service, cause)
         await work(envelope.data, envelope, session, outbox)

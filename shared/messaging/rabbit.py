@@ -7,22 +7,36 @@ Topology (declared by each service at start, idempotently):
   it RabbitMQ dead-letters them itself.
 - `werkplaatsen.<service>.retry.<n>`: one delay queue per retry step (TTL, then dead-lettered back).
 - `werkplaatsen.<service>.dlq`: where a message ends up, with `x-dead-letter-reason`, when it cannot be processed.
+
+This module is the one place the topology is defined; docs/operations.md describes it for operators. Dead letters
+are handled with `RabbitDeadLetters` (the `werkplaatsen dlq` commands).
+
+Stopping (SIGTERM) happens in two steps: `stop_consuming` cancels the subscription and waits up to
+`graceful_timeout` for the messages being handled; messages received but not started are never acked and go back
+to the queue when the connection closes. `stop` then closes the connection, after the service flushed its outbox.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
 
+import aio_pika
 import structlog
 from faststream import AckPolicy
 from faststream.rabbit import ExchangeType, RabbitBroker, RabbitExchange, RabbitQueue
 from faststream.rabbit.annotations import RabbitMessage
+from faststream.rabbit.prometheus import RabbitPrometheusMiddleware
 from faststream.rabbit.schemas import Channel
+from prometheus_client import REGISTRY
 
 from shared.contract import COMMANDS, COMMANDS_EXCHANGE, EVENTS_EXCHANGE
-from shared.messaging.delivery import Verdict, deliver
+from shared.messaging.delivery import DeadLetter, Verdict, deliver, letter_id
 from shared.messaging.messages import RETRY_DELAYS_SECONDS, Consumer, Incoming, Outgoing
+
+if TYPE_CHECKING:
+    from opentelemetry.sdk.trace import TracerProvider
 
 log = structlog.get_logger()
 
@@ -32,6 +46,10 @@ ROUTING_KEY_HEADER = "x-original-routing-key"
 EXCHANGE_HEADER = "x-original-exchange"
 REASON_HEADER = "x-dead-letter-reason"
 REPLY_TO_HEADER = "x-reply-to"
+DEAD_AT_HEADER = "x-dead-lettered-at"
+REPLAYS_HEADER = "x-replays"
+# How long stopping waits for the messages being handled before it gives up on them (they are then redelivered).
+CONSUMER_GRACE_SECONDS = 10.0
 
 
 def queue_name(service: str) -> str:
@@ -58,11 +76,24 @@ async def _raw_body(message: Any) -> bytes:
     return message.body
 
 
+def middlewares(service: str, tracer_provider: TracerProvider | None) -> list[Any]:
+    """FastStream's Prometheus metrics always; its OpenTelemetry spans when tracing is on (shared/tracing.py)."""
+    found: list[Any] = []
+    if tracer_provider is not None:
+        from faststream.rabbit.opentelemetry import RabbitTelemetryMiddleware
+
+        found.append(RabbitTelemetryMiddleware(tracer_provider=tracer_provider))
+    found.append(RabbitPrometheusMiddleware(registry=REGISTRY, app_name=f"werkplaatsen-{service}"))
+    return found
+
+
 class RabbitTransport:
-    def __init__(self, url: str, service: str, *, prefetch: int = 32) -> None:
+    def __init__(self, url: str, service: str, *, prefetch: int = 32, tracer_provider: TracerProvider | None = None,
+                 graceful_timeout: float = CONSUMER_GRACE_SECONDS) -> None:
         self.service = service
         # FastStream's own per-message log lines are off: `deliver` logs through structlog with the message ids.
-        self.broker = RabbitBroker(url, graceful_timeout=15.0, reconnect_interval=1.0, logger=None)
+        self.broker = RabbitBroker(url, graceful_timeout=graceful_timeout, reconnect_interval=1.0, logger=None,
+                                   middlewares=middlewares(service, tracer_provider))
         self.prefetch = prefetch
         self._consumers: Mapping[str, Consumer] = {}
 
@@ -81,6 +112,11 @@ class RabbitTransport:
         )
         subscriber(self._on_message)
         await self.broker.start()
+
+    async def stop_consuming(self) -> None:
+        """Take no more messages; wait (bounded) for those being handled. The connection stays open for publishing."""
+        for subscriber in list(self.broker.subscribers):
+            await subscriber.stop()
 
     async def stop(self) -> None:
         await self.broker.stop()
@@ -164,8 +200,150 @@ class RabbitTransport:
             target = retry_queue_name(self.service, msg.attempt)
         else:
             headers[REASON_HEADER] = verdict.reason
+            headers[DEAD_AT_HEADER] = datetime.now(UTC).isoformat(timespec="seconds")
             target = dead_letter_queue_name(self.service)
         await self.publish(Outgoing(
             exchange="", routing_key=target, body=msg.body, message_id=msg.message_id or "",
             message_type=msg.message_type or "", correlation_id=msg.correlation_id or "", headers=headers,
         ))
+
+
+# Headers a dead letter carries that must not travel with its replayed copy.
+_DEATH_HEADERS = ("x-death", "x-first-death-", "x-last-death-", "x-delivery-count", REASON_HEADER, DEAD_AT_HEADER)
+
+
+def _text(value: Any) -> str:
+    return value.decode(errors="replace") if isinstance(value, bytes) else str(value)
+
+
+def _broker_death(headers: Mapping[str, Any], service: str) -> Mapping[str, Any] | None:
+    """RabbitMQ's own record of dead-lettering from the service queue (the delivery limit), if that is how it came."""
+    for death in headers.get("x-death") or []:
+        if isinstance(death, Mapping) and _text(death.get("queue", "")) == queue_name(service):
+            return death
+    return None
+
+
+def dead_letter_of(message: aio_pika.abc.AbstractIncomingMessage, service: str) -> DeadLetter:
+    headers = dict(message.headers or {})
+    death = _broker_death(headers, service)
+    routing_key = headers.get(ROUTING_KEY_HEADER)
+    exchange_name = headers.get(EXCHANGE_HEADER)
+    reason = headers.get(REASON_HEADER)
+    dead_at = headers.get(DEAD_AT_HEADER)
+    if death is not None:
+        keys = death.get("routing-keys") or [message.routing_key or ""]
+        routing_key = routing_key or _text(keys[0])
+        exchange_name = exchange_name if exchange_name is not None else _text(death.get("exchange", ""))
+        if reason is None:
+            cause = _text(death.get("reason", ""))
+            reason = f"RabbitMQ: {cause}" + (f" (not settled after {DELIVERY_LIMIT} deliveries: the consumer crashed"
+                                             " or stalled on it)" if cause == "delivery_limit" else "")
+        if dead_at is None and isinstance(death.get("time"), datetime):
+            dead_at = death["time"].isoformat()
+    return DeadLetter(
+        id=letter_id(message.message_id, message.body), routing_key=_text(routing_key or message.routing_key or ""),
+        reason=_text(reason or "unknown"), body=message.body, message_id=message.message_id,
+        message_type=message.type, correlation_id=message.correlation_id, exchange=_text(exchange_name or ""),
+        dead_at=_text(dead_at) if dead_at else None, headers=headers,
+    )
+
+
+def replay_headers(letter: DeadLetter) -> dict[str, Any]:
+    headers = {k: v for k, v in letter.headers.items() if not k.startswith(_DEATH_HEADERS)}
+    headers[ROUTING_KEY_HEADER] = letter.routing_key
+    headers[EXCHANGE_HEADER] = letter.exchange
+    headers[ATTEMPT_HEADER] = 1
+    headers[REPLAYS_HEADER] = int(letter.headers.get(REPLAYS_HEADER, 0)) + 1
+    return headers
+
+
+Select = Callable[[DeadLetter], bool]
+
+
+class RabbitDeadLetters:
+    """One service's dead-letter queue for operators: look at it, replay letters into the service queue, purge them.
+
+    Letters are taken with basic.get and held unacked while an operation decides: the ones it does not act on go
+    back to the queue (nack with requeue, or the channel closing if the tool dies). A replayed copy goes straight
+    to the service's own queue (not through the exchange, which would deliver it to every other subscriber again),
+    with the original routing key in `x-original-routing-key`, and is confirmed by the broker before its dead
+    letter is acked: a crash in between leaves both, and the consumer's inbox makes the second one a no-op.
+    """
+
+    def __init__(self, url: str, service: str) -> None:
+        self.url = url
+        self.service = service
+
+    async def __aenter__(self) -> RabbitDeadLetters:
+        self._connection = await aio_pika.connect(self.url)
+        try:
+            self._channel = await self._connection.channel(publisher_confirms=True)
+            self._queue = await self._channel.declare_queue(dead_letter_queue_name(self.service), passive=True)
+        except aio_pika.exceptions.ChannelNotFoundEntity:
+            await self._connection.close()
+            raise LookupError(f"no queue {dead_letter_queue_name(self.service)} on this broker "
+                              f"(it is declared when {self.service} first starts)") from None
+        except BaseException:
+            await self._connection.close()
+            raise
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self._connection.close()
+
+    async def list(self, limit: int | None = None) -> list[DeadLetter]:
+        seen, _ = await self._each(_never, _nothing, limit=limit)
+        return seen
+
+    async def replay(self, select: Select) -> list[DeadLetter]:
+        _, replayed = await self._each(select, self._republish)
+        return replayed
+
+    async def purge(self, select: Select) -> list[DeadLetter]:
+        _, purged = await self._each(select, _nothing)
+        return purged
+
+    async def _republish(self, message: aio_pika.abc.AbstractIncomingMessage, letter: DeadLetter) -> None:
+        await self._channel.default_exchange.publish(
+            aio_pika.Message(
+                letter.body, headers=replay_headers(letter), message_id=message.message_id, type=message.type,
+                correlation_id=message.correlation_id, reply_to=message.reply_to,
+                content_type=message.content_type or "application/json",
+                delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+            ),
+            routing_key=queue_name(self.service),
+        )
+
+    async def _each(self, select: Select, act: Callable[..., Any],
+                    limit: int | None = None) -> tuple[list[DeadLetter], list[DeadLetter]]:
+        """Apply `act` to the selected letters and ack them; every other letter goes back. Returns (seen, acted on)."""
+        held: list[aio_pika.abc.AbstractIncomingMessage] = []
+        seen: list[DeadLetter] = []
+        acted: list[DeadLetter] = []
+        try:
+            while limit is None or len(seen) < limit:
+                message = await self._queue.get(no_ack=False, fail=False, timeout=10)
+                if message is None:
+                    break
+                letter = dead_letter_of(message, self.service)
+                seen.append(letter)
+                if select(letter):
+                    await act(message, letter)
+                    await message.ack()
+                    acted.append(letter)
+                else:
+                    held.append(message)
+        finally:
+            for message in held:
+                await message.nack(requeue=True)
+        return seen, acted
+
+
+async def _nothing(_message: object, _letter: DeadLetter) -> None:
+    return None
+
+
+def _never(_letter: DeadLetter) -> bool:
+    return False
+

@@ -1,0 +1,1 @@
+"""Operator tooling behind `werkplaatsen dlq` and `werkplaatsen status` (see docs/operations.md)."""
