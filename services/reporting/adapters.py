@@ -316,6 +316,14 @@ class SqlTrios:
     async def get(self, registration_id: str, *, for_update: bool = False) -> Trio | None:
         query = select(TrioRow).where(TrioRow.registration_id == registration_id)
         if for_update:
+            # A trio's first events (TrioRegistered, TrioPlaced...) can arrive at once on two replicas: a row
+            # that does not exist yet cannot be locked, so create it empty first; the second waits on its lock
+            # and then reads what the first wrote, instead of both inserting and one losing its update.
+            insert = pg_insert if self.session.bind.dialect.name == "postgresql" else sqlite_insert
+            await self.session.execute(
+                insert(TrioRow).values(registration_id=registration_id, member_domains=[], member_roles=[],
+                                       fee_cents=0, fee_waived=False, publish_municipality_name=False)
+                .on_conflict_do_nothing(index_elements=["registration_id"]))
             query = query.with_for_update()
         row = (await self.session.execute(query)).scalar_one_or_none()
         return trio_from_row(row) if row else None

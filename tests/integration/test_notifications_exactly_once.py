@@ -302,14 +302,15 @@ async def test_two_replicas_send_each_reminder_once(pg_database: Callable[..., A
                           poll_interval=0.05, queue_reminders=bootstrap.reminder_queue(db)) for db in replicas]
     tasks = [asyncio.create_task(s.run()) for s in senders]
     try:
-        await wait_until(lambda: len(smtp.accepted) >= 36, what="acknowledgements and placements")
+        await wait_until(lambda: len(smtp.accepted) >= 36, timeout=120, what="acknowledgements and placements")
         smtp.accepted.clear()
         # Both offsets (7d and 1d) are already due: each trio gets the latest reminder, once.
         await receive(store, envelope(SeatingPlanned(edition=EDITION, session_number=1, tables=[
             {"table": 1 + i // 3, "registration_ids": trios[i:i + 3]} for i in range(0, 12, 3)])))
         for s in senders:
             s.wake()
-        await wait_until(lambda: _reminders_sent(replicas[0], 36), what="36 reminders sent")
+        # Bounded generously: on a loaded 2-core machine 72 SMTP conversations can take well over 30 s.
+        await wait_until(lambda: _reminders_sent(replicas[0], 36), timeout=120, what="36 reminders sent")
         await asyncio.sleep(0.3)  # a few more passes of both senders: nothing more may go out
     finally:
         for task in tasks:
