@@ -38,7 +38,7 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-async def wait_until(condition: Callable[[], Any], timeout: float = 30.0, interval: float = 0.05,
+async def wait_until(condition: Callable[[], Any], timeout: float = 60.0, interval: float = 0.05,
                      what: str = "condition") -> Any:
     deadline = time.monotonic() + timeout
     while True:
@@ -176,7 +176,7 @@ class Bus:
                 found.append(e)
         return found
 
-    async def wait_for(self, name: str, count: int = 1, timeout: float = 30.0, **match: Any) -> list[dict[str, Any]]:
+    async def wait_for(self, name: str, count: int = 1, timeout: float = 60.0, **match: Any) -> list[dict[str, Any]]:
         return await wait_until(lambda: len(self.of(name, **match)) >= count and self.of(name, **match),
                                 timeout=timeout, what=f"{count} x {name} {match}")
 
