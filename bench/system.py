@@ -1,0 +1,181 @@
+"""The system under test: fresh databases and vhost, a SMTP server process and the services as processes."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+
+from shared.settings import SERVICES
+from tests.e2e.conftest import ServiceProcess
+from tests.support import (
+    amqp_url,
+    create_database,
+    create_vhost,
+    database_url,
+    delete_vhost,
+    drop_database,
+    free_port,
+    wait_until,
+)
+
+ORGANIZER_TOKEN = "bench-organizer-token"
+_MESSAGES = re.compile(r'^werkplaatsen_messages_total\{[^}]*\}\s+([0-9.e+]+)$', re.MULTILINE)
+
+
+@dataclass
+class SmtpServer:
+    """`bench.smtp_server` in a process of its own; mails are read back from its JSON-lines log."""
+
+    log: Path
+    latency_ms: float = 0.0
+    port: int = field(default_factory=free_port)
+    process: subprocess.Popen[bytes] | None = None
+    _offset: int = 0
+    mails: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def url(self) -> str:
+        return f"smtp://127.0.0.1:{self.port}"
+
+    async def start(self) -> SmtpServer:
+        self.log.touch()
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "bench.smtp_server", "--port", str(self.port), "--log", str(self.log),
+             "--latency-ms", str(self.latency_ms)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        await wait_until(self._listening, timeout=20, what="SMTP server")
+        return self
+
+    def _listening(self) -> bool:
+        import socket
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=1):
+                return True
+        except OSError:
+            return False
+
+    def poll(self) -> list[dict[str, Any]]:
+        """Read mails that arrived since the last call (whole lines only)."""
+        with self.log.open("rb") as handle:
+            handle.seek(self._offset)
+            chunk = handle.read()
+        complete = chunk[: chunk.rfind(b"\n") + 1]
+        self._offset += len(complete)
+        for line in complete.splitlines():
+            self.mails.append(json.loads(line))
+        return self.mails
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+
+
+@dataclass
+class System:
+    workdir: Path
+    smtp: SmtpServer
+    services: tuple[str, ...] = SERVICES
+    vhost: str = ""
+    databases: dict[str, str] = field(default_factory=dict)
+    processes: list[ServiceProcess] = field(default_factory=list)
+
+    @property
+    def amqp_url(self) -> str:
+        return amqp_url(self.vhost)
+
+    async def start(self) -> System:
+        self.vhost = create_vhost()
+        for name in self.services:
+            self.databases[name] = await create_database(f"bench_{name}")
+        for name in self.services:
+            await self.add(name)
+        return self
+
+    def env(self, name: str, port: int) -> dict[str, str]:
+        return {
+            **os.environ,
+            "WERKPLAATSEN_BROKER_URL": self.amqp_url,
+            f"{name.upper()}_DATABASE_URL": database_url(self.databases[name]),
+            "WERKPLAATSEN_SMTP_URL": self.smtp.url,
+            "WERKPLAATSEN_SECRET_KEY": "bench-secret",
+            "WERKPLAATSEN_ORGANIZER_TOKEN": ORGANIZER_TOKEN,
+            "WERKPLAATSEN_PUBLIC_URL": f"http://127.0.0.1:{port}",
+            "WERKPLAATSEN_DATA_DIR": str(self.workdir / "data"),
+            "WERKPLAATSEN_LOG_FORMAT": "json",
+        }
+
+    async def add(self, name: str) -> ServiceProcess:
+        """Start one (more) process of a service; a second one of the same name is a replica."""
+        port = free_port()
+        replica = sum(p.name == name for p in self.processes) + 1
+        process = ServiceProcess(name, self.env(name, port), port, self.workdir / f"{name}-{replica}.log")
+        process.start()
+        self.processes.append(process)
+        await process.wait_ready()
+        return process
+
+    async def deliveries(self) -> float:
+        """Messages the services consumed so far: the sum of their `werkplaatsen_messages_total`."""
+        total = 0.0
+        async with httpx.AsyncClient() as client:
+            for process in self.processes:
+                text = (await client.get(f"{process.url}/metrics", timeout=10)).text
+                total += sum(float(v) for v in _MESSAGES.findall(text))
+        return total
+
+    async def idle(self) -> bool:
+        """Nothing left to do: every queue of the vhost empty and no mail waiting to be sent."""
+        queues = subprocess.run(["rabbitmqctl", "-q", "list_queues", "-p", self.vhost, "messages"],
+                                check=True, capture_output=True, text=True).stdout.split()
+        if any(q.isdigit() and int(q) > 0 for q in queues):
+            return False
+        if "notifications" not in self.databases:
+            return True
+        connection = await asyncpg.connect(database_url(self.databases["notifications"]).replace("+asyncpg", ""))
+        try:
+            return await connection.fetchval("SELECT count(*) FROM mails WHERE status = 'pending'") == 0
+        finally:
+            await connection.close()
+
+    def peak_rss_mb(self) -> dict[str, float]:
+        """VmHWM of each process, in MB (replicas get a -2, -3 suffix)."""
+        peaks: dict[str, float] = {}
+        for process in self.processes:
+            assert process.process is not None
+            label = process.log.stem if process.log.stem != f"{process.name}-1" else process.name
+            peaks[label] = _vm_hwm_mb(process.process.pid)
+        return peaks
+
+    async def stop(self) -> None:
+        for process in self.processes:
+            process.stop()
+        delete_vhost(self.vhost)
+        for name in self.databases.values():
+            await drop_database(name)
+
+
+def _vm_hwm_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return round(int(line.split()[1]) / 1024, 1)
+    return 0.0
+
+
+def machine() -> dict[str, Any]:
+    meminfo = Path("/proc/meminfo").read_text().splitlines()
+    total_kb = next(int(line.split()[1]) for line in meminfo if line.startswith("MemTotal:"))
+    return {"cores": os.cpu_count(), "memory_gb": round(total_kb / 1024 / 1024, 1),
+            "python": sys.version.split()[0], "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
