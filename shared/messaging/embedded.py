@@ -25,9 +25,8 @@ from pathlib import Path
 import aiosqlite
 import structlog
 
-from shared.contract import COMMANDS, COMMANDS_EXCHANGE, EVENTS_EXCHANGE
 from shared.messaging.delivery import DeadLetter, deliver, letter_id
-from shared.messaging.messages import Consumer, Incoming, Outgoing
+from shared.messaging.messages import Consumer, Incoming, Outgoing, bindings, queue_name
 
 # As long as RabbitTransport: a stopping service waits this long for the messages it is handling.
 CONSUMER_GRACE_SECONDS = 10.0
@@ -87,9 +86,8 @@ class EmbeddedBroker:
         return EmbeddedTransport(self, service)
 
     async def subscribe(self, service: str, consumers: Mapping[str, Consumer]) -> None:
-        queue = f"werkplaatsen.{service}"
-        for key in consumers:
-            self._bindings.append((COMMANDS_EXCHANGE if key in COMMANDS else EVENTS_EXCHANGE, key, queue))
+        queue = queue_name(service)
+        self._bindings += [(exchange, key, queue) for exchange, key in bindings(consumers)]
         self._queues[queue] = (service, consumers)
         self._signals[queue] = asyncio.Event()
         self._signals[queue].set()  # deliver what a previous run left behind
@@ -209,10 +207,10 @@ class EmbeddedTransport:
         await self.broker.subscribe(self.service, consumers)
 
     async def stop_consuming(self) -> None:
-        await self.broker.unsubscribe(f"werkplaatsen.{self.service}", grace=CONSUMER_GRACE_SECONDS)
+        await self.broker.unsubscribe(queue_name(self.service), grace=CONSUMER_GRACE_SECONDS)
 
     async def stop(self) -> None:
-        await self.broker.unsubscribe(f"werkplaatsen.{self.service}")
+        await self.broker.unsubscribe(queue_name(self.service))
 
     async def ping(self) -> bool:
         return self.broker._db is not None
@@ -230,7 +228,7 @@ class EmbeddedDeadLetters:
 
     def __init__(self, path: Path, service: str) -> None:
         self.path = path
-        self.queue = f"werkplaatsen.{service}"
+        self.queue = queue_name(service)
 
     async def __aenter__(self) -> EmbeddedDeadLetters:
         if not self.path.exists():

@@ -6,7 +6,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from shared.contract import ErrorItem
+from shared.contract import COMMANDS, COMMANDS_EXCHANGE, EVENTS_EXCHANGE, ErrorItem
 
 
 @dataclass(frozen=True)
@@ -34,6 +34,16 @@ class Outgoing:
 
 
 Consumer = Callable[[Incoming], Awaitable[None]]
+
+
+def queue_name(service: str) -> str:
+    """The service's queue, the same in RabbitMQ and in the embedded broker."""
+    return f"werkplaatsen.{service}"
+
+
+def bindings(consumers: Mapping[str, Consumer]) -> list[tuple[str, str]]:
+    """(exchange, routing key) for each routing key a service consumes: commands and events by the catalogue."""
+    return [(COMMANDS_EXCHANGE if key in COMMANDS else EVENTS_EXCHANGE, key) for key in consumers]
 """Processes one message. Returning means done (ack); raising means try again later."""
 
 

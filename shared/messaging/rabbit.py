@@ -31,9 +31,9 @@ from faststream.rabbit.prometheus import RabbitPrometheusMiddleware
 from faststream.rabbit.schemas import Channel
 from prometheus_client import REGISTRY
 
-from shared.contract import COMMANDS, COMMANDS_EXCHANGE, EVENTS_EXCHANGE
+from shared.contract import COMMANDS_EXCHANGE, EVENTS_EXCHANGE
 from shared.messaging.delivery import DeadLetter, Verdict, deliver, letter_id
-from shared.messaging.messages import RETRY_DELAYS_SECONDS, Consumer, Incoming, Outgoing
+from shared.messaging.messages import RETRY_DELAYS_SECONDS, Consumer, Incoming, Outgoing, bindings, queue_name
 
 if TYPE_CHECKING:
     from opentelemetry.sdk.trace import TracerProvider
@@ -52,10 +52,6 @@ REPLAYS_HEADER = "x-replays"
 CONSUMER_GRACE_SECONDS = 10.0
 
 
-def queue_name(service: str) -> str:
-    return f"werkplaatsen.{service}"
-
-
 def dead_letter_queue_name(service: str) -> str:
     return f"werkplaatsen.{service}.dlq"
 
@@ -66,10 +62,6 @@ def retry_queue_name(service: str, step: int) -> str:
 
 def exchange(name: str) -> RabbitExchange:
     return RabbitExchange(name, type=ExchangeType.TOPIC, durable=True)
-
-
-def bindings(consumers: Mapping[str, Consumer]) -> list[tuple[str, str]]:
-    return [(COMMANDS_EXCHANGE if key in COMMANDS else EVENTS_EXCHANGE, key) for key in consumers]
 
 
 async def _raw_body(message: Any) -> bytes:
