@@ -25,7 +25,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, quote
 from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
@@ -266,6 +266,12 @@ def api_json(content: Any, status_code: int = 200) -> JSONResponse:
 
 def api_error(field: str, code: str, message: str, status_code: int) -> JSONResponse:
     return api_json({"errors": [ErrorItem(field=field, code=code, message=message).model_dump()]}, status_code)
+
+
+def back_to_status(registration_id: str, token: str) -> RedirectResponse:
+    # Back to the very link the trio came with: it is valid (checked before), and a freshly signed one
+    # would differ only in its timestamp, leaving the browser history with two status addresses.
+    return RedirectResponse(f"/registrations/{registration_id}?token={quote(token, safe='')}", 303)
 
 
 def not_found() -> HTMLResponse:
@@ -573,7 +579,7 @@ class Web:
         if view is None:
             return not_found()
         if view.status not in ACTIVE_FOR_CANCEL:
-            return RedirectResponse(status_path(self.secret, registration_id), 303)
+            return back_to_status(registration_id, token)
         csrf, fresh = self.csrf.issue(request)
         return self.csrf.attach(page("cancel.html", view=view, token=token, csrf=csrf, error=None,
                                      form_key=sign(self.secret, "cancel-form", str(uuid.uuid4()))), fresh)
@@ -605,7 +611,7 @@ class Web:
                 "cancel.html", 422, view=view, token=token, csrf=csrf,
                 form_key=sign(self.secret, "cancel-form", str(uuid.uuid4())),
                 error=" ".join(e.message for e in reply.errors)), fresh)
-        return RedirectResponse(status_path(self.secret, registration_id), 303)
+        return back_to_status(registration_id, token)
 
     def cancel_message_id(self, form_key: str) -> str:
         try:
