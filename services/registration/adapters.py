@@ -10,6 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import JSON, ForeignKey, Integer, String, delete, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -29,8 +31,10 @@ from .domain import (
     Registration,
     RegistrationState,
     RegistrationView,
+    SessionView,
     erased_case,
     erased_event_data,
+    sessions_of,
 )
 from .tokens import ApprovalLinks
 
@@ -115,6 +119,17 @@ class MemberRow(Base):
     position: Mapped[int] = mapped_column(Integer)
 
 
+class SeatingPlanRow(Base):
+    """Scheduling's latest seating plan of one session (from scheduling.SeatingPlanned)."""
+
+    __tablename__ = "seating_plans"
+
+    edition: Mapped[str] = mapped_column(String(64), primary_key=True)
+    session_number: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tables: Mapped[dict[str, int]] = mapped_column(JSON)  # registration id -> table number
+    planned_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
 STATE_FIELDS = ("approval_expires_at", "waitlist_position", "decided_at", "decided_by_organizer", "decision_reason",
                 "cancelled_at", "cancel_reason", "placement_updated_at", "erased_at")
 EDITION_FIELDS = ("title", "registration_closes_at", "fee", "priority_size_classes", "sessions", "scheduled_at")
@@ -147,6 +162,33 @@ class SqlEditions:
             self.session.add(row)
         for f in EDITION_FIELDS:
             setattr(row, f, getattr(edition, f))
+
+
+class SqlSeating:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def record(self, edition: str, session_number: int, tables: dict[str, int], planned_at: datetime) -> bool:
+        """Keep the plan unless a newer one is stored; False when this one was older. One statement, so two
+        replicas applying two replans of the same session cannot interleave."""
+        dialect_insert = sqlite_insert if self.session.get_bind().dialect.name == "sqlite" else pg_insert
+        table = SeatingPlanRow.__table__
+        statement = (
+            dialect_insert(table)
+            .values(edition=edition, session_number=session_number, tables=tables, planned_at=planned_at)
+            .on_conflict_do_update(
+                index_elements=["edition", "session_number"],
+                set_={"tables": tables, "planned_at": planned_at},
+                where=table.c.planned_at < planned_at,
+            )
+        )
+        return bool((await self.session.execute(statement)).rowcount)
+
+    async def tables_of(self, edition: str, registration_id: str) -> dict[int, int]:
+        """Session number -> the trio's table, for the sessions whose seating is planned."""
+        plans = (await self.session.execute(
+            select(SeatingPlanRow).where(SeatingPlanRow.edition == edition))).scalars()
+        return {plan.session_number: plan.tables[registration_id] for plan in plans if registration_id in plan.tables}
 
 
 class SqlRegistrations:
@@ -219,7 +261,13 @@ class SqlRegistrations:
             members=[(m.name, m.role, m.domain) for m in members], approver_name=row.approver["name"],
             approval_expires_at=row.approval_expires_at, registered_at=row.registered_at,
             erased=row.erased_at is not None,
+            sessions=await self._sessions(row) if edition is not None and row.status == "placed" else [],
         )
+
+    async def _sessions(self, row: RegistrationRow) -> list[SessionView]:
+        edition = await SqlEditions(self.session).get(row.edition)
+        assert edition is not None  # the caller saw it
+        return sessions_of(edition, await SqlSeating(self.session).tables_of(row.edition, row.id))
 
     async def get_state(self, registration_id: str, *, for_update: bool = False) -> RegistrationState | None:
         query = select(RegistrationRow).where(RegistrationRow.id == registration_id)

@@ -4,7 +4,7 @@ registration afterwards (approval, places, cancellation, erasure). Pure: no I/O.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
@@ -330,6 +330,25 @@ def member_problems(cmd: RegisterTrio, registered_emails: set[str]) -> list[Erro
 
 
 @dataclass(frozen=True)
+class SessionView:
+    """One session as the status page of a placed trio shows it, with the trio's table once seating is planned."""
+
+    number: int
+    title: str
+    starts_at: datetime
+    ends_at: datetime
+    table: int | None
+
+
+def sessions_of(edition: Edition, tables: dict[int, int]) -> list[SessionView]:
+    """The edition's sessions in order, each with the trio's table from `tables` (session number -> table)."""
+    return [SessionView(number=int(s["number"]), title=str(s["title"]),
+                        starts_at=datetime.fromisoformat(str(s["starts_at"])),
+                        ends_at=datetime.fromisoformat(str(s["ends_at"])), table=tables.get(int(s["number"])))
+            for s in sorted(edition.sessions, key=lambda s: int(s["number"]))]
+
+
+@dataclass(frozen=True)
 class RegistrationView:
     """A registration as the participant's status page and the approval page show it."""
 
@@ -347,3 +366,4 @@ class RegistrationView:
     approval_expires_at: datetime | None
     registered_at: datetime
     erased: bool
+    sessions: list[SessionView] = field(default_factory=list)

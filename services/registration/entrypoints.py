@@ -28,7 +28,14 @@ from shared.contract.registration import (
     EraseParticipantData,
     RegisterTrio,
 )
-from shared.contract.scheduling import EditionScheduled, PlaceReleased, TrioPlaced, TrioWaitlisted
+from shared.contract.scheduling import (
+    EditionScheduled,
+    PlaceReleased,
+    SeatingPlanned,
+    SessionRescheduled,
+    TrioPlaced,
+    TrioWaitlisted,
+)
 from shared.db import utcnow
 from shared.http import error_response, is_organizer, unauthorized
 from shared.messaging.messages import CommandRefused, Consumer, Incoming
@@ -37,7 +44,7 @@ from shared.messaging.processing import run_command, run_event
 from shared.settings import SERVICES
 
 from . import handlers
-from .adapters import RegistrationStore, SqlEditions, SqlRegistrations
+from .adapters import RegistrationStore, SqlEditions, SqlRegistrations, SqlSeating
 from .domain import MunicipalityRegister, refine_intake_errors
 
 log = structlog.get_logger()
@@ -132,6 +139,15 @@ def consumers(store: RegistrationStore, municipalities: MunicipalityRegister) ->
                 event, registrations=SqlRegistrations(session), occurred_at=envelope.occurred_at))
         return follow
 
+    async def seating_planned(msg: Incoming) -> None:
+        await run_event(store, msg, SeatingPlanned, lambda event, envelope, session, _outbox: handlers.follow_seating(
+            event, seating=SqlSeating(session), occurred_at=envelope.occurred_at))
+
+    async def session_rescheduled(msg: Incoming) -> None:
+        await run_event(store, msg, SessionRescheduled, lambda event, envelope, session, _outbox:
+                        handlers.follow_reschedule(event, editions=SqlEditions(session),
+                                                   occurred_at=envelope.occurred_at))
+
     return {
         RegisterTrio.routing_key: register,
         ApproveRegistration.routing_key: approve,
@@ -142,6 +158,8 @@ def consumers(store: RegistrationStore, municipalities: MunicipalityRegister) ->
         TrioPlaced.routing_key: placement(TrioPlaced),
         TrioWaitlisted.routing_key: placement(TrioWaitlisted),
         PlaceReleased.routing_key: placement(PlaceReleased),
+        SeatingPlanned.routing_key: seating_planned,
+        SessionRescheduled.routing_key: session_rescheduled,
     }
 
 

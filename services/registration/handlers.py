@@ -22,7 +22,14 @@ from shared.contract.registration import (
     RegistrationDeclined,
     TrioRegistered,
 )
-from shared.contract.scheduling import EditionScheduled, PlaceReleased, TrioPlaced, TrioWaitlisted
+from shared.contract.scheduling import (
+    EditionScheduled,
+    PlaceReleased,
+    SeatingPlanned,
+    SessionRescheduled,
+    TrioPlaced,
+    TrioWaitlisted,
+)
 from shared.messaging.messages import CommandRefused, refuse
 
 from .domain import (
@@ -56,6 +63,11 @@ class Registrations(Protocol):
     async def save_state(self, state: RegistrationState) -> None: ...
     async def erase(self, registration_id: str, now: datetime) -> None: ...
     async def unerased_of_editions(self, editions: list[str]) -> list[str]: ...
+
+
+class Seating(Protocol):
+    async def record(self, edition: str, session_number: int, tables: dict[str, int],
+                     planned_at: datetime) -> bool: ...
 
 
 class Municipalities(Protocol):
@@ -121,6 +133,24 @@ async def remember_edition(event: EditionScheduled, *, editions: Editions, occur
         fee=event.fee.model_dump(mode="json"), priority_size_classes=list(event.priority_size_classes),
         sessions=[s.model_dump(mode="json") for s in event.sessions], scheduled_at=occurred_at,
     ))
+
+
+async def follow_reschedule(event: SessionRescheduled, *, editions: Editions, occurred_at: datetime) -> None:
+    """Move the session in registration's copy, so the status page shows the new time."""
+    current = await editions.get(event.edition, for_update=True)
+    if current is None or current.scheduled_at > occurred_at:
+        return  # unknown edition, or a later EditionScheduled already carries the newer times
+    for session in current.sessions:
+        if session["number"] == event.session_number:
+            session["starts_at"], session["ends_at"] = event.starts_at.isoformat(), event.ends_at.isoformat()
+    current.scheduled_at = occurred_at
+    await editions.save(current)
+
+
+async def follow_seating(event: SeatingPlanned, *, seating: Seating, occurred_at: datetime) -> None:
+    """Keep each session's latest seating plan; a replan delivered late does not overwrite a newer one."""
+    tables = {rid: table.table for table in event.tables for rid in table.registration_ids}
+    await seating.record(event.edition, event.session_number, tables, occurred_at)
 
 
 # After intake: approval, cancellation, places, erasure

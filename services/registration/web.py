@@ -219,6 +219,10 @@ def dutch_datetime(value: datetime | str | None, with_time: bool = True) -> str:
     return f"{date}, {local:%H:%M} uur" if with_time else date
 
 
+def dutch_time(value: datetime) -> str:
+    return f"{value.astimezone(AMSTERDAM):%H:%M} uur"
+
+
 def euro(cents: int) -> str:
     whole, rest = divmod(cents, 100)
     return f"€ {whole:,}".replace(",", ".") + f",{rest:02d}"
@@ -233,7 +237,8 @@ def fee_text(fee: Fee | Mapping[str, Any]) -> str:
 
 
 templates.globals.update(
-    field_id=field_id, dutch_datetime=dutch_datetime, euro=euro, fee_text=fee_text, ROLES=ROLES, DOMAINS=DOMAINS,
+    field_id=field_id, dutch_datetime=dutch_datetime, dutch_time=dutch_time, euro=euro, fee_text=fee_text,
+    ROLES=ROLES, DOMAINS=DOMAINS,
     DOMAIN_CHOICES=DOMAIN_CHOICES, LANGUAGES=LANGUAGES, SIZE_CLASSES=SIZE_CLASSES,
 )
 

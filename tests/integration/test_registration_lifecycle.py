@@ -307,6 +307,27 @@ async def test_status_follows_scheduling_and_a_duplicated_event_counts_once(reg:
     assert (await reg.view(rid)).status == "cancelled"
 
 
+async def test_replans_applied_by_two_replicas_in_any_order_leave_the_newest_seating(reg: Registration) -> None:
+    rid = await reg.register()
+    await reg.command("registration.ApproveRegistration", {"registration_id": rid, "by_organizer": True})
+    await reg.deliver("scheduling.TrioPlaced", {"registration_id": rid, "edition": reg.edition, "via": "allocation"})
+    t0 = utcnow()
+    replica = reg.replica()
+    try:
+        # Ten replans of session 1, each seating the trio at table n, delivered newest-first-ish across replicas.
+        order = [3, 9, 1, 7, 5, 0, 8, 2, 6, 4]
+        await asyncio.gather(*(
+            reg.deliver("scheduling.SeatingPlanned", {
+                "edition": reg.edition, "session_number": 1,
+                "tables": [{"table": n + 1, "registration_ids": [rid]}]},
+                occurred_at=t0 + timedelta(seconds=n), store=replica if i % 2 else None)
+            for i, n in enumerate(order)))
+    finally:
+        await replica.db.dispose()
+    (first, *_) = (await reg.view(rid)).sessions
+    assert (first.number, first.table) == (1, 10)
+
+
 # Erasure
 
 

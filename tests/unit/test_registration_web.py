@@ -8,7 +8,7 @@ import re
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +29,7 @@ from services.registration.adapters import (
 from services.registration.bootstrap import MIGRATIONS
 from services.registration.config import RegistrationConfig
 from services.registration.tokens import ApprovalLinks
-from services.registration.web import CSRF_COOKIE, web_routes
+from services.registration.web import CSRF_COOKIE, dutch_datetime, web_routes
 from shared.contract.registration import RegistrationCommandRejected
 from shared.db import Database, migrate, utcnow
 from shared.links import sign, unsign
@@ -95,10 +95,11 @@ async def site(tmp_path: Path) -> AsyncIterator[Site]:
     await s.close()
 
 
-async def deliver(store: RegistrationStore, routing_key: str, data: dict[str, Any]) -> None:
+async def deliver(store: RegistrationStore, routing_key: str, data: dict[str, Any],
+                  occurred_at: datetime | None = None) -> None:
     """A scheduling event as registration's consumer receives it."""
     envelope = {"event_id": str(uuid.uuid4()), "type": routing_key.split(".")[1], "version": 1,
-                "occurred_at": utcnow().isoformat(), "producer": "scheduling", "correlation_id": "c-test",
+                "occurred_at": (occurred_at or utcnow()).isoformat(), "producer": "scheduling", "correlation_id": "c-test",
                 "causation_id": "c-test", "data": data}
     consumer = entrypoints.consumers(store, MUNICIPALITIES)[routing_key]
     await consumer(Incoming(body=json.dumps(envelope).encode(), routing_key=routing_key,
@@ -634,6 +635,31 @@ async def test_the_status_page_follows_the_places_scheduling_allocates(site: Sit
                   {"registration_id": registration_id, "edition": EDITION, "via": "waitlist"})
     placed = (await site.client.get(link)).text
     assert "Geplaatst" in placed and "Jullie hebben een plaats in deze editie" in placed
+
+
+async def test_a_placed_trio_sees_its_sessions_with_the_table_of_the_latest_seating_plan(site: Site) -> None:
+    link, registration_id = await register(site)
+    path = (await site.approve_url(registration_id)).removeprefix(PUBLIC_URL)
+    await site.client.post(path, data={"decision": "approve"})
+    await deliver(site.store, "scheduling.TrioPlaced",
+                  {"registration_id": registration_id, "edition": EDITION, "via": "allocation"})
+    before_seating = (await site.client.get(link)).text
+    assert "1. Positionering" in before_seating and "volgt nog" in before_seating
+    t0 = utcnow()
+    plan = {"edition": EDITION, "session_number": 1}
+    await deliver(site.store, "scheduling.SeatingPlanned", {**plan, "tables": [
+        {"table": 1, "registration_ids": [str(uuid.uuid4())]},
+        {"table": 2, "registration_ids": [registration_id, str(uuid.uuid4())]}]}, occurred_at=t0)
+    # A replan that scheduling made earlier, delivered late, does not overwrite the newer plan.
+    await deliver(site.store, "scheduling.SeatingPlanned", {**plan, "tables": [
+        {"table": 5, "registration_ids": [registration_id]}]}, occurred_at=t0 - timedelta(seconds=5))
+    seated = (await site.client.get(link)).text
+    assert "Tafel 2" in seated and "Tafel 5" not in seated and "volgt nog" not in seated
+    moved = utcnow() + timedelta(days=50)
+    await deliver(site.store, "scheduling.SessionRescheduled", {
+        **plan, "starts_at": moved.isoformat(), "ends_at": (moved + timedelta(hours=3)).isoformat(), "sequence": 1})
+    rescheduled = (await site.client.get(link)).text
+    assert dutch_datetime(moved) in rescheduled and "Tafel 2" in rescheduled
 
 
 async def test_a_declined_registration_shows_declined_on_both_pages(site: Site) -> None:
