@@ -1,0 +1,64 @@
+"""The bot's settings, from the environment; a wrong or missing value stops it at start with one line naming it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from shared.settings import SettingsError
+
+
+class ChatSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="", extra="ignore", case_sensitive=False)
+
+    werkplaatsen_chat_homeserver: str = Field(description="Base URL of the homeserver, e.g. https://matrix.example.org")
+    werkplaatsen_chat_user: str = Field(description="The bot's Matrix user, e.g. @werkplaatsen:example.org")
+    werkplaatsen_chat_password: SecretStr | None = None
+    werkplaatsen_chat_access_token: SecretStr | None = None
+    werkplaatsen_chat_device_id: str | None = Field(default=None, description="With an access token: its device")
+    werkplaatsen_chat_store: Path = Field(default=Path("var/chat.sqlite3"), description="The bot's SQLite file")
+    werkplaatsen_chat_queue: str = Field(default="werkplaatsen.chat", description="The bot's own RabbitMQ queue")
+    werkplaatsen_broker_url: str
+    werkplaatsen_public_url: str = "http://localhost:8000"
+    werkplaatsen_secret_key: SecretStr = SecretStr("dev-secret-change-me")
+    werkplaatsen_log_format: str = "auto"
+
+    @field_validator("werkplaatsen_chat_homeserver")
+    @classmethod
+    def _http(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value.rstrip("/")
+
+    @field_validator("werkplaatsen_broker_url")
+    @classmethod
+    def _amqp(cls, value: str) -> str:
+        if not value.startswith(("amqp://", "amqps://")):
+            raise ValueError("must start with amqp:// or amqps://")
+        return value
+
+    @model_validator(mode="after")
+    def _credential(self) -> ChatSettings:
+        if self.werkplaatsen_chat_password is None and self.werkplaatsen_chat_access_token is None:
+            raise ValueError("WERKPLAATSEN_CHAT_PASSWORD or WERKPLAATSEN_CHAT_ACCESS_TOKEN: one of them is needed")
+        return self
+
+    @property
+    def store_url(self) -> str:
+        return f"sqlite+aiosqlite:///{self.werkplaatsen_chat_store}"
+
+    @property
+    def public_url(self) -> str:
+        return self.werkplaatsen_public_url.rstrip("/")
+
+
+def load_chat_settings() -> ChatSettings:
+    try:
+        return ChatSettings()  # type: ignore[call-arg]
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        if first["loc"]:
+            raise SettingsError(f"{str(first['loc'][0]).upper()}: {first['msg']}") from None
+        raise SettingsError(str(first["msg"]).removeprefix("Value error, ")) from None

@@ -1,0 +1,218 @@
+"""The bot's own small store (SQLite by default, any SQLAlchemy async URL works): dialogues, the trios registered
+from its rooms, its copy of the editions, the commands awaiting an outcome, what it has handled, what it still has
+to send, and its Matrix login and sync position.
+
+Each incoming line or message is handled in one transaction that records its id (`handled`), changes the state
+and queues what to send (`outbox`). The outbox is emptied afterwards: Matrix messages with the row's transaction
+id (the homeserver drops a repeated one), commands with their `message_id` (the services drop a repeated one), so
+a crash anywhere between repeats a send at worst, never loses one. The schema is created at start: it is the
+bot's alone and small enough to need no migrations yet.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Boolean, Integer, String, Text, delete, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from shared.db import Database, UtcDateTime, utcnow
+
+from .dialogue import Dialogue, RoomRegistration
+
+FINAL = ("declined", "cancelled")
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class DialogueRow(Base):
+    __tablename__ = "dialogues"
+    room_id: Mapped[str] = mapped_column(String(300), primary_key=True)
+    state: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class RegistrationRow(Base):
+    __tablename__ = "registrations"
+    registration_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    room_id: Mapped[str] = mapped_column(String(300), index=True)
+    edition: Mapped[str] = mapped_column(String(64))
+    municipality: Mapped[str] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(32), default="awaiting_approval")
+    waitlist_position: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    placement_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    registered_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class EditionRow(Base):
+    __tablename__ = "editions"
+    slug: Mapped[str] = mapped_column(String(64), primary_key=True)
+    data: Mapped[dict[str, Any]] = mapped_column(JSON)
+    closed: Mapped[bool] = mapped_column(Boolean, default=False)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class PendingCommandRow(Base):
+    __tablename__ = "pending_commands"
+    message_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    room_id: Mapped[str] = mapped_column(String(300))
+    command_type: Mapped[str] = mapped_column(String(100))
+    context: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class HandledRow(Base):
+    __tablename__ = "handled"
+    message_id: Mapped[str] = mapped_column(String(300), primary_key=True)
+    handled_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class OutboxRow(Base):
+    __tablename__ = "outbox"
+    position: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    send_id: Mapped[str] = mapped_column(String(64), unique=True)  # Matrix txn id or the command's message_id
+    kind: Mapped[str] = mapped_column(String(16))  # "matrix" or "command"
+    target: Mapped[str] = mapped_column(String(300))  # room id, or the command's routing key
+    body: Mapped[str] = mapped_column(Text)  # the text, or the command's JSON
+    message_type: Mapped[str] = mapped_column(String(100), default="")
+
+
+class SettingRow(Base):
+    __tablename__ = "settings"
+    key: Mapped[str] = mapped_column(String(100), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+
+
+async def create_schema(db: Database) -> None:
+    async with db.engine.begin() as conn:
+        await conn.run_sync(Base.metadata.create_all)
+
+
+class ChatStore:
+    """The bot's queries, on one session (a transaction the caller opened)."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.s = session
+
+    async def first_time(self, message_id: str) -> bool:
+        """Record a message id; False when it was handled before (a redelivery or a repeated sync)."""
+        # The bot handles one message at a time (one process, one lock), so no concurrent insert can race this.
+        if await self.s.get(HandledRow, message_id) is not None:
+            return False
+        self.s.add(HandledRow(message_id=message_id, handled_at=utcnow()))
+        return True
+
+    async def dialogue(self, room_id: str) -> Dialogue:
+        row = await self.s.get(DialogueRow, room_id)
+        return Dialogue.from_json(row.state if row else None)
+
+    async def known_room(self, room_id: str) -> bool:
+        return await self.s.get(DialogueRow, room_id) is not None
+
+    async def save_dialogue(self, room_id: str, dialogue: Dialogue) -> None:
+        row = await self.s.get(DialogueRow, room_id)
+        if row is None:
+            self.s.add(DialogueRow(room_id=room_id, state=dialogue.to_json(), updated_at=utcnow()))
+        else:
+            row.state, row.updated_at = dialogue.to_json(), utcnow()
+
+    def say(self, room_id: str, text: str) -> None:
+        self.s.add(OutboxRow(send_id=f"wp-{uuid.uuid4()}", kind="matrix", target=room_id, body=text))
+
+    def send_command(self, routing_key: str, message_type: str, body: str, message_id: str) -> None:
+        self.s.add(OutboxRow(send_id=message_id, kind="command", target=routing_key, body=body,
+                             message_type=message_type))
+
+    async def outbox(self, limit: int = 50) -> list[OutboxRow]:
+        return list((await self.s.execute(select(OutboxRow).order_by(OutboxRow.position).limit(limit))).scalars())
+
+    async def sent(self, position: int) -> None:
+        await self.s.execute(delete(OutboxRow).where(OutboxRow.position == position))
+
+    async def await_outcome(self, message_id: str, room_id: str, command_type: str, context: dict[str, Any]) -> None:
+        self.s.add(PendingCommandRow(message_id=message_id, room_id=room_id, command_type=command_type,
+                                     context=context))
+
+    async def take_pending(self, message_id: str) -> PendingCommandRow | None:
+        row = await self.s.get(PendingCommandRow, message_id)
+        if row is not None:
+            await self.s.delete(row)
+        return row
+
+    # Trios registered from the bot's rooms
+
+    async def room_registration(self, room_id: str) -> RoomRegistration | None:
+        row = (await self.s.execute(select(RegistrationRow).where(RegistrationRow.room_id == room_id)
+                                    .order_by(RegistrationRow.registered_at.desc()).limit(1))).scalar_one_or_none()
+        if row is None:
+            return None
+        return RoomRegistration(row.registration_id, row.edition, row.municipality, row.status, row.waitlist_position)
+
+    async def add_registration(self, registration_id: str, room_id: str, edition: str, municipality: str,
+                               registered_at: datetime) -> None:
+        if await self.s.get(RegistrationRow, registration_id) is None:
+            self.s.add(RegistrationRow(registration_id=registration_id, room_id=room_id, edition=edition,
+                                       municipality=municipality, registered_at=registered_at))
+
+    async def registration(self, registration_id: str) -> RegistrationRow | None:
+        return await self.s.get(RegistrationRow, registration_id)
+
+    # Editions (a copy kept from scheduling's events)
+
+    async def editions(self) -> list[EditionRow]:
+        return list((await self.s.execute(select(EditionRow))).scalars())
+
+    async def edition(self, slug: str) -> EditionRow | None:
+        return await self.s.get(EditionRow, slug)
+
+    async def save_edition(self, slug: str, data: dict[str, Any], occurred_at: datetime) -> None:
+        row = await self.s.get(EditionRow, slug)
+        if row is None:
+            self.s.add(EditionRow(slug=slug, data=data, closed=False, updated_at=occurred_at))
+        elif occurred_at >= row.updated_at:
+            row.data, row.updated_at = data, occurred_at
+
+    # Matrix login and sync position
+
+    async def setting(self, key: str) -> str | None:
+        row = await self.s.get(SettingRow, key)
+        return row.value if row else None
+
+    async def set_setting(self, key: str, value: str) -> None:
+        row = await self.s.get(SettingRow, key)
+        if row is None:
+            self.s.add(SettingRow(key=key, value=value))
+        else:
+            row.value = value
+
+
+def apply_status(row: RegistrationRow, status: str, occurred_at: datetime | None = None,
+                 position: int | None = None) -> None:
+    """Follow registration's and scheduling's word on a trio, tolerating late and repeated events (the same rules
+    as the registration service's own copy): declined and cancelled are final; an older placement event than the
+    last one applied is stale; a waitlist position never demotes a placed trio; a released place leaves it approved."""
+    if row.status in FINAL:
+        return
+    if status in FINAL:
+        row.status, row.waitlist_position = status, None
+        return
+    if status == "approved":
+        if row.status == "awaiting_approval":
+            row.status = "approved"
+        return
+    assert occurred_at is not None
+    if row.placement_at is not None and occurred_at < row.placement_at:
+        return
+    if status == "waitlisted" and row.status == "placed":
+        return
+    if status == "placed":
+        row.status, row.waitlist_position = "placed", None
+    elif status == "waitlisted":
+        row.status, row.waitlist_position = "waitlisted", position
+    elif row.status in ("placed", "waitlisted"):
+        row.status, row.waitlist_position = "approved", None
+    row.placement_at = occurred_at
