@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import os
 import time
@@ -79,6 +80,8 @@ class MailRow(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
     sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
     message_id: Mapped[str | None] = mapped_column(String(300), nullable=True)
+    # An invoice's PDF and UBL (registration.InvoiceIssued, CreditNoteIssued): stored like the calendar.
+    attachments: Mapped[list[dict[str, str]] | None] = mapped_column(JSON, nullable=True)
 
 
 class HandoffRow(Base):
@@ -145,7 +148,7 @@ def _insert(session: AsyncSession) -> Any:
 
 MAIL_FIELDS = ("kind", "caused_by", "correlation_id", "registration_id", "recipient", "language", "subject", "text",
                "html", "calendar", "status", "attempts", "next_attempt_at", "last_error", "created_at", "sent_at",
-               "message_id")
+               "message_id", "attachments")
 
 
 def to_mail(row: MailRow) -> Mail:
@@ -174,7 +177,8 @@ class SqlMails:
 
     async def erase(self, registration_id: str) -> int:
         """Blank the addresses and texts of a registration's mails; those not yet sent will not be."""
-        blank = {"recipient": "", "subject": "", "text": "", "html": None, "calendar": None, "last_error": None}
+        blank = {"recipient": "", "subject": "", "text": "", "html": None, "calendar": None, "last_error": None,
+                 "attachments": None}
         await self.session.execute(update(MailRow).where(MailRow.registration_id == registration_id,
                                                          MailRow.status == PENDING).values(status=ERASED))
         result = await self.session.execute(
@@ -374,6 +378,11 @@ def compose(mail: Mail, mail_from: str) -> EmailMessage:
         message.set_boundary(f"=={mail.notification_id}.mixed==")
         if alternative:
             message.get_payload()[0].set_boundary(alternative)
+    for attachment in mail.attachments or []:
+        maintype, _, subtype = attachment["content_type"].partition("/")
+        message.add_attachment(base64.b64decode(attachment["content_base64"]), maintype=maintype, subtype=subtype,
+                               filename=attachment["filename"])
+        message.set_boundary(f"=={mail.notification_id}.mixed==")
     return message
 
 

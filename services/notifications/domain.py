@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -25,6 +25,9 @@ UNDERSUBSCRIBED = "undersubscribed"
 RESCHEDULED = "rescheduled"
 REMINDER = "reminder"
 LESSON_REPORT = "lesson_report"
+INVOICE = "invoice"
+CREDIT_NOTE = "credit_note"
+PAYMENT_REMINDER = "payment_reminder"
 MEMBER_KINDS = (ACKNOWLEDGEMENT, APPROVED, DECLINED, CANCELLED, PLACED, WAITLISTED, RESCHEDULED, REMINDER,
                 LESSON_REPORT)
 KINDS = (*MEMBER_KINDS, APPROVAL_REQUEST, UNDERSUBSCRIBED)
@@ -141,6 +144,8 @@ class Mail:
     sent_at: datetime | None = None
     calendar: str | None = None
     message_id: str | None = None
+    # Files sent with the mail (an invoice's PDF and UBL): {"filename", "content_type", "content_base64"}.
+    attachments: list[dict[str, str]] | None = None
 
 
 @dataclass
@@ -244,6 +249,18 @@ def fee_text(fee: Fee, language: str) -> str:
         separator = "." if language == "en" else ","
         return f"{euros}{separator}{cents:02d} euro"
     return f"{euros} euro"
+
+
+def amount_text(cents: int, language: str) -> str:
+    """`€ 242,00` (nl) or `EUR 242.00` (en)."""
+    whole, rest = divmod(cents, 100)
+    if language == "en":
+        return f"EUR {whole:,}.{rest:02d}"
+    return f"€ {whole:,}".replace(",", ".") + f",{rest:02d}"
+
+
+def date_text(day: date, language: str) -> str:
+    return f"{day.day} {MONTHS[language][day.month - 1]} {day.year}"
 
 
 def fee_is_due(fee: Fee) -> bool:

@@ -15,6 +15,9 @@ from shared.contract import Event, EventData
 from shared.contract.common import ErrorItem
 from shared.contract.registration import (
     ApprovalRequested,
+    CreditNoteIssued,
+    InvoiceIssued,
+    InvoiceOverdue,
     ParticipantDataErased,
     RegistrationApproved,
     RegistrationCancelled,
@@ -84,6 +87,12 @@ def consumers(store: MessageStore, addresses: handlers.Addresses,
             e, editions=SqlEditions(s), reminders=SqlReminders(s), offsets=offsets, now=utcnow())),
         consumer(ParticipantDataErased, lambda e, s, o: handlers.erase_participant_data(
             e, registrations=SqlRegistrations(s), mails=SqlMails(s))),
+        consumer(InvoiceIssued, lambda e, s, o: handlers.send_invoice(
+            e, editions=SqlEditions(s), mails=SqlMails(s), now=utcnow())),
+        consumer(CreditNoteIssued, lambda e, s, o: handlers.send_invoice(
+            e, editions=SqlEditions(s), mails=SqlMails(s), now=utcnow())),
+        consumer(InvoiceOverdue, lambda e, s, o: handlers.remind_payment(
+            e, editions=SqlEditions(s), mails=SqlMails(s), now=utcnow())),
     ])
 
 

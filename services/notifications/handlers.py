@@ -18,6 +18,9 @@ from shared.contract.common import Channel
 from shared.contract.notifications import ChatMessageRequested
 from shared.contract.registration import (
     ApprovalRequested,
+    CreditNoteIssued,
+    InvoiceIssued,
+    InvoiceOverdue,
     ParticipantDataErased,
     RegisteredMember,
     RegistrationApproved,
@@ -42,6 +45,9 @@ from .domain import (
     APPROVAL_REQUEST,
     APPROVED,
     CANCELLED,
+    CREDIT_NOTE,
+    INVOICE,
+    PAYMENT_REMINDER,
     DECLINED,
     FINAL_STATUSES,
     LESSON_REPORT,
@@ -64,6 +70,8 @@ from .domain import (
     Reminder,
     SessionInfo,
     acknowledgement_context,
+    amount_text,
+    date_text,
     approval_context,
     due_reminders_to_send,
     group_language,
@@ -151,13 +159,14 @@ async def _queue(mails: Mails, mail: Mail) -> bool:
 
 
 def _mail(kind: str, cause: Cause, identity: str, registration_id: str | None, recipient: str, language: str,
-          context: dict[str, Any], now: datetime, calendar_text: str | None = None) -> Mail:
+          context: dict[str, Any], now: datetime, calendar_text: str | None = None,
+          attachments: list[dict[str, str]] | None = None) -> Mail:
     rendered = render_mail(kind, language, context)
     return Mail(
         notification_id=notification_id(identity, kind, recipient), kind=kind, caused_by=cause.event_id,
         correlation_id=cause.correlation_id, registration_id=registration_id, recipient=recipient,
         language=language, subject=rendered.subject, text=rendered.text, html=rendered.html, created_at=now,
-        next_attempt_at=now, calendar=calendar_text,
+        next_attempt_at=now, calendar=calendar_text, attachments=attachments,
     )
 
 
@@ -522,3 +531,57 @@ async def announce_report(event: Event[LessonReportPublished], *, editions: Edit
             }
 
         await _notify_trio(LESSON_REPORT, Cause.of(event), copy, context, mails=mails, emit=emit, now=now)
+
+
+# registration.* billing
+
+
+def _billing_recipient(email: str) -> str | None:
+    """The invoice's mailbox; None once registration erased it (it was a participant's own address)."""
+    address = normalise_address(email)
+    return address if "@" in address else None
+
+
+async def send_invoice(event: Event[InvoiceIssued] | Event[CreditNoteIssued], *, editions: Editions, mails: Mails,
+                       now: datetime) -> None:
+    """The invoice (or credit note) to its mailbox, with the PDF and the UBL e-invoice attached, as issued."""
+    data = event.data
+    recipient = _billing_recipient(data.recipient.email)
+    if recipient is None:
+        return
+    language = str(data.recipient.language)
+    edition = await editions.get(data.edition)
+    context: dict[str, Any] = {
+        "invoice_number": data.invoice_number, "edition": data.edition,
+        "edition_title": edition.title if edition else "Werkplaatsen wijkgericht werken",
+        "total": amount_text(data.total_cents, language), "vat": amount_text(data.vat_cents, language),
+        "issue_date": date_text(data.issue_date, language), "pdf_url": data.urls.pdf, "ubl_url": data.urls.ubl,
+    }
+    if isinstance(data, InvoiceIssued):
+        kind, identity = INVOICE, f"invoice:{data.invoice_number}"
+        context |= {"buyer_name": data.buyer_name, "buyer_reference": data.buyer_reference,
+                    "due_date": date_text(data.due_date, language)}
+    else:
+        kind, identity = CREDIT_NOTE, f"credit-note:{data.credit_note_number}"
+        context |= {"credit_note_number": data.credit_note_number}
+    attachments = [a.model_dump() for a in data.attachments]
+    await _queue(mails, _mail(kind, Cause.of(event), identity, data.registration_id, recipient, language, context,
+                              now, attachments=attachments))
+
+
+async def remind_payment(event: Event[InvoiceOverdue], *, editions: Editions, mails: Mails, now: datetime) -> None:
+    """A friendly reminder, once per invoice, to the mailbox the invoice went to."""
+    data = event.data
+    recipient = _billing_recipient(data.recipient.email)
+    if recipient is None:
+        return
+    language = str(data.recipient.language)
+    edition = await editions.get(data.edition)
+    context = {
+        "invoice_number": data.invoice_number, "buyer_reference": data.buyer_reference,
+        "edition_title": edition.title if edition else "Werkplaatsen wijkgericht werken",
+        "issue_date": date_text(data.issue_date, language), "due_date": date_text(data.due_date, language),
+        "open": amount_text(data.open_cents, language), "pdf_url": data.urls.pdf, "ubl_url": data.urls.ubl,
+    }
+    await _queue(mails, _mail(PAYMENT_REMINDER, Cause.of(event), f"overdue:{data.invoice_number}",
+                              data.registration_id, recipient, language, context, now))

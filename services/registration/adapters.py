@@ -5,11 +5,12 @@ from __future__ import annotations
 import csv
 import json
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from decimal import Decimal
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Integer, String, delete, select, update
+from sqlalchemy import JSON, Date, ForeignKey, Integer, LargeBinary, String, delete, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -21,6 +22,17 @@ from shared.db import InboxMixin, OutboxMixin, UtcDateTime
 from shared.messaging.processing import MessageStore
 from shared.settings import SettingsError
 
+from .billing import (
+    Amounts,
+    BillingPolicy,
+    Buyer,
+    CreditNote,
+    Invoice,
+    InvoiceFacts,
+    Recipient,
+    Seller,
+    VatRule,
+)
 from .config import MUNICIPALITIES_FILE, RegistrationConfig
 from .domain import (
     ACTIVE_STATUSES,
@@ -36,7 +48,8 @@ from .domain import (
     erased_event_data,
     sessions_of,
 )
-from .tokens import ApprovalLinks
+from .invoices import Documents
+from .tokens import ApprovalLinks, InvoiceLinks
 
 
 @dataclass(kw_only=True)
@@ -47,6 +60,9 @@ class RegistrationStore(MessageStore):
     retention: timedelta = timedelta(days=365)
     # Where dead letters are (services.ops.dead_letters.broker_location); erasure scrubs them. None: not scrubbed.
     dead_letters: str | Path | None = None
+    # Invoicing; None: the fee is not invoiced (tests of other use cases).
+    billing: BillingPolicy | None = None
+    invoice_links: InvoiceLinks | None = None
 
 
 class Base(DeclarativeBase):
@@ -128,6 +144,68 @@ class SeatingPlanRow(Base):
     session_number: Mapped[int] = mapped_column(Integer, primary_key=True)
     tables: Mapped[dict[str, int]] = mapped_column(JSON)  # registration id -> table number
     planned_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class InvoiceCounterRow(Base):
+    """The last number issued in a series (invoices, credit notes) and calendar year. Taking a number updates this
+    row, which locks it until the transaction that also stores the invoice and its event ends: numbers are handed
+    out one at a time across replicas, and a rolled-back invoice gives its number back."""
+
+    __tablename__ = "invoice_counters"
+
+    series: Mapped[str] = mapped_column(String(20), primary_key=True)
+    year: Mapped[int] = mapped_column(Integer, primary_key=True)
+    last_number: Mapped[int] = mapped_column(Integer)
+
+
+class InvoiceRow(Base):
+    """An invoice as issued (a fiscal record, kept 7 years: docs/invoicing.md), with what happened to it since."""
+
+    __tablename__ = "invoices"
+
+    number: Mapped[str] = mapped_column(String(32), primary_key=True)
+    registration_id: Mapped[str] = mapped_column(String(36), unique=True)  # one invoice per registration
+    edition: Mapped[str] = mapped_column(String(64), index=True)
+    description: Mapped[str] = mapped_column(String(300))
+    issued_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    issue_date: Mapped[date] = mapped_column(Date)
+    due_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+    due_date: Mapped[date] = mapped_column(Date)
+    seller: Mapped[dict[str, Any]] = mapped_column(JSON)
+    buyer: Mapped[dict[str, Any]] = mapped_column(JSON)
+    vat: Mapped[dict[str, Any]] = mapped_column(JSON)
+    net_cents: Mapped[int] = mapped_column(Integer)
+    vat_cents: Mapped[int] = mapped_column(Integer)
+    total_cents: Mapped[int] = mapped_column(Integer)
+    recipient: Mapped[dict[str, Any]] = mapped_column(JSON)
+    paid_cents: Mapped[int] = mapped_column(Integer, default=0)
+    overdue_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    credit_note_number: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    pdf: Mapped[bytes] = mapped_column(LargeBinary)
+    ubl: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class CreditNoteRow(Base):
+    __tablename__ = "credit_notes"
+
+    number: Mapped[str] = mapped_column(String(32), primary_key=True)
+    invoice_number: Mapped[str] = mapped_column(ForeignKey("invoices.number"), unique=True)
+    issued_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    issue_date: Mapped[date] = mapped_column(Date)
+    reason: Mapped[str] = mapped_column(String(300))
+    pdf: Mapped[bytes] = mapped_column(LargeBinary)
+    ubl: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class PaymentRow(Base):
+    __tablename__ = "payments"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    invoice_number: Mapped[str] = mapped_column(ForeignKey("invoices.number"), index=True)
+    amount_cents: Mapped[int] = mapped_column(Integer)
+    paid_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    reference: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    recorded_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
 
 STATE_FIELDS = ("approval_expires_at", "waitlist_position", "decided_at", "decided_by_organizer", "decision_reason",
@@ -304,6 +382,7 @@ class SqlRegistrations:
             update(MemberRow).where(MemberRow.registration_id == registration_id)
             .values(name=ERASED, email=ERASED, job_title=None)
         )
+        await SqlBilling(self.session).erase_recipient(registration_id)
         await self._erase_outbox(registration_id)
 
     async def _erase_outbox(self, registration_id: str) -> None:
@@ -340,6 +419,133 @@ class SqlRegistrations:
                    MemberRow.email.in_(emails))
         )
         return set(rows.scalars())
+
+
+class SqlBilling:
+    """Invoices, credit notes, payments and the number counters."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def next_number(self, series: str, year: int) -> int:
+        """The next number of the series in `year`, without gaps: one statement that creates or increments the
+        year's counter row and keeps it locked until this transaction ends (a competing replica waits, then
+        reads the number after ours; a rollback undoes the increment)."""
+        dialect_insert = sqlite_insert if self.session.get_bind().dialect.name == "sqlite" else pg_insert
+        table = InvoiceCounterRow.__table__
+        statement = (
+            dialect_insert(table).values(series=series, year=year, last_number=1)
+            .on_conflict_do_update(index_elements=["series", "year"],
+                                   set_={"last_number": table.c.last_number + 1})
+            .returning(table.c.last_number)
+        )
+        return int((await self.session.execute(statement)).scalar_one())
+
+    async def facts(self, registration_id: str) -> InvoiceFacts | None:
+        row = await self.session.get(RegistrationRow, registration_id)
+        if row is None or row.invoice is None:
+            return None
+        edition = await self.session.get(EditionRow, row.edition)
+        members = (await self.session.execute(
+            select(MemberRow).where(MemberRow.registration_id == registration_id).order_by(MemberRow.position)
+        )).scalars()
+        return InvoiceFacts(
+            registration_id=row.id, edition=row.edition, edition_title=edition.title if edition else row.edition,
+            municipality_code=row.municipality_code, municipality_name=row.municipality_name,
+            fee=Fee.model_validate(row.fee), invoice_address=row.invoice["address"],
+            invoice_reference=row.invoice["reference"], invoice_email=row.invoice.get("email"),
+            members=[(m.email, m.role, m.language) for m in members],  # type: ignore[misc]
+        )
+
+    async def of_registration(self, registration_id: str, *, for_update: bool = False) -> Invoice | None:
+        query = select(InvoiceRow).where(InvoiceRow.registration_id == registration_id)
+        row = (await self.session.execute(query.with_for_update() if for_update else query)).scalar_one_or_none()
+        return _invoice(row) if row else None
+
+    async def get(self, number: str, *, for_update: bool = False) -> Invoice | None:
+        query = select(InvoiceRow).where(InvoiceRow.number == number)
+        row = (await self.session.execute(query.with_for_update() if for_update else query)).scalar_one_or_none()
+        return _invoice(row) if row else None
+
+    async def add(self, invoice: Invoice, documents: Documents) -> None:
+        i = invoice
+        self.session.add(InvoiceRow(
+            number=i.number, registration_id=i.registration_id, edition=i.edition, description=i.description,
+            issued_at=i.issued_at, issue_date=i.issue_date, due_at=i.due_at, due_date=i.due_date,
+            seller=_plain(i.seller), buyer={**_plain(i.buyer), "address_lines": list(i.buyer.address_lines)},
+            vat={"rate": str(i.vat.rate), "exemption_reason": i.vat.exemption_reason},
+            net_cents=i.amounts.net_cents, vat_cents=i.amounts.vat_cents, total_cents=i.amounts.total_cents,
+            recipient={"email": i.recipient.email, "language": str(i.recipient.language)}, paid_cents=i.paid_cents,
+            pdf=documents.pdf, ubl=documents.ubl,
+        ))
+        await self.session.flush()  # payments and credit notes refer to it within the same transaction
+
+    async def save(self, invoice: Invoice) -> None:
+        await self.session.execute(
+            update(InvoiceRow).where(InvoiceRow.number == invoice.number)
+            .values(paid_cents=invoice.paid_cents, overdue_at=invoice.overdue_at,
+                    credit_note_number=invoice.credit_note_number))
+
+    async def add_credit_note(self, note: CreditNote, documents: Documents) -> None:
+        self.session.add(CreditNoteRow(number=note.number, invoice_number=note.invoice.number,
+                                       issued_at=note.issued_at, issue_date=note.issue_date, reason=note.reason,
+                                       pdf=documents.pdf, ubl=documents.ubl))
+
+    async def add_payment(self, number: str, amount_cents: int, paid_at: datetime, reference: str | None,
+                          now: datetime) -> None:
+        self.session.add(PaymentRow(invoice_number=number, amount_cents=amount_cents, paid_at=paid_at,
+                                    reference=reference, recorded_at=now))
+
+    async def overdue_candidates(self, now: datetime) -> list[str]:
+        rows = await self.session.execute(
+            select(InvoiceRow.number).where(InvoiceRow.due_at <= now, InvoiceRow.overdue_at.is_(None),
+                                            InvoiceRow.credit_note_number.is_(None),
+                                            InvoiceRow.paid_cents < InvoiceRow.total_cents)
+            .order_by(InvoiceRow.due_at))
+        return list(rows.scalars())
+
+    async def document(self, number: str, kind: str, *, credit_note: bool = False) -> bytes | None:
+        """The PDF (`pdf`) or UBL (`xml`) as issued."""
+        model: type[InvoiceRow] | type[CreditNoteRow] = CreditNoteRow if credit_note else InvoiceRow
+        column = model.pdf if kind == "pdf" else model.ubl
+        return (await self.session.execute(select(column).where(model.number == number))).scalar_one_or_none()
+
+    async def listing(self, edition: str | None) -> list[dict[str, Any]]:
+        """Every invoice with its state, oldest first, for organisers and the bookkeeping."""
+        query = select(InvoiceRow).order_by(InvoiceRow.issued_at, InvoiceRow.number)
+        if edition:
+            query = query.where(InvoiceRow.edition == edition)
+        return [{
+            "invoice_number": r.number, "registration_id": r.registration_id, "edition": r.edition,
+            "buyer": r.buyer["name"], "buyer_reference": r.buyer["reference"], "issue_date": r.issue_date.isoformat(),
+            "due_date": r.due_date.isoformat(), "amount_cents": r.net_cents, "vat_cents": r.vat_cents,
+            "total_cents": r.total_cents, "paid_cents": r.paid_cents,
+            "open_cents": 0 if r.credit_note_number else max(r.total_cents - r.paid_cents, 0),
+            "overdue": r.overdue_at is not None, "credit_note_number": r.credit_note_number,
+        } for r in (await self.session.execute(query)).scalars()]
+
+    async def erase_recipient(self, registration_id: str) -> None:
+        """The mailbox invoice mails went to may be a participant's own address: it goes with the personal data.
+        The documents as issued stay unchanged (fiscal retention, docs/invoicing.md)."""
+        await self.session.execute(
+            update(InvoiceRow).where(InvoiceRow.registration_id == registration_id)
+            .values(recipient={"email": ERASED, "language": "nl"}))
+
+
+def _plain(value: Any) -> dict[str, Any]:
+    return {k: v for k, v in vars(value).items()}
+
+
+def _invoice(row: InvoiceRow) -> Invoice:
+    buyer = {**row.buyer, "address_lines": tuple(row.buyer["address_lines"])}
+    return Invoice(
+        number=row.number, registration_id=row.registration_id, edition=row.edition, description=row.description,
+        issued_at=row.issued_at, due_at=row.due_at, seller=Seller(**row.seller), buyer=Buyer(**buyer),
+        vat=VatRule(rate=Decimal(row.vat["rate"]), exemption_reason=row.vat["exemption_reason"]),
+        amounts=Amounts(net_cents=row.net_cents, vat_cents=row.vat_cents),
+        recipient=Recipient(email=row.recipient["email"], language=row.recipient["language"]),
+        paid_cents=row.paid_cents, overdue_at=row.overdue_at, credit_note_number=row.credit_note_number,
+    )
 
 
 def _iso(value: datetime | None) -> str | None:

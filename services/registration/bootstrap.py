@@ -17,7 +17,9 @@ from shared.settings import Settings
 from . import entrypoints, web
 from .adapters import Inbox, Outbox, RegistrationRow, RegistrationStore, load_municipalities
 from .config import load_config
-from .tokens import ApprovalLinks
+from .billing import BillingPolicy
+from .invoice_routes import invoice_routes
+from .tokens import ApprovalLinks, InvoiceLinks
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 # /metrics: registrations per edition and status (werkplaatsen_registrations).
@@ -28,6 +30,7 @@ BY_STATUS = (select(RegistrationRow.edition, RegistrationRow.status, func.count(
 def build(settings: Settings, transport: Transport) -> Service:
     # Read at start-up so a wrong REGISTRATION_* setting or data file stops the service with one clear line.
     config = load_config()
+    config.require_real_seller(settings.public_url)
     municipalities = load_municipalities(config)
     db = Database(settings.database_url("registration"))
     relay = OutboxRelay(db, Outbox, transport.publish)
@@ -35,12 +38,17 @@ def build(settings: Settings, transport: Transport) -> Service:
         db, "registration", Outbox, Inbox, RegistrationCommandRejected, wake=relay.wake,
         approvals=ApprovalLinks(settings.werkplaatsen_secret_key, settings.public_url, config.approval_validity),
         retention=config.retention, dead_letters=broker_location(settings),
+        billing=BillingPolicy(seller=config.seller, vat=config.vat, payment_term=config.payment_term,
+                              invoice_prefix=config.invoice_prefix, credit_note_prefix=config.credit_note_prefix),
+        invoice_links=InvoiceLinks(settings.werkplaatsen_secret_key, settings.public_url),
     )
     return Service(
         name="registration", store=store, relay=relay, transport=transport, migrations=MIGRATIONS,
         consumers=entrypoints.consumers(store, municipalities),
         routes=[*entrypoints.routes(store, municipalities, settings.werkplaatsen_organizer_token),
-                *web.web_routes(store, municipalities, settings)],
-        background=[entrypoints.retention_job(store)],
+                *web.web_routes(store, municipalities, settings),
+                *invoice_routes(store, settings.werkplaatsen_organizer_token)],
+        background=[entrypoints.retention_job(store),
+                    entrypoints.overdue_job(store, config.overdue_check_seconds)],
         metrics=[query_gauge(db, REGISTRATIONS, BY_STATUS)],
     )

@@ -3,18 +3,26 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from decimal import Decimal
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from pydantic import Field, FilePath, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shared.settings import SettingsError
 
+from .billing import Seller, VatRule
 from .domain import SizeBand
 
 DATA_DIR = Path(__file__).parent / "data"
 MUNICIPALITIES_FILE = DATA_DIR / "gemeenten.csv"
 M50_FILE = DATA_DIR / "m50-leden-2023.csv"
+# Development stand-ins for Platform31's registrations: well-formed (the IBAN's check digits are right, the VAT number
+# is the tax authority's documented example) but not real. A deployment with an https public URL refuses them.
+DEV_KVK = "12345678"
+DEV_VAT_NUMBER = "NL000099998B57"
+DEV_IBAN = "NL91ABNA0417164300"
 
 
 class RegistrationConfig(BaseSettings):
@@ -28,11 +36,51 @@ class RegistrationConfig(BaseSettings):
     retention_days: float = Field(default=365, ge=0,
                                   description="Personal data is erased this long after an edition's last session.")
 
+    # Invoicing (docs/invoicing.md)
+    payment_term_days: float = Field(default=30, gt=0, description="Days between an invoice and its due moment.")
+    overdue_check_seconds: float = Field(default=900, gt=0, description="How often overdue invoices are looked for.")
+    vat_rate: Decimal = Field(default=Decimal(21), ge=0, le=100, description="VAT percentage on the fee.")
+    vat_exemption: str | None = Field(default=None, max_length=300,
+                                      description="Reason the fee is exempt from VAT; set: category E, 0%.")
+    invoice_prefix: str = Field(default="WP", pattern=r"^[A-Z0-9-]{1,10}$")
+    credit_note_prefix: str = Field(default="WP-C", pattern=r"^[A-Z0-9-]{1,10}$")
+    seller_name: str = Field(default="Platform31", min_length=1, max_length=200)
+    seller_street: str = Field(default="Koninginnegracht 19", min_length=1, max_length=200)
+    seller_postcode: str = Field(default="2514 AB", pattern=r"^\d{4} ?[A-Z]{2}$")
+    seller_city: str = Field(default="Den Haag", min_length=1, max_length=100)
+    seller_kvk: str = Field(default=DEV_KVK, pattern=r"^\d{8}$", description="Chamber of Commerce number.")
+    seller_vat_number: str = Field(default=DEV_VAT_NUMBER, pattern=r"^NL\d{9}B\d{2}$")
+    seller_iban: str = Field(default=DEV_IBAN, pattern=r"^[A-Z]{2}\d{2}[A-Z0-9]{10,30}$")
+    seller_email: str = Field(default="werkplaatsen@platform31.nl", pattern=r"^[^@\s]+@[^@\s]+$")
+
     @model_validator(mode="after")
     def _band_in_order(self) -> RegistrationConfig:
         if self.midsize_min > self.midsize_max:
             raise ValueError("REGISTRATION_MIDSIZE_MIN is larger than REGISTRATION_MIDSIZE_MAX")
         return self
+
+    @property
+    def seller(self) -> Seller:
+        return Seller(name=self.seller_name, street=self.seller_street, postcode=self.seller_postcode,
+                      city=self.seller_city, kvk=self.seller_kvk, vat_number=self.seller_vat_number,
+                      iban=self.seller_iban, email=self.seller_email)
+
+    @property
+    def vat(self) -> VatRule:
+        return VatRule(rate=self.vat_rate, exemption_reason=self.vat_exemption or None)
+
+    @property
+    def payment_term(self) -> timedelta:
+        return timedelta(days=self.payment_term_days)
+
+    def require_real_seller(self, public_url: str) -> None:
+        """A deployment reachable over https sends real invoices: the development stand-ins must be replaced."""
+        if urlsplit(public_url).scheme != "https":
+            return
+        for name, stand_in in (("kvk", DEV_KVK), ("vat_number", DEV_VAT_NUMBER), ("iban", DEV_IBAN)):
+            if getattr(self, f"seller_{name}") == stand_in:
+                raise SettingsError(f"REGISTRATION_SELLER_{name.upper()}: not set (required when "
+                                    "WERKPLAATSEN_PUBLIC_URL is https: invoices carry it)")
 
     @property
     def band(self) -> SizeBand:

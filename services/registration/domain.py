@@ -217,6 +217,8 @@ def erased_event_data(message_type: str, data: dict[str, Any]) -> dict[str, Any]
         data["reason"] = ERASED
     if data.get("chat_id"):
         data["chat_id"] = None
+    if isinstance(data.get("recipient"), dict):  # billing events: the mailbox may be a participant's own address
+        data["recipient"] = {**data["recipient"], "email": ERASED}
     return data
 
 

@@ -26,6 +26,7 @@ from shared.contract.registration import (
     CancelRegistration,
     DeclineRegistration,
     EraseParticipantData,
+    RegisterPayment,
     RegisterTrio,
 )
 from shared.contract.scheduling import (
@@ -44,7 +45,7 @@ from shared.messaging.processing import run_command, run_event
 from shared.settings import SERVICES
 
 from . import handlers
-from .adapters import RegistrationStore, SqlEditions, SqlRegistrations, SqlSeating
+from .adapters import RegistrationStore, SqlBilling, SqlEditions, SqlRegistrations, SqlSeating
 from .domain import MunicipalityRegister, refine_intake_errors
 
 log = structlog.get_logger()
@@ -75,9 +76,21 @@ async def decide(store: RegistrationStore, msg: Incoming, approve: bool) -> Repl
         cmd, registrations=SqlRegistrations(session), approvals=store.approvals, emit=outbox.emit, now=utcnow()))
 
 
+def invoicing(store: RegistrationStore, session: Any) -> handlers.Invoicing | None:
+    if store.billing is None or store.invoice_links is None:
+        return None
+    return handlers.Invoicing(billing=SqlBilling(session), policy=store.billing, links=store.invoice_links)
+
+
 async def cancel_registration(store: RegistrationStore, msg: Incoming) -> Reply:
     return await run_command(store, msg, CancelRegistration, lambda cmd, session, outbox: handlers.cancel(
-        cmd, registrations=SqlRegistrations(session), emit=outbox.emit, now=utcnow()))
+        cmd, registrations=SqlRegistrations(session), emit=outbox.emit, now=utcnow(),
+        invoicing=invoicing(store, session)))
+
+
+async def register_payment(store: RegistrationStore, msg: Incoming) -> Reply:
+    return await run_command(store, msg, RegisterPayment, lambda cmd, session, outbox: handlers.register_payment(
+        cmd, billing=SqlBilling(session), emit=outbox.emit, now=utcnow()))
 
 
 async def erase_participant_data(store: RegistrationStore, msg: Incoming) -> Reply:
@@ -128,6 +141,9 @@ def consumers(store: RegistrationStore, municipalities: MunicipalityRegister) ->
     async def erase(msg: Incoming) -> None:
         await erase_participant_data(store, msg)
 
+    async def payment(msg: Incoming) -> None:
+        await register_payment(store, msg)
+
     async def edition_scheduled(msg: Incoming) -> None:
         await run_event(store, msg, EditionScheduled, lambda event, envelope, session, _outbox:
                         handlers.remember_edition(event, editions=SqlEditions(session),
@@ -135,8 +151,9 @@ def consumers(store: RegistrationStore, municipalities: MunicipalityRegister) ->
 
     def placement(model: type[TrioPlaced | TrioWaitlisted | PlaceReleased]) -> Consumer:
         async def follow(msg: Incoming) -> None:
-            await run_event(store, msg, model, lambda event, envelope, session, _outbox: handlers.follow_placement(
-                event, registrations=SqlRegistrations(session), occurred_at=envelope.occurred_at))
+            await run_event(store, msg, model, lambda event, envelope, session, outbox: handlers.follow_placement(
+                event, registrations=SqlRegistrations(session), occurred_at=envelope.occurred_at,
+                invoicing=invoicing(store, session), emit=outbox.emit, now=utcnow()))
         return follow
 
     async def seating_planned(msg: Incoming) -> None:
@@ -154,6 +171,7 @@ def consumers(store: RegistrationStore, municipalities: MunicipalityRegister) ->
         DeclineRegistration.routing_key: decline,
         CancelRegistration.routing_key: cancel,
         EraseParticipantData.routing_key: erase,
+        RegisterPayment.routing_key: payment,
         EditionScheduled.routing_key: edition_scheduled,
         TrioPlaced.routing_key: placement(TrioPlaced),
         TrioWaitlisted.routing_key: placement(TrioWaitlisted),
@@ -196,6 +214,42 @@ def retention_job(store: RegistrationStore, clock: Callable[[], datetime] = utcn
             await asyncio.sleep(interval_seconds)
 
     return erase_personal_data_after_retention
+
+
+# Overdue invoices
+
+
+async def flag_overdue_invoices(store: RegistrationStore, now: datetime) -> list[str]:
+    """InvoiceOverdue for every invoice past its due moment and still open; the numbers flagged by this call.
+    Each in a transaction of its own under the invoice's row lock, so replicas flag each invoice once."""
+    async with store.db.sessions() as session:
+        candidates = await SqlBilling(session).overdue_candidates(now)
+    flagged = []
+    for number in candidates:
+        cause = Cause(message_id=str(uuid.uuid4()), correlation_id=f"overdue:{number}")
+        async with store.db.transaction() as session:
+            work = invoicing(store, session)
+            assert work is not None
+            outbox = Outbox(session, store.outbox_model, store.service, cause)
+            if await handlers.flag_overdue(number, invoicing=work, emit=outbox.emit, now=now):
+                flagged.append(number)
+        store.wake()
+    return flagged
+
+
+def overdue_job(store: RegistrationStore, interval_seconds: float,
+                clock: Callable[[], datetime] = utcnow) -> Callable[[], Any]:
+    async def flag_overdue_invoices_now_and_then() -> None:
+        while True:
+            try:
+                flagged = await flag_overdue_invoices(store, clock())
+                if flagged:
+                    log.info("invoices_overdue", invoices=len(flagged))
+            except Exception as exc:  # the database may be away for a while; the next round catches up
+                log.warning("overdue_check_failed", error=str(exc)[:300])
+            await asyncio.sleep(interval_seconds)
+
+    return flag_overdue_invoices_now_and_then
 
 
 # HTTP

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
@@ -12,10 +13,17 @@ from shared.contract.registration import (
     ApprovalRequested,
     ApproveRegistration,
     CancelRegistration,
+    CreditNoteIssued,
     DeclineRegistration,
+    DocumentLinks,
+    InvoiceIssued,
+    InvoiceOverdue,
+    InvoiceRecipient,
     MunicipalityInfo,
     ParticipantDataErased,
+    PaymentRegistered,
     RegisteredMember,
+    RegisterPayment,
     RegisterTrio,
     RegistrationApproved,
     RegistrationCancelled,
@@ -32,6 +40,20 @@ from shared.contract.scheduling import (
 )
 from shared.messaging.messages import CommandRefused, refuse
 
+from .billing import (
+    CREDIT_NOTE_SERIES,
+    INVOICE_SERIES,
+    BillingPolicy,
+    CreditNote,
+    Invoice,
+    InvoiceFacts,
+    invoice_number,
+    invoice_year,
+    is_overdue,
+    needs_invoice,
+    new_invoice,
+    payment_problems,
+)
 from .domain import (
     Edition,
     Member,
@@ -45,7 +67,8 @@ from .domain import (
     intake_problems,
     preferred_domain_mix,
 )
-from .tokens import ApprovalLinks, token_expired, token_required
+from .invoices import Documents, credit_note_documents, invoice_documents
+from .tokens import ApprovalLinks, InvoiceLinks, token_expired, token_required
 
 Emit = Callable[[EventData], object]
 
@@ -72,6 +95,27 @@ class Seating(Protocol):
 
 class Municipalities(Protocol):
     def get(self, code: str) -> Municipality | None: ...
+
+
+class Billing(Protocol):
+    async def next_number(self, series: str, year: int) -> int: ...
+    async def facts(self, registration_id: str) -> InvoiceFacts | None: ...
+    async def of_registration(self, registration_id: str, *, for_update: bool = False) -> Invoice | None: ...
+    async def get(self, number: str, *, for_update: bool = False) -> Invoice | None: ...
+    async def add(self, invoice: Invoice, documents: Documents) -> None: ...
+    async def save(self, invoice: Invoice) -> None: ...
+    async def add_credit_note(self, note: CreditNote, documents: Documents) -> None: ...
+    async def add_payment(self, number: str, amount_cents: int, paid_at: datetime, reference: str | None,
+                          now: datetime) -> None: ...
+
+
+@dataclass(frozen=True)
+class Invoicing:
+    """What the billing use cases need besides the store: the policy from configuration and the trio's links."""
+
+    billing: Billing
+    policy: BillingPolicy
+    links: InvoiceLinks
 
 
 async def register_trio(cmd: RegisterTrio, *, editions: Editions, registrations: Registrations,
@@ -216,7 +260,7 @@ async def request_approval_again(registration_id: str, *, registrations: Registr
 
 
 async def cancel(cmd: CancelRegistration, *, registrations: Registrations, emit: Emit,
-                 now: datetime) -> dict[str, str]:
+                 now: datetime, invoicing: Invoicing | None = None) -> dict[str, str]:
     state = await existing(registrations, cmd.registration_id)
     if state.status == "cancelled":
         raise refuse("registration_id", "already_cancelled", "Deze aanmelding is al geannuleerd.")
@@ -228,11 +272,14 @@ async def cancel(cmd: CancelRegistration, *, registrations: Registrations, emit:
     await registrations.save_state(state)
     emit(RegistrationCancelled(registration_id=state.registration_id, edition=state.edition,
                                reason=state.cancel_reason))
+    if invoicing is not None:
+        await credit_invoice(state.registration_id, invoicing=invoicing, emit=emit, now=now)
     return {"registration_id": state.registration_id}
 
 
 async def follow_placement(event: TrioPlaced | TrioWaitlisted | PlaceReleased, *, registrations: Registrations,
-                           occurred_at: datetime) -> None:
+                           occurred_at: datetime, invoicing: Invoicing | None = None, emit: Emit | None = None,
+                           now: datetime | None = None) -> None:
     """Keep the status the trio sees in step with scheduling's places and waitlist (see apply_placement)."""
     state = await registrations.get_state(event.registration_id, for_update=True)
     if state is None:
@@ -247,6 +294,8 @@ async def follow_placement(event: TrioPlaced | TrioWaitlisted | PlaceReleased, *
     position = event.position if isinstance(event, TrioWaitlisted) else None
     if apply_placement(state, placement, occurred_at, position):
         await registrations.save_state(state)
+    if state.status == "placed" and invoicing is not None and emit is not None:
+        await issue_invoice(state.registration_id, invoicing=invoicing, emit=emit, now=now or occurred_at)
 
 
 async def erase_participant_data(registration_id: str, *, registrations: Registrations, emit: Emit,
@@ -277,3 +326,100 @@ async def erase_after_retention(*, editions: Editions, registrations: Registrati
         if await erase_one(registration_id):
             erased.append(registration_id)
     return erased
+
+
+# Billing (rules in billing.py, documents in invoices.py)
+
+
+def _links(invoicing: Invoicing, number: str, *, credit_note: bool = False) -> DocumentLinks:
+    return DocumentLinks(pdf=invoicing.links.url(number, "pdf", credit_note=credit_note),
+                         ubl=invoicing.links.url(number, "xml", credit_note=credit_note))
+
+
+def _recipient(invoice: Invoice) -> InvoiceRecipient:
+    return InvoiceRecipient(email=invoice.recipient.email, language=invoice.recipient.language)
+
+
+async def issue_invoice(registration_id: str, *, invoicing: Invoicing, emit: Emit, now: datetime) -> str | None:
+    """Invoice a placed trio that pays the fee, once; the invoice number, or None when none was issued.
+
+    Runs under the registration's row lock (follow_placement), so a second TrioPlaced sees the first invoice.
+    The number is taken last, just before the documents are made: the counter row stays locked until commit.
+    """
+    billing = invoicing.billing
+    if await billing.of_registration(registration_id) is not None:
+        return None
+    facts = await billing.facts(registration_id)
+    if facts is None or not needs_invoice(facts.fee):
+        return None
+    year = invoice_year(now)
+    number = invoice_number(invoicing.policy.invoice_prefix, year, await billing.next_number(INVOICE_SERIES, year))
+    invoice = new_invoice(facts, number, invoicing.policy, now)
+    documents = await invoice_documents(invoice)
+    await billing.add(invoice, documents)
+    emit(InvoiceIssued(
+        invoice_number=number, registration_id=registration_id, edition=invoice.edition,
+        municipality=facts.municipality_code, buyer_name=invoice.buyer.name, buyer_reference=invoice.buyer.reference,
+        issue_date=invoice.issue_date, due_date=invoice.due_date, amount_cents=invoice.amounts.net_cents,
+        vat_cents=invoice.amounts.vat_cents, total_cents=invoice.amounts.total_cents, urls=_links(invoicing, number),
+        recipient=_recipient(invoice), attachments=documents.attachments(number),
+    ))
+    return number
+
+
+async def credit_invoice(registration_id: str, *, invoicing: Invoicing, emit: Emit, now: datetime) -> str | None:
+    """A cancelled registration's invoice is credited in full by a credit note of its own number range."""
+    billing = invoicing.billing
+    invoice = await billing.of_registration(registration_id, for_update=True)
+    if invoice is None or invoice.credited:
+        return None
+    year = invoice_year(now)
+    number = invoice_number(invoicing.policy.credit_note_prefix, year,
+                            await billing.next_number(CREDIT_NOTE_SERIES, year))
+    note = CreditNote(number=number, invoice=invoice, issued_at=now)
+    documents = await credit_note_documents(note)
+    await billing.add_credit_note(note, documents)
+    invoice.credit_note_number = number
+    await billing.save(invoice)
+    emit(CreditNoteIssued(
+        credit_note_number=number, invoice_number=invoice.number, registration_id=registration_id,
+        edition=invoice.edition, issue_date=note.issue_date, amount_cents=invoice.amounts.net_cents,
+        vat_cents=invoice.amounts.vat_cents, total_cents=invoice.amounts.total_cents,
+        urls=_links(invoicing, number, credit_note=True), recipient=_recipient(invoice),
+        attachments=documents.attachments(number),
+    ))
+    return number
+
+
+async def register_payment(cmd: RegisterPayment, *, billing: Billing, emit: Emit, now: datetime) -> dict[str, object]:
+    invoice = await billing.get(cmd.invoice_number, for_update=True)
+    problems = payment_problems(invoice, cmd.amount_cents)
+    if problems:
+        raise CommandRefused(problems)
+    assert invoice is not None
+    invoice.paid_cents += cmd.amount_cents
+    await billing.add_payment(invoice.number, cmd.amount_cents, cmd.paid_at, cmd.reference, now)
+    await billing.save(invoice)
+    emit(PaymentRegistered(
+        invoice_number=invoice.number, registration_id=invoice.registration_id, edition=invoice.edition,
+        amount_cents=cmd.amount_cents, paid_at=cmd.paid_at, reference=cmd.reference, paid_cents=invoice.paid_cents,
+        open_cents=invoice.open_cents,
+    ))
+    return {"invoice_number": invoice.number, "open_cents": invoice.open_cents}
+
+
+async def flag_overdue(number: str, *, invoicing: Invoicing, emit: Emit, now: datetime) -> bool:
+    """InvoiceOverdue once: under the invoice's row lock, so replicas checking at the same moment take turns and
+    the second finds it flagged."""
+    invoice = await invoicing.billing.get(number, for_update=True)
+    if invoice is None or not is_overdue(invoice, now):
+        return False
+    invoice.overdue_at = now
+    await invoicing.billing.save(invoice)
+    emit(InvoiceOverdue(
+        invoice_number=invoice.number, registration_id=invoice.registration_id, edition=invoice.edition,
+        buyer_name=invoice.buyer.name, buyer_reference=invoice.buyer.reference, issue_date=invoice.issue_date,
+        due_date=invoice.due_date, total_cents=invoice.amounts.total_cents, open_cents=invoice.open_cents,
+        urls=_links(invoicing, invoice.number), recipient=_recipient(invoice),
+    ))
+    return True

@@ -59,3 +59,30 @@ def token_required() -> CommandRefused:
     return refuse("token", "token_required",
                   "Er is geen goedkeuringslink meegegeven: alleen de goedkeurder (met de link uit de e-mail) "
                   "of de organisatie kan over deze aanmelding beslissen.")
+
+
+INVOICE_PURPOSE = "invoice"
+
+
+@dataclass(frozen=True)
+class InvoiceLinks:
+    """Links to an invoice's or credit note's documents for the trio: signed (purpose `invoice`) for that one number.
+
+    They do not expire: an invoice stays the trio's document for as long as it is kept.
+    """
+
+    secret: str
+    public_url: str
+
+    def url(self, number: str, kind: str, *, credit_note: bool = False) -> str:
+        """`kind`: `pdf` or `xml`."""
+        folder = "credit-notes" if credit_note else "invoices"
+        return f"{self.public_url.rstrip('/')}/{folder}/{number}.{kind}?token={sign(self.secret, INVOICE_PURPOSE, number)}"
+
+    def allows(self, token: str, number: str) -> bool:
+        if not token or len(token) > MAX_TOKEN_LENGTH:
+            return False
+        try:
+            return unsign(self.secret, INVOICE_PURPOSE, token) == number
+        except (LinkInvalid, LinkExpired):
+            return False

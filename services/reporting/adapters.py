@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Integer, String, select
+from sqlalchemy import JSON, Boolean, Date, Integer, String, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -20,6 +20,7 @@ from .domain import (
     Edition,
     EventSource,
     Instrument,
+    InvoiceCopy,
     Municipality,
     NotificationFailure,
     PlannedSession,
@@ -153,6 +154,53 @@ class EventSourceRow(Base):
     event_id: Mapped[str] = mapped_column(String(200), primary_key=True)
     registration_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
     edition: Mapped[str | None] = mapped_column(String(64), nullable=True)
+
+
+class InvoiceRow(Base):
+    """Reporting's copy of an invoice (amounts and state; the documents stay with registration)."""
+
+    __tablename__ = "invoices"
+
+    number: Mapped[str] = mapped_column(String(32), primary_key=True)
+    registration_id: Mapped[str] = mapped_column(String(64))
+    edition: Mapped[str] = mapped_column(String(64), index=True)
+    buyer_name: Mapped[str | None] = mapped_column(String(300), nullable=True)
+    buyer_reference: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    issue_date: Mapped[date | None] = mapped_column(Date, nullable=True)
+    due_date: Mapped[date | None] = mapped_column(Date, nullable=True)
+    net_cents: Mapped[int] = mapped_column(Integer, default=0)
+    vat_cents: Mapped[int] = mapped_column(Integer, default=0)
+    total_cents: Mapped[int] = mapped_column(Integer, default=0)
+    paid_cents: Mapped[int] = mapped_column(Integer, default=0)
+    overdue: Mapped[bool] = mapped_column(Boolean, default=False)
+    credit_note_number: Mapped[str | None] = mapped_column(String(32), nullable=True)
+
+
+INVOICE_FIELDS = ("registration_id", "edition", "buyer_name", "buyer_reference", "issue_date", "due_date", "net_cents",
+                  "vat_cents", "total_cents", "paid_cents", "overdue", "credit_note_number")
+
+
+class SqlInvoices:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def get(self, number: str, *, for_update: bool = False) -> InvoiceCopy | None:
+        query = select(InvoiceRow).where(InvoiceRow.number == number)
+        row = (await self.session.execute(query.with_for_update() if for_update else query)).scalar_one_or_none()
+        return InvoiceCopy(number=row.number, **{f: getattr(row, f) for f in INVOICE_FIELDS}) if row else None
+
+    async def save(self, invoice: InvoiceCopy) -> None:
+        row = await self.session.get(InvoiceRow, invoice.number)
+        if row is None:
+            row = InvoiceRow(number=invoice.number)
+            self.session.add(row)
+        for f in INVOICE_FIELDS:
+            setattr(row, f, getattr(invoice, f))
+
+    async def of_edition(self, edition: str) -> list[InvoiceCopy]:
+        rows = (await self.session.execute(
+            select(InvoiceRow).where(InvoiceRow.edition == edition).order_by(InvoiceRow.number))).scalars()
+        return [InvoiceCopy(number=r.number, **{f: getattr(r, f) for f in INVOICE_FIELDS}) for r in rows]
 
 
 REPORT_FIELDS = ("title", "starts_at", "trios", "municipalities", "lessons", "quotes", "next_steps", "completed_at",

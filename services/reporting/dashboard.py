@@ -26,12 +26,13 @@ from shared.http import is_organizer, unauthorized
 from shared.links import LinkExpired, LinkInvalid, sign, unsign
 from shared.messaging.processing import MessageStore
 
-from .adapters import SqlAttendance, SqlEditions, SqlEventSources, SqlFailures, SqlTrios
+from .adapters import SqlAttendance, SqlEditions, SqlEventSources, SqlFailures, SqlInvoices, SqlTrios
 from .charts import bar_chart, cumulative_chart
 from .documents import render_html, svg
 from .entrypoints import EDITION, not_found
 from .overview import (
     ATTENDANCE_COLUMNS,
+    INVOICE_COLUMNS,
     REGISTRATION_COLUMNS,
     EditionOverview,
     as_csv,
@@ -39,6 +40,7 @@ from .overview import (
     attendance_rows,
     edition_overview,
     failure_lines,
+    invoice_rows,
     registration_rows,
 )
 
@@ -57,6 +59,7 @@ DASHBOARD_HEADERS = {
 EXPORTS = {
     "registrations": ("aanmeldingen", REGISTRATION_COLUMNS),
     "attendance": ("aanwezigheid", ATTENDANCE_COLUMNS),
+    "invoices": ("facturen", INVOICE_COLUMNS),
 }
 
 
@@ -124,7 +127,8 @@ def routes(store: MessageStore, *, organizer_token: str, secret_key: str, public
         async with store.db.sessions() as session:
             editions = await SqlEditions(session).every()
             trios_of = {e.slug: await SqlTrios(session).of_edition(e.slug) for e in editions}
-            overviews = [edition_overview(e, e.slug, trios_of[e.slug], await SqlAttendance(session).of_edition(e.slug))
+            overviews = [edition_overview(e, e.slug, trios_of[e.slug], await SqlAttendance(session).of_edition(e.slug),
+                                          await SqlInvoices(session).of_edition(e.slug))
                          for e in editions]
             failures = await SqlFailures(session).every()
             sources = await SqlEventSources(session).lookup({f.caused_by for f in failures})
@@ -157,11 +161,16 @@ def routes(store: MessageStore, *, organizer_token: str, secret_key: str, public
             edition = await SqlEditions(session).get(slug)
             trios = await SqlTrios(session).of_edition(slug)
             attendance = await SqlAttendance(session).of_edition(slug)
+            invoices = await SqlInvoices(session).of_edition(slug)
         if edition is None and not trios:
             return not_found()
         title, columns = EXPORTS[what]
-        rows = (registration_rows(slug, trios) if what == "registrations"
-                else attendance_rows(edition, slug, trios, attendance))
+        if what == "registrations":
+            rows = registration_rows(slug, trios)
+        elif what == "invoices":
+            rows = invoice_rows(invoices)
+        else:
+            rows = attendance_rows(edition, slug, trios, attendance)
         filename = f"{title}-{slug}.{kind}"
         headers = {"Content-Disposition": f'attachment; filename="{filename}"', "Cache-Control": "no-store"}
         if kind == "csv":

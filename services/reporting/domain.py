@@ -7,7 +7,7 @@ import re
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
@@ -352,3 +352,39 @@ class EventSource:
     event_id: str
     registration_id: str | None
     edition: str | None
+
+
+@dataclass
+class InvoiceCopy:
+    """Reporting's copy of an invoice, from registration's billing events (which may arrive in any order)."""
+
+    number: str
+    registration_id: str
+    edition: str
+    buyer_name: str | None = None  # None: InvoiceIssued has not arrived yet
+    buyer_reference: str | None = None
+    issue_date: date | None = None
+    due_date: date | None = None
+    net_cents: int = 0
+    vat_cents: int = 0
+    total_cents: int = 0
+    paid_cents: int = 0
+    overdue: bool = False
+    credit_note_number: str | None = None
+
+    @property
+    def issued(self) -> bool:
+        return self.buyer_name is not None
+
+    @property
+    def open_cents(self) -> int:
+        return 0 if self.credit_note_number else max(self.total_cents - self.paid_cents, 0)
+
+    @property
+    def overdue_cents(self) -> int:
+        return self.open_cents if self.overdue else 0
+
+
+def record_payment(invoice: InvoiceCopy, paid_cents: int) -> None:
+    """PaymentRegistered carries the total paid so far, so the highest one seen is the truth whatever the order."""
+    invoice.paid_cents = max(invoice.paid_cents, paid_cents)

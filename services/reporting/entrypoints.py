@@ -16,7 +16,11 @@ from shared.contract import Event
 from shared.contract.notifications import NotificationFailed
 from shared.contract.registration import (
     ApprovalRequested,
+    CreditNoteIssued,
+    InvoiceIssued,
+    InvoiceOverdue,
     ParticipantDataErased,
+    PaymentRegistered,
     RegistrationApproved,
     RegistrationCancelled,
     RegistrationDeclined,
@@ -43,6 +47,7 @@ from .adapters import (
     SqlEditions,
     SqlEventSources,
     SqlFailures,
+    SqlInvoices,
     SqlNames,
     SqlReports,
     SqlRounds,
@@ -120,6 +125,9 @@ def consumers(store: MessageStore, *, public_url: str, key: NameKey, clock: Cloc
         NotificationFailed.routing_key: event(NotificationFailed, lambda data, envelope, session, _o:
                                               handlers.record_failure(data, failures=SqlFailures(session),
                                                                       occurred_at=envelope.occurred_at)),
+        **{model.routing_key: event(model, lambda data, _e, session, _o: handlers.follow_billing(
+            data, invoices=SqlInvoices(session)))
+           for model in (InvoiceIssued, CreditNoteIssued, PaymentRegistered, InvoiceOverdue)},
         RetractReport.routing_key: retract,
     }
 

@@ -14,6 +14,10 @@ from typing import Any, Protocol
 from shared.contract import Event, EventData
 from shared.contract.notifications import NotificationFailed
 from shared.contract.registration import (
+    CreditNoteIssued,
+    InvoiceIssued,
+    InvoiceOverdue,
+    PaymentRegistered,
     ApprovalRequested,
     ParticipantDataErased,
     RegistrationApproved,
@@ -87,6 +91,11 @@ class Names(Protocol):
 class AttendanceLists(Protocol):
     async def get(self, edition: str, session_number: int, *, for_update: bool = False) -> Attendance | None: ...
     async def save(self, attendance: Attendance) -> None: ...
+
+
+class Invoices(Protocol):
+    async def get(self, number: str, *, for_update: bool = False) -> domain.InvoiceCopy | None: ...
+    async def save(self, invoice: domain.InvoiceCopy) -> None: ...
 
 
 class Failures(Protocol):
@@ -309,3 +318,26 @@ async def remember_source(envelope: Event[Any], *, sources: Sources) -> None:
     data = envelope.data
     await sources.add(EventSource(envelope.event_id, getattr(data, "registration_id", None),
                                   getattr(data, "edition", None)))
+
+
+# registration's billing
+
+
+async def follow_billing(event: InvoiceIssued | CreditNoteIssued | PaymentRegistered | InvoiceOverdue, *,
+                         invoices: Invoices) -> None:
+    """Keep the amounts per invoice; each event sets only what it knows, so any order of arrival adds up."""
+    invoice = (await invoices.get(event.invoice_number, for_update=True)
+               or domain.InvoiceCopy(number=event.invoice_number, registration_id=event.registration_id,
+                                     edition=event.edition))
+    if isinstance(event, InvoiceIssued):
+        invoice.buyer_name, invoice.buyer_reference = event.buyer_name, event.buyer_reference
+        invoice.issue_date, invoice.due_date = event.issue_date, event.due_date
+        invoice.net_cents, invoice.vat_cents, invoice.total_cents = (event.amount_cents, event.vat_cents,
+                                                                     event.total_cents)
+    elif isinstance(event, CreditNoteIssued):
+        invoice.credit_note_number = event.credit_note_number
+    elif isinstance(event, PaymentRegistered):
+        domain.record_payment(invoice, event.paid_cents)
+    else:
+        invoice.overdue = True
+    await invoices.save(invoice)

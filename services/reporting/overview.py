@@ -24,6 +24,7 @@ from .domain import (
     STATUSES,
     Edition,
     EventSource,
+    InvoiceCopy,
     NotificationFailure,
     Trio,
 )
@@ -63,10 +64,36 @@ class EditionOverview:
     waitlist: list[Trio]
     attendance: list[SessionAttendance]
     registered_days: list[date]
+    billing: BillingSummary | None = None  # None: no invoice yet
+
+
+@dataclass(frozen=True)
+class BillingSummary:
+    """Amounts per edition, including VAT, from registration's billing events."""
+
+    invoices: int
+    invoiced_cents: int
+    credited_cents: int
+    paid_cents: int
+    open_cents: int
+    overdue_cents: int
+    overdue_invoices: int
+
+
+def billing_summary(invoices: list[InvoiceCopy]) -> BillingSummary | None:
+    if not invoices:
+        return None
+    return BillingSummary(
+        invoices=len(invoices), invoiced_cents=sum(i.total_cents for i in invoices),
+        credited_cents=sum(i.total_cents for i in invoices if i.credit_note_number),
+        paid_cents=sum(i.paid_cents for i in invoices), open_cents=sum(i.open_cents for i in invoices),
+        overdue_cents=sum(i.overdue_cents for i in invoices),
+        overdue_invoices=sum(1 for i in invoices if i.overdue_cents),
+    )
 
 
 def edition_overview(edition: Edition | None, slug: str, trios: list[Trio],
-                     attendance: dict[int, list[str]]) -> EditionOverview:
+                     attendance: dict[int, list[str]], invoices: list[InvoiceCopy] | None = None) -> EditionOverview:
     registered = [t for t in trios if t.registered]
     active = [t for t in registered if t.status in ACTIVE_STATUSES]
     placed = [t for t in registered if t.status == "placed"]
@@ -95,6 +122,7 @@ def edition_overview(edition: Edition | None, slug: str, trios: list[Trio],
                         key=lambda t: (t.waitlist_position is None, t.waitlist_position or 0)),
         attendance=_attendance(edition, trios, attendance, len(placed)),
         registered_days=sorted(t.registered_at.astimezone(AMSTERDAM).date() for t in registered if t.registered_at),
+        billing=billing_summary(invoices or []),
     )
 
 
@@ -136,6 +164,10 @@ REGISTRATION_COLUMNS = (
     "provincie", "inwoners", "grootteklasse", "m50", "domeinen_leden", "fysiek_en_sociaal", "casus_titel",
     "casus_wijk", "casus_domeinen", "bijdrage_eur", "kwijtgescholden", "reden_kwijtschelding",
     "toestemming_gemeentenaam", "kanaal", "gegevens_gewist",
+)
+INVOICE_COLUMNS = (
+    "factuurnummer", "editie", "registration_id", "debiteur", "kenmerk_debiteur", "factuurdatum", "vervaldatum",
+    "bedrag_excl_btw_eur", "btw_eur", "totaal_eur", "betaald_eur", "openstaand_eur", "vervallen", "creditnota",
 )
 ATTENDANCE_COLUMNS = (
     "editie", "bijeenkomst", "thema", "datum", "registration_id", "gemeente", "provincie", "grootteklasse",
@@ -198,6 +230,14 @@ def _inert(value: object) -> object:
     if isinstance(value, str) and value.startswith(FORMULA_START):
         return "'" + value
     return value
+
+
+def invoice_rows(invoices: list[InvoiceCopy]) -> list[list[object]]:
+    """For the bookkeeping: one line per invoice, amounts in euros (numbers, so a spreadsheet can add them up)."""
+    return [[i.number, i.edition, i.registration_id, i.buyer_name, i.buyer_reference, i.issue_date, i.due_date,
+             i.net_cents / 100, i.vat_cents / 100, i.total_cents / 100, i.paid_cents / 100, i.open_cents / 100,
+             _yes(bool(i.overdue_cents)), i.credit_note_number]
+            for i in sorted(invoices, key=lambda i: i.number)]
 
 
 def as_csv(columns: tuple[str, ...], rows: list[list[object]]) -> bytes:

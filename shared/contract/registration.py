@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Literal
 
 from pydantic import AwareDatetime, EmailStr, Field
@@ -42,8 +43,11 @@ class Consent(ContractModel):
 
 
 class Invoice(ContractModel):
-    address: str = Field(max_length=1000)
+    address: str = Field(max_length=1000, description="Postal address for the invoice, lines separated by newlines; "
+                         "the last line `1234 AB Plaats`.")
     reference: str = Field(max_length=200, description="The municipality's own purchase reference.")
+    email: EmailStr | None = Field(default=None, description="Where invoices are sent (e.g. the accounts payable "
+                                   "mailbox); left out: the trio's (first) wijkambtenaar. Added in contract 1.1.")
 
 
 # Commands
@@ -97,6 +101,18 @@ class EraseParticipantData(Command):
     routing_key = "registration.EraseParticipantData"
 
     registration_id: str
+
+
+class RegisterPayment(Command):
+    """An organiser records a payment received on an invoice (a bank statement line)."""
+
+    routing_key = "registration.RegisterPayment"
+
+    invoice_number: str = Field(max_length=32, description="The invoice paid, e.g. `WP-2027-0001`.")
+    amount_cents: int = Field(gt=0, le=100_000_000, description="Amount received, in euro cents.")
+    paid_at: AwareDatetime = Field(description="When the money arrived (value date).")
+    reference: str | None = Field(default=None, max_length=200,
+                                  description="The bank's or payer's reference, for the bookkeeping.")
 
 
 # Events
@@ -184,6 +200,98 @@ class ParticipantDataErased(EventData):
     routing_key = "registration.ParticipantDataErased"
 
     registration_id: str
+
+
+class InvoiceRecipient(ContractModel):
+    """Where the invoice mail goes: `invoice.email` from the registration, or else the trio's wijkambtenaar."""
+
+    email: str
+    language: Language
+
+
+class DocumentLinks(ContractModel):
+    """Signed links (purpose `invoice`) to the document, for the trio; organisers use the `/api/invoices` paths."""
+
+    pdf: str
+    ubl: str
+
+
+class Attachment(ContractModel):
+    filename: str
+    content_type: str
+    content_base64: str
+
+
+class InvoiceIssued(EventData):
+    """A placed trio that pays the fee has been invoiced; the documents are attached as issued (immutable)."""
+
+    routing_key = "registration.InvoiceIssued"
+
+    invoice_number: str
+    registration_id: str
+    edition: str
+    municipality: str = Field(description="CBS code of the buyer, e.g. `GM0344`.")
+    buyer_name: str
+    buyer_reference: str
+    issue_date: date
+    due_date: date
+    amount_cents: int = Field(description="Net amount (excluding VAT).")
+    vat_cents: int
+    total_cents: int = Field(description="Amount payable (including VAT).")
+    currency: Literal["EUR"] = "EUR"
+    urls: DocumentLinks
+    recipient: InvoiceRecipient
+    attachments: list[Attachment] = Field(description="The PDF and the UBL 2.1 XML (Peppol BIS Billing 3.0, NLCIUS).")
+
+
+class CreditNoteIssued(EventData):
+    """An invoiced registration was cancelled: the invoice is credited in full."""
+
+    routing_key = "registration.CreditNoteIssued"
+
+    credit_note_number: str
+    invoice_number: str
+    registration_id: str
+    edition: str
+    issue_date: date
+    amount_cents: int
+    vat_cents: int
+    total_cents: int
+    currency: Literal["EUR"] = "EUR"
+    urls: DocumentLinks
+    recipient: InvoiceRecipient
+    attachments: list[Attachment]
+
+
+class PaymentRegistered(EventData):
+    routing_key = "registration.PaymentRegistered"
+
+    invoice_number: str
+    registration_id: str
+    edition: str
+    amount_cents: int
+    paid_at: AwareDatetime
+    reference: str | None = None
+    paid_cents: int = Field(description="Everything received on the invoice so far, this payment included.")
+    open_cents: int = Field(description="What is still to be paid; 0 when the invoice is paid in full.")
+
+
+class InvoiceOverdue(EventData):
+    """Published once per invoice when its due date has passed and it is not paid in full (nor credited)."""
+
+    routing_key = "registration.InvoiceOverdue"
+
+    invoice_number: str
+    registration_id: str
+    edition: str
+    buyer_name: str
+    buyer_reference: str
+    issue_date: date
+    due_date: date
+    total_cents: int
+    open_cents: int
+    urls: DocumentLinks
+    recipient: InvoiceRecipient
 
 
 class RegistrationCommandRejected(CommandRejected):

@@ -1,0 +1,116 @@
+"""Invoicing over HTTP, on registration's own SQLite store: who may fetch the documents, recording payments, and
+erasure leaving the invoice as issued."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from starlette.applications import Starlette
+
+from services.registration import entrypoints
+from services.registration.adapters import Inbox, Outbox, RegistrationStore, SqlBilling
+from services.registration.bootstrap import MIGRATIONS
+from services.registration.invoice_routes import invoice_links_of, invoice_routes
+from services.registration.tokens import ApprovalLinks, InvoiceLinks
+from shared.contract.registration import RegistrationCommandRejected
+from shared.db import Database, migrate, utcnow
+from shared.messaging.messages import Incoming
+from tests.integration.test_invoicing_counter import MUNICIPALITIES, POLICY, paying_trio, placed
+from tests.integration.test_registration_store import schedule_edition
+
+TOKEN = "organiser-token"
+ORGANIZER = {"Authorization": f"Bearer {TOKEN}"}
+SECRET = "unit-secret"
+
+
+@pytest.fixture
+async def store(tmp_path: Path) -> AsyncIterator[RegistrationStore]:
+    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'registration.sqlite3'}")
+    await migrate(db, MIGRATIONS, "registration")
+    store = RegistrationStore(db, "registration", Outbox, Inbox, RegistrationCommandRejected,
+                              approvals=ApprovalLinks(SECRET, "http://testserver", timedelta(days=14)),
+                              billing=POLICY, invoice_links=InvoiceLinks(SECRET, "http://testserver"))
+    await schedule_edition(store)
+    yield store
+    await db.dispose()
+
+
+@pytest.fixture
+async def client(store: RegistrationStore) -> AsyncIterator[httpx.AsyncClient]:
+    app = Starlette(routes=invoice_routes(store, TOKEN))
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver") as client:
+        yield client
+
+
+async def invoiced(store: RegistrationStore, tag: str = "r") -> tuple[str, str]:
+    command = Incoming(body=json.dumps(paying_trio(tag)).encode(), routing_key="registration.RegisterTrio",
+                       message_id=str(uuid.uuid4()), message_type="RegisterTrio")
+    registration_id = str((await entrypoints.register_trio(store, MUNICIPALITIES, command)).ids["registration_id"])
+    await entrypoints.consumers(store, MUNICIPALITIES)["scheduling.TrioPlaced"](placed(registration_id))
+    links = await invoice_links_of(store, registration_id)
+    assert links is not None
+    return registration_id, links["number"]
+
+
+def path_of(url: str) -> str:
+    return url.removeprefix("http://testserver")
+
+
+async def test_the_trios_signed_link_opens_its_own_invoice_and_no_other(store: RegistrationStore,
+                                                                          client: httpx.AsyncClient) -> None:
+    first, first_number = await invoiced(store, "a")
+    _, second_number = await invoiced(store, "b")
+    links = await invoice_links_of(store, first)
+    assert links is not None
+    pdf = await client.get(path_of(links["pdf"]))
+    assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
+    assert pdf.headers["content-type"] == "application/pdf" and "no-store" in pdf.headers["cache-control"]
+    token = links["pdf"].split("token=")[1]
+    assert (await client.get(f"/invoices/{second_number}.pdf?token={token}")).status_code == 401
+    assert (await client.get(f"/invoices/{first_number}.xml")).status_code == 401
+    organiser = await client.get(f"/invoices/{second_number}.xml", headers=ORGANIZER)
+    assert organiser.status_code == 200 and second_number.encode() in organiser.content
+
+
+async def test_organisers_record_a_partial_payment_and_get_clear_refusals(store: RegistrationStore,
+                                                                           client: httpx.AsyncClient) -> None:
+    _, number = await invoiced(store)
+
+    async def pay(amount: int, invoice_number: str = number, **headers: str) -> httpx.Response:
+        body: dict[str, Any] = {"amount_cents": amount, "paid_at": utcnow().isoformat(), "reference": "afschrift 3"}
+        return await client.post(f"/api/invoices/{invoice_number}/payments", json=body,
+                                 headers={**ORGANIZER, **headers})
+
+    partial = await pay(4200, **{"Idempotency-Key": "payment-1"})
+    assert partial.status_code == 200 and partial.json()["open_cents"] == 20000
+    assert (await pay(4200, **{"Idempotency-Key": "payment-1"})).json()["open_cents"] == 20000  # once
+    over = await pay(20001)
+    assert over.status_code == 422 and over.json()["errors"][0]["code"] == "overpayment"
+    unknown = await pay(100, "WP-1999-0001")
+    assert unknown.status_code == 404 and unknown.json()["errors"][0]["code"] == "unknown_invoice"
+    assert (await client.post(f"/api/invoices/{number}/payments", json={})).status_code == 401
+    (listed,) = (await client.get("/api/invoices", headers=ORGANIZER)).json()["invoices"]
+    assert (listed["paid_cents"], listed["open_cents"], listed["overdue"]) == (4200, 20000, False)
+
+
+async def test_erasing_the_participants_data_keeps_the_invoice_as_issued(store: RegistrationStore,
+                                                                          client: httpx.AsyncClient) -> None:
+    registration_id, number = await invoiced(store)
+    before = (await client.get(f"/invoices/{number}.xml", headers=ORGANIZER)).content
+    erase = Incoming(body=json.dumps({"registration_id": registration_id}).encode(),
+                     routing_key="registration.EraseParticipantData", message_id=str(uuid.uuid4()),
+                     message_type="EraseParticipantData")
+    assert (await entrypoints.erase_participant_data(store, erase)).status == "accepted"
+    assert (await client.get(f"/invoices/{number}.xml", headers=ORGANIZER)).content == before
+    async with store.db.sessions() as session:
+        invoice = await SqlBilling(session).get(number)
+    assert invoice is not None and invoice.recipient.email == "[verwijderd]"
+    assert invoice.buyer.reference.startswith("PO-")  # the municipality's reference is no personal data
+
