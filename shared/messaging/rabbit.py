@@ -196,7 +196,10 @@ class RabbitTransport:
             target = dead_letter_queue_name(self.service)
         await self.publish(Outgoing(
             exchange="", routing_key=target, body=msg.body, message_id=msg.message_id or "",
-            message_type=msg.message_type or "", correlation_id=msg.correlation_id or "", headers=headers,
+            # An empty correlation id would be replaced by FastStream with a random one, and the events the
+            # retried command finally causes could no longer be matched to it (the contract: default message_id).
+            message_type=msg.message_type or "", headers=headers,
+            correlation_id=msg.correlation_id or msg.message_id or "",
         ))
 
 
