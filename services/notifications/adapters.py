@@ -200,8 +200,9 @@ class SqlEditions:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def get(self, slug: str) -> EditionInfo | None:
-        row = await self.session.get(EditionRow, slug)
+    async def get(self, slug: str, *, for_update: bool = False) -> EditionInfo | None:
+        row = await self.session.get(EditionRow, slug, with_for_update=for_update or None,
+                                     populate_existing=for_update)
         if row is None:
             return None
         return EditionInfo(

@@ -100,7 +100,7 @@ class EditionNotYetKnown(Exception):
 
 
 class Editions(Protocol):
-    async def get(self, slug: str) -> EditionInfo | None: ...
+    async def get(self, slug: str, *, for_update: bool = False) -> EditionInfo | None: ...
     async def save(self, edition: EditionInfo) -> None: ...
 
 
@@ -328,8 +328,8 @@ async def remember_edition(event: Event[EditionScheduled], *, editions: Editions
     ))
 
 
-async def _edition(editions: Editions, slug: str) -> EditionInfo:
-    edition = await editions.get(slug)
+async def _edition(editions: Editions, slug: str, *, for_update: bool = False) -> EditionInfo:
+    edition = await editions.get(slug, for_update=for_update)
     if edition is None:
         raise EditionNotYetKnown(slug)
     return edition
@@ -454,7 +454,9 @@ async def plan_reminders(event: Event[SeatingPlanned], *, editions: Editions, re
                          offsets: list[tuple[str, timedelta]], now: datetime) -> None:
     """A reminder per trio at the table and per offset before the session; a new seating updates the tables."""
     data = event.data
-    edition = await _edition(editions, data.edition)
+    # Replans of one edition take turns on its row: two of them inserting the same reminders at once would
+    # collide on the key (or deadlock) and be retried.
+    edition = await _edition(editions, data.edition, for_update=True)
     session = edition.session(data.session_number)
     if session is None:
         return

@@ -25,6 +25,7 @@ from services.notifications.adapters import (
     MailRow,
     Outbox,
     RegistrationRow,
+    ReminderRow,
     SmtpDelivery,
     SmtpHandoff,
 )
@@ -324,6 +325,28 @@ async def test_two_replicas_send_each_reminder_once(pg_database: Callable[..., A
     assert len(reminders) == 36
     assert len({m["To"] for m in reminders}) == 36
     assert any("tafel 4" in m.get_body(("plain",)).get_content() for m in reminders)
+
+
+async def test_replans_of_one_session_on_two_replicas_each_apply_at_the_first_attempt(
+        pg_database: Callable[..., Any]) -> None:
+    name = await pg_database("notifications")
+    replicas = [Database(database_url(name)) for _ in range(2)]
+    await migrate(replicas[0], bootstrap.MIGRATIONS, "notifications")
+    stores = [MessageStore(db, "notifications", Outbox, Inbox, CommandRejected) for db in replicas]
+    trios = [f"reg-{i}" for i in range(24)]
+    try:
+        await receive(stores[0], edition_scheduled(utcnow() + timedelta(days=30)))
+        replans = [envelope(SeatingPlanned(edition=EDITION, session_number=1, tables=[
+            {"table": 1 + (i // 3 + shift) % 8, "registration_ids": trios[i:i + 3]} for i in range(0, 24, 3)]))
+            for shift in range(8)]
+        # A consumer raises when its message must be retried: gather fails the test on the first retry.
+        await asyncio.gather(*(receive(stores[i % 2], replan) for i, replan in enumerate(replans)))
+        async with replicas[0].sessions() as session:
+            planned = (await session.execute(select(func.count()).select_from(ReminderRow))).scalar_one()
+    finally:
+        for db in replicas:
+            await db.dispose()
+    assert planned == len(trios) * 2  # offsets 7d and 1d
 
 
 async def _reminders_sent(db: Database, expected: int) -> bool:

@@ -32,7 +32,7 @@ class Mails:
 
 
 class Editions:
-    async def get(self, slug: str) -> EditionInfo | None:
+    async def get(self, slug: str, *, for_update: bool = False) -> EditionInfo | None:
         return EditionInfo(slug=slug, title="Werkplaatsen wijkgericht werken", venue=None,
                            registration_deadline=NOW, sessions=[], scheduled_at=NOW)
 

@@ -73,7 +73,7 @@ class FakeEditions:
     def __init__(self, *editions: EditionInfo) -> None:
         self.rows = {e.slug: copy.deepcopy(e) for e in editions}
 
-    async def get(self, slug: str) -> EditionInfo | None:
+    async def get(self, slug: str, *, for_update: bool = False) -> EditionInfo | None:
         return copy.deepcopy(self.rows.get(slug))
 
     async def save(self, edition: EditionInfo) -> None:
