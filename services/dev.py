@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import uuid
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -11,11 +12,12 @@ from starlette.responses import HTMLResponse, JSONResponse
 from starlette.routing import Route
 
 from services.scheduling.seed import load_programme, moved_into_future
-from shared.contract import COMMANDS_EXCHANGE
+from shared.contract import COMMANDS, COMMANDS_EXCHANGE, ErrorItem, message_name
 from shared.contract.scheduling import ScheduleEdition
 from shared.db import utcnow
+from shared.http import error_response, is_organizer, unauthorized
 from shared.messaging.embedded import EmbeddedBroker
-from shared.messaging.messages import Outgoing
+from shared.messaging.messages import Incoming, Outgoing
 from shared.runtime import Service, build_app
 from shared.settings import SERVICES, Settings
 
@@ -26,7 +28,14 @@ INDEX = """<!doctype html><html lang="nl"><head><meta charset="utf-8"><title>Wer
 <li><a href="/dev/mailbox">Verstuurde e-mail</a></li><li><a href="/dev/dead-letters">Dead letters</a></li>
 <li><a href="/">Aanmeldformulier</a></li><li><a href="/ready">Gereedheid</a></li><li><a href="/metrics">Metrics</a></li></ul>
 <p>Aanmelden: <code>POST /api/registrations</code> met de velden van RegisterTrio (zie docs/contract.md).</p>
+<p>Organisatoren: elk commando uit docs/contract.md met <code>POST /dev/commands/&lt;routing key&gt;</code> en het
+organisatorentoken (hier standaard <code>dev-organizer-token</code>, of WERKPLAATSEN_ORGANIZER_TOKEN), bijvoorbeeld
+de aanmelding sluiten (zie <a href="/api/editions">/api/editions</a> voor de naam van de editie):</p>
+<pre>curl -H "Authorization: Bearer dev-organizer-token" -H "Content-Type: application/json" \\
+  -d '{"edition": "2027-najaar"}' http://127.0.0.1:8000/dev/commands/scheduling.CloseRegistration</pre>
 </body></html>"""
+
+MAX_COMMAND_BYTES = 64 * 1024
 
 
 def build_dev_app(settings: Settings) -> Starlette:
@@ -44,6 +53,31 @@ def build_dev_app(settings: Settings) -> Starlette:
     async def dead_letters(_: Request) -> JSONResponse:
         return JSONResponse({"dead_letters": await broker.dead_letters()})
 
+    async def organiser_command(request: Request) -> JSONResponse:
+        """An organiser's command, carried out at once by the service that owns it; answers with the outcome.
+
+        Production organisers publish commands on RabbitMQ; dev mode's broker lives inside this process, so this
+        is the only way in for the commands that have no page or API of their own (e.g. CloseRegistration).
+        """
+        if not is_organizer(request, settings.werkplaatsen_organizer_token):
+            return unauthorized()
+        routing_key = request.path_params["routing_key"]
+        owner = next((s for s in services if routing_key in COMMANDS and routing_key in s.consumers), None)
+        if owner is None:
+            return error_response([ErrorItem(field="routing_key", code="unknown_command",
+                                             message=f"Het commando {routing_key[:100]} bestaat niet.")], 404)
+        body = await request.body()
+        if len(body) > MAX_COMMAND_BYTES:
+            return error_response([ErrorItem(field="", code="body_too_large",
+                                             message="Het verzoek is te groot (hoogstens 64 KiB).")], 413)
+        # Like the HTTP APIs: the same Idempotency-Key repeats the first outcome instead of acting twice.
+        message_id = request.headers.get("idempotency-key", "")[:200] or str(uuid.uuid4())
+        await owner.consumers[routing_key](Incoming(
+            body=body, routing_key=routing_key, message_id=message_id, correlation_id=message_id,
+            message_type=message_name(routing_key), content_type="application/json"))
+        outcome = await owner.store.outcome(message_id) or {"status": "accepted", "command_id": message_id}
+        return JSONResponse(outcome, status_code=200 if outcome.get("status") == "accepted" else 422)
+
     async def seed_example_edition() -> None:
         edition = moved_into_future(load_programme(), utcnow())
         # A fixed message_id per edition makes the seed idempotent across restarts (the inbox keeps it once).
@@ -57,6 +91,7 @@ def build_dev_app(settings: Settings) -> Starlette:
     return build_app(
         services,
         extra_routes=[Route("/dev", index), Route("/dev/dead-letters", dead_letters),
+                      Route("/dev/commands/{routing_key}", organiser_command, methods=["POST"]),
                       *mailbox_routes(notifications.store)],
         on_start=broker.open,
         after_start=seed_example_edition,

@@ -85,6 +85,7 @@ class EditionRow(Base):
     slug: Mapped[str] = mapped_column(String(64), primary_key=True)
     title: Mapped[str] = mapped_column(String(300))
     registration_closes_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    registration_deadline: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
     fee: Mapped[dict[str, Any]] = mapped_column(JSON)
     priority_size_classes: Mapped[list[str]] = mapped_column(JSON)
     sessions: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
@@ -210,7 +211,8 @@ class PaymentRow(Base):
 
 STATE_FIELDS = ("approval_expires_at", "waitlist_position", "decided_at", "decided_by_organizer", "decision_reason",
                 "cancelled_at", "cancel_reason", "placement_updated_at", "erased_at")
-EDITION_FIELDS = ("title", "registration_closes_at", "fee", "priority_size_classes", "sessions", "scheduled_at")
+EDITION_FIELDS = ("title", "registration_closes_at", "registration_deadline", "fee", "priority_size_classes", "sessions",
+                  "scheduled_at")
 
 
 class SqlEditions:

@@ -87,6 +87,8 @@ class Edition:
     priority_size_classes: list[str]
     sessions: list[dict[str, Any]]
     scheduled_at: datetime  # occurred_at of the EditionScheduled this copy came from
+    # When places are allocated; None only for copies stored before registration kept it.
+    registration_deadline: datetime | None = None
 
     def registration_open(self, now: datetime) -> bool:
         return now < self.registration_closes_at

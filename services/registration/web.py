@@ -50,6 +50,7 @@ from shared.settings import Settings
 from . import entrypoints
 from .adapters import RegistrationStore, SqlEditions, SqlRegistrations
 from .domain import Edition, Municipality, MunicipalityRegister, RegistrationView, fee_for, has_priority
+from .invoice_routes import invoice_links_of
 from .tokens import MAX_TOKEN_LENGTH
 from .tokens import PURPOSE as APPROVE_PURPOSE
 
@@ -241,6 +242,13 @@ templates.globals.update(
     ROLES=ROLES, DOMAINS=DOMAINS,
     DOMAIN_CHOICES=DOMAIN_CHOICES, LANGUAGES=LANGUAGES, SIZE_CLASSES=SIZE_CLASSES,
 )
+
+
+def allocation_moment(edition: Edition | None) -> datetime | None:
+    """When places are allocated (scheduling's registration deadline), if registration's copy of the edition
+    knows it. Not the moment registration closes: that is later, and trios registering in between go straight
+    to a free place or the waitlist."""
+    return edition.registration_deadline if edition is not None else None
 
 
 def security_headers(nonce: str) -> dict[str, str]:
@@ -547,8 +555,8 @@ class Web:
             return not_found()
         async with self.store.db.sessions() as session:
             edition = await SqlEditions(session).get(view.edition)
-        return page("registered.html", view=view, edition=edition,
-                    status_link=status_path(self.secret, registration_id))
+        return page("registered.html", view=view, edition=edition, allocation_at=allocation_moment(edition),
+                    now=utcnow(), status_link=status_path(self.secret, registration_id))
 
     async def view(self, registration_id: str) -> RegistrationView | None:
         async with self.store.db.sessions() as session:
@@ -575,7 +583,9 @@ class Web:
         view = await self.viewable(registration_id, token)
         if view is None:
             return not_found()
-        return page("status.html", view=view, token=token, can_cancel=view.status in ACTIVE_FOR_CANCEL)
+        return page("status.html", view=view, token=token, can_cancel=view.status in ACTIVE_FOR_CANCEL,
+                    allocation_at=allocation_moment(await self.edition(view.edition)),
+                    invoice=await invoice_links_of(self.store, registration_id))
 
     async def confirm_cancel(self, request: Request) -> Response:
         registration_id = request.path_params["registration_id"]

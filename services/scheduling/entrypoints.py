@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import uuid
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
@@ -27,7 +29,8 @@ from shared.contract.scheduling import (
     ScheduleEdition,
 )
 from shared.db import utcnow
-from shared.http import is_organizer, unauthorized
+from shared.contract import ErrorItem
+from shared.http import error_response, is_organizer, unauthorized
 from shared.messaging.messages import Consumer, Incoming
 from shared.messaging.outbox import Cause, Outbox
 from shared.messaging.processing import MessageStore, run_command, run_event
@@ -40,6 +43,18 @@ from .domain import Edition, rank, reason_text
 log = structlog.get_logger()
 
 Clock = Callable[[], datetime]
+MAX_HEADER_ID_LENGTH = 200  # the inbox and outbox columns that keep message and correlation ids
+
+
+def command_work(handler: Callable[..., Awaitable[Any]], clock: Clock, *,
+                 registrations: bool = True) -> Callable[[Any, AsyncSession, Outbox], Awaitable[Any]]:
+    """The handler with its dependencies, as run_command calls it (from the broker or from an HTTP route)."""
+    async def work(cmd: Any, session: AsyncSession, outbox: Outbox) -> Any:
+        kwargs: dict[str, Any] = {"editions": SqlEditions(session), "emit": outbox.emit, "now": clock()}
+        if registrations:
+            kwargs["registrations"] = SqlRegistrations(session)
+        return await handler(cmd, **kwargs)
+    return work
 
 
 def consumers(store: MessageStore, clock: Clock = utcnow) -> dict[str, Consumer]:
@@ -49,12 +64,7 @@ def consumers(store: MessageStore, clock: Clock = utcnow) -> dict[str, Consumer]
 
     def command(model: type, handler: Callable[..., Awaitable[Any]], *, registrations: bool = True) -> Consumer:
         async def consume(msg: Incoming) -> None:
-            async def work(cmd: Any, session: AsyncSession, outbox: Outbox) -> Any:
-                kwargs = deps(session, outbox)
-                if not registrations:
-                    kwargs.pop("registrations")
-                return await handler(cmd, **kwargs)
-            await run_command(store, msg, model, work)
+            await run_command(store, msg, model, command_work(handler, clock, registrations=registrations))
         return consume
 
     def event(model: type, handler: Callable[..., Awaitable[None]]) -> Consumer:
@@ -214,9 +224,28 @@ def routes(store: MessageStore, organizer_token: str, clock: Clock = utcnow) -> 
         return Response(edition_calendar(edition, clock(), str(request.url)), media_type="text/calendar; charset=utf-8",
                         headers={"Content-Disposition": f'inline; filename="{edition.slug}.ics"'})
 
+    async def close_registration(request: Request) -> JSONResponse:
+        """The organiser closes registration now; places are allocated then if the deadline had not come yet."""
+        if not is_organizer(request, organizer_token):
+            return unauthorized()
+        message_id = request.headers.get("idempotency-key") or str(uuid.uuid4())
+        if len(message_id) > MAX_HEADER_ID_LENGTH:
+            return error_response([ErrorItem(
+                field="headers.Idempotency-Key", code="header_too_long",
+                message=f"De header Idempotency-Key is te lang (hoogstens {MAX_HEADER_ID_LENGTH} tekens).")], 400)
+        msg = Incoming(body=json.dumps({"edition": request.path_params["slug"]}).encode(),
+                       routing_key=CloseRegistration.routing_key, message_id=message_id, correlation_id=message_id,
+                       message_type="CloseRegistration", content_type="application/json")
+        reply = await run_command(store, msg, CloseRegistration, command_work(handlers.close_registration, clock))
+        if reply.status == "rejected":
+            status = 404 if reply.errors and reply.errors[0].code == "unknown_edition" else 409
+            return error_response(reply.errors, status)
+        return JSONResponse({"status": "accepted", **reply.ids})
+
     return [
         Route("/api/editions", list_editions),
         Route("/api/editions/{slug}", show_edition),
         Route("/api/editions/{slug}/allocation", show_allocation),
+        Route("/api/editions/{slug}/close", close_registration, methods=["POST"]),
         Route("/editions/{slug}/calendar.ics", calendar),
     ]

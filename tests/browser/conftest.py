@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 from playwright.async_api import Browser, async_playwright
@@ -24,3 +26,24 @@ async def browser() -> AsyncIterator[Browser]:
             yield chromium
         finally:
             await chromium.close()
+
+
+ARTEFACTS_SEEN = pytest.StashKey[list[Path]]()
+
+
+@pytest.fixture
+def artefacts(request: pytest.FixtureRequest, tmp_path: Path) -> Path:
+    """Where a test keeps its screenshots: $WERKPLAATSEN_ARTEFACTS/<test> (CI uploads it), else under tmp_path."""
+    base = Path(os.environ["WERKPLAATSEN_ARTEFACTS"]) if os.environ.get("WERKPLAATSEN_ARTEFACTS") else tmp_path
+    directory = base / re.sub(r"[^A-Za-z0-9_.-]+", "-", request.node.name)
+    directory.mkdir(parents=True, exist_ok=True)
+    request.config.stash.setdefault(ARTEFACTS_SEEN, []).append(directory)
+    return directory
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: pytest.Config) -> None:
+    directories = config.stash.get(ARTEFACTS_SEEN, [])
+    if directories:
+        terminalreporter.write_sep("-", "browser artefacts (screenshots)")
+        for directory in directories:
+            terminalreporter.write_line(f"{directory} ({len(list(directory.glob('*.png')))} screenshots)")

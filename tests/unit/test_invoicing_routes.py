@@ -19,9 +19,12 @@ from services.registration.adapters import Inbox, Outbox, RegistrationStore, Sql
 from services.registration.bootstrap import MIGRATIONS
 from services.registration.invoice_routes import invoice_links_of, invoice_routes
 from services.registration.tokens import ApprovalLinks, InvoiceLinks
+from services.registration.web import web_routes
 from shared.contract.registration import RegistrationCommandRejected
 from shared.db import Database, migrate, utcnow
+from shared.links import sign
 from shared.messaging.messages import Incoming
+from shared.settings import Settings
 from tests.integration.test_invoicing_counter import MUNICIPALITIES, POLICY, paying_trio, placed
 from tests.integration.test_registration_store import schedule_edition
 
@@ -57,6 +60,23 @@ async def invoiced(store: RegistrationStore, tag: str = "r") -> tuple[str, str]:
     links = await invoice_links_of(store, registration_id)
     assert links is not None
     return registration_id, links["number"]
+
+
+async def test_the_status_page_links_the_invoice_and_then_its_credit_note(store: RegistrationStore) -> None:
+    registration_id, number = await invoiced(store)
+    settings = Settings(werkplaatsen_secret_key=SECRET, werkplaatsen_public_url="http://testserver")
+    app = Starlette(routes=web_routes(store, MUNICIPALITIES, settings))
+    status = f"/registrations/{registration_id}?token={sign(SECRET, 'status', registration_id)}"
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver") as web:
+        page = (await web.get(status)).text
+        assert f"Factuur {number}" in page and "Nog te betalen: € 242,00" in page  # 200 euro plus 21% VAT
+        assert f'href="http://testserver/invoices/{number}.pdf?token=' in page
+        cancel = Incoming(body=json.dumps({"registration_id": registration_id}).encode(),
+                          routing_key="registration.CancelRegistration", message_id=str(uuid.uuid4()),
+                          message_type="CancelRegistration")
+        await entrypoints.cancel_registration(store, cancel)
+        after = (await web.get(status)).text
+    assert "Gecrediteerd met creditnota WP-C-" in after and "Nog te betalen" not in after
 
 
 def path_of(url: str) -> str:

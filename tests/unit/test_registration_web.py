@@ -227,7 +227,9 @@ async def test_a_filled_in_form_registers_the_trio_and_shows_the_next_steps_and_
     text = response.text
     assert "Bedankt, jullie aanmelding is ontvangen" in text
     assert "We vragen Dirk Visser per e-mail om de deelname goed te keuren" in text
-    assert "Na de sluiting van de aanmelding" in text and "middelgrote gemeenten voor" in text
+    # The edition's allocation deadline (14 days before the first session) is still to come: its date is shown.
+    assert re.search(r"Op \d+ \w+ \d{4}, \d\d:\d\d uur verdelen we de plaatsen", text)
+    assert "middelgrote gemeenten voor" in text
     assert "Geen eigen bijdrage (middelgrote gemeente)" in text
     (registration,) = await site.registrations()
     assert registration["municipality"]["code"] == "GM0345"

@@ -87,6 +87,10 @@ class Scheduling:
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=self.app), base_url="http://s") as client:
             return await client.get(path, headers=headers)
 
+    async def post(self, path: str, **headers: str) -> httpx.Response:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=self.app), base_url="http://s") as client:
+            return await client.post(path, headers=headers)
+
     async def events(self, name: str) -> list[dict]:
         async with self.store.db.sessions() as session:
             bodies = (await session.execute(select(Outbox.body).where(Outbox.message_type == name)
@@ -127,6 +131,23 @@ async def test_the_deadline_timer_allocates_when_its_clock_passes_the_deadline(s
     assert await entrypoints.allocate_due(scheduling.store, deadline + timedelta(hours=1)) == []
     (closed,) = await scheduling.events("RegistrationClosed")
     assert closed["undersubscribed"] is True and len(closed["placed"]) == 1
+
+
+async def test_the_organiser_closes_registration_over_http_which_allocates_once(scheduling: Scheduling) -> None:
+    ids = [await scheduling.approved_trio(n) for n in range(9)]
+    path = f"/api/editions/{scheduling.slug}/close"
+    organiser = {"Authorization": f"Bearer {TOKEN}", "Idempotency-Key": "close-1"}
+    assert (await scheduling.post(path)).status_code == 401
+    assert (await scheduling.post(path, Authorization="Bearer wrong")).status_code == 401
+    assert (await scheduling.post(path, **organiser)).status_code == 200
+    # The same request again (a retry after a lost answer) has no second effect; a new one is refused.
+    assert (await scheduling.post(path, **organiser)).status_code == 200
+    again = await scheduling.post(path, Authorization=f"Bearer {TOKEN}")
+    assert again.status_code == 409 and again.json()["errors"][0]["code"] == "edition_closed"
+    unknown = await scheduling.post("/api/editions/geen-editie/close", Authorization=f"Bearer {TOKEN}")
+    assert unknown.status_code == 404 and unknown.json()["errors"][0]["code"] == "unknown_edition"
+    (closed,) = await scheduling.events("RegistrationClosed")
+    assert closed["placed"] == ids[:8] and closed["waitlisted"] == [ids[8]]
 
 
 async def test_allocation_shows_organisers_who_is_placed_and_why(scheduling: Scheduling) -> None:
