@@ -43,7 +43,7 @@ def known_service(service: str) -> str:
 def run(
     service: ServiceArgument,
     port: Annotated[int, typer.Option(help="HTTP port")] = 8000,
-    host: Annotated[str, typer.Option(help="HTTP interface")] = "0.0.0.0",
+    host: Annotated[str, typer.Option(help="HTTP interface")] = "0.0.0.0",  # nosec B104  # a container listens on all its interfaces
 ) -> None:
     """Run one service on RabbitMQ and its own database (production)."""
     from shared.messaging.rabbit import RabbitTransport

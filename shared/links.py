@@ -1,5 +1,6 @@
 """Signed links (status page, approval): one format, so the service that mails a link and the one that
-serves it agree. Each purpose has its own salt, so a token for one purpose is worthless for another."""
+serves it agree. Each purpose has its own salt, so a token for one purpose is worthless for another; each token
+carries the one value (a registration id) it was made for and when it was made, so it can expire."""
 
 from __future__ import annotations
 
@@ -14,11 +15,21 @@ class LinkExpired(Exception):
     """Genuine, but older than it may be."""
 
 
+# How long a purpose's tokens stay good when the caller sets no age of its own. A trio's status link lives as long
+# as the registration can matter: its edition's sessions and the retention time after them (then the data is
+# erased and the page shows nothing anyway).
+DEFAULT_MAX_AGE_SECONDS: dict[str, float] = {"status": 730 * 24 * 3600}
+
+
 def sign(secret: str, purpose: str, value: str) -> str:
     return _serializer(secret, purpose).dumps(value)
 
 
 def unsign(secret: str, purpose: str, token: str, max_age_seconds: float | None = None) -> str:
+    """The value `token` was made for; LinkInvalid if it was not made with `secret` for `purpose`, LinkExpired
+    if it is older than `max_age_seconds` (default: the purpose's DEFAULT_MAX_AGE_SECONDS, else no limit)."""
+    if max_age_seconds is None:
+        max_age_seconds = DEFAULT_MAX_AGE_SECONDS.get(purpose)
     try:
         value = _serializer(secret, purpose).loads(token, max_age=max_age_seconds)
     except SignatureExpired as exc:

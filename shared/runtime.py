@@ -32,6 +32,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from shared.db import migrate
+from shared.http import hardening
 from shared.messaging.messages import Consumer, Outgoing
 from shared.messaging.outbox import OutboxRelay
 from shared.messaging.processing import MessageStore
@@ -217,4 +218,4 @@ def build_app(services: list[Service], extra_routes: Sequence[BaseRoute] = (),
     ]
     for s in services:
         routes.extend(s.routes)
-    return Starlette(routes=routes, lifespan=lifespan)
+    return Starlette(routes=routes, lifespan=lifespan, middleware=hardening())

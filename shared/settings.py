@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 from pathlib import Path
 from typing import Literal
 
@@ -16,6 +17,13 @@ class SettingsError(SystemExit):
     """Raised at start-up; its message names the offending variable."""
 
 
+# Development values, so `werkplaatsen dev` and the tests run without configuration. Production refuses them.
+DEV_SECRET_KEY = "dev-secret-change-me"  # nosec B105  # a published development value, refused in production
+DEV_ORGANIZER_TOKEN = "dev-organizer-token"  # nosec B105  # likewise
+# Placeholders that deployment templates ship (deploy/k8s) and that must be replaced before going live.
+PLACEHOLDERS = ("change-me", "changeme", "change_me")
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="", extra="ignore", case_sensitive=False)
 
@@ -28,10 +36,15 @@ class Settings(BaseSettings):
     werkplaatsen_smtp_url: str | None = None
     werkplaatsen_mail_from: str = "Werkplaatsen wijkgericht werken <werkplaatsen@platform31.nl>"
     werkplaatsen_public_url: str = "http://localhost:8000"
-    werkplaatsen_secret_key: str = "dev-secret-change-me"
-    werkplaatsen_organizer_token: str = "dev-organizer-token"
+    werkplaatsen_secret_key: str = DEV_SECRET_KEY
+    werkplaatsen_organizer_token: str = DEV_ORGANIZER_TOKEN
     werkplaatsen_organizer_email: str = "werkplaatsen@platform31.nl"
     werkplaatsen_log_format: Literal["auto", "json", "console"] = "auto"
+    # Requests per minute (and at once) one client may make to the public registration, approval and status
+    # endpoints and the organiser login (shared/http.py RATE_LIMITED); 0 turns the limit off.
+    werkplaatsen_rate_limit_per_minute: int = Field(default=60, ge=0)
+    werkplaatsen_rate_limit_burst: int = Field(default=20, ge=1)
+    werkplaatsen_max_body_bytes: int = Field(default=1024 * 1024, ge=1024, description="Largest request body.")
 
     @field_validator("werkplaatsen_broker_url")
     @classmethod
@@ -67,11 +80,17 @@ class Settings(BaseSettings):
         return self.werkplaatsen_public_url.rstrip("/")
 
     def require_production(self) -> None:
-        """Production (`werkplaatsen run`) refuses the development defaults for secrets."""
-        if self.werkplaatsen_secret_key == "dev-secret-change-me":
-            raise SettingsError("WERKPLAATSEN_SECRET_KEY: not set (required for `werkplaatsen run`)")
-        if self.werkplaatsen_organizer_token == "dev-organizer-token":
-            raise SettingsError("WERKPLAATSEN_ORGANIZER_TOKEN: not set (required for `werkplaatsen run`)")
+        """Production (`werkplaatsen run`) refuses the development defaults and template placeholders for its
+        secrets, and one value used for both (whoever learns the organiser token could then forge links)."""
+        for name, value, default in (("WERKPLAATSEN_SECRET_KEY", self.werkplaatsen_secret_key, DEV_SECRET_KEY),
+                                     ("WERKPLAATSEN_ORGANIZER_TOKEN", self.werkplaatsen_organizer_token,
+                                      DEV_ORGANIZER_TOKEN)):
+            if value == default:
+                raise SettingsError(f"{name}: not set (required for `werkplaatsen run`)")
+            if not value.strip() or any(p in value.lower() for p in PLACEHOLDERS):
+                raise SettingsError(f"{name}: still the placeholder of the deployment template; set a secret value")
+        if hmac.compare_digest(self.werkplaatsen_secret_key.encode(), self.werkplaatsen_organizer_token.encode()):
+            raise SettingsError("WERKPLAATSEN_ORGANIZER_TOKEN: must differ from WERKPLAATSEN_SECRET_KEY")
 
 
 def load_settings() -> Settings:

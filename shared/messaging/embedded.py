@@ -134,7 +134,7 @@ class EmbeddedBroker:
             # `NOT IN (NULL)` is never true in SQL; row ids are positive, so -1 excludes nothing.
             placeholders = ",".join("?" * len(self._in_flight)) or "-1"
             cursor = await self._db.execute(
-                "SELECT id, routing_key, message_id, message_type, correlation_id, body, headers, attempt FROM messages"
+                "SELECT id, routing_key, message_id, message_type, correlation_id, body, headers, attempt FROM messages"  # nosec B608  # placeholders are only "?"s
                 f" WHERE queue = ? AND available_at <= ? AND id NOT IN ({placeholders}) ORDER BY id LIMIT 1",
                 params,
             )
