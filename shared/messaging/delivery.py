@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import hashlib
+import socket
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+import asyncpg
+import sqlalchemy.exc
 import structlog
 
-from shared.messaging.messages import Consumer, Incoming, PermanentFailure, retry_delay
+from shared.messaging.messages import Consumer, Incoming, PermanentFailure, outage_delay, retry_delay
 from shared.metrics import DEAD_LETTERS, HANDLER_SECONDS, MESSAGES
 
 log = structlog.get_logger()
@@ -18,7 +21,8 @@ log = structlog.get_logger()
 
 @dataclass(frozen=True)
 class Verdict:
-    action: Literal["ack", "retry", "dead_letter"]
+    # "wait": retry after an outage without counting the attempt (see OUTAGE_RETRY_STEP).
+    action: Literal["ack", "retry", "wait", "dead_letter"]
     reason: str = ""
     delay: float = 0.0
 
@@ -59,6 +63,29 @@ async def deliver(service: str, consumers: Mapping[str, Consumer], msg: Incoming
     return verdict
 
 
+# Errors that say the database cannot be reached right now, not that this message is wrong.
+_OUTAGE_ERRORS: tuple[type[BaseException], ...] = (
+    ConnectionError, TimeoutError, socket.gaierror, sqlalchemy.exc.InterfaceError, sqlalchemy.exc.TimeoutError,
+    asyncpg.exceptions.PostgresConnectionError, asyncpg.exceptions.TooManyConnectionsError,
+    asyncpg.exceptions.CannotConnectNowError, asyncpg.exceptions.AdminShutdownError,
+    asyncpg.exceptions.InterfaceError,
+)
+
+
+def is_outage(exc: BaseException) -> bool:
+    """Whether the failure is an unreachable dependency: then retrying later is certain to be right."""
+    seen: BaseException | None = exc
+    for _ in range(10):  # the cause chain SQLAlchemy builds around a driver error is short
+        if seen is None:
+            return False
+        if isinstance(seen, _OUTAGE_ERRORS):
+            return True
+        if isinstance(seen, sqlalchemy.exc.DBAPIError) and seen.connection_invalidated:
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
 async def _run(consumers: Mapping[str, Consumer], msg: Incoming) -> Verdict:
     consumer = consumers.get(msg.routing_key)
     if consumer is None:
@@ -72,6 +99,9 @@ async def _run(consumers: Mapping[str, Consumer], msg: Incoming) -> Verdict:
         return Verdict("dead_letter", str(exc)[:1000])
     except Exception as exc:
         reason = f"{type(exc).__name__}: {exc}"[:1000]
+        if is_outage(exc):
+            log.warning("message_waits_for_outage", attempt=msg.attempt, reason=reason)
+            return Verdict("wait", reason, outage_delay())
         delay = retry_delay(msg.attempt)
         if delay is None:
             log.error("message_dead_lettered", attempt=msg.attempt, reason=reason, exc_info=True)

@@ -173,9 +173,9 @@ class EmbeddedBroker:
     async def _settle(self, row_id: int, queue: str, msg: Incoming, action: str, reason: str, delay: float) -> None:
         async with self._lock:
             assert self._db is not None
-            if action == "retry":
-                await self._db.execute("UPDATE messages SET attempt = attempt + 1, available_at = ? WHERE id = ?",
-                                       (time.time() + delay, row_id))
+            if action in ("retry", "wait"):
+                await self._db.execute("UPDATE messages SET attempt = attempt + ?, available_at = ? WHERE id = ?",
+                                       (1 if action == "retry" else 0, time.time() + delay, row_id))
             else:
                 if action == "dead_letter":
                     await self._db.execute(

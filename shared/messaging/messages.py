@@ -65,6 +65,14 @@ def refuse(field: str, code: str, message: str) -> CommandRefused:
 
 # Retries happen after these delays; the message is dead-lettered when they are used up.
 RETRY_DELAYS_SECONDS: tuple[float, ...] = (1.0, 5.0, 30.0, 120.0)
+# While the database (or another service the handler needs) cannot be reached, a message waits in this retry
+# step (5 s) as often as it takes, without using up its attempts: an outage longer than the retry schedule must
+# not send everything that arrived during it to the dead-letter queue.
+OUTAGE_RETRY_STEP = 2
+
+
+def outage_delay() -> float:
+    return RETRY_DELAYS_SECONDS[min(OUTAGE_RETRY_STEP, len(RETRY_DELAYS_SECONDS)) - 1]
 
 
 def retry_delay(attempt: int) -> float | None:

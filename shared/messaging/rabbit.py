@@ -33,7 +33,15 @@ from prometheus_client import REGISTRY
 
 from shared.contract import COMMANDS_EXCHANGE, EVENTS_EXCHANGE
 from shared.messaging.delivery import DeadLetter, Verdict, deliver, letter_id
-from shared.messaging.messages import RETRY_DELAYS_SECONDS, Consumer, Incoming, Outgoing, bindings, queue_name
+from shared.messaging.messages import (
+    OUTAGE_RETRY_STEP,
+    RETRY_DELAYS_SECONDS,
+    Consumer,
+    Incoming,
+    Outgoing,
+    bindings,
+    queue_name,
+)
 
 if TYPE_CHECKING:
     from opentelemetry.sdk.trace import TracerProvider
@@ -190,6 +198,9 @@ class RabbitTransport:
         if verdict.action == "retry":
             headers[ATTEMPT_HEADER] = msg.attempt + 1
             target = retry_queue_name(self.service, msg.attempt)
+        elif verdict.action == "wait":
+            headers[ATTEMPT_HEADER] = msg.attempt
+            target = retry_queue_name(self.service, OUTAGE_RETRY_STEP)
         else:
             headers[REASON_HEADER] = verdict.reason
             headers[DEAD_AT_HEADER] = datetime.now(UTC).isoformat(timespec="seconds")

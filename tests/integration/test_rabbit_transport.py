@@ -45,7 +45,7 @@ async def test_failing_handler_is_retried_with_backoff_then_dead_lettered_with_i
 
     async def always_fails(msg: Incoming) -> None:
         attempts.append(msg.attempt)
-        raise ConnectionError("database went away")
+        raise RuntimeError("the handler failed")
 
     transport = RabbitTransport(amqp_url(vhost), "registration")
     await transport.start({"registration.RegisterTrio": always_fails})
@@ -57,8 +57,36 @@ async def test_failing_handler_is_retried_with_backoff_then_dead_lettered_with_i
     assert attempts == [1, 2, 3]
     (letter,) = letters
     assert letter.message_id == "m-1"
-    assert "database went away" in letter.headers[REASON_HEADER]
+    assert "the handler failed" in letter.headers[REASON_HEADER]
     assert letter.headers["x-original-routing-key"] == "registration.RegisterTrio"
+
+
+async def test_a_command_waits_out_an_outage_longer_than_its_retries_and_keeps_its_correlation(
+        vhost, monkeypatch) -> None:  # noqa: ANN001
+    monkeypatch.setattr(messages, "RETRY_DELAYS_SECONDS", (0.05, 0.1))
+    monkeypatch.setattr("shared.messaging.rabbit.RETRY_DELAYS_SECONDS", (0.05, 0.1))
+    seen: list[tuple[int, str | None]] = []
+
+    async def database_down_for_a_while(msg: Incoming) -> None:
+        seen.append((msg.attempt, msg.correlation_id))
+        if len(seen) <= 6:  # three times the retry schedule
+            raise ConnectionRefusedError(111, "Connect call failed ('127.0.0.1', 5432)")
+
+    transport = RabbitTransport(amqp_url(vhost), "registration")
+    await transport.start({"registration.RegisterTrio": database_down_for_a_while})
+    try:
+        # A front end's plain AMQP message without a correlation id: the contract's default is the message id.
+        async with await aio_pika.connect(amqp_url(vhost)) as connection:
+            channel = await connection.channel()
+            commands = await channel.get_exchange("werkplaatsen.commands")
+            await commands.publish(aio_pika.Message(b"{}", message_id="m-2", type="RegisterTrio"),
+                                   routing_key="registration.RegisterTrio")
+        await wait_until(lambda: len(seen) == 7, what="the seventh delivery")
+        assert await dead_letter_count(vhost, "registration") == 0
+    finally:
+        await transport.stop()
+    assert [attempt for attempt, _ in seen] == [1] * 7
+    assert seen[0][1] is None and {correlation for _, correlation in seen[1:]} == {"m-2"}
 
 
 async def test_poison_message_goes_to_the_dead_letter_queue_at_once_and_the_queue_keeps_flowing(vhost) -> None:  # noqa: ANN001

@@ -94,6 +94,41 @@ async def test_failing_message_is_retried_then_dead_lettered_with_its_reason(tmp
     assert reasons["m2"] == "does not match the contract"
 
 
+async def test_a_message_waits_out_a_database_outage_longer_than_its_retries_without_using_them(
+        tmp_path, monkeypatch) -> None:  # noqa: ANN001
+    monkeypatch.setattr(messages, "RETRY_DELAYS_SECONDS", (0.01, 0.01))
+    broker = EmbeddedBroker(tmp_path / "broker.sqlite3")
+    await broker.open()
+    attempts: list[int] = []
+
+    async def database_down_for_a_while(msg: Incoming) -> None:
+        attempts.append(msg.attempt)
+        if len(attempts) <= 6:  # three times the retry schedule
+            raise OSError(111, "Connect call failed ('127.0.0.1', 5432)")
+
+    await broker.transport("a").start({"registration.TrioRegistered": database_down_for_a_while})
+    await broker.publish(event("registration.TrioRegistered", "m1"))
+    await wait_until(lambda: len(attempts) == 7, timeout=10)
+    letters = await broker.dead_letters()
+    await broker.close()
+    assert attempts == [1] * 7 and letters == []
+
+
+def test_driver_and_pool_errors_count_as_an_outage_and_handler_errors_do_not() -> None:
+    import asyncpg
+    import sqlalchemy.exc
+
+    from shared.messaging.delivery import is_outage
+
+    wrapped = sqlalchemy.exc.OperationalError("SELECT 1", {}, Exception("wrapper"))
+    wrapped.__cause__ = asyncpg.exceptions.TooManyConnectionsError("sorry, too many clients already")
+    assert is_outage(wrapped)
+    assert is_outage(ConnectionRefusedError(111, "refused"))
+    assert is_outage(sqlalchemy.exc.TimeoutError("QueuePool limit reached"))
+    assert not is_outage(sqlalchemy.exc.IntegrityError("INSERT", {}, Exception("duplicate key")))
+    assert not is_outage(ValueError("no such edition"))
+
+
 async def _two(broker: EmbeddedBroker) -> list[dict[str, object]] | None:
     letters = await broker.dead_letters()
     return letters if len(letters) == 2 else None
