@@ -246,7 +246,14 @@ class MailSender:
                 pool_reset_on_return=None)
         async with self._handoff_engine.connect() as connection:
             raw = await connection.get_raw_connection()
-            yield raw.driver_connection
+            try:
+                yield raw.driver_connection
+            except BaseException:
+                # The driver's errors bypass SQLAlchemy, which therefore never learns that a connection died
+                # (a database restart, a cut network): without this, a dead connection would go back to the
+                # pool and fail every handoff after the outage.
+                await connection.invalidate()
+                raise
 
     def _failure(self, mail: Mail, exc: Exception) -> tuple[str, bool]:
         code = getattr(exc, "code", None)

@@ -4,6 +4,7 @@ competing replicas; the organisers' log and privacy erasure on the real store.""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -12,6 +13,7 @@ from email import message_from_bytes, policy
 from email.message import EmailMessage
 from typing import Any
 
+import asyncpg
 import httpx
 import pytest
 from aiosmtpd.controller import Controller
@@ -240,6 +242,31 @@ async def test_a_sender_killed_during_the_smtp_conversation_delivers_each_mail_o
     sent = await outbox_events(store.db, "NotificationSent")
     assert len({e["data"]["notification_id"] for e in sent}) == len(sent) == 3
     assert await handoffs(store.db) == 0
+
+
+async def test_the_sender_goes_on_after_the_database_dropped_all_its_connections(
+        store: MessageStore, server: Callable[..., tuple[ScriptedServer, str]]) -> None:
+    smtp, url = server()
+    mails = sender(store.db, url)
+    await receive(store, trio_registered("reg-1"))
+    await mails.send_due()
+    assert len(smtp.accepted) == 3
+    # A database restart, or a network cut, as the pooled connections see it: the server ends every session.
+    killer = await asyncpg.connect(database_url(store.db.url.database or "").replace("+asyncpg", ""))
+    try:
+        await killer.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                             " WHERE datname = current_database() AND pid <> pg_backend_pid()")
+    finally:
+        await killer.close()
+    second = trio_registered("reg-2", prefix="second.")
+    for _ in range(3):  # the store's pool, too, may hand out a dead connection once (redelivery is harmless)
+        with contextlib.suppress(Exception):
+            await receive(store, second)
+    for _ in range(3):  # a pass may still meet a dead connection; the next ones must not
+        with contextlib.suppress(Exception):
+            await mails.send_due()
+    await mails.close()
+    assert len(smtp.accepted) == 6
 
 
 async def test_a_mail_refused_after_the_handoff_goes_back_to_pending_or_fails(
