@@ -82,7 +82,9 @@ class Database:
         else:
             Path(self.url.database or "var/x").parent.mkdir(parents=True, exist_ok=True)
             kwargs.update(connect_args={"timeout": 30})
-        self.engine: AsyncEngine = create_async_engine(url, **kwargs)
+        # hide_parameters: a database error's text (logged, kept as a dead letter's reason) would otherwise carry
+        # the statement's values, names and addresses among them.
+        self.engine: AsyncEngine = create_async_engine(url, hide_parameters=True, **kwargs)
         if not self.is_postgres:
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
             # SQLite allows one writer; serialising writers in-process avoids "database is locked" churn.

@@ -25,6 +25,10 @@ from shared.metrics import inbox_duplicate
 log = structlog.get_logger()
 
 C = TypeVar("C", bound=Command)
+# The inbox keeps message ids and the outbox correlation ids in columns of this size.
+MAX_ID_LENGTH = 200
+# PostgreSQL's integer columns; a larger number in a command could only ever fail in the database.
+MAX_INTEGER = 2**31 - 1
 E = TypeVar("E", bound=EventData)
 
 
@@ -74,6 +78,7 @@ async def run_command(store: MessageStore, msg: Incoming, model: type[C], work: 
     """
     command_id = msg.message_id or ""
     name = message_name(model.routing_key)
+    check_ids(command_id, msg.correlation_id)
     reply_to = msg.reply_to
     cause = Cause(message_id=command_id or str(uuid.uuid4()), correlation_id=msg.correlation_id or command_id)
     errors: list[ErrorItem] = []
@@ -140,10 +145,39 @@ def parse_command(body: bytes, model: type[C]) -> tuple[C | None, list[ErrorItem
                                 message=f"Het bericht is geen geldige JSON (UTF-8): {str(exc)[:200]}")]
     if not isinstance(payload, dict):
         return None, [ErrorItem(field="", code="schema", message="Het bericht moet een JSON-object zijn.")]
+    unstorable = unstorable_values(payload)
+    if unstorable:
+        return None, unstorable
     try:
         return model.model_validate(payload), []
     except ValidationError as exc:
         return None, validation_errors(exc)
+
+
+def check_ids(*ids: str | None) -> None:
+    """Ids too long for the inbox and outbox can never be recorded: dead-letter the message at once."""
+    if any(value and len(value) > MAX_ID_LENGTH for value in ids):
+        raise PermanentFailure(f"message_id or correlation_id longer than {MAX_ID_LENGTH} characters")
+
+
+def unstorable_values(payload: Any) -> list[ErrorItem]:
+    """Text with NUL characters and integers beyond the database's range: valid JSON that no column can hold.
+    Iterative, so a deeply nested body cannot exhaust the stack."""
+    found: list[ErrorItem] = []
+    todo: list[tuple[str, Any]] = [("", payload)]
+    while todo and len(found) < 50:
+        path, value = todo.pop()
+        if isinstance(value, str) and "\x00" in value:
+            found.append(ErrorItem(field=path, code="invalid_character",
+                                   message="Deze tekst bevat een teken dat niet is toegestaan (NUL, \\u0000)."))
+        elif isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_INTEGER:
+            found.append(ErrorItem(field=path, code="number_out_of_range",
+                                   message=f"Dit getal is te groot (hoogstens {MAX_INTEGER})."))
+        elif isinstance(value, dict):
+            todo.extend((f"{path}.{key}" if path else str(key), item) for key, item in value.items())
+        elif isinstance(value, list):
+            todo.extend((f"{path}[{index}]", item) for index, item in enumerate(value))
+    return found
 
 
 EventWork = Callable[[E, Event[Any], AsyncSession, Outbox], Awaitable[None]]
@@ -154,7 +188,10 @@ async def run_event(store: MessageStore, msg: Incoming, model: type[E], work: Ev
     try:
         envelope = Event[model].model_validate_json(msg.body)  # type: ignore[valid-type]
     except ValidationError as exc:
-        raise PermanentFailure(f"event does not match the contract: {exc.errors()[:3]}") from None
+        # Without the input: it may be a participant's name or address, and this reason is logged.
+        raise PermanentFailure(
+            f"event does not match the contract: {exc.errors(include_input=False, include_url=False)[:3]}") from None
+    check_ids(envelope.event_id, envelope.correlation_id)
     cause = Cause(message_id=envelope.event_id, correlation_id=envelope.correlation_id)
     async with store.db.transaction() as session:
         if not await store.claim(session, envelope.event_id, envelope.type):
