@@ -12,7 +12,7 @@ from typing import Any
 
 from bench import ceiling, scenarios
 from bench.driver import Driver
-from bench.system import SmtpServer, System, machine
+from bench.system import SmtpServer, System, end_profile, machine
 from tests.support import AMQP_HOST, amqp_url, create_vhost, delete_vhost, require_port
 
 
@@ -24,10 +24,14 @@ def parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--ceiling-messages", type=int, default=20000)
     parser.add_argument("--scaling-trios", type=int, default=100, help="TrioRegistered events replayed per run")
     parser.add_argument("--smtp-latency-ms", type=float, default=50.0)
+    parser.add_argument("--smtp-concurrency", type=int, default=2,
+                        help="SMTP conversations per notifications replica in the scaling phase (default 2)")
     parser.add_argument("--skip-scaling", action="store_true")
     parser.add_argument("--timeout", type=float, default=600.0, help="longest wait of any phase, seconds")
     parser.add_argument("--output", default="bench-results.json")
     parser.add_argument("--workdir", help="where service logs go (default: a new temporary directory)")
+    parser.add_argument("--profile", choices=("burst", "steady"),
+                        help="record this phase with py-spy (installed in the venv): <workdir>/profile-<phase>/")
     return parser.parse_args(argv)
 
 
@@ -48,13 +52,17 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             await scenarios.warm_up(driver, smtp, edition)
             size = len(driver.raw["TrioRegistered"][0].body)
             results["ceiling"] = await measure_ceiling(args.ceiling_messages, size)
+            profilers = system.profile(workdir / "profile-burst") if args.profile == "burst" else []
             results["burst"] = await scenarios.burst(system, driver, edition, args.registrations, args.timeout)
+            end_profile(profilers)
             results["burst"]["efficiency"] = round(
                 results["burst"]["deliveries_per_s"] / results["ceiling"]["msg_per_s"], 3)
             results["peak_rss_mb_after_burst"] = system.peak_rss_mb()
             driver.approve = False  # latency of registration itself; approvals come hours later in practice
+            profilers = system.profile(workdir / "profile-steady") if args.profile == "steady" else []
             results["latency"] = await scenarios.steady(system, driver, edition, args.rate, args.seconds,
                                                         args.timeout)
+            end_profile(profilers)
             results["peak_rss_mb"] = system.peak_rss_mb()
             replay = driver.raw["TrioRegistered"][1: 1 + args.scaling_trios]
             edition_event = driver.raw["EditionScheduled"][0]
@@ -65,7 +73,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         results["scaling"] = "not measured (--skip-scaling)"
     else:
         results["scaling"] = await scenarios.notifications_scaling(workdir, replay, edition_event,
-                                                                    args.smtp_latency_ms, args.timeout)
+                                                                    args.smtp_latency_ms, args.timeout,
+                                                                    args.smtp_concurrency)
     return results
 
 
@@ -89,13 +98,16 @@ def table(results: dict[str, Any]) -> str:
     rows.append(("burst deliveries/s", f"{b['deliveries_per_s']} ({b['deliveries']} deliveries)"))
     rows.append(("burst efficiency", f"{b['efficiency']:.1%}"))
     rows.append(("burst, until every mail is out", f"{b['all_mails_seconds']} s ({b['mails']} mails)"))
+    rows.append(("burst CPU ms per registration", _per_service(b["cpu_ms_per_registration"])))
     rows.append((f"steady {lat['rate']}/s for {lat['seconds']} s", f"achieved {lat['achieved_rate']}/s"))
     for key, label in (("to_trio_registered_ms", "-> TrioRegistered"), ("to_acknowledgement_mail_ms", "-> ack mail")):
         p = lat[key]
         rows.append((f"latency {label} ms", f"p50 {p['p50']}  p95 {p['p95']}  p99 {p['p99']}  max {p['max']}"))
+    rows.append(("steady CPU ms per registration", _per_service(lat["cpu_ms_per_registration"])))
     scaling = results["scaling"]
     if isinstance(scaling, dict):
-        rows.append((f"notifications, SMTP {scaling['smtp_latency_ms']} ms",
+        rows.append((f"notifications, SMTP {scaling['smtp_latency_ms']} ms, "
+                     f"{scaling['smtp_concurrency']} sessions per replica",
                      f"1 replica {scaling['replicas_1']['mails_per_s']} mails/s, 2 replicas "
                      f"{scaling['replicas_2']['mails_per_s']} mails/s, ratio {scaling['ratio']}"))
     else:
@@ -104,6 +116,10 @@ def table(results: dict[str, Any]) -> str:
         rows.append((f"peak RSS {name}", f"{mb} MB"))
     width = max(len(label) for label, _ in rows)
     return "\n".join(f"{label.ljust(width)}  {value}" for label, value in rows)
+
+
+def _per_service(figures: dict[str, float]) -> str:
+    return ", ".join(f"{name} {value}" for name, value in figures.items())
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -71,10 +71,12 @@ def reminder_queue(db: Database) -> Callable[[], Awaitable[int]]:
 
 def build(settings: Settings, transport: Transport, config: NotificationsConfig | None = None) -> Service:
     config = config or load_config()
-    db = Database(settings.database_url("notifications"))
+    # Each sender worker holds a connection for its whole SMTP conversation (the mail's row lock): the pool has
+    # room for all of them and for the consumers besides.
+    db = Database(settings.database_url("notifications"), pool_size=config.smtp_concurrency + 4)
     relay = OutboxRelay(db, OutboxRow, transport.publish)
     sender = MailSender(db, OutboxRow, delivery_for(settings), mail_from=settings.werkplaatsen_mail_from,
-                        on_commit=relay.wake, queue_reminders=reminder_queue(db))
+                        on_commit=relay.wake, queue_reminders=reminder_queue(db), concurrency=config.smtp_concurrency)
 
     def wake() -> None:
         # New mails were committed with the event's inbox claim: send them now rather than at the next poll.

@@ -67,12 +67,21 @@ from .domain import FAILED, PENDING, SENT, Mail, after_attempt, is_permanent
 
 log = structlog.get_logger()
 
+# An SMTP connection left open after its worker ran out of mail is reused by the next worker for this long.
+IDLE_CONNECTION_SECONDS = 10.0
+
 # Turns due reminders into pending mails (handlers.queue_due_reminders wired with a session); returns how many.
 QueueReminders = Callable[[], Awaitable[int]]
 
 
 class MailSender:
-    """Delivers due mails with up to `concurrency` workers, each on its own transaction and SMTP connection."""
+    """Delivers due mails with up to `concurrency` workers, each on its own transaction and SMTP connection.
+
+    `run` keeps the workers going as mail arrives: every wake (a commit that queued mail) tops the pool up to
+    min(due mails, concurrency), and a worker keeps taking due mails until there are none, so a mail starts
+    being sent as soon as its row commits. Replicas share the table through SKIP LOCKED (see the module
+    docstring): each runs its own pool, and each mail is worked on by one of them.
+    """
 
     def __init__(self, db: Database, outbox_model: type[OutboxMixin], delivery: Callable[[], Delivery], *,
                  mail_from: str, on_commit: Callable[[], None] = lambda: None, concurrency: int = 8,
@@ -88,37 +97,74 @@ class MailSender:
         self.clock = clock
         self.queue_reminders = queue_reminders
         self._wake = asyncio.Event()
+        self._wakes = 0  # counts wakes, so a worker that found nothing knows whether mail may have come since
         self._stop = asyncio.Event()
         self._handoff_engine: AsyncEngine | None = None
+        self._workers: set[asyncio.Task[int]] = set()
+        self._idle: list[tuple[float, Delivery]] = []  # open SMTP connections between workers, with when they idled
 
     def wake(self) -> None:
+        self._wakes += 1
         self._wake.set()
 
     async def run(self, stop: asyncio.Event | None = None) -> None:
         """Send until `stop` is set (the service's stop event: a cooperative job, shared/runtime.py). Mails being
         handed over then are finished and recorded; no new one is started."""
         self._stop = stop or asyncio.Event()
+        loop = asyncio.get_running_loop()
+        reminders_at = 0.0
         try:
             while not self._stop.is_set():
-                # Cleared before the pass, so a wake during it (new mails committed meanwhile) starts another at once.
                 self._wake.clear()
                 try:
-                    await self.send_due()
+                    # Reminders fall due with the clock, not with commits: once per poll interval is soon enough,
+                    # and spares a transaction on every wake of a busy sender.
+                    if loop.time() >= reminders_at:
+                        reminders_at = loop.time() + self.poll_interval
+                        await self._queue_reminders()
+                    await self._top_up()
                 except Exception as exc:  # database unreachable: try again after the poll interval
                     log.warning("mail_sender_failed", error=type(exc).__name__)
+                await self._close_idle(older_than=IDLE_CONNECTION_SECONDS)
                 await wait_any(self._wake, self._stop, timeout=self.poll_interval)
         finally:
+            # Cooperative stop: each worker finishes the mail in hand (they watch the stop event). When the run
+            # itself is cancelled, so are they: their transactions roll back, as a crash would.
+            if not self._stop.is_set():
+                for worker in self._workers:
+                    worker.cancel()
+            await asyncio.gather(*self._workers, return_exceptions=True)
             await self.close()
 
+    async def _top_up(self) -> None:
+        if len(self._workers) >= self.concurrency:
+            return
+        due = await self._count_due()
+        limit = self.concurrency if self.db.is_postgres else 1  # SQLite: one worker (see _attempt_unlocked)
+        for _ in range(min(due, limit) - len(self._workers)):
+            worker = asyncio.create_task(self._work(until_idle=True))
+            self._workers.add(worker)
+            worker.add_done_callback(self._worker_done)
+
+    def _worker_done(self, worker: asyncio.Task[int]) -> None:
+        self._workers.discard(worker)
+        if not worker.cancelled() and worker.exception() is not None:
+            log.warning("mail_sender_failed", error=type(worker.exception()).__name__)
+            self._wake.set()  # a pass of the run loop decides whether to start another worker
+
     async def close(self) -> None:
+        await self._close_idle(older_than=0.0)
         if self._handoff_engine is not None:
             await self._handoff_engine.dispose()
             self._handoff_engine = None
 
-    async def send_due(self) -> int:
-        """Queue due reminders, then attempt every mail that is due now; returns the number of attempts made."""
+    async def _queue_reminders(self) -> None:
         if self.queue_reminders is not None and await self.queue_reminders():
             self.on_commit()
+
+    async def send_due(self) -> int:
+        """Queue due reminders, then attempt every mail that is due now; returns the number of attempts made."""
+        await self._queue_reminders()
         due = await self._count_due()
         if due == 0:
             return 0
@@ -130,15 +176,34 @@ class MailSender:
             raise errors[0]
         return sum(r for r in results if isinstance(r, int))
 
-    async def _work(self) -> int:
-        delivery = self.delivery()
+    async def _work(self, *, until_idle: bool = False) -> int:
+        """Attempt due mails one after the other until none is left. With `until_idle`, a worker that finds none
+        looks once more if a wake came meanwhile: the mail that caused it may have committed just after its look."""
+        delivery = self._idle.pop()[1] if self._idle else self.delivery()
         attempts = 0
+        reusable = False
         try:
-            while not self._stop.is_set() and await self._attempt_next(delivery):
-                attempts += 1
+            while not self._stop.is_set():
+                wakes = self._wakes
+                if await self._attempt_next(delivery):
+                    attempts += 1
+                elif not until_idle or wakes == self._wakes:
+                    break
+            reusable = True
         finally:
-            await delivery.close()
+            if reusable and not self._stop.is_set() and until_idle:
+                self._idle.append((asyncio.get_running_loop().time(), delivery))
+            else:
+                await delivery.close()
         return attempts
+
+    async def _close_idle(self, *, older_than: float) -> None:
+        now = asyncio.get_running_loop().time()
+        stale = [d for idled, d in self._idle if now - idled >= older_than]
+        self._idle = [(idled, d) for idled, d in self._idle if now - idled < older_than]
+        for delivery in stale:
+            with contextlib.suppress(Exception):
+                await delivery.close()
 
     def _due(self) -> Select[tuple[MailRow]]:
         return (
@@ -239,10 +304,11 @@ class MailSender:
     @contextlib.asynccontextmanager
     async def _handoff_connection(self) -> AsyncIterator[Any]:
         # Its own pool, without reset on return and in autocommit: A stays open (and keeps its row lock) on its
-        # connection, and B costs exactly one statement.
+        # connection, and B costs exactly one statement. B takes a millisecond of a mail's whole conversation, so
+        # a few connections serve every worker (a worker waits for one before it writes anything).
         if self._handoff_engine is None:
             self._handoff_engine = create_async_engine(
-                self.db.url, isolation_level="AUTOCOMMIT", pool_size=self.concurrency, max_overflow=0,
+                self.db.url, isolation_level="AUTOCOMMIT", pool_size=max(1, self.concurrency // 4), max_overflow=0,
                 pool_reset_on_return=None)
         async with self._handoff_engine.connect() as connection:
             raw = await connection.get_raw_connection()
@@ -277,7 +343,9 @@ class MailSender:
             row.message_id = message_id_for(mail, self.mail_from)
             outbox.emit(NotificationSent(notification_id=mail.notification_id, kind=mail.kind, channel="email",
                                          caused_by=mail.caused_by))
-            log.info("mail_sent", notification_id=mail.notification_id, kind=mail.kind, attempts=outcome.attempts)
+            # Debug, not info: a line per mail costs the busiest process a write per mail; the mail's row and its
+            # NotificationSent are the record (failures and retries stay at warning/info level).
+            log.debug("mail_sent", notification_id=mail.notification_id, kind=mail.kind, attempts=outcome.attempts)
         elif outcome.status == FAILED:
             outbox.emit(NotificationFailed(notification_id=mail.notification_id, kind=mail.kind, channel="email",
                                            caused_by=mail.caused_by, reason=error or "unknown"))

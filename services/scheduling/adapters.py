@@ -144,7 +144,7 @@ class SqlEditions:
         self.lock = lock
         # What get() read, so save() writes only the difference: a writer that lost a race then collides
         # with the other's rows on the unique constraints instead of silently overwriting them.
-        self._read: dict[str, tuple[set[str], list[tuple[str, int]]]] = {}
+        self._read: dict[str, tuple[set[str], list[tuple[Any, ...]]]] = {}
 
     async def get(self, slug: str, *, for_update: bool = False) -> Edition | None:
         query = select(EditionRow).where(EditionRow.slug == slug).options(selectinload(EditionRow.sessions))
@@ -155,8 +155,7 @@ class SqlEditions:
         if row is None:
             return None
         placements, waitlist = await self._places(slug)
-        self._read[slug] = ({p.registration_id for p in placements},
-                            [(w.registration_id, w.position) for w in waitlist])
+        self._read[slug] = ({p.registration_id for p in placements}, [_entry(w) for w in waitlist])
         return to_domain(row, placements, waitlist)
 
     async def all(self) -> list[Edition]:
@@ -212,16 +211,26 @@ class SqlEditions:
         if new:
             await self.session.execute(insert(PlacementRow), [
                 {"edition": edition.slug, **{f: getattr(p, f) for f in PLACEMENT_FIELDS}} for p in new])
-        after = [(w.registration_id, w.position) for w in edition.waitlist]
+        after = [_entry(w) for w in edition.waitlist]
         if waiting != after:
-            # Renumbering in place could collide with the unique positions midway: write the list afresh.
-            if waiting:
+            # Only the entries that left, joined or moved are written: a trio joining the end of a long waitlist
+            # is one row, not the whole list again (which made a burst of admissions quadratic). Every entry
+            # that moved is deleted before any is inserted, so no position is held twice midway.
+            kept = set(waiting) & set(after)
+            stale = [entry[0] for entry in waiting if entry not in kept]
+            fresh = [entry for entry in after if entry not in kept]
+            if stale:
                 await self.session.execute(delete(WaitlistRow).where(
-                    WaitlistRow.edition == edition.slug, WaitlistRow.registration_id.in_([r for r, _ in waiting])))
-            if edition.waitlist:
+                    WaitlistRow.edition == edition.slug, WaitlistRow.registration_id.in_(stale)))
+            if fresh:
                 await self.session.execute(insert(WaitlistRow), [
-                    {"edition": edition.slug, **{f: getattr(w, f) for f in WAIT_FIELDS}} for w in edition.waitlist])
+                    {"edition": edition.slug, **dict(zip(WAIT_FIELDS, entry, strict=True))} for entry in fresh])
         self._read[edition.slug] = (set(wanted), after)
+
+
+def _entry(waiting: Any) -> tuple[Any, ...]:
+    """A waitlist entry as its row holds it (a row read back, or the domain's entry about to be saved)."""
+    return tuple(getattr(waiting, f) for f in WAIT_FIELDS)
 
 
 class SqlRegistrations:

@@ -107,13 +107,15 @@ class OutboxRelay:
         """Publish until `stop` is set; a batch in progress is finished first, so no confirmed row is left behind."""
         stop = stop or asyncio.Event()
         while not stop.is_set():
+            # Cleared before the batch is read: a commit during the batch wakes the next one at once instead of
+            # waiting out the poll interval.
+            self._wake.clear()
             try:
                 published = await self.publish_pending()
             except Exception as exc:  # database unreachable: try again after the poll interval
                 log.warning("outbox_relay_failed", error=str(exc)[:300])
                 published = 0
             if published < self.batch_size:
-                self._wake.clear()
                 await wait_any(self._wake, stop, timeout=self.poll_interval)
 
     async def flush(self, timeout: float) -> int:

@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 
 import structlog
 from pydantic import ValidationError
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -124,8 +124,10 @@ async def _finish(session: AsyncSession, store: MessageStore, command_id: str, o
     if reply_to:
         outbox.reply(reply_to, reply)
     if command_id:
-        row = await session.get(store.inbox_model, command_id)
-        row.outcome = reply.model_dump(mode="json")
+        # One UPDATE, not a load and a flush: the claim inserted the row with Core, so the session does not hold it.
+        inbox = store.inbox_model
+        await session.execute(update(inbox).where(inbox.message_id == command_id)
+                              .values(outcome=reply.model_dump(mode="json")))
 
 
 async def _previous_outcome(store: MessageStore, command_id: str, name: str) -> Reply:
