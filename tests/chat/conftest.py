@@ -22,7 +22,7 @@ import httpx
 import pytest
 from nio import AsyncClient, RegisterResponse, RoomCreateResponse, RoomMessageText, RoomSendResponse, SyncResponse
 
-from tests.e2e.conftest import ServiceProcess
+from tests.e2e.conftest import ChildProcess, ServiceProcess
 from tests.support import (
     Bus,
     SmtpSink,
@@ -139,28 +139,13 @@ async def register_user(homeserver: str, name: str, password: str) -> AsyncClien
 
 
 @dataclass
-class BotProcess:
+class BotProcess(ChildProcess):
     env: dict[str, str]
     log: Path
     process: subprocess.Popen[bytes] | None = None
 
-    def start(self) -> None:
-        self.process = subprocess.Popen([sys.executable, "-m", "frontends.chat"], env=self.env, cwd=ROOT,
-                                        stdout=self.log.open("ab"), stderr=subprocess.STDOUT)
-
-    def kill(self) -> None:
-        assert self.process is not None
-        self.process.send_signal(signal.SIGKILL)
-        self.process.wait(10)
-
-    def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(10)
+    def command(self) -> list[str]:
+        return [sys.executable, "-m", "frontends.chat"]
 
     async def wait_consuming(self, url: str) -> None:
         """Until the bot consumes its queue: from then on it sees every event (and it has logged in to Matrix)."""

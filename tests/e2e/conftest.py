@@ -26,23 +26,20 @@ from tests.support import (
 ORGANIZER_TOKEN = "e2e-organizer-token"
 
 
-@dataclass
-class ServiceProcess:
-    name: str
-    env: dict[str, str]
-    port: int
-    log: Path
-    process: subprocess.Popen[bytes] | None = None
+class ChildProcess:
+    """A program the tests run as a process of its own, with its output in `log`: started, killed with SIGKILL (a
+    crash), or stopped with SIGTERM (a graceful stop, SIGKILL after 20 s)."""
 
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+    env: dict[str, str]
+    log: Path
+    process: subprocess.Popen[bytes] | None
+
+    def command(self) -> list[str]:
+        raise NotImplementedError
 
     def start(self) -> None:
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "services", "run", self.name, "--port", str(self.port), "--host", "127.0.0.1"],
-            env=self.env, stdout=self.log.open("ab"), stderr=subprocess.STDOUT,
-        )
+        self.process = subprocess.Popen(self.command(), env=self.env, stdout=self.log.open("ab"),
+                                        stderr=subprocess.STDOUT)
 
     def kill(self) -> None:
         assert self.process is not None
@@ -56,6 +53,23 @@ class ServiceProcess:
                 self.process.wait(20)
             except subprocess.TimeoutExpired:
                 self.process.kill()
+                self.process.wait(10)
+
+
+@dataclass
+class ServiceProcess(ChildProcess):
+    name: str
+    env: dict[str, str]
+    port: int
+    log: Path
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def command(self) -> list[str]:
+        return [sys.executable, "-m", "services", "run", self.name, "--port", str(self.port), "--host", "127.0.0.1"]
 
     async def wait_ready(self, timeout: float = 60) -> None:
         async def ready() -> bool:
