@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
@@ -201,19 +201,26 @@ async def erase_after_retention(store: RegistrationStore, now: datetime) -> list
             retention=store.retention)
 
 
-def retention_job(store: RegistrationStore, clock: Callable[[], datetime] = utcnow,
-                  interval_seconds: float = 3600) -> Callable[[], Any]:
-    async def erase_personal_data_after_retention() -> None:
+def every(interval_seconds: float, work: Callable[[datetime], Awaitable[list[str]]], clock: Callable[[], datetime],
+          done: str, failed: str) -> Callable[[], Any]:
+    """A background job: `work` now and then, logging how many it handled (`done`) or why it could not (`failed`)."""
+    async def job() -> None:
         while True:
             try:
-                erased = await erase_after_retention(store, clock())
-                if erased:
-                    log.info("personal_data_erased_after_retention", registrations=len(erased))
+                handled = await work(clock())
+                if handled:
+                    log.info(done, count=len(handled))
             except Exception as exc:  # the database may be away for a while; the next round catches up
-                log.warning("retention_erasure_failed", error=str(exc)[:300])
+                log.warning(failed, error=str(exc)[:300])
             await asyncio.sleep(interval_seconds)
 
-    return erase_personal_data_after_retention
+    return job
+
+
+def retention_job(store: RegistrationStore, clock: Callable[[], datetime] = utcnow,
+                  interval_seconds: float = 3600) -> Callable[[], Any]:
+    return every(interval_seconds, lambda now: erase_after_retention(store, now), clock,
+                 "personal_data_erased_after_retention", "retention_erasure_failed")
 
 
 # Overdue invoices
@@ -239,17 +246,8 @@ async def flag_overdue_invoices(store: RegistrationStore, now: datetime) -> list
 
 def overdue_job(store: RegistrationStore, interval_seconds: float,
                 clock: Callable[[], datetime] = utcnow) -> Callable[[], Any]:
-    async def flag_overdue_invoices_now_and_then() -> None:
-        while True:
-            try:
-                flagged = await flag_overdue_invoices(store, clock())
-                if flagged:
-                    log.info("invoices_overdue", invoices=len(flagged))
-            except Exception as exc:  # the database may be away for a while; the next round catches up
-                log.warning("overdue_check_failed", error=str(exc)[:300])
-            await asyncio.sleep(interval_seconds)
-
-    return flag_overdue_invoices_now_and_then
+    return every(interval_seconds, lambda now: flag_overdue_invoices(store, now), clock,
+                 "invoices_overdue", "overdue_check_failed")
 
 
 # HTTP
