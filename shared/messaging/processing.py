@@ -166,9 +166,11 @@ def unstorable_values(payload: Any) -> list[ErrorItem]:
     """Text with NUL characters and integers beyond the database's range: valid JSON that no column can hold.
     Iterative, so a deeply nested body cannot exhaust the stack."""
     found: list[ErrorItem] = []
-    todo: list[tuple[str, Any]] = [("", payload)]
+    # None is the body itself; "" is a key that is the empty string, so that a field below it is ".name".
+    todo: list[tuple[str | None, Any]] = [(None, payload)]
     while todo and len(found) < 50:
-        path, value = todo.pop()
+        where, value = todo.pop()
+        path = where or ""
         if isinstance(value, str) and "\x00" in value:
             found.append(ErrorItem(field=path, code="invalid_character",
                                    message="Deze tekst bevat een teken dat niet is toegestaan (NUL, \\u0000)."))
@@ -176,7 +178,7 @@ def unstorable_values(payload: Any) -> list[ErrorItem]:
             found.append(ErrorItem(field=path, code="number_out_of_range",
                                    message=f"Dit getal is te groot (hoogstens {MAX_INTEGER})."))
         elif isinstance(value, dict):
-            todo.extend((f"{path}.{key}" if path else str(key), item) for key, item in value.items())
+            todo.extend((f"{where}.{key}" if where is not None else str(key), item) for key, item in value.items())
         elif isinstance(value, list):
             todo.extend((f"{path}[{index}]", item) for index, item in enumerate(value))
     return found

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import os
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -21,6 +22,10 @@ from shared.messaging.messages import Consumer, Incoming, Outgoing
 from shared.runtime import Service
 from shared.settings import SERVICES, Settings
 from tests.fuzz.bodies import Targets
+
+# The same examples on every CI run, so a red build means a change broke something; WERKPLAATSEN_FUZZ_RANDOM=1
+# explores new ones (each body found that way becomes a regression test).
+DERANDOMIZE = not os.environ.get("WERKPLAATSEN_FUZZ_RANDOM")
 
 SECRET = "fuzz-secret-key"
 ORGANIZER_TOKEN = "fuzz-organizer-token"

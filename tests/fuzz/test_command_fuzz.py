@@ -23,11 +23,12 @@ from hypothesis import strategies as st
 
 from shared.contract import COMMANDS, message_name
 from shared.messaging.messages import Incoming
+from shared.messaging.processing import unstorable_values
 from shared.settings import SERVICES
 from tests import factories
 from tests.fuzz.bodies import bad_command, corpus
 from tests.fuzz.checks import useless
-from tests.fuzz.harness import InProcessSystem, open_system, prepare_targets
+from tests.fuzz.harness import DERANDOMIZE, InProcessSystem, open_system, prepare_targets
 from tests.support import create_database, database_url, drop_database
 
 pytestmark = pytest.mark.integration
@@ -94,7 +95,7 @@ async def check_one(system: InProcessSystem, routing_key: str, kind: str, body: 
 
 
 @pytest.mark.parametrize("routing_key", sorted(COMMANDS))
-@settings(max_examples=EXAMPLES, deadline=None, database=None,
+@settings(max_examples=EXAMPLES, deadline=None, database=None, derandomize=DERANDOMIZE,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.large_base_example])
 @given(data=st.data())
 async def test_every_generated_bad_body_is_refused_with_a_useful_error_or_dead_lettered(
@@ -163,3 +164,10 @@ async def test_memory_stays_flat_while_the_worst_bodies_keep_coming(system: InPr
           f"RSS {rss_before / 1e6:.0f} MB -> {rss_after / 1e6:.0f} MB")
     assert traced_after_two - traced_after_one < 2_000_000, "Python objects accumulate per bad message"
     assert rss_after - rss_before < 100_000_000, "the process grows per bad message"
+
+
+def test_values_no_column_can_hold_are_refused_with_the_path_that_leads_to_them() -> None:
+    errors = unstorable_values({"case": {"title": "a\x00b"}, "": {"0": 2**31}, "members": [{"n": -(2**40)}]})
+    assert sorted((e.field, e.code) for e in errors) == [
+        (".0", "number_out_of_range"), ("case.title", "invalid_character"), ("members[0].n", "number_out_of_range")]
+    assert unstorable_values({"edition": "najaar-2027", "capacity": 2**31 - 1}) == []

@@ -31,7 +31,7 @@ from shared.contract.scheduling import AttendanceRecorded, SessionCompleted
 from shared.db import utcnow
 from shared.messaging.messages import RETRY_DELAYS_SECONDS, Incoming
 from tests import factories
-from tests.fuzz.harness import InProcessSystem, forward, open_system
+from tests.fuzz.harness import DERANDOMIZE, InProcessSystem, forward, open_system
 
 TAG = "story0001"
 # A message is retried this many times before production dead-letters it.
@@ -194,7 +194,7 @@ async def test_reporting_keeps_a_session_report_that_came_before_the_trio_was_pl
     assert state["lessons"] is not None
 
 
-@settings(max_examples=15, deadline=None, database=None,
+@settings(max_examples=15, deadline=None, database=None, derandomize=DERANDOMIZE,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(order=st.permutations(NOTIFICATIONS))
 async def test_notifications_ends_the_same_whatever_order_the_events_arrive_in(
@@ -206,7 +206,7 @@ async def test_notifications_ends_the_same_whatever_order_the_events_arrive_in(
     assert await notifications_state(consumers, rid) == await notifications_state(consumers, expected_rid)
 
 
-@settings(max_examples=15, deadline=None, database=None,
+@settings(max_examples=15, deadline=None, database=None, derandomize=DERANDOMIZE,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(order=st.permutations(REPORTING))
 async def test_reporting_ends_the_same_whatever_order_the_events_arrive_in(
