@@ -9,6 +9,7 @@ import hmac
 import math
 import re
 import time
+import uuid
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -19,7 +20,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from shared.contract import ErrorItem
+from shared.contract import Command, ErrorItem, message_name
+from shared.messaging.messages import Incoming
+from shared.messaging.processing import MAX_ID_LENGTH
 
 
 def is_organizer(request: Request, token: str) -> bool:
@@ -39,6 +42,22 @@ def unauthorized() -> JSONResponse:
 
 def error_response(errors: list[ErrorItem], status: int = 422) -> JSONResponse:
     return JSONResponse({"errors": [e.model_dump() for e in errors]}, status_code=status)
+
+
+def http_command(request: Request, command: type[Command], body: bytes) -> Incoming | JSONResponse:
+    """The request as a command message (Idempotency-Key is its message id, X-Correlation-ID its correlation), or
+    the 400 answer when those headers are too long to record in the inbox and outbox."""
+    message_id = request.headers.get("idempotency-key") or str(uuid.uuid4())
+    correlation_id = request.headers.get("x-correlation-id") or message_id
+    too_long = [ErrorItem(field=f"headers.{name}", code="header_too_long",
+                          message=f"De header {name} is te lang (hoogstens {MAX_ID_LENGTH} tekens).")
+                for name, value in (("Idempotency-Key", message_id), ("X-Correlation-ID", correlation_id))
+                if len(value) > MAX_ID_LENGTH]
+    if too_long:
+        return error_response(too_long, 400)
+    return Incoming(body=body, routing_key=command.routing_key, message_id=message_id, correlation_id=correlation_id,
+                    message_type=message_name(command.routing_key),
+                    content_type=request.headers.get("content-type"))
 
 
 # Security headers

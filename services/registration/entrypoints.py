@@ -20,7 +20,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from shared.contract import Command, ErrorItem, Reply, message_name
+from shared.contract import Command, ErrorItem, Reply
 from shared.contract.registration import (
     ApproveRegistration,
     CancelRegistration,
@@ -38,10 +38,10 @@ from shared.contract.scheduling import (
     TrioWaitlisted,
 )
 from shared.db import utcnow
-from shared.http import error_response, is_organizer, unauthorized
+from shared.http import error_response, http_command, is_organizer, unauthorized
 from shared.messaging.messages import CommandRefused, Consumer, Incoming
 from shared.messaging.outbox import Cause, Outbox
-from shared.messaging.processing import run_command, run_event
+from shared.messaging.processing import MAX_ID_LENGTH, run_command, run_event
 from shared.settings import SERVICES
 
 from . import handlers
@@ -51,7 +51,6 @@ from .domain import MunicipalityRegister, refine_intake_errors
 log = structlog.get_logger()
 
 MAX_BODY_BYTES = 64 * 1024
-MAX_HEADER_ID_LENGTH = 200  # the inbox and outbox columns that keep message and correlation ids
 # HTTP status of a refusal whose first error has this code; any other refusal is 422.
 REFUSAL_STATUS = {"unknown_registration": 404, "already_decided": 409, "already_cancelled": 409,
                   "already_declined": 409}
@@ -253,21 +252,6 @@ def overdue_job(store: RegistrationStore, interval_seconds: float,
 # HTTP
 
 
-def http_command(request: Request, command: type[Command], body: bytes) -> Incoming | JSONResponse:
-    """The request as a command message, or the 400 answer when its id headers are too long."""
-    message_id = request.headers.get("idempotency-key") or str(uuid.uuid4())
-    correlation_id = request.headers.get("x-correlation-id") or message_id
-    too_long = [ErrorItem(field=f"headers.{name}", code="header_too_long",
-                          message=f"De header {name} is te lang (hoogstens {MAX_HEADER_ID_LENGTH} tekens).")
-                for name, value in (("Idempotency-Key", message_id), ("X-Correlation-ID", correlation_id))
-                if len(value) > MAX_HEADER_ID_LENGTH]
-    if too_long:
-        return error_response(too_long, 400)
-    return Incoming(body=body, routing_key=command.routing_key, message_id=message_id, correlation_id=correlation_id,
-                    message_type=message_name(command.routing_key),
-                    content_type=request.headers.get("content-type"))
-
-
 def body_too_large() -> JSONResponse:
     return error_response([ErrorItem(field="", code="body_too_large",
                                      message="Het verzoek is te groot (hoogstens 64 KiB).")], 413)
@@ -331,7 +315,7 @@ def routes(store: RegistrationStore, municipalities: MunicipalityRegister, organ
     async def request_approval(request: Request) -> JSONResponse:
         if not is_organizer(request, organizer_token):
             return unauthorized()
-        correlation_id = request.headers.get("x-correlation-id", "")[:MAX_HEADER_ID_LENGTH] or str(uuid.uuid4())
+        correlation_id = request.headers.get("x-correlation-id", "")[:MAX_ID_LENGTH] or str(uuid.uuid4())
         cause = Cause(message_id=str(uuid.uuid4()), correlation_id=correlation_id)
         try:
             async with store.db.transaction() as session:

@@ -21,13 +21,12 @@ from starlette.routing import Route
 
 from shared.contract import ErrorItem
 from shared.contract.registration import RegisterPayment
-from shared.http import error_response, is_organizer, unauthorized
+from shared.http import error_response, http_command, is_organizer, unauthorized
 
 from .adapters import RegistrationStore, SqlBilling
 from .entrypoints import (
     MAX_BODY_BYTES,
     body_too_large,
-    http_command,
     read_body,
     refusal_response,
     register_payment,

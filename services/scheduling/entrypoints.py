@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import uuid
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
@@ -29,8 +28,7 @@ from shared.contract.scheduling import (
     ScheduleEdition,
 )
 from shared.db import utcnow
-from shared.contract import ErrorItem
-from shared.http import error_response, is_organizer, unauthorized
+from shared.http import error_response, http_command, is_organizer, unauthorized
 from shared.messaging.messages import Consumer, Incoming
 from shared.messaging.outbox import Cause, Outbox
 from shared.messaging.processing import MessageStore, run_command, run_event
@@ -43,7 +41,6 @@ from .domain import Edition, rank, reason_text
 log = structlog.get_logger()
 
 Clock = Callable[[], datetime]
-MAX_HEADER_ID_LENGTH = 200  # the inbox and outbox columns that keep message and correlation ids
 
 
 def command_work(handler: Callable[..., Awaitable[Any]], clock: Clock, *,
@@ -228,14 +225,9 @@ def routes(store: MessageStore, organizer_token: str, clock: Clock = utcnow) -> 
         """The organiser closes registration now; places are allocated then if the deadline had not come yet."""
         if not is_organizer(request, organizer_token):
             return unauthorized()
-        message_id = request.headers.get("idempotency-key") or str(uuid.uuid4())
-        if len(message_id) > MAX_HEADER_ID_LENGTH:
-            return error_response([ErrorItem(
-                field="headers.Idempotency-Key", code="header_too_long",
-                message=f"De header Idempotency-Key is te lang (hoogstens {MAX_HEADER_ID_LENGTH} tekens).")], 400)
-        msg = Incoming(body=json.dumps({"edition": request.path_params["slug"]}).encode(),
-                       routing_key=CloseRegistration.routing_key, message_id=message_id, correlation_id=message_id,
-                       message_type="CloseRegistration", content_type="application/json")
+        msg = http_command(request, CloseRegistration, json.dumps({"edition": request.path_params["slug"]}).encode())
+        if not isinstance(msg, Incoming):
+            return msg
         reply = await run_command(store, msg, CloseRegistration, command_work(handlers.close_registration, clock))
         if reply.status == "rejected":
             status = 404 if reply.errors and reply.errors[0].code == "unknown_edition" else 409
