@@ -9,7 +9,7 @@ import socket
 import subprocess
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
 from email.message import EmailMessage
@@ -18,6 +18,8 @@ from typing import Any
 import aio_pika
 import asyncpg
 from aiosmtpd.controller import Controller
+
+from shared.messaging.messages import Consumer, Outgoing
 
 PG_ADMIN_DSN = os.environ.get("WERKPLAATSEN_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 AMQP_HOST = os.environ.get("WERKPLAATSEN_TEST_AMQP_HOST", "127.0.0.1")
@@ -223,3 +225,25 @@ class TcpProxy:
         finally:
             writer.close()
             self._pipes.discard(writer)
+
+
+class RecordingTransport:
+    """Stands in for the broker where a test runs a service in-process: keeps what the outbox relay publishes."""
+
+    def __init__(self) -> None:
+        self.published: list[Outgoing] = []
+
+    async def start(self, consumers: Mapping[str, Consumer]) -> None:
+        return None
+
+    async def stop(self) -> None:
+        return None
+
+    async def ping(self) -> bool:
+        return True
+
+    async def publish(self, out: Outgoing) -> None:
+        self.published.append(out)
+
+    def events(self, name: str) -> list[dict[str, Any]]:
+        return [json.loads(o.body) for o in self.published if o.message_type == name]

@@ -18,10 +18,11 @@ from sqlalchemy import func, select
 from shared.contract import COMMANDS, Reply
 from shared.db import migrate
 from shared.messaging.delivery import Verdict, deliver
-from shared.messaging.messages import Consumer, Incoming, Outgoing
+from shared.messaging.messages import Incoming
 from shared.runtime import Service
 from shared.settings import SERVICES, Settings
 from tests.fuzz.bodies import Targets
+from tests.support import RecordingTransport
 
 # The same examples on every CI run, so a red build means a change broke something; WERKPLAATSEN_FUZZ_RANDOM=1
 # explores new ones (each body found that way becomes a regression test).
@@ -29,25 +30,6 @@ DERANDOMIZE = not os.environ.get("WERKPLAATSEN_FUZZ_RANDOM")
 
 SECRET = "fuzz-secret-key"
 ORGANIZER_TOKEN = "fuzz-organizer-token"
-
-
-class RecordingTransport:
-    """Takes what the outbox relay would publish; the relay is not started, so the outbox rows stay readable."""
-
-    def __init__(self) -> None:
-        self.published: list[Outgoing] = []
-
-    async def start(self, consumers: Mapping[str, Consumer]) -> None:
-        return None
-
-    async def stop(self) -> None:
-        return None
-
-    async def ping(self) -> bool:
-        return True
-
-    async def publish(self, out: Outgoing) -> None:
-        self.published.append(out)
 
 
 @dataclass

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 from email import message_from_bytes, policy
 from email.message import EmailMessage
@@ -26,37 +26,15 @@ from shared.contract.common import CommandRejected, EventData
 from shared.contract.registration import TrioRegistered
 from shared.contract.scheduling import EditionScheduled
 from shared.db import Database, migrate, utcnow
-from shared.messaging.messages import Consumer, Incoming, Outgoing
+from shared.messaging.messages import Incoming
 from shared.messaging.processing import MessageStore
 from shared.settings import Settings
-from tests.support import SmtpSink, database_url, free_port, wait_until
+from tests.support import RecordingTransport, SmtpSink, database_url, free_port, wait_until
 
 pytestmark = pytest.mark.integration
 
 EDITION = "2027-najaar"
 CASE = "Groene bewonersinitiatieven in Kanaleneiland"
-
-
-class RecordingTransport:
-    """Stands in for the broker: keeps what the outbox relay publishes."""
-
-    def __init__(self) -> None:
-        self.published: list[Outgoing] = []
-
-    async def start(self, consumers: Mapping[str, Consumer]) -> None:
-        return None
-
-    async def stop(self) -> None:
-        return None
-
-    async def ping(self) -> bool:
-        return True
-
-    async def publish(self, out: Outgoing) -> None:
-        self.published.append(out)
-
-    def events(self, name: str) -> list[dict[str, Any]]:
-        return [json.loads(o.body) for o in self.published if o.message_type == name]
 
 
 class SlowCollect:
