@@ -31,6 +31,7 @@ from .domain import (
     ERASED,
     PENDING,
     STATUS_PLACED,
+    SUPERSEDED,
     ApprovalCopy,
     EditionInfo,
     Mail,
@@ -168,6 +169,18 @@ class SqlMails:
             .returning(table.c.notification_id)
         )
         return (await self.session.execute(statement)).first() is not None
+
+    async def supersede(self, registration_id: str, kind: str) -> int:
+        """Mark the registration's pending mails of `kind` superseded, except any a sender is handing over now."""
+        pending = select(MailRow.notification_id).where(
+            MailRow.registration_id == registration_id, MailRow.kind == kind, MailRow.status == PENDING)
+        if self.session.get_bind().dialect.name == "postgresql":
+            # A mail under a sender's row lock is being handed over: it is left to go out, not waited for.
+            pending = pending.with_for_update(skip_locked=True)
+        result = await self.session.execute(
+            update(MailRow).where(MailRow.notification_id.in_(pending.scalar_subquery()))
+            .values(status=SUPERSEDED).execution_options(synchronize_session=False))
+        return int(result.rowcount or 0)
 
     async def of_registration(self, registration_id: str) -> list[Mail]:
         rows = await self.session.execute(

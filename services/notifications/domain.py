@@ -37,6 +37,8 @@ PENDING = "pending"
 SENT = "sent"
 FAILED = "failed"
 ERASED = "erased"  # a privacy request removed it before it was sent
+# A waitlist position that no longer held before the mail left: the member gets the newer position instead.
+SUPERSEDED = "superseded"
 
 # What notifications knows of a registration (RegistrationCopy.status).
 REGISTERED = "registered"

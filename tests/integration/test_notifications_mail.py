@@ -331,3 +331,33 @@ async def test_the_database_refuses_a_second_mail_for_the_same_event_even_withou
                 emit=lambda _event: None, addresses=bootstrap.addresses_for(SETTINGS), now=utcnow())
 
     assert len(await mails(database)) == 3
+
+
+async def test_superseding_skips_the_mail_a_sender_is_handing_over_and_does_not_wait_for_it(
+        database: Database) -> None:
+    from services.notifications.adapters import SqlMails
+    from services.notifications.domain import SUPERSEDED, Mail
+
+    def waitlist_mail(position: int, *, kind: str = "waitlisted", registration_id: str = "reg-1") -> Mail:
+        return Mail(notification_id=str(uuid.uuid4()), kind=kind, caused_by=f"event-{position}", correlation_id="c",
+                    registration_id=registration_id, recipient="anna@barneveld.nl", language="nl",
+                    subject=f"Wachtlijst, plaats {position}", text="...", html=None, created_at=utcnow(),
+                    next_attempt_at=utcnow())
+
+    handing_over, stale, acknowledgement, other_trio = (
+        waitlist_mail(5), waitlist_mail(4), waitlist_mail(0, kind="acknowledgement"),
+        waitlist_mail(3, registration_id="reg-2"))
+    async with database.transaction() as session:
+        for mail in (handing_over, stale, acknowledgement, other_trio):
+            assert await SqlMails(session).add(mail)
+
+    async with database.transaction() as sender:  # a sender's transaction A holds the row lock of the first
+        await sender.execute(select(MailRow).where(
+            MailRow.notification_id == uuid.UUID(handing_over.notification_id)).with_for_update())
+        async with database.transaction() as session:
+            superseded = await asyncio.wait_for(SqlMails(session).supersede("reg-1", "waitlisted"), timeout=5)
+
+    assert superseded == 1
+    statuses = {str(m.notification_id): m.status for m in await mails(database)}
+    assert statuses == {handing_over.notification_id: PENDING, stale.notification_id: SUPERSEDED,
+                        acknowledgement.notification_id: PENDING, other_trio.notification_id: PENDING}

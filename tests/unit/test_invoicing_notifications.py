@@ -30,6 +30,9 @@ class Mails:
     async def erase(self, registration_id: str) -> int:
         return 0
 
+    async def supersede(self, registration_id: str, kind: str) -> int:
+        return 0
+
 
 class Editions:
     async def get(self, slug: str, *, for_update: bool = False) -> EditionInfo | None:

@@ -24,6 +24,7 @@ from services.notifications.domain import (
     PENDING,
     REMINDER,
     SENT,
+    SUPERSEDED,
     ApprovalCopy,
     EditionInfo,
     Mail,
@@ -98,6 +99,18 @@ class FakeMails:
             mail.status = ERASED if mail.status == PENDING else mail.status
             mail.recipient, mail.subject, mail.text, mail.html, mail.calendar = "", "", "", None, None
         return len(erased)
+
+    async def supersede(self, registration_id: str, kind: str) -> int:
+        stale = [m for m in self.rows.values()
+                 if m.registration_id == registration_id and m.kind == kind and m.status == PENDING]
+        for mail in stale:
+            mail.status = SUPERSEDED
+        return len(stale)
+
+    def send_all(self) -> None:
+        """What the sender does: every pending mail leaves."""
+        for mail in self.rows.values():
+            mail.status = SENT if mail.status == PENDING else mail.status
 
     def to(self, recipient: str, kind: str | None = None) -> Mail:
         (found,) = self.all(recipient, kind)
@@ -610,6 +623,7 @@ async def test_waitlist_position_is_mailed_and_again_only_when_it_changes() -> N
 
     await waitlisted(3, 1)
     await waitlisted(3, 2)
+    world.mails.send_all()
     await waitlisted(2, 3)
 
     subjects = sorted(m.subject for m in world.mails.all("anna@barneveld.nl", "waitlisted"))
@@ -629,6 +643,31 @@ async def test_a_waitlist_position_overtaken_by_a_newer_one_is_not_mailed() -> N
 
     assert {m.subject for m in world.mails.all(kind="waitlisted")} == {f"Wachtlijst, plaats 1: {TITLE} ({EDITION})"}
     assert world.registrations.rows["reg-1"].waitlist_position == 1
+
+
+async def test_a_waitlist_position_not_yet_mailed_is_superseded_by_the_newer_one() -> None:
+    world = await registered_world()
+    for position, minute in ((5, 1), (4, 2), (2, 3)):
+        await handlers.announce_waitlist(envelope(TrioWaitlisted(
+            registration_id="reg-1", edition=EDITION, position=position), occurred_at=NOW + timedelta(minutes=minute)),
+            **world.trio, now=NOW)
+
+    statuses = {(m.subject, m.status) for m in world.mails.all("anna@barneveld.nl", "waitlisted")}
+    assert statuses == {(f"Wachtlijst, plaats 5: {TITLE} ({EDITION})", SUPERSEDED),
+                        (f"Wachtlijst, plaats 4: {TITLE} ({EDITION})", SUPERSEDED),
+                        (f"Wachtlijst, plaats 2: {TITLE} ({EDITION})", PENDING)}
+    assert {m.recipient for m in world.mails.all(kind="waitlisted") if m.status == PENDING} == {
+        "anna@barneveld.nl", "bram@barneveld.nl", "chantal@barneveld.nl"}
+
+
+async def test_placement_supersedes_a_waitlist_position_not_yet_mailed() -> None:
+    world = await registered_world()
+    await handlers.announce_waitlist(envelope(TrioWaitlisted(registration_id="reg-1", edition=EDITION, position=1)),
+                                     **world.trio, now=NOW)
+    await world.placed(placed(via="waitlist"))
+
+    assert {m.status for m in world.mails.all(kind="waitlisted")} == {SUPERSEDED}
+    assert {m.status for m in world.mails.all(kind="placed")} == {PENDING}
 
 
 # scheduling.RegistrationClosed
@@ -1011,6 +1050,7 @@ async def test_queueing_mails_logs_no_names_or_addresses() -> None:
         world = World(edition())
         await everything(world, ("nl", "nl", "en"))
 
-    assert logs and {entry["event"] for entry in logs} <= {"mail_queued", "participant_data_erased"}
+    assert logs and {entry["event"] for entry in logs} <= {"mail_queued", "participant_data_erased",
+                                                                 "waitlist_mails_superseded"}
     text = repr(logs).lower()
     assert "barneveld" not in text and "anna" not in text and "@" not in text
