@@ -141,14 +141,14 @@ def to_domain(row: EditionRow, placements: list[Any], waitlist: list[Any]) -> Ed
 class SqlEditions:
     def __init__(self, session: AsyncSession, *, lock: bool = True) -> None:
         self.session = session
-        self.lock = lock
+        self.locking = lock
         # What get() read, so save() writes only the difference: a writer that lost a race then collides
         # with the other's rows on the unique constraints instead of silently overwriting them.
         self._read: dict[str, tuple[set[str], list[tuple[Any, ...]]]] = {}
 
     async def get(self, slug: str, *, for_update: bool = False) -> Edition | None:
         query = select(EditionRow).where(EditionRow.slug == slug).options(selectinload(EditionRow.sessions))
-        if for_update and self.lock:
+        if for_update and self.locking:
             # Competing replicas change one edition (its places, waitlist, seating) one at a time.
             query = query.with_for_update(of=EditionRow)
         row = (await self.session.execute(query)).scalar_one_or_none()
@@ -157,6 +157,12 @@ class SqlEditions:
         placements, waitlist = await self._places(slug)
         self._read[slug] = ({p.registration_id for p in placements}, [_entry(w) for w in waitlist])
         return to_domain(row, placements, waitlist)
+
+    async def lock(self, slug: str) -> bool:
+        query = select(EditionRow.slug).where(EditionRow.slug == slug)
+        if self.locking:
+            query = query.with_for_update()
+        return (await self.session.execute(query)).scalar_one_or_none() is not None
 
     async def all(self) -> list[Edition]:
         rows = (await self.session.execute(

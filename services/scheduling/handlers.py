@@ -53,6 +53,11 @@ APPROVED, DECLINED, CANCELLED = "approved", "declined", "cancelled"
 
 class Editions(Protocol):
     async def get(self, slug: str, *, for_update: bool = False) -> Edition | None: ...
+
+    async def lock(self, slug: str) -> bool:
+        """Take the edition's lock, as get(for_update=True) does, without loading it; False when it is unknown."""
+        ...
+
     async def save(self, edition: Edition) -> None: ...
 
 
@@ -196,15 +201,20 @@ async def _allocate(edition: Edition, *, registrations: Registrations, emit: Emi
 
 async def remember_registration(event: TrioRegistered, *, editions: Editions, registrations: Registrations,
                                 emit: Emit, now: datetime) -> None:
-    edition = await editions.get(event.edition, for_update=True)
+    # The lock, not the edition: a registration is not approved yet as a rule, and loading every place and
+    # waitlist entry for each one made a long waitlist slow down every new registration. The lock still orders
+    # this against a concurrent approval of the same trio, so one of the two always sees the other.
+    known = await editions.lock(event.edition)
     trio = Trio(
         registration_id=event.registration_id, priority=event.priority, registered_at=event.registered_at,
         municipality=event.municipality.code, size_class=event.municipality.size_class,
         domains=tuple(sorted({m.domain.value for m in event.members})),
     )
     await registrations.add(event.edition, trio)
-    if edition is not None and await registrations.status(trio.registration_id) == APPROVED:
+    if known and await registrations.status(trio.registration_id) == APPROVED:
         # The approval overtook this event: admit the trio now.
+        edition = await editions.get(event.edition, for_update=True)
+        assert edition is not None  # locked above, and editions are never deleted
         await _admit(edition, trio, registrations=registrations, emit=emit, now=now)
         await editions.save(edition)
 

@@ -10,9 +10,10 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.scheduling import entrypoints
-from services.scheduling.adapters import SqlEditions
+from services.scheduling import entrypoints, handlers
+from services.scheduling.adapters import SqlEditions, SqlRegistrations
 from services.scheduling.domain import Trio
+from shared.contract import Event
 from shared.contract.registration import RegistrationApproved, TrioRegistered
 from shared.db import utcnow
 from shared.messaging.processing import MessageStore
@@ -80,6 +81,28 @@ async def test_a_trio_ranked_ahead_moves_everyone_behind_it_and_the_saved_list_m
 
     assert (inserted, deleted) == (11, 10)
     assert waiting == [*rids[8:10], "early", *rids[10:]]
+
+
+async def test_a_new_registration_reads_none_of_the_places_or_the_waitlist(store: MessageStore) -> None:
+    slug, _ = await waitlist_of_twenty(store)
+    event = Event[TrioRegistered].model_validate_json(registered(slug, "new", START + timedelta(hours=1)).body)
+
+    async with store.db.transaction() as session:
+        before = await _rows_read(session)
+        await handlers.remember_registration(event.data, editions=SqlEditions(session),
+                                             registrations=SqlRegistrations(session), emit=lambda _: None,
+                                             now=utcnow())
+        after = await _rows_read(session)
+
+    assert after == before  # was 8 places and 12 waitlist entries for every TrioRegistered
+
+
+async def _rows_read(session: AsyncSession) -> tuple[int, int]:
+    """Rows of placements and waitlist read so far in this transaction (sequential and index scans)."""
+    rows = (await session.execute(text(
+        "SELECT relname, coalesce(seq_tup_read, 0) + coalesce(idx_tup_fetch, 0) FROM pg_stat_xact_user_tables "
+        "WHERE relname IN ('placements', 'waitlist') ORDER BY relname"))).all()
+    return tuple(int(r[1]) for r in rows)  # type: ignore[return-value]
 
 
 async def _waitlist_writes(session: AsyncSession) -> tuple[int, int]:

@@ -54,6 +54,9 @@ class FakeEditions:
     async def get(self, slug: str, *, for_update: bool = False) -> Edition | None:
         return copy.deepcopy(self.rows.get(slug))
 
+    async def lock(self, slug: str) -> bool:
+        return slug in self.rows
+
     async def save(self, edition: Edition) -> None:
         self.rows[edition.slug] = copy.deepcopy(edition)
 
