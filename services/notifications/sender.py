@@ -224,11 +224,17 @@ class MailSender:
 
     async def _attempt_locked(self, delivery: Delivery) -> bool:
         async with self.db.transaction() as session:  # transaction A: holds the row lock to the end
-            row = (await session.execute(self._due().limit(1).with_for_update(skip_locked=True))).scalar_one_or_none()
-            if row is None:
+            # The handoff row comes with the claim (an outer join, not a second round trip per mail).
+            claim = (self._due().add_columns(HandoffRow.notification_id)
+                     .outerjoin(HandoffRow, HandoffRow.notification_id == MailRow.notification_id)
+                     .limit(1).with_for_update(of=MailRow, skip_locked=True))
+            found = (await session.execute(claim)).first()
+            if found is None:
                 return False
+            row, handoff = found
             mail = to_mail(row)
-            if await _handed_over(session, mail):
+            if handoff is not None:
+                _log_recovery(mail)
                 self._record(session, row, mail, None)
             else:
                 error, permanent = await self._deliver(delivery, mail)
@@ -358,8 +364,12 @@ class MailSender:
 async def _handed_over(session: AsyncSession, mail: Mail) -> bool:
     found = await session.get(HandoffRow, uuid.UUID(mail.notification_id))
     if found is not None:
-        log.info("mail_handed_over_before_crash", notification_id=mail.notification_id, kind=mail.kind)
+        _log_recovery(mail)
     return found is not None
+
+
+def _log_recovery(mail: Mail) -> None:
+    log.info("mail_handed_over_before_crash", notification_id=mail.notification_id, kind=mail.kind)
 
 
 async def _forget_handoff(session: AsyncSession, mail: Mail) -> None:
