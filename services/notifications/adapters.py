@@ -9,6 +9,8 @@ import os
 import time
 import uuid
 from datetime import datetime
+import email.policy
+from email import headerregistry
 from email.message import EmailMessage
 from email.utils import format_datetime, parseaddr
 from pathlib import Path
@@ -371,9 +373,32 @@ def message_id_for(mail: Mail, mail_from: str) -> str:
     return f"<{mail.notification_id}@{domain}>"
 
 
+class _CachingHeaderRegistry(headerregistry.HeaderRegistry):
+    """The standard header classes, made once per header name.
+
+    The standard registry builds a new class with type() every time a header is set or parsed, a dozen times
+    per message; that was two thirds of the time it took to compose a mail (3.0 -> 1.0 ms measured). The
+    classes it builds hold no state, so one per name behaves the same.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._classes: dict[str, type[headerregistry.BaseHeader]] = {}
+
+    def __getitem__(self, name: str) -> type[headerregistry.BaseHeader]:
+        key = name.lower()
+        found = self._classes.get(key)
+        if found is None:
+            found = self._classes[key] = super().__getitem__(name)
+        return found
+
+
+MAIL_POLICY = email.policy.default.clone(header_factory=_CachingHeaderRegistry())
+
+
 def compose(mail: Mail, mail_from: str) -> EmailMessage:
     """The message as sent. Built only from stored fields, so a retry sends the very same message."""
-    message = EmailMessage()
+    message = EmailMessage(policy=MAIL_POLICY)
     message["From"] = mail_from
     message["To"] = mail.recipient
     message["Subject"] = mail.subject

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateNotFound, select_autoescape
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 TEMPLATES = Path(__file__).parent / "templates"
 
@@ -19,7 +19,11 @@ templates = Environment(
     trim_blocks=True,
     lstrip_blocks=True,
     keep_trailing_newline=True,
+    # Templates ship with the code: no stat() of the file on every render (a system call per template per mail).
+    auto_reload=False,
 )
+# Which templates exist, listed once: a kind without an HTML part would otherwise be looked for on disk per mail.
+NAMES = frozenset(templates.list_templates())
 
 
 @dataclass(frozen=True)
@@ -33,10 +37,8 @@ def render_mail(kind: str, language: str, context: Mapping[str, Any]) -> Rendere
     """Templates are named `<kind>.<language>.subject.txt`, `.txt` (required) and `.html` (optional)."""
     subject = " ".join(templates.get_template(f"{kind}.{language}.subject.txt").render(context).split())
     text = templates.get_template(f"{kind}.{language}.txt").render(context)
-    try:
-        html: str | None = templates.get_template(f"{kind}.{language}.html").render(context)
-    except TemplateNotFound:
-        html = None
+    html_name = f"{kind}.{language}.html"
+    html = templates.get_template(html_name).render(context) if html_name in NAMES else None
     return Rendered(subject=subject, text=text, html=html)
 
 

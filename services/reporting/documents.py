@@ -50,6 +50,7 @@ def _environment(autoescape: bool) -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
+        auto_reload=False,  # templates ship with the code: no stat() per render
     )
     env.globals.update(dutch_date=dutch_date, local_date=local_date, euros=euros, domain_list=domain_list,
                        size_class_phrase=size_class_phrase, DOMAINS=DOMAINS, method=METHOD)
