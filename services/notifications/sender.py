@@ -29,7 +29,9 @@ The windows that remain, precisely:
   adjacent callbacks of the loop (microseconds); or the terminator's bytes lost after they were written
   (the server's host fails before reading them).
 - Duplicate mail: the terminator was written but the handoff row was not committed (the database refused or
-  lost the INSERT) and this process dies before A records the outcome; or the server accepted and its reply
+  lost the INSERT) and this process dies before A records the outcome, or A cannot record it either (the
+  database is gone) and another replica claims the mail before this one does (this one remembers what the
+  server accepted: `_remember_unrecorded`); or the server accepted and its reply
   never reached us (connection cut, timeout): the mail goes back to `pending` and is sent again, with the same
   Message-ID. The latter is SMTP's own ambiguity; no client can close it. (If an earlier cancellation is still
   being acknowledged on the handoff connection, asyncpg may delay the INSERT's write past the terminator: then
@@ -70,6 +72,9 @@ log = structlog.get_logger()
 # An SMTP connection left open after its worker ran out of mail is reused by the next worker for this long.
 IDLE_CONNECTION_SECONDS = 10.0
 
+# Mails accepted by the server whose outcome could not be recorded, remembered at most (see _remember_unrecorded).
+UNRECORDED_LIMIT = 10_000
+
 # Turns due reminders into pending mails (handlers.queue_due_reminders wired with a session); returns how many.
 QueueReminders = Callable[[], Awaitable[int]]
 
@@ -102,6 +107,7 @@ class MailSender:
         self._handoff_engine: AsyncEngine | None = None
         self._workers: set[asyncio.Task[int]] = set()
         self._idle: list[tuple[float, Delivery]] = []  # open SMTP connections between workers, with when they idled
+        self._unrecorded: dict[str, None] = {}  # accepted by the server, outcome not recorded: _remember_unrecorded
 
     def wake(self) -> None:
         self._wakes += 1
@@ -223,25 +229,46 @@ class MailSender:
         return await self._attempt_unlocked(delivery)
 
     async def _attempt_locked(self, delivery: Delivery) -> bool:
-        async with self.db.transaction() as session:  # transaction A: holds the row lock to the end
-            # The handoff row comes with the claim (an outer join, not a second round trip per mail).
-            claim = (self._due().add_columns(HandoffRow.notification_id)
-                     .outerjoin(HandoffRow, HandoffRow.notification_id == MailRow.notification_id)
-                     .limit(1).with_for_update(of=MailRow, skip_locked=True))
-            found = (await session.execute(claim)).first()
-            if found is None:
-                return False
-            row, handoff = found
-            mail = to_mail(row)
-            if handoff is not None:
-                _log_recovery(mail)
-                self._record(session, row, mail, None)
-            else:
-                error, permanent = await self._deliver(delivery, mail)
-                self._record(session, row, mail, error, permanent=permanent)
-            await _forget_handoff(session, mail)
+        accepted: str | None = None  # a mail the server took in this attempt
+        try:
+            async with self.db.transaction() as session:  # transaction A: holds the row lock to the end
+                # The handoff row comes with the claim (an outer join, not a second round trip per mail).
+                claim = (self._due().add_columns(HandoffRow.notification_id)
+                         .outerjoin(HandoffRow, HandoffRow.notification_id == MailRow.notification_id)
+                         .limit(1).with_for_update(of=MailRow, skip_locked=True))
+                found = (await session.execute(claim)).first()
+                if found is None:
+                    return False
+                row, handoff = found
+                mail = to_mail(row)
+                if handoff is not None or mail.notification_id in self._unrecorded:
+                    _log_recovery(mail)
+                    self._record(session, row, mail, None)
+                else:
+                    error, permanent = await self._deliver(delivery, mail)
+                    accepted = mail.notification_id if error is None else None
+                    self._record(session, row, mail, error, permanent=permanent)
+                await _forget_handoff(session, mail)
+        except Exception:
+            if accepted is not None:
+                self._remember_unrecorded(accepted)
+            raise
+        self._unrecorded.pop(mail.notification_id, None)
         self.on_commit()
         return True
+
+    def _remember_unrecorded(self, notification_id: str) -> None:
+        """The server took the mail, but A could not record it (the database went away in the middle).
+
+        The handoff row would tell whoever claims the mail next, but when the database is what failed, its INSERT
+        may be lost as well. This process remembers the mail then, and records it as sent without sending it when
+        it claims the mail again. Another replica claiming it first would still send it twice: that narrower
+        window is the one left during a database outage.
+        """
+        self._unrecorded[notification_id] = None
+        while len(self._unrecorded) > UNRECORDED_LIMIT:  # recorded by another replica meanwhile: forget the oldest
+            self._unrecorded.pop(next(iter(self._unrecorded)))
+        log.warning("mail_sent_not_recorded", notification_id=notification_id)
 
     async def _attempt_unlocked(self, delivery: Delivery) -> bool:
         # SQLite has no row locks and is only used by a single process (dev mode), where this loop is the only

@@ -428,3 +428,50 @@ async def test_erasure_blanks_the_registrations_mails_and_copy_in_the_store(
         copy = await session.get(RegistrationRow, "reg-1")
     assert copy is not None and copy.erased and copy.details is None and copy.approval is None
     assert await sender(store.db, url).send_due() == 0
+
+
+class LostHandoffSender(MailSender):
+    """The database goes away mid-send: the handoff row's INSERT is lost, and so is transaction A."""
+
+    def __init__(self, db: Database, url: str) -> None:
+        super().__init__(db, Outbox, lambda: SmtpDelivery(url), mail_from="wp@platform31.nl")
+        self.cut = False
+
+    async def _hand_over(self, mail: Any, handoff: SmtpHandoff) -> None:
+        handoff.expect_reply()
+        handoff.terminate()  # the INSERT that should have come first never reached the database
+        if not self.cut:
+            self.cut = True
+            await handoff.reply()  # the server has taken the mail ...
+            await _terminate_connections(self.db)  # ... and then every connection of the database drops
+
+
+async def _terminate_connections(db: Database) -> None:
+    killer = await asyncpg.connect(database_url(db.url.database or "").replace("+asyncpg", ""))
+    try:
+        await killer.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                             " WHERE datname = current_database() AND pid <> pg_backend_pid()")
+    finally:
+        await killer.close()
+
+
+async def test_a_mail_the_server_took_while_the_database_went_away_is_recorded_not_sent_again(
+        store: MessageStore, server: Callable[..., tuple[ScriptedServer, str]]) -> None:
+    smtp, url = server()
+    await receive(store, approval_requested())
+    await receive(store, trio_registered())  # the approval request is mailed once its registration is known
+    mails = LostHandoffSender(store.db, url)
+    mails.concurrency = 1
+
+    for _ in range(8):  # the first passes meet the cut; later ones may meet a dead pooled connection once
+        with contextlib.suppress(Exception):
+            await mails.send_due()
+        if all(r.status == SENT for r in await rows(store.db)):
+            break
+    await mails.close()
+
+    assert sorted(m["To"] for m in smtp.accepted) == ["anna@barneveld.nl", "bram@barneveld.nl",
+                                                      "chantal@barneveld.nl", "dirk@barneveld.nl"]
+    assert [r.status for r in await rows(store.db)] == [SENT] * 4
+    sent = await outbox_events(store.db, "NotificationSent")
+    assert len({e["data"]["notification_id"] for e in sent}) == len(sent) == 4
