@@ -5,11 +5,12 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import email.policy
 import os
 import time
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
-import email.policy
 from email import headerregistry
 from email.message import EmailMessage
 from email.utils import format_datetime, parseaddr
@@ -21,13 +22,11 @@ import aiosmtplib
 from aiosmtplib.email import extract_recipients, extract_sender, flatten_message
 from aiosmtplib.protocol import PERIOD_REGEX, normalize_message_line_endings
 from sqlalchemy import JSON, Boolean, Index, Integer, String, Text, Uuid, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from shared.contract.registration import ApprovalRequested, TrioRegistered
-from shared.db import InboxMixin, OutboxMixin, UtcDateTime
+from shared.db import InboxMixin, OutboxMixin, UtcDateTime, upsert
 
 from .domain import (
     ERASED,
@@ -145,10 +144,6 @@ class ReminderRow(Base):
     skipped: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
-def _insert(session: AsyncSession) -> Any:
-    return sqlite_insert if session.get_bind().dialect.name == "sqlite" else pg_insert
-
-
 MAIL_FIELDS = ("kind", "caused_by", "correlation_id", "registration_id", "recipient", "language", "subject", "text",
                "html", "calendar", "status", "attempts", "next_attempt_at", "last_error", "created_at", "sent_at",
                "message_id", "attachments")
@@ -162,15 +157,19 @@ class SqlMails:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def add(self, mail: Mail) -> bool:
+    async def add(self, mails: Sequence[Mail]) -> set[str]:
+        if not mails:
+            return set()
         table = MailRow.__table__
-        values = {f: getattr(mail, f) for f in MAIL_FIELDS} | {"notification_id": uuid.UUID(mail.notification_id)}
+        # One multi-row INSERT: a trio's three mails cost one round trip, not three.
+        rows = {m.notification_id: {f: getattr(m, f) for f in MAIL_FIELDS} | {"notification_id": uuid.UUID(
+            m.notification_id)} for m in mails}
         statement = (
-            _insert(self.session)(table).values(**values)
+            upsert(self.session)(table).values(list(rows.values()))
             .on_conflict_do_nothing(index_elements=["notification_id"])
             .returning(table.c.notification_id)
         )
-        return (await self.session.execute(statement)).first() is not None
+        return {str(found) for found in (await self.session.execute(statement)).scalars()}
 
     async def supersede(self, registration_id: str, kind: str) -> int:
         """Mark the registration's pending mails of `kind` superseded, except any a sender is handing over now."""
@@ -214,12 +213,16 @@ def _session_from_json(s: dict[str, Any]) -> SessionInfo:
 class SqlEditions:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
+        # The rows get() loaded, for save(): the session holds them only weakly, so without this they are gone by
+        # then and save() would read each one again (a round trip per message).
+        self._rows: dict[str, EditionRow] = {}
 
     async def get(self, slug: str, *, for_update: bool = False) -> EditionInfo | None:
         row = await self.session.get(EditionRow, slug, with_for_update=for_update or None,
                                      populate_existing=for_update)
         if row is None:
             return None
+        self._rows[slug] = row
         return EditionInfo(
             slug=row.slug, title=row.title, venue=row.venue, registration_deadline=row.registration_deadline,
             sessions=[_session_from_json(s) for s in row.sessions], scheduled_at=row.scheduled_at,
@@ -227,7 +230,7 @@ class SqlEditions:
         )
 
     async def save(self, edition: EditionInfo) -> None:
-        row = await self.session.get(EditionRow, edition.slug)
+        row = self._rows.get(edition.slug) or await self.session.get(EditionRow, edition.slug)
         if row is None:
             row = EditionRow(slug=edition.slug)
             self.session.add(row)
@@ -260,12 +263,16 @@ def _to_copy(row: RegistrationRow) -> RegistrationCopy:
 class SqlRegistrations:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
+        self._rows: dict[str, RegistrationRow] = {}  # what get() loaded, for save() (see SqlEditions)
 
     async def get(self, registration_id: str) -> RegistrationCopy | None:
         # Locked: two events about one registration (e.g. RegistrationCancelled and PlaceReleased) take turns.
         row = await self.session.get(RegistrationRow, registration_id, with_for_update=True,
                                      populate_existing=True)
-        return _to_copy(row) if row is not None else None
+        if row is None:
+            return None
+        self._rows[registration_id] = row
+        return _to_copy(row)
 
     async def merge_details(self, details: TrioRegistered) -> RegistrationCopy:
         return await self._merge(details.registration_id, {"details": details.model_dump(mode="json"),
@@ -277,9 +284,10 @@ class SqlRegistrations:
     async def _merge(self, registration_id: str, values: dict[str, Any]) -> RegistrationCopy:
         """Insert or complete the copy in one statement. When the two halves arrive at once, the second waits for
         the first's commit and then sees both (ON CONFLICT DO UPDATE works on the latest committed row)."""
+        self._rows.pop(registration_id, None)  # written past the ORM: a row loaded before is out of date
         table = RegistrationRow.__table__
         statement = (
-            _insert(self.session)(table)
+            upsert(self.session)(table)
             .values(registration_id=registration_id, status="registered", erased=False, **values)
             .on_conflict_do_update(index_elements=["registration_id"], set_=values, where=~table.c.erased)
             .returning(*table.c)
@@ -292,7 +300,7 @@ class SqlRegistrations:
         return _to_copy(RegistrationRow(**found._mapping))
 
     async def save(self, copy: RegistrationCopy) -> None:
-        row = await self.session.get(RegistrationRow, copy.registration_id)
+        row = self._rows.get(copy.registration_id) or await self.session.get(RegistrationRow, copy.registration_id)
         if row is None:
             row = RegistrationRow(registration_id=copy.registration_id)
             self.session.add(row)

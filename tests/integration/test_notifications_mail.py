@@ -348,8 +348,7 @@ async def test_superseding_skips_the_mail_a_sender_is_handing_over_and_does_not_
         waitlist_mail(5), waitlist_mail(4), waitlist_mail(0, kind="acknowledgement"),
         waitlist_mail(3, registration_id="reg-2"))
     async with database.transaction() as session:
-        for mail in (handing_over, stale, acknowledgement, other_trio):
-            assert await SqlMails(session).add(mail)
+        assert len(await SqlMails(session).add([handing_over, stale, acknowledgement, other_trio])) == 4
 
     async with database.transaction() as sender:  # a sender's transaction A holds the row lock of the first
         await sender.execute(select(MailRow).where(

@@ -4,6 +4,7 @@ speaking wijkambtenaar), the credit note, the friendly reminder, and nothing for
 from __future__ import annotations
 
 import base64
+from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -21,11 +22,10 @@ class Mails:
     def __init__(self) -> None:
         self.queued: dict[str, Mail] = {}
 
-    async def add(self, mail: Mail) -> bool:
-        if mail.notification_id in self.queued:
-            return False
-        self.queued[mail.notification_id] = mail
-        return True
+    async def add(self, mails: Sequence[Mail]) -> set[str]:
+        added = {m.notification_id for m in mails} - set(self.queued)
+        self.queued.update((m.notification_id, m) for m in mails if m.notification_id in added)
+        return added
 
     async def erase(self, registration_id: str) -> int:
         return 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -87,11 +88,13 @@ class FakeMails:
     def __init__(self) -> None:
         self.rows: dict[str, Mail] = {}
 
-    async def add(self, mail: Mail) -> bool:
-        if mail.notification_id in self.rows:
-            return False
-        self.rows[mail.notification_id] = copy.deepcopy(mail)
-        return True
+    async def add(self, mails: Sequence[Mail]) -> set[str]:
+        added = set()
+        for mail in mails:
+            if mail.notification_id not in self.rows:
+                self.rows[mail.notification_id] = copy.deepcopy(mail)
+                added.add(mail.notification_id)
+        return added
 
     async def erase(self, registration_id: str) -> int:
         erased = [m for m in self.rows.values() if m.registration_id == registration_id]
