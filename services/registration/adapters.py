@@ -11,14 +11,12 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import JSON, Date, ForeignKey, Integer, LargeBinary, String, delete, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from shared.contract import EVENTS_EXCHANGE
 from shared.contract.registration import Approver, Case, Fee
-from shared.db import InboxMixin, OutboxMixin, UtcDateTime
+from shared.db import InboxMixin, OutboxMixin, UtcDateTime, upsert
 from shared.messaging.processing import MessageStore
 from shared.settings import SettingsError
 
@@ -251,10 +249,9 @@ class SqlSeating:
     async def record(self, edition: str, session_number: int, tables: dict[str, int], planned_at: datetime) -> bool:
         """Keep the plan unless a newer one is stored; False when this one was older. One statement, so two
         replicas applying two replans of the same session cannot interleave."""
-        dialect_insert = sqlite_insert if self.session.get_bind().dialect.name == "sqlite" else pg_insert
         table = SeatingPlanRow.__table__
         statement = (
-            dialect_insert(table)
+            upsert(self.session)(table)
             .values(edition=edition, session_number=session_number, tables=tables, planned_at=planned_at)
             .on_conflict_do_update(
                 index_elements=["edition", "session_number"],
@@ -433,10 +430,9 @@ class SqlBilling:
         """The next number of the series in `year`, without gaps: one statement that creates or increments the
         year's counter row and keeps it locked until this transaction ends (a competing replica waits, then
         reads the number after ours; a rollback undoes the increment)."""
-        dialect_insert = sqlite_insert if self.session.get_bind().dialect.name == "sqlite" else pg_insert
         table = InvoiceCounterRow.__table__
         statement = (
-            dialect_insert(table).values(series=series, year=year, last_number=1)
+            upsert(self.session)(table).values(series=series, year=year, last_number=1)
             .on_conflict_do_update(index_elements=["series", "year"],
                                    set_={"last_number": table.c.last_number + 1})
             .returning(table.c.last_number)

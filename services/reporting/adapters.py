@@ -6,12 +6,10 @@ from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import JSON, Boolean, Date, Integer, String, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from shared.db import InboxMixin, OutboxMixin, UtcDateTime, utcnow
+from shared.db import InboxMixin, OutboxMixin, UtcDateTime, upsert, utcnow
 
 from .anonymise import NameKind
 from .domain import (
@@ -318,8 +316,7 @@ class SqlRounds:
         Inserting waits for a competing insert to commit; the row lock then orders the two.
         """
         table = EditionLockRow.__table__
-        insert = pg_insert if self.session.bind.dialect.name == "postgresql" else sqlite_insert
-        await self.session.execute(insert(table).values(edition=edition).on_conflict_do_nothing())
+        await self.session.execute(upsert(self.session)(table).values(edition=edition).on_conflict_do_nothing())
         await self.session.execute(select(EditionLockRow).where(EditionLockRow.edition == edition).with_for_update())
 
     async def get(self, edition: str, *, for_update: bool = False) -> RoundPublication | None:
@@ -360,6 +357,9 @@ def trio_from_row(row: TrioRow) -> Trio:
 class SqlTrios:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
+        # The rows get() loaded, for save(): the session holds them only weakly, so without this they are gone by
+        # then and save() would read each one again (a round trip per message).
+        self._rows: dict[str, TrioRow] = {}
 
     async def get(self, registration_id: str, *, for_update: bool = False) -> Trio | None:
         query = select(TrioRow).where(TrioRow.registration_id == registration_id)
@@ -367,17 +367,19 @@ class SqlTrios:
             # A trio's first events (TrioRegistered, TrioPlaced...) can arrive at once on two replicas: a row
             # that does not exist yet cannot be locked, so create it empty first; the second waits on its lock
             # and then reads what the first wrote, instead of both inserting and one losing its update.
-            insert = pg_insert if self.session.bind.dialect.name == "postgresql" else sqlite_insert
             await self.session.execute(
-                insert(TrioRow).values(registration_id=registration_id, member_domains=[], member_roles=[],
+                upsert(self.session)(TrioRow).values(registration_id=registration_id, member_domains=[], member_roles=[],
                                        fee_cents=0, fee_waived=False, publish_municipality_name=False)
                 .on_conflict_do_nothing(index_elements=["registration_id"]))
             query = query.with_for_update()
         row = (await self.session.execute(query)).scalar_one_or_none()
-        return trio_from_row(row) if row else None
+        if row is None:
+            return None
+        self._rows[registration_id] = row
+        return trio_from_row(row)
 
     async def save(self, trio: Trio) -> None:
-        row = await self.session.get(TrioRow, trio.registration_id)
+        row = self._rows.get(trio.registration_id) or await self.session.get(TrioRow, trio.registration_id)
         if row is None:
             row = TrioRow(registration_id=trio.registration_id)
             self.session.add(row)
@@ -396,14 +398,15 @@ class SqlNames:
         self.session = session
 
     async def add(self, registration_id: str, digests: dict[str, NameKind]) -> None:
-        known = await self.of(registration_id)
-        for digest, kind in digests.items():
-            if digest not in known:
-                self.session.add(NameDigestRow(registration_id=registration_id, digest=digest, kind=kind))
-            elif known[digest] != kind and kind == "always":
-                row = await self.session.get(NameDigestRow, (registration_id, digest))
-                assert row is not None
-                row.kind = kind
+        """One statement: new digests are added, and "always" wins over what a digest was before."""
+        if not digests:
+            return
+        table = NameDigestRow.__table__
+        insert = upsert(self.session)(table).values(
+            [{"registration_id": registration_id, "digest": digest, "kind": kind} for digest, kind in digests.items()])
+        await self.session.execute(insert.on_conflict_do_update(
+            index_elements=["registration_id", "digest"], set_={"kind": insert.excluded.kind},
+            where=insert.excluded.kind == "always"))
 
     async def of(self, registration_id: str) -> dict[str, NameKind]:
         rows = await self.session.execute(select(NameDigestRow).where(NameDigestRow.registration_id == registration_id))
@@ -465,8 +468,8 @@ class SqlEventSources:
         self.session = session
 
     async def add(self, source: EventSource) -> None:
-        if await self.session.get(EventSourceRow, source.event_id) is None:
-            self.session.add(EventSourceRow(**vars(source)))
+        await self.session.execute(upsert(self.session)(EventSourceRow.__table__).values(**vars(source))
+                                   .on_conflict_do_nothing(index_elements=["event_id"]))
 
     async def lookup(self, event_ids: set[str]) -> dict[str, EventSource]:
         if not event_ids:

@@ -145,6 +145,9 @@ class SqlEditions:
         # What get() read, so save() writes only the difference: a writer that lost a race then collides
         # with the other's rows on the unique constraints instead of silently overwriting them.
         self._read: dict[str, tuple[set[str], list[tuple[Any, ...]]]] = {}
+        # The edition rows get() loaded, for save(): the session holds them only weakly, so without this save()
+        # would read the edition and its sessions again (two round trips per admission).
+        self._rows: dict[str, EditionRow] = {}
 
     async def get(self, slug: str, *, for_update: bool = False) -> Edition | None:
         query = select(EditionRow).where(EditionRow.slug == slug).options(selectinload(EditionRow.sessions))
@@ -154,6 +157,7 @@ class SqlEditions:
         row = (await self.session.execute(query)).scalar_one_or_none()
         if row is None:
             return None
+        self._rows[slug] = row
         placements, waitlist = await self._places(slug)
         self._read[slug] = ({p.registration_id for p in placements}, [_entry(w) for w in waitlist])
         return to_domain(row, placements, waitlist)
@@ -189,7 +193,8 @@ class SqlEditions:
         return list(placed), list(waiting)
 
     async def save(self, edition: Edition) -> None:
-        row = await self.session.get(EditionRow, edition.slug, options=[selectinload(EditionRow.sessions)])
+        row = self._rows.get(edition.slug) or await self.session.get(
+            EditionRow, edition.slug, options=[selectinload(EditionRow.sessions)])
         if row is None:
             row = EditionRow(slug=edition.slug, sessions=[])
             self.session.add(row)

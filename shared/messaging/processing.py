@@ -11,12 +11,10 @@ from typing import Any, TypeVar
 import structlog
 from pydantic import ValidationError
 from sqlalchemy import select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.contract import Command, CommandRejected, ErrorItem, Event, EventData, Reply, message_name
-from shared.db import Database, InboxMixin, OutboxMixin
+from shared.db import Database, InboxMixin, OutboxMixin, upsert
 from shared.messaging.errors import validation_errors
 from shared.messaging.messages import CommandRefused, Incoming, PermanentFailure
 from shared.messaging.outbox import Cause, Outbox
@@ -46,10 +44,9 @@ class MessageStore:
     async def claim(self, session: AsyncSession, message_id: str, message_type: str) -> bool:
         """Record the message as processed; False if it already was (by us or a competing replica)."""
         table = self.inbox_model.__table__
-        insert = pg_insert if self.db.is_postgres else sqlite_insert
         # ON CONFLICT DO NOTHING waits for a concurrent claimant's transaction, then reports the conflict.
         statement = (
-            insert(table)
+            upsert(session)(table)
             .values(message_id=message_id, message_type=message_type)
             .on_conflict_do_nothing(index_elements=["message_id"])
             .returning(table.c.message_id)
