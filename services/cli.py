@@ -179,14 +179,14 @@ def editions_load(
 
 
 def _dead_letters(service: str):  # noqa: ANN202
-    from services.ops.dead_letters import broker_location, dead_letter_queue
+    from shared.messaging.dead_letters import broker_location, dead_letter_queue
 
     known_service(service)
     return dead_letter_queue(broker_location(load_settings()), service)
 
 
 def _selection(ids: list[str], everything: bool):  # noqa: ANN202
-    from services.ops.dead_letters import every, with_ids
+    from shared.messaging.dead_letters import every, with_ids
 
     if everything == bool(ids):
         raise typer.BadParameter("give the ids of the dead letters, or --all (not both)")

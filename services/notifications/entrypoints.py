@@ -54,7 +54,7 @@ def consumers(store: MessageStore, addresses: handlers.Addresses,
               offsets: list[tuple[str, timedelta]]) -> dict[str, Consumer]:
     def consumer(model: type[E], work: Work) -> tuple[str, Consumer]:
         async def consume(msg: Incoming) -> None:
-            await run_event(store, msg, model, lambda _data, envelope, session, outbox: work(envelope, session, outbox))
+            await run_event(store, msg, model, lambda _data, envelope, uow: work(envelope, uow.session, uow.outbox))
         return model.routing_key, consume
 
     def trio(use_case: Callable[..., Awaitable[None]]) -> Work:

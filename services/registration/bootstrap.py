@@ -6,9 +6,9 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
-from services.ops.dead_letters import broker_location
 from shared.contract.registration import RegistrationCommandRejected
 from shared.db import Database
+from shared.messaging.dead_letters import broker_location
 from shared.messaging.outbox import OutboxRelay
 from shared.metrics import REGISTRATIONS, query_gauge
 from shared.runtime import Service, Transport
@@ -44,7 +44,7 @@ def build(settings: Settings, transport: Transport) -> Service:
     )
     return Service(
         name="registration", store=store, relay=relay, transport=transport, migrations=MIGRATIONS,
-        consumers=entrypoints.consumers(store, municipalities),
+        consumers=entrypoints.command_paths(store, municipalities),
         routes=[*entrypoints.routes(store, municipalities, settings.werkplaatsen_organizer_token),
                 *web.web_routes(store, municipalities, settings),
                 *invoice_routes(store, settings.werkplaatsen_organizer_token)],

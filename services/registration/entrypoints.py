@@ -1,17 +1,15 @@
-"""Registration's subscribers and HTTP routes: parse, then call a handler.
+"""Registration's HTTP routes and background jobs (what it consumes is in consumes.py).
 
-The HTTP routes do not publish commands: they run them through the same `run_command` as the RabbitMQ
-consumers, so both paths share validation, idempotency (Idempotency-Key = message_id) and outcome. The
-functions `register_trio`, `decide`, `cancel_registration` and `erase_participant_data` are that shared
-path; the HTML pages (web.py) call them too.
+The HTTP routes do not publish commands: they carry them out with the service's own consumers, so both paths
+share validation, idempotency (Idempotency-Key = message_id) and outcome. The functions `register_trio`,
+`decide`, `cancel_registration` and `erase_participant_data` are that shared path; the HTML pages call them too.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -29,24 +27,17 @@ from shared.contract.registration import (
     RegisterPayment,
     RegisterTrio,
 )
-from shared.contract.scheduling import (
-    EditionScheduled,
-    PlaceReleased,
-    SeatingPlanned,
-    SessionRescheduled,
-    TrioPlaced,
-    TrioWaitlisted,
-)
 from shared.db import utcnow
 from shared.http import error_response, http_command, is_organizer, unauthorized
-from shared.messaging.messages import CommandRefused, Consumer, Incoming
-from shared.messaging.outbox import Cause, Outbox
-from shared.messaging.processing import MAX_ID_LENGTH, run_command, run_event
-from shared.settings import SERVICES
+from shared.jobs import Job, every
+from shared.messaging.messages import CommandRefused, Incoming
+from shared.messaging.outbox import Cause
+from shared.messaging.processing import MAX_ID_LENGTH
+from shared.messaging.wiring import Consumers
 
-from . import handlers
-from .adapters import RegistrationStore, SqlBilling, SqlEditions, SqlRegistrations, SqlSeating
-from .domain import MunicipalityRegister, refine_intake_errors
+from . import consumes, handlers
+from .adapters import RegistrationStore, SqlBilling, SqlEditions, SqlRegistrations
+from .domain import MunicipalityRegister
 
 log = structlog.get_logger()
 
@@ -56,65 +47,38 @@ REFUSAL_STATUS = {"unknown_registration": 404, "already_decided": 409, "already_
                   "already_declined": 409}
 
 
-# The command paths (broker, JSON API and HTML pages)
+# The command paths of the JSON API and the HTML pages: the broker's own consumers (consumes.py), so both share
+# validation, idempotency (Idempotency-Key = message_id) and outcome.
+
+
+def command_paths(store: RegistrationStore, municipalities: MunicipalityRegister) -> Consumers:
+    """The store's consumers, made once per store (the pages and routes of one service share them)."""
+    made: Consumers | None = getattr(store, "_consumers", None)
+    if made is None:
+        made = consumes.consumers(store, municipalities)
+        store._consumers = made  # type: ignore[attr-defined]
+    return made
 
 
 async def register_trio(store: RegistrationStore, municipalities: MunicipalityRegister, msg: Incoming) -> Reply:
-    return await run_command(
-        store, msg, RegisterTrio,
-        lambda cmd, session, outbox: handlers.register_trio(
-            cmd, editions=SqlEditions(session), registrations=SqlRegistrations(session),
-            municipalities=municipalities, approvals=store.approvals, emit=outbox.emit, now=utcnow()),
-        refine_errors=lambda errors: refine_intake_errors(errors, _json_or_none(msg.body)))
+    return await command_paths(store, municipalities).command(RegisterTrio, msg)
 
 
 async def decide(store: RegistrationStore, msg: Incoming, approve: bool) -> Reply:
     """ApproveRegistration (approve=True) or DeclineRegistration; `msg.routing_key` is not consulted."""
-    model: type[ApproveRegistration | DeclineRegistration] = ApproveRegistration if approve else DeclineRegistration
-    return await run_command(store, msg, model, lambda cmd, session, outbox: handlers.decide(
-        cmd, registrations=SqlRegistrations(session), approvals=store.approvals, emit=outbox.emit, now=utcnow()))
-
-
-def invoicing(store: RegistrationStore, session: Any) -> handlers.Invoicing | None:
-    if store.billing is None or store.invoice_links is None:
-        return None
-    return handlers.Invoicing(billing=SqlBilling(session), policy=store.billing, links=store.invoice_links)
+    return await command_paths(store, {}).command(ApproveRegistration if approve else DeclineRegistration, msg)
 
 
 async def cancel_registration(store: RegistrationStore, msg: Incoming) -> Reply:
-    return await run_command(store, msg, CancelRegistration, lambda cmd, session, outbox: handlers.cancel(
-        cmd, registrations=SqlRegistrations(session), emit=outbox.emit, now=utcnow(),
-        invoicing=invoicing(store, session)))
+    return await command_paths(store, {}).command(CancelRegistration, msg)
 
 
 async def register_payment(store: RegistrationStore, msg: Incoming) -> Reply:
-    return await run_command(store, msg, RegisterPayment, lambda cmd, session, outbox: handlers.register_payment(
-        cmd, billing=SqlBilling(session), emit=outbox.emit, now=utcnow()))
+    return await command_paths(store, {}).command(RegisterPayment, msg)
 
 
 async def erase_participant_data(store: RegistrationStore, msg: Incoming) -> Reply:
-    async def work(cmd: EraseParticipantData, session: Any, outbox: Outbox) -> dict[str, Any]:
-        await handlers.erase_participant_data(cmd.registration_id, registrations=SqlRegistrations(session),
-                                              emit=outbox.emit, now=utcnow())
-        return {"registration_id": cmd.registration_id}
-
-    reply = await run_command(store, msg, EraseParticipantData, work)
-    registration_id = reply.ids.get("registration_id")
-    if reply.status == "accepted" and registration_id and store.dead_letters is not None:
-        await scrub_dead_letters_of(store.dead_letters, registration_id)
-    return reply
-
-
-async def scrub_dead_letters_of(location: Any, registration_id: str) -> None:
-    """Dead letters that mention the registration would keep personal data the erasure removed."""
-    from services.ops.dead_letters import scrub_dead_letters
-
-    needle = registration_id.encode()
-    for service in SERVICES:
-        try:
-            await scrub_dead_letters(location, service, lambda body: needle in body)
-        except Exception as exc:  # the erasure stands; what is left is scrubbed by hand (docs/operations.md)
-            log.warning("dead_letter_scrub_failed", service=service, error=type(exc).__name__)
+    return await command_paths(store, {}).command(EraseParticipantData, msg)
 
 
 def _json_or_none(body: bytes) -> Any:
@@ -124,62 +88,6 @@ def _json_or_none(body: bytes) -> Any:
         return None
 
 
-def consumers(store: RegistrationStore, municipalities: MunicipalityRegister) -> dict[str, Consumer]:
-    async def register(msg: Incoming) -> None:
-        await register_trio(store, municipalities, msg)
-
-    async def approve(msg: Incoming) -> None:
-        await decide(store, msg, approve=True)
-
-    async def decline(msg: Incoming) -> None:
-        await decide(store, msg, approve=False)
-
-    async def cancel(msg: Incoming) -> None:
-        await cancel_registration(store, msg)
-
-    async def erase(msg: Incoming) -> None:
-        await erase_participant_data(store, msg)
-
-    async def payment(msg: Incoming) -> None:
-        await register_payment(store, msg)
-
-    async def edition_scheduled(msg: Incoming) -> None:
-        await run_event(store, msg, EditionScheduled, lambda event, envelope, session, _outbox:
-                        handlers.remember_edition(event, editions=SqlEditions(session),
-                                                  occurred_at=envelope.occurred_at))
-
-    def placement(model: type[TrioPlaced | TrioWaitlisted | PlaceReleased]) -> Consumer:
-        async def follow(msg: Incoming) -> None:
-            await run_event(store, msg, model, lambda event, envelope, session, outbox: handlers.follow_placement(
-                event, registrations=SqlRegistrations(session), occurred_at=envelope.occurred_at,
-                invoicing=invoicing(store, session), emit=outbox.emit, now=utcnow()))
-        return follow
-
-    async def seating_planned(msg: Incoming) -> None:
-        await run_event(store, msg, SeatingPlanned, lambda event, envelope, session, _outbox: handlers.follow_seating(
-            event, seating=SqlSeating(session), occurred_at=envelope.occurred_at))
-
-    async def session_rescheduled(msg: Incoming) -> None:
-        await run_event(store, msg, SessionRescheduled, lambda event, envelope, session, _outbox:
-                        handlers.follow_reschedule(event, editions=SqlEditions(session),
-                                                   occurred_at=envelope.occurred_at))
-
-    return {
-        RegisterTrio.routing_key: register,
-        ApproveRegistration.routing_key: approve,
-        DeclineRegistration.routing_key: decline,
-        CancelRegistration.routing_key: cancel,
-        EraseParticipantData.routing_key: erase,
-        RegisterPayment.routing_key: payment,
-        EditionScheduled.routing_key: edition_scheduled,
-        TrioPlaced.routing_key: placement(TrioPlaced),
-        TrioWaitlisted.routing_key: placement(TrioWaitlisted),
-        PlaceReleased.routing_key: placement(PlaceReleased),
-        SeatingPlanned.routing_key: seating_planned,
-        SessionRescheduled.routing_key: session_rescheduled,
-    }
-
-
 # Retention
 
 
@@ -187,12 +95,9 @@ async def erase_after_retention(store: RegistrationStore, now: datetime) -> list
     """Erase the personal data of editions past their retention time; the ids erased by this call."""
     async def erase_one(registration_id: str) -> bool:
         cause = Cause(message_id=str(uuid.uuid4()), correlation_id=f"retention:{registration_id}")
-        async with store.db.transaction() as session:
-            outbox = Outbox(session, store.outbox_model, store.service, cause)
-            erased = await handlers.erase_participant_data(
-                registration_id, registrations=SqlRegistrations(session), emit=outbox.emit, now=now)
-        store.wake()
-        return erased
+        async with store.unit_of_work(cause) as uow:
+            return await handlers.erase_participant_data(
+                registration_id, registrations=SqlRegistrations(uow.session), emit=uow.outbox.emit, now=now)
 
     async with store.db.sessions() as session:
         return await handlers.erase_after_retention(
@@ -200,26 +105,10 @@ async def erase_after_retention(store: RegistrationStore, now: datetime) -> list
             retention=store.retention)
 
 
-def every(interval_seconds: float, work: Callable[[datetime], Awaitable[list[str]]], clock: Callable[[], datetime],
-          done: str, failed: str) -> Callable[[], Any]:
-    """A background job: `work` now and then, logging how many it handled (`done`) or why it could not (`failed`)."""
-    async def job() -> None:
-        while True:
-            try:
-                handled = await work(clock())
-                if handled:
-                    log.info(done, count=len(handled))
-            except Exception as exc:  # the database may be away for a while; the next round catches up
-                log.warning(failed, error=str(exc)[:300])
-            await asyncio.sleep(interval_seconds)
-
-    return job
-
-
 def retention_job(store: RegistrationStore, clock: Callable[[], datetime] = utcnow,
-                  interval_seconds: float = 3600) -> Callable[[], Any]:
-    return every(interval_seconds, lambda now: erase_after_retention(store, now), clock,
-                 "personal_data_erased_after_retention", "retention_erasure_failed")
+                  interval_seconds: float = 3600) -> Job:
+    return every(interval_seconds, lambda now: erase_after_retention(store, now), clock, name="retention",
+                 done="personal_data_erased_after_retention", failed="retention_erasure_failed")
 
 
 # Overdue invoices
@@ -233,20 +122,18 @@ async def flag_overdue_invoices(store: RegistrationStore, now: datetime) -> list
     flagged = []
     for number in candidates:
         cause = Cause(message_id=str(uuid.uuid4()), correlation_id=f"overdue:{number}")
-        async with store.db.transaction() as session:
-            work = invoicing(store, session)
+        async with store.unit_of_work(cause) as uow:
+            work = consumes.invoicing(store, uow.session)
             assert work is not None
-            outbox = Outbox(session, store.outbox_model, store.service, cause)
-            if await handlers.flag_overdue(number, invoicing=work, emit=outbox.emit, now=now):
+            if await handlers.flag_overdue(number, invoicing=work, emit=uow.outbox.emit, now=now):
                 flagged.append(number)
-        store.wake()
     return flagged
 
 
 def overdue_job(store: RegistrationStore, interval_seconds: float,
-                clock: Callable[[], datetime] = utcnow) -> Callable[[], Any]:
-    return every(interval_seconds, lambda now: flag_overdue_invoices(store, now), clock,
-                 "invoices_overdue", "overdue_check_failed")
+                clock: Callable[[], datetime] = utcnow) -> Job:
+    return every(interval_seconds, lambda now: flag_overdue_invoices(store, now), clock, name="overdue_invoices",
+                 done="invoices_overdue", failed="overdue_check_failed")
 
 
 # HTTP
@@ -318,15 +205,13 @@ def routes(store: RegistrationStore, municipalities: MunicipalityRegister, organ
         correlation_id = request.headers.get("x-correlation-id", "")[:MAX_ID_LENGTH] or str(uuid.uuid4())
         cause = Cause(message_id=str(uuid.uuid4()), correlation_id=correlation_id)
         try:
-            async with store.db.transaction() as session:
-                outbox = Outbox(session, store.outbox_model, store.service, cause)
+            async with store.unit_of_work(cause) as uow:
                 ids = await handlers.request_approval_again(
-                    request.path_params["registration_id"], registrations=SqlRegistrations(session),
-                    approvals=store.approvals, emit=outbox.emit, now=utcnow())
+                    request.path_params["registration_id"], registrations=SqlRegistrations(uow.session),
+                    approvals=store.approvals, emit=uow.outbox.emit, now=utcnow())
         except CommandRefused as refused:
             return refusal_response(Reply(status="rejected", command_id=cause.message_id,
                                           command_type="RequestApproval", errors=refused.errors), correlation_id)
-        store.wake()
         return JSONResponse({"status": "accepted", **ids}, headers={"X-Correlation-ID": correlation_id})
 
     one = "/api/registrations/{registration_id}"

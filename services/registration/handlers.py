@@ -15,6 +15,7 @@ from shared.contract.registration import (
     CancelRegistration,
     CreditNoteIssued,
     DeclineRegistration,
+    EraseParticipantData,
     DocumentLinks,
     InvoiceIssued,
     InvoiceOverdue,
@@ -311,6 +312,13 @@ async def erase_participant_data(registration_id: str, *, registrations: Registr
     await registrations.erase(registration_id, now)
     emit(ParticipantDataErased(registration_id=registration_id))
     return True
+
+
+async def erase_on_request(cmd: EraseParticipantData, *, registrations: Registrations, emit: Emit,
+                           now: datetime) -> dict[str, str]:
+    """EraseParticipantData: the privacy request of a participant (or an organiser on their behalf)."""
+    await erase_participant_data(cmd.registration_id, registrations=registrations, emit=emit, now=now)
+    return {"registration_id": cmd.registration_id}
 
 
 async def erase_after_retention(*, editions: Editions, registrations: Registrations,

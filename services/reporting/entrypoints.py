@@ -39,7 +39,7 @@ from shared.contract.scheduling import (
 from shared.db import utcnow
 from shared.messaging.messages import Consumer, Incoming
 from shared.messaging.outbox import Outbox
-from shared.messaging.processing import MessageStore, run_command, run_event
+from shared.messaging.processing import MessageStore, UnitOfWork, run_command, run_event
 
 from . import handlers
 from .adapters import (
@@ -80,10 +80,10 @@ SOURCE_EVENTS = (TrioRegistered, ApprovalRequested, RegistrationApproved, Regist
 def consumers(store: MessageStore, *, public_url: str, key: NameKey, clock: Clock = utcnow) -> dict[str, Consumer]:
     def event(model: type, work: Work) -> Consumer:
         async def consume(msg: Incoming) -> None:
-            async def apply(data: Any, envelope: Event[Any], session: AsyncSession, outbox: Outbox) -> None:
+            async def apply(data: Any, envelope: Event[Any], uow: UnitOfWork) -> None:
                 if model in SOURCE_EVENTS:
-                    await handlers.remember_source(envelope, sources=SqlEventSources(session))
-                await work(data, envelope, session, outbox)
+                    await handlers.remember_source(envelope, sources=SqlEventSources(uow.session))
+                await work(data, envelope, uow.session, uow.outbox)
             await run_event(store, msg, model, apply)
         return consume
 
@@ -92,8 +92,8 @@ def consumers(store: MessageStore, *, public_url: str, key: NameKey, clock: Cloc
                 "emit": outbox.emit, "public_url": public_url}
 
     async def retract(msg: Incoming) -> None:
-        await run_command(store, msg, RetractReport, lambda cmd, session, _outbox: handlers.retract_report(
-            cmd, reports=SqlReports(session), rounds=SqlRounds(session), now=clock()))
+        await run_command(store, msg, RetractReport, lambda cmd, uow: handlers.retract_report(
+            cmd, reports=SqlReports(uow.session), rounds=SqlRounds(uow.session), now=clock()))
 
     return {
         SessionCompleted.routing_key: event(SessionCompleted, lambda data, envelope, session, outbox:

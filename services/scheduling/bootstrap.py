@@ -8,15 +8,16 @@ from sqlalchemy import func, select
 
 from shared.contract.scheduling import SchedulingCommandRejected
 from shared.db import Database, utcnow
+from shared.messaging.dead_letters import OwnDeadLetters, broker_location
 from shared.messaging.outbox import OutboxRelay
 from shared.messaging.processing import MessageStore
+from shared.messaging.wiring import Clock
 from shared.metrics import PLACES_LEFT, WAITLIST_LENGTH, query_gauge
 from shared.runtime import Service, Transport
 from shared.settings import Settings
 
-from . import entrypoints
+from . import consumes, entrypoints
 from .adapters import EditionRow, Inbox, Outbox, PlacementRow, WaitlistRow
-from .entrypoints import Clock
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 # Work on one edition is serialised by its row lock anyway; a small pool keeps several replicas well inside
@@ -35,10 +36,11 @@ def build(settings: Settings, transport: Transport, *, clock: Clock = utcnow, ti
     db = Database(settings.database_url("scheduling"), pool_size=POOL_SIZE)
     relay = OutboxRelay(db, Outbox, transport.publish)
     store = MessageStore(db, "scheduling", Outbox, Inbox, SchedulingCommandRejected, wake=relay.wake)
+    consumers = consumes.consumers(store, clock, OwnDeadLetters(broker_location(settings), "scheduling"))
     return Service(
         name="scheduling", store=store, relay=relay, transport=transport, migrations=MIGRATIONS,
-        consumers=entrypoints.consumers(store, clock),
-        routes=entrypoints.routes(store, settings.werkplaatsen_organizer_token, clock),
+        consumers=consumers,
+        routes=entrypoints.routes(store, consumers, settings.werkplaatsen_organizer_token, clock),
         background=[entrypoints.deadline_timer(store, clock, timer_interval)],
         metrics=[query_gauge(db, PLACES_LEFT, PLACES_LEFT_BY_EDITION),
                  query_gauge(db, WAITLIST_LENGTH, WAITLIST_BY_EDITION)],

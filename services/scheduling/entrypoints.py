@@ -1,37 +1,24 @@
-"""Scheduling's subscribers, HTTP routes and the deadline timer: parse, then call a handler."""
+"""Scheduling's HTTP routes and the deadline timer (what it consumes is in consumes.py)."""
 
 from __future__ import annotations
 
-import asyncio
 import json
-from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
 import structlog
-from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from shared.contract.registration import (
-    RegistrationApproved,
-    RegistrationCancelled,
-    RegistrationDeclined,
-    TrioRegistered,
-)
-from shared.contract.scheduling import (
-    CloseRegistration,
-    CompleteSession,
-    RecordAttendance,
-    RescheduleSession,
-    ScheduleEdition,
-)
+from shared.contract.scheduling import CloseRegistration
 from shared.db import utcnow
 from shared.http import error_response, http_command, is_organizer, unauthorized
-from shared.messaging.messages import Consumer, Incoming
-from shared.messaging.outbox import Cause, Outbox
-from shared.messaging.processing import MessageStore, run_command, run_event
+from shared.jobs import Job, every
+from shared.messaging.messages import Incoming
+from shared.messaging.outbox import Cause
+from shared.messaging.processing import MessageStore
+from shared.messaging.wiring import Clock, Consumers
 
 from . import handlers
 from .adapters import SqlEditions, SqlRegistrations
@@ -39,48 +26,6 @@ from .calendar import edition_calendar
 from .domain import Edition, rank, reason_text
 
 log = structlog.get_logger()
-
-Clock = Callable[[], datetime]
-
-
-def command_work(handler: Callable[..., Awaitable[Any]], clock: Clock, *,
-                 registrations: bool = True) -> Callable[[Any, AsyncSession, Outbox], Awaitable[Any]]:
-    """The handler with its dependencies, as run_command calls it (from the broker or from an HTTP route)."""
-    async def work(cmd: Any, session: AsyncSession, outbox: Outbox) -> Any:
-        kwargs: dict[str, Any] = {"editions": SqlEditions(session), "emit": outbox.emit, "now": clock()}
-        if registrations:
-            kwargs["registrations"] = SqlRegistrations(session)
-        return await handler(cmd, **kwargs)
-    return work
-
-
-def consumers(store: MessageStore, clock: Clock = utcnow) -> dict[str, Consumer]:
-    def deps(session: AsyncSession, outbox: Outbox) -> dict[str, Any]:
-        return {"editions": SqlEditions(session), "registrations": SqlRegistrations(session), "emit": outbox.emit,
-                "now": clock()}
-
-    def command(model: type, handler: Callable[..., Awaitable[Any]], *, registrations: bool = True) -> Consumer:
-        async def consume(msg: Incoming) -> None:
-            await run_command(store, msg, model, command_work(handler, clock, registrations=registrations))
-        return consume
-
-    def event(model: type, handler: Callable[..., Awaitable[None]]) -> Consumer:
-        async def consume(msg: Incoming) -> None:
-            await run_event(store, msg, model, lambda data, _envelope, session, outbox: handler(
-                data, **deps(session, outbox)))
-        return consume
-
-    return {
-        ScheduleEdition.routing_key: command(ScheduleEdition, handlers.schedule_edition),
-        CloseRegistration.routing_key: command(CloseRegistration, handlers.close_registration),
-        RescheduleSession.routing_key: command(RescheduleSession, handlers.reschedule_session, registrations=False),
-        RecordAttendance.routing_key: command(RecordAttendance, handlers.record_attendance),
-        CompleteSession.routing_key: command(CompleteSession, handlers.complete_session),
-        TrioRegistered.routing_key: event(TrioRegistered, handlers.remember_registration),
-        RegistrationApproved.routing_key: event(RegistrationApproved, handlers.registration_approved),
-        RegistrationDeclined.routing_key: event(RegistrationDeclined, handlers.registration_left),
-        RegistrationCancelled.routing_key: event(RegistrationCancelled, handlers.registration_left),
-    }
 
 
 # The registration deadline
@@ -94,27 +39,19 @@ async def allocate_due(store: MessageStore, now: datetime) -> list[str]:
     allocated = []
     for slug in due:
         cause = Cause(message_id=f"allocation:{slug}", correlation_id=f"allocation:{slug}")
-        async with store.db.transaction() as session:
-            outbox = Outbox(session, store.outbox_model, store.service, cause)
-            done = await handlers.allocate_if_due(slug, editions=SqlEditions(session),
-                                                  registrations=SqlRegistrations(session), emit=outbox.emit, now=now)
+        async with store.unit_of_work(cause) as uow:
+            done = await handlers.allocate_if_due(slug, editions=SqlEditions(uow.session),
+                                                  registrations=SqlRegistrations(uow.session), emit=uow.outbox.emit,
+                                                  now=now)
         if done:
-            store.wake()
             allocated.append(slug)
             log.info("edition_allocated", edition=slug)
     return allocated
 
 
-def deadline_timer(store: MessageStore, clock: Clock = utcnow, interval: float = 1.0) -> Callable[[], Awaitable[None]]:
-    async def allocation_timer() -> None:
-        while True:
-            try:
-                await allocate_due(store, clock())
-            except Exception as exc:  # the database may be away for a while: try again at the next tick
-                log.warning("allocation_timer_failed", error=str(exc)[:300])
-            await asyncio.sleep(interval)
-
-    return allocation_timer
+def deadline_timer(store: MessageStore, clock: Clock = utcnow, interval: float = 1.0) -> Job:
+    return every(interval, lambda now: allocate_due(store, now), clock, name="allocation_timer",
+                 done="editions_allocated", failed="allocation_timer_failed")
 
 
 # HTTP
@@ -190,7 +127,7 @@ def unknown_edition() -> JSONResponse:
                                      "message": "Deze editie bestaat niet."}]}, status_code=404)
 
 
-def routes(store: MessageStore, organizer_token: str, clock: Clock = utcnow) -> list[Route]:
+def routes(store: MessageStore, consumers: Consumers, organizer_token: str, clock: Clock = utcnow) -> list[Route]:
     async def list_editions(_: Request) -> JSONResponse:
         async with store.db.sessions() as session:
             editions = await SqlEditions(session).all()
@@ -228,7 +165,7 @@ def routes(store: MessageStore, organizer_token: str, clock: Clock = utcnow) -> 
         msg = http_command(request, CloseRegistration, json.dumps({"edition": request.path_params["slug"]}).encode())
         if not isinstance(msg, Incoming):
             return msg
-        reply = await run_command(store, msg, CloseRegistration, command_work(handlers.close_registration, clock))
+        reply = await consumers.command(CloseRegistration, msg)
         if reply.status == "rejected":
             status = 404 if reply.errors and reply.errors[0].code == "unknown_edition" else 409
             return error_response(reply.errors, status)

@@ -33,7 +33,9 @@ class Outgoing:
     headers: Mapping[str, Any] = field(default_factory=dict)
 
 
-Consumer = Callable[[Incoming], Awaitable[None]]
+# Processes one message. Returning means done (ack); raising means try again later. What it returns (a command's
+# Reply, whether an event was applied) is for callers that carry out a message themselves, like HTTP routes.
+Consumer = Callable[[Incoming], Awaitable[object]]
 
 
 def queue_name(service: str) -> str:
@@ -44,9 +46,6 @@ def queue_name(service: str) -> str:
 def bindings(consumers: Mapping[str, Consumer]) -> list[tuple[str, str]]:
     """(exchange, routing key) for each routing key a service consumes: commands and events by the catalogue."""
     return [(COMMANDS_EXCHANGE if key in COMMANDS else EVENTS_EXCHANGE, key) for key in consumers]
-"""Processes one message. Returning means done (ack); raising means try again later."""
-
-
 class PermanentFailure(Exception):
     """Retrying cannot help (e.g. an event that does not match the contract): dead-letter at once."""
 

@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, timedelta
 from typing import Any
 
 import structlog
 from sqlalchemy import delete, func, select, update
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.contract import EVENTS_EXCHANGE, EventData, Reply, message_name
 from shared.db import Database, OutboxMixin, utcnow
@@ -81,7 +80,7 @@ class Outbox:
 
 
 RELAY_BACKOFF_SECONDS = (0.5, 1, 2, 5, 10, 30)
-# How long a relay on PostgreSQL holds the rows it is publishing (see _publish_leased). Publishing takes
+# How long a relay holds the rows it is publishing (see publish_pending). Publishing takes
 # milliseconds; rows of a relay that died are published by another, or after a restart, once it has passed.
 LEASE_SECONDS = 10
 ROW_COLUMNS = ("position", "message_id", "exchange", "routing_key", "message_type", "correlation_id", "body",
@@ -95,8 +94,8 @@ def _backoff(attempts: int) -> timedelta:
 class OutboxRelay:
     """Publishes outbox rows in order and deletes them once the broker has confirmed them.
 
-    Replicas share the table safely: on PostgreSQL rows are claimed with a short lease (FOR UPDATE SKIP
-    LOCKED, then next_attempt_at moved ahead), so each row is published by one relay at a time. A crash after
+    Replicas share the table safely: rows are claimed with a short lease (FOR UPDATE SKIP LOCKED on
+    PostgreSQL, then next_attempt_at moved ahead), so each row is published by one relay at a time. A crash after
     the broker's confirm and before the delete republishes the row with the same message_id; consumers
     deduplicate on it (inbox).
     """
@@ -150,15 +149,11 @@ class OutboxRelay:
         return total
 
     async def publish_pending(self) -> int:
-        """Publish one batch of due rows; returns how many were confirmed."""
-        if self.db.is_postgres:
-            return await self._publish_leased()
-        return await self._publish_in_transaction()
+        """Publish one batch of due rows; returns how many were confirmed.
 
-    async def _publish_leased(self) -> int:
-        """PostgreSQL: two autocommit statements per batch instead of a transaction's four round trips.
-
-        The claim pushes the rows' next_attempt_at a lease ahead (LEASE_SECONDS), so no other relay takes them meanwhile;
+        Two autocommit statements per batch instead of a transaction's four round trips. The claim pushes the
+        rows' next_attempt_at a lease ahead (LEASE_SECONDS), so no other relay takes them meanwhile (on
+        PostgreSQL FOR UPDATE SKIP LOCKED lets competing relays pass each other's rows; SQLite has one writer);
         once the broker has confirmed, they are deleted. A relay that dies in between leaves its rows leased:
         they are due again when the lease runs out and are published again with the same message_id, which
         consumers deduplicate (inbox). A lease that runs out during a slow publish does the same, no worse.
@@ -173,13 +168,13 @@ class OutboxRelay:
             .values(next_attempt_at=utcnow() + self.lease)
             .returning(*(table.c[c] for c in ROW_COLUMNS))
         )
-        async with self._autocommit() as conn:
+        async with self.db.autocommit() as conn:
             rows = sorted((await conn.execute(claim)).all(), key=lambda r: r.position)
         if not rows:
             return 0
         results = await self._publish_all(rows)
         confirmed = [row.position for row, result in zip(rows, results, strict=True) if result is None]
-        async with self._autocommit() as conn:
+        async with self.db.autocommit() as conn:
             if confirmed:
                 await conn.execute(delete(table).where(table.c.position.in_(confirmed)))
             for row, result in zip(rows, results, strict=True):
@@ -190,36 +185,8 @@ class OutboxRelay:
                         last_error=repr(result)[:1000]))
         return len(confirmed)
 
-    @contextlib.asynccontextmanager
-    async def _autocommit(self) -> AsyncIterator[AsyncConnection]:
-        async with self.db.engine.connect() as conn:
-            yield await conn.execution_options(isolation_level="AUTOCOMMIT")
-
-    async def _publish_in_transaction(self) -> int:
-        # SQLite (one process): the rows are read, published and deleted in one transaction.
-        async with self.db.transaction() as session:
-            query = (
-                select(self.model)
-                .where(self.model.next_attempt_at <= utcnow())
-                .order_by(self.model.position)
-                .limit(self.batch_size)
-            )
-            rows = list((await session.execute(query)).scalars())
-            if not rows:
-                return 0
-            results = await self._publish_all(rows)
-            confirmed = [row.position for row, result in zip(rows, results, strict=True) if result is None]
-            for row, result in zip(rows, results, strict=True):
-                if result is not None:
-                    row.attempts += 1
-                    row.next_attempt_at = utcnow() + _backoff(row.attempts)
-                    row.last_error = repr(result)[:1000]
-            if confirmed:
-                await session.execute(delete(self.model).where(self.model.position.in_(confirmed)))
-            return len(confirmed)
-
     async def _publish_all(self, rows: Sequence[Any]) -> list[BaseException | None]:
-        """Publish rows (ORM objects or plain rows) concurrently; each one's error, or None once confirmed."""
+        """Publish rows concurrently; each one's error, or None once confirmed."""
         outgoing = [
             Outgoing(
                 exchange=row.exchange,

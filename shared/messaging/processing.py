@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -30,6 +31,18 @@ MAX_INTEGER = 2**31 - 1
 E = TypeVar("E", bound=EventData)
 
 
+@dataclass(frozen=True)
+class UnitOfWork:
+    """The transaction in progress and the outbox that writes into it."""
+
+    session: AsyncSession
+    outbox: Outbox
+
+    def outbox_for(self, cause: Cause) -> Outbox:
+        """An outbox in the same transaction whose events carry another cause (work on behalf of several)."""
+        return Outbox(self.session, self.outbox.model, self.outbox.producer, cause)
+
+
 @dataclass
 class MessageStore:
     """A service's database with its outbox and inbox tables, and the relay to wake after commits."""
@@ -53,6 +66,21 @@ class MessageStore:
         )
         return (await session.execute(statement)).first() is not None
 
+    @contextlib.asynccontextmanager
+    async def unit_of_work(self, cause: Cause | None = None) -> AsyncIterator[UnitOfWork]:
+        """One transaction with its outbox; on commit the relay is woken, so the events leave at once.
+
+        Every path that changes state goes through here (a message's handlers, an HTTP route, a background
+        job): the state change and the events it causes commit together or not at all. Without a `cause`
+        (work no message caused) the events get fresh ids.
+        """
+        if cause is None:
+            new_id = str(uuid.uuid4())
+            cause = Cause(message_id=new_id, correlation_id=new_id)
+        async with self.db.transaction() as session:
+            yield UnitOfWork(session, Outbox(session, self.outbox_model, self.service, cause))
+        self.wake()
+
     async def outcome(self, message_id: str) -> dict[str, Any] | None:
         async with self.db.sessions() as session:
             row = (await session.execute(
@@ -61,7 +89,7 @@ class MessageStore:
             return row[0] if row else None
 
 
-CommandWork = Callable[[C, AsyncSession, Outbox], Awaitable[dict[str, Any] | None]]
+CommandWork = Callable[[C, UnitOfWork], Awaitable[dict[str, Any] | None]]
 
 
 ErrorRefiner = Callable[[list[ErrorItem]], list[ErrorItem]]
@@ -92,38 +120,33 @@ async def run_command(store: MessageStore, msg: Incoming, model: type[C], work: 
 
     if command is not None:
         try:
-            async with store.db.transaction() as session:
-                if not await store.claim(session, command_id, name):
+            async with store.unit_of_work(cause) as uow:
+                if not await store.claim(uow.session, command_id, name):
                     return await _previous_outcome(store, command_id, name)
-                outbox = Outbox(session, store.outbox_model, store.service, cause)
-                ids = await work(command, session, outbox) or {}
+                ids = await work(command, uow) or {}
                 reply = Reply(status="accepted", command_id=command_id, command_type=name, ids=ids)
-                await _finish(session, store, command_id, outbox, reply, reply_to)
-            store.wake()
+                await _finish(uow, store, command_id, reply, reply_to)
             return reply
         except CommandRefused as refused:
             errors = refused.errors
 
     reply = Reply(status="rejected", command_id=command_id, command_type=name, errors=errors)
-    async with store.db.transaction() as session:
-        if command_id and not await store.claim(session, command_id, name):
+    async with store.unit_of_work(cause) as uow:
+        if command_id and not await store.claim(uow.session, command_id, name):
             return await _previous_outcome(store, command_id, name)
-        outbox = Outbox(session, store.outbox_model, store.service, cause)
-        outbox.emit(store.rejected_model(command_id=command_id, command_type=name, errors=errors))
-        await _finish(session, store, command_id, outbox, reply, reply_to)
-    store.wake()
+        uow.outbox.emit(store.rejected_model(command_id=command_id, command_type=name, errors=errors))
+        await _finish(uow, store, command_id, reply, reply_to)
     log.info("command_rejected", codes=[e.code for e in errors])
     return reply
 
 
-async def _finish(session: AsyncSession, store: MessageStore, command_id: str, outbox: Outbox, reply: Reply,
-                  reply_to: str | None) -> None:
+async def _finish(uow: UnitOfWork, store: MessageStore, command_id: str, reply: Reply, reply_to: str | None) -> None:
     if reply_to:
-        outbox.reply(reply_to, reply)
+        uow.outbox.reply(reply_to, reply)
     if command_id:
         # One UPDATE, not a load and a flush: the claim inserted the row with Core, so the session does not hold it.
         inbox = store.inbox_model
-        await session.execute(update(inbox).where(inbox.message_id == command_id)
+        await uow.session.execute(update(inbox).where(inbox.message_id == command_id)
                               .values(outcome=reply.model_dump(mode="json")))
 
 
@@ -181,7 +204,7 @@ def unstorable_values(payload: Any) -> list[ErrorItem]:
     return found
 
 
-EventWork = Callable[[E, Event[Any], AsyncSession, Outbox], Awaitable[None]]
+EventWork = Callable[[E, Event[Any], UnitOfWork], Awaitable[None]]
 
 
 async def run_event(store: MessageStore, msg: Incoming, model: type[E], work: EventWork[E]) -> bool:
@@ -194,13 +217,11 @@ async def run_event(store: MessageStore, msg: Incoming, model: type[E], work: Ev
             f"event does not match the contract: {exc.errors(include_input=False, include_url=False)[:3]}") from None
     check_ids(envelope.event_id, envelope.correlation_id)
     cause = Cause(message_id=envelope.event_id, correlation_id=envelope.correlation_id)
-    async with store.db.transaction() as session:
-        if not await store.claim(session, envelope.event_id, envelope.type):
+    async with store.unit_of_work(cause) as uow:
+        if not await store.claim(uow.session, envelope.event_id, envelope.type):
             log.info("duplicate_event_ignored")
             inbox_duplicate(store.service, envelope.type)
             return False
-        outbox = Outbox(session, store.outbox_model, store.service, cause)
-        await work(envelope.data, envelope, session, outbox)
-    store.wake()
+        await work(envelope.data, envelope, uow)
     return True
 

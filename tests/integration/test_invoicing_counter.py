@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from services.registration import entrypoints
+from services.registration import consumes, entrypoints
 from services.registration.adapters import (
     Inbox,
     InvoiceRow,
@@ -138,7 +138,7 @@ async def events(store: RegistrationStore, routing_key: str) -> list[dict[str, A
 async def test_placements_handled_by_two_replicas_invoice_each_trio_once_with_consecutive_numbers(
         replicas) -> None:  # noqa: ANN001
     ids = [await register(replicas[0], f"t{i}") for i in range(6)]
-    consumers = [entrypoints.consumers(store, MUNICIPALITIES)["scheduling.TrioPlaced"] for store in replicas]
+    consumers = [consumes.consumers(store, MUNICIPALITIES)["scheduling.TrioPlaced"] for store in replicas]
     # Every trio placed twice (a second TrioPlaced, e.g. a replay), each delivery to another replica.
     await asyncio.gather(*(consumers[i % 2](placed(rid)) for i, rid in enumerate(ids + ids)))
 
@@ -152,7 +152,7 @@ async def test_placements_handled_by_two_replicas_invoice_each_trio_once_with_co
 async def test_cancelled_trio_gets_a_credit_note_and_payments_are_checked(replicas) -> None:  # noqa: ANN001
     store = replicas[0]
     registration_id = await register(store, "c")
-    await entrypoints.consumers(store, MUNICIPALITIES)["scheduling.TrioPlaced"](placed(registration_id))
+    await consumes.consumers(store, MUNICIPALITIES)["scheduling.TrioPlaced"](placed(registration_id))
     (invoice,) = await events(store, "registration.InvoiceIssued")
     number = invoice["invoice_number"]
 
@@ -180,7 +180,7 @@ async def test_cancelled_trio_gets_a_credit_note_and_payments_are_checked(replic
 
 async def test_an_overdue_invoice_is_flagged_once_by_competing_replicas(replicas) -> None:  # noqa: ANN001
     registration_id = await register(replicas[0], "o")
-    await entrypoints.consumers(replicas[0], MUNICIPALITIES)["scheduling.TrioPlaced"](placed(registration_id))
+    await consumes.consumers(replicas[0], MUNICIPALITIES)["scheduling.TrioPlaced"](placed(registration_id))
     later = utcnow() + timedelta(days=31)
     flagged = await asyncio.gather(*(entrypoints.flag_overdue_invoices(store, later) for store in replicas))
     assert sorted(len(f) for f in flagged) == [0, 1]

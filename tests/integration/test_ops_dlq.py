@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import String, select
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from services.ops.dead_letters import scrub_dead_letters
+from shared.messaging.dead_letters import scrub_dead_letters
 from shared.contract.common import CommandRejected
 from shared.contract.scheduling import PlaceReleased
 from shared.db import Database, InboxMixin, OutboxMixin, utcnow
@@ -60,10 +60,10 @@ class Consumer:
     async def __call__(self, msg: Incoming) -> None:
         self.attempts.append(msg.message_id or "")
 
-        async def work(data: PlaceReleased, _envelope: object, session, _outbox) -> None:  # noqa: ANN001
+        async def work(data: PlaceReleased, _envelope: object, uow) -> None:  # noqa: ANN001
             if self.broken:
                 raise RuntimeError("template for PlaceReleased is missing")
-            session.add(Released(registration_id=data.registration_id))
+            uow.session.add(Released(registration_id=data.registration_id))
 
         await run_event(self.store, msg, PlaceReleased, work)
 

@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from services.ops.dead_letters import scrub_dead_letters
+from shared.messaging.dead_letters import scrub_dead_letters
 from shared.messaging import messages
 from shared.messaging.embedded import EmbeddedBroker
 from shared.messaging.messages import Incoming, Outgoing

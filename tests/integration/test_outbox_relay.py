@@ -1,4 +1,5 @@
-"""The outbox relay on PostgreSQL: leased claims, so competing relays publish each row once and none is lost."""
+"""The outbox relay, on PostgreSQL and on SQLite (one code path): leased claims, so competing relays publish each
+row once and none is lost."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import json
 import uuid
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,9 +24,12 @@ from tests.support import database_url
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture
-async def db(pg_database: Callable[..., Any]) -> AsyncIterator[Database]:
-    database = Database(database_url(await pg_database("relay")))
+@pytest.fixture(params=["postgresql", "sqlite"])
+async def db(request: pytest.FixtureRequest, pg_database: Callable[..., Any], tmp_path: Path) -> AsyncIterator[Database]:
+    if request.param == "sqlite":
+        database = Database(f"sqlite+aiosqlite:///{tmp_path / 'relay.sqlite3'}")
+    else:
+        database = Database(database_url(await pg_database("relay")))
     await migrate(database, MIGRATIONS, "scheduling")
     yield database
     await database.dispose()

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.scheduling import entrypoints, handlers
+from services.scheduling import consumes, entrypoints, handlers
 from services.scheduling.adapters import SqlEditions, SqlRegistrations
 from services.scheduling.domain import Trio
 from shared.contract import Event
@@ -34,7 +34,7 @@ async def waitlist_of_twenty(store: MessageStore) -> tuple[str, list[str]]:
     """An allocated edition with its 8 places taken and 12 trios waiting, registered a minute apart."""
     slug = await schedule(store, deadline=utcnow() - timedelta(minutes=1))
     assert await entrypoints.allocate_due(store, utcnow()) == [slug]
-    consumers = entrypoints.consumers(store)
+    consumers = consumes.consumers(store)
     rids = [f"r{n:02d}-{uuid.uuid4().hex[:6]}" for n in range(20)]
     for n, rid in enumerate(rids):
         await consumers[TrioRegistered.routing_key](registered(slug, rid, START + timedelta(minutes=n)))

@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import select
 from starlette.applications import Starlette
 
-from services.registration import entrypoints
+from services.registration import consumes, entrypoints
 from services.registration.adapters import (
     Inbox,
     Outbox,
@@ -58,7 +58,7 @@ class Registration:
         envelope = {"event_id": event_id or str(uuid.uuid4()), "type": name, "version": 1,
                     "occurred_at": (occurred_at or utcnow()).isoformat(), "producer": "scheduling",
                     "correlation_id": "c", "causation_id": "c", "data": data}
-        consumer = entrypoints.consumers(store or self.store, MUNICIPALITIES)[routing_key]
+        consumer = consumes.consumers(store or self.store, MUNICIPALITIES)[routing_key]
         await consumer(Incoming(body=json.dumps(envelope).encode(), routing_key=routing_key,
                                 message_id=envelope["event_id"], message_type=name))
 

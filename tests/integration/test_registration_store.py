@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import func, select
 from starlette.applications import Starlette
 
-from services.registration import entrypoints
+from services.registration import consumes, entrypoints
 from services.registration.adapters import (
     Inbox,
     MemberRow,
@@ -69,7 +69,7 @@ async def schedule_edition(store: MessageStore) -> None:
                           "starts_at": starts.isoformat(), "ends_at": (starts + timedelta(hours=4)).isoformat()}],
         },
     }
-    consumer = entrypoints.consumers(store, MUNICIPALITIES)["scheduling.EditionScheduled"]
+    consumer = consumes.consumers(store, MUNICIPALITIES)["scheduling.EditionScheduled"]
     await consumer(Incoming(body=json.dumps(envelope).encode(), routing_key="scheduling.EditionScheduled",
                             message_id=envelope["event_id"], message_type="EditionScheduled"))
 

@@ -12,7 +12,7 @@ from alembic import command
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import IntegrityError
 
-from services.scheduling import entrypoints, handlers
+from services.scheduling import consumes, entrypoints, handlers
 from services.scheduling.adapters import Inbox, Outbox, PlacementRow, SqlEditions, SqlRegistrations, WaitlistRow
 from services.scheduling.bootstrap import MIGRATIONS, POOL_SIZE
 from services.scheduling.domain import Trio
@@ -91,7 +91,7 @@ async def test_thirty_approvals_handled_at_once_by_three_replicas_fill_eight_pla
         replicas: list[MessageStore]) -> None:
     slug = await schedule(replicas[0], deadline=utcnow() - timedelta(minutes=1))
     assert await entrypoints.allocate_due(replicas[0], utcnow()) == [slug]
-    consumers = [entrypoints.consumers(store) for store in replicas]
+    consumers = [consumes.consumers(store) for store in replicas]
     start = utcnow() - timedelta(days=1)
     rids = [str(uuid.uuid4()) for _ in range(30)]
     for n, rid in enumerate(rids):
@@ -114,7 +114,7 @@ async def test_thirty_approvals_handled_at_once_by_three_replicas_fill_eight_pla
 async def test_the_deadline_passing_in_three_replicas_at_once_allocates_once(replicas: list[MessageStore]) -> None:
     deadline = utcnow() + timedelta(minutes=5)
     slug = await schedule(replicas[0], deadline=deadline)
-    consumers = entrypoints.consumers(replicas[0])
+    consumers = consumes.consumers(replicas[0])
     for n in range(3):
         rid = str(uuid.uuid4())
         await consumers[TrioRegistered.routing_key](registered(slug, rid, utcnow() + timedelta(seconds=n)))

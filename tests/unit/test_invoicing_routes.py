@@ -14,7 +14,7 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
-from services.registration import entrypoints
+from services.registration import consumes, entrypoints
 from services.registration.adapters import Inbox, Outbox, RegistrationStore, SqlBilling
 from services.registration.bootstrap import MIGRATIONS
 from services.registration.invoice_routes import invoice_links_of, invoice_routes
@@ -56,7 +56,7 @@ async def invoiced(store: RegistrationStore, tag: str = "r") -> tuple[str, str]:
     command = Incoming(body=json.dumps(paying_trio(tag)).encode(), routing_key="registration.RegisterTrio",
                        message_id=str(uuid.uuid4()), message_type="RegisterTrio")
     registration_id = str((await entrypoints.register_trio(store, MUNICIPALITIES, command)).ids["registration_id"])
-    await entrypoints.consumers(store, MUNICIPALITIES)["scheduling.TrioPlaced"](placed(registration_id))
+    await consumes.consumers(store, MUNICIPALITIES)["scheduling.TrioPlaced"](placed(registration_id))
     links = await invoice_links_of(store, registration_id)
     assert links is not None
     return registration_id, links["number"]

@@ -17,7 +17,7 @@ import pytest
 from sqlalchemy import func, select
 from starlette.applications import Starlette
 
-from services.registration import entrypoints
+from services.registration import consumes, entrypoints
 from services.registration.adapters import (
     Inbox,
     Outbox,
@@ -101,13 +101,13 @@ async def deliver(store: RegistrationStore, routing_key: str, data: dict[str, An
     envelope = {"event_id": str(uuid.uuid4()), "type": routing_key.split(".")[1], "version": 1,
                 "occurred_at": (occurred_at or utcnow()).isoformat(), "producer": "scheduling", "correlation_id": "c-test",
                 "causation_id": "c-test", "data": data}
-    consumer = entrypoints.consumers(store, MUNICIPALITIES)[routing_key]
+    consumer = consumes.consumers(store, MUNICIPALITIES)[routing_key]
     await consumer(Incoming(body=json.dumps(envelope).encode(), routing_key=routing_key,
                             message_id=envelope["event_id"], message_type=envelope["type"]))
 
 
 async def command(store: RegistrationStore, routing_key: str, body: dict[str, Any]) -> None:
-    consumer = entrypoints.consumers(store, MUNICIPALITIES)[routing_key]
+    consumer = consumes.consumers(store, MUNICIPALITIES)[routing_key]
     await consumer(Incoming(body=json.dumps(body).encode(), routing_key=routing_key, message_id=str(uuid.uuid4()),
                             message_type=routing_key.split(".")[1]))
 

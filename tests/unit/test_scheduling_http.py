@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import select
 from starlette.applications import Starlette
 
-from services.scheduling import entrypoints
+from services.scheduling import consumes, entrypoints
 from services.scheduling.adapters import Inbox, Outbox
 from services.scheduling.bootstrap import MIGRATIONS
 from services.scheduling.seed import load_programme, moved_into_future
@@ -49,8 +49,8 @@ class Scheduling:
     def __init__(self, store: MessageStore) -> None:
         self.store = store
         self.clock = Clock(NOW)
-        self.consumers = entrypoints.consumers(store, self.clock)
-        self.app = Starlette(routes=entrypoints.routes(store, TOKEN, self.clock))
+        self.consumers = consumes.consumers(store, self.clock)
+        self.app = Starlette(routes=entrypoints.routes(store, self.consumers, TOKEN, self.clock))
         self.command = moved_into_future(load_programme(), NOW)
         self.slug = self.command.edition
 

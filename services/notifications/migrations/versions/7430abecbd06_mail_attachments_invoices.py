@@ -6,7 +6,6 @@ Create Date: 2026-11-29 02:02:30.963791
 """
 from alembic import op
 import sqlalchemy as sa
-import shared.db
 
 
 revision = '7430abecbd06'

@@ -6,7 +6,6 @@ Create Date: 2026-11-29 02:03:35.470362
 """
 from alembic import op
 import sqlalchemy as sa
-import shared.db
 
 
 revision = 'b6f670199754'
