@@ -4,6 +4,8 @@ carries the one value (a registration id) it was made for and when it was made, 
 
 from __future__ import annotations
 
+import math
+
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
 
@@ -31,7 +33,9 @@ def unsign(secret: str, purpose: str, token: str, max_age_seconds: float | None 
     if max_age_seconds is None:
         max_age_seconds = DEFAULT_MAX_AGE_SECONDS.get(purpose)
     try:
-        value = _serializer(secret, purpose).loads(token, max_age=max_age_seconds)
+        # itsdangerous counts a token's age in whole seconds, so `age > floor(limit)` is exactly `age > limit`.
+        max_age = None if max_age_seconds is None else math.floor(max_age_seconds)
+        value = _serializer(secret, purpose).loads(token, max_age=max_age)
     except SignatureExpired as exc:
         raise LinkExpired(purpose) from exc
     except BadSignature as exc:

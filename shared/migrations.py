@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from alembic import context
-from sqlalchemy import MetaData
+from sqlalchemy import Connection, MetaData
 from sqlalchemy.ext.asyncio import create_async_engine
 
 
@@ -16,6 +16,8 @@ def run_env(metadata: MetaData) -> None:
         return
     # Invoked by `werkplaatsen db revision`: open our own connection from sqlalchemy.url.
     url = context.config.get_main_option("sqlalchemy.url")
+    if url is None:
+        raise RuntimeError("the Alembic config has no sqlalchemy.url to run the migrations on")
 
     async def run_async() -> None:
         engine = create_async_engine(url)
@@ -26,7 +28,7 @@ def run_env(metadata: MetaData) -> None:
     asyncio.run(run_async())
 
 
-def _run(connection, metadata: MetaData) -> None:  # noqa: ANN001
+def _run(connection: Connection, metadata: MetaData) -> None:
     context.configure(
         connection=connection,
         target_metadata=metadata,

@@ -70,7 +70,7 @@ class Settings(BaseSettings):
         return value or None
 
     def database_url(self, service: ServiceName) -> str:
-        explicit = getattr(self, f"{service}_database_url")
+        explicit: str | None = getattr(self, f"{service}_database_url")
         if explicit:
             return explicit
         return f"sqlite+aiosqlite:///{self.werkplaatsen_data_dir / service}.sqlite3"

@@ -109,7 +109,7 @@ def has_priority(edition: Edition, size: SizeClass) -> bool:
 
 
 def preferred_domain_mix(domains: Iterable[Domain]) -> bool:
-    return PREFERRED_DOMAINS <= set(domains)
+    return set(domains) >= PREFERRED_DOMAINS
 
 
 @dataclass

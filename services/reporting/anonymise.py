@@ -38,6 +38,7 @@ import re
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from itertools import pairwise
 from typing import Literal
 
 from .domain import REMOVED, scrub
@@ -197,7 +198,7 @@ class Anonymiser:
         """The longest run of words from i that is a known name or place, if any."""
         for length in range(min(self._longest, len(words) - i), 0, -1):
             run = words[i:i + length]
-            if length > 1 and not all(JOINER.match(text[a.end:b.start]) for a, b in zip(run, run[1:], strict=False)):
+            if length > 1 and not all(JOINER.match(text[a.end:b.start]) for a, b in pairwise(run)):
                 continue
             folded = tuple(w.folded for w in run)
             replacement = self._replacements.get(folded)

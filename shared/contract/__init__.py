@@ -1,5 +1,7 @@
 """Message contract v1: every command and event, keyed by its explicit routing key."""
 
+from typing import TypeVar
+
 from . import notifications, registration, reporting, scheduling
 from .common import (
     COMMANDS_EXCHANGE,
@@ -14,9 +16,11 @@ from .common import (
 
 _MODULES = (registration, scheduling, notifications, reporting)
 
+_Routed = TypeVar("_Routed", Command, EventData)
 
-def _collect(base: type) -> dict:
-    found = {}
+
+def _collect(base: type[_Routed]) -> dict[str, type[_Routed]]:
+    found: dict[str, type[_Routed]] = {}
     for module in _MODULES:
         for value in vars(module).values():
             if isinstance(value, type) and issubclass(value, base) and "routing_key" in vars(value):

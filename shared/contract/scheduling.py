@@ -35,7 +35,7 @@ class SessionPlan(ContractModel):
 
 class SessionNotes(ContractModel):
     lessons: list[str] = Field(default_factory=list)
-    instruments: list["Instrument"] = Field(default_factory=list)
+    instruments: list[Instrument] = Field(default_factory=list)
     quotes: list[str] = Field(default_factory=list)
     next_steps: list[str] = Field(default_factory=list)
 
