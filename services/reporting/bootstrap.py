@@ -6,12 +6,13 @@ from pathlib import Path
 
 from shared.contract.reporting import ReportingCommandRejected
 from shared.db import Database
+from shared.messaging.dead_letters import OwnDeadLetters, broker_location
 from shared.messaging.outbox import OutboxRelay
 from shared.messaging.processing import MessageStore
 from shared.runtime import Service, Transport
 from shared.settings import Settings
 
-from . import dashboard, entrypoints
+from . import consumes, dashboard, entrypoints
 from .adapters import Inbox, Outbox
 from .anonymise import NameKey
 
@@ -25,7 +26,8 @@ def build(settings: Settings, transport: Transport) -> Service:
     key = NameKey.from_secret(settings.werkplaatsen_secret_key)
     return Service(
         name="reporting", store=store, relay=relay, transport=transport, migrations=MIGRATIONS,
-        consumers=entrypoints.consumers(store, public_url=settings.public_url, key=key),
+        consumers=consumes.consumers(store, public_url=settings.public_url, key=key,
+                                    dead_letters=OwnDeadLetters(broker_location(settings), "reporting")),
         routes=[
             *entrypoints.routes(store, key=key, public_url=settings.public_url),
             *dashboard.routes(store, organizer_token=settings.werkplaatsen_organizer_token,

@@ -1,9 +1,8 @@
-"""Reporting's subscribers and public pages: parse, then call a handler; read, then render."""
+"""Reporting's public pages: read, then render (what it consumes is in consumes.py)."""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -12,42 +11,11 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
-from shared.contract import Event
-from shared.contract.notifications import NotificationFailed
-from shared.contract.registration import (
-    ApprovalRequested,
-    CreditNoteIssued,
-    InvoiceIssued,
-    InvoiceOverdue,
-    ParticipantDataErased,
-    PaymentRegistered,
-    RegistrationApproved,
-    RegistrationCancelled,
-    RegistrationDeclined,
-    TrioRegistered,
-)
-from shared.contract.reporting import RetractReport
-from shared.contract.scheduling import (
-    AttendanceRecorded,
-    EditionScheduled,
-    PlaceReleased,
-    RegistrationClosed,
-    SessionCompleted,
-    TrioPlaced,
-    TrioWaitlisted,
-)
-from shared.db import utcnow
-from shared.messaging.messages import Consumer, Incoming
-from shared.messaging.outbox import Outbox
-from shared.messaging.processing import MessageStore, UnitOfWork, run_command, run_event
+from shared.messaging.processing import MessageStore
 
-from . import handlers
 from .adapters import (
     SqlAttendance,
     SqlEditions,
-    SqlEventSources,
-    SqlFailures,
-    SqlInvoices,
     SqlNames,
     SqlReports,
     SqlRounds,
@@ -58,8 +26,6 @@ from .charts import bar_chart
 from .documents import PdfMaker, render_atom, render_html, render_markdown, svg
 from .views import RoundView, anonymiser_for, index_entries, round_view, session_view
 
-Clock = Callable[[], datetime]
-Work = Callable[[Any, Event[Any], AsyncSession, Outbox], Awaitable[None]]
 
 FEED_EPOCH = datetime(2019, 10, 15, tzinfo=UTC)  # the first round's first session: "nothing yet" in the feed
 SESSION_NUMBER = re.compile(r"[0-9]{1,6}")  # anything else cannot name a session (and must not overflow SQL)
@@ -71,67 +37,6 @@ PAGE_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "same-origin",
 }
-# Events that notifications may answer with a message: where a failed one came from tells the organiser whom
-# it concerned.
-SOURCE_EVENTS = (TrioRegistered, ApprovalRequested, RegistrationApproved, RegistrationDeclined, RegistrationCancelled,
-                 TrioPlaced, TrioWaitlisted, PlaceReleased)
-
-
-def consumers(store: MessageStore, *, public_url: str, key: NameKey, clock: Clock = utcnow) -> dict[str, Consumer]:
-    def event(model: type, work: Work) -> Consumer:
-        async def consume(msg: Incoming) -> None:
-            async def apply(data: Any, envelope: Event[Any], uow: UnitOfWork) -> None:
-                if model in SOURCE_EVENTS:
-                    await handlers.remember_source(envelope, sources=SqlEventSources(uow.session))
-                await work(data, envelope, uow.session, uow.outbox)
-            await run_event(store, msg, model, apply)
-        return consume
-
-    def publishing(session: AsyncSession, outbox: Outbox) -> dict[str, Any]:
-        return {"reports": SqlReports(session), "editions": SqlEditions(session), "rounds": SqlRounds(session),
-                "emit": outbox.emit, "public_url": public_url}
-
-    async def retract(msg: Incoming) -> None:
-        await run_command(store, msg, RetractReport, lambda cmd, uow: handlers.retract_report(
-            cmd, reports=SqlReports(uow.session), rounds=SqlRounds(uow.session), now=clock()))
-
-    return {
-        SessionCompleted.routing_key: event(SessionCompleted, lambda data, envelope, session, outbox:
-                                            handlers.publish_session_report(data, envelope,
-                                                                            **publishing(session, outbox))),
-        EditionScheduled.routing_key: event(EditionScheduled, lambda data, envelope, session, outbox:
-                                            handlers.remember_edition(data, occurred_at=envelope.occurred_at,
-                                                                      **publishing(session, outbox))),
-        TrioRegistered.routing_key: event(TrioRegistered, lambda data, _e, session, _o: handlers.remember_trio(
-            data, trios=SqlTrios(session), names=SqlNames(session), key=key)),
-        ApprovalRequested.routing_key: event(ApprovalRequested, lambda data, _e, session, _o:
-                                             handlers.remember_approver(data, names=SqlNames(session), key=key)),
-        **{model.routing_key: event(model, lambda data, _e, session, _o: handlers.follow_decision(
-            data, trios=SqlTrios(session))) for model in (RegistrationApproved, RegistrationDeclined,
-                                                          RegistrationCancelled)},
-        **{model.routing_key: event(model, lambda data, envelope, session, _o: handlers.follow_placement(
-            data, trios=SqlTrios(session), occurred_at=envelope.occurred_at))
-           for model in (TrioPlaced, TrioWaitlisted, PlaceReleased)},
-        RegistrationClosed.routing_key: event(RegistrationClosed, lambda data, envelope, session, _o:
-                                              handlers.follow_allocation(data, trios=SqlTrios(session),
-                                                                         occurred_at=envelope.occurred_at)),
-        AttendanceRecorded.routing_key: event(AttendanceRecorded, lambda data, envelope, session, _o:
-                                              handlers.record_attendance(data, attendance=SqlAttendance(session),
-                                                                         occurred_at=envelope.occurred_at)),
-        ParticipantDataErased.routing_key: event(ParticipantDataErased, lambda data, _e, session, _o:
-                                                 handlers.erase_participants(
-                                                     data, trios=SqlTrios(session), names=SqlNames(session),
-                                                     reports=SqlReports(session), key=key, now=clock())),
-        NotificationFailed.routing_key: event(NotificationFailed, lambda data, envelope, session, _o:
-                                              handlers.record_failure(data, failures=SqlFailures(session),
-                                                                      occurred_at=envelope.occurred_at)),
-        **{model.routing_key: event(model, lambda data, _e, session, _o: handlers.follow_billing(
-            data, invoices=SqlInvoices(session)))
-           for model in (InvoiceIssued, CreditNoteIssued, PaymentRegistered, InvoiceOverdue)},
-        RetractReport.routing_key: retract,
-    }
-
-
 def page(template: str, status_code: int = 200, **context: Any) -> HTMLResponse:
     return HTMLResponse(render_html(template, **context), status_code=status_code, headers=PAGE_HEADERS)
 

@@ -109,7 +109,7 @@ class Sources(Protocol):
 # Public reports
 
 
-async def publish_session_report(event: SessionCompleted, envelope: Event[Any], *, reports: Reports,
+async def publish_session_report(event: SessionCompleted, *, envelope: Event[Any], reports: Reports,
                                  editions: Editions, rounds: Rounds, emit: Emit, public_url: str) -> None:
     """Store a held session's report (contact details removed) and announce its public page; after the
     edition's last session, the round's report too.
@@ -314,10 +314,11 @@ async def record_failure(event: NotificationFailed, *, failures: Failures, occur
                                            scrub(event.reason)[:1000], occurred_at))
 
 
-async def remember_source(envelope: Event[Any], *, sources: Sources) -> None:
-    data = envelope.data
-    await sources.add(EventSource(envelope.event_id, getattr(data, "registration_id", None),
-                                  getattr(data, "edition", None)))
+async def remember_source(event: EventData, *, envelope: Event[Any], sources: Sources) -> None:
+    """Which registration and edition an event that notifications may answer concerned, by its id: a failed
+    notification names only the event that caused it."""
+    await sources.add(EventSource(envelope.event_id, getattr(event, "registration_id", None),
+                                  getattr(event, "edition", None)))
 
 
 # registration's billing

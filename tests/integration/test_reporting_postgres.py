@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import func, select, text
 from starlette.applications import Starlette
 
-from services.reporting import entrypoints
+from services.reporting import consumes, entrypoints
 from services.reporting.adapters import Inbox, Outbox, SessionReportRow
 from services.reporting.anonymise import NameKey
 from services.reporting.bootstrap import MIGRATIONS
@@ -69,7 +69,7 @@ async def count(store: MessageStore, model: type[Any]) -> int:
 
 
 async def test_the_same_session_completed_twice_stores_one_report_and_publishes_once(store: MessageStore) -> None:
-    consume = entrypoints.consumers(store, public_url=PUBLIC_URL, key=KEY)[SessionCompleted.routing_key]
+    consume = consumes.consumers(store, public_url=PUBLIC_URL, key=KEY)[SessionCompleted.routing_key]
     message = session_completed_message(str(uuid.uuid4()), ["Begin bij de wijk; mail a@b.nl"])
     await consume(message)
     await consume(message)
@@ -82,7 +82,7 @@ async def test_the_same_session_completed_twice_stores_one_report_and_publishes_
 
 
 async def test_competing_replicas_delivering_the_same_event_apply_it_once(store: MessageStore) -> None:
-    consume = entrypoints.consumers(store, public_url=PUBLIC_URL, key=KEY)[SessionCompleted.routing_key]
+    consume = consumes.consumers(store, public_url=PUBLIC_URL, key=KEY)[SessionCompleted.routing_key]
     message = session_completed_message(str(uuid.uuid4()), ["Eén les."])
     await asyncio.gather(*(consume(message) for _ in range(4)))
     assert await count(store, SessionReportRow) == 1
@@ -90,7 +90,7 @@ async def test_competing_replicas_delivering_the_same_event_apply_it_once(store:
 
 
 async def test_a_new_version_replaces_the_report_and_the_page_shows_it(store: MessageStore) -> None:
-    consume = entrypoints.consumers(store, public_url=PUBLIC_URL, key=KEY)[SessionCompleted.routing_key]
+    consume = consumes.consumers(store, public_url=PUBLIC_URL, key=KEY)[SessionCompleted.routing_key]
     await consume(session_completed_message(str(uuid.uuid4()), ["Eerste versie."]))
     await consume(session_completed_message(str(uuid.uuid4()), ["Tweede versie."], HELD + timedelta(days=2)))
     assert await count(store, SessionReportRow) == 1
@@ -105,7 +105,7 @@ async def test_a_new_version_replaces_the_report_and_the_page_shows_it(store: Me
 
 async def test_two_versions_racing_for_a_new_session_end_with_the_newest_after_the_retry(
         store: MessageStore) -> None:
-    consume = entrypoints.consumers(store, public_url=PUBLIC_URL, key=KEY)[SessionCompleted.routing_key]
+    consume = consumes.consumers(store, public_url=PUBLIC_URL, key=KEY)[SessionCompleted.routing_key]
     older = session_completed_message(str(uuid.uuid4()), ["Oudere versie."], HELD + timedelta(days=1))
     newer = session_completed_message(str(uuid.uuid4()), ["Nieuwere versie."], HELD + timedelta(days=2))
     results = await asyncio.gather(consume(older), consume(newer), return_exceptions=True)
@@ -134,7 +134,7 @@ async def test_a_trios_registration_and_place_racing_on_a_new_row_end_with_both_
     from shared.contract.registration import TrioRegistered
     from shared.contract.scheduling import TrioPlaced
 
-    consumers = entrypoints.consumers(store, public_url=PUBLIC_URL, key=KEY)
+    consumers = consumes.consumers(store, public_url=PUBLIC_URL, key=KEY)
     registered = event_message(TrioRegistered(
         registration_id="r1", edition=EDITION, registered_at=HELD - timedelta(days=30),
         municipality={"code": "GM0203", "name": "Barneveld", "province": "Gelderland", "inhabitants": 60000,
@@ -160,7 +160,7 @@ async def test_the_edition_and_its_last_session_handled_at_once_publish_the_roun
         store: MessageStore) -> None:
     from shared.contract.scheduling import EditionScheduled
 
-    consumers = entrypoints.consumers(store, public_url=PUBLIC_URL, key=KEY)
+    consumers = consumes.consumers(store, public_url=PUBLIC_URL, key=KEY)
     edition = event_message(EditionScheduled(
         edition=EDITION, title="Werkplaatsen wijkgericht werken",
         venue={"name": "Werkplaats", "address": "Straat 1", "city": "Utrecht"},

@@ -14,7 +14,7 @@ import openpyxl
 import pytest
 from starlette.applications import Starlette
 
-from services.reporting import dashboard, entrypoints
+from services.reporting import consumes, dashboard
 from services.reporting.adapters import Inbox, Outbox
 from services.reporting.anonymise import NameKey
 from services.reporting.bootstrap import MIGRATIONS
@@ -38,7 +38,7 @@ EVENT_FOR_MAIL = "evt-approval-r3"
 class Overview:
     def __init__(self, store: MessageStore, public_url: str) -> None:
         key = NameKey.from_secret(SECRET)
-        self.consumers = entrypoints.consumers(store, public_url=public_url, key=key)
+        self.consumers = consumes.consumers(store, public_url=public_url, key=key)
         app = Starlette(routes=dashboard.routes(store, organizer_token=TOKEN, secret_key=SECRET,
                                                 public_url=public_url))
         self.http = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://reporting")

@@ -153,7 +153,7 @@ def envelope(data: Any, occurred_at: datetime = COMPLETED) -> Event[Any]:
 async def publish(event: SessionCompleted, reports: FakeReports, emitted: list[Any],
                   occurred_at: datetime = COMPLETED, *, editions: FakeEditions | None = None,
                   rounds: FakeRounds | None = None) -> None:
-    await handlers.publish_session_report(event, envelope(event, occurred_at), reports=reports,
+    await handlers.publish_session_report(event, envelope=envelope(event, occurred_at), reports=reports,
                                           editions=editions or FakeEditions(), rounds=rounds or FakeRounds(),
                                           emit=emitted.append, public_url=PUBLIC_URL)
 
@@ -450,6 +450,6 @@ async def test_a_failed_notification_is_kept_without_the_address_it_quotes() -> 
 async def test_the_source_of_an_event_is_remembered_for_failed_notifications() -> None:
     sources = FakeList()
     event = TrioPlaced(registration_id=REGISTRATION, edition=EDITION, via="direct")
-    await handlers.remember_source(envelope(event), sources=sources)
+    await handlers.remember_source(event, envelope=envelope(event), sources=sources)
     assert sources.items[0].registration_id == REGISTRATION and sources.items[0].edition == EDITION
     assert isinstance(sources.items[0], EventSource)

@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import func, select
 from starlette.applications import Starlette
 
-from services.reporting import entrypoints
+from services.reporting import consumes, entrypoints
 from services.reporting.adapters import Inbox, Outbox, SessionReportRow
 from services.reporting.anonymise import NameKey
 from services.reporting.bootstrap import MIGRATIONS
@@ -38,7 +38,7 @@ class Reporting:
 
     def __init__(self, store: MessageStore) -> None:
         self.store = store
-        self.consumers = entrypoints.consumers(store, public_url=PUBLIC_URL, key=KEY)
+        self.consumers = consumes.consumers(store, public_url=PUBLIC_URL, key=KEY)
         routes = entrypoints.routes(store, key=KEY, public_url=PUBLIC_URL)
         self.http = httpx.AsyncClient(transport=httpx.ASGITransport(app=Starlette(routes=routes)),
                                       base_url="http://reporting")
