@@ -8,11 +8,11 @@ from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import JSON, DateTime, Integer, LargeBinary, String, event, exc, text
+from sqlalchemy import JSON, DateTime, FromClause, Integer, LargeBinary, String, event, exc, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import make_url
@@ -47,6 +47,12 @@ class OutboxMixin:
 
     __tablename__ = "outbox"
 
+    if TYPE_CHECKING:
+        # What the declarative base gives the service's concrete table class; the mixin alone has neither.
+        __table__: ClassVar[FromClause]
+
+        def __init__(self, **values: Any) -> None: ...
+
     position: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     message_id: Mapped[str] = mapped_column(String(64), unique=True)
     exchange: Mapped[str] = mapped_column(String(200))
@@ -65,6 +71,12 @@ class InboxMixin:
     """Ids of messages already processed. Inserted in the same transaction as the message's effect."""
 
     __tablename__ = "inbox"
+
+    if TYPE_CHECKING:
+        # What the declarative base gives the service's concrete table class; the mixin alone has neither.
+        __table__: ClassVar[FromClause]
+
+        def __init__(self, **values: Any) -> None: ...
 
     message_id: Mapped[str] = mapped_column(String(200), primary_key=True)
     message_type: Mapped[str] = mapped_column(String(100))

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Sized
+from collections.abc import Awaitable, Callable, Coroutine, Sized
 from datetime import datetime
+from typing import Any
 
 import structlog
 
 log = structlog.get_logger()
 
-Job = Callable[[], Awaitable[None]]
+Job = Callable[[], Coroutine[Any, Any, None]]
 
 
 def every(interval_seconds: float, work: Callable[[datetime], Awaitable[Sized]], clock: Callable[[], datetime], *,

@@ -15,7 +15,7 @@ from typing import Any
 
 import structlog
 from prometheus_client import Counter, Gauge, Histogram
-from sqlalchemy import Select
+from sqlalchemy import Executable
 
 log = structlog.get_logger()
 
@@ -59,7 +59,7 @@ def inbox_duplicate(service: str, message_type: str) -> None:
     INBOX_DUPLICATES.labels(service, message_type).inc()
 
 
-def query_gauge(db: Any, gauge: Gauge, statement: Select[Any]) -> MetricsHook:
+def query_gauge(db: Any, gauge: Gauge, statement: Executable) -> MetricsHook:
     """A hook that sets `gauge` from `statement`: each row is the gauge's label values followed by the value.
 
     Label sets that no longer appear in the result disappear from the gauge.

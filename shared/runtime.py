@@ -49,7 +49,7 @@ CLOSE_SECONDS = 5.0
 STOP_BOUND_SECONDS = (HTTP_GRACE_SECONDS + max(CONSUMER_GRACE_SECONDS, JOB_GRACE_SECONDS) + RELAY_STOP_SECONDS
                       + FLUSH_SECONDS + CLOSE_SECONDS)
 
-CooperativeJob = Callable[[asyncio.Event], Awaitable[None]]
+CooperativeJob = Callable[[asyncio.Event], Coroutine[Any, Any, None]]
 """A background job that watches the stop event it is given: when it is set, the job ends its current step and
 returns (e.g. `while not stop.is_set(): ...`)."""
 
@@ -80,8 +80,8 @@ class Service:
     transport: Transport
     migrations: Path
     consumers: Mapping[str, Consumer]
-    routes: list[BaseRoute] = field(default_factory=list)
-    background: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    routes: Sequence[BaseRoute] = field(default_factory=list)
+    background: list[Callable[[], Coroutine[Any, Any, None]]] = field(default_factory=list)
     on_start: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     cooperative: list[CooperativeJob] = field(default_factory=list)
     metrics: list[MetricsHook] = field(default_factory=list)

@@ -23,8 +23,8 @@ import aio_pika
 from prometheus_client.parser import text_string_to_metric_families
 
 from shared.messaging.embedded import EmbeddedDeadLetters
-from shared.messaging.messages import RETRY_DELAYS_SECONDS
-from shared.messaging.rabbit import dead_letter_queue_name, queue_name, retry_queue_name
+from shared.messaging.messages import RETRY_DELAYS_SECONDS, queue_name
+from shared.messaging.rabbit import dead_letter_queue_name, retry_queue_name
 
 MANAGEMENT_PORT = 15672
 

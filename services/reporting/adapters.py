@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import JSON, Boolean, Date, Integer, String, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -417,7 +417,7 @@ class SqlNames:
         digests: dict[str, NameKind] = {}
         for digest, kind in (await self.session.execute(select(NameDigestRow.digest, NameDigestRow.kind))).all():
             if digests.get(digest) != "always":
-                digests[digest] = kind
+                digests[digest] = cast(NameKind, kind)
         return digests
 
 

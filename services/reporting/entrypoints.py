@@ -26,7 +26,6 @@ from .charts import bar_chart
 from .documents import PdfMaker, render_atom, render_html, render_markdown, svg
 from .views import RoundView, anonymiser_for, index_entries, round_view, session_view
 
-
 FEED_EPOCH = datetime(2019, 10, 15, tzinfo=UTC)  # the first round's first session: "nothing yet" in the feed
 SESSION_NUMBER = re.compile(r"[0-9]{1,6}")  # anything else cannot name a session (and must not overflow SQL)
 EDITION = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")

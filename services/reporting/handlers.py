@@ -14,12 +14,12 @@ from typing import Any, Protocol
 from shared.contract import Event, EventData
 from shared.contract.notifications import NotificationFailed
 from shared.contract.registration import (
+    ApprovalRequested,
     CreditNoteIssued,
     InvoiceIssued,
     InvoiceOverdue,
-    PaymentRegistered,
-    ApprovalRequested,
     ParticipantDataErased,
+    PaymentRegistered,
     RegistrationApproved,
     RegistrationCancelled,
     RegistrationDeclined,

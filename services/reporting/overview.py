@@ -14,6 +14,7 @@ from datetime import date, datetime
 
 from openpyxl import Workbook
 from openpyxl.styles import Font
+from openpyxl.utils import get_column_letter
 
 from .domain import (
     ACTIVE_STATUSES,
@@ -132,7 +133,7 @@ def _attendance(edition: Edition | None, trios: list[Trio], attendance: dict[int
     lines = []
     for session in edition.sessions if edition else []:
         present = attendance.get(session.number)
-        names = sorted({by_id[r].municipality.name for r in present or [] if r in by_id and by_id[r].municipality})
+        names = sorted({m.name for r in present or [] if r in by_id and (m := by_id[r].municipality)})
         lines.append(SessionAttendance(session.number, session.title, session.starts_at,
                                        len(present) if present is not None else None, placed, names))
     return lines
@@ -176,7 +177,7 @@ ATTENDANCE_COLUMNS = (
 
 
 def registration_rows(slug: str, trios: list[Trio]) -> list[list[object]]:
-    rows = []
+    rows: list[list[object]] = []
     for t in sorted(trios, key=lambda t: (t.registered_at is None, t.registered_at, t.registration_id)):
         m, case = t.municipality, t.case
         rows.append([
@@ -251,21 +252,21 @@ def as_csv(columns: tuple[str, ...], rows: list[list[object]]) -> bytes:
 
 def as_xlsx(title: str, columns: tuple[str, ...], rows: list[list[object]]) -> bytes:
     workbook = Workbook()
-    sheet = workbook.active
+    sheet = workbook.worksheets[0]
     sheet.title = title[:31]
     sheet.append(list(columns))
     for cell in sheet[1]:
         cell.font = Font(bold=True)
     for row in rows:
         sheet.append([None if v is None else v for v in row])
-    for row in sheet.iter_rows(min_row=2):
-        for cell in row:
+    for cells in sheet.iter_rows(min_row=2):
+        for cell in cells:
             if isinstance(cell.value, str) and cell.data_type == "f":
                 cell.data_type = "s"  # openpyxl reads "=..." as a formula; a participant's text is never one
     sheet.freeze_panes = "A2"
     for index, name in enumerate(columns, start=1):
         width = max([len(name), *(len(str(r[index - 1])) for r in rows if r[index - 1] is not None)])
-        sheet.column_dimensions[sheet.cell(1, index).column_letter].width = min(60, width + 2)
+        sheet.column_dimensions[get_column_letter(index)].width = min(60, width + 2)
     out = io.BytesIO()
     workbook.save(out)
     return out.getvalue()

@@ -21,6 +21,7 @@ report explains it in the words of `METHOD`):
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass
@@ -109,7 +110,7 @@ def _terms(text: str) -> dict[tuple[str, ...], str]:
     for tokens in _clauses(text):
         for token in tokens:
             terms.setdefault((token.stem,), text[token.start:token.end].lower())
-        for first, second in zip(tokens, tokens[1:], strict=False):
+        for first, second in itertools.pairwise(tokens):
             if first.stem != second.stem:
                 terms.setdefault((first.stem, second.stem), " ".join(text[first.start:second.end].lower().split()))
     return terms

@@ -246,11 +246,11 @@ def index_entries(reports: list[SessionReport], rounds: list[tuple[Edition, date
         ))
     for report in reports:
         clean = clean_for[report.edition]
-        edition = editions.get(report.edition)
+        known = editions.get(report.edition)
         first = clean.clean(report.lessons[0]) if report.lessons else ""
         entries.append(IndexEntry(
             path=f"/reports/{report.edition}/{report.session_number}", title=clean.clean(report.title),
-            edition=report.edition, edition_title=clean.clean(edition.title) if edition else report.edition,
+            edition=report.edition, edition_title=clean.clean(known.title) if known else report.edition,
             session_number=report.session_number, date=report.starts_at, updated=report.completed_at,
             summary=f"Bijeenkomst {report.session_number} op {dutch_date(report.starts_at)}. {first}".strip(),
         ))

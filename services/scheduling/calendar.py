@@ -6,6 +6,7 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from icalendar import Calendar, Event
+from icalendar.enums import STATUS
 
 from .domain import Edition, Session
 
@@ -44,5 +45,5 @@ def _event(edition: Edition, session: Session, now: datetime) -> Event:
         end=session.ends_at.astimezone(AMSTERDAM),
         sequence=session.sequence,
         stamp=now,
-        status="CONFIRMED",
+        status=STATUS.CONFIRMED,
     )

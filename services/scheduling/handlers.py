@@ -24,8 +24,10 @@ from shared.contract.registration import (
 from shared.contract.scheduling import (
     Attendance,
     AttendanceRecorded,
+    Capacity,
     CloseRegistration,
     CompleteSession,
+    EditionFee,
     EditionScheduled,
     PlaceReleased,
     RecordAttendance,
@@ -40,6 +42,7 @@ from shared.contract.scheduling import (
     Table,
     TrioPlaced,
     TrioWaitlisted,
+    Venue,
 )
 from shared.messaging.messages import CommandRefused, refuse
 
@@ -149,10 +152,10 @@ async def _update_edition(edition: Edition, cmd: ScheduleEdition, sessions: list
 
 def edition_scheduled(edition: Edition) -> EditionScheduled:
     return EditionScheduled(
-        edition=edition.slug, title=edition.title, venue=edition.venue,
-        capacity={"min_trios": edition.min_trios, "max_trios": edition.max_trios},
+        edition=edition.slug, title=edition.title, venue=Venue.model_validate(edition.venue),
+        capacity=Capacity(min_trios=edition.min_trios, max_trios=edition.max_trios),
         registration_deadline=edition.registration_deadline, registration_closes_at=edition.registration_closes_at,
-        fee=edition.fee, priority_size_classes=edition.priority_size_classes, table_size=edition.table_size,
+        fee=EditionFee.model_validate(edition.fee), priority_size_classes=edition.priority_size_classes, table_size=edition.table_size,
         sessions=[SessionPlan(number=s.number, title=s.title, outcome=s.outcome, starts_at=s.starts_at,
                               ends_at=s.ends_at) for s in edition.sessions],
     )

@@ -2,8 +2,9 @@
 
 The broker built here is never connected: it only exists so FastStream can describe every message.
 Commands appear as operations the services receive (on their queues, bound to `werkplaatsen.commands`),
-events as operations the producing service sends on `werkplaatsen.events`. docs/asyncapi.json is this
-document; `werkplaatsen contract asyncapi` rewrites it and a unit test fails when it is out of date.
+events as operations the producing service sends on `werkplaatsen.events`, and each service's subscriptions (the
+events its queue is bound to, read from its table of consumed messages by services/ops/topology.py) as operations
+it receives. docs/asyncapi.json is this document; `werkplaatsen contract asyncapi` rewrites it and a unit test fails when it is out of date.
 """
 
 # No `from __future__ import annotations`: the handlers' parameter annotations must be the model classes
@@ -11,7 +12,7 @@ document; `werkplaatsen contract asyncapi` rewrites it and a unit test fails whe
 
 import inspect
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 from faststream.rabbit import ExchangeType, RabbitBroker, RabbitExchange, RabbitQueue
@@ -56,15 +57,16 @@ refused. AMQP `type` `Reply`, `correlation_id` the command's; `command_id` is th
 SERVER_DESCRIPTION = "The RabbitMQ the services are configured with (WERKPLAATSEN_BROKER_URL)."
 
 
-def render() -> str:
-    """The AsyncAPI document as deterministic JSON text (what docs/asyncapi.json holds)."""
+def render(subscriptions: Mapping[str, Sequence[str]] | None = None) -> str:
+    """The AsyncAPI document as deterministic JSON text (what docs/asyncapi.json holds, given every service's
+    subscriptions: service name -> routing keys of the events it consumes)."""
     document = AsyncAPI(
-        contract_broker(), title=TITLE, version=VERSION, description=DESCRIPTION, schema_version="3.0.0",
+        contract_broker(subscriptions or {}), title=TITLE, version=VERSION, description=DESCRIPTION, schema_version="3.0.0",
     ).to_specification().to_jsonable()
     return json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
 
-def contract_broker() -> RabbitBroker:
+def contract_broker(subscriptions: Mapping[str, Sequence[str]]) -> RabbitBroker:
     broker = RabbitBroker(
         "amqp://guest:guest@localhost:5672/", description=SERVER_DESCRIPTION, logger=None,
     )
@@ -76,6 +78,15 @@ def contract_broker() -> RabbitBroker:
             queue, commands, title=routing_key, description=command_description(routing_key, command),
         )
         subscriber(handler_for(command))
+    for service, routing_keys in sorted(subscriptions.items()):
+        for routing_key in routing_keys:
+            queue = RabbitQueue(f"werkplaatsen.{service}", durable=True, routing_key=routing_key)
+            subscriber = broker.subscriber(
+                queue, events, title=f"{service}:{routing_key}",
+                description=f"The {service} service consumes `{routing_key}` from its queue "
+                            f"`werkplaatsen.{service}`, bound to `{EVENTS_EXCHANGE}` with that routing key.",
+            )
+            subscriber(handler_for(Event[EVENTS[routing_key]]))  # type: ignore[misc]
     for routing_key, data in sorted(EVENTS.items()):
         broker.publisher(
             exchange=events,
@@ -111,13 +122,13 @@ def service_queue(routing_key: str) -> str:
     return f"werkplaatsen.{service_of(routing_key)}"
 
 
-def handler_for(command: type[Command]) -> Callable[[Any], Awaitable[None]]:
-    """A stand-in handler whose body parameter is the command model, so FastStream derives its schema."""
+def handler_for(model: type[Command] | type[Event[Any]]) -> Callable[[Any], Awaitable[None]]:
+    """A stand-in handler whose body parameter is the message model, so FastStream derives its schema."""
 
-    async def handle(body: command) -> None:  # type: ignore[valid-type]
+    async def handle(body: model) -> None:  # type: ignore[valid-type]
         """Never called: the broker is only described, not run."""
 
-    handle.__name__ = handle.__qualname__ = command.__name__
+    handle.__name__ = handle.__qualname__ = model.__name__
     return handle
 
 

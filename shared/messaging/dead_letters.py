@@ -8,6 +8,7 @@ at them with `werkplaatsen dlq` (services/ops); each service scrubs its own when
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import AsyncIterator, Callable, Collection
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -31,9 +32,9 @@ Select = Callable[[DeadLetter], bool]
 
 
 class DeadLetterQueue(Protocol):
-    async def list(self, limit: int | None = None) -> list[DeadLetter]: ...
-    async def replay(self, select: Select) -> list[DeadLetter]: ...
-    async def purge(self, select: Select) -> list[DeadLetter]: ...
+    async def list(self, limit: int | None = None) -> builtins.list[DeadLetter]: ...
+    async def replay(self, select: Select) -> builtins.list[DeadLetter]: ...
+    async def purge(self, select: Select) -> builtins.list[DeadLetter]: ...
 
 
 def broker_location(settings: Settings) -> Location:

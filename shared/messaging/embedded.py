@@ -16,6 +16,8 @@ What it guarantees (and what it does not):
 from __future__ import annotations
 
 import asyncio
+import builtins
+import contextlib
 import json
 import re
 import time
@@ -158,10 +160,8 @@ class EmbeddedBroker:
                 signal.clear()
                 if stopping.is_set():
                     return
-                try:
+                with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(signal.wait(), timeout=0.5)  # also picks up due retries
-                except TimeoutError:
-                    pass
                 continue
             row_id, msg = item
             try:
@@ -240,10 +240,10 @@ class EmbeddedDeadLetters:
     async def __aexit__(self, *exc: object) -> None:
         await self._db.close()
 
-    async def list(self, limit: int | None = None) -> list[DeadLetter]:
+    async def list(self, limit: int | None = None) -> builtins.list[DeadLetter]:
         return [letter for _, letter in await self._rows(limit)]
 
-    async def replay(self, select: Callable[[DeadLetter], bool]) -> list[DeadLetter]:
+    async def replay(self, select: Callable[[DeadLetter], bool]) -> builtins.list[DeadLetter]:
         chosen = [(row_id, letter) for row_id, letter in await self._rows() if select(letter)]
         now = time.time()
         await self._db.executemany(
@@ -255,16 +255,16 @@ class EmbeddedDeadLetters:
         await self._delete([row_id for row_id, _ in chosen])  # commits the inserts with it
         return [letter for _, letter in chosen]
 
-    async def purge(self, select: Callable[[DeadLetter], bool]) -> list[DeadLetter]:
+    async def purge(self, select: Callable[[DeadLetter], bool]) -> builtins.list[DeadLetter]:
         chosen = [(row_id, letter) for row_id, letter in await self._rows() if select(letter)]
         await self._delete([row_id for row_id, _ in chosen])
         return [letter for _, letter in chosen]
 
-    async def _delete(self, row_ids: list[int]) -> None:
+    async def _delete(self, row_ids: builtins.list[int]) -> None:
         await self._db.executemany("DELETE FROM dead_letters WHERE id = ?", [(row_id,) for row_id in row_ids])
         await self._db.commit()
 
-    async def _rows(self, limit: int | None = None) -> list[tuple[int, DeadLetter]]:
+    async def _rows(self, limit: int | None = None) -> builtins.list[tuple[int, DeadLetter]]:
         cursor = await self._db.execute(
             "SELECT id, routing_key, message_id, message_type, correlation_id, body, headers, reason, dead_at"
             " FROM dead_letters WHERE queue = ? ORDER BY id LIMIT ?", (self.queue, -1 if limit is None else limit))
@@ -285,5 +285,5 @@ class EmbeddedDeadLetters:
                           ("retrying", "SELECT count(*) FROM messages WHERE queue = ? AND attempt > 1"),
                           ("dead_letters", "SELECT count(*) FROM dead_letters WHERE queue = ?")):
             cursor = await self._db.execute(sql, (self.queue,))
-            counts[name] = int((await cursor.fetchone())[0])
+            counts[name] = int((await cursor.fetchone() or (0,))[0])  # count(*) always has a row
         return counts

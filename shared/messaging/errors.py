@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from pydantic import ValidationError
+from pydantic_core import ErrorDetails
 
 from shared.contract import ErrorItem
 
@@ -20,7 +21,7 @@ def field_path(loc: tuple[Any, ...]) -> str:
     return path
 
 
-def dutch_message(error: dict[str, Any]) -> str:
+def dutch_message(error: ErrorDetails) -> str:
     kind = error["type"]
     ctx = error.get("ctx") or {}
     if kind == "missing":
@@ -58,7 +59,7 @@ def dutch_message(error: dict[str, Any]) -> str:
     return "Deze waarde is ongeldig."
 
 
-def error_code(error: dict[str, Any]) -> str:
+def error_code(error: ErrorDetails) -> str:
     if error["type"] == "value_error" and "email" in str(error.get("msg", "")).lower():
         return "invalid_email"
     return "schema"

@@ -8,10 +8,10 @@ import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, timedelta
-from typing import Any
+from typing import Any, cast
 
 import structlog
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import Table, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.contract import EVENTS_EXCHANGE, EventData, Reply, message_name
@@ -158,7 +158,7 @@ class OutboxRelay:
         they are due again when the lease runs out and are published again with the same message_id, which
         consumers deduplicate (inbox). A lease that runs out during a slow publish does the same, no worse.
         """
-        table = self.model.__table__
+        table = cast(Table, self.model.__table__)  # the outbox is always a plain table
         due = (
             select(table.c.position).where(table.c.next_attempt_at <= utcnow())
             .order_by(table.c.position).limit(self.batch_size).with_for_update(skip_locked=True)

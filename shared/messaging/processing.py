@@ -7,11 +7,11 @@ import json
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import structlog
 from pydantic import ValidationError
-from sqlalchemy import select, update
+from sqlalchemy import Table, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.contract import Command, CommandRejected, ErrorItem, Event, EventData, Reply, message_name
@@ -56,7 +56,7 @@ class MessageStore:
 
     async def claim(self, session: AsyncSession, message_id: str, message_type: str) -> bool:
         """Record the message as processed; False if it already was (by us or a competing replica)."""
-        table = self.inbox_model.__table__
+        table = cast(Table, self.inbox_model.__table__)
         # ON CONFLICT DO NOTHING waits for a concurrent claimant's transaction, then reports the conflict.
         statement = (
             upsert(session)(table)

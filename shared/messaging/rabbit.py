@@ -18,6 +18,7 @@ to the queue when the connection closes. `stop` then closes the connection, afte
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -25,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 import aio_pika
 import structlog
 from faststream import AckPolicy
-from faststream.rabbit import ExchangeType, RabbitBroker, RabbitExchange, RabbitQueue
+from faststream.rabbit import ExchangeType, QueueType, RabbitBroker, RabbitExchange, RabbitQueue
 from faststream.rabbit.annotations import RabbitMessage
 from faststream.rabbit.prometheus import RabbitPrometheusMiddleware
 from faststream.rabbit.schemas import Channel
@@ -44,6 +45,7 @@ from shared.messaging.messages import (
 )
 
 if TYPE_CHECKING:
+    from faststream.rabbit.schemas.queue import QuorumQueueArgs
     from opentelemetry.sdk.trace import TracerProvider
 
 log = structlog.get_logger()
@@ -72,8 +74,13 @@ def exchange(name: str) -> RabbitExchange:
     return RabbitExchange(name, type=ExchangeType.TOPIC, durable=True)
 
 
+def quorum_queue(name: str, arguments: QuorumQueueArgs | None = None) -> RabbitQueue:
+    """A durable quorum queue: replicated, and it counts deliveries so a poison message cannot loop for ever."""
+    return RabbitQueue(name, queue_type=QueueType.QUORUM, durable=True, arguments=arguments)
+
+
 async def _raw_body(message: Any) -> bytes:
-    return message.body
+    return bytes(message.body)
 
 
 def middlewares(service: str, tracer_provider: TracerProvider | None) -> list[Any]:
@@ -146,16 +153,14 @@ class RabbitTransport:
             await self.broker.declare_exchange(exchange(name))
         main = queue_name(self.service)
         dlq = dead_letter_queue_name(self.service)
-        await self.broker.declare_queue(RabbitQueue(dlq, durable=True, arguments={"x-queue-type": "quorum"}))
-        queue = await self.broker.declare_queue(RabbitQueue(main, durable=True, arguments={
-            "x-queue-type": "quorum",
+        await self.broker.declare_queue(quorum_queue(dlq))
+        queue = await self.broker.declare_queue(quorum_queue(main, {
             "x-delivery-limit": DELIVERY_LIMIT,
             "x-dead-letter-exchange": "",
             "x-dead-letter-routing-key": dlq,
         }))
         for step, delay in enumerate(RETRY_DELAYS_SECONDS, start=1):
-            await self.broker.declare_queue(RabbitQueue(retry_queue_name(self.service, step), durable=True, arguments={
-                "x-queue-type": "quorum",
+            await self.broker.declare_queue(quorum_queue(retry_queue_name(self.service, step), {
                 "x-message-ttl": int(delay * 1000),
                 "x-dead-letter-exchange": "",
                 "x-dead-letter-routing-key": main,
@@ -298,15 +303,15 @@ class RabbitDeadLetters:
     async def __aexit__(self, *exc: object) -> None:
         await self._connection.close()
 
-    async def list(self, limit: int | None = None) -> list[DeadLetter]:
+    async def list(self, limit: int | None = None) -> builtins.list[DeadLetter]:
         seen, _ = await self._each(_never, _nothing, limit=limit)
         return seen
 
-    async def replay(self, select: Select) -> list[DeadLetter]:
+    async def replay(self, select: Select) -> builtins.list[DeadLetter]:
         _, replayed = await self._each(select, self._republish)
         return replayed
 
-    async def purge(self, select: Select) -> list[DeadLetter]:
+    async def purge(self, select: Select) -> builtins.list[DeadLetter]:
         _, purged = await self._each(select, _nothing)
         return purged
 
@@ -322,11 +327,11 @@ class RabbitDeadLetters:
         )
 
     async def _each(self, select: Select, act: Callable[..., Any],
-                    limit: int | None = None) -> tuple[list[DeadLetter], list[DeadLetter]]:
+                    limit: int | None = None) -> tuple[builtins.list[DeadLetter], builtins.list[DeadLetter]]:
         """Apply `act` to the selected letters and ack them; every other letter goes back. Returns (seen, acted on)."""
-        held: list[aio_pika.abc.AbstractIncomingMessage] = []
-        seen: list[DeadLetter] = []
-        acted: list[DeadLetter] = []
+        held: builtins.list[aio_pika.abc.AbstractIncomingMessage] = []
+        seen: builtins.list[DeadLetter] = []
+        acted: builtins.list[DeadLetter] = []
         try:
             while limit is None or len(seen) < limit:
                 message = await self._queue.get(no_ack=False, fail=False, timeout=10)

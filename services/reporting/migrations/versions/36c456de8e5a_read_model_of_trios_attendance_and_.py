@@ -4,10 +4,10 @@ Revision ID: 36c456de8e5a
 Revises: cf3bf1821b10
 Create Date: 2026-11-29 00:22:26.445901
 """
-from alembic import op
 import sqlalchemy as sa
-import shared.db
+from alembic import op
 
+import shared.db
 
 revision = '36c456de8e5a'
 down_revision = 'cf3bf1821b10'

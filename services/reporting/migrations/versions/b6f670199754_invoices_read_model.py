@@ -4,9 +4,8 @@ Revision ID: b6f670199754
 Revises: 36c456de8e5a
 Create Date: 2026-11-29 02:03:35.470362
 """
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 revision = 'b6f670199754'
 down_revision = '36c456de8e5a'

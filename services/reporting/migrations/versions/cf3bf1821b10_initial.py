@@ -4,10 +4,10 @@ Revision ID: cf3bf1821b10
 Revises: 
 Create Date: 2026-11-28 23:11:33.788230
 """
-from alembic import op
 import sqlalchemy as sa
-import shared.db
+from alembic import op
 
+import shared.db
 
 revision = 'cf3bf1821b10'
 down_revision = None

@@ -7,8 +7,9 @@ Revision ID: a1732ffbcd3c
 Revises: f83a3c43c2cd
 Create Date: 2026-11-28 23:34:05.577588
 """
-from alembic import op
 import sqlalchemy as sa
+from alembic import op
+
 import shared.db
 
 editions = sa.table(

@@ -4,10 +4,10 @@ Revision ID: f83a3c43c2cd
 Revises: 
 Create Date: 2026-11-28 23:01:12.796570
 """
-from alembic import op
 import sqlalchemy as sa
-import shared.db
+from alembic import op
 
+import shared.db
 
 revision = 'f83a3c43c2cd'
 down_revision = None
