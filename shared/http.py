@@ -34,9 +34,15 @@ def is_organizer(request: Request, token: str) -> bool:
 
 def unauthorized() -> JSONResponse:
     return JSONResponse(
-        {"errors": [ErrorItem(field="", code="unauthorized",
-                              message="Alleen voor organisatoren: log in met een geldig token.").model_dump()]},
-        status_code=401, headers={"WWW-Authenticate": "Bearer"},
+        {
+            "errors": [
+                ErrorItem(
+                    field="", code="unauthorized", message="Alleen voor organisatoren: log in met een geldig token."
+                ).model_dump()
+            ]
+        },
+        status_code=401,
+        headers={"WWW-Authenticate": "Bearer"},
     )
 
 
@@ -49,22 +55,34 @@ def http_command(request: Request, command: type[Command], body: bytes) -> Incom
     the 400 answer when those headers are too long to record in the inbox and outbox."""
     message_id = request.headers.get("idempotency-key") or str(uuid.uuid4())
     correlation_id = request.headers.get("x-correlation-id") or message_id
-    too_long = [ErrorItem(field=f"headers.{name}", code="header_too_long",
-                          message=f"De header {name} is te lang (hoogstens {MAX_ID_LENGTH} tekens).")
-                for name, value in (("Idempotency-Key", message_id), ("X-Correlation-ID", correlation_id))
-                if len(value) > MAX_ID_LENGTH]
+    too_long = [
+        ErrorItem(
+            field=f"headers.{name}",
+            code="header_too_long",
+            message=f"De header {name} is te lang (hoogstens {MAX_ID_LENGTH} tekens).",
+        )
+        for name, value in (("Idempotency-Key", message_id), ("X-Correlation-ID", correlation_id))
+        if len(value) > MAX_ID_LENGTH
+    ]
     if too_long:
         return error_response(too_long, 400)
-    return Incoming(body=body, routing_key=command.routing_key, message_id=message_id, correlation_id=correlation_id,
-                    message_type=message_name(command.routing_key),
-                    content_type=request.headers.get("content-type"))
+    return Incoming(
+        body=body,
+        routing_key=command.routing_key,
+        message_id=message_id,
+        correlation_id=correlation_id,
+        message_type=message_name(command.routing_key),
+        content_type=request.headers.get("content-type"),
+    )
 
 
 # Security headers
 
 # For an HTML page that sets no policy of its own: nothing from elsewhere, no script, no framing.
-DEFAULT_HTML_POLICY = ("default-src 'none'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
-                       "form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+DEFAULT_HTML_POLICY = (
+    "default-src 'none'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+    "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+)
 BASELINE_HEADERS = ((b"x-content-type-options", b"nosniff"), (b"referrer-policy", b"no-referrer"))
 HTML_HEADERS = ((b"content-security-policy", DEFAULT_HTML_POLICY.encode()), (b"x-frame-options", b"DENY"))
 
@@ -106,9 +124,16 @@ class NoNulInUrls:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and ("\x00" in scope["path"] or b"%00" in scope.get("query_string", b"")):
-            response = error_response([ErrorItem(field="", code="invalid_character",
-                                                 message="Het adres bevat een teken dat niet is toegestaan (NUL).")],
-                                      400)
+            response = error_response(
+                [
+                    ErrorItem(
+                        field="",
+                        code="invalid_character",
+                        message="Het adres bevat een teken dat niet is toegestaan (NUL).",
+                    )
+                ],
+                400,
+            )
             await response(scope, receive, send)
             return
         await self.app(scope, receive, send)
@@ -161,8 +186,14 @@ class BodyLimit:
 
 
 def too_large(limit: int) -> JSONResponse:
-    return error_response([ErrorItem(field="", code="body_too_large",
-                                     message=f"Het verzoek is te groot (hoogstens {limit // 1024} KiB).")], 413)
+    return error_response(
+        [
+            ErrorItem(
+                field="", code="body_too_large", message=f"Het verzoek is te groot (hoogstens {limit // 1024} KiB)."
+            )
+        ],
+        413,
+    )
 
 
 # Rate limit
@@ -212,15 +243,20 @@ class RateLimit:
     The client is the connection's address; behind a reverse proxy run uvicorn with `--proxy-headers` and
     `--forwarded-allow-ips` so that this is the visitor's address (X-Forwarded-For from a trusted proxy only)."""
 
-    def __init__(self, app: ASGIApp, bucket: TokenBucket,
-                 limited: Sequence[tuple[frozenset[str] | None, re.Pattern[str]]] = RATE_LIMITED) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        bucket: TokenBucket,
+        limited: Sequence[tuple[frozenset[str] | None, re.Pattern[str]]] = RATE_LIMITED,
+    ) -> None:
         self.app = app
         self.bucket = bucket
         self.limited = limited
 
     def applies(self, method: str, path: str) -> bool:
-        return any((methods is None or method in methods) and pattern.fullmatch(path)
-                   for methods, pattern in self.limited)
+        return any(
+            (methods is None or method in methods) and pattern.fullmatch(path) for methods, pattern in self.limited
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or not self.applies(scope["method"], scope["path"]):
@@ -236,18 +272,25 @@ class RateLimit:
 
 
 def too_many(seconds: int, scope: Scope) -> Any:
-    message = (f"Te veel verzoeken in korte tijd vanaf dit adres. Probeer het over {seconds} "
-               f"{'seconde' if seconds == 1 else 'seconden'} opnieuw.")
+    message = (
+        f"Te veel verzoeken in korte tijd vanaf dit adres. Probeer het over {seconds} "
+        f"{'seconde' if seconds == 1 else 'seconden'} opnieuw."
+    )
     headers = {"Retry-After": str(seconds), "Cache-Control": "no-store"}
     accept = dict(scope.get("headers", [])).get(b"accept", b"")
     if b"text/html" in accept:
         from starlette.responses import HTMLResponse
 
-        body = (f'<!doctype html><html lang="nl"><head><meta charset="utf-8"><title>Even geduld</title></head>'
-                f"<body><h1>Even geduld</h1><p>{message}</p></body></html>")
+        body = (
+            f'<!doctype html><html lang="nl"><head><meta charset="utf-8"><title>Even geduld</title></head>'
+            f"<body><h1>Even geduld</h1><p>{message}</p></body></html>"
+        )
         return HTMLResponse(body, status_code=429, headers=headers)
-    return JSONResponse({"errors": [ErrorItem(field="", code="rate_limited", message=message).model_dump()]},
-                        status_code=429, headers=headers)
+    return JSONResponse(
+        {"errors": [ErrorItem(field="", code="rate_limited", message=message).model_dump()]},
+        status_code=429,
+        headers=headers,
+    )
 
 
 def hardening(settings: Any = None) -> list[Middleware]:
@@ -256,8 +299,11 @@ def hardening(settings: Any = None) -> list[Middleware]:
         from shared.settings import load_settings
 
         settings = load_settings()
-    stack = [Middleware(SecurityHeaders), Middleware(NoNulInUrls),
-             Middleware(BodyLimit, limit=settings.werkplaatsen_max_body_bytes)]
+    stack = [
+        Middleware(SecurityHeaders),
+        Middleware(NoNulInUrls),
+        Middleware(BodyLimit, limit=settings.werkplaatsen_max_body_bytes),
+    ]
     if settings.werkplaatsen_rate_limit_per_minute > 0:
         bucket = TokenBucket(settings.werkplaatsen_rate_limit_per_minute, settings.werkplaatsen_rate_limit_burst)
         stack.append(Middleware(RateLimit, bucket=bucket))

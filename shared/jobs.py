@@ -14,10 +14,18 @@ log = structlog.get_logger()
 Job = Callable[[], Coroutine[Any, Any, None]]
 
 
-def every(interval_seconds: float, work: Callable[[datetime], Awaitable[Sized]], clock: Callable[[], datetime], *,
-          name: str, done: str, failed: str) -> Job:
+def every(
+    interval_seconds: float,
+    work: Callable[[datetime], Awaitable[Sized]],
+    clock: Callable[[], datetime],
+    *,
+    name: str,
+    done: str,
+    failed: str,
+) -> Job:
     """`work` now and then, given the clock's time; logs how many it handled (`done`) or why it could not
     (`failed`). A failure never ends the job: the database may be away for a while and the next round catches up."""
+
     async def job() -> None:
         while True:
             try:

@@ -20,23 +20,25 @@ from sqlalchemy import Executable
 log = structlog.get_logger()
 
 MESSAGES = Counter(
-    "werkplaatsen_messages_total", "Messages consumed, by outcome (ack, retry, dead_letter)",
+    "werkplaatsen_messages_total",
+    "Messages consumed, by outcome (ack, retry, dead_letter)",
     ["service", "routing_key", "outcome"],
 )
 HANDLER_SECONDS = Histogram(
-    "werkplaatsen_handler_seconds", "Time spent processing one message", ["service", "routing_key"],
+    "werkplaatsen_handler_seconds", "Time spent processing one message", ["service", "routing_key"]
 )
 DEAD_LETTERS = Counter(
-    "werkplaatsen_dead_letters_total", "Messages this process sent to its dead-letter queue",
-    ["service", "routing_key"],
+    "werkplaatsen_dead_letters_total", "Messages this process sent to its dead-letter queue", ["service", "routing_key"]
 )
 INBOX_DUPLICATES = Counter(
-    "werkplaatsen_inbox_duplicates_total", "Messages skipped because their id was already in the inbox",
+    "werkplaatsen_inbox_duplicates_total",
+    "Messages skipped because their id was already in the inbox",
     ["service", "message_type"],
 )
 OUTBOX_PENDING = Gauge("werkplaatsen_outbox_pending", "Outbox rows not yet confirmed by the broker", ["service"])
 OUTBOX_OLDEST_AGE = Gauge(
-    "werkplaatsen_outbox_oldest_age_seconds", "Age of the oldest outbox row not yet confirmed (0 when empty)",
+    "werkplaatsen_outbox_oldest_age_seconds",
+    "Age of the oldest outbox row not yet confirmed (0 when empty)",
     ["service"],
 )
 OUTBOX_PUBLISHED = Counter(

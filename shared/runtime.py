@@ -46,8 +46,13 @@ JOB_GRACE_SECONDS = 15.0
 RELAY_STOP_SECONDS = 5.0
 FLUSH_SECONDS = 5.0
 CLOSE_SECONDS = 5.0
-STOP_BOUND_SECONDS = (HTTP_GRACE_SECONDS + max(CONSUMER_GRACE_SECONDS, JOB_GRACE_SECONDS) + RELAY_STOP_SECONDS
-                      + FLUSH_SECONDS + CLOSE_SECONDS)
+STOP_BOUND_SECONDS = (
+    HTTP_GRACE_SECONDS
+    + max(CONSUMER_GRACE_SECONDS, JOB_GRACE_SECONDS)
+    + RELAY_STOP_SECONDS
+    + FLUSH_SECONDS
+    + CLOSE_SECONDS
+)
 
 CooperativeJob = Callable[[asyncio.Event], Coroutine[Any, Any, None]]
 """A background job that watches the stop event it is given: when it is set, the job ends its current step and
@@ -109,7 +114,8 @@ class Service:
             self._tasks.append(asyncio.create_task(job(), name=f"{self.name}-{_name(job)}"))
         for cooperative in self.cooperative:
             self._cooperative_tasks.append(
-                asyncio.create_task(cooperative(self._stopping), name=f"{self.name}-{_name(cooperative)}"))
+                asyncio.create_task(cooperative(self._stopping), name=f"{self.name}-{_name(cooperative)}")
+            )
         await self.transport.start(self.consumers)
         log.info("service_started", service=self.name)
 
@@ -178,10 +184,13 @@ async def _bounded(step: Coroutine[Any, Any, Any], seconds: float, what: str) ->
         log.warning("stop_step_incomplete", step=what, error=repr(exc)[:300])
 
 
-def build_app(services: list[Service], extra_routes: Sequence[BaseRoute] = (),
-              on_start: Callable[[], Awaitable[None]] | None = None,
-              after_start: Callable[[], Awaitable[None]] | None = None,
-              on_stop: Callable[[], Awaitable[None]] | None = None) -> Starlette:
+def build_app(
+    services: list[Service],
+    extra_routes: Sequence[BaseRoute] = (),
+    on_start: Callable[[], Awaitable[None]] | None = None,
+    after_start: Callable[[], Awaitable[None]] | None = None,
+    on_stop: Callable[[], Awaitable[None]] | None = None,
+) -> Starlette:
     """One HTTP app serving the services' routes plus /health, /ready and /metrics."""
 
     async def health(_: Request) -> Response:
@@ -214,7 +223,10 @@ def build_app(services: list[Service], extra_routes: Sequence[BaseRoute] = (),
                 await on_stop()
 
     routes: list[BaseRoute] = [
-        Route("/health", health), Route("/ready", ready), Route("/metrics", metrics), *extra_routes,
+        Route("/health", health),
+        Route("/ready", ready),
+        Route("/metrics", metrics),
+        *extra_routes,
     ]
     for s in services:
         routes.extend(s.routes)

@@ -82,9 +82,10 @@ class Settings(BaseSettings):
     def require_production(self) -> None:
         """Production (`werkplaatsen run`) refuses the development defaults and template placeholders for its
         secrets, and one value used for both (whoever learns the organiser token could then forge links)."""
-        for name, value, default in (("WERKPLAATSEN_SECRET_KEY", self.werkplaatsen_secret_key, DEV_SECRET_KEY),
-                                     ("WERKPLAATSEN_ORGANIZER_TOKEN", self.werkplaatsen_organizer_token,
-                                      DEV_ORGANIZER_TOKEN)):
+        for name, value, default in (
+            ("WERKPLAATSEN_SECRET_KEY", self.werkplaatsen_secret_key, DEV_SECRET_KEY),
+            ("WERKPLAATSEN_ORGANIZER_TOKEN", self.werkplaatsen_organizer_token, DEV_ORGANIZER_TOKEN),
+        ):
             if value == default:
                 raise SettingsError(f"{name}: not set (required for `werkplaatsen run`)")
             if not value.strip() or any(p in value.lower() for p in PLACEHOLDERS):

@@ -33,8 +33,9 @@ def tracing_enabled(environ: Mapping[str, str] = os.environ) -> bool:
     return any(environ.get(name) for name in ENDPOINT_VARIABLES)
 
 
-def configure_tracing(service: str, *, exporter: SpanExporter | None = None,
-                      environ: Mapping[str, str] = os.environ) -> TracerProvider | None:
+def configure_tracing(
+    service: str, *, exporter: SpanExporter | None = None, environ: Mapping[str, str] = os.environ
+) -> TracerProvider | None:
     """A tracer provider for `service`, or None when tracing is off (no exporter given and no endpoint set).
 
     The provider is handed to the transport rather than installed globally, so that several services in one

@@ -147,14 +147,16 @@ def _credentials(broker_url: str) -> tuple[str, str]:
 
 async def depths_from_management(broker_url: str, management_url: str, timeout: float) -> dict[str, QueueDepth]:
     vhost = urllib.parse.quote(_vhost(broker_url), safe="")
-    url = (f"{management_url.rstrip('/')}/api/queues/{vhost}"
-           "?columns=name,messages_ready,messages_unacknowledged,consumers")
+    url = (
+        f"{management_url.rstrip('/')}/api/queues/{vhost}?columns=name,messages_ready,messages_unacknowledged,consumers"
+    )
     code, body = await asyncio.to_thread(_get, url, timeout, _credentials(broker_url))
     if code != 200:
         raise OSError(f"management API answered {code}")
     return {
-        q["name"]: QueueDepth(messages=q.get("messages_ready"), unacked=q.get("messages_unacknowledged"),
-                              consumers=q.get("consumers"))
+        q["name"]: QueueDepth(
+            messages=q.get("messages_ready"), unacked=q.get("messages_unacknowledged"), consumers=q.get("consumers")
+        )
         for q in json.loads(body)
     }
 
@@ -198,8 +200,15 @@ def apply_rabbit_depths(status: ServiceStatus, depths: Mapping[str, QueueDepth])
 # --- Putting it together ------------------------------------------------------------------------------------------
 
 
-async def collect(services: Sequence[str], urls: Mapping[str, str], *, broker_url: str | None,
-                  embedded_path: Path, management_url: str | None, timeout: float = 3.0) -> Status:
+async def collect(
+    services: Sequence[str],
+    urls: Mapping[str, str],
+    *,
+    broker_url: str | None,
+    embedded_path: Path,
+    management_url: str | None,
+    timeout: float = 3.0,
+) -> Status:
     statuses = [ServiceStatus(service=name, url=urls.get(name)) for name in services]
     await asyncio.gather(*(check_service(s, timeout) for s in statuses))
     if broker_url is None:
@@ -255,17 +264,23 @@ def _age(seconds: float | None) -> str:
 
 
 def render(status: Status) -> str:
-    header = (f"{'service':<15}{'ready':>6}{'queued':>8}{'unacked':>9}{'consumers':>11}{'retrying':>10}"
-              f"{'dead letters':>14}{'outbox':>8}{'oldest':>8}")
+    header = (
+        f"{'service':<15}{'ready':>6}{'queued':>8}{'unacked':>9}{'consumers':>11}{'retrying':>10}"
+        f"{'dead letters':>14}{'outbox':>8}{'oldest':>8}"
+    )
     lines = [f"broker: {status.broker}", f"queues: {status.source}", "", header]
     for s in status.services:
         lines.append(
             f"{s.service:<15}{_cell(s.ready):>6}{_cell(s.queue.messages):>8}{_cell(s.queue.unacked):>9}"
             f"{_cell(s.queue.consumers):>11}{_cell(s.retrying):>10}{_cell(s.dead_letters):>14}{_cell(s.outbox):>8}"
-            f"{_age(s.outbox_oldest_seconds):>8}")
+            f"{_age(s.outbox_oldest_seconds):>8}"
+        )
     notes = [f"  {s.service}: {problem}" for s in status.services for problem in s.problems]
-    notes += [f"  {s.service}: not ready: {', '.join(k for k, ok in s.checks.items() if not ok)}"
-              for s in status.services if s.ready is False and any(not ok for ok in s.checks.values())]
+    notes += [
+        f"  {s.service}: not ready: {', '.join(k for k, ok in s.checks.items() if not ok)}"
+        for s in status.services
+        if s.ready is False and any(not ok for ok in s.checks.values())
+    ]
     unchecked = [s.service for s in status.services if s.url is None]
     if unchecked:
         notes.append(f"  readiness and outbox not checked (no URL) for: {', '.join(unchecked)}")

@@ -53,15 +53,18 @@ MUNICIPALITY_PREFIX = re.compile(r"(?:\b[Dd]e\s+)?\b[Gg]emeente\s+$")
 PARENTHESISED = re.compile(r"\s*\([^)]*\)\s*")
 
 # Particles of Dutch (and some foreign) surnames: never a name on their own.
-PARTICLES = frozenset("""
+PARTICLES = frozenset(
+    """
     de der den het van von vande vander ten ter te t s in op aan la le les du da di del della dos das el al bin
     ben zu zum uit onder over bij voor
-""".split())
+""".split()
+)
 
 # Dutch words that are also first names or surnames. Such a name word is scrubbed only where it is written with
 # a capital; lowercase it is the ordinary word. The list covers the occupations, colours, places in nature and
 # short verbs that Dutch names are made of; extend it when a report loses an ordinary word.
-COMMON_WORDS = frozenset("""
+COMMON_WORDS = frozenset(
+    """
     aan al alle als anker baas bakker beek beer berg bergen bes best blauw blom bloem boer boom bos bosch bouwer
     brink broek brouwer bruin burg dag dam dekker dijk dik does dorp dries duin echt eik eiland eng gans geel
     graaf groen groot haan hart haven heer hof hoek hoog hoop horst hout huis iris jager jong kaas kamp kant
@@ -71,13 +74,16 @@ COMMON_WORDS = frozenset("""
     steen ster stern stok storm straat tuin toon veen veld vink visser vogel vos vrij wal water weg west wever
     wil wind winter wit wolf zomer zon zuid zwart
     ben bas job kim max roel sterre fleur jasmijn lente
-""".split())
+""".split()
+)
 
 # Single-word neighbourhood names that are ordinary words: replacing them would mangle the text, and without the
 # municipality's name they identify nothing.
-GENERIC_PLACES = frozenset("""
+GENERIC_PLACES = frozenset(
+    """
     centrum binnenstad buitengebied dorp noord oost zuid west stad wijk buurt kern haven station oud nieuw
-""".split())
+""".split()
+)
 
 NEIGHBOURHOOD_DESCRIPTION = "een wijk"
 
@@ -88,8 +94,24 @@ def normalised_words(text: str) -> list[str]:
 
 
 # Letters that Unicode does not decompose into a base letter and an accent, as people type them without it.
-UNDECOMPOSED = str.maketrans({"ı": "i", "ø": "o", "Ø": "o", "æ": "ae", "Æ": "ae", "ß": "ss", "ł": "l", "Ł": "l",
-                              "đ": "d", "Đ": "d", "œ": "oe", "Œ": "oe", "ĳ": "ij", "Ĳ": "ij"})
+UNDECOMPOSED = str.maketrans(
+    {
+        "ı": "i",
+        "ø": "o",
+        "Ø": "o",
+        "æ": "ae",
+        "Æ": "ae",
+        "ß": "ss",
+        "ł": "l",
+        "Ł": "l",
+        "đ": "d",
+        "Đ": "d",
+        "œ": "oe",
+        "Œ": "oe",
+        "ĳ": "ij",
+        "Ĳ": "ij",
+    }
+)
 
 
 def fold(word: str) -> str:
@@ -197,8 +219,8 @@ class Anonymiser:
     def _match(self, text: str, words: list[_Word], i: int) -> tuple[int, Replacement | str] | None:
         """The longest run of words from i that is a known name or place, if any."""
         for length in range(min(self._longest, len(words) - i), 0, -1):
-            run = words[i:i + length]
-            if length > 1 and not all(JOINER.match(text[a.end:b.start]) for a, b in pairwise(run)):
+            run = words[i : i + length]
+            if length > 1 and not all(JOINER.match(text[a.end : b.start]) for a, b in pairwise(run)):
                 continue
             folded = tuple(w.folded for w in run)
             replacement = self._replacements.get(folded)
@@ -226,8 +248,11 @@ def _description(replacement: Replacement, text: str, start: int) -> str:
 def municipality_replacement(name: str, description: str) -> list[Replacement]:
     """`Bergen (NH)` is also written `Bergen`; both give way to the description."""
     forms = {name, PARENTHESISED.sub(" ", name).strip()}
-    return [Replacement(tuple(normalised_words(form)), description, takes_prefix=True)
-            for form in forms if normalised_words(form)]
+    return [
+        Replacement(tuple(normalised_words(form)), description, takes_prefix=True)
+        for form in forms
+        if normalised_words(form)
+    ]
 
 
 def neighbourhood_replacement(name: str) -> list[Replacement]:

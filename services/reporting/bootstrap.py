@@ -25,12 +25,24 @@ def build(settings: Settings, transport: Transport) -> Service:
     store = MessageStore(db, "reporting", Outbox, Inbox, ReportingCommandRejected, wake=relay.wake)
     key = NameKey.from_secret(settings.werkplaatsen_secret_key)
     return Service(
-        name="reporting", store=store, relay=relay, transport=transport, migrations=MIGRATIONS,
-        consumers=consumes.consumers(store, public_url=settings.public_url, key=key,
-                                    dead_letters=OwnDeadLetters(broker_location(settings), "reporting")),
+        name="reporting",
+        store=store,
+        relay=relay,
+        transport=transport,
+        migrations=MIGRATIONS,
+        consumers=consumes.consumers(
+            store,
+            public_url=settings.public_url,
+            key=key,
+            dead_letters=OwnDeadLetters(broker_location(settings), "reporting"),
+        ),
         routes=[
             *entrypoints.routes(store, key=key, public_url=settings.public_url),
-            *dashboard.routes(store, organizer_token=settings.werkplaatsen_organizer_token,
-                              secret_key=settings.werkplaatsen_secret_key, public_url=settings.public_url),
+            *dashboard.routes(
+                store,
+                organizer_token=settings.werkplaatsen_organizer_token,
+                secret_key=settings.werkplaatsen_secret_key,
+                public_url=settings.public_url,
+            ),
         ],
     )

@@ -65,16 +65,18 @@ def cumulative_chart(title: str, days: list[date]) -> str:
         f'<text x="{left - 6}" y="{height - bottom + 5}" text-anchor="end" font-size="13">0</text>'
         f'<text x="{left}" y="{height - 14}" font-size="13" fill="{MUTED}">{escape(_short(first))}</text>'
         f'<text x="{WIDTH - right}" y="{height - 14}" text-anchor="end" font-size="13" fill="{MUTED}">'
-        f'{escape(_short(last))}</text>'
+        f"{escape(_short(last))}</text>"
     )
     parts.append("</svg>")
     return "".join(parts)
 
 
 def _open(title: str, height: int) -> str:
-    return (f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {height}" width="{WIDTH}" '
-            f'height="{height}" role="img" aria-label="{escape(title)}" '
-            f'font-family="system-ui, sans-serif"><title>{escape(title)}</title>')
+    return (
+        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {height}" width="{WIDTH}" '
+        f'height="{height}" role="img" aria-label="{escape(title)}" '
+        f'font-family="system-ui, sans-serif"><title>{escape(title)}</title>'
+    )
 
 
 def _short(day: date) -> str:

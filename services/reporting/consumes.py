@@ -72,12 +72,34 @@ CONSUMES = (
 )
 
 
-def consumers(store: MessageStore, *, public_url: str, key: NameKey, clock: Clock = utcnow,
-              dead_letters: OwnDeadLetters | None = None) -> Consumers:
-    return subscribe(CONSUMES, store, Dependencies(
-        per_transaction={"reports": SqlReports, "editions": SqlEditions, "rounds": SqlRounds, "trios": SqlTrios,
-                         "names": SqlNames, "attendance": SqlAttendance, "failures": SqlFailures,
-                         "invoices": SqlInvoices, "sources": SqlEventSources},
-        fixed={"public_url": public_url, "key": key,
-               "dead_letters": dead_letters or OwnDeadLetters(None, store.service)},
-        clock=clock))
+def consumers(
+    store: MessageStore,
+    *,
+    public_url: str,
+    key: NameKey,
+    clock: Clock = utcnow,
+    dead_letters: OwnDeadLetters | None = None,
+) -> Consumers:
+    return subscribe(
+        CONSUMES,
+        store,
+        Dependencies(
+            per_transaction={
+                "reports": SqlReports,
+                "editions": SqlEditions,
+                "rounds": SqlRounds,
+                "trios": SqlTrios,
+                "names": SqlNames,
+                "attendance": SqlAttendance,
+                "failures": SqlFailures,
+                "invoices": SqlInvoices,
+                "sources": SqlEventSources,
+            },
+            fixed={
+                "public_url": public_url,
+                "key": key,
+                "dead_letters": dead_letters or OwnDeadLetters(None, store.service),
+            },
+            clock=clock,
+        ),
+    )

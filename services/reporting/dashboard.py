@@ -52,7 +52,7 @@ LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1"}
 DASHBOARD_HEADERS = {
     "Cache-Control": "no-store",
     "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; "
-                               "form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+    "form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "same-origin",
 }
@@ -90,9 +90,15 @@ class OrganiserAuth:
         return hmac.compare_digest(given.strip().encode(), self.token.encode())
 
     def start_session(self, response: Response) -> Response:
-        response.set_cookie(COOKIE, sign(self.secret, PURPOSE, fingerprint(self.token)),
-                            max_age=SESSION_HOURS * 3600, path="/dashboard", httponly=True, samesite="strict",
-                            secure=self.secure)
+        response.set_cookie(
+            COOKIE,
+            sign(self.secret, PURPOSE, fingerprint(self.token)),
+            max_age=SESSION_HOURS * 3600,
+            path="/dashboard",
+            httponly=True,
+            samesite="strict",
+            secure=self.secure,
+        )
         return response
 
     def end_session(self, response: Response) -> Response:
@@ -112,8 +118,14 @@ def login_page(status_code: int, error: str | None = None) -> HTMLResponse:
     return page("login.html", status_code, error=error, session_hours=SESSION_HOURS)
 
 
-def routes(store: MessageStore, *, organizer_token: str, secret_key: str, public_url: str,
-           clock: Callable[[], datetime] = utcnow) -> list[Route]:
+def routes(
+    store: MessageStore,
+    *,
+    organizer_token: str,
+    secret_key: str,
+    public_url: str,
+    clock: Callable[[], datetime] = utcnow,
+) -> list[Route]:
     auth = OrganiserAuth(organizer_token, secret_key, public_url)
 
     def refused(request: Request) -> Response:
@@ -127,14 +139,25 @@ def routes(store: MessageStore, *, organizer_token: str, secret_key: str, public
         async with store.db.sessions() as session:
             editions = await SqlEditions(session).every()
             trios_of = {e.slug: await SqlTrios(session).of_edition(e.slug) for e in editions}
-            overviews = [edition_overview(e, e.slug, trios_of[e.slug], await SqlAttendance(session).of_edition(e.slug),
-                                          await SqlInvoices(session).of_edition(e.slug))
-                         for e in editions]
+            overviews = [
+                edition_overview(
+                    e,
+                    e.slug,
+                    trios_of[e.slug],
+                    await SqlAttendance(session).of_edition(e.slug),
+                    await SqlInvoices(session).of_edition(e.slug),
+                )
+                for e in editions
+            ]
             failures = await SqlFailures(session).every()
             sources = await SqlEventSources(session).lookup({f.caused_by for f in failures})
         trios = {t.registration_id: t for ts in trios_of.values() for t in ts}
-        return page("dashboard.html", overviews=[(o, charts(o)) for o in overviews],
-                    failures=failure_lines(failures, sources, trios), now=clock())
+        return page(
+            "dashboard.html",
+            overviews=[(o, charts(o)) for o in overviews],
+            failures=failure_lines(failures, sources, trios),
+            now=clock(),
+        )
 
     async def login_form(request: Request) -> Response:
         if auth.allows(request):
@@ -175,8 +198,11 @@ def routes(store: MessageStore, *, organizer_token: str, secret_key: str, public
         headers = {"Content-Disposition": f'attachment; filename="{filename}"', "Cache-Control": "no-store"}
         if kind == "csv":
             return Response(as_csv(columns, rows), media_type="text/csv; charset=utf-8", headers=headers)
-        return Response(as_xlsx(title, columns, rows), headers=headers,
-                        media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+        return Response(
+            as_xlsx(title, columns, rows),
+            headers=headers,
+            media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        )
 
     return [
         Route("/dashboard", dashboard, methods=["GET"]),
@@ -190,6 +216,7 @@ def routes(store: MessageStore, *, organizer_token: str, secret_key: str, public
 def charts(overview: EditionOverview) -> dict[str, Any]:
     return {
         "over_time": svg(cumulative_chart(f"Aanmeldingen in de tijd, {overview.title}", overview.registered_days)),
-        "sizes": svg(bar_chart(f"Actieve aanmeldingen naar gemeentegrootte, {overview.title}",
-                               list(overview.by_size_class))),
+        "sizes": svg(
+            bar_chart(f"Actieve aanmeldingen naar gemeentegrootte, {overview.title}", list(overview.by_size_class))
+        ),
     }

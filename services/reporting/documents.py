@@ -52,8 +52,15 @@ def _environment(autoescape: bool) -> Environment:
         keep_trailing_newline=True,
         auto_reload=False,  # templates ship with the code: no stat() per render
     )
-    env.globals.update(dutch_date=dutch_date, local_date=local_date, euros=euros, domain_list=domain_list,
-                       size_class_phrase=size_class_phrase, DOMAINS=DOMAINS, method=METHOD)
+    env.globals.update(
+        dutch_date=dutch_date,
+        local_date=local_date,
+        euros=euros,
+        domain_list=domain_list,
+        size_class_phrase=size_class_phrase,
+        DOMAINS=DOMAINS,
+        method=METHOD,
+    )
     env.filters["md"] = md
     return env
 

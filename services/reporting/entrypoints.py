@@ -13,14 +13,7 @@ from starlette.routing import Route
 
 from shared.messaging.processing import MessageStore
 
-from .adapters import (
-    SqlAttendance,
-    SqlEditions,
-    SqlNames,
-    SqlReports,
-    SqlRounds,
-    SqlTrios,
-)
+from .adapters import SqlAttendance, SqlEditions, SqlNames, SqlReports, SqlRounds, SqlTrios
 from .anonymise import Anonymiser, NameKey
 from .charts import bar_chart
 from .documents import PdfMaker, render_atom, render_html, render_markdown, svg
@@ -32,10 +25,12 @@ EDITION = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")
 # Public pages load nothing from elsewhere and run no script; the inline <style> is all they need.
 PAGE_HEADERS = {
     "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; "
-                               "form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+    "form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "same-origin",
 }
+
+
 def page(template: str, status_code: int = 200, **context: Any) -> HTMLResponse:
     return HTMLResponse(render_html(template, **context), status_code=status_code, headers=PAGE_HEADERS)
 
@@ -107,10 +102,10 @@ class PublicPages:
         return round_view(edition, reports, trios, attendance, clean, publication.published_at)
 
     def _round_html(self, view: RoundView, *, pdf: bool) -> str:
-        chart = svg(bar_chart("Deelnemende gemeenten naar grootte", [
-            (c, n) for c, n in view.numbers.size_classes.items()]))
-        return render_html("edition_report.html", report=view, pdf=pdf, size_chart=chart,
-                           public_url=self.public_url)
+        chart = svg(
+            bar_chart("Deelnemende gemeenten naar grootte", [(c, n) for c, n in view.numbers.size_classes.items()])
+        )
+        return render_html("edition_report.html", report=view, pdf=pdf, size_chart=chart, public_url=self.public_url)
 
     async def round_page(self, request: Request) -> Response:
         view = await self._round(request.path_params["edition"])
@@ -122,17 +117,22 @@ class PublicPages:
         view = await self._round(request.path_params["edition"])
         if isinstance(view, Response):
             return view
-        return Response(render_markdown(report=view, public_url=self.public_url),
-                        media_type="text/markdown; charset=utf-8",
-                        headers={**PAGE_HEADERS, "Content-Disposition": f'inline; filename="{view.edition}.md"'})
+        return Response(
+            render_markdown(report=view, public_url=self.public_url),
+            media_type="text/markdown; charset=utf-8",
+            headers={**PAGE_HEADERS, "Content-Disposition": f'inline; filename="{view.edition}.md"'},
+        )
 
     async def round_pdf(self, request: Request) -> Response:
         view = await self._round(request.path_params["edition"])
         if isinstance(view, Response):
             return view
         data = await self.pdfs.pdf(self._round_html(view, pdf=True))
-        return Response(data, media_type="application/pdf", headers={
-            **PAGE_HEADERS, "Content-Disposition": f'attachment; filename="verslag-{view.edition}.pdf"'})
+        return Response(
+            data,
+            media_type="application/pdf",
+            headers={**PAGE_HEADERS, "Content-Disposition": f'attachment; filename="verslag-{view.edition}.pdf"'},
+        )
 
     async def _entries(self) -> list[Any]:
         async with self.store.db.sessions() as session:
@@ -141,8 +141,11 @@ class PublicPages:
             slugs = {r.edition for r in reports} | {p.edition for p in publications}
             editions = await SqlEditions(session).by_slug(slugs)
             clean_for = {slug: await self._anonymiser(session, slug) for slug in slugs}
-            rounds = [(editions[p.edition], p.published_at, await SqlReports(session).of_edition(p.edition))
-                      for p in publications if p.edition in editions]
+            rounds = [
+                (editions[p.edition], p.published_at, await SqlReports(session).of_edition(p.edition))
+                for p in publications
+                if p.edition in editions
+            ]
         return index_entries(reports, rounds, editions, clean_for)
 
     async def index(self, _: Request) -> Response:
@@ -151,8 +154,10 @@ class PublicPages:
     async def feed(self, _: Request) -> Response:
         entries = await self._entries()
         updated = max((e.updated for e in entries), default=FEED_EPOCH)
-        return Response(render_atom(entries=entries, updated=updated, public_url=self.public_url),
-                        media_type="application/atom+xml; charset=utf-8")
+        return Response(
+            render_atom(entries=entries, updated=updated, public_url=self.public_url),
+            media_type="application/atom+xml; charset=utf-8",
+        )
 
 
 def routes(store: MessageStore, *, key: NameKey, public_url: str) -> list[Route]:

@@ -109,8 +109,16 @@ class Sources(Protocol):
 # Public reports
 
 
-async def publish_session_report(event: SessionCompleted, *, envelope: Event[Any], reports: Reports,
-                                 editions: Editions, rounds: Rounds, emit: Emit, public_url: str) -> None:
+async def publish_session_report(
+    event: SessionCompleted,
+    *,
+    envelope: Event[Any],
+    reports: Reports,
+    editions: Editions,
+    rounds: Rounds,
+    emit: Emit,
+    public_url: str,
+) -> None:
     """Store a held session's report (contact details removed) and announce its public page; after the
     edition's last session, the round's report too.
 
@@ -123,39 +131,83 @@ async def publish_session_report(event: SessionCompleted, *, envelope: Event[Any
     if current is not None and current.retracted_at is not None:
         return  # an organiser took it offline; a later version does not bring it back
     notes = event.notes
-    report = anonymised(SessionReport(
-        edition=event.edition, session_number=event.session_number, title=event.title, starts_at=event.starts_at,
-        trios=event.attendance.trios, municipalities=event.attendance.municipalities,
-        lessons=list(notes.lessons), instruments=[Instrument(i.name, i.description) for i in notes.instruments],
-        quotes=list(notes.quotes), next_steps=list(notes.next_steps), completed_at=envelope.occurred_at,
-    ))
+    report = anonymised(
+        SessionReport(
+            edition=event.edition,
+            session_number=event.session_number,
+            title=event.title,
+            starts_at=event.starts_at,
+            trios=event.attendance.trios,
+            municipalities=event.attendance.municipalities,
+            lessons=list(notes.lessons),
+            instruments=[Instrument(i.name, i.description) for i in notes.instruments],
+            quotes=list(notes.quotes),
+            next_steps=list(notes.next_steps),
+            completed_at=envelope.occurred_at,
+        )
+    )
     await reports.save(report)
-    emit(LessonReportPublished(edition=report.edition, session_number=report.session_number,
-                               title=scrub(report.title),
-                               url=report_url(public_url, report.edition, report.session_number)))
-    await publish_round_when_complete(event.edition, reports=reports, editions=editions, rounds=rounds, emit=emit,
-                                      public_url=public_url, now=envelope.occurred_at)
+    emit(
+        LessonReportPublished(
+            edition=report.edition,
+            session_number=report.session_number,
+            title=scrub(report.title),
+            url=report_url(public_url, report.edition, report.session_number),
+        )
+    )
+    await publish_round_when_complete(
+        event.edition,
+        reports=reports,
+        editions=editions,
+        rounds=rounds,
+        emit=emit,
+        public_url=public_url,
+        now=envelope.occurred_at,
+    )
 
 
-async def remember_edition(event: EditionScheduled, *, editions: Editions, reports: Reports, rounds: Rounds,
-                           emit: Emit, public_url: str, occurred_at: datetime) -> None:
+async def remember_edition(
+    event: EditionScheduled,
+    *,
+    editions: Editions,
+    reports: Reports,
+    rounds: Rounds,
+    emit: Emit,
+    public_url: str,
+    occurred_at: datetime,
+) -> None:
     """Keep reporting's copy of an edition current (event-carried state). The edition may arrive after its
     last session's report: then it is what completes the round."""
     current = await editions.get(event.edition, for_update=True)
     if current is not None and current.scheduled_at > occurred_at:
         return  # an older announcement delivered late changes nothing
-    await editions.save(Edition(
-        slug=event.edition, title=event.title, venue=event.venue.model_dump(mode="json"),
-        sessions=[PlannedSession(number=s.number, title=s.title, outcome=s.outcome, starts_at=s.starts_at)
-                  for s in event.sessions],
-        scheduled_at=occurred_at, capacity=event.capacity.model_dump(),
-    ))
-    await publish_round_when_complete(event.edition, reports=reports, editions=editions, rounds=rounds, emit=emit,
-                                      public_url=public_url, now=occurred_at)
+    await editions.save(
+        Edition(
+            slug=event.edition,
+            title=event.title,
+            venue=event.venue.model_dump(mode="json"),
+            sessions=[
+                PlannedSession(number=s.number, title=s.title, outcome=s.outcome, starts_at=s.starts_at)
+                for s in event.sessions
+            ],
+            scheduled_at=occurred_at,
+            capacity=event.capacity.model_dump(),
+        )
+    )
+    await publish_round_when_complete(
+        event.edition,
+        reports=reports,
+        editions=editions,
+        rounds=rounds,
+        emit=emit,
+        public_url=public_url,
+        now=occurred_at,
+    )
 
 
-async def publish_round_when_complete(slug: str, *, reports: Reports, editions: Editions, rounds: Rounds, emit: Emit,
-                                      public_url: str, now: datetime) -> bool:
+async def publish_round_when_complete(
+    slug: str, *, reports: Reports, editions: Editions, rounds: Rounds, emit: Emit, public_url: str, now: datetime
+) -> bool:
     """Publish the round's report once the edition's last session has its report; once per edition."""
     await rounds.lock(slug)
     edition = await editions.get(slug)
@@ -165,8 +217,11 @@ async def publish_round_when_complete(slug: str, *, reports: Reports, editions: 
     if edition.last_session not in {r.session_number for r in held}:
         return False
     await rounds.save(RoundPublication(edition=slug, published_at=now))
-    emit(LessonReportPublished(edition=slug, session_number=None, title=scrub(round_title(edition, held)),
-                               url=report_url(public_url, slug)))
+    emit(
+        LessonReportPublished(
+            edition=slug, session_number=None, title=scrub(round_title(edition, held)), url=report_url(public_url, slug)
+        )
+    )
     return True
 
 
@@ -174,8 +229,9 @@ async def retract_report(cmd: RetractReport, *, reports: Reports, rounds: Rounds
     if cmd.session_number is None:
         publication = await rounds.get(cmd.edition, for_update=True)
         if publication is None:
-            raise refuse("edition", "unknown_report",
-                          "Van deze editie is (nog) geen verslag van de ronde gepubliceerd.")
+            raise refuse(
+                "edition", "unknown_report", "Van deze editie is (nog) geen verslag van de ronde gepubliceerd."
+            )
         if publication.retracted_at is not None:
             raise refuse("edition", "already_retracted", "Dit verslag is al ingetrokken.")
         publication.retracted_at = now
@@ -183,8 +239,7 @@ async def retract_report(cmd: RetractReport, *, reports: Reports, rounds: Rounds
     else:
         report = await reports.get(cmd.edition, cmd.session_number, for_update=True)
         if report is None:
-            raise refuse("session_number", "unknown_report",
-                          "Van deze bijeenkomst is (nog) geen verslag gepubliceerd.")
+            raise refuse("session_number", "unknown_report", "Van deze bijeenkomst is (nog) geen verslag gepubliceerd.")
         if report.retracted_at is not None:
             raise refuse("session_number", "already_retracted", "Dit verslag is al ingetrokken.")
         report.retracted_at = now
@@ -213,8 +268,9 @@ async def remember_trio(event: TrioRegistered, *, trios: Trios, names: Names, ke
     trio.member_domains = [str(member.domain) for member in event.members]
     trio.member_roles = [str(member.role) for member in event.members]
     if trio.erased_at is None:  # ParticipantDataErased may have come first
-        trio.case = Case(event.case.title, event.case.neighbourhood, event.case.summary,
-                         [str(d) for d in event.case.domains])
+        trio.case = Case(
+            event.case.title, event.case.neighbourhood, event.case.summary, [str(d) for d in event.case.domains]
+        )
     trio.fee_cents, trio.fee_waived, trio.fee_reason = event.fee.amount_cents, event.fee.waived, event.fee.reason
     trio.publish_municipality_name = event.consent.publish_municipality_name
     trio.channel = str(event.channel)
@@ -236,8 +292,9 @@ def _digests(key: NameKey, people: Any) -> dict[str, NameKind]:
     return digests
 
 
-async def follow_decision(event: RegistrationApproved | RegistrationDeclined | RegistrationCancelled, *,
-                          trios: Trios) -> None:
+async def follow_decision(
+    event: RegistrationApproved | RegistrationDeclined | RegistrationCancelled, *, trios: Trios
+) -> None:
     trio = await _trio(trios, event.registration_id, event.edition)
     if isinstance(event, RegistrationApproved):
         domain.approved(trio)
@@ -246,8 +303,9 @@ async def follow_decision(event: RegistrationApproved | RegistrationDeclined | R
     await trios.save(trio)
 
 
-async def follow_placement(event: TrioPlaced | TrioWaitlisted | PlaceReleased, *, trios: Trios,
-                           occurred_at: datetime) -> None:
+async def follow_placement(
+    event: TrioPlaced | TrioWaitlisted | PlaceReleased, *, trios: Trios, occurred_at: datetime
+) -> None:
     trio = await _trio(trios, event.registration_id, event.edition)
     if isinstance(event, TrioPlaced):
         domain.placement(trio, "placed", occurred_at)
@@ -277,8 +335,9 @@ async def record_attendance(event: AttendanceRecorded, *, attendance: Attendance
     await attendance.save(Attendance(event.edition, event.session_number, list(event.present), occurred_at))
 
 
-async def erase_participants(event: ParticipantDataErased, *, trios: Trios, names: Names, reports: Reports,
-                             key: NameKey, now: datetime) -> None:
+async def erase_participants(
+    event: ParticipantDataErased, *, trios: Trios, names: Names, reports: Reports, key: NameKey, now: datetime
+) -> None:
     """Forget the trio's case text, and the erased names in reporting's copy of every session's notes; the name
     hashes stay, so the names can never be published later (see anonymise.py)."""
     trio = await _trio(trios, event.registration_id)
@@ -296,11 +355,17 @@ async def erase_participants(event: ParticipantDataErased, *, trios: Trios, name
 
 def _cleaned(report: SessionReport, clean: Anonymiser) -> SessionReport:
     return SessionReport(
-        edition=report.edition, session_number=report.session_number, title=clean.clean(report.title),
-        starts_at=report.starts_at, trios=report.trios, municipalities=report.municipalities,
-        completed_at=report.completed_at, lessons=[clean.clean(t) for t in report.lessons],
+        edition=report.edition,
+        session_number=report.session_number,
+        title=clean.clean(report.title),
+        starts_at=report.starts_at,
+        trios=report.trios,
+        municipalities=report.municipalities,
+        completed_at=report.completed_at,
+        lessons=[clean.clean(t) for t in report.lessons],
         instruments=[Instrument(clean.clean(i.name), clean.clean(i.description)) for i in report.instruments],
-        quotes=[clean.clean(t) for t in report.quotes], next_steps=[clean.clean(t) for t in report.next_steps],
+        quotes=[clean.clean(t) for t in report.quotes],
+        next_steps=[clean.clean(t) for t in report.next_steps],
         retracted_at=report.retracted_at,
     )
 
@@ -310,31 +375,39 @@ def _cleaned(report: SessionReport, clean: Anonymiser) -> SessionReport:
 
 async def record_failure(event: NotificationFailed, *, failures: Failures, occurred_at: datetime) -> None:
     # The reason may quote the refused address; organisers find it in notifications' own log.
-    await failures.add(NotificationFailure(event.notification_id, event.kind, event.channel, event.caused_by,
-                                           scrub(event.reason)[:1000], occurred_at))
+    await failures.add(
+        NotificationFailure(
+            event.notification_id, event.kind, event.channel, event.caused_by, scrub(event.reason)[:1000], occurred_at
+        )
+    )
 
 
 async def remember_source(event: EventData, *, envelope: Event[Any], sources: Sources) -> None:
     """Which registration and edition an event that notifications may answer concerned, by its id: a failed
     notification names only the event that caused it."""
-    await sources.add(EventSource(envelope.event_id, getattr(event, "registration_id", None),
-                                  getattr(event, "edition", None)))
+    await sources.add(
+        EventSource(envelope.event_id, getattr(event, "registration_id", None), getattr(event, "edition", None))
+    )
 
 
 # registration's billing
 
 
-async def follow_billing(event: InvoiceIssued | CreditNoteIssued | PaymentRegistered | InvoiceOverdue, *,
-                         invoices: Invoices) -> None:
+async def follow_billing(
+    event: InvoiceIssued | CreditNoteIssued | PaymentRegistered | InvoiceOverdue, *, invoices: Invoices
+) -> None:
     """Keep the amounts per invoice; each event sets only what it knows, so any order of arrival adds up."""
-    invoice = (await invoices.get(event.invoice_number, for_update=True)
-               or domain.InvoiceCopy(number=event.invoice_number, registration_id=event.registration_id,
-                                     edition=event.edition))
+    invoice = await invoices.get(event.invoice_number, for_update=True) or domain.InvoiceCopy(
+        number=event.invoice_number, registration_id=event.registration_id, edition=event.edition
+    )
     if isinstance(event, InvoiceIssued):
         invoice.buyer_name, invoice.buyer_reference = event.buyer_name, event.buyer_reference
         invoice.issue_date, invoice.due_date = event.issue_date, event.due_date
-        invoice.net_cents, invoice.vat_cents, invoice.total_cents = (event.amount_cents, event.vat_cents,
-                                                                     event.total_cents)
+        invoice.net_cents, invoice.vat_cents, invoice.total_cents = (
+            event.amount_cents,
+            event.vat_cents,
+            event.total_cents,
+        )
     elif isinstance(event, CreditNoteIssued):
         invoice.credit_note_number = event.credit_note_number
     elif isinstance(event, PaymentRegistered):

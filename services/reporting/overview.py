@@ -85,16 +85,23 @@ def billing_summary(invoices: list[InvoiceCopy]) -> BillingSummary | None:
     if not invoices:
         return None
     return BillingSummary(
-        invoices=len(invoices), invoiced_cents=sum(i.total_cents for i in invoices),
+        invoices=len(invoices),
+        invoiced_cents=sum(i.total_cents for i in invoices),
         credited_cents=sum(i.total_cents for i in invoices if i.credit_note_number),
-        paid_cents=sum(i.paid_cents for i in invoices), open_cents=sum(i.open_cents for i in invoices),
+        paid_cents=sum(i.paid_cents for i in invoices),
+        open_cents=sum(i.open_cents for i in invoices),
         overdue_cents=sum(i.overdue_cents for i in invoices),
         overdue_invoices=sum(1 for i in invoices if i.overdue_cents),
     )
 
 
-def edition_overview(edition: Edition | None, slug: str, trios: list[Trio],
-                     attendance: dict[int, list[str]], invoices: list[InvoiceCopy] | None = None) -> EditionOverview:
+def edition_overview(
+    edition: Edition | None,
+    slug: str,
+    trios: list[Trio],
+    attendance: dict[int, list[str]],
+    invoices: list[InvoiceCopy] | None = None,
+) -> EditionOverview:
     registered = [t for t in trios if t.registered]
     active = [t for t in registered if t.status in ACTIVE_STATUSES]
     placed = [t for t in registered if t.status == "placed"]
@@ -119,23 +126,34 @@ def edition_overview(edition: Edition | None, slug: str, trios: list[Trio],
         fees_waived_cents=sum(t.fee_cents for t in placed if t.fee_waived),
         fees_waived_trios=sum(1 for t in placed if t.fee_waived),
         fees_open_cents=sum(t.fee_due_cents for t in active if t.status != "placed"),
-        waitlist=sorted((t for t in trios if t.status == "waitlisted"),
-                        key=lambda t: (t.waitlist_position is None, t.waitlist_position or 0)),
+        waitlist=sorted(
+            (t for t in trios if t.status == "waitlisted"),
+            key=lambda t: (t.waitlist_position is None, t.waitlist_position or 0),
+        ),
         attendance=_attendance(edition, trios, attendance, len(placed)),
         registered_days=sorted(t.registered_at.astimezone(AMSTERDAM).date() for t in registered if t.registered_at),
         billing=billing_summary(invoices or []),
     )
 
 
-def _attendance(edition: Edition | None, trios: list[Trio], attendance: dict[int, list[str]],
-                placed: int) -> list[SessionAttendance]:
+def _attendance(
+    edition: Edition | None, trios: list[Trio], attendance: dict[int, list[str]], placed: int
+) -> list[SessionAttendance]:
     by_id = {t.registration_id: t for t in trios}
     lines = []
     for session in edition.sessions if edition else []:
         present = attendance.get(session.number)
         names = sorted({m.name for r in present or [] if r in by_id and (m := by_id[r].municipality)})
-        lines.append(SessionAttendance(session.number, session.title, session.starts_at,
-                                       len(present) if present is not None else None, placed, names))
+        lines.append(
+            SessionAttendance(
+                session.number,
+                session.title,
+                session.starts_at,
+                len(present) if present is not None else None,
+                placed,
+                names,
+            )
+        )
     return lines
 
 
@@ -146,8 +164,9 @@ class FailureLine:
     municipality: str | None
 
 
-def failure_lines(failures: list[NotificationFailure], sources: dict[str, EventSource],
-                  trios: dict[str, Trio]) -> list[FailureLine]:
+def failure_lines(
+    failures: list[NotificationFailure], sources: dict[str, EventSource], trios: dict[str, Trio]
+) -> list[FailureLine]:
     lines = []
     for failure in failures:
         source = sources.get(failure.caused_by)
@@ -161,18 +180,56 @@ def failure_lines(failures: list[NotificationFailure], sources: dict[str, EventS
 # Exports
 
 REGISTRATION_COLUMNS = (
-    "registration_id", "editie", "status", "wachtlijstpositie", "aangemeld_op", "gemeentecode", "gemeente",
-    "provincie", "inwoners", "grootteklasse", "m50", "domeinen_leden", "fysiek_en_sociaal", "casus_titel",
-    "casus_wijk", "casus_domeinen", "bijdrage_eur", "kwijtgescholden", "reden_kwijtschelding",
-    "toestemming_gemeentenaam", "kanaal", "gegevens_gewist",
+    "registration_id",
+    "editie",
+    "status",
+    "wachtlijstpositie",
+    "aangemeld_op",
+    "gemeentecode",
+    "gemeente",
+    "provincie",
+    "inwoners",
+    "grootteklasse",
+    "m50",
+    "domeinen_leden",
+    "fysiek_en_sociaal",
+    "casus_titel",
+    "casus_wijk",
+    "casus_domeinen",
+    "bijdrage_eur",
+    "kwijtgescholden",
+    "reden_kwijtschelding",
+    "toestemming_gemeentenaam",
+    "kanaal",
+    "gegevens_gewist",
 )
 INVOICE_COLUMNS = (
-    "factuurnummer", "editie", "registration_id", "debiteur", "kenmerk_debiteur", "factuurdatum", "vervaldatum",
-    "bedrag_excl_btw_eur", "btw_eur", "totaal_eur", "betaald_eur", "openstaand_eur", "vervallen", "creditnota",
+    "factuurnummer",
+    "editie",
+    "registration_id",
+    "debiteur",
+    "kenmerk_debiteur",
+    "factuurdatum",
+    "vervaldatum",
+    "bedrag_excl_btw_eur",
+    "btw_eur",
+    "totaal_eur",
+    "betaald_eur",
+    "openstaand_eur",
+    "vervallen",
+    "creditnota",
 )
 ATTENDANCE_COLUMNS = (
-    "editie", "bijeenkomst", "thema", "datum", "registration_id", "gemeente", "provincie", "grootteklasse",
-    "status", "aanwezig",
+    "editie",
+    "bijeenkomst",
+    "thema",
+    "datum",
+    "registration_id",
+    "gemeente",
+    "provincie",
+    "grootteklasse",
+    "status",
+    "aanwezig",
 )
 
 
@@ -180,38 +237,68 @@ def registration_rows(slug: str, trios: list[Trio]) -> list[list[object]]:
     rows: list[list[object]] = []
     for t in sorted(trios, key=lambda t: (t.registered_at is None, t.registered_at, t.registration_id)):
         m, case = t.municipality, t.case
-        rows.append([
-            t.registration_id, slug, STATUS_LABELS.get(t.status or "", UNKNOWN), t.waitlist_position,
-            _local(t.registered_at), m.code if m else None, m.name if m else None, m.province if m else None,
-            m.inhabitants if m else None, m.size_class if m else None, _yes(m.m50_member) if m else None,
-            ", ".join(t.member_domains), _yes({"fysiek", "sociaal"} <= set(t.domains)),
-            case.title if case else None, case.neighbourhood if case else None,
-            ", ".join(case.domains) if case else None, t.fee_cents / 100 if t.registered else None,
-            _yes(t.fee_waived) if t.registered else None, t.fee_reason, _yes(t.publish_municipality_name),
-            t.channel, _yes(t.erased_at is not None),
-        ])
+        rows.append(
+            [
+                t.registration_id,
+                slug,
+                STATUS_LABELS.get(t.status or "", UNKNOWN),
+                t.waitlist_position,
+                _local(t.registered_at),
+                m.code if m else None,
+                m.name if m else None,
+                m.province if m else None,
+                m.inhabitants if m else None,
+                m.size_class if m else None,
+                _yes(m.m50_member) if m else None,
+                ", ".join(t.member_domains),
+                _yes({"fysiek", "sociaal"} <= set(t.domains)),
+                case.title if case else None,
+                case.neighbourhood if case else None,
+                ", ".join(case.domains) if case else None,
+                t.fee_cents / 100 if t.registered else None,
+                _yes(t.fee_waived) if t.registered else None,
+                t.fee_reason,
+                _yes(t.publish_municipality_name),
+                t.channel,
+                _yes(t.erased_at is not None),
+            ]
+        )
     return rows
 
 
-def attendance_rows(edition: Edition | None, slug: str, trios: list[Trio],
-                    attendance: dict[int, list[str]]) -> list[list[object]]:
+def attendance_rows(
+    edition: Edition | None, slug: str, trios: list[Trio], attendance: dict[int, list[str]]
+) -> list[list[object]]:
     """One row per session and trio that was placed or present at any session."""
     present_anywhere = {rid for ids in attendance.values() for rid in ids}
-    expected = sorted((t for t in trios if t.status == "placed" or t.registration_id in present_anywhere),
-                      key=lambda t: (t.municipality.name if t.municipality else "", t.registration_id))
-    sessions = [(s.number, s.title, s.starts_at) for s in edition.sessions] if edition else [
-        (n, "", None) for n in sorted(attendance)]
+    expected = sorted(
+        (t for t in trios if t.status == "placed" or t.registration_id in present_anywhere),
+        key=lambda t: (t.municipality.name if t.municipality else "", t.registration_id),
+    )
+    sessions = (
+        [(s.number, s.title, s.starts_at) for s in edition.sessions]
+        if edition
+        else [(n, "", None) for n in sorted(attendance)]
+    )
     rows = []
     for number, title, starts_at in sessions:
         present = attendance.get(number)
         for t in expected:
             m = t.municipality
-            rows.append([
-                slug, number, title, starts_at.astimezone(AMSTERDAM).date().isoformat() if starts_at else None,
-                t.registration_id, m.name if m else None, m.province if m else None, m.size_class if m else None,
-                STATUS_LABELS.get(t.status or "", UNKNOWN),
-                UNKNOWN if present is None else _yes(t.registration_id in present),
-            ])
+            rows.append(
+                [
+                    slug,
+                    number,
+                    title,
+                    starts_at.astimezone(AMSTERDAM).date().isoformat() if starts_at else None,
+                    t.registration_id,
+                    m.name if m else None,
+                    m.province if m else None,
+                    m.size_class if m else None,
+                    STATUS_LABELS.get(t.status or "", UNKNOWN),
+                    UNKNOWN if present is None else _yes(t.registration_id in present),
+                ]
+            )
     return rows
 
 
@@ -235,10 +322,25 @@ def _inert(value: object) -> object:
 
 def invoice_rows(invoices: list[InvoiceCopy]) -> list[list[object]]:
     """For the bookkeeping: one line per invoice, amounts in euros (numbers, so a spreadsheet can add them up)."""
-    return [[i.number, i.edition, i.registration_id, i.buyer_name, i.buyer_reference, i.issue_date, i.due_date,
-             i.net_cents / 100, i.vat_cents / 100, i.total_cents / 100, i.paid_cents / 100, i.open_cents / 100,
-             _yes(bool(i.overdue_cents)), i.credit_note_number]
-            for i in sorted(invoices, key=lambda i: i.number)]
+    return [
+        [
+            i.number,
+            i.edition,
+            i.registration_id,
+            i.buyer_name,
+            i.buyer_reference,
+            i.issue_date,
+            i.due_date,
+            i.net_cents / 100,
+            i.vat_cents / 100,
+            i.total_cents / 100,
+            i.paid_cents / 100,
+            i.open_cents / 100,
+            _yes(bool(i.overdue_cents)),
+            i.credit_note_number,
+        ]
+        for i in sorted(invoices, key=lambda i: i.number)
+    ]
 
 
 def as_csv(columns: tuple[str, ...], rows: list[list[object]]) -> bytes:

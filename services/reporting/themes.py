@@ -32,7 +32,8 @@ MIN_SESSIONS = 2
 MIN_WORD_LENGTH = 4
 MAX_THEMES = 6
 
-STOP_WORDS = frozenset("""
+STOP_WORDS = frozenset(
+    """
     aan aangezien achter af al alle alleen allemaal als alsof altijd andere anders bij binnen bijvoorbeeld
     daar daardoor daarbij daarin daarmee daarna daarom daarop dan dat de deze die dit doen door dus echter
     een eens eerst elk elke en er erg even ga gaan gaat geen geeft gewoon goed graag had heb hebben heeft
@@ -44,7 +45,8 @@ STOP_WORDS = frozenset("""
     zullen eigen elkaar heel hele juist minder niemand sommige soms via welke zeker
     wijk wijken gemeente gemeenten gemeentelijk werken werkt werkwijze wijkgericht wijkgerichte trio trios
     les lessen deelnemers bijeenkomst werkplaats werkplaatsen verwijderd
-""".split())
+""".split()
+)
 
 METHOD = (
     "We zoeken de rode lijnen met een eenvoudige, controleerbare methode. Elke les wordt in woorden gesplitst; "
@@ -59,7 +61,8 @@ METHOD = (
 _WORD = re.compile(r"[^\W\d_]+", re.UNICODE)
 # Clause boundaries, and the text anonymisation put in: terms never span them.
 _BREAKS = re.compile(
-    r"\[[^\]]*\]|[.;:!?()\[\]\"“”]|\been (?:kleine|middelgrote|grote) gemeente in [^\W\d_]+|\been wijk\b")
+    r"\[[^\]]*\]|[.;:!?()\[\]\"“”]|\been (?:kleine|middelgrote|grote) gemeente in [^\W\d_]+|\been wijk\b"
+)
 
 
 @dataclass(frozen=True)
@@ -109,10 +112,10 @@ def _terms(text: str) -> dict[tuple[str, ...], str]:
     terms: dict[tuple[str, ...], str] = {}
     for tokens in _clauses(text):
         for token in tokens:
-            terms.setdefault((token.stem,), text[token.start:token.end].lower())
+            terms.setdefault((token.stem,), text[token.start : token.end].lower())
         for first, second in itertools.pairwise(tokens):
             if first.stem != second.stem:
-                terms.setdefault((first.stem, second.stem), " ".join(text[first.start:second.end].lower().split()))
+                terms.setdefault((first.stem, second.stem), " ".join(text[first.start : second.end].lower().split()))
     return terms
 
 

@@ -73,8 +73,9 @@ class SessionView:
         return f"/reports/{self.edition}/{self.number}"
 
 
-def session_view(report: SessionReport, edition: Edition | None, trios: list[Trio], present: list[str] | None,
-                 clean: Anonymiser) -> SessionView:
+def session_view(
+    report: SessionReport, edition: Edition | None, trios: list[Trio], present: list[str] | None, clean: Anonymiser
+) -> SessionView:
     nameable = nameable_municipalities(trios)
     return SessionView(
         edition=report.edition,
@@ -162,8 +163,14 @@ def round_period(edition: Edition, reports: list[SessionReport]) -> str:
     return first if first == last else f"{first} – {last}"
 
 
-def round_view(edition: Edition, reports: list[SessionReport], trios: list[Trio],
-               attendance: dict[int, list[str]], clean: Anonymiser, published_at: datetime) -> RoundView:
+def round_view(
+    edition: Edition,
+    reports: list[SessionReport],
+    trios: list[Trio],
+    attendance: dict[int, list[str]],
+    clean: Anonymiser,
+    published_at: datetime,
+) -> RoundView:
     """The round's report. Retracted session reports are left out, as are trios that never took part."""
     shown = sorted((r for r in reports if r.retracted_at is None), key=lambda r: r.session_number)
     sessions = [session_view(r, edition, trios, attendance.get(r.session_number), clean) for r in shown]
@@ -193,12 +200,14 @@ def case_groups(trios: list[Trio], nameable: set[str], clean: Anonymiser) -> lis
         if trio.case is None or trio.municipality is None:
             continue
         domains = tuple(sorted(set(trio.case.domains), key=DOMAINS.index))
-        groups[domains].append(CaseView(
-            title=clean.clean(trio.case.title),
-            where=_where(trio, nameable, clean),
-            summary=clean.clean(trio.case.summary),
-            domains=list(domains),
-        ))
+        groups[domains].append(
+            CaseView(
+                title=clean.clean(trio.case.title),
+                where=_where(trio, nameable, clean),
+                summary=clean.clean(trio.case.summary),
+                domains=list(domains),
+            )
+        )
     ordered = sorted(groups.items(), key=lambda g: (-len(g[1]), [DOMAINS.index(d) for d in g[0]]))
     return [CaseGroup(label=domain_list(list(domains)), cases=cases) for domains, cases in ordered]
 
@@ -230,28 +239,44 @@ class IndexEntry:
     summary: str
 
 
-def index_entries(reports: list[SessionReport], rounds: list[tuple[Edition, datetime, list[SessionReport]]],
-                  editions: dict[str, Edition], clean_for: dict[str, Anonymiser]) -> list[IndexEntry]:
+def index_entries(
+    reports: list[SessionReport],
+    rounds: list[tuple[Edition, datetime, list[SessionReport]]],
+    editions: dict[str, Edition],
+    clean_for: dict[str, Anonymiser],
+) -> list[IndexEntry]:
     """Published reports, newest first: the round's reports, then the sessions."""
     entries = []
     for edition, published_at, round_reports in rounds:
         clean = clean_for[edition.slug]
-        entries.append(IndexEntry(
-            path=f"/reports/{edition.slug}", title=clean.clean(round_title(edition, round_reports)),
-            edition=edition.slug, edition_title=clean.clean(edition.title), session_number=None,
-            date=published_at, updated=published_at,
-            summary=f"Het verslag van de hele ronde: de lessen van "
-                    f"{sum(1 for r in round_reports if r.retracted_at is None)} bijeenkomsten, de rode lijnen en de "
-                    f"casussen.",
-        ))
+        entries.append(
+            IndexEntry(
+                path=f"/reports/{edition.slug}",
+                title=clean.clean(round_title(edition, round_reports)),
+                edition=edition.slug,
+                edition_title=clean.clean(edition.title),
+                session_number=None,
+                date=published_at,
+                updated=published_at,
+                summary=f"Het verslag van de hele ronde: de lessen van "
+                f"{sum(1 for r in round_reports if r.retracted_at is None)} bijeenkomsten, de rode lijnen en de "
+                f"casussen.",
+            )
+        )
     for report in reports:
         clean = clean_for[report.edition]
         known = editions.get(report.edition)
         first = clean.clean(report.lessons[0]) if report.lessons else ""
-        entries.append(IndexEntry(
-            path=f"/reports/{report.edition}/{report.session_number}", title=clean.clean(report.title),
-            edition=report.edition, edition_title=clean.clean(known.title) if known else report.edition,
-            session_number=report.session_number, date=report.starts_at, updated=report.completed_at,
-            summary=f"Bijeenkomst {report.session_number} op {dutch_date(report.starts_at)}. {first}".strip(),
-        ))
+        entries.append(
+            IndexEntry(
+                path=f"/reports/{report.edition}/{report.session_number}",
+                title=clean.clean(report.title),
+                edition=report.edition,
+                edition_title=clean.clean(known.title) if known else report.edition,
+                session_number=report.session_number,
+                date=report.starts_at,
+                updated=report.completed_at,
+                summary=f"Bijeenkomst {report.session_number} op {dutch_date(report.starts_at)}. {first}".strip(),
+            )
+        )
     return sorted(entries, key=lambda e: (e.session_number is not None, -e.date.timestamp()))

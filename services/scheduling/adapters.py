@@ -121,17 +121,39 @@ class RegistrationStatusRow(Base):
     changed_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
 
-SESSION_FIELDS = ("number", "title", "outcome", "starts_at", "ends_at", "sequence", "completed_at", "present", "notes",
-                  "tables")
-EDITION_FIELDS = ("title", "venue", "min_trios", "max_trios", "registration_deadline", "registration_closes_at", "fee",
-                  "priority_size_classes", "table_size", "allocated_at", "undersubscribed")
+SESSION_FIELDS = (
+    "number",
+    "title",
+    "outcome",
+    "starts_at",
+    "ends_at",
+    "sequence",
+    "completed_at",
+    "present",
+    "notes",
+    "tables",
+)
+EDITION_FIELDS = (
+    "title",
+    "venue",
+    "min_trios",
+    "max_trios",
+    "registration_deadline",
+    "registration_closes_at",
+    "fee",
+    "priority_size_classes",
+    "table_size",
+    "allocated_at",
+    "undersubscribed",
+)
 PLACEMENT_FIELDS = ("registration_id", "slot", "via", "priority", "registered_at", "placed_at")
 WAIT_FIELDS = ("registration_id", "position", "priority", "registered_at", "since")
 
 
 def to_domain(row: EditionRow, placements: list[Any], waitlist: list[Any]) -> Edition:
     return Edition(
-        slug=row.slug, **{f: getattr(row, f) for f in EDITION_FIELDS},
+        slug=row.slug,
+        **{f: getattr(row, f) for f in EDITION_FIELDS},
         sessions=[Session(**{f: getattr(s, f) for f in SESSION_FIELDS}) for s in row.sessions],
         placements=[Placement(**{f: getattr(p, f) for f in PLACEMENT_FIELDS}) for p in placements],
         waitlist=[WaitEntry(**{f: getattr(w, f) for f in WAIT_FIELDS}) for w in waitlist],
@@ -169,15 +191,24 @@ class SqlEditions:
         return (await self.session.execute(query)).scalar_one_or_none() is not None
 
     async def all(self) -> list[Edition]:
-        rows = (await self.session.execute(
-            select(EditionRow).options(selectinload(EditionRow.sessions)).order_by(EditionRow.registration_deadline)
-        )).scalars().all()
+        rows = (
+            (
+                await self.session.execute(
+                    select(EditionRow)
+                    .options(selectinload(EditionRow.sessions))
+                    .order_by(EditionRow.registration_deadline)
+                )
+            )
+            .scalars()
+            .all()
+        )
         return [to_domain(r, *await self._places(r.slug)) for r in rows]
 
     async def due(self, now: datetime) -> list[str]:
         """Editions whose deadline has passed and that have not been allocated yet."""
         rows = await self.session.execute(
-            select(EditionRow.slug).where(EditionRow.allocated_at.is_(None), EditionRow.registration_deadline <= now)
+            select(EditionRow.slug)
+            .where(EditionRow.allocated_at.is_(None), EditionRow.registration_deadline <= now)
             .order_by(EditionRow.registration_deadline)
         )
         return list(rows.scalars())
@@ -186,15 +217,20 @@ class SqlEditions:
         # Plain rows, not ORM objects: save() rewrites these tables with bulk statements.
         placements = PlacementRow.__table__
         waitlist = WaitlistRow.__table__
-        placed = (await self.session.execute(
-            select(placements).where(placements.c.edition == slug).order_by(placements.c.slot))).all()
-        waiting = (await self.session.execute(
-            select(waitlist).where(waitlist.c.edition == slug).order_by(waitlist.c.position))).all()
+        placed = (
+            await self.session.execute(
+                select(placements).where(placements.c.edition == slug).order_by(placements.c.slot)
+            )
+        ).all()
+        waiting = (
+            await self.session.execute(select(waitlist).where(waitlist.c.edition == slug).order_by(waitlist.c.position))
+        ).all()
         return list(placed), list(waiting)
 
     async def save(self, edition: Edition) -> None:
         row = self._rows.get(edition.slug) or await self.session.get(
-            EditionRow, edition.slug, options=[selectinload(EditionRow.sessions)])
+            EditionRow, edition.slug, options=[selectinload(EditionRow.sessions)]
+        )
         if row is None:
             row = EditionRow(slug=edition.slug, sessions=[])
             self.session.add(row)
@@ -216,12 +252,15 @@ class SqlEditions:
         wanted = {p.registration_id: p for p in edition.placements}
         gone = placed - set(wanted)
         if gone:
-            await self.session.execute(delete(PlacementRow).where(
-                PlacementRow.edition == edition.slug, PlacementRow.registration_id.in_(gone)))
+            await self.session.execute(
+                delete(PlacementRow).where(PlacementRow.edition == edition.slug, PlacementRow.registration_id.in_(gone))
+            )
         new = [p for rid, p in wanted.items() if rid not in placed]
         if new:
-            await self.session.execute(insert(PlacementRow), [
-                {"edition": edition.slug, **{f: getattr(p, f) for f in PLACEMENT_FIELDS}} for p in new])
+            await self.session.execute(
+                insert(PlacementRow),
+                [{"edition": edition.slug, **{f: getattr(p, f) for f in PLACEMENT_FIELDS}} for p in new],
+            )
         after = [_entry(w) for w in edition.waitlist]
         if waiting != after:
             # Only the entries that left, joined or moved are written: a trio joining the end of a long waitlist
@@ -231,11 +270,16 @@ class SqlEditions:
             stale = [entry[0] for entry in waiting if entry not in kept]
             fresh = [entry for entry in after if entry not in kept]
             if stale:
-                await self.session.execute(delete(WaitlistRow).where(
-                    WaitlistRow.edition == edition.slug, WaitlistRow.registration_id.in_(stale)))
+                await self.session.execute(
+                    delete(WaitlistRow).where(
+                        WaitlistRow.edition == edition.slug, WaitlistRow.registration_id.in_(stale)
+                    )
+                )
             if fresh:
-                await self.session.execute(insert(WaitlistRow), [
-                    {"edition": edition.slug, **dict(zip(WAIT_FIELDS, entry, strict=True))} for entry in fresh])
+                await self.session.execute(
+                    insert(WaitlistRow),
+                    [{"edition": edition.slug, **dict(zip(WAIT_FIELDS, entry, strict=True))} for entry in fresh],
+                )
         self._read[edition.slug] = (set(wanted), after)
 
 
@@ -250,11 +294,17 @@ class SqlRegistrations:
 
     async def add(self, edition: str, trio: Trio) -> None:
         if await self.session.get(RegistrationCopy, trio.registration_id) is None:
-            self.session.add(RegistrationCopy(
-                registration_id=trio.registration_id, edition=edition, municipality=trio.municipality,
-                size_class=trio.size_class, priority=trio.priority, registered_at=trio.registered_at,
-                domains=list(trio.domains),
-            ))
+            self.session.add(
+                RegistrationCopy(
+                    registration_id=trio.registration_id,
+                    edition=edition,
+                    municipality=trio.municipality,
+                    size_class=trio.size_class,
+                    priority=trio.priority,
+                    registered_at=trio.registered_at,
+                    domains=list(trio.domains),
+                )
+            )
             await self.session.flush()
 
     async def trio(self, registration_id: str) -> Trio | None:
@@ -264,8 +314,11 @@ class SqlRegistrations:
     async def trios(self, registration_ids: list[str]) -> dict[str, Trio]:
         if not registration_ids:
             return {}
-        rows = (await self.session.execute(
-            select(RegistrationCopy).where(RegistrationCopy.registration_id.in_(registration_ids)))).scalars()
+        rows = (
+            await self.session.execute(
+                select(RegistrationCopy).where(RegistrationCopy.registration_id.in_(registration_ids))
+            )
+        ).scalars()
         return {r.registration_id: _trio(r) for r in rows}
 
     async def status(self, registration_id: str) -> str | None:
@@ -275,24 +328,28 @@ class SqlRegistrations:
     async def set_status(self, registration_id: str, edition: str, status: str, at: datetime) -> None:
         row = await self.session.get(RegistrationStatusRow, registration_id)
         if row is None:
-            self.session.add(RegistrationStatusRow(registration_id=registration_id, edition=edition, status=status,
-                                                   changed_at=at))
+            self.session.add(
+                RegistrationStatusRow(registration_id=registration_id, edition=edition, status=status, changed_at=at)
+            )
         else:
             row.status, row.changed_at = status, at
         await self.session.flush()
 
     async def pool(self, edition: str) -> list[Trio]:
         """Approved registrations of the edition whose details scheduling has."""
-        rows = (await self.session.execute(
-            select(RegistrationCopy).join(
-                RegistrationStatusRow, RegistrationStatusRow.registration_id == RegistrationCopy.registration_id)
-            .where(RegistrationStatusRow.edition == edition, RegistrationStatusRow.status == "approved")
-        )).scalars()
+        rows = (
+            await self.session.execute(
+                select(RegistrationCopy)
+                .join(RegistrationStatusRow, RegistrationStatusRow.registration_id == RegistrationCopy.registration_id)
+                .where(RegistrationStatusRow.edition == edition, RegistrationStatusRow.status == "approved")
+            )
+        ).scalars()
         return [_trio(r) for r in rows]
 
     async def of_edition(self, edition: str) -> set[str]:
         rows = await self.session.execute(
-            select(RegistrationCopy.registration_id).where(RegistrationCopy.edition == edition))
+            select(RegistrationCopy.registration_id).where(RegistrationCopy.edition == edition)
+        )
         return set(rows.scalars())
 
     async def municipalities(self, registration_ids: list[str]) -> dict[str, str]:
@@ -300,5 +357,11 @@ class SqlRegistrations:
 
 
 def _trio(row: RegistrationCopy) -> Trio:
-    return Trio(registration_id=row.registration_id, priority=row.priority, registered_at=row.registered_at,
-                municipality=row.municipality, size_class=row.size_class, domains=tuple(row.domains or ()))
+    return Trio(
+        registration_id=row.registration_id,
+        priority=row.priority,
+        registered_at=row.registered_at,
+        municipality=row.municipality,
+        size_class=row.size_class,
+        domains=tuple(row.domains or ()),
+    )

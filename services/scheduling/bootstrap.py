@@ -26,10 +26,14 @@ POOL_SIZE = 5
 # /metrics: places left and waitlist length per edition (werkplaatsen_places_left, werkplaatsen_waitlist_length).
 PLACES_LEFT_BY_EDITION = (
     select(EditionRow.slug, EditionRow.max_trios - func.count(PlacementRow.registration_id))
-    .outerjoin(PlacementRow, PlacementRow.edition == EditionRow.slug).group_by(EditionRow.slug, EditionRow.max_trios))
+    .outerjoin(PlacementRow, PlacementRow.edition == EditionRow.slug)
+    .group_by(EditionRow.slug, EditionRow.max_trios)
+)
 WAITLIST_BY_EDITION = (
     select(EditionRow.slug, func.count(WaitlistRow.registration_id))
-    .outerjoin(WaitlistRow, WaitlistRow.edition == EditionRow.slug).group_by(EditionRow.slug))
+    .outerjoin(WaitlistRow, WaitlistRow.edition == EditionRow.slug)
+    .group_by(EditionRow.slug)
+)
 
 
 def build(settings: Settings, transport: Transport, *, clock: Clock = utcnow, timer_interval: float = 1.0) -> Service:
@@ -38,10 +42,16 @@ def build(settings: Settings, transport: Transport, *, clock: Clock = utcnow, ti
     store = MessageStore(db, "scheduling", Outbox, Inbox, SchedulingCommandRejected, wake=relay.wake)
     consumers = consumes.consumers(store, clock, OwnDeadLetters(broker_location(settings), "scheduling"))
     return Service(
-        name="scheduling", store=store, relay=relay, transport=transport, migrations=MIGRATIONS,
+        name="scheduling",
+        store=store,
+        relay=relay,
+        transport=transport,
+        migrations=MIGRATIONS,
         consumers=consumers,
         routes=entrypoints.routes(store, consumers, settings.werkplaatsen_organizer_token, clock),
         background=[entrypoints.deadline_timer(store, clock, timer_interval)],
-        metrics=[query_gauge(db, PLACES_LEFT, PLACES_LEFT_BY_EDITION),
-                 query_gauge(db, WAITLIST_LENGTH, WAITLIST_BY_EDITION)],
+        metrics=[
+            query_gauge(db, PLACES_LEFT, PLACES_LEFT_BY_EDITION),
+            query_gauge(db, WAITLIST_LENGTH, WAITLIST_BY_EDITION),
+        ],
     )

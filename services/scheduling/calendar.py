@@ -22,9 +22,12 @@ def session_uid(edition: str, number: int) -> str:
 
 def edition_calendar(edition: Edition, now: datetime, url: str | None = None) -> bytes:
     calendar = Calendar.new(
-        prodid=PRODID, method="PUBLISH", name=f"{edition.title} ({edition.slug})",
+        prodid=PRODID,
+        method="PUBLISH",
+        name=f"{edition.title} ({edition.slug})",
         description=f"De bijeenkomsten van {edition.title}, {edition.venue.get('city', '')}.",
-        refresh_interval=timedelta(hours=12), url=url,
+        refresh_interval=timedelta(hours=12),
+        url=url,
         subcomponents=[_event(edition, s, now) for s in sorted(edition.sessions, key=lambda s: s.number)],
     )
     calendar.add("X-WR-TIMEZONE", "Europe/Amsterdam")

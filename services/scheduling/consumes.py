@@ -41,6 +41,12 @@ CONSUMES = (
 
 
 def consumers(store: MessageStore, clock: Clock = utcnow, dead_letters: OwnDeadLetters | None = None) -> Consumers:
-    return subscribe(CONSUMES, store, Dependencies(
-        per_transaction={"editions": SqlEditions, "registrations": SqlRegistrations},
-        fixed={"dead_letters": dead_letters or OwnDeadLetters(None, store.service)}, clock=clock))
+    return subscribe(
+        CONSUMES,
+        store,
+        Dependencies(
+            per_transaction={"editions": SqlEditions, "registrations": SqlRegistrations},
+            fixed={"dead_letters": dead_letters or OwnDeadLetters(None, store.service)},
+            clock=clock,
+        ),
+    )

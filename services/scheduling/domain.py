@@ -156,7 +156,7 @@ class Edition:
         outcomes: list[Outcome] = []
         for trio in ordered[: self.max_trios]:
             outcomes.append(self._place(trio.registration_id, "allocation", trio.priority, trio.registered_at, now))
-        for trio in ordered[self.max_trios:]:
+        for trio in ordered[self.max_trios :]:
             self.waitlist.append(WaitEntry(trio.registration_id, 0, trio.priority, trio.registered_at, now))
         outcomes.extend(self._renumber({}))
         self.allocated_at = now
@@ -198,8 +198,7 @@ class Edition:
             before.pop(head.registration_id, None)
         return outcomes + self._renumber(before)
 
-    def _place(self, registration_id: str, via: Via, priority: bool, registered_at: datetime,
-               now: datetime) -> Placed:
+    def _place(self, registration_id: str, via: Via, priority: bool, registered_at: datetime, now: datetime) -> Placed:
         taken = {p.slot for p in self.placements}
         slot = next(n for n in range(1, self.max_trios + len(taken) + 2) if n not in taken)
         self.placements.append(Placement(registration_id, slot, via, priority, registered_at, now))
@@ -220,25 +219,38 @@ class Edition:
         return outcomes
 
 
-def schedule_problems(sessions: list[Session], min_trios: int, max_trios: int,
-                      closes_at: datetime, deadline: datetime) -> list[tuple[str, str, str]]:
+def schedule_problems(
+    sessions: list[Session], min_trios: int, max_trios: int, closes_at: datetime, deadline: datetime
+) -> list[tuple[str, str, str]]:
     """(field, code, Dutch message) for each inconsistency in an edition's plan."""
     problems: list[tuple[str, str, str]] = []
     if min_trios > max_trios:
-        problems.append(("capacity.min_trios", "capacity_inverted",
-                         "Het minimum aantal trio's is groter dan het maximum."))
+        problems.append(
+            ("capacity.min_trios", "capacity_inverted", "Het minimum aantal trio's is groter dan het maximum.")
+        )
     numbers = [s.number for s in sessions]
     if sorted(numbers) != list(range(1, len(numbers) + 1)):
         problems.append(("sessions", "session_numbers", "Nummer de bijeenkomsten 1, 2, 3, ... zonder gaten."))
     for index, s in enumerate(sessions):
         if s.ends_at <= s.starts_at:
-            problems.append((f"sessions[{index}].ends_at", "session_ends_before_start",
-                             "De bijeenkomst eindigt voordat ze begint."))
+            problems.append(
+                (f"sessions[{index}].ends_at", "session_ends_before_start", "De bijeenkomst eindigt voordat ze begint.")
+            )
     first = min((s.starts_at for s in sessions), default=None)
     if first is not None and deadline > first:
-        problems.append(("registration_deadline", "deadline_after_start",
-                         "De aanmeldtermijn moet sluiten voor de eerste bijeenkomst."))
+        problems.append(
+            (
+                "registration_deadline",
+                "deadline_after_start",
+                "De aanmeldtermijn moet sluiten voor de eerste bijeenkomst.",
+            )
+        )
     if closes_at < deadline:
-        problems.append(("registration_closes_at", "closes_before_deadline",
-                         "De aanmelding kan niet sluiten voor het moment van plaatsing (registration_deadline)."))
+        problems.append(
+            (
+                "registration_closes_at",
+                "closes_before_deadline",
+                "De aanmelding kan niet sluiten voor het moment van plaatsing (registration_deadline).",
+            )
+        )
     return problems

@@ -40,9 +40,13 @@ async def allocate_due(store: MessageStore, now: datetime) -> list[str]:
     for slug in due:
         cause = Cause(message_id=f"allocation:{slug}", correlation_id=f"allocation:{slug}")
         async with store.unit_of_work(cause) as uow:
-            done = await handlers.allocate_if_due(slug, editions=SqlEditions(uow.session),
-                                                  registrations=SqlRegistrations(uow.session), emit=uow.outbox.emit,
-                                                  now=now)
+            done = await handlers.allocate_if_due(
+                slug,
+                editions=SqlEditions(uow.session),
+                registrations=SqlRegistrations(uow.session),
+                emit=uow.outbox.emit,
+                now=now,
+            )
         if done:
             allocated.append(slug)
             log.info("edition_allocated", edition=slug)
@@ -50,8 +54,14 @@ async def allocate_due(store: MessageStore, now: datetime) -> list[str]:
 
 
 def deadline_timer(store: MessageStore, clock: Clock = utcnow, interval: float = 1.0) -> Job:
-    return every(interval, lambda now: allocate_due(store, now), clock, name="allocation_timer",
-                 done="editions_allocated", failed="allocation_timer_failed")
+    return every(
+        interval,
+        lambda now: allocate_due(store, now),
+        clock,
+        name="allocation_timer",
+        done="editions_allocated",
+        failed="allocation_timer_failed",
+    )
 
 
 # HTTP
@@ -73,8 +83,15 @@ def public_edition(edition: Edition, now: datetime) -> dict[str, Any]:
         "priority_size_classes": edition.priority_size_classes,
         "calendar_url": f"/editions/{edition.slug}/calendar.ics",
         "sessions": [
-            {"number": s.number, "title": s.title, "outcome": s.outcome, "starts_at": s.starts_at.isoformat(),
-             "ends_at": s.ends_at.isoformat(), "sequence": s.sequence, "completed": s.completed_at is not None}
+            {
+                "number": s.number,
+                "title": s.title,
+                "outcome": s.outcome,
+                "starts_at": s.starts_at.isoformat(),
+                "ends_at": s.ends_at.isoformat(),
+                "sequence": s.sequence,
+                "completed": s.completed_at is not None,
+            }
             for s in edition.sessions
         ],
     }
@@ -90,8 +107,10 @@ async def allocation_view(edition: Edition, registrations: SqlRegistrations) -> 
         return {"municipality": t.municipality, "size_class": t.size_class} if t else {}
 
     placed = sorted(edition.placements, key=lambda p: p.slot)
-    pool = sorted((t for t in await registrations.pool(edition.slug) if not edition.holds(t.registration_id)),
-                  key=lambda t: rank(t.priority, t.registered_at, t.registration_id))
+    pool = sorted(
+        (t for t in await registrations.pool(edition.slug) if not edition.holds(t.registration_id)),
+        key=lambda t: rank(t.priority, t.registered_at, t.registration_id),
+    )
     return {
         "edition": edition.slug,
         "capacity": {"min_trios": edition.min_trios, "max_trios": edition.max_trios},
@@ -99,32 +118,57 @@ async def allocation_view(edition: Edition, registrations: SqlRegistrations) -> 
         "undersubscribed": edition.undersubscribed,
         "places_left": edition.places_left,
         "placed": [
-            {"registration_id": p.registration_id, "place": p.slot, "via": p.via, "placed_at": p.placed_at.isoformat(),
-             "priority": p.priority, "registered_at": p.registered_at.isoformat(), "reason": p.reason,
-             **trio(p.registration_id)} for p in placed
+            {
+                "registration_id": p.registration_id,
+                "place": p.slot,
+                "via": p.via,
+                "placed_at": p.placed_at.isoformat(),
+                "priority": p.priority,
+                "registered_at": p.registered_at.isoformat(),
+                "reason": p.reason,
+                **trio(p.registration_id),
+            }
+            for p in placed
         ],
         "waitlist": [
-            {"registration_id": w.registration_id, "position": w.position, "since": w.since.isoformat(),
-             "priority": w.priority, "registered_at": w.registered_at.isoformat(), "reason": w.reason,
-             **trio(w.registration_id)} for w in edition.waitlist
+            {
+                "registration_id": w.registration_id,
+                "position": w.position,
+                "since": w.since.isoformat(),
+                "priority": w.priority,
+                "registered_at": w.registered_at.isoformat(),
+                "reason": w.reason,
+                **trio(w.registration_id),
+            }
+            for w in edition.waitlist
         ],
         # Approved but not (yet) allocated: before the deadline, everyone approved so far.
         "pool": [
-            {"registration_id": t.registration_id, "priority": t.priority, "registered_at": t.registered_at.isoformat(),
-             "reason": reason_text(t.priority, t.registered_at), "municipality": t.municipality,
-             "size_class": t.size_class} for t in pool
+            {
+                "registration_id": t.registration_id,
+                "priority": t.priority,
+                "registered_at": t.registered_at.isoformat(),
+                "reason": reason_text(t.priority, t.registered_at),
+                "municipality": t.municipality,
+                "size_class": t.size_class,
+            }
+            for t in pool
         ],
         "seating": [
-            {"session_number": s.number, "tables": [
-                {"table": n, "registration_ids": ids} for n, ids in enumerate(s.tables or [], start=1)]}
+            {
+                "session_number": s.number,
+                "tables": [{"table": n, "registration_ids": ids} for n, ids in enumerate(s.tables or [], start=1)],
+            }
             for s in edition.sessions
         ],
     }
 
 
 def unknown_edition() -> JSONResponse:
-    return JSONResponse({"errors": [{"field": "slug", "code": "unknown_edition",
-                                     "message": "Deze editie bestaat niet."}]}, status_code=404)
+    return JSONResponse(
+        {"errors": [{"field": "slug", "code": "unknown_edition", "message": "Deze editie bestaat niet."}]},
+        status_code=404,
+    )
 
 
 def routes(store: MessageStore, consumers: Consumers, organizer_token: str, clock: Clock = utcnow) -> list[Route]:
@@ -155,8 +199,11 @@ def routes(store: MessageStore, consumers: Consumers, organizer_token: str, cloc
             edition = await SqlEditions(session).get(request.path_params["slug"])
         if edition is None:
             return unknown_edition()
-        return Response(edition_calendar(edition, clock(), str(request.url)), media_type="text/calendar; charset=utf-8",
-                        headers={"Content-Disposition": f'inline; filename="{edition.slug}.ics"'})
+        return Response(
+            edition_calendar(edition, clock(), str(request.url)),
+            media_type="text/calendar; charset=utf-8",
+            headers={"Content-Disposition": f'inline; filename="{edition.slug}.ics"'},
+        )
 
     async def close_registration(request: Request) -> JSONResponse:
         """The organiser closes registration now; places are allocated then if the deadline had not come yet."""

@@ -35,19 +35,22 @@ def edition_command(path: Path, *, future: bool, now: datetime) -> ScheduleEditi
     try:
         programme = load_programme(path)
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ProgrammeError([ErrorItem(field="", code="invalid_json",
-                                        message=f"Het bestand is niet te lezen als JSON: {exc}")]) from None
+        raise ProgrammeError(
+            [ErrorItem(field="", code="invalid_json", message=f"Het bestand is niet te lezen als JSON: {exc}")]
+        ) from None
     try:
         return moved_into_future(programme, now) if future else ScheduleEdition.model_validate(programme)
     except (ValidationError, KeyError, TypeError, ValueError) as exc:
-        errors = validation_errors(exc) if isinstance(exc, ValidationError) else [
-            ErrorItem(field="", code="schema", message=f"Het programma is onvolledig: {exc}")]
+        errors = (
+            validation_errors(exc)
+            if isinstance(exc, ValidationError)
+            else [ErrorItem(field="", code="schema", message=f"Het programma is onvolledig: {exc}")]
+        )
         raise ProgrammeError(errors) from None
 
 
 def command_body(command: ScheduleEdition) -> bytes:
-    return json.dumps(command.model_dump(mode="json", exclude_none=True), sort_keys=True,
-                      ensure_ascii=False).encode()
+    return json.dumps(command.model_dump(mode="json", exclude_none=True), sort_keys=True, ensure_ascii=False).encode()
 
 
 def command_id(body: bytes) -> str:
@@ -70,10 +73,17 @@ async def send(url: str, body: bytes, message_id: str, *, timeout: float | None)
         await replies.consume(on_reply)
         exchange = await channel.declare_exchange(COMMANDS_EXCHANGE, aio_pika.ExchangeType.TOPIC, durable=True)
         await exchange.publish(
-            aio_pika.Message(body, message_id=message_id, correlation_id=message_id, reply_to=replies.name,
-                             type="ScheduleEdition", content_type="application/json",
-                             delivery_mode=aio_pika.DeliveryMode.PERSISTENT),
-            routing_key=ScheduleEdition.routing_key, mandatory=True,
+            aio_pika.Message(
+                body,
+                message_id=message_id,
+                correlation_id=message_id,
+                reply_to=replies.name,
+                type="ScheduleEdition",
+                content_type="application/json",
+                delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+            ),
+            routing_key=ScheduleEdition.routing_key,
+            mandatory=True,
         )
         if timeout is None:
             return None
@@ -85,13 +95,16 @@ async def send(url: str, body: bytes, message_id: str, *, timeout: float | None)
 
 def describe(command: ScheduleEdition) -> str:
     first = min(s.starts_at for s in command.sessions)
-    return (f"{command.edition}: {len(command.sessions)} bijeenkomsten, de eerste op {first.isoformat()}; "
-            f"plaatsing op {command.registration_deadline.isoformat()}; "
-            f"{command.capacity.min_trios} tot {command.capacity.max_trios} trio's")
+    return (
+        f"{command.edition}: {len(command.sessions)} bijeenkomsten, de eerste op {first.isoformat()}; "
+        f"plaatsing op {command.registration_deadline.isoformat()}; "
+        f"{command.capacity.min_trios} tot {command.capacity.max_trios} trio's"
+    )
 
 
-async def load(url: str, path: Path, *, future: bool, now: datetime, timeout: float | None,
-               echo: Callable[[str], object]) -> int:
+async def load(
+    url: str, path: Path, *, future: bool, now: datetime, timeout: float | None, echo: Callable[[str], object]
+) -> int:
     """Returns the exit code: 0 scheduled (or sent, without waiting), 1 refused or no answer."""
     try:
         command = edition_command(path, future=future, now=now)
@@ -110,8 +123,10 @@ async def load(url: str, path: Path, *, future: bool, now: datetime, timeout: fl
         echo(f"Verstuurd: {describe(command)} (message_id {message_id}).")
         return 0
     if reply is None:
-        echo(f"Geen antwoord binnen {timeout:g} s (message_id {message_id}). Is dit bestand al eerder geladen, "
-             "dan is er niets veranderd: hetzelfde programma heeft hetzelfde message_id en telt maar één keer.")
+        echo(
+            f"Geen antwoord binnen {timeout:g} s (message_id {message_id}). Is dit bestand al eerder geladen, "
+            "dan is er niets veranderd: hetzelfde programma heeft hetzelfde message_id en telt maar één keer."
+        )
         return 1
     if reply.status == "rejected":
         for e in reply.errors:

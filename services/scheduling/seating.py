@@ -30,8 +30,7 @@ def table_sizes(count: int, table_size: int) -> list[int]:
     return sizes
 
 
-def plan_seating(trios: Sequence[Trio], table_size: int, sessions: int,
-                 history: Sequence[Tables] = ()) -> list[Tables]:
+def plan_seating(trios: Sequence[Trio], table_size: int, sessions: int, history: Sequence[Tables] = ()) -> list[Tables]:
     """Tables for `sessions` consecutive sessions, after the sessions in `history` (already held)."""
     met: Counter[frozenset[str]] = Counter()
     alone: Counter[str] = Counter()
@@ -45,8 +44,7 @@ def plan_seating(trios: Sequence[Trio], table_size: int, sessions: int,
     return plans
 
 
-def plan_session(trios: Sequence[Trio], table_size: int, met: Counter[frozenset[str]],
-                 alone: Counter[str]) -> Tables:
+def plan_session(trios: Sequence[Trio], table_size: int, met: Counter[frozenset[str]], alone: Counter[str]) -> Tables:
     # Trios that sat at the smaller remainder table before are seated first, at full tables.
     order = sorted(trios, key=lambda t: (-alone[t.registration_id], t.registration_id))
     sizes = table_sizes(len(order), table_size)
@@ -75,9 +73,11 @@ def _remember(tables: Tables, table_size: int, met: Counter[frozenset[str]], alo
 def _gain(table: Sequence[Trio], trio: Trio) -> tuple[int, int, int]:
     """How much a trio adds to a table's mix: a new size class, a new municipality, new policy domains."""
     domains = {d for t in table for d in t.domains}
-    return (int(all(t.size_class != trio.size_class for t in table)),
-            int(all(t.municipality != trio.municipality for t in table)),
-            len(set(trio.domains) - domains))
+    return (
+        int(all(t.size_class != trio.size_class for t in table)),
+        int(all(t.municipality != trio.municipality for t in table)),
+        len(set(trio.domains) - domains),
+    )
 
 
 class _Search:
@@ -98,8 +98,9 @@ class _Search:
         self.nodes = 0
         return self._search([], [order[0]], order[1:], frozenset())
 
-    def _search(self, done: list[list[Trio]], table: list[Trio], unseated: list[Trio],
-                tried: frozenset[str]) -> list[list[Trio]] | None:
+    def _search(
+        self, done: list[list[Trio]], table: list[Trio], unseated: list[Trio], tried: frozenset[str]
+    ) -> list[list[Trio]] | None:
         if len(table) == self.sizes[len(done)]:
             done = [*done, table]
             if len(done) == len(self.sizes):

@@ -3,16 +3,7 @@
 from typing import TypeVar
 
 from . import notifications, registration, reporting, scheduling
-from .common import (
-    COMMANDS_EXCHANGE,
-    EVENTS_EXCHANGE,
-    Command,
-    CommandRejected,
-    ErrorItem,
-    Event,
-    EventData,
-    Reply,
-)
+from .common import COMMANDS_EXCHANGE, EVENTS_EXCHANGE, Command, CommandRejected, ErrorItem, Event, EventData, Reply
 
 _MODULES = (registration, scheduling, notifications, reporting)
 

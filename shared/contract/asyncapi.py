@@ -4,7 +4,8 @@ The broker built here is never connected: it only exists so FastStream can descr
 Commands appear as operations the services receive (on their queues, bound to `werkplaatsen.commands`),
 events as operations the producing service sends on `werkplaatsen.events`, and each service's subscriptions (the
 events its queue is bound to, read from its table of consumed messages by services/ops/topology.py) as operations
-it receives. docs/asyncapi.json is this document; `werkplaatsen contract asyncapi` rewrites it and a unit test fails when it is out of date.
+it receives. docs/asyncapi.json is this document; `werkplaatsen contract asyncapi` rewrites it and a unit test
+fails when it is out of date.
 """
 
 # No `from __future__ import annotations`: the handlers' parameter annotations must be the model classes
@@ -60,31 +61,39 @@ SERVER_DESCRIPTION = "The RabbitMQ the services are configured with (WERKPLAATSE
 def render(subscriptions: Mapping[str, Sequence[str]] | None = None) -> str:
     """The AsyncAPI document as deterministic JSON text (what docs/asyncapi.json holds, given every service's
     subscriptions: service name -> routing keys of the events it consumes)."""
-    document = AsyncAPI(
-        contract_broker(subscriptions or {}), title=TITLE, version=VERSION, description=DESCRIPTION, schema_version="3.0.0",
-    ).to_specification().to_jsonable()
+    document = (
+        AsyncAPI(
+            contract_broker(subscriptions or {}),
+            title=TITLE,
+            version=VERSION,
+            description=DESCRIPTION,
+            schema_version="3.0.0",
+        )
+        .to_specification()
+        .to_jsonable()
+    )
     return json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
 
 def contract_broker(subscriptions: Mapping[str, Sequence[str]]) -> RabbitBroker:
-    broker = RabbitBroker(
-        "amqp://guest:guest@localhost:5672/", description=SERVER_DESCRIPTION, logger=None,
-    )
+    broker = RabbitBroker("amqp://guest:guest@localhost:5672/", description=SERVER_DESCRIPTION, logger=None)
     commands = RabbitExchange(COMMANDS_EXCHANGE, type=ExchangeType.TOPIC, durable=True)
     events = RabbitExchange(EVENTS_EXCHANGE, type=ExchangeType.TOPIC, durable=True)
     for routing_key, command in sorted(COMMANDS.items()):
         queue = RabbitQueue(service_queue(routing_key), durable=True, routing_key=routing_key)
         subscriber = broker.subscriber(
-            queue, commands, title=routing_key, description=command_description(routing_key, command),
+            queue, commands, title=routing_key, description=command_description(routing_key, command)
         )
         subscriber(handler_for(command))
     for service, routing_keys in sorted(subscriptions.items()):
         for routing_key in routing_keys:
             queue = RabbitQueue(f"werkplaatsen.{service}", durable=True, routing_key=routing_key)
             subscriber = broker.subscriber(
-                queue, events, title=f"{service}:{routing_key}",
+                queue,
+                events,
+                title=f"{service}:{routing_key}",
                 description=f"The {service} service consumes `{routing_key}` from its queue "
-                            f"`werkplaatsen.{service}`, bound to `{EVENTS_EXCHANGE}` with that routing key.",
+                f"`werkplaatsen.{service}`, bound to `{EVENTS_EXCHANGE}` with that routing key.",
             )
             subscriber(handler_for(Event[EVENTS[routing_key]]))  # type: ignore[misc]
     for routing_key, data in sorted(EVENTS.items()):

@@ -101,4 +101,3 @@ class Reply(ContractModel):
     command_type: str
     errors: list[ErrorItem] = Field(default_factory=list)
     ids: dict[str, Any] = Field(default_factory=dict, description="Identifiers created, e.g. registration_id.")
-

@@ -43,11 +43,16 @@ class Consent(ContractModel):
 
 
 class Invoice(ContractModel):
-    address: str = Field(max_length=1000, description="Postal address for the invoice, lines separated by newlines; "
-                         "the last line `1234 AB Plaats`.")
+    address: str = Field(
+        max_length=1000,
+        description="Postal address for the invoice, lines separated by newlines; the last line `1234 AB Plaats`.",
+    )
     reference: str = Field(max_length=200, description="The municipality's own purchase reference.")
-    email: EmailStr | None = Field(default=None, description="Where invoices are sent (e.g. the accounts payable "
-                                   "mailbox); left out: the trio's (first) wijkambtenaar. Added in contract 1.1.")
+    email: EmailStr | None = Field(
+        default=None,
+        description="Where invoices are sent (e.g. the accounts payable "
+        "mailbox); left out: the trio's (first) wijkambtenaar. Added in contract 1.1.",
+    )
 
 
 # Commands
@@ -111,8 +116,9 @@ class RegisterPayment(Command):
     invoice_number: str = Field(max_length=32, description="The invoice paid, e.g. `WP-2027-0001`.")
     amount_cents: int = Field(gt=0, le=100_000_000, description="Amount received, in euro cents.")
     paid_at: AwareDatetime = Field(description="When the money arrived (value date).")
-    reference: str | None = Field(default=None, max_length=200,
-                                  description="The bank's or payer's reference, for the bookkeeping.")
+    reference: str | None = Field(
+        default=None, max_length=200, description="The bank's or payer's reference, for the bookkeeping."
+    )
 
 
 # Events
@@ -296,4 +302,3 @@ class InvoiceOverdue(EventData):
 
 class RegistrationCommandRejected(CommandRejected):
     routing_key = "registration.CommandRejected"
-

@@ -20,7 +20,7 @@ class RetractReport(Command):
 
     edition: str = Field(max_length=64, description="Slug of the edition, e.g. `2027-najaar`.")
     session_number: int | None = Field(
-        default=None, ge=1, description="The session whose summary to retract; null for the round's report.",
+        default=None, ge=1, description="The session whose summary to retract; null for the round's report."
     )
 
 

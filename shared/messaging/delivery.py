@@ -50,8 +50,11 @@ def letter_id(message_id: str | None, body: bytes) -> str:
 
 async def deliver(service: str, consumers: Mapping[str, Consumer], msg: Incoming) -> Verdict:
     structlog.contextvars.bind_contextvars(
-        service=service, message_type=msg.message_type, message_id=msg.message_id,
-        correlation_id=msg.correlation_id, routing_key=msg.routing_key,
+        service=service,
+        message_type=msg.message_type,
+        message_id=msg.message_id,
+        correlation_id=msg.correlation_id,
+        routing_key=msg.routing_key,
     )
     try:
         verdict = await _run(consumers, msg)
@@ -65,9 +68,15 @@ async def deliver(service: str, consumers: Mapping[str, Consumer], msg: Incoming
 
 # Errors that say the database cannot be reached right now, not that this message is wrong.
 _OUTAGE_ERRORS: tuple[type[BaseException], ...] = (
-    ConnectionError, TimeoutError, socket.gaierror, sqlalchemy.exc.InterfaceError, sqlalchemy.exc.TimeoutError,
-    asyncpg.exceptions.PostgresConnectionError, asyncpg.exceptions.TooManyConnectionsError,
-    asyncpg.exceptions.CannotConnectNowError, asyncpg.exceptions.AdminShutdownError,
+    ConnectionError,
+    TimeoutError,
+    socket.gaierror,
+    sqlalchemy.exc.InterfaceError,
+    sqlalchemy.exc.TimeoutError,
+    asyncpg.exceptions.PostgresConnectionError,
+    asyncpg.exceptions.TooManyConnectionsError,
+    asyncpg.exceptions.CannotConnectNowError,
+    asyncpg.exceptions.AdminShutdownError,
     asyncpg.exceptions.InterfaceError,
 )
 
@@ -109,6 +118,7 @@ async def _run(consumers: Mapping[str, Consumer], msg: Incoming) -> Verdict:
         log.warning("message_retry", attempt=msg.attempt, delay=delay, reason=reason)
         return Verdict("retry", reason, delay)
     finally:
-        HANDLER_SECONDS.labels(service=structlog.contextvars.get_contextvars().get("service", ""),
-                               routing_key=msg.routing_key).observe(time.perf_counter() - started)
+        HANDLER_SECONDS.labels(
+            service=structlog.contextvars.get_contextvars().get("service", ""), routing_key=msg.routing_key
+        ).observe(time.perf_counter() - started)
     return Verdict("ack")

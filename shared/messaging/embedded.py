@@ -111,7 +111,11 @@ class EmbeddedBroker:
 
     async def publish(self, out: Outgoing) -> None:
         if out.exchange:
-            queues = {q for (ex, pattern, q) in self._bindings if ex == out.exchange and topic_matches(pattern, out.routing_key)}
+            queues = {
+                q
+                for (ex, pattern, q) in self._bindings
+                if ex == out.exchange and topic_matches(pattern, out.routing_key)
+            }
         else:
             queues = {out.routing_key} if out.routing_key in self._queues else set()
         if not queues:
@@ -122,8 +126,19 @@ class EmbeddedBroker:
             await self._db.executemany(
                 "INSERT INTO messages (queue, routing_key, message_id, message_type, correlation_id, body, headers,"
                 " attempt, available_at) VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?)",
-                [(q, out.routing_key, out.message_id, out.message_type, out.correlation_id, out.body,
-                  json.dumps(dict(out.headers)), now) for q in sorted(queues)],
+                [
+                    (
+                        q,
+                        out.routing_key,
+                        out.message_id,
+                        out.message_type,
+                        out.correlation_id,
+                        out.body,
+                        json.dumps(dict(out.headers)),
+                        now,
+                    )
+                    for q in sorted(queues)
+                ],
             )
             await self._db.commit()
         for q in queues:
@@ -146,8 +161,15 @@ class EmbeddedBroker:
             self._in_flight.add(row[0])
         headers = json.loads(row[6])
         return row[0], Incoming(
-            body=row[5], routing_key=row[1], message_id=row[2], message_type=row[3], correlation_id=row[4],
-            reply_to=headers.get("x-reply-to"), content_type="application/json", headers=headers, attempt=row[7],
+            body=row[5],
+            routing_key=row[1],
+            message_id=row[2],
+            message_type=row[3],
+            correlation_id=row[4],
+            reply_to=headers.get("x-reply-to"),
+            content_type="application/json",
+            headers=headers,
+            attempt=row[7],
         )
 
     async def _worker(self, queue: str) -> None:
@@ -174,15 +196,26 @@ class EmbeddedBroker:
         async with self._lock:
             assert self._db is not None
             if action in ("retry", "wait"):
-                await self._db.execute("UPDATE messages SET attempt = attempt + ?, available_at = ? WHERE id = ?",
-                                       (1 if action == "retry" else 0, time.time() + delay, row_id))
+                await self._db.execute(
+                    "UPDATE messages SET attempt = attempt + ?, available_at = ? WHERE id = ?",
+                    (1 if action == "retry" else 0, time.time() + delay, row_id),
+                )
             else:
                 if action == "dead_letter":
                     await self._db.execute(
                         "INSERT INTO dead_letters (queue, routing_key, message_id, message_type, correlation_id, body,"
                         " headers, reason, dead_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                        (queue, msg.routing_key, msg.message_id, msg.message_type, msg.correlation_id, msg.body,
-                         json.dumps(dict(msg.headers)), reason, time.time()),
+                        (
+                            queue,
+                            msg.routing_key,
+                            msg.message_id,
+                            msg.message_type,
+                            msg.correlation_id,
+                            msg.body,
+                            json.dumps(dict(msg.headers)),
+                            reason,
+                            time.time(),
+                        ),
                     )
                 await self._db.execute("DELETE FROM messages WHERE id = ?", (row_id,))
             await self._db.commit()
@@ -191,9 +224,12 @@ class EmbeddedBroker:
         async with self._lock:
             assert self._db is not None
             cursor = await self._db.execute(
-                "SELECT queue, routing_key, message_id, reason, dead_at FROM dead_letters ORDER BY id DESC LIMIT 200")
-            return [dict(zip(("queue", "routing_key", "message_id", "reason", "dead_at"), row, strict=True))
-                    for row in await cursor.fetchall()]
+                "SELECT queue, routing_key, message_id, reason, dead_at FROM dead_letters ORDER BY id DESC LIMIT 200"
+            )
+            return [
+                dict(zip(("queue", "routing_key", "message_id", "reason", "dead_at"), row, strict=True))
+                for row in await cursor.fetchall()
+            ]
 
 
 class EmbeddedTransport:
@@ -249,8 +285,19 @@ class EmbeddedDeadLetters:
         await self._db.executemany(
             "INSERT INTO messages (queue, routing_key, message_id, message_type, correlation_id, body, headers,"
             " attempt, available_at) VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?)",
-            [(self.queue, letter.routing_key, letter.message_id, letter.message_type, letter.correlation_id,
-              letter.body, json.dumps(dict(letter.headers)), now) for _, letter in chosen],
+            [
+                (
+                    self.queue,
+                    letter.routing_key,
+                    letter.message_id,
+                    letter.message_type,
+                    letter.correlation_id,
+                    letter.body,
+                    json.dumps(dict(letter.headers)),
+                    now,
+                )
+                for _, letter in chosen
+            ],
         )
         await self._delete([row_id for row_id, _ in chosen])  # commits the inserts with it
         return [letter for _, letter in chosen]
@@ -267,23 +314,47 @@ class EmbeddedDeadLetters:
     async def _rows(self, limit: int | None = None) -> builtins.list[tuple[int, DeadLetter]]:
         cursor = await self._db.execute(
             "SELECT id, routing_key, message_id, message_type, correlation_id, body, headers, reason, dead_at"
-            " FROM dead_letters WHERE queue = ? ORDER BY id LIMIT ?", (self.queue, -1 if limit is None else limit))
+            " FROM dead_letters WHERE queue = ? ORDER BY id LIMIT ?",
+            (self.queue, -1 if limit is None else limit),
+        )
         found = []
-        for row_id, routing_key, message_id, message_type, correlation_id, body, headers, reason, dead_at in (
-                await cursor.fetchall()):
-            found.append((row_id, DeadLetter(
-                id=letter_id(message_id, body), routing_key=routing_key, reason=reason, body=body,
-                message_id=message_id, message_type=message_type, correlation_id=correlation_id,
-                dead_at=time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(dead_at)), headers=json.loads(headers),
-            )))
+        for (
+            row_id,
+            routing_key,
+            message_id,
+            message_type,
+            correlation_id,
+            body,
+            headers,
+            reason,
+            dead_at,
+        ) in await cursor.fetchall():
+            found.append(
+                (
+                    row_id,
+                    DeadLetter(
+                        id=letter_id(message_id, body),
+                        routing_key=routing_key,
+                        reason=reason,
+                        body=body,
+                        message_id=message_id,
+                        message_type=message_type,
+                        correlation_id=correlation_id,
+                        dead_at=time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(dead_at)),
+                        headers=json.loads(headers),
+                    ),
+                )
+            )
         return found
 
     async def depths(self) -> dict[str, int]:
         """Messages waiting in the service's queue (due or retrying) and dead letters."""
         counts = {}
-        for name, sql in (("queue", "SELECT count(*) FROM messages WHERE queue = ? AND attempt = 1"),
-                          ("retrying", "SELECT count(*) FROM messages WHERE queue = ? AND attempt > 1"),
-                          ("dead_letters", "SELECT count(*) FROM dead_letters WHERE queue = ?")):
+        for name, sql in (
+            ("queue", "SELECT count(*) FROM messages WHERE queue = ? AND attempt = 1"),
+            ("retrying", "SELECT count(*) FROM messages WHERE queue = ? AND attempt > 1"),
+            ("dead_letters", "SELECT count(*) FROM dead_letters WHERE queue = ?"),
+        ):
             cursor = await self._db.execute(sql, (self.queue,))
             counts[name] = int((await cursor.fetchone() or (0,))[0])  # count(*) always has a row
         return counts

@@ -46,6 +46,8 @@ def queue_name(service: str) -> str:
 def bindings(consumers: Mapping[str, Consumer]) -> list[tuple[str, str]]:
     """(exchange, routing key) for each routing key a service consumes: commands and events by the catalogue."""
     return [(COMMANDS_EXCHANGE if key in COMMANDS else EVENTS_EXCHANGE, key) for key in consumers]
+
+
 class PermanentFailure(Exception):
     """Retrying cannot help (e.g. an event that does not match the contract): dead-letter at once."""
 

@@ -83,8 +83,17 @@ RELAY_BACKOFF_SECONDS = (0.5, 1, 2, 5, 10, 30)
 # How long a relay holds the rows it is publishing (see publish_pending). Publishing takes
 # milliseconds; rows of a relay that died are published by another, or after a restart, once it has passed.
 LEASE_SECONDS = 10
-ROW_COLUMNS = ("position", "message_id", "exchange", "routing_key", "message_type", "correlation_id", "body",
-               "headers", "attempts")
+ROW_COLUMNS = (
+    "position",
+    "message_id",
+    "exchange",
+    "routing_key",
+    "message_type",
+    "correlation_id",
+    "body",
+    "headers",
+    "attempts",
+)
 
 
 def _backoff(attempts: int) -> timedelta:
@@ -100,8 +109,17 @@ class OutboxRelay:
     deduplicate on it (inbox).
     """
 
-    def __init__(self, db: Database, model: type[OutboxMixin], publish: Publish, *, batch_size: int = 200,
-                 poll_interval: float = 1.0, service: str = "", lease_seconds: float = LEASE_SECONDS) -> None:
+    def __init__(
+        self,
+        db: Database,
+        model: type[OutboxMixin],
+        publish: Publish,
+        *,
+        batch_size: int = 200,
+        poll_interval: float = 1.0,
+        service: str = "",
+        lease_seconds: float = LEASE_SECONDS,
+    ) -> None:
         self.db = db
         self.lease = timedelta(seconds=lease_seconds)
         self.model = model
@@ -160,11 +178,15 @@ class OutboxRelay:
         """
         table = cast(Table, self.model.__table__)  # the outbox is always a plain table
         due = (
-            select(table.c.position).where(table.c.next_attempt_at <= utcnow())
-            .order_by(table.c.position).limit(self.batch_size).with_for_update(skip_locked=True)
+            select(table.c.position)
+            .where(table.c.next_attempt_at <= utcnow())
+            .order_by(table.c.position)
+            .limit(self.batch_size)
+            .with_for_update(skip_locked=True)
         )
         claim = (
-            update(table).where(table.c.position.in_(due.scalar_subquery()))
+            update(table)
+            .where(table.c.position.in_(due.scalar_subquery()))
             .values(next_attempt_at=utcnow() + self.lease)
             .returning(*(table.c[c] for c in ROW_COLUMNS))
         )
@@ -180,9 +202,15 @@ class OutboxRelay:
             for row, result in zip(rows, results, strict=True):
                 if result is not None:
                     attempts = row.attempts + 1
-                    await conn.execute(update(table).where(table.c.position == row.position).values(
-                        attempts=attempts, next_attempt_at=utcnow() + _backoff(attempts),
-                        last_error=repr(result)[:1000]))
+                    await conn.execute(
+                        update(table)
+                        .where(table.c.position == row.position)
+                        .values(
+                            attempts=attempts,
+                            next_attempt_at=utcnow() + _backoff(attempts),
+                            last_error=repr(result)[:1000],
+                        )
+                    )
         return len(confirmed)
 
     async def _publish_all(self, rows: Sequence[Any]) -> list[BaseException | None]:
@@ -220,8 +248,9 @@ class OutboxRelay:
     async def backlog(self) -> tuple[int, float]:
         """How many rows wait to be published, and the age in seconds of the oldest (0 when none)."""
         async with self.db.sessions() as session:
-            count, oldest = (await session.execute(
-                select(func.count(), func.min(self.model.created_at)).select_from(self.model))).one()
+            count, oldest = (
+                await session.execute(select(func.count(), func.min(self.model.created_at)).select_from(self.model))
+            ).one()
         if oldest is not None and oldest.tzinfo is None:  # SQLite returns min() without the column's type
             oldest = oldest.replace(tzinfo=UTC)
         age = (utcnow() - oldest).total_seconds() if oldest is not None else 0.0

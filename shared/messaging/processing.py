@@ -83,9 +83,9 @@ class MessageStore:
 
     async def outcome(self, message_id: str) -> dict[str, Any] | None:
         async with self.db.sessions() as session:
-            row = (await session.execute(
-                select(self.inbox_model.outcome).where(self.inbox_model.message_id == message_id)
-            )).first()
+            row = (
+                await session.execute(select(self.inbox_model.outcome).where(self.inbox_model.message_id == message_id))
+            ).first()
             return row[0] if row else None
 
 
@@ -95,8 +95,9 @@ CommandWork = Callable[[C, UnitOfWork], Awaitable[dict[str, Any] | None]]
 ErrorRefiner = Callable[[list[ErrorItem]], list[ErrorItem]]
 
 
-async def run_command(store: MessageStore, msg: Incoming, model: type[C], work: CommandWork[C],
-                      refine_errors: ErrorRefiner | None = None) -> Reply:
+async def run_command(
+    store: MessageStore, msg: Incoming, model: type[C], work: CommandWork[C], refine_errors: ErrorRefiner | None = None
+) -> Reply:
     """Carry out a command once. Returns the outcome (also sent to reply_to and, if refused, as CommandRejected).
 
     `refine_errors` lets a service give schema errors its own, more specific codes (e.g. `trio_size`).
@@ -109,8 +110,13 @@ async def run_command(store: MessageStore, msg: Incoming, model: type[C], work: 
     errors: list[ErrorItem] = []
     command: C | None = None
     if not command_id:
-        errors = [ErrorItem(field="message_id", code="missing_message_id",
-                            message="Het bericht heeft geen message_id; die is nodig om dubbele verwerking te voorkomen.")]
+        errors = [
+            ErrorItem(
+                field="message_id",
+                code="missing_message_id",
+                message="Het bericht heeft geen message_id; die is nodig om dubbele verwerking te voorkomen.",
+            )
+        ]
     else:
         command, errors = parse_command(msg.body, model)
         if errors and refine_errors is not None:
@@ -146,8 +152,9 @@ async def _finish(uow: UnitOfWork, store: MessageStore, command_id: str, reply: 
     if command_id:
         # One UPDATE, not a load and a flush: the claim inserted the row with Core, so the session does not hold it.
         inbox = store.inbox_model
-        await uow.session.execute(update(inbox).where(inbox.message_id == command_id)
-                              .values(outcome=reply.model_dump(mode="json")))
+        await uow.session.execute(
+            update(inbox).where(inbox.message_id == command_id).values(outcome=reply.model_dump(mode="json"))
+        )
 
 
 async def _previous_outcome(store: MessageStore, command_id: str, name: str) -> Reply:
@@ -163,8 +170,11 @@ def parse_command(body: bytes, model: type[C]) -> tuple[C | None, list[ErrorItem
     try:
         payload = json.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
-        return None, [ErrorItem(field="", code="invalid_json",
-                                message=f"Het bericht is geen geldige JSON (UTF-8): {str(exc)[:200]}")]
+        return None, [
+            ErrorItem(
+                field="", code="invalid_json", message=f"Het bericht is geen geldige JSON (UTF-8): {str(exc)[:200]}"
+            )
+        ]
     if not isinstance(payload, dict):
         return None, [ErrorItem(field="", code="schema", message="Het bericht moet een JSON-object zijn.")]
     unstorable = unstorable_values(payload)
@@ -192,11 +202,19 @@ def unstorable_values(payload: Any) -> list[ErrorItem]:
         where, value = todo.pop()
         path = where or ""
         if isinstance(value, str) and "\x00" in value:
-            found.append(ErrorItem(field=path, code="invalid_character",
-                                   message="Deze tekst bevat een teken dat niet is toegestaan (NUL, \\u0000)."))
+            found.append(
+                ErrorItem(
+                    field=path,
+                    code="invalid_character",
+                    message="Deze tekst bevat een teken dat niet is toegestaan (NUL, \\u0000).",
+                )
+            )
         elif isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_INTEGER:
-            found.append(ErrorItem(field=path, code="number_out_of_range",
-                                   message=f"Dit getal is te groot (hoogstens {MAX_INTEGER})."))
+            found.append(
+                ErrorItem(
+                    field=path, code="number_out_of_range", message=f"Dit getal is te groot (hoogstens {MAX_INTEGER})."
+                )
+            )
         elif isinstance(value, dict):
             todo.extend((f"{where}.{key}" if where is not None else str(key), item) for key, item in value.items())
         elif isinstance(value, list):
@@ -214,7 +232,8 @@ async def run_event(store: MessageStore, msg: Incoming, model: type[E], work: Ev
     except ValidationError as exc:
         # Without the input: it may be a participant's name or address, and this reason is logged.
         raise PermanentFailure(
-            f"event does not match the contract: {exc.errors(include_input=False, include_url=False)[:3]}") from None
+            f"event does not match the contract: {exc.errors(include_input=False, include_url=False)[:3]}"
+        ) from None
     check_ids(envelope.event_id, envelope.correlation_id)
     cause = Cause(message_id=envelope.event_id, correlation_id=envelope.correlation_id)
     async with store.unit_of_work(cause) as uow:
@@ -224,4 +243,3 @@ async def run_event(store: MessageStore, msg: Incoming, model: type[E], work: Ev
             return False
         await work(envelope.data, envelope, uow)
     return True
-

@@ -95,12 +95,24 @@ def middlewares(service: str, tracer_provider: TracerProvider | None) -> list[An
 
 
 class RabbitTransport:
-    def __init__(self, url: str, service: str, *, prefetch: int = 32, tracer_provider: TracerProvider | None = None,
-                 graceful_timeout: float = CONSUMER_GRACE_SECONDS) -> None:
+    def __init__(
+        self,
+        url: str,
+        service: str,
+        *,
+        prefetch: int = 32,
+        tracer_provider: TracerProvider | None = None,
+        graceful_timeout: float = CONSUMER_GRACE_SECONDS,
+    ) -> None:
         self.service = service
         # FastStream's own per-message log lines are off: `deliver` logs through structlog with the message ids.
-        self.broker = RabbitBroker(url, graceful_timeout=graceful_timeout, reconnect_interval=1.0, logger=None,
-                                   middlewares=middlewares(service, tracer_provider))
+        self.broker = RabbitBroker(
+            url,
+            graceful_timeout=graceful_timeout,
+            reconnect_interval=1.0,
+            logger=None,
+            middlewares=middlewares(service, tracer_provider),
+        )
         self.prefetch = prefetch
         self._consumers: Mapping[str, Consumer] = {}
 
@@ -154,17 +166,23 @@ class RabbitTransport:
         main = queue_name(self.service)
         dlq = dead_letter_queue_name(self.service)
         await self.broker.declare_queue(quorum_queue(dlq))
-        queue = await self.broker.declare_queue(quorum_queue(main, {
-            "x-delivery-limit": DELIVERY_LIMIT,
-            "x-dead-letter-exchange": "",
-            "x-dead-letter-routing-key": dlq,
-        }))
+        queue = await self.broker.declare_queue(
+            quorum_queue(
+                main,
+                {"x-delivery-limit": DELIVERY_LIMIT, "x-dead-letter-exchange": "", "x-dead-letter-routing-key": dlq},
+            )
+        )
         for step, delay in enumerate(RETRY_DELAYS_SECONDS, start=1):
-            await self.broker.declare_queue(quorum_queue(retry_queue_name(self.service, step), {
-                "x-message-ttl": int(delay * 1000),
-                "x-dead-letter-exchange": "",
-                "x-dead-letter-routing-key": main,
-            }))
+            await self.broker.declare_queue(
+                quorum_queue(
+                    retry_queue_name(self.service, step),
+                    {
+                        "x-message-ttl": int(delay * 1000),
+                        "x-dead-letter-exchange": "",
+                        "x-dead-letter-routing-key": main,
+                    },
+                )
+            )
         for exchange_name, routing_key in bindings(self._consumers):
             await queue.bind(exchange_name, routing_key=routing_key)
 
@@ -210,13 +228,19 @@ class RabbitTransport:
             headers[REASON_HEADER] = verdict.reason
             headers[DEAD_AT_HEADER] = datetime.now(UTC).isoformat(timespec="seconds")
             target = dead_letter_queue_name(self.service)
-        await self.publish(Outgoing(
-            exchange="", routing_key=target, body=msg.body, message_id=msg.message_id or "",
-            # An empty correlation id would be replaced by FastStream with a random one, and the events the
-            # retried command finally causes could no longer be matched to it (the contract: default message_id).
-            message_type=msg.message_type or "", headers=headers,
-            correlation_id=msg.correlation_id or msg.message_id or "",
-        ))
+        await self.publish(
+            Outgoing(
+                exchange="",
+                routing_key=target,
+                body=msg.body,
+                message_id=msg.message_id or "",
+                # An empty correlation id would be replaced by FastStream with a random one, and the events the
+                # retried command finally causes could no longer be matched to it (the contract: default message_id).
+                message_type=msg.message_type or "",
+                headers=headers,
+                correlation_id=msg.correlation_id or msg.message_id or "",
+            )
+        )
 
 
 # Headers a dead letter carries that must not travel with its replayed copy.
@@ -248,15 +272,24 @@ def dead_letter_of(message: aio_pika.abc.AbstractIncomingMessage, service: str) 
         exchange_name = exchange_name if exchange_name is not None else _text(death.get("exchange", ""))
         if reason is None:
             cause = _text(death.get("reason", ""))
-            reason = f"RabbitMQ: {cause}" + (f" (not settled after {DELIVERY_LIMIT} deliveries: the consumer crashed"
-                                             " or stalled on it)" if cause == "delivery_limit" else "")
+            reason = f"RabbitMQ: {cause}" + (
+                f" (not settled after {DELIVERY_LIMIT} deliveries: the consumer crashed or stalled on it)"
+                if cause == "delivery_limit"
+                else ""
+            )
         if dead_at is None and isinstance(death.get("time"), datetime):
             dead_at = death["time"].isoformat()
     return DeadLetter(
-        id=letter_id(message.message_id, message.body), routing_key=_text(routing_key or message.routing_key or ""),
-        reason=_text(reason or "unknown"), body=message.body, message_id=message.message_id,
-        message_type=message.type, correlation_id=message.correlation_id, exchange=_text(exchange_name or ""),
-        dead_at=_text(dead_at) if dead_at else None, headers=headers,
+        id=letter_id(message.message_id, message.body),
+        routing_key=_text(routing_key or message.routing_key or ""),
+        reason=_text(reason or "unknown"),
+        body=message.body,
+        message_id=message.message_id,
+        message_type=message.type,
+        correlation_id=message.correlation_id,
+        exchange=_text(exchange_name or ""),
+        dead_at=_text(dead_at) if dead_at else None,
+        headers=headers,
     )
 
 
@@ -293,8 +326,10 @@ class RabbitDeadLetters:
             self._queue = await self._channel.declare_queue(dead_letter_queue_name(self.service), passive=True)
         except aio_pika.exceptions.ChannelNotFoundEntity:
             await self._connection.close()
-            raise LookupError(f"no queue {dead_letter_queue_name(self.service)} on this broker "
-                              f"(it is declared when {self.service} first starts)") from None
+            raise LookupError(
+                f"no queue {dead_letter_queue_name(self.service)} on this broker "
+                f"(it is declared when {self.service} first starts)"
+            ) from None
         except BaseException:
             await self._connection.close()
             raise
@@ -318,16 +353,21 @@ class RabbitDeadLetters:
     async def _republish(self, message: aio_pika.abc.AbstractIncomingMessage, letter: DeadLetter) -> None:
         await self._channel.default_exchange.publish(
             aio_pika.Message(
-                letter.body, headers=replay_headers(letter), message_id=message.message_id, type=message.type,
-                correlation_id=message.correlation_id, reply_to=message.reply_to,
+                letter.body,
+                headers=replay_headers(letter),
+                message_id=message.message_id,
+                type=message.type,
+                correlation_id=message.correlation_id,
+                reply_to=message.reply_to,
                 content_type=message.content_type or "application/json",
                 delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
             ),
             routing_key=queue_name(self.service),
         )
 
-    async def _each(self, select: Select, act: Callable[..., Any],
-                    limit: int | None = None) -> tuple[builtins.list[DeadLetter], builtins.list[DeadLetter]]:
+    async def _each(
+        self, select: Select, act: Callable[..., Any], limit: int | None = None
+    ) -> tuple[builtins.list[DeadLetter], builtins.list[DeadLetter]]:
         """Apply `act` to the selected letters and ack them; every other letter goes back. Returns (seen, acted on)."""
         held: builtins.list[aio_pika.abc.AbstractIncomingMessage] = []
         seen: builtins.list[DeadLetter] = []
@@ -357,4 +397,3 @@ async def _nothing(_message: object, _letter: DeadLetter) -> None:
 
 def _never(_letter: DeadLetter) -> bool:
     return False
-

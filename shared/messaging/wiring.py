@@ -74,11 +74,17 @@ class Consumes:
         return issubclass(self.model, Command)
 
 
-def on(model: type[Command] | type[EventData], *handlers: Handler, refine_errors: ErrorRefiner | None = None,
-       after_commit: Sequence[Handler] = ()) -> Consumes:
+def on(
+    model: type[Command] | type[EventData],
+    *handlers: Handler,
+    refine_errors: ErrorRefiner | None = None,
+    after_commit: Sequence[Handler] = (),
+) -> Consumes:
     if issubclass(model, Command) and (len(handlers) != 1 or after_commit):
-        raise ValueError(f"{model.__name__}: a command has exactly one handler (its outcome is the reply) and "
-                         "nothing after it (what follows a command reacts to the events it caused)")
+        raise ValueError(
+            f"{model.__name__}: a command has exactly one handler (its outcome is the reply) and "
+            "nothing after it (what follows a command reacts to the events it caused)"
+        )
     return Consumes(model, tuple(handlers), refine_errors, tuple(after_commit))
 
 
@@ -114,8 +120,10 @@ class Call:
             elif parameter.default is parameter.empty:
                 missing.append(parameter.name)
         if missing:
-            raise TypeError(f"{where}: {_name(handler)} needs {', '.join(missing)}, which this service does not "
-                            f"provide (it provides {', '.join(sorted(available))})")
+            raise TypeError(
+                f"{where}: {_name(handler)} needs {', '.join(missing)}, which this service does not "
+                f"provide (it provides {', '.join(sorted(available))})"
+            )
         return cls(handler, tuple(needs))
 
 
@@ -187,8 +195,10 @@ class Consumers(Mapping[str, Consumer]):
         available = UNIT_OF_WORK_NAMES | self.deps.per_transaction.keys() | self.deps.fixed.keys()
         where = f"{self.store.service} on {line.routing_key}"
         calls = [Call.of(handler, available, where) for handler in line.handlers]
-        after = [Call.of(handler, frozenset({"now", "envelope", "occurred_at", *self.deps.fixed}), where)
-                 for handler in line.after_commit]
+        after = [
+            Call.of(handler, frozenset({"now", "envelope", "occurred_at", *self.deps.fixed}), where)
+            for handler in line.after_commit
+        ]
         if line.is_command:
             return self._command_consumer(line, calls[0])
         return self._event_consumer(line, calls, after)

@@ -1,0 +1,34 @@
+"""Scheduling use cases. Each takes its dependencies as arguments so tests can pass in-memory fakes.
+
+Every use case that touches places locks the edition first (`editions.get(..., for_update=True)`), so
+competing replicas change one edition's places, waitlist and seating strictly one after the other.
+"""
+
+from .editions import schedule_edition
+from .events import edition_scheduled, session_rescheduled
+from .placement import (
+    allocate_if_due,
+    close_registration,
+    registration_approved,
+    registration_left,
+    remember_registration,
+)
+from .ports import Editions, Emit, Registrations
+from .sessions import complete_session, record_attendance, reschedule_session
+
+__all__ = [
+    "Editions",
+    "Emit",
+    "Registrations",
+    "allocate_if_due",
+    "close_registration",
+    "complete_session",
+    "edition_scheduled",
+    "record_attendance",
+    "registration_approved",
+    "registration_left",
+    "remember_registration",
+    "reschedule_session",
+    "schedule_edition",
+    "session_rescheduled",
+]

@@ -1,0 +1,53 @@
+"""What the scheduling handlers need from the outside (repositories, emit) and the lookups they share."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Protocol
+
+from shared.contract import EventData
+from shared.messaging.messages import refuse
+
+from ..domain import Edition, Session, Trio
+
+Emit = Callable[[EventData], object]
+
+APPROVED, DECLINED, CANCELLED = "approved", "declined", "cancelled"
+
+
+class Editions(Protocol):
+    async def get(self, slug: str, *, for_update: bool = False) -> Edition | None: ...
+
+    async def lock(self, slug: str) -> bool:
+        """Take the edition's lock, as get(for_update=True) does, without loading it; False when it is unknown."""
+        ...
+
+    async def save(self, edition: Edition) -> None: ...
+
+
+class Registrations(Protocol):
+    """Scheduling's own copy of registrations and their decisions, from registration's events."""
+
+    async def add(self, edition: str, trio: Trio) -> None: ...
+    async def trio(self, registration_id: str) -> Trio | None: ...
+    async def trios(self, registration_ids: list[str]) -> dict[str, Trio]: ...
+    async def status(self, registration_id: str) -> str | None: ...
+    async def set_status(self, registration_id: str, edition: str, status: str, at: datetime) -> None: ...
+    async def pool(self, edition: str) -> list[Trio]: ...
+    async def of_edition(self, edition: str) -> set[str]: ...
+    async def municipalities(self, registration_ids: list[str]) -> dict[str, str]: ...
+
+
+async def edition_of(editions: Editions, slug: str) -> Edition:
+    edition = await editions.get(slug, for_update=True)
+    if edition is None:
+        raise refuse("edition", "unknown_edition", "Deze editie bestaat niet.")
+    return edition
+
+
+def session_of(edition: Edition, number: int) -> Session:
+    session = edition.session(number)
+    if session is None:
+        raise refuse("session_number", "unknown_session", "Deze editie heeft geen bijeenkomst met dit nummer.")
+    return session
