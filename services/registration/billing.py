@@ -7,13 +7,12 @@ import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
-from zoneinfo import ZoneInfo
 
 from shared.contract import ErrorItem
 from shared.contract.common import Language, Role
 from shared.contract.registration import Fee
+from shared.formatting import AMSTERDAM, euro
 
-AMSTERDAM = ZoneInfo("Europe/Amsterdam")
 INVOICE_SERIES = "invoice"
 CREDIT_NOTE_SERIES = "credit_note"
 POSTCODE = re.compile(r"^\s*(?P<postcode>\d{4}\s?[A-Za-z]{2})\s+(?P<city>.+?)\s*$")
@@ -202,16 +201,9 @@ def payment_problems(invoice: Invoice | None, amount_cents: int) -> list[ErrorIt
         return [error("invoice_number", "already_paid", f"Factuur {invoice.number} is al volledig betaald.")]
     if amount_cents > invoice.open_cents:
         return [error("amount_cents", "overpayment",
-                      f"Het bedrag ({euros(amount_cents)}) is hoger dan wat er op factuur {invoice.number} nog "
-                      f"openstaat ({euros(invoice.open_cents)}).")]
+                      f"Het bedrag ({euro(amount_cents)}) is hoger dan wat er op factuur {invoice.number} nog "
+                      f"openstaat ({euro(invoice.open_cents)}).")]
     return []
-
-
-def euros(cents: int) -> str:
-    """`€ 1.234,56`, as Dutch invoices write amounts."""
-    whole, rest = divmod(abs(cents), 100)
-    sign = "-" if cents < 0 else ""
-    return f"{sign}€ {whole:,}".replace(",", ".") + f",{rest:02d}"
 
 
 def decimal_amount(cents: int) -> str:

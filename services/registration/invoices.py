@@ -26,8 +26,9 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from lxml import etree
 
 from shared.contract.registration import Attachment
+from shared.formatting import dutch_date, euro
 
-from .billing import CreditNote, Invoice, decimal_amount, euros
+from .billing import CreditNote, Invoice, decimal_amount
 
 CUSTOMIZATION_ID = "urn:cen.eu:en16931:2017#compliant#urn:fdc:peppol.eu:2017:poacc:billing:3.0"
 PROFILE_ID = "urn:fdc:peppol.eu:2017:poacc:billing:01:1.0"
@@ -40,8 +41,6 @@ SEPA_CREDIT_TRANSFER = "58"
 UNIT = "C62"  # "one": the trio's participation is one unit
 PDF_TYPE = "application/pdf"
 UBL_TYPE = "application/xml"
-MONTHS = ("januari", "februari", "maart", "april", "mei", "juni", "juli", "augustus", "september", "oktober",
-          "november", "december")
 
 templates = Environment(
     loader=FileSystemLoader(Path(__file__).parent / "invoice_templates"),
@@ -75,17 +74,13 @@ async def credit_note_documents(note: CreditNote) -> Documents:
     return Documents(pdf=await asyncio.to_thread(write_pdf, html), ubl=credit_note_ubl(note))
 
 
-def dutch_date(day: date) -> str:
-    return f"{day.day} {MONTHS[day.month - 1]} {day.year}"
-
-
 def _context(invoice: Invoice) -> dict[str, Any]:
     vat = invoice.vat
     return {
         "invoice": invoice, "seller": invoice.seller, "buyer": invoice.buyer,
         "issue_date": dutch_date(invoice.issue_date), "due_date": dutch_date(invoice.due_date),
-        "net": euros(invoice.amounts.net_cents), "vat_amount": euros(invoice.amounts.vat_cents),
-        "total": euros(invoice.amounts.total_cents),
+        "net": euro(invoice.amounts.net_cents), "vat_amount": euro(invoice.amounts.vat_cents),
+        "total": euro(invoice.amounts.total_cents),
         "vat_label": f"Vrijgesteld van btw: {vat.exemption_reason}" if vat.exemption_reason
         else f"Btw {_percent(vat.percent)}%",
         "vat_percent": "vrijgesteld" if vat.exemption_reason else f"{_percent(vat.percent)}%",

@@ -16,7 +16,9 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup
 
-from .domain import DOMAINS, SIZE_ADJECTIVES, dutch_date, euros, local_date
+from shared.formatting import dutch_date, euro_compact
+
+from .domain import DOMAINS, SIZE_ADJECTIVES, local_date
 from .themes import METHOD
 from .views import domain_list
 
@@ -55,7 +57,7 @@ def _environment(autoescape: bool) -> Environment:
     env.globals.update(
         dutch_date=dutch_date,
         local_date=local_date,
-        euros=euros,
+        euros=euro_compact,
         domain_list=domain_list,
         size_class_phrase=size_class_phrase,
         DOMAINS=DOMAINS,

@@ -9,13 +9,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Any, Literal
-from zoneinfo import ZoneInfo
 
-AMSTERDAM = ZoneInfo("Europe/Amsterdam")
+from shared.formatting import AMSTERDAM, MONTHS
+
 REMOVED = "[verwijderd]"
-
-MONTHS = ("januari", "februari", "maart", "april", "mei", "juni", "juli", "augustus", "september", "oktober",
-          "november", "december")
 
 EMAIL = re.compile(r"(?<![\w.%+-])[\w.%+-]+@[\w-]+(?:\.[\w-]+)+", re.UNICODE)
 
@@ -125,12 +122,6 @@ def report_url(public_url: str, edition: str, session_number: int | None = None)
     return f"{public_url}/reports/{edition}/{session_number}"
 
 
-def dutch_date(moment: datetime) -> str:
-    """`15 oktober 2027`: the date in Utrecht, as Dutch readers write it."""
-    local = moment.astimezone(AMSTERDAM)
-    return f"{local.day} {MONTHS[local.month - 1]} {local.year}"
-
-
 def local_date(moment: datetime) -> str:
     """The ISO date in Utrecht, for <time datetime="...">."""
     return moment.astimezone(AMSTERDAM).date().isoformat()
@@ -139,13 +130,6 @@ def local_date(moment: datetime) -> str:
 def dutch_month(moment: datetime) -> str:
     local = moment.astimezone(AMSTERDAM)
     return f"{MONTHS[local.month - 1]} {local.year}"
-
-
-def euros(cents: int) -> str:
-    """`€ 1.200` / `€ 12,50`, as Dutch readers write amounts."""
-    whole, rest = divmod(cents, 100)
-    grouped = f"{whole:,}".replace(",", ".")
-    return f"€ {grouped}" if rest == 0 else f"€ {grouped},{rest:02d}"
 
 
 # Reporting's copy of the trios (event-carried state from registration and scheduling)

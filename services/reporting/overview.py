@@ -16,9 +16,10 @@ from openpyxl import Workbook
 from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 
+from shared.formatting import AMSTERDAM
+
 from .domain import (
     ACTIVE_STATUSES,
-    AMSTERDAM,
     DOMAINS,
     SIZE_CLASSES,
     STATUS_LABELS,

@@ -12,6 +12,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
+from shared.formatting import dutch_date
+
 from .anonymise import Anonymiser, NameKey, NameKind, Replacement, municipality_replacement, neighbourhood_replacement
 from .domain import (
     DOMAINS,
@@ -19,7 +21,6 @@ from .domain import (
     Numbers,
     SessionReport,
     Trio,
-    dutch_date,
     dutch_month,
     nameable_municipalities,
     numbers_of,

@@ -13,7 +13,6 @@ from services.registration.billing import (
     Seller,
     VatRule,
     amounts,
-    euros,
     invoice_number,
     invoice_year,
     is_overdue,
@@ -26,6 +25,7 @@ from services.registration.billing import (
 from services.registration.config import RegistrationConfig
 from shared.contract.common import Language, Role
 from shared.contract.registration import Fee
+from shared.formatting import euro
 
 SELLER = Seller("Platform31", "Koninginnegracht 19", "2514 AB", "Den Haag", "12345678", "NL000099998B57",
                 "NL91ABNA0417164300", "werkplaatsen@platform31.nl")
@@ -137,7 +137,7 @@ def test_a_paid_or_credited_invoice_is_never_overdue() -> None:
 
 
 def test_amounts_are_written_the_dutch_way() -> None:
-    assert (euros(24200), euros(123456789)) == ("€ 242,00", "€ 1.234.567,89")
+    assert (euro(24200), euro(123456789)) == ("€ 242,00", "€ 1.234.567,89")
 
 
 def test_production_refuses_the_development_stand_ins_for_the_sellers_registrations() -> None:

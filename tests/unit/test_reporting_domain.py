@@ -10,10 +10,10 @@ from services.reporting.domain import (
     Instrument,
     SessionReport,
     anonymised,
-    dutch_date,
     scrub,
     unattributed,
 )
+from shared.formatting import dutch_date
 
 
 @pytest.mark.parametrize("text", [
