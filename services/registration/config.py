@@ -10,10 +10,10 @@ from urllib.parse import urlsplit
 from pydantic import Field, FilePath, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from shared.municipalities import SizeBand
 from shared.settings import SettingsError
 
 from .billing import Seller, VatRule
-from .domain import SizeBand
 
 DATA_DIR = Path(__file__).parent / "data"
 MUNICIPALITIES_FILE = DATA_DIR / "gemeenten.csv"

@@ -1,5 +1,6 @@
-"""Registration rules: municipality size, fee, priority, the intake checks of a trio, and what happens to a
-registration afterwards (approval, places, cancellation, erasure). Pure: no I/O."""
+"""Registration rules: fee, priority, the intake checks of a trio, and what happens to a registration afterwards
+(approval, places, cancellation, erasure). Pure: no I/O. A municipality's size class is reference data
+(shared/municipalities.py), shared with the chat front end."""
 
 from __future__ import annotations
 
@@ -11,8 +12,7 @@ from typing import Any, Literal
 from shared.contract import ErrorItem
 from shared.contract.common import Channel, Domain, Language, Role
 from shared.contract.registration import Approver, Case, Consent, Fee, Invoice, RegisterTrio
-
-SizeClass = Literal["klein", "middelgroot", "groot"]
+from shared.municipalities import Municipality, SizeClass
 
 Status = Literal["awaiting_approval", "approved", "declined", "placed", "waitlisted", "cancelled"]
 STATUSES: tuple[Status, ...] = ("awaiting_approval", "approved", "declined", "placed", "waitlisted", "cancelled")
@@ -29,35 +29,6 @@ MAX_EDITION_LENGTH = 64  # the editions table's key
 # we cannot recognise people we no longer know, and keeping a hash of their address would keep personal data.
 # An erased trio keeps its status and place; it is just anonymous.
 ERASED = "[verwijderd]"
-
-
-@dataclass(frozen=True)
-class SizeBand:
-    """Inhabitants of a middelgroot municipality, both ends inclusive."""
-
-    min_inhabitants: int
-    max_inhabitants: int
-
-
-def size_class(inhabitants: int, m50_member: bool, band: SizeBand) -> SizeClass:
-    if m50_member or band.min_inhabitants <= inhabitants <= band.max_inhabitants:
-        return "middelgroot"
-    return "klein" if inhabitants < band.min_inhabitants else "groot"
-
-
-@dataclass(frozen=True)
-class Municipality:
-    code: str
-    name: str
-    province: str
-    inhabitants: int
-    m50_member: bool
-    size_class: SizeClass
-
-    @classmethod
-    def classified(cls, code: str, name: str, province: str, inhabitants: int, m50_member: bool,
-                   band: SizeBand) -> Municipality:
-        return cls(code, name, province, inhabitants, m50_member, size_class(inhabitants, m50_member, band))
 
 
 class MunicipalityRegister:

@@ -10,8 +10,9 @@ import pytest
 
 from services.registration.adapters import load_municipalities
 from services.registration.config import M50_FILE, MUNICIPALITIES_FILE, RegistrationConfig, load_config
-from services.registration.domain import ERASED, SizeBand, erased_event_data, refine_intake_errors, size_class
+from services.registration.domain import ERASED, erased_event_data, refine_intake_errors
 from shared.contract import ErrorItem
+from shared.municipalities import SizeBand, size_class
 from shared.settings import SettingsError
 
 BAND = SizeBand(40_000, 100_000)

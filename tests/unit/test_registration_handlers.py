@@ -19,7 +19,6 @@ from services.registration.domain import (
     MunicipalityRegister,
     Registration,
     RegistrationState,
-    SizeBand,
 )
 from services.registration.tokens import ApprovalLinks
 from shared.contract.registration import (
@@ -36,6 +35,7 @@ from shared.contract.registration import (
 )
 from shared.contract.scheduling import EditionScheduled, PlaceReleased, TrioPlaced, TrioWaitlisted
 from shared.messaging.messages import CommandRefused
+from shared.municipalities import SizeBand
 
 NOW = datetime(2027, 9, 1, 12, tzinfo=UTC)
 SECRET = "unit-test-secret"

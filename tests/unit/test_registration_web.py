@@ -29,9 +29,11 @@ from services.registration.adapters import (
 from services.registration.bootstrap import MIGRATIONS
 from services.registration.config import RegistrationConfig
 from services.registration.tokens import ApprovalLinks
-from services.registration.web import CSRF_COOKIE, dutch_datetime, web_routes
+from services.registration.web import web_routes
+from services.registration.web.csrf import CSRF_COOKIE
 from shared.contract.registration import RegistrationCommandRejected
 from shared.db import Database, migrate, utcnow
+from shared.formatting import dutch_datetime
 from shared.links import sign, unsign
 from shared.messaging.messages import Incoming
 from shared.settings import Settings
