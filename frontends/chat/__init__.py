@@ -6,7 +6,11 @@ text with our own transaction ids), which nio's AsyncClient gives without a fram
 is shaped for bridges and appservices; and the end-to-end tests already play the participant with nio, so the
 project depends on one Matrix library, not two. End-to-end encryption is not used (rooms with the bot are plain).
 
-Layout: `dialogue.py` (the conversation, no I/O), `store.py` (its own SQLite store), `bot.py` (Matrix sync loop,
-its RabbitMQ queue through FastStream, the outbox), `settings.py` (environment), `__main__.py` (the CLI,
-`python -m frontends.chat`). docs/chat.md tells how to run it against a homeserver.
+Layout: the conversation without I/O (`dialogue.py` routes a line to its flow; `conversation.py` the dialogue as
+data; `registering.py` with `steps.py` and `answers.py` the guided registration; `status_cancel.py` the status,
+programme and cancelling), `store.py` (its own SQLite store), `following.py` (the events it follows, applied to its
+copies), `bot.py` (each line and message once, the outbox), `matrix.py` (Matrix account and sync loop), `bus.py`
+(its RabbitMQ queue through FastStream), `settings.py` (environment), `__main__.py` (the CLI,
+`python -m frontends.chat`). It imports no service code: what it shares with registration is in shared/.
+docs/chat.md tells how to run it against a homeserver.
 """

@@ -1,99 +1,61 @@
-"""The running bot: the Matrix sync loop, its RabbitMQ queue, and the outbox that sends both ways.
+"""The running bot: a room's lines and the services' messages, each handled once in one transaction of its store,
+and the outbox that sends what they led to both ways.
 
-- Matrix: one long-poll `/sync` loop. The position (`next_batch`) is stored after each batch, so lines sent while
-  the bot was down are answered when it is back; each line's event id is recorded, so none is answered twice. The
-  bot joins rooms it is invited to and greets once.
-- RabbitMQ (FastStream, as the services use it): the bot's own durable quorum queue (default `werkplaatsen.chat`)
-  bound to the events it follows on `werkplaatsen.events`; the services send the outcome of its commands (`Reply`)
-  to the same queue, so an outcome that arrives while the bot is down waits there. A message is acked after its
-  transaction committed; a message that does not match the contract is dead-lettered to `<queue>.dlq`.
-- Commands go to `werkplaatsen.commands` with a fresh `message_id` each, with publisher confirms.
+Matrix (matrix.py) and RabbitMQ (bus.py) only carry messages; this module decides, one line or message at a time
+(a room's dialogue has one writer): each Matrix event id, reply and event id is recorded, so none is handled twice,
+and what the bot says and the commands it publishes are written to the outbox in the same transaction as the
+dialogue, then sent: Matrix texts with the row's transaction id, commands with a fresh `message_id` each.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import uuid
 from typing import Any
 
-import aio_pika
 import structlog
-from faststream import AckPolicy
-from faststream.rabbit import RabbitBroker, RabbitQueue
-from faststream.rabbit.annotations import RabbitMessage
-from faststream.rabbit.schemas import Channel
-from nio import (
-    AsyncClient,
-    AsyncClientConfig,
-    JoinResponse,
-    LoginResponse,
-    RoomMessageText,
-    RoomSendError,
-    SyncResponse,
-    WhoamiResponse,
-)
-from pydantic import ValidationError
 
-from services.registration.adapters import load_municipalities
-from services.registration.config import RegistrationConfig
-from services.registration.web import MunicipalityIndex
-from shared.contract import COMMANDS_EXCHANGE, EVENTS, EVENTS_EXCHANGE, Event, Reply, message_name
-from shared.contract.notifications import ChatMessageRequested
-from shared.contract.registration import (
-    RegistrationApproved,
-    RegistrationCancelled,
-    RegistrationDeclined,
-    TrioRegistered,
-)
-from shared.contract.scheduling import (
-    EditionScheduled,
-    PlaceReleased,
-    RegistrationClosed,
-    SessionRescheduled,
-    TrioPlaced,
-    TrioWaitlisted,
-)
+from shared.contract import Event, Reply, message_name
+from shared.contract.scheduling import EditionScheduled
 from shared.db import Database, utcnow
 from shared.links import status_path
-from shared.messaging.rabbit import exchange
+from shared.municipalities import MunicipalityIndex, read_municipalities
 
-from .dialogue import HELP, Context, Dialogue, Outcome, is_open, on_reply, respond
-from .settings import ChatSettings
-from .store import ChatStore, OutboxRow, RegistrationRow, apply_status, create_schema
+from .bus import Bus
+from .conversation import HELP, Context, Dialogue, Outcome
+from .dialogue import on_reply, respond
+from .following import on_event
+from .matrix import Matrix
+from .settings import MUNICIPALITIES_FILE, ChatSettings
+from .status_cancel import is_open
+from .store import ChatStore, apply_status, create_schema
 
 log = structlog.get_logger()
 
-FOLLOWED = (TrioRegistered, RegistrationApproved, RegistrationDeclined, RegistrationCancelled, TrioPlaced,
-            TrioWaitlisted, PlaceReleased, EditionScheduled, RegistrationClosed, SessionRescheduled,
-            ChatMessageRequested)
-SYNC_TIMEOUT_MS = 10_000
 RETRY_SECONDS = 2.0
-DEVICE_NAME = "Werkplaatsen chatbot"
 
 
 class ChatBot:
     def __init__(self, settings: ChatSettings) -> None:
         self.settings = settings
-        self.queue = settings.werkplaatsen_chat_queue
         self.db = Database(settings.store_url)
-        self.client = AsyncClient(settings.werkplaatsen_chat_homeserver, settings.werkplaatsen_chat_user,
-                                  config=AsyncClientConfig(max_timeouts=3, request_timeout=30))
-        self.broker = RabbitBroker(settings.werkplaatsen_broker_url, reconnect_interval=1.0, logger=None)
-        self.municipalities = MunicipalityIndex(list(load_municipalities(RegistrationConfig())))
+        self.wake = asyncio.Event()
+        self.matrix = Matrix(settings, self.db)
+        self.bus = Bus(settings.werkplaatsen_broker_url, settings.werkplaatsen_chat_queue, self.handle_reply,
+                       self.handle_event, self.wake)
+        self.municipalities = MunicipalityIndex(read_municipalities(
+            MUNICIPALITIES_FILE, settings.registration_m50_file, settings.band))
         self.lock = asyncio.Lock()  # one line or message at a time: a room's dialogue has one writer
         self.flush_lock = asyncio.Lock()
-        self.wake = asyncio.Event()
-
-    # Running
 
     async def run(self, stop: asyncio.Event) -> None:
         await create_schema(self.db)
-        await self.login()
-        await self.start_consuming()
-        log.info("chat_bot_started", user=self.client.user_id, queue=self.queue)
-        tasks = [asyncio.create_task(self.sync_forever(stop)), asyncio.create_task(self.flush_forever(stop))]
+        await self.matrix.login()
+        await self.bus.start()
+        log.info("chat_bot_started", user=self.matrix.user_id, queue=self.bus.queue)
+        tasks = [asyncio.create_task(self.matrix.sync_forever(stop, self.greet, self.on_line, self.wake)),
+                 asyncio.create_task(self.flush_forever(stop))]
         try:
             await stop.wait()
         finally:
@@ -102,119 +64,23 @@ class ChatBot:
             for task in tasks:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
-            await self.broker.stop()
-            await self.client.close()
+            await self.bus.stop()
+            await self.matrix.close()
             await self.db.dispose()
 
-    async def login(self) -> None:
-        s = self.settings
-        if s.werkplaatsen_chat_access_token is not None:
-            self.client.restore_login(s.werkplaatsen_chat_user, s.werkplaatsen_chat_device_id or "",
-                                      s.werkplaatsen_chat_access_token.get_secret_value())
-            await self.check_login()
-            return
-        async with self.db.sessions() as session:
-            saved = await ChatStore(session).setting("matrix_login")
-        if saved:
-            # The same device on every start: the homeserver recognises a repeated transaction id only per device.
-            login = json.loads(saved)
-            self.client.restore_login(login["user_id"], login["device_id"], login["access_token"])
-            if await self.check_login(fail=False):
-                return
-        assert s.werkplaatsen_chat_password is not None
-        response = await self.client.login(s.werkplaatsen_chat_password.get_secret_value(), device_name=DEVICE_NAME)
-        if not isinstance(response, LoginResponse):
-            raise SystemExit(f"WERKPLAATSEN_CHAT_PASSWORD: the homeserver refused the login ({response})")
-        async with self.db.transaction() as session:
-            await ChatStore(session).set_setting("matrix_login", json.dumps({
-                "user_id": response.user_id, "device_id": response.device_id,
-                "access_token": response.access_token}))
+    # The services' messages
 
-    async def check_login(self, fail: bool = True) -> bool:
-        response = await self.client.whoami()
-        if isinstance(response, WhoamiResponse):
-            self.client.user_id = response.user_id
-            self.client.device_id = response.device_id or self.client.device_id
-            return True
-        if fail:
-            raise SystemExit(f"WERKPLAATSEN_CHAT_ACCESS_TOKEN: the homeserver refused it ({response})")
-        return False
+    async def handle_reply(self, reply: Reply) -> None:
+        async with self.lock, self.db.transaction() as session:
+            store = ChatStore(session)
+            if await store.first_time(f"reply:{reply.command_id}"):
+                await self.on_reply(store, reply)
 
-    # RabbitMQ
-
-    async def start_consuming(self) -> None:
-        await self.broker.connect()
-        for name in (COMMANDS_EXCHANGE, EVENTS_EXCHANGE):
-            await self.broker.declare_exchange(exchange(name))
-        dlq = f"{self.queue}.dlq"
-        await self.broker.declare_queue(RabbitQueue(dlq, durable=True, arguments={"x-queue-type": "quorum"}))
-        queue = await self.broker.declare_queue(RabbitQueue(self.queue, durable=True, arguments={
-            "x-queue-type": "quorum", "x-dead-letter-exchange": "", "x-dead-letter-routing-key": dlq}))
-        for event in FOLLOWED:
-            await queue.bind(EVENTS_EXCHANGE, routing_key=event.routing_key)
-        subscriber = self.broker.subscriber(
-            RabbitQueue(self.queue, declare=False), channel=Channel(prefetch_count=16),
-            ack_policy=AckPolicy.MANUAL, no_reply=True, decoder=_raw_body,
-        )
-        subscriber(self.on_bus_message)
-        await self.broker.start()
-
-    async def on_bus_message(self, message: RabbitMessage) -> None:
-        raw = message.raw_message
-        try:
-            await self.handle_bus(raw)
-        except (ValidationError, LookupError) as exc:
-            # Not a message of the contract: handling it again would fail again. Dead-lettered, with the reason here.
-            log.error("chat_message_unusable", message_id=raw.message_id, routing_key=raw.routing_key,
-                      error=repr(exc)[:500])
-            await message.reject(requeue=False)
-            return
-        except Exception as exc:
-            log.warning("chat_message_failed", message_id=raw.message_id, error=repr(exc)[:500])
-            await asyncio.sleep(RETRY_SECONDS)
-            await message.nack(requeue=True)
-            return
-        await message.ack()
-        self.wake.set()
-
-    async def handle_bus(self, raw: aio_pika.abc.AbstractIncomingMessage) -> None:
-        if raw.type == "Reply":
-            reply = Reply.model_validate_json(raw.body)
-            async with self.lock, self.db.transaction() as session:
-                store = ChatStore(session)
-                if await store.first_time(f"reply:{reply.command_id}"):
-                    await self.on_reply(store, reply)
-            return
-        model = EVENTS.get(raw.routing_key or "")
-        if model is None:
-            raise LookupError(f"no event with routing key {raw.routing_key!r}")
-        event = Event[model].model_validate_json(raw.body)  # type: ignore[valid-type]
+    async def handle_event(self, event: Event[Any]) -> None:
         async with self.lock, self.db.transaction() as session:
             store = ChatStore(session)
             if await store.first_time(event.event_id):
-                await self.on_event(store, event)
-
-    async def on_event(self, store: ChatStore, event: Event[Any]) -> None:
-        data, at = event.data, event.occurred_at
-        if isinstance(data, ChatMessageRequested):
-            if await store.known_room(data.chat_id):
-                store.say(data.chat_id, data.text)
-        elif isinstance(data, EditionScheduled):
-            await store.save_edition(data.edition, data.model_dump(mode="json"), at)
-        elif isinstance(data, RegistrationClosed):
-            if (edition := await store.edition(data.edition)) is not None:
-                edition.closed = True
-        elif isinstance(data, SessionRescheduled):
-            if (edition := await store.edition(data.edition)) is not None:
-                sessions = [{**s, "starts_at": data.starts_at.isoformat(), "ends_at": data.ends_at.isoformat()}
-                            if s["number"] == data.session_number else s for s in edition.data["sessions"]]
-                edition.data = {**edition.data, "sessions": sessions}
-        elif isinstance(data, TrioRegistered):
-            if data.chat_id and await store.known_room(data.chat_id):
-                await store.add_registration(data.registration_id, data.chat_id, data.edition,
-                                             data.municipality.name, data.registered_at)
-        elif (row := await store.registration(data.registration_id)) is not None:
-            follow(row, data, at)
+                await on_event(store, event)
 
     async def on_reply(self, store: ChatStore, reply: Reply) -> None:
         pending = await store.take_pending(reply.command_id)
@@ -232,54 +98,7 @@ class ChatBot:
             return
         await self.apply(store, room_id, on_reply(dialogue, reply, await self.context(store, room_id)))
 
-    async def publish(self, row: OutboxRow) -> None:
-        await self.broker.publish(
-            row.body.encode(), exchange=exchange(COMMANDS_EXCHANGE), routing_key=row.target, persist=True,
-            mandatory=False, message_id=row.send_id, message_type=row.message_type, correlation_id=row.send_id,
-            content_type="application/json", reply_to=self.queue, timeout=10,
-        )
-        log.info("chat_command_sent", message_type=row.message_type, message_id=row.send_id)
-
-    # Matrix
-
-    async def sync_forever(self, stop: asyncio.Event) -> None:
-        async with self.db.sessions() as session:
-            token = await ChatStore(session).setting("sync_token")
-        while not stop.is_set():
-            try:
-                token = await self.sync_once(token)
-            except Exception as exc:
-                # The homeserver is away or a line could not be handled: the same batch is fetched again.
-                log.warning("matrix_sync_failed", error=repr(exc)[:300])
-                await asyncio.sleep(RETRY_SECONDS)
-                continue
-            self.wake.set()
-
-    async def sync_once(self, token: str | None) -> str:
-        if token is None:
-            # First start: begin from now; what was said in rooms before the bot existed is not for it.
-            response = await self.client.sync(timeout=0, full_state=True,
-                                              sync_filter={"room": {"timeline": {"limit": 0}}})
-        else:
-            response = await self.client.sync(timeout=SYNC_TIMEOUT_MS, since=token)
-        if not isinstance(response, SyncResponse):
-            raise RuntimeError(f"sync refused: {response}")
-        await self.on_sync(response)
-        async with self.db.transaction() as session:
-            await ChatStore(session).set_setting("sync_token", response.next_batch)
-        return response.next_batch
-
-    async def on_sync(self, response: SyncResponse) -> None:
-        for room_id in response.rooms.invite:
-            joined = await self.client.join(room_id)
-            if isinstance(joined, JoinResponse):
-                await self.greet(room_id)
-            else:
-                log.warning("matrix_join_failed", room_id=room_id, error=str(joined)[:300])
-        for room_id, room in response.rooms.join.items():
-            for event in room.timeline.events:
-                if isinstance(event, RoomMessageText) and event.sender != self.client.user_id:
-                    await self.on_line(room_id, event.event_id, event.body)
+    # The rooms
 
     async def greet(self, room_id: str) -> None:
         async with self.lock, self.db.transaction() as session:
@@ -350,36 +169,6 @@ class ChatBot:
                 if not rows:
                     return
                 for row in rows:
-                    await (self.send_text(row) if row.kind == "matrix" else self.publish(row))
+                    await (self.matrix.send_text(row) if row.kind == "matrix" else self.bus.publish(row))
                     async with self.db.transaction() as session:
                         await ChatStore(session).sent(row.position)
-
-    async def send_text(self, row: OutboxRow) -> None:
-        response = await self.client.room_send(row.target, "m.room.message", {"msgtype": "m.text", "body": row.body},
-                                               tx_id=row.send_id)
-        if isinstance(response, RoomSendError):
-            if response.status_code in ("M_FORBIDDEN", "M_NOT_FOUND"):
-                # The bot left or was removed from the room: nobody there to tell.
-                log.warning("matrix_room_gone", room_id=row.target, error=str(response)[:300])
-                return
-            raise RuntimeError(f"sending to {row.target} failed: {response}")
-
-
-def follow(row: RegistrationRow, data: Any, occurred_at: Any) -> None:
-    """A registration or scheduling event about a trio of the bot's rooms, applied to the bot's copy of its status."""
-    if isinstance(data, RegistrationApproved):
-        apply_status(row, "approved")
-    elif isinstance(data, RegistrationDeclined):
-        apply_status(row, "declined")
-    elif isinstance(data, RegistrationCancelled):
-        apply_status(row, "cancelled")
-    elif isinstance(data, TrioPlaced):
-        apply_status(row, "placed", occurred_at)
-    elif isinstance(data, TrioWaitlisted):
-        apply_status(row, "waitlisted", occurred_at, data.position)
-    elif isinstance(data, PlaceReleased):
-        apply_status(row, "released", occurred_at)
-
-
-async def _raw_body(message: Any) -> bytes:
-    return message.body

@@ -4,10 +4,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import Field, FilePath, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from shared.municipalities import SizeBand
 from shared.settings import SettingsError
+
+# Registration's municipality files (services/registration/data), read as files: the bot imports no service code.
+MUNICIPALITY_DATA = Path(__file__).resolve().parents[2] / "services" / "registration" / "data"
+MUNICIPALITIES_FILE = MUNICIPALITY_DATA / "gemeenten.csv"
+M50_FILE = MUNICIPALITY_DATA / "m50-leden-2023.csv"
 
 
 class ChatSettings(BaseSettings):
@@ -24,6 +30,11 @@ class ChatSettings(BaseSettings):
     werkplaatsen_public_url: str = "http://localhost:8000"
     werkplaatsen_secret_key: SecretStr = SecretStr("dev-secret-change-me")
     werkplaatsen_log_format: str = "auto"
+    # The municipalities' size classes (whether a fee is due): registration's own variables, so the bot asks for
+    # invoice details exactly when registration will want them.
+    registration_midsize_min: int = Field(default=40_000, ge=0, description="Fewest inhabitants of a middelgroot")
+    registration_midsize_max: int = Field(default=100_000, ge=0, description="Most inhabitants of a middelgroot")
+    registration_m50_file: FilePath = Field(default=M50_FILE, description="CSV of M50 members with a gm_code column.")
 
     @field_validator("werkplaatsen_chat_homeserver")
     @classmethod
@@ -44,6 +55,16 @@ class ChatSettings(BaseSettings):
         if self.werkplaatsen_chat_password is None and self.werkplaatsen_chat_access_token is None:
             raise ValueError("WERKPLAATSEN_CHAT_PASSWORD or WERKPLAATSEN_CHAT_ACCESS_TOKEN: one of them is needed")
         return self
+
+    @model_validator(mode="after")
+    def _band_in_order(self) -> ChatSettings:
+        if self.registration_midsize_min > self.registration_midsize_max:
+            raise ValueError("REGISTRATION_MIDSIZE_MIN is larger than REGISTRATION_MIDSIZE_MAX")
+        return self
+
+    @property
+    def band(self) -> SizeBand:
+        return SizeBand(self.registration_midsize_min, self.registration_midsize_max)
 
     @property
     def store_url(self) -> str:

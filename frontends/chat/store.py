@@ -21,7 +21,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from shared.db import Database, UtcDateTime, utcnow
 
-from .dialogue import Dialogue, RoomRegistration
+from .conversation import Dialogue, RoomRegistration
 
 FINAL = ("declined", "cancelled")
 

@@ -4,17 +4,18 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from frontends.chat.dialogue import Context, Dialogue, respond, steps_to_ask_again
+from frontends.chat.conversation import Context, Dialogue
+from frontends.chat.dialogue import respond
+from frontends.chat.registering import steps_to_ask_again
+from frontends.chat.settings import M50_FILE, MUNICIPALITIES_FILE
 from frontends.chat.store import RegistrationRow, apply_status
-from services.registration.adapters import load_municipalities
-from services.registration.config import RegistrationConfig
-from services.registration.web import MunicipalityIndex
 from shared.contract import ErrorItem
 from shared.contract.scheduling import EditionScheduled
 from shared.db import utcnow
+from shared.municipalities import MunicipalityIndex, SizeBand, read_municipalities
 from tests.factories import open_edition
 
-MUNICIPALITIES = MunicipalityIndex(list(load_municipalities(RegistrationConfig())))
+MUNICIPALITIES = MunicipalityIndex(read_municipalities(MUNICIPALITIES_FILE, M50_FILE, SizeBand(40_000, 100_000)))
 
 
 def context(**changes: object) -> Context:
