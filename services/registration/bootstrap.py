@@ -14,10 +14,10 @@ from shared.metrics import REGISTRATIONS, query_gauge
 from shared.runtime import Service, Transport
 from shared.settings import Settings
 
-from . import entrypoints, web
+from . import consumes, entrypoints, web
 from .adapters import Inbox, Outbox, RegistrationRow, RegistrationStore, load_municipalities
-from .config import load_config
 from .billing import BillingPolicy
+from .config import load_config
 from .invoice_routes import invoice_routes
 from .tokens import ApprovalLinks, InvoiceLinks
 
@@ -42,12 +42,14 @@ def build(settings: Settings, transport: Transport) -> Service:
                               invoice_prefix=config.invoice_prefix, credit_note_prefix=config.credit_note_prefix),
         invoice_links=InvoiceLinks(settings.werkplaatsen_secret_key, settings.public_url),
     )
+    # One set of consumers: the broker's messages and the HTTP routes' commands take the same path.
+    consumers = consumes.consumers(store, municipalities)
     return Service(
         name="registration", store=store, relay=relay, transport=transport, migrations=MIGRATIONS,
-        consumers=entrypoints.command_paths(store, municipalities),
-        routes=[*entrypoints.routes(store, municipalities, settings.werkplaatsen_organizer_token),
-                *web.web_routes(store, municipalities, settings),
-                *invoice_routes(store, settings.werkplaatsen_organizer_token)],
+        consumers=consumers,
+        routes=[*entrypoints.routes(store, consumers, settings.werkplaatsen_organizer_token),
+                *web.web_routes(store, consumers, municipalities, settings),
+                *invoice_routes(store, consumers, settings.werkplaatsen_organizer_token)],
         background=[entrypoints.retention_job(store),
                     entrypoints.overdue_job(store, config.overdue_check_seconds)],
         metrics=[query_gauge(db, REGISTRATIONS, BY_STATUS)],

@@ -1,8 +1,8 @@
 """Registration's HTTP routes and background jobs (what it consumes is in consumes.py).
 
-The HTTP routes do not publish commands: they carry them out with the service's own consumers, so both paths
-share validation, idempotency (Idempotency-Key = message_id) and outcome. The functions `register_trio`,
-`decide`, `cancel_registration` and `erase_participant_data` are that shared path; the HTML pages call them too.
+The HTTP routes do not publish commands: they carry them out with the service's own consumers
+(`Consumers.command`), so both paths share validation, idempotency (Idempotency-Key = message_id) and outcome;
+the HTML pages (web/) and the invoice routes do the same.
 """
 
 from __future__ import annotations
@@ -24,20 +24,18 @@ from shared.contract.registration import (
     CancelRegistration,
     DeclineRegistration,
     EraseParticipantData,
-    RegisterPayment,
     RegisterTrio,
 )
 from shared.db import utcnow
 from shared.http import error_response, http_command, is_organizer, unauthorized
 from shared.jobs import Job, every
-from shared.messaging.messages import CommandRefused, Incoming
+from shared.messaging.messages import CommandRefused
 from shared.messaging.outbox import Cause
 from shared.messaging.processing import MAX_ID_LENGTH
 from shared.messaging.wiring import Consumers
 
 from . import consumes, handlers
 from .adapters import RegistrationStore, SqlBilling, SqlEditions, SqlRegistrations
-from .domain import MunicipalityRegister
 
 log = structlog.get_logger()
 
@@ -45,40 +43,6 @@ MAX_BODY_BYTES = 64 * 1024
 # HTTP status of a refusal whose first error has this code; any other refusal is 422.
 REFUSAL_STATUS = {"unknown_registration": 404, "already_decided": 409, "already_cancelled": 409,
                   "already_declined": 409}
-
-
-# The command paths of the JSON API and the HTML pages: the broker's own consumers (consumes.py), so both share
-# validation, idempotency (Idempotency-Key = message_id) and outcome.
-
-
-def command_paths(store: RegistrationStore, municipalities: MunicipalityRegister) -> Consumers:
-    """The store's consumers, made once per store (the pages and routes of one service share them)."""
-    made: Consumers | None = getattr(store, "_consumers", None)
-    if made is None:
-        made = consumes.consumers(store, municipalities)
-        store._consumers = made  # type: ignore[attr-defined]
-    return made
-
-
-async def register_trio(store: RegistrationStore, municipalities: MunicipalityRegister, msg: Incoming) -> Reply:
-    return await command_paths(store, municipalities).command(RegisterTrio, msg)
-
-
-async def decide(store: RegistrationStore, msg: Incoming, approve: bool) -> Reply:
-    """ApproveRegistration (approve=True) or DeclineRegistration; `msg.routing_key` is not consulted."""
-    return await command_paths(store, {}).command(ApproveRegistration if approve else DeclineRegistration, msg)
-
-
-async def cancel_registration(store: RegistrationStore, msg: Incoming) -> Reply:
-    return await command_paths(store, {}).command(CancelRegistration, msg)
-
-
-async def register_payment(store: RegistrationStore, msg: Incoming) -> Reply:
-    return await command_paths(store, {}).command(RegisterPayment, msg)
-
-
-async def erase_participant_data(store: RegistrationStore, msg: Incoming) -> Reply:
-    return await command_paths(store, {}).command(EraseParticipantData, msg)
 
 
 def _json_or_none(body: bytes) -> Any:
@@ -150,7 +114,7 @@ def refusal_response(reply: Reply, correlation_id: str | None) -> JSONResponse:
                         headers={"X-Correlation-ID": correlation_id or reply.command_id})
 
 
-def routes(store: RegistrationStore, municipalities: MunicipalityRegister, organizer_token: str) -> list[Route]:
+def routes(store: RegistrationStore, consumers: Consumers, organizer_token: str) -> list[Route]:
     async def post_registration(request: Request) -> JSONResponse:
         body = await read_body(request, MAX_BODY_BYTES)
         if body is None:
@@ -158,7 +122,7 @@ def routes(store: RegistrationStore, municipalities: MunicipalityRegister, organ
         msg = http_command(request, RegisterTrio, body)
         if isinstance(msg, JSONResponse):
             return msg
-        reply = await register_trio(store, municipalities, msg)
+        reply = await consumers.command(RegisterTrio, msg)
         if reply.status == "rejected":
             return refusal_response(reply, msg.correlation_id)
         return JSONResponse({"registration_id": reply.ids.get("registration_id"), "status": "accepted"},
@@ -172,7 +136,7 @@ def routes(store: RegistrationStore, municipalities: MunicipalityRegister, organ
             found = await SqlRegistrations(session).overview(request.query_params.get("edition"))
         return JSONResponse({"registrations": found})
 
-    def organiser_command(command: type[Command], run: Callable[[Incoming], Any],
+    def organiser_command(command: type[Command],
                           fields: Callable[[dict[str, Any]], dict[str, Any]]) -> Callable[[Request], Any]:
         """An organiser's command on one registration; the body (optional JSON object) gives `fields`."""
         async def endpoint(request: Request) -> JSONResponse:
@@ -189,7 +153,7 @@ def routes(store: RegistrationStore, municipalities: MunicipalityRegister, organ
             msg = http_command(request, command, json.dumps(body).encode())
             if isinstance(msg, JSONResponse):
                 return msg
-            reply = await run(msg)
+            reply = await consumers.command(command, msg)
             if reply.status == "rejected":
                 return refusal_response(reply, msg.correlation_id)
             return JSONResponse({"status": "accepted", **reply.ids},
@@ -218,16 +182,12 @@ def routes(store: RegistrationStore, municipalities: MunicipalityRegister, organ
     return [
         Route("/api/registrations", post_registration, methods=["POST"]),
         Route("/api/registrations", list_registrations, methods=["GET"]),
-        Route(f"{one}/approve", organiser_command(
-            ApproveRegistration, lambda msg: decide(store, msg, approve=True), lambda _: {"by_organizer": True}),
-            methods=["POST"]),
+        Route(f"{one}/approve", organiser_command(ApproveRegistration, lambda _: {"by_organizer": True}),
+              methods=["POST"]),
         Route(f"{one}/decline", organiser_command(
-            DeclineRegistration, lambda msg: decide(store, msg, approve=False),
-            lambda given: {"by_organizer": True, **reason_only(given)}), methods=["POST"]),
-        Route(f"{one}/cancel", organiser_command(
-            CancelRegistration, lambda msg: cancel_registration(store, msg), reason_only), methods=["POST"]),
-        Route(f"{one}/erase", organiser_command(
-            EraseParticipantData, lambda msg: erase_participant_data(store, msg), lambda _: {}), methods=["POST"]),
+            DeclineRegistration, lambda given: {"by_organizer": True, **reason_only(given)}), methods=["POST"]),
+        Route(f"{one}/cancel", organiser_command(CancelRegistration, reason_only), methods=["POST"]),
+        Route(f"{one}/erase", organiser_command(EraseParticipantData, lambda _: {}), methods=["POST"]),
         Route(f"{one}/approval-request", request_approval, methods=["POST"]),
     ]
 

@@ -22,15 +22,10 @@ from starlette.routing import Route
 from shared.contract import ErrorItem
 from shared.contract.registration import RegisterPayment
 from shared.http import error_response, http_command, is_organizer, unauthorized
+from shared.messaging.wiring import Consumers
 
 from .adapters import RegistrationStore, SqlBilling
-from .entrypoints import (
-    MAX_BODY_BYTES,
-    body_too_large,
-    read_body,
-    refusal_response,
-    register_payment,
-)
+from .entrypoints import MAX_BODY_BYTES, body_too_large, read_body, refusal_response
 
 NUMBER = re.compile(r"^[A-Z0-9-]{1,32}$")
 MEDIA_TYPES = {"pdf": "application/pdf", "xml": "application/xml"}
@@ -61,7 +56,7 @@ async def invoice_links_of(store: RegistrationStore, registration_id: str) -> di
                             "ubl": links.url(credit, "xml", credit_note=True)} if credit else None}
 
 
-def invoice_routes(store: RegistrationStore, organizer_token: str) -> list[Route]:
+def invoice_routes(store: RegistrationStore, consumers: Consumers, organizer_token: str) -> list[Route]:
     def document(credit_note: bool):  # noqa: ANN202
         async def endpoint(request: Request) -> Response:
             number, kind = request.path_params["number"], request.path_params["kind"]
@@ -103,7 +98,7 @@ def invoice_routes(store: RegistrationStore, organizer_token: str) -> list[Route
         msg = http_command(request, RegisterPayment, json.dumps(body).encode())
         if isinstance(msg, JSONResponse):
             return msg
-        reply = await register_payment(store, msg)
+        reply = await consumers.command(RegisterPayment, msg)
         if reply.status == "rejected":
             response = refusal_response(reply, msg.correlation_id)
             response.status_code = REFUSAL_STATUS.get(reply.errors[0].code, 422) if reply.errors else 422

@@ -27,7 +27,12 @@ from services.registration.billing import INVOICE_SERIES, BillingPolicy, Seller,
 from services.registration.bootstrap import MIGRATIONS
 from services.registration.config import RegistrationConfig
 from services.registration.tokens import ApprovalLinks, InvoiceLinks
-from shared.contract.registration import RegistrationCommandRejected
+from shared.contract.registration import (
+    CancelRegistration,
+    RegisterPayment,
+    RegisterTrio,
+    RegistrationCommandRejected,
+)
 from shared.db import Database, migrate, utcnow
 from shared.messaging.messages import Incoming
 from tests.integration.test_registration_store import schedule_edition
@@ -122,7 +127,7 @@ def placed(registration_id: str) -> Incoming:
 
 
 async def register(store: RegistrationStore, tag: str) -> str:
-    reply = await entrypoints.register_trio(store, MUNICIPALITIES, message("registration.RegisterTrio",
+    reply = await consumes.consumers(store, MUNICIPALITIES).command(RegisterTrio, message("registration.RegisterTrio",
                                                                            paying_trio(tag)))
     assert reply.status == "accepted", reply.errors
     return str(reply.ids["registration_id"])
@@ -160,20 +165,20 @@ async def test_cancelled_trio_gets_a_credit_note_and_payments_are_checked(replic
         return message("registration.RegisterPayment", {"invoice_number": invoice_number, "amount_cents": amount,
                                                         "paid_at": utcnow().isoformat()})
 
-    partial = await entrypoints.register_payment(store, pay(10000))
+    partial = await consumes.consumers(store, MUNICIPALITIES).command(RegisterPayment, pay(10000))
     assert partial.status == "accepted" and partial.ids["open_cents"] == 14200
-    too_much = await entrypoints.register_payment(store, pay(14201))
+    too_much = await consumes.consumers(store, MUNICIPALITIES).command(RegisterPayment, pay(14201))
     assert [e.code for e in too_much.errors] == ["overpayment"]
-    unknown = await entrypoints.register_payment(store, pay(100, "WP-1999-0001"))
+    unknown = await consumes.consumers(store, MUNICIPALITIES).command(RegisterPayment, pay(100, "WP-1999-0001"))
     assert [e.code for e in unknown.errors] == ["unknown_invoice"]
     assert "kennen we niet" in unknown.errors[0].message
 
-    cancelled = await entrypoints.cancel_registration(store, message("registration.CancelRegistration",
+    cancelled = await consumes.consumers(store, MUNICIPALITIES).command(CancelRegistration, message("registration.CancelRegistration",
                                                                      {"registration_id": registration_id}))
     assert cancelled.status == "accepted"
     (credit,) = await events(store, "registration.CreditNoteIssued")
     assert credit["invoice_number"] == number and credit["credit_note_number"].startswith("WP-C-")
-    after = await entrypoints.register_payment(store, pay(100))
+    after = await consumes.consumers(store, MUNICIPALITIES).command(RegisterPayment, pay(100))
     assert [e.code for e in after.errors] == ["invoice_credited"]
     assert [p["open_cents"] for p in await events(store, "registration.PaymentRegistered")] == [14200]
 

@@ -28,7 +28,14 @@ from services.registration.bootstrap import MIGRATIONS
 from services.registration.config import RegistrationConfig
 from services.registration.domain import ERASED
 from services.registration.tokens import ApprovalLinks
-from shared.contract.registration import RegistrationCommandRejected
+from shared.contract.registration import (
+    ApproveRegistration,
+    CancelRegistration,
+    DeclineRegistration,
+    EraseParticipantData,
+    RegisterTrio,
+    RegistrationCommandRejected,
+)
 from shared.db import Database, migrate, utcnow
 from shared.messaging.messages import Incoming
 from tests.support import database_url, wait_until
@@ -68,14 +75,12 @@ class Registration:
         return await self.store_consumer(routing_key)(msg)
 
     def store_consumer(self, routing_key: str) -> Any:
-        run = {
-            "registration.RegisterTrio": lambda m: entrypoints.register_trio(self.store, MUNICIPALITIES, m),
-            "registration.ApproveRegistration": lambda m: entrypoints.decide(self.store, m, approve=True),
-            "registration.DeclineRegistration": lambda m: entrypoints.decide(self.store, m, approve=False),
-            "registration.CancelRegistration": lambda m: entrypoints.cancel_registration(self.store, m),
-            "registration.EraseParticipantData": lambda m: entrypoints.erase_participant_data(self.store, m),
-        }
-        return run[routing_key]
+        consumers = consumes.consumers(self.store, MUNICIPALITIES)
+        model = {"registration.RegisterTrio": RegisterTrio, "registration.ApproveRegistration": ApproveRegistration,
+                 "registration.DeclineRegistration": DeclineRegistration,
+                 "registration.CancelRegistration": CancelRegistration,
+                 "registration.EraseParticipantData": EraseParticipantData}[routing_key]
+        return lambda m: consumers.command(model, m)
 
     async def register(self, tag: str | None = None) -> str:
         reply = await self.command("registration.RegisterTrio", trio(self.edition, tag or uuid.uuid4().hex[:8]))
@@ -203,7 +208,7 @@ async def test_competing_approval_and_decline_decide_exactly_once(reg: Registrat
 
 @pytest.fixture
 async def http(reg: Registration) -> AsyncIterator[httpx.AsyncClient]:
-    app = Starlette(routes=entrypoints.routes(reg.store, MUNICIPALITIES, ORGANIZER_TOKEN))
+    app = Starlette(routes=entrypoints.routes(reg.store, consumes.consumers(reg.store, MUNICIPALITIES), ORGANIZER_TOKEN))
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test",
                                  headers={"Authorization": f"Bearer {ORGANIZER_TOKEN}"}) as client:
         yield client

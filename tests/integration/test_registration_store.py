@@ -26,7 +26,10 @@ from services.registration.adapters import (
 from services.registration.bootstrap import MIGRATIONS
 from services.registration.config import RegistrationConfig
 from services.registration.tokens import ApprovalLinks
-from shared.contract.registration import RegistrationCommandRejected
+from shared.contract.registration import (
+    RegisterTrio,
+    RegistrationCommandRejected,
+)
 from shared.db import Database, migrate, utcnow
 from shared.messaging.messages import Incoming
 from shared.messaging.processing import MessageStore
@@ -103,8 +106,8 @@ async def count(store: MessageStore, column: Any, *where: Any) -> int:
 
 async def test_the_same_command_twice_registers_once_and_emits_one_event(store: MessageStore) -> None:
     message_id = str(uuid.uuid4())
-    first = await entrypoints.register_trio(store, MUNICIPALITIES, command(trio(), message_id))
-    second = await entrypoints.register_trio(store, MUNICIPALITIES, command(trio(), message_id))
+    first = await consumes.consumers(store, MUNICIPALITIES).command(RegisterTrio, command(trio(), message_id))
+    second = await consumes.consumers(store, MUNICIPALITIES).command(RegisterTrio, command(trio(), message_id))
     assert first.status == second.status == "accepted"
     assert first.ids == second.ids
     assert await count(store, RegistrationRow.id) == 1
@@ -121,7 +124,7 @@ async def test_the_same_command_twice_registers_once_and_emits_one_event(store: 
 
 async def test_competing_registrations_of_one_member_let_exactly_one_through(store: MessageStore) -> None:
     same_member = [command(trio(), str(uuid.uuid4())) for _ in range(4)]
-    replies = await asyncio.gather(*(entrypoints.register_trio(store, MUNICIPALITIES, c) for c in same_member))
+    replies = await asyncio.gather(*(consumes.consumers(store, MUNICIPALITIES).command(RegisterTrio, c) for c in same_member))
     assert sorted(r.status for r in replies) == ["accepted", "rejected", "rejected", "rejected"]
     assert {e.code for r in replies for e in r.errors} == {"member_already_registered"}
     assert await count(store, RegistrationRow.id) == 1
@@ -132,7 +135,7 @@ ORGANIZER_TOKEN = "organiser-secret"
 
 @pytest.fixture
 async def http(store: MessageStore) -> AsyncIterator[httpx.AsyncClient]:
-    app = Starlette(routes=entrypoints.routes(store, MUNICIPALITIES, ORGANIZER_TOKEN))
+    app = Starlette(routes=entrypoints.routes(store, consumes.consumers(store, MUNICIPALITIES), ORGANIZER_TOKEN))
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client:
         yield client
 

@@ -14,13 +14,18 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
-from services.registration import consumes, entrypoints
+from services.registration import consumes
 from services.registration.adapters import Inbox, Outbox, RegistrationStore, SqlBilling
 from services.registration.bootstrap import MIGRATIONS
 from services.registration.invoice_routes import invoice_links_of, invoice_routes
 from services.registration.tokens import ApprovalLinks, InvoiceLinks
 from services.registration.web import web_routes
-from shared.contract.registration import RegistrationCommandRejected
+from shared.contract.registration import (
+    CancelRegistration,
+    EraseParticipantData,
+    RegisterTrio,
+    RegistrationCommandRejected,
+)
 from shared.db import Database, migrate, utcnow
 from shared.links import sign
 from shared.messaging.messages import Incoming
@@ -47,7 +52,7 @@ async def store(tmp_path: Path) -> AsyncIterator[RegistrationStore]:
 
 @pytest.fixture
 async def client(store: RegistrationStore) -> AsyncIterator[httpx.AsyncClient]:
-    app = Starlette(routes=invoice_routes(store, TOKEN))
+    app = Starlette(routes=invoice_routes(store, consumes.consumers(store, MUNICIPALITIES), TOKEN))
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver") as client:
         yield client
 
@@ -55,7 +60,7 @@ async def client(store: RegistrationStore) -> AsyncIterator[httpx.AsyncClient]:
 async def invoiced(store: RegistrationStore, tag: str = "r") -> tuple[str, str]:
     command = Incoming(body=json.dumps(paying_trio(tag)).encode(), routing_key="registration.RegisterTrio",
                        message_id=str(uuid.uuid4()), message_type="RegisterTrio")
-    registration_id = str((await entrypoints.register_trio(store, MUNICIPALITIES, command)).ids["registration_id"])
+    registration_id = str((await consumes.consumers(store, MUNICIPALITIES).command(RegisterTrio, command)).ids["registration_id"])
     await consumes.consumers(store, MUNICIPALITIES)["scheduling.TrioPlaced"](placed(registration_id))
     links = await invoice_links_of(store, registration_id)
     assert links is not None
@@ -65,7 +70,7 @@ async def invoiced(store: RegistrationStore, tag: str = "r") -> tuple[str, str]:
 async def test_the_status_page_links_the_invoice_and_then_its_credit_note(store: RegistrationStore) -> None:
     registration_id, number = await invoiced(store)
     settings = Settings(werkplaatsen_secret_key=SECRET, werkplaatsen_public_url="http://testserver")
-    app = Starlette(routes=web_routes(store, MUNICIPALITIES, settings))
+    app = Starlette(routes=web_routes(store, consumes.consumers(store, MUNICIPALITIES), MUNICIPALITIES, settings))
     status = f"/registrations/{registration_id}?token={sign(SECRET, 'status', registration_id)}"
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver") as web:
         page = (await web.get(status)).text
@@ -74,7 +79,7 @@ async def test_the_status_page_links_the_invoice_and_then_its_credit_note(store:
         cancel = Incoming(body=json.dumps({"registration_id": registration_id}).encode(),
                           routing_key="registration.CancelRegistration", message_id=str(uuid.uuid4()),
                           message_type="CancelRegistration")
-        await entrypoints.cancel_registration(store, cancel)
+        await consumes.consumers(store, MUNICIPALITIES).command(CancelRegistration, cancel)
         after = (await web.get(status)).text
     assert "Gecrediteerd met creditnota WP-C-" in after and "Nog te betalen" not in after
 
@@ -127,7 +132,7 @@ async def test_erasing_the_participants_data_keeps_the_invoice_as_issued(store: 
     erase = Incoming(body=json.dumps({"registration_id": registration_id}).encode(),
                      routing_key="registration.EraseParticipantData", message_id=str(uuid.uuid4()),
                      message_type="EraseParticipantData")
-    assert (await entrypoints.erase_participant_data(store, erase)).status == "accepted"
+    assert (await consumes.consumers(store, MUNICIPALITIES).command(EraseParticipantData, erase)).status == "accepted"
     assert (await client.get(f"/invoices/{number}.xml", headers=ORGANIZER)).content == before
     async with store.db.sessions() as session:
         invoice = await SqlBilling(session).get(number)

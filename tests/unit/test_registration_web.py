@@ -17,7 +17,7 @@ import pytest
 from sqlalchemy import func, select
 from starlette.applications import Starlette
 
-from services.registration import consumes, entrypoints
+from services.registration import consumes
 from services.registration.adapters import (
     Inbox,
     Outbox,
@@ -85,7 +85,7 @@ async def open_site(database_url: str, validity: timedelta = timedelta(days=14),
     if edition:
         await schedule_edition(store)
     settings = Settings(werkplaatsen_secret_key=SECRET, werkplaatsen_public_url="http://testserver")
-    app = Starlette(routes=web_routes(store, MUNICIPALITIES, settings))
+    app = Starlette(routes=web_routes(store, consumes.consumers(store, MUNICIPALITIES), MUNICIPALITIES, settings))
     client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver")
     return Site(store, client, app)
 

@@ -16,12 +16,12 @@ from __future__ import annotations
 
 from starlette.routing import Route
 
+from shared.messaging.wiring import Consumers
 from shared.municipalities import MunicipalityIndex
 from shared.settings import Settings
 
 from ..adapters import RegistrationStore
 from ..domain import MunicipalityRegister
-from ..entrypoints import command_paths
 from .approval import ApprovalPages
 from .csrf import Csrf
 from .form import RegistrationForm
@@ -32,8 +32,9 @@ from .status import StatusPages
 __all__ = ["web_routes"]
 
 
-def web_routes(store: RegistrationStore, municipalities: MunicipalityRegister, settings: Settings) -> list[Route]:
-    consumers = command_paths(store, municipalities)
+def web_routes(store: RegistrationStore, consumers: Consumers, municipalities: MunicipalityRegister,
+               settings: Settings) -> list[Route]:
+    """The pages and their API; `consumers` carry out the pages' commands (consumes.consumers of the store)."""
     index = MunicipalityIndex(list(municipalities))
     reads = Reads(store)
     secret = settings.werkplaatsen_secret_key
