@@ -46,20 +46,25 @@ class Municipality:
     size_class: SizeClass
 
     @classmethod
-    def classified(cls, code: str, name: str, province: str, inhabitants: int, m50_member: bool,
-                   band: SizeBand) -> Municipality:
+    def classified(
+        cls, code: str, name: str, province: str, inhabitants: int, m50_member: bool, band: SizeBand
+    ) -> Municipality:
         return cls(code, name, province, inhabitants, m50_member, size_class(inhabitants, m50_member, band))
 
 
-def read_municipalities(path: Path, m50_file: Path, band: SizeBand,
-                        m50_setting: str = "REGISTRATION_M50_FILE") -> list[Municipality]:
+def read_municipalities(
+    path: Path, m50_file: Path, band: SizeBand, m50_setting: str = "REGISTRATION_M50_FILE"
+) -> list[Municipality]:
     """The municipalities in `path` (gemeenten.csv), classified with `band` and the M50 members in `m50_file`.
     `m50_setting` names the variable that chose the M50 file, for the error when it has no gm_code column."""
     m50 = read_codes(m50_file, m50_setting)
     with path.open(encoding="utf-8", newline="") as f:
-        return [Municipality.classified(row["gm_code"], row["naam"], row["provincie"], int(row["inwoners"]),
-                                        row["gm_code"] in m50, band)
-                for row in csv.DictReader(f)]
+        return [
+            Municipality.classified(
+                row["gm_code"], row["naam"], row["provincie"], int(row["inwoners"]), row["gm_code"] in m50, band
+            )
+            for row in csv.DictReader(f)
+        ]
 
 
 def read_codes(path: Path, setting: str) -> set[str]:
