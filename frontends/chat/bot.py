@@ -2,7 +2,8 @@
 and the outbox that sends what they led to both ways.
 
 Matrix (matrix.py) and RabbitMQ (bus.py) only carry messages; this module decides, one line or message at a time
-(a room's dialogue has one writer): each Matrix event id, reply and event id is recorded, so none is handled twice,
+(a room's dialogue has one writer): each Matrix event id and reply is recorded, and each event claimed in the inbox
+by the same consumers the services use (follows.py), so none is handled twice,
 and what the bot says and the commands it publishes are written to the outbox in the same transaction as the
 dialogue, then sent: Matrix texts with the row's transaction id, commands with a fresh `message_id` each.
 """
@@ -16,20 +17,21 @@ from typing import Any
 
 import structlog
 
-from shared.contract import Event, Reply, message_name
+from shared.contract import Reply, message_name
 from shared.contract.scheduling import EditionScheduled
 from shared.db import Database, utcnow
 from shared.links import status_path
+from shared.messaging.messages import Consumer, Incoming
 from shared.municipalities import MunicipalityIndex, read_municipalities
 
 from .bus import Bus
 from .conversation import HELP, Context, Dialogue, Outcome
 from .dialogue import on_reply, respond
-from .following import on_event
+from .follows import consumers
 from .matrix import Matrix
 from .settings import MUNICIPALITIES_FILE, ChatSettings
 from .status_cancel import is_open
-from .store import ChatStore, apply_status, create_schema
+from .store import ChatStore, apply_status, create_schema, message_store
 
 log = structlog.get_logger()
 
@@ -42,11 +44,12 @@ class ChatBot:
         self.db = Database(settings.store_url)
         self.wake = asyncio.Event()
         self.matrix = Matrix(settings, self.db)
+        self.lock = asyncio.Lock()  # one line or message at a time: a room's dialogue has one writer
+        events = {key: self.one_at_a_time(consumer) for key, consumer in consumers(message_store(self.db)).items()}
         self.bus = Bus(settings.werkplaatsen_broker_url, settings.werkplaatsen_chat_queue, self.handle_reply,
-                       self.handle_event, self.wake)
+                       events, self.wake)
         self.municipalities = MunicipalityIndex(read_municipalities(
             MUNICIPALITIES_FILE, settings.registration_m50_file, settings.band))
-        self.lock = asyncio.Lock()  # one line or message at a time: a room's dialogue has one writer
         self.flush_lock = asyncio.Lock()
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -76,11 +79,14 @@ class ChatBot:
             if await store.first_time(f"reply:{reply.command_id}"):
                 await self.on_reply(store, reply)
 
-    async def handle_event(self, event: Event[Any]) -> None:
-        async with self.lock, self.db.transaction() as session:
-            store = ChatStore(session)
-            if await store.first_time(event.event_id):
-                await on_event(store, event)
+    def one_at_a_time(self, consumer: Consumer) -> Consumer:
+        """An event's consumer (its own transaction) under the bot's lock, as a line or a reply is."""
+
+        async def consume(msg: Incoming) -> object:
+            async with self.lock:
+                return await consumer(msg)
+
+        return consume
 
     async def on_reply(self, store: ChatStore, reply: Reply) -> None:
         pending = await store.take_pending(reply.command_id)

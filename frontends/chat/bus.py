@@ -2,7 +2,9 @@
 `werkplaatsen.chat`) bound to the events it follows on `werkplaatsen.events`; the services send the outcome of its
 commands (`Reply`) to the same queue, so an outcome that arrives while the bot is down waits there.
 
-A message is acked after the bot's handler (its transaction) returned; one that does not match the contract is
+Events go to the consumers made from the bot's table (follows.py), which is also what the queue is bound to; the
+verdict is the services' own (shared/messaging/delivery.py). A message is acked after its handler (its
+transaction) returned; one that does not match the contract is
 dead-lettered to `<queue>.dlq`; any other failure is redelivered after a pause. Commands go to
 `werkplaatsen.commands` with publisher confirms.
 """
@@ -10,7 +12,7 @@ dead-lettered to `<queue>.dlq`; any other failure is redelivered after a pause. 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import aio_pika
@@ -21,44 +23,28 @@ from faststream.rabbit.annotations import RabbitMessage
 from faststream.rabbit.schemas import Channel
 from pydantic import ValidationError
 
-from shared.contract import COMMANDS_EXCHANGE, EVENTS, EVENTS_EXCHANGE, Event, Reply
-from shared.contract.notifications import ChatMessageRequested
-from shared.contract.registration import (
-    RegistrationApproved,
-    RegistrationCancelled,
-    RegistrationDeclined,
-    TrioRegistered,
-)
-from shared.contract.scheduling import (
-    EditionScheduled,
-    PlaceReleased,
-    RegistrationClosed,
-    SessionRescheduled,
-    TrioPlaced,
-    TrioWaitlisted,
-)
+from shared.contract import COMMANDS_EXCHANGE, EVENTS_EXCHANGE, Reply
+from shared.messaging.delivery import Verdict, deliver
+from shared.messaging.messages import Consumer, Incoming
 from shared.messaging.rabbit import exchange
 
 from .store import OutboxRow
 
 log = structlog.get_logger()
 
-FOLLOWED = (TrioRegistered, RegistrationApproved, RegistrationDeclined, RegistrationCancelled, TrioPlaced,
-            TrioWaitlisted, PlaceReleased, EditionScheduled, RegistrationClosed, SessionRescheduled,
-            ChatMessageRequested)
+# The bot waits this long before a failed message is redelivered; it keeps trying (it counts no attempts).
 RETRY_SECONDS = 2.0
 
 OnReply = Callable[[Reply], Awaitable[None]]
-OnEvent = Callable[[Event[Any]], Awaitable[None]]
 
 
 class Bus:
-    def __init__(self, broker_url: str, queue: str, on_reply: OnReply, on_event: OnEvent,
+    def __init__(self, broker_url: str, queue: str, on_reply: OnReply, events: Mapping[str, Consumer],
                  handled: asyncio.Event) -> None:
         self.queue = queue
         self.broker = RabbitBroker(broker_url, reconnect_interval=1.0, logger=None)
         self.on_reply = on_reply
-        self.on_event = on_event
+        self.events = events  # the consumers of the events the bot follows, by routing key
         self.handled = handled  # set after each message, so what it led to is sent at once
 
     async def start(self) -> None:
@@ -69,8 +55,8 @@ class Bus:
         await self.broker.declare_queue(RabbitQueue(dlq, durable=True, arguments={"x-queue-type": "quorum"}))
         queue = await self.broker.declare_queue(RabbitQueue(self.queue, durable=True, arguments={
             "x-queue-type": "quorum", "x-dead-letter-exchange": "", "x-dead-letter-routing-key": dlq}))
-        for event in FOLLOWED:
-            await queue.bind(EVENTS_EXCHANGE, routing_key=event.routing_key)
+        for routing_key in self.events:
+            await queue.bind(EVENTS_EXCHANGE, routing_key=routing_key)
         subscriber = self.broker.subscriber(
             RabbitQueue(self.queue, declare=False), channel=Channel(prefetch_count=16),
             ack_policy=AckPolicy.MANUAL, no_reply=True, decoder=_raw_body,
@@ -83,30 +69,33 @@ class Bus:
 
     async def on_message(self, message: RabbitMessage) -> None:
         raw = message.raw_message
-        try:
-            await self.handle(raw)
-        except (ValidationError, LookupError) as exc:
-            # Not a message of the contract: handling it again would fail again. Dead-lettered, with the reason here.
-            log.error("chat_message_unusable", message_id=raw.message_id, routing_key=raw.routing_key,
-                      error=repr(exc)[:500])
+        if raw.type == "Reply":
+            verdict = await self.reply(raw)
+        else:
+            # An event that does not match the contract, or one the bot does not follow, is dead-lettered; any
+            # other failure is tried again (shared/messaging/delivery.py decides, as for the services).
+            verdict = await deliver("chat", self.events, _incoming(raw))
+        if verdict.action == "dead_letter":
             await message.reject(requeue=False)
-            return
-        except Exception as exc:
-            log.warning("chat_message_failed", message_id=raw.message_id, error=repr(exc)[:500])
+        elif verdict.action != "ack":
             await asyncio.sleep(RETRY_SECONDS)
             await message.nack(requeue=True)
-            return
-        await message.ack()
-        self.handled.set()
+        else:
+            await message.ack()
+            self.handled.set()
 
-    async def handle(self, raw: aio_pika.abc.AbstractIncomingMessage) -> None:
-        if raw.type == "Reply":
+    async def reply(self, raw: aio_pika.abc.AbstractIncomingMessage) -> Verdict:
+        try:
             await self.on_reply(Reply.model_validate_json(raw.body))
-            return
-        model = EVENTS.get(raw.routing_key or "")
-        if model is None:
-            raise LookupError(f"no event with routing key {raw.routing_key!r}")
-        await self.on_event(Event[model].model_validate_json(raw.body))  # type: ignore[valid-type]
+        except (ValidationError, LookupError) as exc:
+            # Not a reply of the contract: handling it again would fail again. Dead-lettered, with the reason here.
+            log.error("chat_message_unusable", message_id=raw.message_id, routing_key=raw.routing_key,
+                      error=repr(exc)[:500])
+            return Verdict("dead_letter", "reply does not match the contract")
+        except Exception as exc:
+            log.warning("chat_message_failed", message_id=raw.message_id, error=repr(exc)[:500])
+            return Verdict("retry", type(exc).__name__)
+        return Verdict("ack")
 
     async def publish(self, row: OutboxRow) -> None:
         await self.broker.publish(
@@ -115,6 +104,13 @@ class Bus:
             content_type="application/json", reply_to=self.queue, timeout=10,
         )
         log.info("chat_command_sent", message_type=row.message_type, message_id=row.send_id)
+
+
+def _incoming(raw: aio_pika.abc.AbstractIncomingMessage) -> Incoming:
+    # Always the first attempt: the bot redelivers with a requeue, so a failing event waits, never gives up.
+    return Incoming(body=raw.body, routing_key=raw.routing_key or "", message_id=raw.message_id,
+                    message_type=raw.type, correlation_id=raw.correlation_id, reply_to=raw.reply_to,
+                    content_type=raw.content_type, headers=dict(raw.headers or {}))
 
 
 async def _raw_body(message: Any) -> bytes:

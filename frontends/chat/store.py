@@ -2,11 +2,12 @@
 from its rooms, its copy of the editions, the commands awaiting an outcome, what it has handled, what it still has
 to send, and its Matrix login and sync position.
 
-Each incoming line or message is handled in one transaction that records its id (`handled`), changes the state
-and queues what to send (`outbox`). The outbox is emptied afterwards: Matrix messages with the row's transaction
-id (the homeserver drops a repeated one), commands with their `message_id` (the services drop a repeated one), so
-a crash anywhere between repeats a send at worst, never loses one. The schema is created at start: it is the
-bot's alone and small enough to need no migrations yet.
+Each incoming line or message is handled in one transaction that records its id, changes the state and queues what
+to send (`outbox`): a Matrix event id or a reply in `handled`, an event in the shared `inbox` (the event path is the
+services' own, shared/messaging/wiring.py, see follows.py). The outbox is emptied afterwards: Matrix messages with
+the row's transaction id (the homeserver drops a repeated one), commands with their `message_id` (the services drop
+a repeated one), so a crash anywhere between repeats a send at worst, never loses one. The schema is created at
+start: it is the bot's alone and small enough to need no migrations yet.
 """
 
 from __future__ import annotations
@@ -19,7 +20,9 @@ from sqlalchemy import JSON, Boolean, Integer, String, Text, delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from shared.db import Database, UtcDateTime, utcnow
+from shared.contract import CommandRejected
+from shared.db import Database, InboxMixin, OutboxMixin, UtcDateTime, utcnow
+from shared.messaging.processing import MessageStore
 
 from .conversation import Dialogue, RoomRegistration
 
@@ -71,6 +74,17 @@ class HandledRow(Base):
     handled_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
 
 
+class Inbox(InboxMixin, Base):
+    """The events applied, as in each service: a redelivered event is claimed once (shared MessageStore.claim)."""
+
+
+class EventOutbox(OutboxMixin, Base):
+    """The shared unit of work writes the events a handler emits here; the bot emits none (it only follows events
+    and speaks through commands and Matrix, both in `outbox`), so this table stays empty and has no relay."""
+
+    __tablename__ = "event_outbox"  # "outbox" is the bot's own (Matrix texts and commands)
+
+
 class OutboxRow(Base):
     __tablename__ = "outbox"
     position: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
@@ -90,6 +104,11 @@ class SettingRow(Base):
 async def create_schema(db: Database) -> None:
     async with db.engine.begin() as conn:
         await conn.run_sync(Base.metadata.create_all)
+
+
+def message_store(db: Database) -> MessageStore:
+    """The bot's database as the shared event path sees it (the chat never refuses a command: it receives none)."""
+    return MessageStore(db, "chat", EventOutbox, Inbox, CommandRejected)
 
 
 class ChatStore:

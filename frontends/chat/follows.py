@@ -1,0 +1,116 @@
+"""The events the bot follows, applied to its own copies: the editions (open, closed, rescheduled), the trios
+registered from its rooms and their status, and the texts notifications asks it to deliver to a room.
+
+One line per event, as the services list what they consume (shared/messaging/wiring.py); its queue is bound to
+exactly these routing keys. Each handler gets the event's data and, by name, `chat` (the bot's store in the
+event's transaction) and `occurred_at`.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from shared.contract.notifications import ChatMessageRequested
+from shared.contract.registration import (
+    RegistrationApproved,
+    RegistrationCancelled,
+    RegistrationDeclined,
+    TrioRegistered,
+)
+from shared.contract.scheduling import (
+    EditionScheduled,
+    PlaceReleased,
+    RegistrationClosed,
+    SessionRescheduled,
+    TrioPlaced,
+    TrioWaitlisted,
+)
+from shared.messaging.processing import MessageStore
+from shared.messaging.wiring import Consumers, Dependencies, on, subscribe
+
+from .store import ChatStore, apply_status
+
+# The editions
+
+
+async def save_edition(data: EditionScheduled, chat: ChatStore, occurred_at: datetime) -> None:
+    await chat.save_edition(data.edition, data.model_dump(mode="json"), occurred_at)
+
+
+async def close_edition(data: RegistrationClosed, chat: ChatStore) -> None:
+    if (edition := await chat.edition(data.edition)) is not None:
+        edition.closed = True
+
+
+async def reschedule_session(data: SessionRescheduled, chat: ChatStore) -> None:
+    if (edition := await chat.edition(data.edition)) is not None:
+        sessions = [{**s, "starts_at": data.starts_at.isoformat(), "ends_at": data.ends_at.isoformat()}
+                    if s["number"] == data.session_number else s for s in edition.data["sessions"]]
+        edition.data = {**edition.data, "sessions": sessions}
+
+
+# The trios registered from the bot's rooms
+
+
+async def remember_registration(data: TrioRegistered, chat: ChatStore) -> None:
+    if data.chat_id and await chat.known_room(data.chat_id):
+        await chat.add_registration(data.registration_id, data.chat_id, data.edition, data.municipality.name,
+                                    data.registered_at)
+
+
+async def follow_status(chat: ChatStore, registration_id: str, status: str, occurred_at: datetime | None = None,
+                        position: int | None = None) -> None:
+    """Registration's or scheduling's word on a trio of the bot's rooms, applied to its copy; others are not ours."""
+    if (row := await chat.registration(registration_id)) is not None:
+        apply_status(row, status, occurred_at, position)
+
+
+async def approved(data: RegistrationApproved, chat: ChatStore) -> None:
+    await follow_status(chat, data.registration_id, "approved")
+
+
+async def declined(data: RegistrationDeclined, chat: ChatStore) -> None:
+    await follow_status(chat, data.registration_id, "declined")
+
+
+async def cancelled(data: RegistrationCancelled, chat: ChatStore) -> None:
+    await follow_status(chat, data.registration_id, "cancelled")
+
+
+async def placed(data: TrioPlaced, chat: ChatStore, occurred_at: datetime) -> None:
+    await follow_status(chat, data.registration_id, "placed", occurred_at)
+
+
+async def waitlisted(data: TrioWaitlisted, chat: ChatStore, occurred_at: datetime) -> None:
+    await follow_status(chat, data.registration_id, "waitlisted", occurred_at, data.position)
+
+
+async def released(data: PlaceReleased, chat: ChatStore, occurred_at: datetime) -> None:
+    await follow_status(chat, data.registration_id, "released", occurred_at)
+
+
+# What notifications asks the bot to say
+
+
+async def deliver_text(data: ChatMessageRequested, chat: ChatStore) -> None:
+    if await chat.known_room(data.chat_id):
+        chat.say(data.chat_id, data.text)
+
+
+FOLLOWS = (
+    on(TrioRegistered, remember_registration),
+    on(RegistrationApproved, approved),
+    on(RegistrationDeclined, declined),
+    on(RegistrationCancelled, cancelled),
+    on(TrioPlaced, placed),
+    on(TrioWaitlisted, waitlisted),
+    on(PlaceReleased, released),
+    on(EditionScheduled, save_edition),
+    on(RegistrationClosed, close_edition),
+    on(SessionRescheduled, reschedule_session),
+    on(ChatMessageRequested, deliver_text),
+)
+
+
+def consumers(store: MessageStore) -> Consumers:
+    return subscribe(FOLLOWS, store, Dependencies(per_transaction={"chat": ChatStore}))
