@@ -17,17 +17,7 @@ import asyncpg
 import httpx
 
 from shared.settings import SERVICES
-from tests.e2e.conftest import ServiceProcess
-from tests.support import (
-    amqp_url,
-    create_database,
-    create_vhost,
-    database_url,
-    delete_vhost,
-    drop_database,
-    free_port,
-    wait_until,
-)
+from tests.support import ServiceEnv, ServiceProcess, amqp_url, database_url, free_port, wait_until
 
 ORGANIZER_TOKEN = "bench-organizer-token"
 _MESSAGES = re.compile(r'^werkplaatsen_messages_total\{[^}]*\}\s+([0-9.e+]+)$', re.MULTILINE)
@@ -90,41 +80,35 @@ class System:
     smtp: SmtpServer
     services: tuple[str, ...] = SERVICES
     extra_env: dict[str, str] = field(default_factory=dict)
-    vhost: str = ""
-    databases: dict[str, str] = field(default_factory=dict)
+    env: ServiceEnv | None = None
     processes: list[ServiceProcess] = field(default_factory=list)
+
+    @property
+    def vhost(self) -> str:
+        return self.env.vhost if self.env else ""
+
+    @property
+    def databases(self) -> dict[str, str]:
+        return self.env.databases if self.env else {}
 
     @property
     def amqp_url(self) -> str:
         return amqp_url(self.vhost)
 
     async def start(self) -> System:
-        self.vhost = create_vhost()
-        for name in self.services:
-            self.databases[name] = await create_database(f"bench_{name}")
+        # The benchmark's own SMTP server (its own process), so the ServiceEnv starts none.
+        self.env = ServiceEnv("bench", self.workdir / "data", "bench-secret", ORGANIZER_TOKEN, services=self.services,
+                              extra=self.extra_env, smtp_url=self.smtp.url)
+        await self.env.start()
         for name in self.services:
             await self.add(name)
         return self
 
-    def env(self, name: str, port: int) -> dict[str, str]:
-        return {
-            **os.environ,
-            "WERKPLAATSEN_BROKER_URL": self.amqp_url,
-            f"{name.upper()}_DATABASE_URL": database_url(self.databases[name]),
-            "WERKPLAATSEN_SMTP_URL": self.smtp.url,
-            "WERKPLAATSEN_SECRET_KEY": "bench-secret",
-            "WERKPLAATSEN_ORGANIZER_TOKEN": ORGANIZER_TOKEN,
-            "WERKPLAATSEN_PUBLIC_URL": f"http://127.0.0.1:{port}",
-            "WERKPLAATSEN_DATA_DIR": str(self.workdir / "data"),
-            "WERKPLAATSEN_LOG_FORMAT": "json",
-            **self.extra_env,
-        }
-
     async def add(self, name: str) -> ServiceProcess:
         """Start one (more) process of a service; a second one of the same name is a replica."""
-        port = free_port()
+        assert self.env is not None
         replica = sum(p.name == name for p in self.processes) + 1
-        process = ServiceProcess(name, self.env(name, port), port, self.workdir / f"{name}-{replica}.log")
+        process = self.env.process(name, self.workdir / f"{name}-{replica}.log")
         process.start()
         self.processes.append(process)
         await process.wait_ready()
@@ -180,9 +164,8 @@ class System:
     async def stop(self) -> None:
         for process in self.processes:
             process.stop()
-        delete_vhost(self.vhost)
-        for name in self.databases.values():
-            await drop_database(name)
+        if self.env is not None:
+            await self.env.stop()
 
 
 def end_profile(profilers: list[subprocess.Popen[bytes]]) -> None:

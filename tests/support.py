@@ -5,21 +5,27 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import signal
 import socket
 import subprocess
+import sys
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
 from email.message import EmailMessage
+from pathlib import Path
 from typing import Any
 
 import aio_pika
 import asyncpg
+import httpx
 from aiosmtpd.controller import Controller
 
 from shared.messaging.messages import Consumer, Outgoing
+from shared.settings import SERVICES
 
 PG_ADMIN_DSN = os.environ.get("WERKPLAATSEN_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 AMQP_HOST = os.environ.get("WERKPLAATSEN_TEST_AMQP_HOST", "127.0.0.1")
@@ -72,8 +78,8 @@ async def drop_database(name: str) -> None:
         await conn.close()
 
 
-def database_url(name: str) -> str:
-    return f"postgresql+asyncpg://postgres@127.0.0.1:5432/{name}"
+def database_url(name: str, port: int = 5432) -> str:
+    return f"postgresql+asyncpg://postgres@127.0.0.1:{port}/{name}"
 
 
 def create_vhost() -> str:
@@ -88,8 +94,8 @@ def delete_vhost(name: str) -> None:
     subprocess.run(["rabbitmqctl", "-q", "delete_vhost", name], check=False, capture_output=True)
 
 
-def amqp_url(vhost: str) -> str:
-    return f"amqp://guest:guest@{AMQP_HOST}:5672/{vhost}"
+def amqp_url(vhost: str, host: str = AMQP_HOST, port: int = 5672) -> str:
+    return f"amqp://guest:guest@{host}:{port}/{vhost}"
 
 
 class _Collect:
@@ -128,6 +134,164 @@ class SmtpSink:
 
     def to(self, address: str) -> list[EmailMessage]:
         return [m for rcpts, m in self.messages if address.lower() in (r.lower() for r in rcpts)]
+
+
+class ChildProcess:
+    """A program the tests run as a process of its own, with its output in `log`: started, killed with SIGKILL (a
+    crash), or stopped with SIGTERM (a graceful stop, SIGKILL after 20 s)."""
+
+    env: dict[str, str]
+    log: Path
+    process: subprocess.Popen[bytes] | None
+
+    def command(self) -> list[str]:
+        raise NotImplementedError
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(self.command(), env=self.env, stdout=self.log.open("ab"),
+                                        stderr=subprocess.STDOUT)
+
+    def kill(self) -> None:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait(10)
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(10)
+
+
+@dataclass
+class ServiceProcess(ChildProcess):
+    """One service as `werkplaatsen run`, the command the deployment runs."""
+
+    name: str
+    env: dict[str, str]
+    port: int
+    log: Path
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def command(self) -> list[str]:
+        return [sys.executable, "-m", "services", "run", self.name, "--port", str(self.port), "--host", "127.0.0.1"]
+
+    async def wait_ready(self, timeout: float = 60) -> None:
+        async def ready() -> bool:
+            if self.process is not None and self.process.poll() is not None:
+                raise AssertionError(f"{self.name} exited with {self.process.returncode}; "
+                                     f"log: {self.log.read_text()[-3000:]}")
+            try:
+                async with httpx.AsyncClient() as client:
+                    return (await client.get(f"{self.url}/ready", timeout=2)).status_code == 200
+            except httpx.HTTPError:
+                return False
+
+        await wait_until(ready, timeout=timeout, interval=0.2, what=f"{self.name} /ready")
+
+
+@dataclass
+class ServiceEnv:
+    """What the service processes of one test system share, made fresh for it and removed after: a RabbitMQ vhost,
+    a PostgreSQL database per service, an SMTP server (an SmtpSink, unless the caller runs its own and passes
+    `smtp_url`), and the environment that points a process at them. The tiers that run the services as processes
+    (e2e, faults, chat, browser, bench) all start from this, so they differ only in what they say they differ in."""
+
+    prefix: str  # in the database names: wp_<prefix>_<service>_<random>
+    data_dir: Path
+    secret_key: str
+    organizer_token: str
+    services: tuple[str, ...] = SERVICES
+    extra: dict[str, str] = field(default_factory=dict)  # added last, so it overrides any of the defaults
+    smtp_url: str = ""
+    # Where the processes reach RabbitMQ and PostgreSQL: the shared servers, or proxies in front of them (faults).
+    broker_host: str = AMQP_HOST
+    broker_port: int = 5672
+    database_port: int = 5432
+    smtp: SmtpSink | None = None
+    vhost: str = ""
+    databases: dict[str, str] = field(default_factory=dict)
+
+    async def start(self) -> ServiceEnv:
+        if not self.smtp_url:
+            self.smtp = SmtpSink().start()
+            self.smtp_url = self.smtp.url
+        self.vhost = create_vhost()
+        for name in self.services:
+            self.databases[name] = await create_database(f"{self.prefix}_{name}")
+        return self
+
+    async def __aenter__(self) -> ServiceEnv:
+        try:
+            return await self.start()
+        except BaseException:
+            await self.stop()  # what was made before the failure
+            raise
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    async def stop(self) -> None:
+        if self.smtp is not None:
+            self.smtp.stop()
+        if self.vhost:
+            delete_vhost(self.vhost)
+        for name in self.databases.values():
+            await drop_database(name)
+
+    @property
+    def broker_url(self) -> str:
+        """The broker as the service processes see it (the test's own Bus uses `amqp_url(vhost)`)."""
+        return amqp_url(self.vhost, self.broker_host, self.broker_port)
+
+    @property
+    def base(self) -> dict[str, str]:
+        """The environment every process of the system gets: a service adds its database and public URL."""
+        return {
+            **os.environ,
+            "WERKPLAATSEN_BROKER_URL": self.broker_url,
+            "WERKPLAATSEN_SMTP_URL": self.smtp_url,
+            "WERKPLAATSEN_SECRET_KEY": self.secret_key,
+            "WERKPLAATSEN_ORGANIZER_TOKEN": self.organizer_token,
+            "WERKPLAATSEN_DATA_DIR": str(self.data_dir),
+            "WERKPLAATSEN_LOG_FORMAT": "json",
+            **self.extra,
+        }
+
+    def env(self, name: str, port: int) -> dict[str, str]:
+        """The environment of a process of service `name` listening on `port` (its pages' URLs point there)."""
+        return {
+            **self.base,
+            f"{name.upper()}_DATABASE_URL": database_url(self.databases[name], self.database_port),
+            "WERKPLAATSEN_PUBLIC_URL": f"http://127.0.0.1:{port}",
+            **self.extra,
+        }
+
+    def process(self, name: str, log: Path, port: int | None = None) -> ServiceProcess:
+        """A process of service `name` (not started), on `port` or a free one; a second one is a replica."""
+        port = port or free_port()
+        return ServiceProcess(name, self.env(name, port), port, log)
+
+
+@asynccontextmanager
+async def running(*processes: ServiceProcess) -> AsyncIterator[None]:
+    """The processes started, each of them ready, and stopped afterwards (also when one does not get ready)."""
+    try:
+        for process in processes:
+            process.start()
+        for process in processes:
+            await process.wait_ready()
+        yield
+    finally:
+        for process in processes:
+            process.stop()
 
 
 class Bus:

@@ -5,7 +5,6 @@ separate processes and a real SMTP server."""
 from __future__ import annotations
 
 import asyncio
-import os
 import shutil
 import sys
 from collections.abc import AsyncIterator
@@ -20,19 +19,8 @@ from playwright.async_api import Browser
 from services.scheduling.seed import SEED_FILE
 from shared.settings import SERVICES
 from tests.browser.journey import Site, participant_journey
-from tests.e2e.conftest import ServiceProcess
 from tests.integration.test_dev_mode import DevProcess
-from tests.support import (
-    Bus,
-    SmtpSink,
-    amqp_url,
-    create_database,
-    create_vhost,
-    database_url,
-    delete_vhost,
-    drop_database,
-    free_port,
-)
+from tests.support import Bus, ServiceEnv, amqp_url, free_port, running
 
 pytestmark = pytest.mark.browser
 
@@ -86,42 +74,28 @@ def eml_files(directory: Path) -> list[EmailMessage]:
 
 @pytest.fixture
 async def rabbit_site(real_services: None, tmp_path: Path, artefacts: Path) -> AsyncIterator[Site]:
-    smtp = SmtpSink().start()
-    vhost = create_vhost()
-    databases: dict[str, str] = {}
-    processes: list[ServiceProcess] = []
     ports = {name: free_port() for name in SERVICES}
     public_url = f"http://127.0.0.1:{ports['registration']}"  # one public site, as behind a reverse proxy
-    env = {**os.environ, "WERKPLAATSEN_BROKER_URL": amqp_url(vhost), "WERKPLAATSEN_SMTP_URL": smtp.url,
-           "WERKPLAATSEN_SECRET_KEY": "journey-secret", "WERKPLAATSEN_ORGANIZER_TOKEN": ORGANIZER_TOKEN,
-           "WERKPLAATSEN_DATA_DIR": str(tmp_path / "data"), "WERKPLAATSEN_PUBLIC_URL": public_url,
-           "WERKPLAATSEN_LOG_FORMAT": "json"}
-    try:
-        for name in SERVICES:
-            databases[name] = await create_database(f"journey_{name}")
-            processes.append(ServiceProcess(
-                name, {**env, f"{name.upper()}_DATABASE_URL": database_url(databases[name])}, ports[name],
-                tmp_path / f"{name}.log"))
-            processes[-1].start()
-        for process in processes:
-            await process.wait_ready()
-        await load_edition(env)
-        async with Bus(amqp_url(vhost)) as bus:
-            async def close_registration(edition: str) -> None:
-                await close_over_http(f"http://127.0.0.1:{ports['scheduling']}", edition)
-                await bus.wait_for("RegistrationClosed", edition=edition)
+    async with ServiceEnv("journey", tmp_path / "data", "journey-secret", ORGANIZER_TOKEN,
+                          extra={"WERKPLAATSEN_PUBLIC_URL": public_url}) as env:
+        assert env.smtp is not None
+        smtp = env.smtp
+        processes = [env.process(name, tmp_path / f"{name}.log", ports[name]) for name in SERVICES]
+        try:
+            async with running(*processes):
+                await load_edition(env.base)
+                async with Bus(amqp_url(env.vhost)) as bus:
+                    async def close_registration(edition: str) -> None:
+                        await close_over_http(f"http://127.0.0.1:{ports['scheduling']}", edition)
+                        await bus.wait_for("RegistrationClosed", edition=edition)
 
-            yield Site(url=public_url, editions_url=f"http://127.0.0.1:{ports['scheduling']}",
-                       organizer_token=ORGANIZER_TOKEN, mails=lambda: [m for _, m in smtp.messages],
-                       close_registration=close_registration)
-    finally:
-        for process in processes:
-            process.stop()
-            shutil.copy(process.log, artefacts / process.log.name)
-        smtp.stop()
-        delete_vhost(vhost)
-        for database in databases.values():
-            await drop_database(database)
+                    yield Site(url=public_url, editions_url=f"http://127.0.0.1:{ports['scheduling']}",
+                               organizer_token=ORGANIZER_TOKEN, mails=lambda: [m for _, m in smtp.messages],
+                               close_registration=close_registration)
+        finally:
+            for process in processes:
+                if process.log.exists():
+                    shutil.copy(process.log, artefacts / process.log.name)
 
 
 async def load_edition(env: dict[str, str]) -> None:

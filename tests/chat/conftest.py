@@ -5,10 +5,9 @@ registration, scheduling and notifications as processes on RabbitMQ and PostgreS
 from __future__ import annotations
 
 import asyncio
-import os
 import secrets
-import sqlite3
 import signal
+import sqlite3
 import subprocess
 import sys
 import textwrap
@@ -22,19 +21,7 @@ import httpx
 import pytest
 from nio import AsyncClient, RegisterResponse, RoomCreateResponse, RoomMessageText, RoomSendResponse, SyncResponse
 
-from tests.e2e.conftest import ChildProcess, ServiceProcess
-from tests.support import (
-    Bus,
-    SmtpSink,
-    amqp_url,
-    create_database,
-    create_vhost,
-    database_url,
-    delete_vhost,
-    drop_database,
-    free_port,
-    wait_until,
-)
+from tests.support import Bus, ChildProcess, ServiceEnv, ServiceProcess, SmtpSink, amqp_url, free_port, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 SYNAPSE_PYTHON = ROOT / ".venv-synapse" / "bin" / "python"
@@ -251,52 +238,41 @@ class ChatSystem:
 
 @pytest.fixture(scope="module")
 async def chat_system(real_services, tmp_path_factory):  # noqa: ANN001, ANN201
-    smtp = SmtpSink().start()
-    vhost = create_vhost()
-    databases = {name: await create_database(f"chat_{name}") for name in SERVICES}
     logs = tmp_path_factory.mktemp("chat-logs")
-    homeserver = start_synapse(tmp_path_factory.mktemp("synapse"))
-    base_env = {**os.environ, "WERKPLAATSEN_BROKER_URL": amqp_url(vhost), "WERKPLAATSEN_SMTP_URL": smtp.url,
-                "WERKPLAATSEN_SECRET_KEY": SECRET_KEY, "WERKPLAATSEN_ORGANIZER_TOKEN": "chat-e2e-organizer",
-                "WERKPLAATSEN_DATA_DIR": str(tmp_path_factory.mktemp("data")), "WERKPLAATSEN_LOG_FORMAT": "json"}
-    services: dict[str, ServiceProcess] = {}
-    for name in SERVICES:
-        port = free_port()
-        env = {**base_env, f"{name.upper()}_DATABASE_URL": database_url(databases[name]),
-               "WERKPLAATSEN_PUBLIC_URL": f"http://127.0.0.1:{port}"}
-        services[name] = ServiceProcess(name, env, port, logs / f"{name}.log")
-        services[name].start()
-    bot = None
-    try:
-        await homeserver.wait_ready()
-        bot_password = secrets.token_hex(8)
-        bot_client = await register_user(homeserver.url, "werkplaatsen", bot_password)
-        bot_user = bot_client.user_id
-        await bot_client.close()
-        bot_store = tmp_path_factory.mktemp("bot") / "chat.sqlite3"
-        bot = BotProcess({**base_env,
-                          "WERKPLAATSEN_CHAT_HOMESERVER": homeserver.url,
-                          "WERKPLAATSEN_CHAT_USER": bot_user,
-                          "WERKPLAATSEN_CHAT_PASSWORD": bot_password,
-                          "WERKPLAATSEN_CHAT_STORE": str(bot_store),
-                          # Status links point at the registration service's pages.
-                          "WERKPLAATSEN_PUBLIC_URL": services["registration"].url},
-                         logs / "bot.log")
-        bot.start()
+    async with ServiceEnv("chat", tmp_path_factory.mktemp("data"), SECRET_KEY, "chat-e2e-organizer",
+                          services=SERVICES) as env:
+        assert env.smtp is not None
+        homeserver = start_synapse(tmp_path_factory.mktemp("synapse"))
+        services = {name: env.process(name, logs / f"{name}.log") for name in SERVICES}
         for process in services.values():
-            await process.wait_ready()
-        await bot.wait_consuming(amqp_url(vhost))
-        yield ChatSystem(vhost, homeserver, services, bot, bot_user, bot_store, smtp)
-    finally:
-        if bot is not None:
-            bot.stop()
-        for process in services.values():
-            process.stop()
-        homeserver.stop()
-        smtp.stop()
-        delete_vhost(vhost)
-        for name in databases.values():
-            await drop_database(name)
+            process.start()
+        bot = None
+        try:
+            await homeserver.wait_ready()
+            bot_password = secrets.token_hex(8)
+            bot_client = await register_user(homeserver.url, "werkplaatsen", bot_password)
+            bot_user = bot_client.user_id
+            await bot_client.close()
+            bot_store = tmp_path_factory.mktemp("bot") / "chat.sqlite3"
+            bot = BotProcess({**env.base,
+                              "WERKPLAATSEN_CHAT_HOMESERVER": homeserver.url,
+                              "WERKPLAATSEN_CHAT_USER": bot_user,
+                              "WERKPLAATSEN_CHAT_PASSWORD": bot_password,
+                              "WERKPLAATSEN_CHAT_STORE": str(bot_store),
+                              # Status links point at the registration service's pages.
+                              "WERKPLAATSEN_PUBLIC_URL": services["registration"].url},
+                             logs / "bot.log")
+            bot.start()
+            for process in services.values():
+                await process.wait_ready()
+            await bot.wait_consuming(amqp_url(env.vhost))
+            yield ChatSystem(env.vhost, homeserver, services, bot, bot_user, bot_store, env.smtp)
+        finally:
+            if bot is not None:
+                bot.stop()
+            for process in services.values():
+                process.stop()
+            homeserver.stop()
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,6 @@ comes within the test."""
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import AsyncIterator
 from typing import Any
@@ -15,21 +14,10 @@ from peppol import check_rules, validate_xsd
 
 from shared.db import utcnow
 from shared.settings import SERVICES
-from tests.e2e.conftest import ORGANIZER_TOKEN, ServiceProcess, System
+from tests.e2e.conftest import ORGANIZER_TOKEN, System
 from tests.e2e.test_scheduling_places import acked, register_when_known, schedule
 from tests.factories import open_edition, trio
-from tests.support import (
-    Bus,
-    SmtpSink,
-    amqp_url,
-    create_database,
-    create_vhost,
-    database_url,
-    delete_vhost,
-    drop_database,
-    free_port,
-    wait_until,
-)
+from tests.support import Bus, ServiceEnv, SmtpSink, running, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -40,39 +28,17 @@ PAYMENT_TERM_SECONDS = 20
 @pytest.fixture(scope="module")
 async def billing(real_services, tmp_path_factory) -> AsyncIterator[System]:  # noqa: ANN001
     """The system with a second registration replica and a payment term of seconds."""
-    smtp = SmtpSink().start()
-    vhost = create_vhost()
-    databases = {name: await create_database(f"e2e_inv_{name}") for name in SERVICES}
     logs = tmp_path_factory.mktemp("invoicing-logs")
-    base_env = {
-        **os.environ, "WERKPLAATSEN_BROKER_URL": amqp_url(vhost), "WERKPLAATSEN_SMTP_URL": smtp.url,
-        "WERKPLAATSEN_SECRET_KEY": "e2e-secret", "WERKPLAATSEN_ORGANIZER_TOKEN": ORGANIZER_TOKEN,
-        "WERKPLAATSEN_DATA_DIR": str(tmp_path_factory.mktemp("invoicing-data")), "WERKPLAATSEN_LOG_FORMAT": "json",
-        "REGISTRATION_PAYMENT_TERM_DAYS": str(PAYMENT_TERM_SECONDS / 86400), "REGISTRATION_OVERDUE_CHECK_SECONDS": "1",
-    }
-    system = System(vhost=vhost, smtp_url=smtp.url)
-    system.smtp = smtp  # type: ignore[attr-defined]
-    processes = []
-    for name in [*SERVICES, "registration"]:
-        port = free_port()
-        env = {**base_env, f"{name.upper()}_DATABASE_URL": database_url(databases[name]),
-               "WERKPLAATSEN_PUBLIC_URL": f"http://127.0.0.1:{port}"}
-        key = name if name not in system.processes else f"{name}-2"
-        system.processes[key] = ServiceProcess(name, env, port, logs / f"{key}.log")
-        processes.append(system.processes[key])
-    for process in processes:
-        process.start()
-    try:
-        for process in processes:
-            await process.wait_ready()
-        yield system
-    finally:
-        for process in processes:
-            process.stop()
-        smtp.stop()
-        delete_vhost(vhost)
-        for name in databases.values():
-            await drop_database(name)
+    async with ServiceEnv("e2e_inv", tmp_path_factory.mktemp("invoicing-data"), "e2e-secret", ORGANIZER_TOKEN,
+                          extra={"REGISTRATION_PAYMENT_TERM_DAYS": str(PAYMENT_TERM_SECONDS / 86400),
+                                 "REGISTRATION_OVERDUE_CHECK_SECONDS": "1"}) as env:
+        system = System(vhost=env.vhost, smtp_url=env.smtp_url)
+        system.smtp = env.smtp  # type: ignore[attr-defined]
+        for name in [*SERVICES, "registration"]:
+            key = name if name not in system.processes else f"{name}-2"
+            system.processes[key] = env.process(name, logs / f"{key}.log")
+        async with running(*system.processes.values()):
+            yield system
 
 
 @pytest.fixture

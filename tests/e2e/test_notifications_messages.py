@@ -5,7 +5,6 @@ them. Members write in Dutch and English; the approval request arrives before th
 from __future__ import annotations
 
 import json
-import os
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -19,19 +18,7 @@ import httpx
 import pytest
 from icalendar import Calendar
 
-from tests.e2e.conftest import ServiceProcess
-from tests.support import (
-    Bus,
-    SmtpSink,
-    amqp_url,
-    create_database,
-    create_vhost,
-    database_url,
-    delete_vhost,
-    drop_database,
-    free_port,
-    wait_until,
-)
+from tests.support import Bus, ServiceEnv, ServiceProcess, SmtpSink, amqp_url, running, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -54,29 +41,16 @@ class Notifications:
 
 @pytest.fixture(scope="module")
 async def notifications(real_services, tmp_path_factory) -> AsyncIterator[Notifications]:  # noqa: ANN001
-    smtp = SmtpSink().start()
-    vhost = create_vhost()
-    database = await create_database("e2e_notifications")
     logs = tmp_path_factory.mktemp("notification-logs")
-    env = {**os.environ, "WERKPLAATSEN_BROKER_URL": amqp_url(vhost), "WERKPLAATSEN_SMTP_URL": smtp.url,
-           "WERKPLAATSEN_SECRET_KEY": "e2e-secret", "WERKPLAATSEN_ORGANIZER_TOKEN": TOKEN,
-           "WERKPLAATSEN_ORGANIZER_EMAIL": ORGANISER, "WERKPLAATSEN_PUBLIC_URL": "https://werkplaatsen.example",
-           "WERKPLAATSEN_DATA_DIR": str(tmp_path_factory.mktemp("notification-data")),
-           "WERKPLAATSEN_LOG_FORMAT": "json", "NOTIFICATIONS_DATABASE_URL": database_url(database),
-           "NOTIFICATIONS_REMINDER_OFFSETS": "40s"}
-    replicas = [ServiceProcess("notifications", env, free_port(), logs / f"notifications-{i}.log") for i in range(2)]
-    for replica in replicas:
-        replica.start()
-    try:
-        for replica in replicas:
-            await replica.wait_ready()
-        yield Notifications(replicas, smtp, vhost)
-    finally:
-        for replica in replicas:
-            replica.stop()
-        smtp.stop()
-        delete_vhost(vhost)
-        await drop_database(database)
+    async with ServiceEnv("e2e", tmp_path_factory.mktemp("notification-data"), "e2e-secret", TOKEN,
+                          services=("notifications",),
+                          extra={"WERKPLAATSEN_ORGANIZER_EMAIL": ORGANISER,
+                                 "WERKPLAATSEN_PUBLIC_URL": "https://werkplaatsen.example",
+                                 "NOTIFICATIONS_REMINDER_OFFSETS": "40s"}) as env:
+        assert env.smtp is not None
+        replicas = [env.process("notifications", logs / f"notifications-{i}.log") for i in range(2)]
+        async with running(*replicas):
+            yield Notifications(replicas, env.smtp, env.vhost)
 
 
 class Publisher(Bus):

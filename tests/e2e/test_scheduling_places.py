@@ -19,9 +19,9 @@ import pytest
 
 from services.scheduling.seed import SEED_FILE
 from shared.db import utcnow
-from tests.e2e.conftest import ORGANIZER_TOKEN, ServiceProcess
+from tests.e2e.conftest import ORGANIZER_TOKEN
 from tests.factories import open_edition, trio
-from tests.support import Bus, free_port, wait_until
+from tests.support import Bus, ServiceProcess, free_port, wait_until
 
 pytestmark = pytest.mark.e2e
 

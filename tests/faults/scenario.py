@@ -9,7 +9,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tests.e2e.conftest import ServiceProcess
 from tests.faults.conftest import FaultySystem
 from tests.faults.stream import (
     MAX_TRIOS,
@@ -23,7 +22,7 @@ from tests.faults.stream import (
     record,
     service_views,
 )
-from tests.support import Bus, wait_until
+from tests.support import Bus, ServiceProcess, wait_until
 
 RECOVERY_TIMEOUT = 120.0  # every trio final and mailed, after the last fault is removed
 SETTLE_TIMEOUT = 60.0  # then queues, outboxes and pending mails empty

@@ -26,9 +26,9 @@ import httpx
 
 from services.notifications.domain import normalise_address, notification_id
 from shared.db import utcnow
-from tests.e2e.conftest import ORGANIZER_TOKEN, ServiceProcess
+from tests.e2e.conftest import ORGANIZER_TOKEN
 from tests.factories import open_edition, trio
-from tests.support import Bus, SmtpSink, wait_until
+from tests.support import Bus, ServiceProcess, SmtpSink, wait_until
 
 MAX_TRIOS = 12
 ORGANIZER = {"Authorization": f"Bearer {ORGANIZER_TOKEN}"}

@@ -18,9 +18,8 @@ from shared.messaging.messages import Outgoing
 from shared.messaging.rabbit import RabbitTransport
 from shared.settings import Settings
 from shared.tracing import configure_tracing
-from tests.e2e.conftest import ServiceProcess
 from tests.factories import open_edition
-from tests.support import Bus, amqp_url, database_url, free_port, wait_until
+from tests.support import Bus, ServiceProcess, amqp_url, database_url, free_port, wait_until
 
 pytestmark = pytest.mark.integration
 

@@ -13,9 +13,8 @@ import aio_pika
 import pytest
 
 from shared.runtime import STOP_BOUND_SECONDS
-from tests.e2e.conftest import ServiceProcess
 from tests.factories import open_edition
-from tests.support import Bus, amqp_url, database_url, free_port, wait_until
+from tests.support import Bus, ServiceProcess, amqp_url, database_url, free_port, wait_until
 
 pytestmark = pytest.mark.integration
 

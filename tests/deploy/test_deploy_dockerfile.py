@@ -169,7 +169,7 @@ def test_the_release_job_runs_the_migration_command() -> None:
 
 
 def test_the_end_to_end_tests_start_services_with_the_same_command(monkeypatch, tmp_path) -> None:  # noqa: ANN001
-    from tests.e2e.conftest import ServiceProcess
+    from tests.support import ServiceProcess
 
     started: list[list[str]] = []
 

@@ -1,4 +1,4 @@
-"""The command line refuses a wrong configuration with one clear line."""
+"""The command line, run as a process, refuses a wrong configuration with one clear line."""
 
 from __future__ import annotations
 
@@ -17,7 +17,8 @@ def run(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
 def test_run_without_a_broker_url_names_the_missing_setting() -> None:
     result = run("run", "scheduling")
     assert result.returncode == 2
-    assert result.stderr.strip().splitlines()[-1].startswith("werkplaatsen: configuration error: WERKPLAATSEN_BROKER_URL")
+    last_line = result.stderr.strip().splitlines()[-1]
+    assert last_line.startswith("werkplaatsen: configuration error: WERKPLAATSEN_BROKER_URL")
 
 
 def test_a_malformed_database_url_is_refused_at_start_with_its_name() -> None:
