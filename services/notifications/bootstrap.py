@@ -3,32 +3,26 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from email.utils import parseaddr
 from pathlib import Path
 
 from shared import links
 from shared.contract.common import CommandRejected
 from shared.db import Database, utcnow
-from shared.messaging.outbox import Cause, Outbox, OutboxRelay
+from shared.messaging.dead_letters import OwnDeadLetters, broker_location
+from shared.messaging.outbox import Cause, OutboxRelay
 from shared.messaging.processing import MessageStore
 from shared.runtime import Service, Transport
 from shared.settings import Settings
 
-from . import entrypoints, handlers
-from .adapters import (
-    Delivery,
-    EmlDelivery,
-    Inbox,
-    SmtpDelivery,
-    SqlEditions,
-    SqlMails,
-    SqlRegistrations,
-    SqlReminders,
-)
-from .adapters import Outbox as OutboxRow
+from . import consumes, entrypoints, handlers
 from .config import NotificationsConfig, load_config
+from .delivery import Delivery, EmlDelivery, SmtpDelivery
 from .domain import Reminder
 from .sender import MailSender
+from .store import Inbox, SqlEditions, SqlMails, SqlRegistrations, SqlReminders
+from .store import Outbox as OutboxRow
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -53,18 +47,18 @@ def addresses_for(settings: Settings) -> handlers.Addresses:
     )
 
 
-def reminder_queue(db: Database) -> Callable[[], Awaitable[int]]:
-    """The sender's first step each pass: due reminders become mails, in one transaction."""
+def reminder_queue(store: MessageStore) -> Callable[[], Awaitable[int]]:
+    """The sender's first step each pass: due reminders become mails, in one unit of work."""
 
     async def queue() -> int:
-        async with db.transaction() as session:
+        async with store.unit_of_work() as uow:
             def emit_for(reminder: Reminder) -> handlers.Emit:
-                cause = Cause(message_id=reminder.caused_by, correlation_id=reminder.correlation_id)
-                return Outbox(session, OutboxRow, "notifications", cause).emit
+                # Each reminder's mails and chat message are caused by the seating it was planned from.
+                return uow.outbox_for(Cause(message_id=reminder.caused_by, correlation_id=reminder.correlation_id)).emit
 
             return await handlers.queue_due_reminders(
-                reminders=SqlReminders(session), registrations=SqlRegistrations(session),
-                editions=SqlEditions(session), mails=SqlMails(session), emit_for=emit_for, now=utcnow())
+                reminders=SqlReminders(uow.session), registrations=SqlRegistrations(uow.session),
+                editions=SqlEditions(uow.session), mails=SqlMails(uow.session), emit_for=emit_for, now=utcnow())
 
     return queue
 
@@ -75,19 +69,23 @@ def build(settings: Settings, transport: Transport, config: NotificationsConfig 
     # room for all of them and for the consumers besides.
     db = Database(settings.database_url("notifications"), pool_size=config.smtp_concurrency + 4)
     relay = OutboxRelay(db, OutboxRow, transport.publish)
-    sender = MailSender(db, OutboxRow, delivery_for(settings), mail_from=settings.werkplaatsen_mail_from,
-                        on_commit=relay.wake, queue_reminders=reminder_queue(db), concurrency=config.smtp_concurrency)
+    # Notifications takes no commands; MessageStore still asks for a rejection model, which stays unused. The
+    # sender's own commits wake only the relay (its NotificationSent leaves at once): woken by its own records, it
+    # would look for mail forever.
+    sender_store = MessageStore(db, "notifications", OutboxRow, Inbox, CommandRejected, wake=relay.wake)
+    sender = MailSender(sender_store, delivery_for(settings), mail_from=settings.werkplaatsen_mail_from,
+                        queue_reminders=reminder_queue(sender_store), concurrency=config.smtp_concurrency)
 
     def wake() -> None:
         # New mails were committed with the event's inbox claim: send them now rather than at the next poll.
         relay.wake()
         sender.wake()
 
-    # Notifications takes no commands; MessageStore still asks for a rejection model, which stays unused.
-    store = MessageStore(db, "notifications", OutboxRow, Inbox, CommandRejected, wake=wake)
+    store = replace(sender_store, wake=wake)
     return Service(
         name="notifications", store=store, relay=relay, transport=transport, migrations=MIGRATIONS,
-        consumers=entrypoints.consumers(store, addresses_for(settings), config.offsets),
+        consumers=consumes.consumers(store, addresses_for(settings), config.offsets,
+                                     dead_letters=OwnDeadLetters(broker_location(settings), "notifications")),
         # Cooperative: on SIGTERM the sender finishes the mails it is handing over instead of being cancelled.
         routes=entrypoints.routes(store, settings.werkplaatsen_organizer_token), cooperative=[sender.run],
     )

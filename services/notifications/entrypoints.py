@@ -1,99 +1,20 @@
-"""Notifications' subscribers, the organisers' notification log and the development mailbox."""
+"""Notifications' HTTP routes: the organisers' notification log and the development mailbox (what it consumes is
+in consumes.py)."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from datetime import timedelta
-from typing import Any, TypeVar
+from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse
 from starlette.routing import Route
 
-from shared.contract import Event, EventData
 from shared.contract.common import ErrorItem
-from shared.contract.registration import (
-    ApprovalRequested,
-    CreditNoteIssued,
-    InvoiceIssued,
-    InvoiceOverdue,
-    ParticipantDataErased,
-    RegistrationApproved,
-    RegistrationCancelled,
-    RegistrationDeclined,
-    TrioRegistered,
-)
-from shared.contract.reporting import LessonReportPublished
-from shared.contract.scheduling import (
-    EditionScheduled,
-    PlaceReleased,
-    RegistrationClosed,
-    SeatingPlanned,
-    SessionRescheduled,
-    TrioPlaced,
-    TrioWaitlisted,
-)
-from shared.db import utcnow
 from shared.http import error_response, is_organizer, unauthorized
-from shared.messaging.messages import Consumer, Incoming
-from shared.messaging.outbox import Outbox
-from shared.messaging.processing import MessageStore, run_event
+from shared.messaging.processing import MessageStore
 
-from . import handlers
-from .adapters import SqlEditions, SqlMails, SqlRegistrations, SqlReminders, newest_mails
 from .domain import AMSTERDAM, Mail
-
-E = TypeVar("E", bound=EventData)
-
-# A use case given the event, the transaction's session and its outbox.
-Work = Callable[[Event[Any], AsyncSession, Outbox], Awaitable[None]]
-
-
-def consumers(store: MessageStore, addresses: handlers.Addresses,
-              offsets: list[tuple[str, timedelta]]) -> dict[str, Consumer]:
-    def consumer(model: type[E], work: Work) -> tuple[str, Consumer]:
-        async def consume(msg: Incoming) -> None:
-            await run_event(store, msg, model, lambda _data, envelope, uow: work(envelope, uow.session, uow.outbox))
-        return model.routing_key, consume
-
-    def trio(use_case: Callable[..., Awaitable[None]]) -> Work:
-        """The shape most member notifications share."""
-        return lambda e, s, o: use_case(e, editions=SqlEditions(s), registrations=SqlRegistrations(s),
-                                        mails=SqlMails(s), emit=o.emit, now=utcnow())
-
-    return dict([
-        consumer(EditionScheduled, lambda e, s, o: handlers.remember_edition(e, editions=SqlEditions(s))),
-        consumer(TrioRegistered, lambda e, s, o: handlers.acknowledge_registration(
-            e, editions=SqlEditions(s), registrations=SqlRegistrations(s), mails=SqlMails(s), emit=o.emit,
-            addresses=addresses, now=utcnow())),
-        consumer(ApprovalRequested, lambda e, s, o: handlers.request_approval(
-            e, editions=SqlEditions(s), registrations=SqlRegistrations(s), mails=SqlMails(s), now=utcnow())),
-        consumer(RegistrationApproved, trio(handlers.announce_approval)),
-        consumer(RegistrationDeclined, trio(handlers.announce_decline)),
-        consumer(RegistrationCancelled, trio(handlers.confirm_cancellation)),
-        consumer(PlaceReleased, trio(handlers.confirm_cancellation)),
-        consumer(TrioWaitlisted, trio(handlers.announce_waitlist)),
-        consumer(LessonReportPublished, trio(handlers.announce_report)),
-        consumer(TrioPlaced, lambda e, s, o: handlers.confirm_placement(
-            e, editions=SqlEditions(s), registrations=SqlRegistrations(s), mails=SqlMails(s), emit=o.emit,
-            addresses=addresses, now=utcnow())),
-        consumer(RegistrationClosed, lambda e, s, o: handlers.warn_undersubscribed(
-            e, editions=SqlEditions(s), mails=SqlMails(s), addresses=addresses, now=utcnow())),
-        consumer(SessionRescheduled, lambda e, s, o: handlers.announce_reschedule(
-            e, editions=SqlEditions(s), registrations=SqlRegistrations(s), reminders=SqlReminders(s),
-            mails=SqlMails(s), emit=o.emit, addresses=addresses, now=utcnow())),
-        consumer(SeatingPlanned, lambda e, s, o: handlers.plan_reminders(
-            e, editions=SqlEditions(s), reminders=SqlReminders(s), offsets=offsets, now=utcnow())),
-        consumer(ParticipantDataErased, lambda e, s, o: handlers.erase_participant_data(
-            e, registrations=SqlRegistrations(s), mails=SqlMails(s))),
-        consumer(InvoiceIssued, lambda e, s, o: handlers.send_invoice(
-            e, editions=SqlEditions(s), mails=SqlMails(s), now=utcnow())),
-        consumer(CreditNoteIssued, lambda e, s, o: handlers.send_invoice(
-            e, editions=SqlEditions(s), mails=SqlMails(s), now=utcnow())),
-        consumer(InvoiceOverdue, lambda e, s, o: handlers.remind_payment(
-            e, editions=SqlEditions(s), mails=SqlMails(s), now=utcnow())),
-    ])
+from .store import SqlMails, newest_mails
 
 
 def log_entry(mail: Mail) -> dict[str, Any]:

@@ -22,8 +22,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from services.notifications.adapters import SqlMails
-from services.notifications.adapters import SqlRegistrations as NotificationCopies
+from services.notifications.store import SqlMails
+from services.notifications.store import SqlRegistrations as NotificationCopies
 from services.reporting.adapters import SqlReports, SqlTrios
 from services.scheduling.entrypoints import allocate_due
 from shared.contract import Event

@@ -20,19 +20,12 @@ from aiosmtpd.controller import Controller
 from sqlalchemy import func, select
 from starlette.applications import Starlette
 
-from services.notifications import bootstrap, entrypoints
-from services.notifications.adapters import (
-    HandoffRow,
-    Inbox,
-    MailRow,
-    Outbox,
-    RegistrationRow,
-    ReminderRow,
-    SmtpDelivery,
-    SmtpHandoff,
-)
+from services.notifications import bootstrap, consumes, entrypoints
+from services.notifications.delivery import Handoff, SmtpDelivery, SmtpHandoff
 from services.notifications.domain import ERASED, FAILED, PENDING, SENT, parse_offsets
 from services.notifications.sender import MailSender
+from services.notifications.sender.handoff import Handoffs
+from services.notifications.store import HandoffRow, Inbox, MailRow, Outbox, RegistrationRow, ReminderRow
 from shared.contract import Event, EventData
 from shared.contract.common import CommandRejected
 from shared.contract.registration import ApprovalRequested, ParticipantDataErased, TrioRegistered
@@ -145,7 +138,7 @@ def edition_scheduled(first_session: datetime) -> Incoming:
 
 
 async def receive(store: MessageStore, msg: Incoming, offsets: str = "7d,1d") -> None:
-    consumers = entrypoints.consumers(store, bootstrap.addresses_for(SETTINGS), parse_offsets(offsets))
+    consumers = consumes.consumers(store, bootstrap.addresses_for(SETTINGS), parse_offsets(offsets))
     await consumers[msg.routing_key](msg)
 
 
@@ -168,9 +161,9 @@ async def handoffs(db: Database) -> int:
         return int((await session.execute(select(func.count()).select_from(HandoffRow))).scalar_one())
 
 
-def sender(db: Database, url: str, clock: Callable[[], datetime] = utcnow,
+def sender(store: MessageStore, url: str, clock: Callable[[], datetime] = utcnow,
            delivery: Callable[[], Any] | None = None) -> MailSender:
-    return MailSender(db, Outbox, delivery or (lambda: SmtpDelivery(url)), mail_from="wp@platform31.nl", clock=clock)
+    return MailSender(store, delivery or (lambda: SmtpDelivery(url)), mail_from="wp@platform31.nl", clock=clock)
 
 
 async def test_a_server_that_answers_451_twice_gets_the_mail_exactly_once(
@@ -178,7 +171,7 @@ async def test_a_server_that_answers_451_twice_gets_the_mail_exactly_once(
     smtp, url = server("451 4.3.0 try again later", "451 4.3.0 try again later")
     await receive(store, trio_registered(prefix="x."))
     now = utcnow()
-    mails = sender(store.db, url, clock=lambda: now)
+    mails = sender(store, url, clock=lambda: now)
 
     # The server refuses the first two deliveries it is offered; each refused mail is retried after its backoff.
     for _ in range(4):
@@ -225,14 +218,14 @@ async def test_a_sender_killed_during_the_smtp_conversation_delivers_each_mail_o
         store: MessageStore, server: Callable[..., tuple[ScriptedServer, str]], at: str) -> None:
     smtp, url = server()
     await receive(store, trio_registered())
-    dying = sender(store.db, url, delivery=lambda: CrashingDelivery(url, at))
+    dying = sender(store, url, delivery=lambda: CrashingDelivery(url, at))
 
     with pytest.raises(Crash):
         await dying.send_due()
     accepted_before_restart = len(smtp.accepted)
     assert [r.status for r in await rows(store.db)] == [PENDING] * 3, "the crash rolled the attempt back"
 
-    await sender(store.db, url).send_due()
+    await sender(store, url).send_due()
 
     # Three workers, one mail each, all die at the same point.
     assert accepted_before_restart == (3 if at == "after_terminator" else 0)
@@ -247,7 +240,7 @@ async def test_a_sender_killed_during_the_smtp_conversation_delivers_each_mail_o
 async def test_the_sender_goes_on_after_the_database_dropped_all_its_connections(
         store: MessageStore, server: Callable[..., tuple[ScriptedServer, str]]) -> None:
     smtp, url = server()
-    mails = sender(store.db, url)
+    mails = sender(store, url)
     await receive(store, trio_registered("reg-1"))
     await mails.send_due()
     assert len(smtp.accepted) == 3
@@ -274,7 +267,7 @@ async def test_a_mail_refused_after_the_handoff_goes_back_to_pending_or_fails(
     smtp, url = server("452 4.3.1 out of memory", "554 5.6.0 message refused")
     await receive(store, trio_registered())
     now = utcnow()
-    await sender(store.db, url, clock=lambda: now).send_due()
+    await sender(store, url, clock=lambda: now).send_due()
 
     found = await rows(store.db)
     assert sorted(r.status for r in found) == [FAILED, PENDING, SENT]
@@ -326,8 +319,9 @@ async def test_two_replicas_send_each_reminder_once(pg_database: Callable[..., A
         await receive(store, trio_registered(registration_id, prefix=f"r{i}."))
         await receive(store, envelope(TrioPlaced(registration_id=registration_id, edition=EDITION, via="allocation")))
     smtp, url = server()
-    senders = [MailSender(db, Outbox, lambda: SmtpDelivery(url), mail_from="wp@platform31.nl", concurrency=4,
-                          poll_interval=0.05, queue_reminders=bootstrap.reminder_queue(db)) for db in replicas]
+    replica_stores = [MessageStore(db, "notifications", Outbox, Inbox, CommandRejected) for db in replicas]
+    senders = [MailSender(s, lambda: SmtpDelivery(url), mail_from="wp@platform31.nl", concurrency=4,
+                          poll_interval=0.05, queue_reminders=bootstrap.reminder_queue(s)) for s in replica_stores]
     tasks = [asyncio.create_task(s.run()) for s in senders]
     try:
         await wait_until(lambda: len(smtp.accepted) >= 36, timeout=120, what="acknowledgements and placements")
@@ -387,7 +381,7 @@ async def test_organisers_read_a_registrations_notification_log_with_the_token_o
     await receive(store, trio_registered())
     await receive(store, trio_registered("reg-2", prefix="other."))
     await receive(store, approval_requested())
-    await sender(store.db, url).send_due()
+    await sender(store, url).send_due()
     app = Starlette(routes=entrypoints.routes(store, ORGANIZER_TOKEN))
 
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://n") as client:
@@ -414,7 +408,7 @@ async def test_erasure_blanks_the_registrations_mails_and_copy_in_the_store(
     _, url = server()
     await receive(store, trio_registered())
     await receive(store, trio_registered("reg-2", prefix="other."))
-    await sender(store.db, url).send_due()
+    await sender(store, url).send_due()
     await receive(store, approval_requested())  # not sent yet when the erasure comes
     await receive(store, envelope(ParticipantDataErased(registration_id="reg-1")))
 
@@ -427,17 +421,23 @@ async def test_erasure_blanks_the_registrations_mails_and_copy_in_the_store(
     async with database.sessions() as session:
         copy = await session.get(RegistrationRow, "reg-1")
     assert copy is not None and copy.erased and copy.details is None and copy.approval is None
-    assert await sender(store.db, url).send_due() == 0
+    assert await sender(store, url).send_due() == 0
 
 
 class LostHandoffSender(MailSender):
     """The database goes away mid-send: the handoff row's INSERT is lost, and so is transaction A."""
 
-    def __init__(self, db: Database, url: str) -> None:
-        super().__init__(db, Outbox, lambda: SmtpDelivery(url), mail_from="wp@platform31.nl")
+    def __init__(self, store: MessageStore, url: str) -> None:
+        super().__init__(store, lambda: SmtpDelivery(url), mail_from="wp@platform31.nl")
+        self.attempts.handoffs = LostHandoffs(store.db)
+
+
+class LostHandoffs(Handoffs):
+    def __init__(self, db: Database) -> None:
+        super().__init__(db, utcnow, pool_size=1)
         self.cut = False
 
-    async def _hand_over(self, mail: Any, handoff: SmtpHandoff) -> None:
+    async def hand_over(self, mail: Any, handoff: Handoff) -> None:
         handoff.expect_reply()
         handoff.terminate()  # the INSERT that should have come first never reached the database
         if not self.cut:
@@ -460,7 +460,7 @@ async def test_a_mail_the_server_took_while_the_database_went_away_is_recorded_n
     smtp, url = server()
     await receive(store, approval_requested())
     await receive(store, trio_registered())  # the approval request is mailed once its registration is known
-    mails = LostHandoffSender(store.db, url)
+    mails = LostHandoffSender(store, url)
     mails.concurrency = 1
 
     for _ in range(8):  # the first passes meet the cut; later ones may meet a dead pooled connection once

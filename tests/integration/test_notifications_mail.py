@@ -17,10 +17,11 @@ import structlog.testing
 from aiosmtpd.controller import Controller
 from sqlalchemy import select
 
-from services.notifications import bootstrap
-from services.notifications.adapters import Inbox, MailRow, Outbox, SmtpDelivery
+from services.notifications import bootstrap, consumes
+from services.notifications.delivery import SmtpDelivery
 from services.notifications.domain import FAILED, MAX_ATTEMPTS, PENDING, SENT, parse_offsets
 from services.notifications.sender import MailSender
+from services.notifications.store import Inbox, MailRow, Outbox
 from shared.contract import Event
 from shared.contract.common import CommandRejected, EventData
 from shared.contract.registration import TrioRegistered
@@ -112,7 +113,7 @@ SETTINGS = Settings(werkplaatsen_mail_from="Werkplaatsen <wp@platform31.nl>",
 
 
 async def receive(store: MessageStore, msg: Incoming, offsets: str = "7d,1d") -> None:
-    consumers = bootstrap.entrypoints.consumers(store, bootstrap.addresses_for(SETTINGS), parse_offsets(offsets))
+    consumers = consumes.consumers(store, bootstrap.addresses_for(SETTINGS), parse_offsets(offsets))
     await consumers[msg.routing_key](msg)
 
 
@@ -166,7 +167,7 @@ async def test_a_refusing_server_leaves_the_mail_pending_and_retries_after_the_b
         store: MessageStore, smtp_sink: SmtpSink) -> None:
     await receive(store, trio_registered())
     now = utcnow()
-    sender = MailSender(store.db, Outbox, lambda: SmtpDelivery(smtp_sink.url), mail_from="wp@platform31.nl",
+    sender = MailSender(store, lambda: SmtpDelivery(smtp_sink.url), mail_from="wp@platform31.nl",
                         clock=lambda: now)
     smtp_sink.refuse = True
 
@@ -195,7 +196,7 @@ async def test_a_refusing_server_leaves_the_mail_pending_and_retries_after_the_b
 async def test_a_mail_that_keeps_failing_is_given_up_and_reported(store: MessageStore, smtp_sink: SmtpSink) -> None:
     await receive(store, trio_registered())
     now = utcnow()
-    sender = MailSender(store.db, Outbox, lambda: SmtpDelivery(smtp_sink.url), mail_from="wp@platform31.nl",
+    sender = MailSender(store, lambda: SmtpDelivery(smtp_sink.url), mail_from="wp@platform31.nl",
                         clock=lambda: now)
     smtp_sink.refuse = True
 
@@ -223,7 +224,7 @@ async def test_a_permanent_refusal_fails_the_mail_at_once_and_its_reason_does_no
     controller.start()
     try:
         await receive(store, trio_registered())
-        sender = MailSender(store.db, Outbox, lambda: SmtpDelivery(f"smtp://127.0.0.1:{controller.port}"),
+        sender = MailSender(store, lambda: SmtpDelivery(f"smtp://127.0.0.1:{controller.port}"),
                             mail_from="wp@platform31.nl")
         await sender.send_due()
     finally:
@@ -263,7 +264,8 @@ async def test_two_competing_senders_send_each_mail_exactly_once(pg_database: Ca
             return delivery
         return make
 
-    senders = [MailSender(db, Outbox, counting(i), mail_from="wp@platform31.nl", concurrency=4, poll_interval=0.1)
+    senders = [MailSender(MessageStore(db, "notifications", Outbox, Inbox, CommandRejected), counting(i),
+                          mail_from="wp@platform31.nl", concurrency=4, poll_interval=0.1)
                for i, db in enumerate(replicas)]
     tasks = [asyncio.create_task(s.run()) for s in senders]
     try:
@@ -321,22 +323,23 @@ async def test_without_smtp_mails_become_eml_files_and_show_in_the_mailbox(tmp_p
 async def test_the_database_refuses_a_second_mail_for_the_same_event_even_without_the_inbox(
         database: Database) -> None:
     from services.notifications import handlers
-    from services.notifications.adapters import SqlEditions, SqlMails, SqlRegistrations
+    from services.notifications.store import SqlEditions, SqlMails, SqlRegistrations
 
     event = Event[TrioRegistered].model_validate_json(trio_registered().body)
     for _ in range(2):
         async with database.transaction() as session:
             await handlers.acknowledge_registration(
-                event, editions=SqlEditions(session), registrations=SqlRegistrations(session), mails=SqlMails(session),
-                emit=lambda _event: None, addresses=bootstrap.addresses_for(SETTINGS), now=utcnow())
+                event.data, envelope=event, editions=SqlEditions(session), registrations=SqlRegistrations(session),
+                mails=SqlMails(session), emit=lambda _event: None, addresses=bootstrap.addresses_for(SETTINGS),
+                now=utcnow())
 
     assert len(await mails(database)) == 3
 
 
 async def test_superseding_skips_the_mail_a_sender_is_handing_over_and_does_not_wait_for_it(
         database: Database) -> None:
-    from services.notifications.adapters import SqlMails
     from services.notifications.domain import SUPERSEDED, Mail
+    from services.notifications.store import SqlMails
 
     def waitlist_mail(position: int, *, kind: str = "waitlisted", registration_id: str = "reg-1") -> Mail:
         return Mail(notification_id=str(uuid.uuid4()), kind=kind, caused_by=f"event-{position}", correlation_id="c",

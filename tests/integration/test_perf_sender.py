@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from aiosmtpd.controller import Controller
 
-from services.notifications.adapters import Outbox, SmtpDelivery
+from services.notifications.delivery import SmtpDelivery
 from services.notifications.sender import MailSender
 from shared.messaging.processing import MessageStore
 from tests.integration.test_notifications_mail import database, mails, receive, store, trio_registered
@@ -46,7 +46,7 @@ async def test_mail_committed_while_workers_are_busy_starts_at_once_on_another_c
     controller = Controller(server, hostname="127.0.0.1", port=free_port())
     controller.start()
     # A poll interval far beyond the test: only the wakes that follow commits can start work.
-    sender = MailSender(store.db, Outbox, lambda: SmtpDelivery(f"smtp://127.0.0.1:{controller.port}"),
+    sender = MailSender(store, lambda: SmtpDelivery(f"smtp://127.0.0.1:{controller.port}"),
                         mail_from="wp@platform31.nl", concurrency=4, poll_interval=300)
     running = asyncio.create_task(sender.run())
     try:
@@ -73,7 +73,7 @@ async def test_a_stopped_sender_finishes_the_mails_in_hand_and_starts_no_other(s
     server = SlowServer(delay=0.5)
     controller = Controller(server, hostname="127.0.0.1", port=free_port())
     controller.start()
-    sender = MailSender(store.db, Outbox, lambda: SmtpDelivery(f"smtp://127.0.0.1:{controller.port}"),
+    sender = MailSender(store, lambda: SmtpDelivery(f"smtp://127.0.0.1:{controller.port}"),
                         mail_from="wp@platform31.nl", concurrency=2, poll_interval=300)
     stop = asyncio.Event()
     running = asyncio.create_task(sender.run(stop))

@@ -4,12 +4,13 @@ speaking wijkambtenaar), the credit note, the friendly reminder, and nothing for
 from __future__ import annotations
 
 import base64
-from collections.abc import Sequence
+import inspect
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, date, datetime
 from typing import Any
 
 from services.notifications import handlers
-from services.notifications.adapters import compose
+from services.notifications.delivery import compose
 from services.notifications.domain import EditionInfo, Mail
 from shared.contract import Event
 from shared.contract.registration import CreditNoteIssued, InvoiceIssued, InvoiceOverdue
@@ -48,6 +49,14 @@ def envelope(data: Any, name: str) -> Event[Any]:
         "producer": "registration", "correlation_id": "c", "causation_id": "c", "data": data.model_dump(mode="json")})
 
 
+async def deliver(handler: Callable[..., Awaitable[Any]], event: Event[Any], **dependencies: Any) -> Any:
+    """Call a handler as the wiring does: the event's data first; its envelope and time by name, if it asks."""
+    wants = inspect.signature(handler).parameters
+    given = {"envelope": event, "occurred_at": event.occurred_at}
+    return await handler(event.data, **{name: value for name, value in given.items() if name in wants},
+                         **dependencies)
+
+
 def common(email: str, language: str) -> dict[str, Any]:
     return {"registration_id": "r1", "edition": "2027-najaar", "total_cents": 24200,
             "urls": {"pdf": "https://w.example/invoices/WP-2027-0001.pdf?token=t",
@@ -68,8 +77,8 @@ def issued(email: str = "Facturen@Ede.example", language: str = "nl") -> Event[A
 
 async def test_the_invoice_mail_carries_the_pdf_and_the_ubl_as_issued() -> None:
     mails = Mails()
-    await handlers.send_invoice(issued(), editions=Editions(), mails=mails, now=NOW)
-    await handlers.send_invoice(issued(), editions=Editions(), mails=mails, now=NOW)  # redelivered: one mail
+    await deliver(handlers.send_invoice, issued(), editions=Editions(), mails=mails, now=NOW)
+    await deliver(handlers.send_invoice, issued(), editions=Editions(), mails=mails, now=NOW)  # redelivered: one mail
     (mail,) = mails.queued.values()
     assert (mail.recipient, mail.kind, mail.subject) == (
         "facturen@ede.example", "invoice", "Factuur WP-2027-0001: deelname aan Werkplaatsen wijkgericht werken")
@@ -82,7 +91,7 @@ async def test_the_invoice_mail_carries_the_pdf_and_the_ubl_as_issued() -> None:
 
 async def test_an_english_speaking_wijkambtenaar_gets_the_invoice_in_english() -> None:
     mails = Mails()
-    await handlers.send_invoice(issued("anna@ede.example", "en"), editions=Editions(), mails=mails, now=NOW)
+    await deliver(handlers.send_invoice, issued("anna@ede.example", "en"), editions=Editions(), mails=mails, now=NOW)
     (mail,) = mails.queued.values()
     assert mail.subject.startswith("Invoice WP-2027-0001") and "EUR 242.00" in mail.text
 
@@ -95,8 +104,10 @@ async def test_the_credit_note_and_the_friendly_reminder_go_to_the_same_mailbox(
     overdue = InvoiceOverdue(**common("facturen@ede.example", "nl"), invoice_number="WP-2027-0001",
                              buyer_name="Gemeente Ede", buyer_reference="INK-0815", issue_date=date(2027, 9, 27),
                              due_date=date(2027, 10, 27), open_cents=12100)
-    await handlers.send_invoice(envelope(credit, "CreditNoteIssued"), editions=Editions(), mails=mails, now=NOW)
-    await handlers.remind_payment(envelope(overdue, "InvoiceOverdue"), editions=Editions(), mails=mails, now=NOW)
+    await deliver(handlers.send_invoice, envelope(credit, "CreditNoteIssued"), editions=Editions(), mails=mails,
+                  now=NOW)
+    await deliver(handlers.remind_payment, envelope(overdue, "InvoiceOverdue"), editions=Editions(), mails=mails,
+                  now=NOW)
     credit_mail, reminder = mails.queued.values()
     assert credit_mail.subject == "Creditnota WP-C-2027-0001 bij factuur WP-2027-0001"
     assert reminder.subject == "Herinnering: factuur WP-2027-0001"
@@ -105,5 +116,5 @@ async def test_the_credit_note_and_the_friendly_reminder_go_to_the_same_mailbox(
 
 async def test_nothing_is_sent_to_a_mailbox_registration_has_erased() -> None:
     mails = Mails()
-    await handlers.send_invoice(issued("[verwijderd]"), editions=Editions(), mails=mails, now=NOW)
+    await deliver(handlers.send_invoice, issued("[verwijderd]"), editions=Editions(), mails=mails, now=NOW)
     assert mails.queued == {}

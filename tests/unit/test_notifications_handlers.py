@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import copy
+import inspect
 import uuid
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -13,7 +14,7 @@ import structlog.testing
 from icalendar import Calendar
 
 from services.notifications import handlers
-from services.notifications.adapters import compose
+from services.notifications.delivery import compose
 from services.notifications.domain import (
     ACKNOWLEDGEMENT,
     APPROVAL_REQUEST,
@@ -186,21 +187,21 @@ class World:
                 "emit": self.emitted.append}
 
     async def register(self, event: Event[Any], now: datetime = NOW) -> None:
-        await handlers.acknowledge_registration(event, **self.trio, addresses=ADDRESSES, now=now)
+        await deliver(handlers.acknowledge_registration, event, **self.trio, addresses=ADDRESSES, now=now)
 
     async def approval_requested(self, event: Event[Any]) -> None:
-        await handlers.request_approval(event, editions=self.editions, registrations=self.registrations,
+        await deliver(handlers.request_approval, event, editions=self.editions, registrations=self.registrations,
                                         mails=self.mails, now=NOW)
 
     async def placed(self, event: Event[Any]) -> None:
-        await handlers.confirm_placement(event, **self.trio, addresses=ADDRESSES, now=NOW)
+        await deliver(handlers.confirm_placement, event, **self.trio, addresses=ADDRESSES, now=NOW)
 
     async def seating(self, event: Event[Any], offsets: list[tuple[str, timedelta]] = OFFSETS) -> None:
-        await handlers.plan_reminders(event, editions=self.editions, reminders=self.reminders, offsets=offsets,
-                                      now=NOW)
+        await deliver(handlers.plan_reminders, event, editions=self.editions, reminders=self.reminders,
+                      offsets=offsets)
 
     async def rescheduled(self, event: Event[Any], now: datetime = NOW) -> None:
-        await handlers.announce_reschedule(event, **self.trio, reminders=self.reminders, addresses=ADDRESSES,
+        await deliver(handlers.announce_reschedule, event, **self.trio, reminders=self.reminders, addresses=ADDRESSES,
                                            now=now)
 
     async def remind(self, now: datetime) -> int:
@@ -232,6 +233,14 @@ def envelope(data: EventData, *, event_id: str | None = None, occurred_at: datet
         event_id=event_id or str(uuid.uuid4()), type=name, version=1, occurred_at=occurred_at,
         producer=data.routing_key.split(".", 1)[0], correlation_id=correlation_id, causation_id="cmd-1", data=data,
     )
+
+
+async def deliver(handler: Callable[..., Awaitable[Any]], event: Event[Any], **dependencies: Any) -> Any:
+    """Call a handler as the wiring does: the event's data first; its envelope and time by name, if it asks."""
+    wants = inspect.signature(handler).parameters
+    given = {"envelope": event, "occurred_at": event.occurred_at}
+    return await handler(event.data, **{name: value for name, value in given.items() if name in wants},
+                         **dependencies)
 
 
 def trio_registered(*, waived: bool = True, languages: tuple[str, str, str] = ("nl", "nl", "nl"),
@@ -501,7 +510,7 @@ async def registered_world(**trio: Any) -> World:
 
 async def test_approval_is_announced_to_the_three_members() -> None:
     world = await registered_world(languages=("nl", "nl", "en"))
-    await handlers.announce_approval(envelope(RegistrationApproved(
+    await deliver(handlers.announce_approval, envelope(RegistrationApproved(
         registration_id="reg-1", edition=EDITION, approved_at=NOW, by_organizer=False)), **world.trio, now=NOW)
 
     mails = world.mails.all(kind="approved")
@@ -517,7 +526,7 @@ async def test_approval_is_announced_to_the_three_members() -> None:
 
 async def test_decline_is_announced_with_its_reason() -> None:
     world = await registered_world()
-    await handlers.announce_decline(envelope(RegistrationDeclined(
+    await deliver(handlers.announce_decline, envelope(RegistrationDeclined(
         registration_id="reg-1", edition=EDITION, declined_at=NOW, by_organizer=True,
         reason="De casus is dit najaar nog niet rijp.")), **world.trio, now=NOW)
 
@@ -529,10 +538,10 @@ async def test_decline_is_announced_with_its_reason() -> None:
 
 async def test_cancellation_and_the_place_it_releases_make_one_mail_per_member() -> None:
     world = await registered_world()
-    await handlers.confirm_cancellation(envelope(RegistrationCancelled(
+    await deliver(handlers.confirm_cancellation, envelope(RegistrationCancelled(
         registration_id="reg-1", edition=EDITION, reason="Twee leden zijn van functie gewisseld.")),
         **world.trio, now=NOW)
-    await handlers.confirm_cancellation(envelope(PlaceReleased(
+    await deliver(handlers.confirm_cancellation, envelope(PlaceReleased(
         registration_id="reg-1", edition=EDITION, reason="cancelled")), **world.trio, now=NOW)
 
     mails = world.mails.all(kind="cancelled")
@@ -544,9 +553,9 @@ async def test_cancellation_and_the_place_it_releases_make_one_mail_per_member()
 
 async def test_place_released_before_the_cancellation_still_makes_one_mail_per_member() -> None:
     world = await registered_world()
-    await handlers.confirm_cancellation(envelope(PlaceReleased(
+    await deliver(handlers.confirm_cancellation, envelope(PlaceReleased(
         registration_id="reg-1", edition=EDITION, reason="cancelled")), **world.trio, now=NOW)
-    await handlers.confirm_cancellation(envelope(RegistrationCancelled(
+    await deliver(handlers.confirm_cancellation, envelope(RegistrationCancelled(
         registration_id="reg-1", edition=EDITION)), **world.trio, now=NOW)
 
     assert len(world.mails.all(kind="cancelled")) == 3
@@ -556,7 +565,7 @@ async def test_place_released_before_the_cancellation_still_makes_one_mail_per_m
 async def test_an_event_about_a_registration_not_yet_received_is_retried_later() -> None:
     world = World(edition())
     with pytest.raises(handlers.RegistrationNotYetKnown):
-        await handlers.announce_approval(envelope(RegistrationApproved(
+        await deliver(handlers.announce_approval, envelope(RegistrationApproved(
             registration_id="reg-1", edition=EDITION, approved_at=NOW, by_organizer=False)), **world.trio, now=NOW)
 
 
@@ -606,8 +615,8 @@ async def test_placement_from_the_waitlist_says_so() -> None:
 
 async def test_placement_of_a_cancelled_trio_sends_nothing() -> None:
     world = await registered_world()
-    await handlers.confirm_cancellation(envelope(RegistrationCancelled(registration_id="reg-1", edition=EDITION)),
-                                        **world.trio, now=NOW)
+    await deliver(handlers.confirm_cancellation,
+                  envelope(RegistrationCancelled(registration_id="reg-1", edition=EDITION)), **world.trio, now=NOW)
     await world.placed(placed())
 
     assert world.mails.all(kind="placed") == []
@@ -620,7 +629,7 @@ async def test_waitlist_position_is_mailed_and_again_only_when_it_changes() -> N
     world = await registered_world()
 
     async def waitlisted(position: int, minute: int) -> None:
-        await handlers.announce_waitlist(envelope(TrioWaitlisted(
+        await deliver(handlers.announce_waitlist, envelope(TrioWaitlisted(
             registration_id="reg-1", edition=EDITION, position=position), occurred_at=NOW + timedelta(minutes=minute)),
             **world.trio, now=NOW)
 
@@ -642,7 +651,7 @@ async def test_a_waitlist_position_overtaken_by_a_newer_one_is_not_mailed() -> N
     older = envelope(TrioWaitlisted(registration_id="reg-1", edition=EDITION, position=2),
                      occurred_at=NOW + timedelta(minutes=1))
     for event in (newer, older):
-        await handlers.announce_waitlist(event, **world.trio, now=NOW)
+        await deliver(handlers.announce_waitlist, event, **world.trio, now=NOW)
 
     assert {m.subject for m in world.mails.all(kind="waitlisted")} == {f"Wachtlijst, plaats 1: {TITLE} ({EDITION})"}
     assert world.registrations.rows["reg-1"].waitlist_position == 1
@@ -651,7 +660,7 @@ async def test_a_waitlist_position_overtaken_by_a_newer_one_is_not_mailed() -> N
 async def test_a_waitlist_position_not_yet_mailed_is_superseded_by_the_newer_one() -> None:
     world = await registered_world()
     for position, minute in ((5, 1), (4, 2), (2, 3)):
-        await handlers.announce_waitlist(envelope(TrioWaitlisted(
+        await deliver(handlers.announce_waitlist, envelope(TrioWaitlisted(
             registration_id="reg-1", edition=EDITION, position=position), occurred_at=NOW + timedelta(minutes=minute)),
             **world.trio, now=NOW)
 
@@ -665,8 +674,8 @@ async def test_a_waitlist_position_not_yet_mailed_is_superseded_by_the_newer_one
 
 async def test_placement_supersedes_a_waitlist_position_not_yet_mailed() -> None:
     world = await registered_world()
-    await handlers.announce_waitlist(envelope(TrioWaitlisted(registration_id="reg-1", edition=EDITION, position=1)),
-                                     **world.trio, now=NOW)
+    await deliver(handlers.announce_waitlist,
+                  envelope(TrioWaitlisted(registration_id="reg-1", edition=EDITION, position=1)), **world.trio, now=NOW)
     await world.placed(placed(via="waitlist"))
 
     assert {m.status for m in world.mails.all(kind="waitlisted")} == {SUPERSEDED}
@@ -680,8 +689,8 @@ async def test_undersubscribed_close_warns_the_organisers_with_the_numbers() -> 
     world = World(edition())
     closed = envelope(RegistrationClosed(edition=EDITION, placed=["a", "b", "c", "d"], waitlisted=[],
                                          undersubscribed=True))
-    await handlers.warn_undersubscribed(closed, editions=world.editions, mails=world.mails, addresses=ADDRESSES,
-                                        now=NOW)
+    await deliver(handlers.warn_undersubscribed, closed, editions=world.editions, mails=world.mails,
+                  addresses=ADDRESSES, now=NOW)
 
     mail = world.mails.to("organisatie@platform31.nl")
     assert (mail.kind, mail.language, mail.registration_id, mail.caused_by) == (
@@ -693,7 +702,7 @@ async def test_undersubscribed_close_warns_the_organisers_with_the_numbers() -> 
 
 async def test_a_full_close_warns_nobody() -> None:
     world = World(edition())
-    await handlers.warn_undersubscribed(envelope(RegistrationClosed(
+    await deliver(handlers.warn_undersubscribed, envelope(RegistrationClosed(
         edition=EDITION, placed=["a"] * 8, waitlisted=["b"], undersubscribed=False)),
         editions=world.editions, mails=world.mails, addresses=ADDRESSES, now=NOW)
 
@@ -822,7 +831,7 @@ async def test_a_reminder_follows_a_rescheduled_session_and_is_sent_again_for_th
 async def test_lesson_report_link_goes_to_the_members_of_placed_trios_only() -> None:
     world = await placed_world()
     await world.register(trio_registered(registration_id="reg-2", prefix="w."))
-    await handlers.announce_report(envelope(LessonReportPublished(
+    await deliver(handlers.announce_report, envelope(LessonReportPublished(
         edition=EDITION, session_number=1, title="Positionering",
         url="https://werkplaatsen.example/reports/2027-najaar/1")), **world.trio, now=NOW)
 
@@ -838,10 +847,10 @@ async def test_lesson_report_link_goes_to_the_members_of_placed_trios_only() -> 
 async def test_a_chat_registration_also_gets_one_chat_message_per_notification() -> None:
     world = await registered_world(channel="chat")
     await world.placed(placed())
-    await handlers.confirm_cancellation(envelope(RegistrationCancelled(registration_id="reg-1", edition=EDITION)),
-                                        **world.trio, now=NOW)
-    await handlers.confirm_cancellation(envelope(PlaceReleased(registration_id="reg-1", edition=EDITION)),
-                                        **world.trio, now=NOW)
+    await deliver(handlers.confirm_cancellation,
+                  envelope(RegistrationCancelled(registration_id="reg-1", edition=EDITION)), **world.trio, now=NOW)
+    await deliver(handlers.confirm_cancellation, envelope(PlaceReleased(registration_id="reg-1", edition=EDITION)),
+                  **world.trio, now=NOW)
 
     assert [type(e).__name__ for e in world.emitted] == ["ChatMessageRequested"] * 3
     assert {e.chat_id for e in world.emitted} == {"room-42"}  # type: ignore[attr-defined]
@@ -865,7 +874,7 @@ async def test_a_web_registration_gets_no_chat_message() -> None:
 async def test_erasure_blanks_the_registrations_mails_and_copy_and_stops_later_mails() -> None:
     world = await registered_world()
     await world.approval_requested(approval_requested())
-    await handlers.erase_participant_data(envelope(ParticipantDataErased(registration_id="reg-1")),
+    await deliver(handlers.erase_participant_data, envelope(ParticipantDataErased(registration_id="reg-1")),
                                           registrations=world.registrations, mails=world.mails)
 
     assert all(m.recipient == "" and m.text == "" and m.html is None for m in world.mails.rows.values())
@@ -921,25 +930,25 @@ async def everything(world: World, languages: tuple[str, str, str]) -> None:
     trio = dict(languages=languages, channel="chat", waived=False, domain_mix=False)
     await world.register(trio_registered(**trio))
     await world.approval_requested(approval_requested())
-    await handlers.announce_approval(envelope(RegistrationApproved(
+    await deliver(handlers.announce_approval, envelope(RegistrationApproved(
         registration_id="reg-1", edition=EDITION, approved_at=NOW, by_organizer=True)), **world.trio, now=NOW)
-    await handlers.announce_waitlist(envelope(TrioWaitlisted(registration_id="reg-1", edition=EDITION, position=1)),
-                                     **world.trio, now=NOW)
+    await deliver(handlers.announce_waitlist,
+                  envelope(TrioWaitlisted(registration_id="reg-1", edition=EDITION, position=1)), **world.trio, now=NOW)
     await world.placed(placed(via="waitlist"))
     await world.seating(seating(["reg-1"]))
     await world.remind(SESSION_1 - timedelta(days=7))
     await world.rescheduled(moved())
-    await handlers.announce_report(envelope(LessonReportPublished(
+    await deliver(handlers.announce_report, envelope(LessonReportPublished(
         edition=EDITION, session_number=None, title="Verslag", url="https://werkplaatsen.example/r")),
         **world.trio, now=NOW)
-    await handlers.warn_undersubscribed(envelope(RegistrationClosed(
+    await deliver(handlers.warn_undersubscribed, envelope(RegistrationClosed(
         edition=EDITION, placed=["reg-1"], waitlisted=[], undersubscribed=True)),
         editions=world.editions, mails=world.mails, addresses=ADDRESSES, now=NOW)
     await world.register(trio_registered(registration_id="reg-2", prefix="d.", **trio))
-    await handlers.announce_decline(envelope(RegistrationDeclined(
+    await deliver(handlers.announce_decline, envelope(RegistrationDeclined(
         registration_id="reg-2", edition=EDITION, declined_at=NOW, by_organizer=False, reason="Geen tijd.")),
         **world.trio, now=NOW)
-    await handlers.confirm_cancellation(envelope(RegistrationCancelled(
+    await deliver(handlers.confirm_cancellation, envelope(RegistrationCancelled(
         registration_id="reg-1", edition=EDITION, reason="Ziekte")), **world.trio, now=NOW)
 
 
@@ -965,8 +974,8 @@ async def test_remember_edition_keeps_the_newest_update_and_the_invitation_seque
     newer = scheduled(title="Nieuwe titel", occurred_at=NOW)
     older = scheduled(title="Oude titel", occurred_at=NOW - timedelta(minutes=5))
 
-    await handlers.remember_edition(newer, editions=editions)
-    await handlers.remember_edition(older, editions=editions)
+    await deliver(handlers.remember_edition, newer, editions=editions)
+    await deliver(handlers.remember_edition, older, editions=editions)
 
     kept = await editions.get(EDITION)
     assert kept is not None and kept.title == "Nieuwe titel"

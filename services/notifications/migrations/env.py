@@ -1,4 +1,4 @@
-from services.notifications.adapters import Base
+from services.notifications.store.tables import Base
 from shared.migrations import run_env
 
 run_env(Base.metadata)

@@ -1,0 +1,66 @@
+"""Everything notifications reacts to: one line per message, its handlers given their dependencies by name
+(shared/messaging/wiring.py). Notifications takes no commands."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from shared.contract.registration import (
+    ApprovalRequested,
+    CreditNoteIssued,
+    InvoiceIssued,
+    InvoiceOverdue,
+    ParticipantDataErased,
+    RegistrationApproved,
+    RegistrationCancelled,
+    RegistrationDeclined,
+    TrioRegistered,
+)
+from shared.contract.reporting import LessonReportPublished
+from shared.contract.scheduling import (
+    EditionScheduled,
+    PlaceReleased,
+    RegistrationClosed,
+    SeatingPlanned,
+    SessionRescheduled,
+    TrioPlaced,
+    TrioWaitlisted,
+)
+from shared.db import utcnow
+from shared.messaging.dead_letters import OwnDeadLetters, scrub_erased
+from shared.messaging.processing import MessageStore
+from shared.messaging.wiring import Clock, Consumers, Dependencies, on, subscribe
+
+from . import handlers
+from .store import SqlEditions, SqlMails, SqlRegistrations, SqlReminders
+
+CONSUMES = (
+    on(EditionScheduled, handlers.remember_edition),
+    on(TrioRegistered, handlers.acknowledge_registration),
+    on(ApprovalRequested, handlers.request_approval),
+    on(RegistrationApproved, handlers.announce_approval),
+    on(RegistrationDeclined, handlers.announce_decline),
+    on(RegistrationCancelled, handlers.confirm_cancellation),
+    on(PlaceReleased, handlers.confirm_cancellation),
+    on(TrioWaitlisted, handlers.announce_waitlist),
+    on(TrioPlaced, handlers.confirm_placement),
+    on(RegistrationClosed, handlers.warn_undersubscribed),
+    on(SessionRescheduled, handlers.announce_reschedule),
+    on(SeatingPlanned, handlers.plan_reminders),
+    on(LessonReportPublished, handlers.announce_report),
+    # Its dead letters may hold the participant's data too (a TrioRegistered it could not process).
+    on(ParticipantDataErased, handlers.erase_participant_data, after_commit=[scrub_erased]),
+    on(InvoiceIssued, handlers.send_invoice),
+    on(CreditNoteIssued, handlers.send_invoice),
+    on(InvoiceOverdue, handlers.remind_payment),
+)
+
+
+def consumers(store: MessageStore, addresses: handlers.Addresses, offsets: list[tuple[str, timedelta]], *,
+              clock: Clock = utcnow, dead_letters: OwnDeadLetters | None = None) -> Consumers:
+    return subscribe(CONSUMES, store, Dependencies(
+        per_transaction={"editions": SqlEditions, "registrations": SqlRegistrations, "mails": SqlMails,
+                         "reminders": SqlReminders},
+        fixed={"addresses": addresses, "offsets": offsets,
+               "dead_letters": dead_letters or OwnDeadLetters(None, store.service)},
+        clock=clock))

@@ -1,0 +1,10 @@
+"""The ways a mail leaves: composed (`composition`), then through SMTP (`smtp`) or, without a server, into .eml
+files (`eml`); both in two steps (`ports`), so the sender can record the handoff before the last one."""
+
+from .composition import MAIL_POLICY, compose, message_id_for
+from .eml import EmlDelivery, EmlHandoff
+from .ports import Delivery, Handoff
+from .smtp import SmtpDelivery, SmtpHandoff
+
+__all__ = ["MAIL_POLICY", "Delivery", "EmlDelivery", "EmlHandoff", "Handoff", "SmtpDelivery", "SmtpHandoff",
+           "compose", "message_id_for"]

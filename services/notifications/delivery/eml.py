@@ -1,0 +1,48 @@
+"""Delivery without an SMTP server (development): each mail a file."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+from email.message import EmailMessage
+from pathlib import Path
+
+
+class EmlDelivery:
+    """Without an SMTP server (dev mode) each mail becomes `<directory>/<notification_id>.eml`."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+
+    async def prepare(self, notification_id: str, message: EmailMessage) -> EmlHandoff:
+        partial = self.directory / f"{notification_id}.eml.partial"
+        await asyncio.to_thread(self._write, partial, message.as_bytes())
+        return EmlHandoff(partial, self.directory / f"{notification_id}.eml")
+
+    def _write(self, partial: Path, content: bytes) -> None:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        partial.write_bytes(content)
+
+    async def close(self) -> None:
+        return None
+
+
+class EmlHandoff:
+    def __init__(self, partial: Path, final: Path) -> None:
+        self.partial = partial
+        self.final = final
+
+    def expect_reply(self) -> None:
+        return None
+
+    def terminate(self) -> None:
+        # Rename is atomic: a reader never sees half a mail, and a resend overwrites instead of duplicating.
+        os.replace(self.partial, self.final)
+
+    async def reply(self) -> None:
+        return None
+
+    async def abort(self) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            self.partial.unlink()

@@ -1,0 +1,42 @@
+"""Notification use cases: plain async functions, the message first and every dependency by name (consumes.py
+wires them; tests pass in-memory fakes).
+
+A handler runs in the transaction that records its event in the inbox: the mails it queues (and the chat
+messages it emits) are committed with that claim, and the sender delivers them afterwards.
+
+- `acknowledgements`: a registration's acknowledgements and its approver's request
+- `decisions`: approved, declined, cancelled (and the place released by it)
+- `placement`: a place with its calendar invitations, waitlist positions, an undersubscribed round, a moved session
+- `reminders`: planned from the seating, moved with their session, queued when due
+- `reports`, `billing`: the public lesson reports; invoices, credit notes and payment reminders
+- `editions`, `erasure`: the copy of an edition; a privacy request
+- `notify` (rendering, queueing, a trio's mails and chat message) and `ports` (what the handlers need)
+"""
+
+from .acknowledgements import acknowledge_registration, request_approval
+from .billing import remind_payment, send_invoice
+from .decisions import announce_approval, announce_decline, confirm_cancellation
+from .editions import remember_edition
+from .erasure import erase_participant_data
+from .notify import Cause
+from .placement import announce_reschedule, announce_waitlist, confirm_placement, warn_undersubscribed
+from .ports import (
+    Addresses,
+    EditionNotYetKnown,
+    Editions,
+    Emit,
+    Mails,
+    RegistrationNotYetKnown,
+    Registrations,
+    Reminders,
+)
+from .reminders import plan_reminders, queue_due_reminders, reminder_offset
+from .reports import announce_report
+
+__all__ = [
+    "Addresses", "Cause", "EditionNotYetKnown", "Editions", "Emit", "Mails", "RegistrationNotYetKnown",
+    "Registrations", "Reminders", "acknowledge_registration", "announce_approval", "announce_decline",
+    "announce_reschedule", "announce_report", "announce_waitlist", "confirm_cancellation", "confirm_placement",
+    "erase_participant_data", "plan_reminders", "queue_due_reminders", "remember_edition", "reminder_offset",
+    "remind_payment", "request_approval", "send_invoice", "warn_undersubscribed",
+]
