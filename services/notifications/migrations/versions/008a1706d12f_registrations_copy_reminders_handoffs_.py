@@ -4,10 +4,10 @@ Revision ID: 008a1706d12f
 Revises: 38bb443806b6
 Create Date: 2026-11-28 23:49:53.981309
 """
-import sqlalchemy as sa
 from alembic import op
-
+import sqlalchemy as sa
 import shared.db
+
 
 revision = '008a1706d12f'
 down_revision = '38bb443806b6'

@@ -4,10 +4,10 @@ Revision ID: 38bb443806b6
 Revises: 
 Create Date: 2026-11-28 23:14:18.859462
 """
-import sqlalchemy as sa
 from alembic import op
-
+import sqlalchemy as sa
 import shared.db
+
 
 revision = '38bb443806b6'
 down_revision = None

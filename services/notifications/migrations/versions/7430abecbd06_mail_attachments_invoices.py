@@ -4,8 +4,9 @@ Revision ID: 7430abecbd06
 Revises: 008a1706d12f
 Create Date: 2026-11-29 02:02:30.963791
 """
-import sqlalchemy as sa
 from alembic import op
+import sqlalchemy as sa
+
 
 revision = '7430abecbd06'
 down_revision = '008a1706d12f'
