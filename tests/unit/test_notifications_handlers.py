@@ -191,7 +191,7 @@ class World:
 
     async def approval_requested(self, event: Event[Any]) -> None:
         await deliver(handlers.request_approval, event, editions=self.editions, registrations=self.registrations,
-                                        mails=self.mails, now=NOW)
+                      mails=self.mails, now=NOW)
 
     async def placed(self, event: Event[Any]) -> None:
         await deliver(handlers.confirm_placement, event, **self.trio, addresses=ADDRESSES, now=NOW)
@@ -201,8 +201,8 @@ class World:
                       offsets=offsets)
 
     async def rescheduled(self, event: Event[Any], now: datetime = NOW) -> None:
-        await deliver(handlers.announce_reschedule, event, **self.trio, reminders=self.reminders, addresses=ADDRESSES,
-                                           now=now)
+        await deliver(handlers.announce_reschedule, event, **self.trio, reminders=self.reminders,
+                      addresses=ADDRESSES, now=now)
 
     async def remind(self, now: datetime) -> int:
         return await handlers.queue_due_reminders(
@@ -875,7 +875,7 @@ async def test_erasure_blanks_the_registrations_mails_and_copy_and_stops_later_m
     world = await registered_world()
     await world.approval_requested(approval_requested())
     await deliver(handlers.erase_participant_data, envelope(ParticipantDataErased(registration_id="reg-1")),
-                                          registrations=world.registrations, mails=world.mails)
+                  registrations=world.registrations, mails=world.mails)
 
     assert all(m.recipient == "" and m.text == "" and m.html is None for m in world.mails.rows.values())
     assert {m.status for m in world.mails.rows.values()} == {ERASED}
