@@ -41,7 +41,8 @@ def addresses_for(settings: Settings) -> handlers.Addresses:
     base = settings.public_url
     secret = settings.werkplaatsen_secret_key
     return handlers.Addresses(
-        sender_name=name, sender_email=email or "werkplaatsen@platform31.nl",
+        sender_name=name,
+        sender_email=email or "werkplaatsen@platform31.nl",
         organizer_email=settings.werkplaatsen_organizer_email,
         status_url=lambda registration_id: base + links.status_path(secret, registration_id),
     )
@@ -52,13 +53,19 @@ def reminder_queue(store: MessageStore) -> Callable[[], Awaitable[int]]:
 
     async def queue() -> int:
         async with store.unit_of_work() as uow:
+
             def emit_for(reminder: Reminder) -> handlers.Emit:
                 # Each reminder's mails and chat message are caused by the seating it was planned from.
                 return uow.outbox_for(Cause(message_id=reminder.caused_by, correlation_id=reminder.correlation_id)).emit
 
             return await handlers.queue_due_reminders(
-                reminders=SqlReminders(uow.session), registrations=SqlRegistrations(uow.session),
-                editions=SqlEditions(uow.session), mails=SqlMails(uow.session), emit_for=emit_for, now=utcnow())
+                reminders=SqlReminders(uow.session),
+                registrations=SqlRegistrations(uow.session),
+                editions=SqlEditions(uow.session),
+                mails=SqlMails(uow.session),
+                emit_for=emit_for,
+                now=utcnow(),
+            )
 
     return queue
 
@@ -73,8 +80,13 @@ def build(settings: Settings, transport: Transport, config: NotificationsConfig 
     # sender's own commits wake only the relay (its NotificationSent leaves at once): woken by its own records, it
     # would look for mail forever.
     sender_store = MessageStore(db, "notifications", OutboxRow, Inbox, CommandRejected, wake=relay.wake)
-    sender = MailSender(sender_store, delivery_for(settings), mail_from=settings.werkplaatsen_mail_from,
-                        queue_reminders=reminder_queue(sender_store), concurrency=config.smtp_concurrency)
+    sender = MailSender(
+        sender_store,
+        delivery_for(settings),
+        mail_from=settings.werkplaatsen_mail_from,
+        queue_reminders=reminder_queue(sender_store),
+        concurrency=config.smtp_concurrency,
+    )
 
     def wake() -> None:
         # New mails were committed with the event's inbox claim: send them now rather than at the next poll.
@@ -83,9 +95,18 @@ def build(settings: Settings, transport: Transport, config: NotificationsConfig 
 
     store = replace(sender_store, wake=wake)
     return Service(
-        name="notifications", store=store, relay=relay, transport=transport, migrations=MIGRATIONS,
-        consumers=consumes.consumers(store, addresses_for(settings), config.offsets,
-                                     dead_letters=OwnDeadLetters(broker_location(settings), "notifications")),
+        name="notifications",
+        store=store,
+        relay=relay,
+        transport=transport,
+        migrations=MIGRATIONS,
+        consumers=consumes.consumers(
+            store,
+            addresses_for(settings),
+            config.offsets,
+            dead_letters=OwnDeadLetters(broker_location(settings), "notifications"),
+        ),
         # Cooperative: on SIGTERM the sender finishes the mails it is handing over instead of being cancelled.
-        routes=entrypoints.routes(store, settings.werkplaatsen_organizer_token), cooperative=[sender.run],
+        routes=entrypoints.routes(store, settings.werkplaatsen_organizer_token),
+        cooperative=[sender.run],
     )

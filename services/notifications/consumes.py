@@ -56,11 +56,29 @@ CONSUMES = (
 )
 
 
-def consumers(store: MessageStore, addresses: handlers.Addresses, offsets: list[tuple[str, timedelta]], *,
-              clock: Clock = utcnow, dead_letters: OwnDeadLetters | None = None) -> Consumers:
-    return subscribe(CONSUMES, store, Dependencies(
-        per_transaction={"editions": SqlEditions, "registrations": SqlRegistrations, "mails": SqlMails,
-                         "reminders": SqlReminders},
-        fixed={"addresses": addresses, "offsets": offsets,
-               "dead_letters": dead_letters or OwnDeadLetters(None, store.service)},
-        clock=clock))
+def consumers(
+    store: MessageStore,
+    addresses: handlers.Addresses,
+    offsets: list[tuple[str, timedelta]],
+    *,
+    clock: Clock = utcnow,
+    dead_letters: OwnDeadLetters | None = None,
+) -> Consumers:
+    return subscribe(
+        CONSUMES,
+        store,
+        Dependencies(
+            per_transaction={
+                "editions": SqlEditions,
+                "registrations": SqlRegistrations,
+                "mails": SqlMails,
+                "reminders": SqlReminders,
+            },
+            fixed={
+                "addresses": addresses,
+                "offsets": offsets,
+                "dead_letters": dead_letters or OwnDeadLetters(None, store.service),
+            },
+            clock=clock,
+        ),
+    )

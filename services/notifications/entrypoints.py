@@ -43,8 +43,14 @@ def routes(store: MessageStore, organizer_token: str) -> list[Route]:
             return unauthorized()
         registration_id = request.query_params.get("registration_id", "").strip()
         if not registration_id:
-            return error_response([ErrorItem(field="registration_id", code="schema",
-                                             message="Geef de registration_id van de aanmelding op.")], 400)
+            return error_response(
+                [
+                    ErrorItem(
+                        field="registration_id", code="schema", message="Geef de registration_id van de aanmelding op."
+                    )
+                ],
+                400,
+            )
         async with store.db.sessions() as session:
             mails = await SqlMails(session).of_registration(registration_id)
         return JSONResponse({"registration_id": registration_id, "notifications": [log_entry(m) for m in mails]})
@@ -77,8 +83,10 @@ def mailbox_routes(store: MessageStore) -> list[Route]:
     async def mailbox(_: Request) -> HTMLResponse:
         async with store.db.sessions() as session:
             mails = await newest_mails(session)
-        shown = [mailbox_entry(m) | {"time": (m.sent_at or m.created_at).astimezone(AMSTERDAM)
-                                     .strftime("%d-%m-%Y %H:%M:%S")} for m in mails]
+        shown = [
+            mailbox_entry(m) | {"time": (m.sent_at or m.created_at).astimezone(AMSTERDAM).strftime("%d-%m-%Y %H:%M:%S")}
+            for m in mails
+        ]
         return HTMLResponse(render_page("mailbox.html", mails=shown))
 
     async def mailbox_json(_: Request) -> JSONResponse:

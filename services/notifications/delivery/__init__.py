@@ -6,5 +6,14 @@ from .eml import EmlDelivery, EmlHandoff
 from .ports import Delivery, Handoff
 from .smtp import SmtpDelivery, SmtpHandoff
 
-__all__ = ["MAIL_POLICY", "Delivery", "EmlDelivery", "EmlHandoff", "Handoff", "SmtpDelivery", "SmtpHandoff",
-           "compose", "message_id_for"]
+__all__ = [
+    "MAIL_POLICY",
+    "Delivery",
+    "EmlDelivery",
+    "EmlHandoff",
+    "Handoff",
+    "SmtpDelivery",
+    "SmtpHandoff",
+    "compose",
+    "message_id_for",
+]

@@ -56,14 +56,23 @@ def compose(mail: Mail, mail_from: str) -> EmailMessage:
         message.set_boundary(f"=={mail.notification_id}==")
     if mail.calendar:
         alternative = message.get_boundary()
-        message.add_attachment(mail.calendar.encode(), maintype="text", subtype="calendar",
-                               filename="werkplaatsen.ics", params={"method": "REQUEST", "charset": "utf-8"})
+        message.add_attachment(
+            mail.calendar.encode(),
+            maintype="text",
+            subtype="calendar",
+            filename="werkplaatsen.ics",
+            params={"method": "REQUEST", "charset": "utf-8"},
+        )
         message.set_boundary(f"=={mail.notification_id}.mixed==")
         if alternative:
             message.get_payload()[0].set_boundary(alternative)
     for attachment in mail.attachments or []:
         maintype, _, subtype = attachment["content_type"].partition("/")
-        message.add_attachment(base64.b64decode(attachment["content_base64"]), maintype=maintype, subtype=subtype,
-                               filename=attachment["filename"])
+        message.add_attachment(
+            base64.b64decode(attachment["content_base64"]),
+            maintype=maintype,
+            subtype=subtype,
+            filename=attachment["filename"],
+        )
         message.set_boundary(f"=={mail.notification_id}.mixed==")
     return message

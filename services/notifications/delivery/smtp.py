@@ -35,8 +35,14 @@ class SmtpDelivery:
 
     async def _connected(self) -> aiosmtplib.SMTP:
         if self._client is None or not self._client.is_connected:
-            client = aiosmtplib.SMTP(hostname=self.hostname, port=self.port, use_tls=self.use_tls,
-                                     username=self.username, password=self.password, timeout=self.timeout)
+            client = aiosmtplib.SMTP(
+                hostname=self.hostname,
+                port=self.port,
+                use_tls=self.use_tls,
+                username=self.username,
+                password=self.password,
+                timeout=self.timeout,
+            )
             await client.connect()
             self._client = client
         return self._client
@@ -111,7 +117,8 @@ class SmtpHandoff:
         protocol = self.client.protocol
         if protocol is not None:
             self._reading = asyncio.get_running_loop().create_task(
-                protocol.read_response(timeout=self.delivery.timeout))
+                protocol.read_response(timeout=self.delivery.timeout)
+            )
 
     def terminate(self) -> None:
         protocol = self.client.protocol

@@ -24,9 +24,17 @@ from .notify import Cause, new_mail, notify_trio, queue
 from .ports import Addresses, Editions, Emit, Mails, Registrations
 
 
-async def acknowledge_registration(registration: TrioRegistered, *, envelope: Event[Any], editions: Editions,
-                                   registrations: Registrations, mails: Mails, emit: Emit, addresses: Addresses,
-                                   now: datetime) -> None:
+async def acknowledge_registration(
+    registration: TrioRegistered,
+    *,
+    envelope: Event[Any],
+    editions: Editions,
+    registrations: Registrations,
+    mails: Mails,
+    emit: Emit,
+    addresses: Addresses,
+    now: datetime,
+) -> None:
     """Keep a copy of the registration and queue an acknowledgement for each member (and the approver's mail,
     if the approval request arrived first)."""
     copy = await registrations.merge_details(registration)
@@ -34,18 +42,32 @@ async def acknowledge_registration(registration: TrioRegistered, *, envelope: Ev
         return
     edition = await editions.get(registration.edition)
     status_url = addresses.status_url(registration.registration_id)
-    await notify_trio(ACKNOWLEDGEMENT, Cause.of(envelope), copy,
-                      lambda m, lang: acknowledgement_context(registration, m, edition, lang, status_url),
-                      mails=mails, emit=emit, now=now)
+    await notify_trio(
+        ACKNOWLEDGEMENT,
+        Cause.of(envelope),
+        copy,
+        lambda m, lang: acknowledgement_context(registration, m, edition, lang, status_url),
+        mails=mails,
+        emit=emit,
+        now=now,
+    )
     if copy.approval is not None:
         await _ask_approver(copy, edition, mails=mails, now=now)
 
 
-async def request_approval(request: ApprovalRequested, *, envelope: Event[Any], editions: Editions,
-                           registrations: Registrations, mails: Mails, now: datetime) -> None:
+async def request_approval(
+    request: ApprovalRequested,
+    *,
+    envelope: Event[Any],
+    editions: Editions,
+    registrations: Registrations,
+    mails: Mails,
+    now: datetime,
+) -> None:
     """Mail the approver. Without the registration's copy yet, the request is kept and TrioRegistered sends it."""
     copy = await registrations.merge_approval(
-        request.registration_id, ApprovalCopy(envelope.event_id, envelope.correlation_id, request))
+        request.registration_id, ApprovalCopy(envelope.event_id, envelope.correlation_id, request)
+    )
     if not copy.reachable:
         return
     assert copy.details is not None
@@ -56,7 +78,14 @@ async def _ask_approver(copy: RegistrationCopy, edition: EditionInfo | None, *, 
     assert copy.details is not None and copy.approval is not None
     request = copy.approval.request
     language = group_language(copy.details.members)
-    mail = new_mail(APPROVAL_REQUEST, Cause(copy.approval.event_id, copy.approval.correlation_id),
-                    copy.approval.event_id, copy.registration_id, normalise_address(request.approver.email),
-                    language, approval_context(copy.details, request, edition, language), now)
+    mail = new_mail(
+        APPROVAL_REQUEST,
+        Cause(copy.approval.event_id, copy.approval.correlation_id),
+        copy.approval.event_id,
+        copy.registration_id,
+        normalise_address(request.approver.email),
+        language,
+        approval_context(copy.details, request, edition, language),
+        now,
+    )
     await queue(mails, mail)

@@ -32,8 +32,16 @@ from .notify import Cause, known_registration, notify_trio
 from .ports import Editions, Emit, Mails, Registrations
 
 
-async def announce_approval(approved: RegistrationApproved, *, envelope: Event[Any], editions: Editions,
-                            registrations: Registrations, mails: Mails, emit: Emit, now: datetime) -> None:
+async def announce_approval(
+    approved: RegistrationApproved,
+    *,
+    envelope: Event[Any],
+    editions: Editions,
+    registrations: Registrations,
+    mails: Mails,
+    emit: Emit,
+    now: datetime,
+) -> None:
     copy = await known_registration(registrations, approved.registration_id)
     if copy is None or copy.status in FINAL_STATUSES:
         return
@@ -53,8 +61,16 @@ async def announce_approval(approved: RegistrationApproved, *, envelope: Event[A
     await notify_trio(APPROVED, Cause.of(envelope), copy, context, mails=mails, emit=emit, now=now)
 
 
-async def announce_decline(declined: RegistrationDeclined, *, envelope: Event[Any], editions: Editions,
-                           registrations: Registrations, mails: Mails, emit: Emit, now: datetime) -> None:
+async def announce_decline(
+    declined: RegistrationDeclined,
+    *,
+    envelope: Event[Any],
+    editions: Editions,
+    registrations: Registrations,
+    mails: Mails,
+    emit: Emit,
+    now: datetime,
+) -> None:
     copy = await known_registration(registrations, declined.registration_id)
     if copy is None:
         return
@@ -63,14 +79,30 @@ async def announce_decline(declined: RegistrationDeclined, *, envelope: Event[An
     assert copy.details is not None
     details = copy.details
     edition = await editions.get(details.edition)
-    await notify_trio(DECLINED, Cause.of(envelope), copy, lambda m, lang: member_context(details, m, edition, lang) | {
-        "reason": declined.reason, "by_organizer": declined.by_organizer,
-    }, mails=mails, emit=emit, now=now)
+    await notify_trio(
+        DECLINED,
+        Cause.of(envelope),
+        copy,
+        lambda m, lang: (
+            member_context(details, m, edition, lang)
+            | {"reason": declined.reason, "by_organizer": declined.by_organizer}
+        ),
+        mails=mails,
+        emit=emit,
+        now=now,
+    )
 
 
-async def confirm_cancellation(event: RegistrationCancelled | PlaceReleased, *, envelope: Event[Any],
-                               editions: Editions, registrations: Registrations, mails: Mails, emit: Emit,
-                               now: datetime) -> None:
+async def confirm_cancellation(
+    event: RegistrationCancelled | PlaceReleased,
+    *,
+    envelope: Event[Any],
+    editions: Editions,
+    registrations: Registrations,
+    mails: Mails,
+    emit: Emit,
+    now: datetime,
+) -> None:
     """RegistrationCancelled and the PlaceReleased it causes mean one thing to the trio: one mail, not two."""
     copy = await known_registration(registrations, event.registration_id)
     if copy is None:
@@ -83,6 +115,13 @@ async def confirm_cancellation(event: RegistrationCancelled | PlaceReleased, *, 
     details = copy.details
     edition = await editions.get(details.edition)
     reason = event.reason if cancelled else None
-    await notify_trio(CANCELLED, Cause.of(envelope), copy,
-                      lambda m, lang: member_context(details, m, edition, lang) | {"reason": reason},
-                      mails=mails, emit=emit, now=now, identity=f"{copy.registration_id}:cancelled")
+    await notify_trio(
+        CANCELLED,
+        Cause.of(envelope),
+        copy,
+        lambda m, lang: member_context(details, m, edition, lang) | {"reason": reason},
+        mails=mails,
+        emit=emit,
+        now=now,
+        identity=f"{copy.registration_id}:cancelled",
+    )

@@ -16,10 +16,17 @@ async def remember_edition(scheduled: EditionScheduled, *, occurred_at: datetime
     if existing is not None and existing.scheduled_at > occurred_at:
         return
     sequences = {s.number: s.sequence for s in existing.sessions} if existing else {}
-    await editions.save(EditionInfo(
-        slug=scheduled.edition, title=scheduled.title, venue=scheduled.venue.model_dump(),
-        registration_deadline=scheduled.registration_deadline,
-        sessions=[SessionInfo(s.number, s.title, s.starts_at, s.ends_at, s.outcome, sequences.get(s.number, 0))
-                  for s in scheduled.sessions],
-        scheduled_at=occurred_at, capacity=scheduled.capacity.model_dump(),
-    ))
+    await editions.save(
+        EditionInfo(
+            slug=scheduled.edition,
+            title=scheduled.title,
+            venue=scheduled.venue.model_dump(),
+            registration_deadline=scheduled.registration_deadline,
+            sessions=[
+                SessionInfo(s.number, s.title, s.starts_at, s.ends_at, s.outcome, sequences.get(s.number, 0))
+                for s in scheduled.sessions
+            ],
+            scheduled_at=occurred_at,
+            capacity=scheduled.capacity.model_dump(),
+        )
+    )

@@ -13,8 +13,7 @@ from .ports import Mails, Registrations
 log = structlog.get_logger()
 
 
-async def erase_participant_data(erased: ParticipantDataErased, *, registrations: Registrations,
-                                 mails: Mails) -> None:
+async def erase_participant_data(erased: ParticipantDataErased, *, registrations: Registrations, mails: Mails) -> None:
     """Privacy request: blank the registration's copy and the addresses and texts of its mails."""
     registration_id = erased.registration_id
     copy = await registrations.get(registration_id) or RegistrationCopy(registration_id)

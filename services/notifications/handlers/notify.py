@@ -53,21 +53,49 @@ async def queue(mails: Mails, *queued: Mail) -> int:
     return len(added)
 
 
-def new_mail(kind: str, cause: Cause, identity: str, registration_id: str | None, recipient: str, language: str,
-             context: dict[str, Any], now: datetime, calendar_text: str | None = None,
-             attachments: list[dict[str, str]] | None = None) -> Mail:
+def new_mail(
+    kind: str,
+    cause: Cause,
+    identity: str,
+    registration_id: str | None,
+    recipient: str,
+    language: str,
+    context: dict[str, Any],
+    now: datetime,
+    calendar_text: str | None = None,
+    attachments: list[dict[str, str]] | None = None,
+) -> Mail:
     rendered = render_mail(kind, language, context)
     return Mail(
-        notification_id=notification_id(identity, kind, recipient), kind=kind, caused_by=cause.event_id,
-        correlation_id=cause.correlation_id, registration_id=registration_id, recipient=recipient,
-        language=language, subject=rendered.subject, text=rendered.text, html=rendered.html, created_at=now,
-        next_attempt_at=now, calendar=calendar_text, attachments=attachments,
+        notification_id=notification_id(identity, kind, recipient),
+        kind=kind,
+        caused_by=cause.event_id,
+        correlation_id=cause.correlation_id,
+        registration_id=registration_id,
+        recipient=recipient,
+        language=language,
+        subject=rendered.subject,
+        text=rendered.text,
+        html=rendered.html,
+        created_at=now,
+        next_attempt_at=now,
+        calendar=calendar_text,
+        attachments=attachments,
     )
 
 
-async def notify_trio(kind: str, cause: Cause, copy: RegistrationCopy, context: ContextFor, *, mails: Mails,
-                      emit: Emit, now: datetime, identity: str | None = None,
-                      calendar_for: CalendarFor | None = None) -> int:
+async def notify_trio(
+    kind: str,
+    cause: Cause,
+    copy: RegistrationCopy,
+    context: ContextFor,
+    *,
+    mails: Mails,
+    emit: Emit,
+    now: datetime,
+    identity: str | None = None,
+    calendar_for: CalendarFor | None = None,
+) -> int:
     """One mail per member in the member's language; for a chat registration also one message to the room."""
     details = copy.details
     assert details is not None
@@ -75,14 +103,27 @@ async def notify_trio(kind: str, cause: Cause, copy: RegistrationCopy, context: 
     for member in details.members:
         language = mail_language(member)
         recipient = normalise_address(member.email)
-        batch.append(new_mail(kind, cause, identity or cause.event_id, copy.registration_id, recipient, language,
-                              context(member, language), now,
-                              calendar_for(member, language) if calendar_for else None))
+        batch.append(
+            new_mail(
+                kind,
+                cause,
+                identity or cause.event_id,
+                copy.registration_id,
+                recipient,
+                language,
+                context(member, language),
+                now,
+                calendar_for(member, language) if calendar_for else None,
+            )
+        )
     queued = await queue(mails, *batch)
     if queued and details.channel == Channel.chat and details.chat_id:
         language = group_language(details.members)
-        emit(ChatMessageRequested(chat_id=details.chat_id,
-                                  text=render_chat(kind, language, context(details.members[0], language))))
+        emit(
+            ChatMessageRequested(
+                chat_id=details.chat_id, text=render_chat(kind, language, context(details.members[0], language))
+            )
+        )
     return queued
 
 

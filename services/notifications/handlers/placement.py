@@ -35,18 +35,33 @@ from .reminders import move_reminders
 log = structlog.get_logger()
 
 
-def _invitation_for(edition: EditionInfo, sessions: list[SessionInfo], addresses: Addresses,
-                    now: datetime) -> CalendarFor:
+def _invitation_for(
+    edition: EditionInfo, sessions: list[SessionInfo], addresses: Addresses, now: datetime
+) -> CalendarFor:
     def make(member: RegisteredMember, language: str) -> str:
-        return calendar.invitation(edition, sessions, organizer=(addresses.sender_name, addresses.sender_email),
-                                   attendee=(member.name, normalise_address(member.email)), stamp=now,
-                                   language=language)
+        return calendar.invitation(
+            edition,
+            sessions,
+            organizer=(addresses.sender_name, addresses.sender_email),
+            attendee=(member.name, normalise_address(member.email)),
+            stamp=now,
+            language=language,
+        )
+
     return make
 
 
-async def confirm_placement(placed: TrioPlaced, *, envelope: Event[Any], editions: Editions,
-                            registrations: Registrations, mails: Mails, emit: Emit, addresses: Addresses,
-                            now: datetime) -> None:
+async def confirm_placement(
+    placed: TrioPlaced,
+    *,
+    envelope: Event[Any],
+    editions: Editions,
+    registrations: Registrations,
+    mails: Mails,
+    emit: Emit,
+    addresses: Addresses,
+    now: datetime,
+) -> None:
     """The place, the three sessions and the fee, with a calendar invitation for every session."""
     copy = await known_registration(registrations, placed.registration_id)
     if copy is None or copy.status in FINAL_STATUSES:
@@ -58,13 +73,28 @@ async def confirm_placement(placed: TrioPlaced, *, envelope: Event[Any], edition
     await _supersede_waitlist_mails(mails, copy.registration_id)
     assert copy.details is not None
     details = copy.details
-    await notify_trio(PLACED, Cause.of(envelope), copy, lambda m, lang: member_context(details, m, edition, lang) | {
-        "via": placed.via,
-    }, mails=mails, emit=emit, now=now, calendar_for=_invitation_for(edition, edition.sessions, addresses, now))
+    await notify_trio(
+        PLACED,
+        Cause.of(envelope),
+        copy,
+        lambda m, lang: member_context(details, m, edition, lang) | {"via": placed.via},
+        mails=mails,
+        emit=emit,
+        now=now,
+        calendar_for=_invitation_for(edition, edition.sessions, addresses, now),
+    )
 
 
-async def announce_waitlist(waitlisted: TrioWaitlisted, *, envelope: Event[Any], editions: Editions,
-                            registrations: Registrations, mails: Mails, emit: Emit, now: datetime) -> None:
+async def announce_waitlist(
+    waitlisted: TrioWaitlisted,
+    *,
+    envelope: Event[Any],
+    editions: Editions,
+    registrations: Registrations,
+    mails: Mails,
+    emit: Emit,
+    now: datetime,
+) -> None:
     """The trio's waitlist position; a new mail only when the position differs from the last one we sent."""
     copy = await known_registration(registrations, waitlisted.registration_id)
     if copy is None or copy.status in (*FINAL_STATUSES, STATUS_PLACED):
@@ -83,9 +113,15 @@ async def announce_waitlist(waitlisted: TrioWaitlisted, *, envelope: Event[Any],
     assert copy.details is not None
     details = copy.details
     edition = await editions.get(details.edition)
-    await notify_trio(WAITLISTED, Cause.of(envelope), copy,
-                      lambda m, lang: member_context(details, m, edition, lang) | {"position": position},
-                      mails=mails, emit=emit, now=now)
+    await notify_trio(
+        WAITLISTED,
+        Cause.of(envelope),
+        copy,
+        lambda m, lang: member_context(details, m, edition, lang) | {"position": position},
+        mails=mails,
+        emit=emit,
+        now=now,
+    )
 
 
 async def _supersede_waitlist_mails(mails: Mails, registration_id: str) -> None:
@@ -101,28 +137,49 @@ async def _supersede_waitlist_mails(mails: Mails, registration_id: str) -> None:
         log.debug("waitlist_mails_superseded", registration_id=registration_id, mails=superseded)
 
 
-async def warn_undersubscribed(closed: RegistrationClosed, *, envelope: Event[Any], editions: Editions,
-                               mails: Mails, addresses: Addresses, now: datetime) -> None:
+async def warn_undersubscribed(
+    closed: RegistrationClosed,
+    *,
+    envelope: Event[Any],
+    editions: Editions,
+    mails: Mails,
+    addresses: Addresses,
+    now: datetime,
+) -> None:
     """Registration closed with fewer trios than the minimum: the organisers hear it, with the numbers."""
     if not closed.undersubscribed:
         return
     edition = await editions.get(closed.edition)
     capacity = (edition.capacity if edition else None) or {}
     context = {
-        "edition_slug": closed.edition, "edition_title": edition.title if edition else None,
-        "placed": len(closed.placed), "waitlisted": len(closed.waitlisted),
-        "min_trios": capacity.get("min_trios"), "max_trios": capacity.get("max_trios"),
+        "edition_slug": closed.edition,
+        "edition_title": edition.title if edition else None,
+        "placed": len(closed.placed),
+        "waitlisted": len(closed.waitlisted),
+        "min_trios": capacity.get("min_trios"),
+        "max_trios": capacity.get("max_trios"),
         "first_session": session_text(min(edition.sessions, key=lambda s: s.number), "nl")
-        if edition and edition.sessions else None,
+        if edition and edition.sessions
+        else None,
     }
     recipient = normalise_address(addresses.organizer_email)
-    await queue(mails, new_mail(UNDERSUBSCRIBED, Cause.of(envelope), envelope.event_id, None, recipient, "nl",
-                                context, now))
+    await queue(
+        mails, new_mail(UNDERSUBSCRIBED, Cause.of(envelope), envelope.event_id, None, recipient, "nl", context, now)
+    )
 
 
-async def announce_reschedule(moved: SessionRescheduled, *, envelope: Event[Any], editions: Editions,
-                              registrations: Registrations, reminders: Reminders, mails: Mails, emit: Emit,
-                              addresses: Addresses, now: datetime) -> None:
+async def announce_reschedule(
+    moved: SessionRescheduled,
+    *,
+    envelope: Event[Any],
+    editions: Editions,
+    registrations: Registrations,
+    reminders: Reminders,
+    mails: Mails,
+    emit: Emit,
+    addresses: Addresses,
+    now: datetime,
+) -> None:
     """A session moved: the placed trios get the new time with an updated invitation (same UID, higher
     SEQUENCE), and the session's reminders follow it."""
     edition = await known_edition(editions, moved.edition)
@@ -139,10 +196,17 @@ async def announce_reschedule(moved: SessionRescheduled, *, envelope: Event[Any]
 
         def context(member: RegisteredMember, language: str, details: TrioRegistered = details) -> dict[str, Any]:
             return member_context(details, member, edition, language) | {
-                "session": {"number": session.number, "title": session.title,
-                            "when": session_text(session, language)},
+                "session": {"number": session.number, "title": session.title, "when": session_text(session, language)},
                 "previous_when": session_text(previous, language),
             }
 
-        await notify_trio(RESCHEDULED, Cause.of(envelope), copy, context, mails=mails, emit=emit, now=now,
-                          calendar_for=_invitation_for(edition, [session], addresses, now))
+        await notify_trio(
+            RESCHEDULED,
+            Cause.of(envelope),
+            copy,
+            context,
+            mails=mails,
+            emit=emit,
+            now=now,
+            calendar_for=_invitation_for(edition, [session], addresses, now),
+        )

@@ -26,8 +26,14 @@ from .notify import Cause, known_edition, notify_trio
 from .ports import Editions, Emit, Mails, Registrations, Reminders
 
 
-async def plan_reminders(seating: SeatingPlanned, *, envelope: Event[Any], editions: Editions,
-                         reminders: Reminders, offsets: list[tuple[str, timedelta]]) -> None:
+async def plan_reminders(
+    seating: SeatingPlanned,
+    *,
+    envelope: Event[Any],
+    editions: Editions,
+    reminders: Reminders,
+    offsets: list[tuple[str, timedelta]],
+) -> None:
     """A reminder per trio at the table and per offset before the session; a new seating updates the tables."""
     # Replans of one edition take turns on its row: two of them inserting the same reminders at once would
     # collide on the key (or deadlock) and be retried.
@@ -40,10 +46,16 @@ async def plan_reminders(seating: SeatingPlanned, *, envelope: Event[Any], editi
             for label, offset in offsets:
                 key = reminder_key(seating.edition, seating.session_number, registration_id, label)
                 reminder = await reminders.get(key) or Reminder(
-                    key=key, edition=seating.edition, session_number=seating.session_number,
-                    registration_id=registration_id, offset=label, table=table.table,
-                    due_at=session.starts_at - offset, caused_by=envelope.event_id,
-                    correlation_id=envelope.correlation_id)
+                    key=key,
+                    edition=seating.edition,
+                    session_number=seating.session_number,
+                    registration_id=registration_id,
+                    offset=label,
+                    table=table.table,
+                    due_at=session.starts_at - offset,
+                    caused_by=envelope.event_id,
+                    correlation_id=envelope.correlation_id,
+                )
                 reminder.table = table.table
                 await reminders.save(reminder)
 
@@ -66,8 +78,15 @@ def reminder_offset(reminder: Reminder) -> timedelta:
     return parse_offsets(reminder.offset)[0][1]
 
 
-async def queue_due_reminders(*, reminders: Reminders, registrations: Registrations, editions: Editions,
-                              mails: Mails, emit_for: Callable[[Reminder], Emit], now: datetime) -> int:
+async def queue_due_reminders(
+    *,
+    reminders: Reminders,
+    registrations: Registrations,
+    editions: Editions,
+    mails: Mails,
+    emit_for: Callable[[Reminder], Emit],
+    now: datetime,
+) -> int:
     """Turn due reminders into mails (the sender then delivers them); returns how many reminders were queued."""
     send, superseded = due_reminders_to_send(await reminders.due(now))
     for reminder in superseded:
@@ -75,8 +94,9 @@ async def queue_due_reminders(*, reminders: Reminders, registrations: Registrati
         await reminders.save(reminder)
     queued = 0
     for reminder in send:
-        if await _remind(reminder, registrations=registrations, editions=editions, mails=mails,
-                         emit=emit_for(reminder), now=now):
+        if await _remind(
+            reminder, registrations=registrations, editions=editions, mails=mails, emit=emit_for(reminder), now=now
+        ):
             reminder.queued_at = now
             queued += 1
         else:
@@ -85,24 +105,42 @@ async def queue_due_reminders(*, reminders: Reminders, registrations: Registrati
     return queued
 
 
-async def _remind(reminder: Reminder, *, registrations: Registrations, editions: Editions, mails: Mails,
-                  emit: Emit, now: datetime) -> bool:
+async def _remind(
+    reminder: Reminder, *, registrations: Registrations, editions: Editions, mails: Mails, emit: Emit, now: datetime
+) -> bool:
     copy = await registrations.get(reminder.registration_id)
     edition = await editions.get(reminder.edition)
     session = edition.session(reminder.session_number) if edition else None
-    if copy is None or not copy.reachable or copy.status != STATUS_PLACED or session is None \
-            or session.starts_at <= now:
+    if (
+        copy is None
+        or not copy.reachable
+        or copy.status != STATUS_PLACED
+        or session is None
+        or session.starts_at <= now
+    ):
         return False
     assert copy.details is not None
     details = copy.details
 
     def context(member: RegisteredMember, language: str) -> dict[str, Any]:
         return member_context(details, member, edition, language) | {
-            "session": {"number": session.number, "title": session.title, "when": session_text(session, language),
-                        "outcome": session.outcome},
+            "session": {
+                "number": session.number,
+                "title": session.title,
+                "when": session_text(session, language),
+                "outcome": session.outcome,
+            },
             "table": reminder.table,
         }
 
-    await notify_trio(REMINDER, Cause(reminder.caused_by, reminder.correlation_id), copy, context, mails=mails,
-                      emit=emit, now=now, identity=reminder.identity)
+    await notify_trio(
+        REMINDER,
+        Cause(reminder.caused_by, reminder.correlation_id),
+        copy,
+        context,
+        mails=mails,
+        emit=emit,
+        now=now,
+        identity=reminder.identity,
+    )
     return True

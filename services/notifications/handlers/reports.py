@@ -14,8 +14,16 @@ from .notify import Cause, notify_trio
 from .ports import Editions, Emit, Mails, Registrations
 
 
-async def announce_report(published: LessonReportPublished, *, envelope: Event[Any], editions: Editions,
-                          registrations: Registrations, mails: Mails, emit: Emit, now: datetime) -> None:
+async def announce_report(
+    published: LessonReportPublished,
+    *,
+    envelope: Event[Any],
+    editions: Editions,
+    registrations: Registrations,
+    mails: Mails,
+    emit: Emit,
+    now: datetime,
+) -> None:
     """The public summary of a session (or of the round) is online: the placed trios get the link."""
     edition = await editions.get(published.edition)
     for copy in await registrations.placed_in(published.edition):
@@ -24,7 +32,8 @@ async def announce_report(published: LessonReportPublished, *, envelope: Event[A
 
         def context(member: RegisteredMember, language: str, details: TrioRegistered = details) -> dict[str, Any]:
             return member_context(details, member, edition, language) | {
-                "report_title": published.title, "report_url": published.url,
+                "report_title": published.title,
+                "report_url": published.url,
                 "session_number": published.session_number,
             }
 

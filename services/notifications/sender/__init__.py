@@ -50,7 +50,6 @@ awaited before the terminator, the outcome is recorded in a short transaction of
 the same way.
 """
 
-
 from .pool import MailSender, QueueReminders
 
 __all__ = ["MailSender", "QueueReminders"]

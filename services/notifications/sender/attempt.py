@@ -19,8 +19,9 @@ class Attempts:
     """Attempts the next due mail in the store's units of work: one holding the claim to the end on PostgreSQL,
     short ones on SQLite."""
 
-    def __init__(self, store: MessageStore, *, mail_from: str, clock: Callable[[], datetime],
-                 handoff_pool_size: int) -> None:
+    def __init__(
+        self, store: MessageStore, *, mail_from: str, clock: Callable[[], datetime], handoff_pool_size: int
+    ) -> None:
         self.store = store
         self.mail_from = mail_from
         self.clock = clock
@@ -41,9 +42,13 @@ class Attempts:
         try:
             async with self.store.unit_of_work() as uow:  # transaction A: holds the row lock to the end
                 # The handoff row comes with the claim (an outer join, not a second round trip per mail).
-                claim = (due_mails(self.clock()).add_columns(HandoffRow.notification_id)
-                         .outerjoin(HandoffRow, HandoffRow.notification_id == MailRow.notification_id)
-                         .limit(1).with_for_update(of=MailRow, skip_locked=True))
+                claim = (
+                    due_mails(self.clock())
+                    .add_columns(HandoffRow.notification_id)
+                    .outerjoin(HandoffRow, HandoffRow.notification_id == MailRow.notification_id)
+                    .limit(1)
+                    .with_for_update(of=MailRow, skip_locked=True)
+                )
                 found = (await uow.session.execute(claim)).first()
                 if found is None:
                     return False

@@ -22,8 +22,10 @@ from ..store import HandoffRow
 
 log = structlog.get_logger()
 
-_HANDOFF_INSERT = ("INSERT INTO mail_handoffs (notification_id, handed_at) "
-                   "VALUES ('{notification_id}'::uuid, '{handed_at}'::timestamptz)")
+_HANDOFF_INSERT = (
+    "INSERT INTO mail_handoffs (notification_id, handed_at) "
+    "VALUES ('{notification_id}'::uuid, '{handed_at}'::timestamptz)"
+)
 
 
 class Handoffs:
@@ -41,16 +43,18 @@ class Handoffs:
         handed_at = self.clock()
         if not self.db.is_postgres:
             async with self.db.transaction() as session:
-                await session.execute(insert(HandoffRow).values(
-                    notification_id=uuid.UUID(mail.notification_id), handed_at=handed_at))
+                await session.execute(
+                    insert(HandoffRow).values(notification_id=uuid.UUID(mail.notification_id), handed_at=handed_at)
+                )
             handoff.terminate()
             return
         async with self._connection() as driver:
             loop = asyncio.get_running_loop()
             # An autocommit INSERT (the simple query protocol: no transaction, no round trip before it) whose
             # task's first step writes it to the socket; the terminator is the very next callback on the loop.
-            statement = _HANDOFF_INSERT.format(notification_id=uuid.UUID(mail.notification_id),
-                                               handed_at=handed_at.isoformat())
+            statement = _HANDOFF_INSERT.format(
+                notification_id=uuid.UUID(mail.notification_id), handed_at=handed_at.isoformat()
+            )
             inserting = loop.create_task(driver.execute(statement))
             terminated = loop.create_future()
             loop.call_soon(_terminate_after_write, inserting, handoff, terminated)
@@ -70,8 +74,12 @@ class Handoffs:
         # a few connections serve every worker (a worker waits for one before it writes anything).
         if self._engine is None:
             self._engine = create_async_engine(
-                self.db.url, isolation_level="AUTOCOMMIT", pool_size=self.pool_size, max_overflow=0,
-                pool_reset_on_return=None)
+                self.db.url,
+                isolation_level="AUTOCOMMIT",
+                pool_size=self.pool_size,
+                max_overflow=0,
+                pool_reset_on_return=None,
+            )
         async with self._engine.connect() as connection:
             raw = await connection.get_raw_connection()
             try:

@@ -22,8 +22,16 @@ log = structlog.get_logger()
 UNRECORDED_LIMIT = 10_000
 
 
-def record(uow: UnitOfWork, row: MailRow, mail: Mail, error: str | None, *, now: datetime, mail_from: str,
-           permanent: bool = False) -> None:
+def record(
+    uow: UnitOfWork,
+    row: MailRow,
+    mail: Mail,
+    error: str | None,
+    *,
+    now: datetime,
+    mail_from: str,
+    permanent: bool = False,
+) -> None:
     """The attempt's outcome on the mail's row, and NotificationSent or NotificationFailed in the same unit of work
     (caused by the event that queued the mail)."""
     outcome = after_attempt(mail, error, now, permanent=permanent)
@@ -35,18 +43,33 @@ def record(uow: UnitOfWork, row: MailRow, mail: Mail, error: str | None, *, now:
     outbox = uow.outbox_for(Cause(message_id=mail.caused_by, correlation_id=mail.correlation_id))
     if outcome.status == SENT:
         row.message_id = message_id_for(mail, mail_from)
-        outbox.emit(NotificationSent(notification_id=mail.notification_id, kind=mail.kind, channel="email",
-                                     caused_by=mail.caused_by))
+        outbox.emit(
+            NotificationSent(
+                notification_id=mail.notification_id, kind=mail.kind, channel="email", caused_by=mail.caused_by
+            )
+        )
         # Debug, not info: a line per mail costs the busiest process a write per mail; the mail's row and its
         # NotificationSent are the record (failures and retries stay at warning/info level).
         log.debug("mail_sent", notification_id=mail.notification_id, kind=mail.kind, attempts=outcome.attempts)
     elif outcome.status == FAILED:
-        outbox.emit(NotificationFailed(notification_id=mail.notification_id, kind=mail.kind, channel="email",
-                                       caused_by=mail.caused_by, reason=error or "unknown"))
+        outbox.emit(
+            NotificationFailed(
+                notification_id=mail.notification_id,
+                kind=mail.kind,
+                channel="email",
+                caused_by=mail.caused_by,
+                reason=error or "unknown",
+            )
+        )
         log.error("mail_failed", notification_id=mail.notification_id, kind=mail.kind, attempts=outcome.attempts)
     else:
-        log.info("mail_retry_scheduled", notification_id=mail.notification_id, kind=mail.kind,
-                 attempts=outcome.attempts, next_attempt_at=outcome.next_attempt_at.isoformat())
+        log.info(
+            "mail_retry_scheduled",
+            notification_id=mail.notification_id,
+            kind=mail.kind,
+            attempts=outcome.attempts,
+            next_attempt_at=outcome.next_attempt_at.isoformat(),
+        )
 
 
 def failure(mail: Mail, exc: Exception) -> tuple[str, bool]:
@@ -54,8 +77,13 @@ def failure(mail: Mail, exc: Exception) -> tuple[str, bool]:
     code = getattr(exc, "code", None)
     code = code if isinstance(code, int) else None
     # Logs carry no personal data: the exception's type and SMTP code, not its text (it may quote the address).
-    log.warning("mail_attempt_failed", notification_id=mail.notification_id, kind=mail.kind,
-                error=type(exc).__name__, smtp_code=code)
+    log.warning(
+        "mail_attempt_failed",
+        notification_id=mail.notification_id,
+        kind=mail.kind,
+        error=type(exc).__name__,
+        smtp_code=code,
+    )
     return _reason(exc, mail.recipient), is_permanent(code)
 
 

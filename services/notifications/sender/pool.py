@@ -39,9 +39,17 @@ class MailSender:
     relay (the mail's NotificationSent leaves at once), not this sender, which would then look for mail forever.
     """
 
-    def __init__(self, store: MessageStore, delivery: Callable[[], Delivery], *, mail_from: str,
-                 concurrency: int = 8, poll_interval: float = 1.0, clock: Callable[[], datetime] = utcnow,
-                 queue_reminders: QueueReminders | None = None) -> None:
+    def __init__(
+        self,
+        store: MessageStore,
+        delivery: Callable[[], Delivery],
+        *,
+        mail_from: str,
+        concurrency: int = 8,
+        poll_interval: float = 1.0,
+        clock: Callable[[], datetime] = utcnow,
+        queue_reminders: QueueReminders | None = None,
+    ) -> None:
         self.store = store
         self.db = store.db
         self.delivery = delivery
@@ -50,8 +58,7 @@ class MailSender:
         self.clock = clock
         self.queue_reminders = queue_reminders
         # B takes a millisecond of a mail's whole conversation: a few handoff connections serve every worker.
-        self.attempts = Attempts(store, mail_from=mail_from, clock=clock,
-                                 handoff_pool_size=max(1, concurrency // 4))
+        self.attempts = Attempts(store, mail_from=mail_from, clock=clock, handoff_pool_size=max(1, concurrency // 4))
         self._wake = asyncio.Event()
         self._wakes = 0  # counts wakes, so a worker that found nothing knows whether mail may have come since
         self._stop = asyncio.Event()

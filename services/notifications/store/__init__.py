@@ -6,6 +6,21 @@ from .mails import MAIL_FIELDS, SqlMails, due_mails, newest_mails, to_mail
 from .reminders import SqlReminders
 from .tables import Base, EditionRow, HandoffRow, Inbox, MailRow, Outbox, RegistrationRow, ReminderRow
 
-__all__ = ["MAIL_FIELDS", "Base", "EditionRow", "HandoffRow", "Inbox", "MailRow", "Outbox", "RegistrationRow",
-           "ReminderRow", "SqlEditions", "SqlMails", "SqlRegistrations", "SqlReminders", "due_mails", "newest_mails",
-           "to_mail"]
+__all__ = [
+    "MAIL_FIELDS",
+    "Base",
+    "EditionRow",
+    "HandoffRow",
+    "Inbox",
+    "MailRow",
+    "Outbox",
+    "RegistrationRow",
+    "ReminderRow",
+    "SqlEditions",
+    "SqlMails",
+    "SqlRegistrations",
+    "SqlReminders",
+    "due_mails",
+    "newest_mails",
+    "to_mail",
+]

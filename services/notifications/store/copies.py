@@ -16,13 +16,25 @@ from .tables import EditionRow, RegistrationRow
 
 
 def _session_to_json(s: SessionInfo) -> dict[str, Any]:
-    return {"number": s.number, "title": s.title, "starts_at": s.starts_at.isoformat(),
-            "ends_at": s.ends_at.isoformat(), "outcome": s.outcome, "sequence": s.sequence}
+    return {
+        "number": s.number,
+        "title": s.title,
+        "starts_at": s.starts_at.isoformat(),
+        "ends_at": s.ends_at.isoformat(),
+        "outcome": s.outcome,
+        "sequence": s.sequence,
+    }
 
 
 def _session_from_json(s: dict[str, Any]) -> SessionInfo:
-    return SessionInfo(s["number"], s["title"], datetime.fromisoformat(s["starts_at"]),
-                       datetime.fromisoformat(s["ends_at"]), s.get("outcome", ""), s.get("sequence", 0))
+    return SessionInfo(
+        s["number"],
+        s["title"],
+        datetime.fromisoformat(s["starts_at"]),
+        datetime.fromisoformat(s["ends_at"]),
+        s.get("outcome", ""),
+        s.get("sequence", 0),
+    )
 
 
 class SqlEditions:
@@ -33,14 +45,17 @@ class SqlEditions:
         self._rows: dict[str, EditionRow] = {}
 
     async def get(self, slug: str, *, for_update: bool = False) -> EditionInfo | None:
-        row = await self.session.get(EditionRow, slug, with_for_update=for_update or None,
-                                     populate_existing=for_update)
+        row = await self.session.get(EditionRow, slug, with_for_update=for_update or None, populate_existing=for_update)
         if row is None:
             return None
         self._rows[slug] = row
         return EditionInfo(
-            slug=row.slug, title=row.title, venue=row.venue, registration_deadline=row.registration_deadline,
-            sessions=[_session_from_json(s) for s in row.sessions], scheduled_at=row.scheduled_at,
+            slug=row.slug,
+            title=row.title,
+            venue=row.venue,
+            registration_deadline=row.registration_deadline,
+            sessions=[_session_from_json(s) for s in row.sessions],
+            scheduled_at=row.scheduled_at,
             capacity=row.capacity,
         )
 
@@ -58,20 +73,29 @@ class SqlEditions:
 
 
 def _approval_to_json(approval: ApprovalCopy) -> dict[str, Any]:
-    return {"event_id": approval.event_id, "correlation_id": approval.correlation_id,
-            "request": approval.request.model_dump(mode="json")}
+    return {
+        "event_id": approval.event_id,
+        "correlation_id": approval.correlation_id,
+        "request": approval.request.model_dump(mode="json"),
+    }
 
 
 def _to_copy(row: RegistrationRow) -> RegistrationCopy:
     approval = None
     if row.approval:
-        approval = ApprovalCopy(row.approval["event_id"], row.approval["correlation_id"],
-                                ApprovalRequested.model_validate(row.approval["request"]))
+        approval = ApprovalCopy(
+            row.approval["event_id"],
+            row.approval["correlation_id"],
+            ApprovalRequested.model_validate(row.approval["request"]),
+        )
     return RegistrationCopy(
         registration_id=row.registration_id,
         details=TrioRegistered.model_validate(row.details) if row.details else None,
-        approval=approval, status=row.status, waitlist_position=row.waitlist_position,
-        waitlisted_at=row.waitlisted_at, erased=row.erased,
+        approval=approval,
+        status=row.status,
+        waitlist_position=row.waitlist_position,
+        waitlisted_at=row.waitlisted_at,
+        erased=row.erased,
     )
 
 
@@ -82,16 +106,16 @@ class SqlRegistrations:
 
     async def get(self, registration_id: str) -> RegistrationCopy | None:
         # Locked: two events about one registration (e.g. RegistrationCancelled and PlaceReleased) take turns.
-        row = await self.session.get(RegistrationRow, registration_id, with_for_update=True,
-                                     populate_existing=True)
+        row = await self.session.get(RegistrationRow, registration_id, with_for_update=True, populate_existing=True)
         if row is None:
             return None
         self._rows[registration_id] = row
         return _to_copy(row)
 
     async def merge_details(self, details: TrioRegistered) -> RegistrationCopy:
-        return await self._merge(details.registration_id, {"details": details.model_dump(mode="json"),
-                                                           "edition": details.edition})
+        return await self._merge(
+            details.registration_id, {"details": details.model_dump(mode="json"), "edition": details.edition}
+        )
 
     async def merge_approval(self, registration_id: str, approval: ApprovalCopy) -> RegistrationCopy:
         return await self._merge(registration_id, {"approval": _approval_to_json(approval)})
@@ -129,6 +153,8 @@ class SqlRegistrations:
 
     async def placed_in(self, edition: str) -> list[RegistrationCopy]:
         rows = await self.session.execute(
-            select(RegistrationRow).where(RegistrationRow.edition == edition, RegistrationRow.status == STATUS_PLACED,
-                                          ~RegistrationRow.erased).order_by(RegistrationRow.registration_id))
+            select(RegistrationRow)
+            .where(RegistrationRow.edition == edition, RegistrationRow.status == STATUS_PLACED, ~RegistrationRow.erased)
+            .order_by(RegistrationRow.registration_id)
+        )
         return [_to_copy(r) for r in rows.scalars()]

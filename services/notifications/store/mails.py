@@ -14,9 +14,26 @@ from shared.db import upsert
 from ..domain import ERASED, PENDING, SUPERSEDED, Mail
 from .tables import MailRow
 
-MAIL_FIELDS = ("kind", "caused_by", "correlation_id", "registration_id", "recipient", "language", "subject", "text",
-               "html", "calendar", "status", "attempts", "next_attempt_at", "last_error", "created_at", "sent_at",
-               "message_id", "attachments")
+MAIL_FIELDS = (
+    "kind",
+    "caused_by",
+    "correlation_id",
+    "registration_id",
+    "recipient",
+    "language",
+    "subject",
+    "text",
+    "html",
+    "calendar",
+    "status",
+    "attempts",
+    "next_attempt_at",
+    "last_error",
+    "created_at",
+    "sent_at",
+    "message_id",
+    "attachments",
+)
 
 
 def to_mail(row: MailRow) -> Mail:
@@ -32,10 +49,14 @@ class SqlMails:
             return set()
         table = MailRow.__table__
         # One multi-row INSERT: a trio's three mails cost one round trip, not three.
-        rows = {m.notification_id: {f: getattr(m, f) for f in MAIL_FIELDS} | {"notification_id": uuid.UUID(
-            m.notification_id)} for m in mails}
+        rows = {
+            m.notification_id: {f: getattr(m, f) for f in MAIL_FIELDS}
+            | {"notification_id": uuid.UUID(m.notification_id)}
+            for m in mails
+        }
         statement = (
-            upsert(self.session)(table).values(list(rows.values()))
+            upsert(self.session)(table)
+            .values(list(rows.values()))
             .on_conflict_do_nothing(index_elements=["notification_id"])
             .returning(table.c.notification_id)
         )
@@ -44,29 +65,46 @@ class SqlMails:
     async def supersede(self, registration_id: str, kind: str) -> int:
         """Mark the registration's pending mails of `kind` superseded, except any a sender is handing over now."""
         pending = select(MailRow.notification_id).where(
-            MailRow.registration_id == registration_id, MailRow.kind == kind, MailRow.status == PENDING)
+            MailRow.registration_id == registration_id, MailRow.kind == kind, MailRow.status == PENDING
+        )
         if self.session.get_bind().dialect.name == "postgresql":
             # A mail under a sender's row lock is being handed over: it is left to go out, not waited for.
             pending = pending.with_for_update(skip_locked=True)
         result = await self.session.execute(
-            update(MailRow).where(MailRow.notification_id.in_(pending.scalar_subquery()))
-            .values(status=SUPERSEDED).execution_options(synchronize_session=False))
+            update(MailRow)
+            .where(MailRow.notification_id.in_(pending.scalar_subquery()))
+            .values(status=SUPERSEDED)
+            .execution_options(synchronize_session=False)
+        )
         return int(result.rowcount or 0)
 
     async def of_registration(self, registration_id: str) -> list[Mail]:
         rows = await self.session.execute(
-            select(MailRow).where(MailRow.registration_id == registration_id)
-            .order_by(MailRow.created_at, MailRow.kind, MailRow.notification_id))
+            select(MailRow)
+            .where(MailRow.registration_id == registration_id)
+            .order_by(MailRow.created_at, MailRow.kind, MailRow.notification_id)
+        )
         return [to_mail(r) for r in rows.scalars()]
 
     async def erase(self, registration_id: str) -> int:
         """Blank the addresses and texts of a registration's mails; those not yet sent will not be."""
-        blank = {"recipient": "", "subject": "", "text": "", "html": None, "calendar": None, "last_error": None,
-                 "attachments": None}
-        await self.session.execute(update(MailRow).where(MailRow.registration_id == registration_id,
-                                                         MailRow.status == PENDING).values(status=ERASED))
+        blank = {
+            "recipient": "",
+            "subject": "",
+            "text": "",
+            "html": None,
+            "calendar": None,
+            "last_error": None,
+            "attachments": None,
+        }
+        await self.session.execute(
+            update(MailRow)
+            .where(MailRow.registration_id == registration_id, MailRow.status == PENDING)
+            .values(status=ERASED)
+        )
         result = await self.session.execute(
-            update(MailRow).where(MailRow.registration_id == registration_id).values(**blank))
+            update(MailRow).where(MailRow.registration_id == registration_id).values(**blank)
+        )
         return int(result.rowcount or 0)
 
 
@@ -77,5 +115,8 @@ async def newest_mails(session: AsyncSession, limit: int = 200) -> list[Mail]:
 
 def due_mails(now: datetime) -> Select[tuple[MailRow]]:
     """Pending mails whose next attempt is due, the longest waiting first."""
-    return select(MailRow).where(MailRow.status == PENDING, MailRow.next_attempt_at <= now).order_by(
-        MailRow.next_attempt_at)
+    return (
+        select(MailRow)
+        .where(MailRow.status == PENDING, MailRow.next_attempt_at <= now)
+        .order_by(MailRow.next_attempt_at)
+    )

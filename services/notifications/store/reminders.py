@@ -12,10 +12,20 @@ from .tables import ReminderRow
 
 
 def _to_reminder(row: ReminderRow) -> Reminder:
-    return Reminder(key=row.key, edition=row.edition, session_number=row.session_number,
-                    registration_id=row.registration_id, offset=row.offset, table=row.table_number, due_at=row.due_at,
-                    caused_by=row.caused_by, correlation_id=row.correlation_id, generation=row.generation,
-                    queued_at=row.queued_at, skipped=row.skipped)
+    return Reminder(
+        key=row.key,
+        edition=row.edition,
+        session_number=row.session_number,
+        registration_id=row.registration_id,
+        offset=row.offset,
+        table=row.table_number,
+        due_at=row.due_at,
+        caused_by=row.caused_by,
+        correlation_id=row.correlation_id,
+        generation=row.generation,
+        queued_at=row.queued_at,
+        skipped=row.skipped,
+    )
 
 
 class SqlReminders:
@@ -45,15 +55,21 @@ class SqlReminders:
 
     async def of_session(self, edition: str, session_number: int) -> list[Reminder]:
         rows = await self.session.execute(
-            select(ReminderRow).where(ReminderRow.edition == edition, ReminderRow.session_number == session_number)
-            .order_by(ReminderRow.key).with_for_update())
+            select(ReminderRow)
+            .where(ReminderRow.edition == edition, ReminderRow.session_number == session_number)
+            .order_by(ReminderRow.key)
+            .with_for_update()
+        )
         return [_to_reminder(r) for r in rows.scalars()]
 
     async def due(self, now: datetime, limit: int = 100) -> list[Reminder]:
         """Due reminders nobody has queued yet; locked (SKIP LOCKED) so competing replicas take different ones."""
-        query = (select(ReminderRow)
-                 .where(ReminderRow.queued_at.is_(None), ~ReminderRow.skipped, ReminderRow.due_at <= now)
-                 .order_by(ReminderRow.due_at).limit(limit))
+        query = (
+            select(ReminderRow)
+            .where(ReminderRow.queued_at.is_(None), ~ReminderRow.skipped, ReminderRow.due_at <= now)
+            .order_by(ReminderRow.due_at)
+            .limit(limit)
+        )
         if self.session.get_bind().dialect.name != "sqlite":
             query = query.with_for_update(skip_locked=True)
         return [_to_reminder(r) for r in (await self.session.execute(query)).scalars()]
