@@ -1,7 +1,9 @@
-"""The published contract (docs/asyncapi.json and docs/contract.md) matches the contract models."""
+"""The published contract (docs/asyncapi.json and docs/contract.md) matches the contract models and the services'
+tables of what they consume; docs/architecture.md's pictures of the services match those tables."""
 
 from __future__ import annotations
 
+import importlib
 import json
 import re
 from functools import cache
@@ -12,10 +14,12 @@ from urllib.parse import unquote
 import pytest
 
 from shared.contract import COMMANDS, EVENTS, Event, Reply, message_name
+from services.ops import topology
 from shared.contract.asyncapi import render
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 ASYNCAPI = DOCS / "asyncapi.json"
+ARCHITECTURE = DOCS / "architecture.md"
 GUIDE = DOCS / "contract.md"
 CATALOGUE_HEADING = re.compile(r"^### ([a-z]+\.[A-Za-z]+)\s*$")
 
@@ -66,9 +70,38 @@ def payload_schema(routing_key: str) -> dict[str, Any]:
 
 
 def test_asyncapi_document_is_current() -> None:
-    assert ASYNCAPI.exists() and ASYNCAPI.read_text(encoding="utf-8") == render(), (
+    assert ASYNCAPI.exists() and ASYNCAPI.read_text(encoding="utf-8") == render(topology.subscriptions()), (
         "docs/asyncapi.json is out of date: run `werkplaatsen contract asyncapi`"
     )
+
+
+@pytest.mark.parametrize("service", topology.SERVICES)
+def test_asyncapi_document_lists_every_event_a_service_consumes_as_its_receive_operation(service: str) -> None:
+    operations = asyncapi()["operations"]
+    for routing_key in topology.topology(service).events:
+        operation = operations[f"{service}:{routing_key}"]
+        assert operation["action"] == "receive"
+        assert operation["bindings"]["amqp"]["cc"] == [routing_key]
+
+
+def test_architecture_pictures_are_drawn_from_the_current_tables() -> None:
+    document = ARCHITECTURE.read_text(encoding="utf-8")
+    assert topology.updated(document) == document, (
+        "docs/architecture.md is out of date: run `werkplaatsen contract topology`"
+    )
+
+
+@pytest.mark.parametrize("service", topology.SERVICES)
+def test_a_services_picture_shows_each_message_of_its_table_and_each_table_of_its_store(service: str) -> None:
+    t = topology.topology(service)
+    picture = topology.picture(t)
+    consumed = importlib.import_module(f"services.{service}.consumes").CONSUMES
+    assert {line.routing_key for line in consumed} == set(t.commands) | set(t.events)
+    for routing_key in (*t.commands, *t.events, *t.emits):
+        owner, name = routing_key.split(".", 1)
+        assert (name if owner == service else routing_key) in picture
+    assert " · ".join(t.tables) in picture
+    assert t.tables and "inbox" in t.tables and "outbox" in t.tables
 
 
 def test_asyncapi_document_is_version_3_with_the_contract_title() -> None:
