@@ -1,61 +1,30 @@
-"""Registration use cases. Each takes its dependencies as arguments so tests can pass in-memory fakes."""
+"""A registration's use cases: the intake of a trio, then approval, cancellation, places and erasure."""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Protocol
 
-from shared.contract import EventData
 from shared.contract.registration import (
     ApprovalRequested,
     ApproveRegistration,
     CancelRegistration,
-    CreditNoteIssued,
     DeclineRegistration,
     EraseParticipantData,
-    DocumentLinks,
-    InvoiceIssued,
-    InvoiceOverdue,
-    InvoiceRecipient,
     MunicipalityInfo,
     ParticipantDataErased,
-    PaymentRegistered,
     RegisteredMember,
-    RegisterPayment,
     RegisterTrio,
     RegistrationApproved,
     RegistrationCancelled,
     RegistrationDeclined,
     TrioRegistered,
 )
-from shared.contract.scheduling import (
-    EditionScheduled,
-    PlaceReleased,
-    SeatingPlanned,
-    SessionRescheduled,
-    TrioPlaced,
-    TrioWaitlisted,
-)
+from shared.contract.scheduling import PlaceReleased, TrioPlaced, TrioWaitlisted
 from shared.messaging.messages import CommandRefused, refuse
 
-from .billing import (
-    CREDIT_NOTE_SERIES,
-    INVOICE_SERIES,
-    BillingPolicy,
-    CreditNote,
-    Invoice,
-    InvoiceFacts,
-    invoice_number,
-    invoice_year,
-    is_overdue,
-    needs_invoice,
-    new_invoice,
-    payment_problems,
-)
-from .domain import (
+from ..domain import (
     Edition,
     Member,
     Municipality,
@@ -68,55 +37,9 @@ from .domain import (
     intake_problems,
     preferred_domain_mix,
 )
-from .invoices import Documents, credit_note_documents, invoice_documents
-from .tokens import ApprovalLinks, InvoiceLinks, token_expired, token_required
-
-Emit = Callable[[EventData], object]
-
-
-class Editions(Protocol):
-    async def get(self, slug: str, *, for_update: bool = False) -> Edition | None: ...
-    async def all(self) -> list[Edition]: ...
-    async def save(self, edition: Edition) -> None: ...
-
-
-class Registrations(Protocol):
-    async def add(self, registration: Registration) -> None: ...
-    async def active_member_emails(self, edition: str, emails: list[str]) -> set[str]: ...
-    async def get_state(self, registration_id: str, *, for_update: bool = False) -> RegistrationState | None: ...
-    async def save_state(self, state: RegistrationState) -> None: ...
-    async def erase(self, registration_id: str, now: datetime) -> None: ...
-    async def unerased_of_editions(self, editions: list[str]) -> list[str]: ...
-
-
-class Seating(Protocol):
-    async def record(self, edition: str, session_number: int, tables: dict[str, int],
-                     planned_at: datetime) -> bool: ...
-
-
-class Municipalities(Protocol):
-    def get(self, code: str) -> Municipality | None: ...
-
-
-class Billing(Protocol):
-    async def next_number(self, series: str, year: int) -> int: ...
-    async def facts(self, registration_id: str) -> InvoiceFacts | None: ...
-    async def of_registration(self, registration_id: str, *, for_update: bool = False) -> Invoice | None: ...
-    async def get(self, number: str, *, for_update: bool = False) -> Invoice | None: ...
-    async def add(self, invoice: Invoice, documents: Documents) -> None: ...
-    async def save(self, invoice: Invoice) -> None: ...
-    async def add_credit_note(self, note: CreditNote, documents: Documents) -> None: ...
-    async def add_payment(self, number: str, amount_cents: int, paid_at: datetime, reference: str | None,
-                          now: datetime) -> None: ...
-
-
-@dataclass(frozen=True)
-class Invoicing:
-    """What the billing use cases need besides the store: the policy from configuration and the trio's links."""
-
-    billing: Billing
-    policy: BillingPolicy
-    links: InvoiceLinks
+from ..tokens import ApprovalLinks, token_expired, token_required
+from .invoicing import credit_invoice, issue_invoice
+from .ports import Editions, Emit, Invoicing, Municipalities, Registrations
 
 
 async def register_trio(cmd: RegisterTrio, *, editions: Editions, registrations: Registrations,
@@ -166,37 +89,6 @@ def trio_registered(r: Registration) -> TrioRegistered:
         case=r.case, fee=r.fee, priority=r.priority, preferred_domain_mix=r.preferred_domain_mix,
         consent=r.consent, channel=r.channel, chat_id=r.chat_id,
     )
-
-
-async def remember_edition(event: EditionScheduled, *, editions: Editions, occurred_at: datetime) -> None:
-    """Keep registration's copy of an edition current (event-carried state)."""
-    current = await editions.get(event.edition, for_update=True)
-    if current is not None and current.scheduled_at > occurred_at:
-        return  # an older announcement delivered late (after a retry, or by another replica) changes nothing
-    await editions.save(Edition(
-        slug=event.edition, title=event.title, registration_closes_at=event.registration_closes_at,
-        registration_deadline=event.registration_deadline,
-        fee=event.fee.model_dump(mode="json"), priority_size_classes=list(event.priority_size_classes),
-        sessions=[s.model_dump(mode="json") for s in event.sessions], scheduled_at=occurred_at,
-    ))
-
-
-async def follow_reschedule(event: SessionRescheduled, *, editions: Editions, occurred_at: datetime) -> None:
-    """Move the session in registration's copy, so the status page shows the new time."""
-    current = await editions.get(event.edition, for_update=True)
-    if current is None or current.scheduled_at > occurred_at:
-        return  # unknown edition, or a later EditionScheduled already carries the newer times
-    for session in current.sessions:
-        if session["number"] == event.session_number:
-            session["starts_at"], session["ends_at"] = event.starts_at.isoformat(), event.ends_at.isoformat()
-    current.scheduled_at = occurred_at
-    await editions.save(current)
-
-
-async def follow_seating(event: SeatingPlanned, *, seating: Seating, occurred_at: datetime) -> None:
-    """Keep each session's latest seating plan; a replan delivered late does not overwrite a newer one."""
-    tables = {rid: table.table for table in event.tables for rid in table.registration_ids}
-    await seating.record(event.edition, event.session_number, tables, occurred_at)
 
 
 # After intake: approval, cancellation, places, erasure
@@ -335,100 +227,3 @@ async def erase_after_retention(*, editions: Editions, registrations: Registrati
         if await erase_one(registration_id):
             erased.append(registration_id)
     return erased
-
-
-# Billing (rules in billing.py, documents in invoices.py)
-
-
-def _links(invoicing: Invoicing, number: str, *, credit_note: bool = False) -> DocumentLinks:
-    return DocumentLinks(pdf=invoicing.links.url(number, "pdf", credit_note=credit_note),
-                         ubl=invoicing.links.url(number, "xml", credit_note=credit_note))
-
-
-def _recipient(invoice: Invoice) -> InvoiceRecipient:
-    return InvoiceRecipient(email=invoice.recipient.email, language=invoice.recipient.language)
-
-
-async def issue_invoice(registration_id: str, *, invoicing: Invoicing, emit: Emit, now: datetime) -> str | None:
-    """Invoice a placed trio that pays the fee, once; the invoice number, or None when none was issued.
-
-    Runs under the registration's row lock (follow_placement), so a second TrioPlaced sees the first invoice.
-    The number is taken last, just before the documents are made: the counter row stays locked until commit.
-    """
-    billing = invoicing.billing
-    if await billing.of_registration(registration_id) is not None:
-        return None
-    facts = await billing.facts(registration_id)
-    if facts is None or not needs_invoice(facts.fee):
-        return None
-    year = invoice_year(now)
-    number = invoice_number(invoicing.policy.invoice_prefix, year, await billing.next_number(INVOICE_SERIES, year))
-    invoice = new_invoice(facts, number, invoicing.policy, now)
-    documents = await invoice_documents(invoice)
-    await billing.add(invoice, documents)
-    emit(InvoiceIssued(
-        invoice_number=number, registration_id=registration_id, edition=invoice.edition,
-        municipality=facts.municipality_code, buyer_name=invoice.buyer.name, buyer_reference=invoice.buyer.reference,
-        issue_date=invoice.issue_date, due_date=invoice.due_date, amount_cents=invoice.amounts.net_cents,
-        vat_cents=invoice.amounts.vat_cents, total_cents=invoice.amounts.total_cents, urls=_links(invoicing, number),
-        recipient=_recipient(invoice), attachments=documents.attachments(number),
-    ))
-    return number
-
-
-async def credit_invoice(registration_id: str, *, invoicing: Invoicing, emit: Emit, now: datetime) -> str | None:
-    """A cancelled registration's invoice is credited in full by a credit note of its own number range."""
-    billing = invoicing.billing
-    invoice = await billing.of_registration(registration_id, for_update=True)
-    if invoice is None or invoice.credited:
-        return None
-    year = invoice_year(now)
-    number = invoice_number(invoicing.policy.credit_note_prefix, year,
-                            await billing.next_number(CREDIT_NOTE_SERIES, year))
-    note = CreditNote(number=number, invoice=invoice, issued_at=now)
-    documents = await credit_note_documents(note)
-    await billing.add_credit_note(note, documents)
-    invoice.credit_note_number = number
-    await billing.save(invoice)
-    emit(CreditNoteIssued(
-        credit_note_number=number, invoice_number=invoice.number, registration_id=registration_id,
-        edition=invoice.edition, issue_date=note.issue_date, amount_cents=invoice.amounts.net_cents,
-        vat_cents=invoice.amounts.vat_cents, total_cents=invoice.amounts.total_cents,
-        urls=_links(invoicing, number, credit_note=True), recipient=_recipient(invoice),
-        attachments=documents.attachments(number),
-    ))
-    return number
-
-
-async def register_payment(cmd: RegisterPayment, *, billing: Billing, emit: Emit, now: datetime) -> dict[str, object]:
-    invoice = await billing.get(cmd.invoice_number, for_update=True)
-    problems = payment_problems(invoice, cmd.amount_cents)
-    if problems:
-        raise CommandRefused(problems)
-    assert invoice is not None
-    invoice.paid_cents += cmd.amount_cents
-    await billing.add_payment(invoice.number, cmd.amount_cents, cmd.paid_at, cmd.reference, now)
-    await billing.save(invoice)
-    emit(PaymentRegistered(
-        invoice_number=invoice.number, registration_id=invoice.registration_id, edition=invoice.edition,
-        amount_cents=cmd.amount_cents, paid_at=cmd.paid_at, reference=cmd.reference, paid_cents=invoice.paid_cents,
-        open_cents=invoice.open_cents,
-    ))
-    return {"invoice_number": invoice.number, "open_cents": invoice.open_cents}
-
-
-async def flag_overdue(number: str, *, invoicing: Invoicing, emit: Emit, now: datetime) -> bool:
-    """InvoiceOverdue once: under the invoice's row lock, so replicas checking at the same moment take turns and
-    the second finds it flagged."""
-    invoice = await invoicing.billing.get(number, for_update=True)
-    if invoice is None or not is_overdue(invoice, now):
-        return False
-    invoice.overdue_at = now
-    await invoicing.billing.save(invoice)
-    emit(InvoiceOverdue(
-        invoice_number=invoice.number, registration_id=invoice.registration_id, edition=invoice.edition,
-        buyer_name=invoice.buyer.name, buyer_reference=invoice.buyer.reference, issue_date=invoice.issue_date,
-        due_date=invoice.due_date, total_cents=invoice.amounts.total_cents, open_cents=invoice.open_cents,
-        urls=_links(invoicing, invoice.number), recipient=_recipient(invoice),
-    ))
-    return True

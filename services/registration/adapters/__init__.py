@@ -1,0 +1,42 @@
+"""Registration's adapters, one job a module: the tables (tables.py), the message store (store.py), the copies of
+scheduling's facts (copies.py), the registrations repository (registrations.py), the billing store
+(billing_store.py) and the municipality files (municipalities.py). The names other modules use are re-exported."""
+
+from .billing_store import SqlBilling
+from .copies import SqlEditions, SqlSeating
+from .municipalities import load_municipalities
+from .registrations import SqlRegistrations
+from .store import RegistrationStore
+from .tables import (
+    Base,
+    CreditNoteRow,
+    EditionRow,
+    Inbox,
+    InvoiceCounterRow,
+    InvoiceRow,
+    MemberRow,
+    Outbox,
+    PaymentRow,
+    RegistrationRow,
+    SeatingPlanRow,
+)
+
+__all__ = [
+    "Base",
+    "CreditNoteRow",
+    "EditionRow",
+    "Inbox",
+    "InvoiceCounterRow",
+    "InvoiceRow",
+    "MemberRow",
+    "Outbox",
+    "PaymentRow",
+    "RegistrationRow",
+    "RegistrationStore",
+    "SeatingPlanRow",
+    "SqlBilling",
+    "SqlEditions",
+    "SqlRegistrations",
+    "SqlSeating",
+    "load_municipalities",
+]

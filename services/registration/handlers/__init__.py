@@ -1,0 +1,51 @@
+"""Registration's use cases as plain async functions; each takes its dependencies as arguments so tests can pass
+in-memory fakes. One job a module: what they are given (ports.py), the registration's own use cases
+(registrations.py), its copies of scheduling's facts (copies.py) and billing (invoicing.py). consumes.py and
+entrypoints.py use them through this package."""
+
+from .copies import follow_reschedule, follow_seating, remember_edition
+from .invoicing import credit_invoice, flag_overdue, issue_invoice, register_payment
+from .ports import Billing, Editions, Emit, Invoicing, Municipalities, Registrations, Seating
+from .registrations import (
+    already_decided,
+    cancel,
+    decide,
+    erase_after_retention,
+    erase_on_request,
+    erase_participant_data,
+    existing,
+    follow_placement,
+    new_registration,
+    register_trio,
+    request_approval_again,
+    trio_registered,
+)
+
+__all__ = [
+    "Billing",
+    "Editions",
+    "Emit",
+    "Invoicing",
+    "Municipalities",
+    "Registrations",
+    "Seating",
+    "already_decided",
+    "cancel",
+    "credit_invoice",
+    "decide",
+    "erase_after_retention",
+    "erase_on_request",
+    "erase_participant_data",
+    "existing",
+    "flag_overdue",
+    "follow_placement",
+    "follow_reschedule",
+    "follow_seating",
+    "issue_invoice",
+    "new_registration",
+    "register_payment",
+    "register_trio",
+    "remember_edition",
+    "request_approval_again",
+    "trio_registered",
+]

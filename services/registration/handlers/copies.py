@@ -1,0 +1,42 @@
+"""Keeping registration's copies of scheduling's facts current (event-carried state): editions, their sessions'
+times and each session's seating."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from shared.contract.scheduling import EditionScheduled, SeatingPlanned, SessionRescheduled
+
+from ..domain import Edition
+from .ports import Editions, Seating
+
+
+async def remember_edition(event: EditionScheduled, *, editions: Editions, occurred_at: datetime) -> None:
+    """Keep registration's copy of an edition current (event-carried state)."""
+    current = await editions.get(event.edition, for_update=True)
+    if current is not None and current.scheduled_at > occurred_at:
+        return  # an older announcement delivered late (after a retry, or by another replica) changes nothing
+    await editions.save(Edition(
+        slug=event.edition, title=event.title, registration_closes_at=event.registration_closes_at,
+        registration_deadline=event.registration_deadline,
+        fee=event.fee.model_dump(mode="json"), priority_size_classes=list(event.priority_size_classes),
+        sessions=[s.model_dump(mode="json") for s in event.sessions], scheduled_at=occurred_at,
+    ))
+
+
+async def follow_reschedule(event: SessionRescheduled, *, editions: Editions, occurred_at: datetime) -> None:
+    """Move the session in registration's copy, so the status page shows the new time."""
+    current = await editions.get(event.edition, for_update=True)
+    if current is None or current.scheduled_at > occurred_at:
+        return  # unknown edition, or a later EditionScheduled already carries the newer times
+    for session in current.sessions:
+        if session["number"] == event.session_number:
+            session["starts_at"], session["ends_at"] = event.starts_at.isoformat(), event.ends_at.isoformat()
+    current.scheduled_at = occurred_at
+    await editions.save(current)
+
+
+async def follow_seating(event: SeatingPlanned, *, seating: Seating, occurred_at: datetime) -> None:
+    """Keep each session's latest seating plan; a replan delivered late does not overwrite a newer one."""
+    tables = {rid: table.table for table in event.tables for rid in table.registration_ids}
+    await seating.record(event.edition, event.session_number, tables, occurred_at)

@@ -1,0 +1,126 @@
+"""Registration's billing use cases: invoicing a placed trio, crediting a cancelled one's invoice, payments and
+overdue invoices (rules in billing.py, documents in invoices.py)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from shared.contract.registration import (
+    CreditNoteIssued,
+    DocumentLinks,
+    InvoiceIssued,
+    InvoiceOverdue,
+    InvoiceRecipient,
+    PaymentRegistered,
+    RegisterPayment,
+)
+from shared.messaging.messages import CommandRefused
+
+from ..billing import (
+    CREDIT_NOTE_SERIES,
+    INVOICE_SERIES,
+    CreditNote,
+    Invoice,
+    invoice_number,
+    invoice_year,
+    is_overdue,
+    needs_invoice,
+    new_invoice,
+    payment_problems,
+)
+from ..invoices import credit_note_documents, invoice_documents
+from .ports import Billing, Emit, Invoicing
+
+
+def _links(invoicing: Invoicing, number: str, *, credit_note: bool = False) -> DocumentLinks:
+    return DocumentLinks(pdf=invoicing.links.url(number, "pdf", credit_note=credit_note),
+                         ubl=invoicing.links.url(number, "xml", credit_note=credit_note))
+
+
+def _recipient(invoice: Invoice) -> InvoiceRecipient:
+    return InvoiceRecipient(email=invoice.recipient.email, language=invoice.recipient.language)
+
+
+async def issue_invoice(registration_id: str, *, invoicing: Invoicing, emit: Emit, now: datetime) -> str | None:
+    """Invoice a placed trio that pays the fee, once; the invoice number, or None when none was issued.
+
+    Runs under the registration's row lock (follow_placement), so a second TrioPlaced sees the first invoice.
+    The number is taken last, just before the documents are made: the counter row stays locked until commit.
+    """
+    billing = invoicing.billing
+    if await billing.of_registration(registration_id) is not None:
+        return None
+    facts = await billing.facts(registration_id)
+    if facts is None or not needs_invoice(facts.fee):
+        return None
+    year = invoice_year(now)
+    number = invoice_number(invoicing.policy.invoice_prefix, year, await billing.next_number(INVOICE_SERIES, year))
+    invoice = new_invoice(facts, number, invoicing.policy, now)
+    documents = await invoice_documents(invoice)
+    await billing.add(invoice, documents)
+    emit(InvoiceIssued(
+        invoice_number=number, registration_id=registration_id, edition=invoice.edition,
+        municipality=facts.municipality_code, buyer_name=invoice.buyer.name, buyer_reference=invoice.buyer.reference,
+        issue_date=invoice.issue_date, due_date=invoice.due_date, amount_cents=invoice.amounts.net_cents,
+        vat_cents=invoice.amounts.vat_cents, total_cents=invoice.amounts.total_cents, urls=_links(invoicing, number),
+        recipient=_recipient(invoice), attachments=documents.attachments(number),
+    ))
+    return number
+
+
+async def credit_invoice(registration_id: str, *, invoicing: Invoicing, emit: Emit, now: datetime) -> str | None:
+    """A cancelled registration's invoice is credited in full by a credit note of its own number range."""
+    billing = invoicing.billing
+    invoice = await billing.of_registration(registration_id, for_update=True)
+    if invoice is None or invoice.credited:
+        return None
+    year = invoice_year(now)
+    number = invoice_number(invoicing.policy.credit_note_prefix, year,
+                            await billing.next_number(CREDIT_NOTE_SERIES, year))
+    note = CreditNote(number=number, invoice=invoice, issued_at=now)
+    documents = await credit_note_documents(note)
+    await billing.add_credit_note(note, documents)
+    invoice.credit_note_number = number
+    await billing.save(invoice)
+    emit(CreditNoteIssued(
+        credit_note_number=number, invoice_number=invoice.number, registration_id=registration_id,
+        edition=invoice.edition, issue_date=note.issue_date, amount_cents=invoice.amounts.net_cents,
+        vat_cents=invoice.amounts.vat_cents, total_cents=invoice.amounts.total_cents,
+        urls=_links(invoicing, number, credit_note=True), recipient=_recipient(invoice),
+        attachments=documents.attachments(number),
+    ))
+    return number
+
+
+async def register_payment(cmd: RegisterPayment, *, billing: Billing, emit: Emit, now: datetime) -> dict[str, object]:
+    invoice = await billing.get(cmd.invoice_number, for_update=True)
+    problems = payment_problems(invoice, cmd.amount_cents)
+    if problems:
+        raise CommandRefused(problems)
+    assert invoice is not None
+    invoice.paid_cents += cmd.amount_cents
+    await billing.add_payment(invoice.number, cmd.amount_cents, cmd.paid_at, cmd.reference, now)
+    await billing.save(invoice)
+    emit(PaymentRegistered(
+        invoice_number=invoice.number, registration_id=invoice.registration_id, edition=invoice.edition,
+        amount_cents=cmd.amount_cents, paid_at=cmd.paid_at, reference=cmd.reference, paid_cents=invoice.paid_cents,
+        open_cents=invoice.open_cents,
+    ))
+    return {"invoice_number": invoice.number, "open_cents": invoice.open_cents}
+
+
+async def flag_overdue(number: str, *, invoicing: Invoicing, emit: Emit, now: datetime) -> bool:
+    """InvoiceOverdue once: under the invoice's row lock, so replicas checking at the same moment take turns and
+    the second finds it flagged."""
+    invoice = await invoicing.billing.get(number, for_update=True)
+    if invoice is None or not is_overdue(invoice, now):
+        return False
+    invoice.overdue_at = now
+    await invoicing.billing.save(invoice)
+    emit(InvoiceOverdue(
+        invoice_number=invoice.number, registration_id=invoice.registration_id, edition=invoice.edition,
+        buyer_name=invoice.buyer.name, buyer_reference=invoice.buyer.reference, issue_date=invoice.issue_date,
+        due_date=invoice.due_date, total_cents=invoice.amounts.total_cents, open_cents=invoice.open_cents,
+        urls=_links(invoicing, invoice.number), recipient=_recipient(invoice),
+    ))
+    return True

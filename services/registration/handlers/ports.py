@@ -1,0 +1,63 @@
+"""What registration's use cases are given: the repositories they work on (the SQLAlchemy ones in adapters/, the
+unit tests' in-memory fakes), the `emit` callable and what invoicing needs besides the store."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from shared.contract import EventData
+
+from ..billing import BillingPolicy, CreditNote, Invoice, InvoiceFacts
+from ..domain import Edition, Municipality, Registration, RegistrationState
+from ..invoices import Documents
+from ..tokens import InvoiceLinks
+
+Emit = Callable[[EventData], object]
+
+
+class Editions(Protocol):
+    async def get(self, slug: str, *, for_update: bool = False) -> Edition | None: ...
+    async def all(self) -> list[Edition]: ...
+    async def save(self, edition: Edition) -> None: ...
+
+
+class Registrations(Protocol):
+    async def add(self, registration: Registration) -> None: ...
+    async def active_member_emails(self, edition: str, emails: list[str]) -> set[str]: ...
+    async def get_state(self, registration_id: str, *, for_update: bool = False) -> RegistrationState | None: ...
+    async def save_state(self, state: RegistrationState) -> None: ...
+    async def erase(self, registration_id: str, now: datetime) -> None: ...
+    async def unerased_of_editions(self, editions: list[str]) -> list[str]: ...
+
+
+class Seating(Protocol):
+    async def record(self, edition: str, session_number: int, tables: dict[str, int],
+                     planned_at: datetime) -> bool: ...
+
+
+class Municipalities(Protocol):
+    def get(self, code: str) -> Municipality | None: ...
+
+
+class Billing(Protocol):
+    async def next_number(self, series: str, year: int) -> int: ...
+    async def facts(self, registration_id: str) -> InvoiceFacts | None: ...
+    async def of_registration(self, registration_id: str, *, for_update: bool = False) -> Invoice | None: ...
+    async def get(self, number: str, *, for_update: bool = False) -> Invoice | None: ...
+    async def add(self, invoice: Invoice, documents: Documents) -> None: ...
+    async def save(self, invoice: Invoice) -> None: ...
+    async def add_credit_note(self, note: CreditNote, documents: Documents) -> None: ...
+    async def add_payment(self, number: str, amount_cents: int, paid_at: datetime, reference: str | None,
+                          now: datetime) -> None: ...
+
+
+@dataclass(frozen=True)
+class Invoicing:
+    """What the billing use cases need besides the store: the policy from configuration and the trio's links."""
+
+    billing: Billing
+    policy: BillingPolicy
+    links: InvoiceLinks
