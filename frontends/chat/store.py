@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import JSON, Boolean, Integer, String, Text, delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -23,10 +23,9 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from shared.contract import CommandRejected
 from shared.db import Database, InboxMixin, OutboxMixin, UtcDateTime, utcnow
 from shared.messaging.processing import MessageStore
+from shared.placement import FINAL_STATUSES, Ending, Placement, Standing, after_approval, after_ending, after_placement
 
 from .conversation import Dialogue, RoomRegistration
-
-FINAL = ("declined", "cancelled")
 
 
 class Base(DeclarativeBase):
@@ -211,27 +210,16 @@ class ChatStore:
 
 def apply_status(row: RegistrationRow, status: str, occurred_at: datetime | None = None,
                  position: int | None = None) -> None:
-    """Follow registration's and scheduling's word on a trio, tolerating late and repeated events (the same rules
-    as the registration service's own copy): declined and cancelled are final; an older placement event than the
-    last one applied is stale; a waitlist position never demotes a placed trio; a released place leaves it approved."""
-    if row.status in FINAL:
-        return
-    if status in FINAL:
-        row.status, row.waitlist_position = status, None
-        return
-    if status == "approved":
-        if row.status == "awaiting_approval":
-            row.status = "approved"
-        return
-    assert occurred_at is not None
-    if row.placement_at is not None and occurred_at < row.placement_at:
-        return
-    if status == "waitlisted" and row.status == "placed":
-        return
-    if status == "placed":
-        row.status, row.waitlist_position = "placed", None
-    elif status == "waitlisted":
-        row.status, row.waitlist_position = "waitlisted", position
-    elif row.status in ("placed", "waitlisted"):
-        row.status, row.waitlist_position = "approved", None
-    row.placement_at = occurred_at
+    """Follow registration's and scheduling's word on a trio, tolerating late and repeated events by the same rule
+    as the registration service's own copy (shared/placement.py). `status`: approved, declined, cancelled, or the
+    placement (placed, waitlisted, released)."""
+    standing = Standing(row.status, row.waitlist_position, row.placement_at)
+    if status in FINAL_STATUSES:
+        after = after_ending(standing, cast(Ending, status))
+    elif status == "approved":
+        after = after_approval(standing)
+    else:
+        assert occurred_at is not None
+        after = after_placement(standing, cast(Placement, status), occurred_at, position)
+    if after is not None:
+        row.status, row.waitlist_position, row.placement_at = after.status, after.waitlist_position, after.placement_at

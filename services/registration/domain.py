@@ -7,19 +7,16 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any
 
 from shared.contract import ErrorItem
 from shared.contract.common import Channel, Domain, Language, Role
 from shared.contract.registration import Approver, Case, Consent, Fee, Invoice, RegisterTrio
 from shared.municipalities import Municipality, SizeClass
+from shared.placement import ACTIVE_STATUSES as ACTIVE_STATUSES  # the status rule is shared/placement.py
+from shared.placement import Placement as Placement
+from shared.placement import Standing, Status, after_placement
 
-Status = Literal["awaiting_approval", "approved", "declined", "placed", "waitlisted", "cancelled"]
-STATUSES: tuple[Status, ...] = ("awaiting_approval", "approved", "declined", "placed", "waitlisted", "cancelled")
-# Registrations that hold their members' places; declined and cancelled ones free them.
-ACTIVE_STATUSES: tuple[Status, ...] = ("awaiting_approval", "approved", "placed", "waitlisted")
-# Final: nothing scheduling reports afterwards brings such a registration back.
-FINAL_STATUSES: tuple[Status, ...] = ("declined", "cancelled")
 PREFERRED_DOMAINS = frozenset({Domain.fysiek, Domain.sociaal})
 CASE_TEXTS = ("title", "neighbourhood", "summary")
 CASE_TEXT_FIELDS = tuple(f"case.{name}" for name in CASE_TEXTS)
@@ -138,33 +135,17 @@ class RegistrationState:
         return self.erased_at is not None
 
 
-Placement = Literal["placed", "waitlisted", "released"]
-
-
 def apply_placement(state: RegistrationState, placement: Placement, occurred_at: datetime,
                     position: int | None = None) -> bool:
-    """Follow scheduling's word on places (event-carried state); False when the event changes nothing.
-
-    Events may arrive late or out of order, so:
-    - declined and cancelled are final: a TrioPlaced for a trio that cancelled meanwhile does not bring it back
-      (scheduling releases the place when it sees the cancellation);
-    - an event older than the last one applied is stale and ignored (e.g. waitlist position 3 after position 2);
-    - a waitlist position never demotes a placed trio: only PlaceReleased takes a place away;
-    - PlaceReleased leaves the trio approved without a place (or waiting for its approval decision).
-    """
-    if state.status in FINAL_STATUSES:
+    """Follow scheduling's word on places (event-carried state, tolerating late and out-of-order events by the
+    rule in shared/placement.py); False when the event changes nothing. A TrioPlaced for a trio that cancelled
+    meanwhile does not bring it back: scheduling releases the place when it sees the cancellation."""
+    after = after_placement(Standing(state.status, state.waitlist_position, state.placement_updated_at),
+                            placement, occurred_at, position)
+    if after is None:
         return False
-    if state.placement_updated_at is not None and occurred_at < state.placement_updated_at:
-        return False
-    if placement == "waitlisted" and state.status == "placed":
-        return False
-    if placement == "placed":
-        state.status, state.waitlist_position = "placed", None
-    elif placement == "waitlisted":
-        state.status, state.waitlist_position = "waitlisted", position
-    elif state.status in ("placed", "waitlisted"):
-        state.status, state.waitlist_position = "approved", None
-    state.placement_updated_at = occurred_at
+    state.status, state.waitlist_position = after.status, after.waitlist_position
+    state.placement_updated_at = after.placement_at
     return True
 
 

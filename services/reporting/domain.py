@@ -10,7 +10,9 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Any, Literal
 
+from shared import placement as placement_rule
 from shared.formatting import AMSTERDAM, MONTHS
+from shared.placement import Placement
 
 REMOVED = "[verwijderd]"
 
@@ -143,7 +145,6 @@ STATUS_LABELS = {
     "awaiting_approval": "wacht op goedkeuring", "approved": "goedgekeurd", "placed": "geplaatst",
     "waitlisted": "op de wachtlijst", "cancelled": "geannuleerd", "declined": "afgewezen",
 }
-FINAL_STATUSES = frozenset({"cancelled", "declined"})
 ACTIVE_STATUSES = frozenset({"awaiting_approval", "approved", "placed", "waitlisted"})
 
 
@@ -205,48 +206,34 @@ class Trio:
         return 0 if self.fee_waived else self.fee_cents
 
 
-Placement = Literal["placed", "waitlisted", "released"]
+# The trio's status follows the same rule as registration's own (shared/placement.py); False: nothing changed.
+
+
+def _standing(trio: Trio) -> placement_rule.Standing[str | None]:
+    return placement_rule.Standing(trio.status, trio.waitlist_position, trio.placement_at)
+
+
+def _take(trio: Trio, after: placement_rule.Standing[str | None] | None) -> bool:
+    if after is None:
+        return False
+    trio.status, trio.waitlist_position, trio.placement_at = after.status, after.waitlist_position, after.placement_at
+    return True
 
 
 def note_registered(trio: Trio) -> None:
-    """TrioRegistered starts the status only when no later event has set it already."""
-    if trio.status is None:
-        trio.status = "awaiting_approval"
+    _take(trio, placement_rule.after_registration(_standing(trio)))
 
 
 def approved(trio: Trio) -> bool:
-    """An approval moves only a trio still awaiting it: it may arrive after the trio was placed."""
-    if trio.status not in (None, "awaiting_approval"):
-        return False
-    trio.status = "approved"
-    return True
+    return _take(trio, placement_rule.after_approval(_standing(trio)))
 
 
 def ended(trio: Trio, status: Literal["cancelled", "declined"]) -> bool:
-    if trio.status in FINAL_STATUSES:
-        return False
-    trio.status, trio.waitlist_position = status, None
-    return True
+    return _take(trio, placement_rule.after_ending(_standing(trio), status))
 
 
 def placement(trio: Trio, what: Placement, occurred_at: datetime, position: int | None = None) -> bool:
-    """Follow scheduling's places and waitlist, as registration does (see its apply_placement):
-    cancelled and declined are final, an older placement event than the last one applied is stale, a waitlist
-    position never demotes a placed trio, and a released place leaves the trio approved."""
-    if trio.status in FINAL_STATUSES:
-        return False
-    if trio.placement_at is not None and occurred_at < trio.placement_at:
-        return False
-    if what == "waitlisted" and trio.status == "placed":
-        return False
-    if what == "placed":
-        trio.status, trio.waitlist_position = "placed", None
-    elif what == "waitlisted":
-        trio.status, trio.waitlist_position = "waitlisted", position
-    elif trio.status in ("placed", "waitlisted"):
-        trio.status, trio.waitlist_position = "approved", None
-    trio.placement_at = occurred_at
-    return True
+    return _take(trio, placement_rule.after_placement(_standing(trio), what, occurred_at, position))
 
 
 def erase(trio: Trio, now: datetime) -> bool:
