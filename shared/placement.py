@@ -65,8 +65,9 @@ def after_ending(standing: Standing[S], ending: Ending) -> Standing[S | Ending] 
     return Standing(ending, None, standing.placement_at)
 
 
-def after_placement(standing: Standing[S], placement: Placement, occurred_at: datetime,
-                    position: int | None = None) -> Standing[S | Status] | None:
+def after_placement(
+    standing: Standing[S], placement: Placement, occurred_at: datetime, position: int | None = None
+) -> Standing[S | Status] | None:
     """Scheduling's word on the trio's place; `position` is the waitlist position of a waitlisted trio."""
     if standing.status in FINAL_STATUSES:
         return None

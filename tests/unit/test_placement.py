@@ -35,8 +35,9 @@ def test_every_status_is_either_active_or_final() -> None:
 
 @pytest.mark.parametrize("final", FINAL_STATUSES)
 @pytest.mark.parametrize("placement", ["placed", "waitlisted", "released"])
-def test_a_declined_or_cancelled_trio_stays_so_whatever_scheduling_reports_later(final: Status,
-                                                                                  placement: Placement) -> None:
+def test_a_declined_or_cancelled_trio_stays_so_whatever_scheduling_reports_later(
+    final: Status, placement: Placement
+) -> None:
     assert after_placement(standing(final), placement, LATER, 2) is None
 
 
