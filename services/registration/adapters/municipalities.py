@@ -5,10 +5,11 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
+from shared.municipalities import Municipality
 from shared.settings import SettingsError
 
 from ..config import MUNICIPALITIES_FILE, RegistrationConfig
-from ..domain import Municipality, MunicipalityRegister
+from ..domain import MunicipalityRegister
 
 
 def load_municipalities(config: RegistrationConfig, path: Path = MUNICIPALITIES_FILE) -> MunicipalityRegister:

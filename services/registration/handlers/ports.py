@@ -9,9 +9,10 @@ from datetime import datetime
 from typing import Protocol
 
 from shared.contract import EventData
+from shared.municipalities import Municipality
 
 from ..billing import BillingPolicy, CreditNote, Invoice, InvoiceFacts
-from ..domain import Edition, Municipality, Registration, RegistrationState
+from ..domain import Edition, Registration, RegistrationState
 from ..invoices import Documents
 from ..tokens import InvoiceLinks
 

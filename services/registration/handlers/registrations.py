@@ -23,11 +23,11 @@ from shared.contract.registration import (
 )
 from shared.contract.scheduling import PlaceReleased, TrioPlaced, TrioWaitlisted
 from shared.messaging.messages import CommandRefused, refuse
+from shared.municipalities import Municipality
 
 from ..domain import (
     Edition,
     Member,
-    Municipality,
     Placement,
     Registration,
     RegistrationState,
