@@ -24,14 +24,21 @@ def parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--ceiling-messages", type=int, default=20000)
     parser.add_argument("--scaling-trios", type=int, default=100, help="TrioRegistered events replayed per run")
     parser.add_argument("--smtp-latency-ms", type=float, default=50.0)
-    parser.add_argument("--smtp-concurrency", type=int, default=2,
-                        help="SMTP conversations per notifications replica in the scaling phase (default 2)")
+    parser.add_argument(
+        "--smtp-concurrency",
+        type=int,
+        default=2,
+        help="SMTP conversations per notifications replica in the scaling phase (default 2)",
+    )
     parser.add_argument("--skip-scaling", action="store_true")
     parser.add_argument("--timeout", type=float, default=600.0, help="longest wait of any phase, seconds")
     parser.add_argument("--output", default="bench-results.json")
     parser.add_argument("--workdir", help="where service logs go (default: a new temporary directory)")
-    parser.add_argument("--profile", choices=("burst", "steady"),
-                        help="record this phase with py-spy (installed in the venv): <workdir>/profile-<phase>/")
+    parser.add_argument(
+        "--profile",
+        choices=("burst", "steady"),
+        help="record this phase with py-spy (installed in the venv): <workdir>/profile-<phase>/",
+    )
     return parser.parse_args(argv)
 
 
@@ -40,8 +47,11 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     require_port("127.0.0.1", 5432, "PostgreSQL")
     workdir = Path(args.workdir or tempfile.mkdtemp(prefix="werkplaatsen-bench-"))
     workdir.mkdir(parents=True, exist_ok=True)
-    results: dict[str, Any] = {"machine": machine(), "command": "python -m bench " + " ".join(sys.argv[1:]),
-                               "logs": str(workdir)}
+    results: dict[str, Any] = {
+        "machine": machine(),
+        "command": "python -m bench " + " ".join(sys.argv[1:]),
+        "logs": str(workdir),
+    }
     smtp = await SmtpServer(workdir / "mails.jsonl").start()
     system = System(workdir, smtp)
     try:
@@ -56,15 +66,15 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             results["burst"] = await scenarios.burst(system, driver, edition, args.registrations, args.timeout)
             end_profile(profilers)
             results["burst"]["efficiency"] = round(
-                results["burst"]["deliveries_per_s"] / results["ceiling"]["msg_per_s"], 3)
+                results["burst"]["deliveries_per_s"] / results["ceiling"]["msg_per_s"], 3
+            )
             results["peak_rss_mb_after_burst"] = system.peak_rss_mb()
             driver.approve = False  # latency of registration itself; approvals come hours later in practice
             profilers = system.profile(workdir / "profile-steady") if args.profile == "steady" else []
-            results["latency"] = await scenarios.steady(system, driver, edition, args.rate, args.seconds,
-                                                        args.timeout)
+            results["latency"] = await scenarios.steady(system, driver, edition, args.rate, args.seconds, args.timeout)
             end_profile(profilers)
             results["peak_rss_mb"] = system.peak_rss_mb()
-            replay = driver.raw["TrioRegistered"][1: 1 + args.scaling_trios]
+            replay = driver.raw["TrioRegistered"][1 : 1 + args.scaling_trios]
             edition_event = driver.raw["EditionScheduled"][0]
     finally:
         await system.stop()
@@ -72,9 +82,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     if args.skip_scaling:
         results["scaling"] = "not measured (--skip-scaling)"
     else:
-        results["scaling"] = await scenarios.notifications_scaling(workdir, replay, edition_event,
-                                                                    args.smtp_latency_ms, args.timeout,
-                                                                    args.smtp_concurrency)
+        results["scaling"] = await scenarios.notifications_scaling(
+            workdir, replay, edition_event, args.smtp_latency_ms, args.timeout, args.smtp_concurrency
+        )
     return results
 
 
@@ -92,8 +102,12 @@ def table(results: dict[str, Any]) -> str:
     m, c, b, lat = results["machine"], results["ceiling"], results["burst"], results["latency"]
     rows.append(("machine", f"{m['cores']} cores, {m['memory_gb']} GB"))
     rows.append(("ceiling (publish+confirm+consume+ack)", f"{c['msg_per_s']} msg/s ({c['message_bytes']} B)"))
-    rows.append(("burst", f"{b['registrations']} trios in {b['seconds']} s ({b['placed']} placed, "
-                          f"{b['waitlisted']} waitlisted)"))
+    rows.append(
+        (
+            "burst",
+            f"{b['registrations']} trios in {b['seconds']} s ({b['placed']} placed, {b['waitlisted']} waitlisted)",
+        )
+    )
     rows.append(("burst registrations/s", str(b["registrations_per_s"])))
     rows.append(("burst deliveries/s", f"{b['deliveries_per_s']} ({b['deliveries']} deliveries)"))
     rows.append(("burst efficiency", f"{b['efficiency']:.1%}"))
@@ -106,10 +120,14 @@ def table(results: dict[str, Any]) -> str:
     rows.append(("steady CPU ms per registration", _per_service(lat["cpu_ms_per_registration"])))
     scaling = results["scaling"]
     if isinstance(scaling, dict):
-        rows.append((f"notifications, SMTP {scaling['smtp_latency_ms']} ms, "
-                     f"{scaling['smtp_concurrency']} sessions per replica",
-                     f"1 replica {scaling['replicas_1']['mails_per_s']} mails/s, 2 replicas "
-                     f"{scaling['replicas_2']['mails_per_s']} mails/s, ratio {scaling['ratio']}"))
+        rows.append(
+            (
+                f"notifications, SMTP {scaling['smtp_latency_ms']} ms, "
+                f"{scaling['smtp_concurrency']} sessions per replica",
+                f"1 replica {scaling['replicas_1']['mails_per_s']} mails/s, 2 replicas "
+                f"{scaling['replicas_2']['mails_per_s']} mails/s, ratio {scaling['ratio']}",
+            )
+        )
     else:
         rows.append(("notifications scaling", scaling))
     for name, mb in results["peak_rss_mb"].items():

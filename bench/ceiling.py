@@ -35,8 +35,13 @@ async def measure(url: str, *, messages: int, size: int) -> dict[str, float]:
         for _ in range(messages):
             if len(pending) >= WINDOW:
                 _, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
-            pending.add(asyncio.ensure_future(channel.default_exchange.publish(
-                aio_pika.Message(body, delivery_mode=aio_pika.DeliveryMode.PERSISTENT), routing_key=queue.name)))
+            pending.add(
+                asyncio.ensure_future(
+                    channel.default_exchange.publish(
+                        aio_pika.Message(body, delivery_mode=aio_pika.DeliveryMode.PERSISTENT), routing_key=queue.name
+                    )
+                )
+            )
         if pending:
             await asyncio.gather(*pending)
         await asyncio.wait_for(done.wait(), timeout=120)
@@ -45,5 +50,9 @@ async def measure(url: str, *, messages: int, size: int) -> dict[str, float]:
         await queue.delete(if_unused=False, if_empty=False)
     finally:
         await connection.close()
-    return {"messages": messages, "message_bytes": size, "seconds": round(elapsed, 3),
-            "msg_per_s": round(messages / elapsed, 1)}
+    return {
+        "messages": messages,
+        "message_bytes": size,
+        "seconds": round(elapsed, 3),
+        "msg_per_s": round(messages / elapsed, 1),
+    }

@@ -62,9 +62,15 @@ class Driver:
     async def send(self, routing_key: str, body: dict[str, Any], *, wait: bool = True) -> str:
         command_id = str(uuid.uuid4())
         publish = self.commands.publish(
-            aio_pika.Message(json.dumps(body).encode(), message_id=command_id, type=routing_key.split(".", 1)[1],
-                             content_type="application/json", delivery_mode=aio_pika.DeliveryMode.PERSISTENT),
-            routing_key=routing_key)
+            aio_pika.Message(
+                json.dumps(body).encode(),
+                message_id=command_id,
+                type=routing_key.split(".", 1)[1],
+                content_type="application/json",
+                delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+            ),
+            routing_key=routing_key,
+        )
         if wait:
             await publish
         else:
@@ -77,9 +83,15 @@ class Driver:
         trio = Trio(tag=tag, command_id=command_id, sent_at=time.time())
         self.trios[command_id] = trio
         publish = self.commands.publish(
-            aio_pika.Message(json.dumps(body).encode(), message_id=command_id, type="RegisterTrio",
-                             content_type="application/json", delivery_mode=aio_pika.DeliveryMode.PERSISTENT),
-            routing_key="registration.RegisterTrio")
+            aio_pika.Message(
+                json.dumps(body).encode(),
+                message_id=command_id,
+                type="RegisterTrio",
+                content_type="application/json",
+                delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+            ),
+            routing_key="registration.RegisterTrio",
+        )
         if wait:
             await publish
         else:
@@ -111,9 +123,14 @@ class Driver:
             trio.registration_id, trio.registered_at = data["registration_id"], arrived
             self.by_registration[trio.registration_id] = trio
             if self.approve:
-                self._pending.add(asyncio.ensure_future(self.send(
-                    "registration.ApproveRegistration",
-                    {"registration_id": trio.registration_id, "by_organizer": True})))
+                self._pending.add(
+                    asyncio.ensure_future(
+                        self.send(
+                            "registration.ApproveRegistration",
+                            {"registration_id": trio.registration_id, "by_organizer": True},
+                        )
+                    )
+                )
         elif kind == "CommandRejected" and correlation in self.trios:
             self.trios[correlation].rejected = data.get("errors")
         elif kind in ("TrioPlaced", "TrioWaitlisted") and data.get("registration_id") in self.by_registration:

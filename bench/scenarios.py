@@ -37,8 +37,9 @@ def tag_of(address: str) -> str:
 
 
 def mails_of(smtp: SmtpServer, subjects: tuple[str, ...], tags: set[str] | None = None) -> list[dict[str, Any]]:
-    return [m for m in smtp.poll() if m["subject"].startswith(subjects)
-            and (tags is None or tag_of(m["rcpt"][0]) in tags)]
+    return [
+        m for m in smtp.poll() if m["subject"].startswith(subjects) and (tags is None or tag_of(m["rcpt"][0]) in tags)
+    ]
 
 
 async def schedule(driver: Driver, body: dict[str, Any]) -> str:
@@ -61,12 +62,14 @@ async def warm_up(driver: Driver, smtp: SmtpServer, edition: str) -> None:
     else:
         raise RuntimeError("registration never learnt of the edition")
     await wait_until(lambda: registered.outcome, timeout=60, what="warm-up placement")
-    await wait_until(lambda: len(mails_of(smtp, ACKNOWLEDGEMENT, {tag})) >= MAILS_PER_TRIO, timeout=60,
-                     what="warm-up acknowledgements")
+    await wait_until(
+        lambda: len(mails_of(smtp, ACKNOWLEDGEMENT, {tag})) >= MAILS_PER_TRIO,
+        timeout=60,
+        what="warm-up acknowledgements",
+    )
 
 
-async def burst(system: System, driver: Driver, edition: str, registrations: int,
-                timeout: float) -> dict[str, Any]:
+async def burst(system: System, driver: Driver, edition: str, registrations: int, timeout: float) -> dict[str, Any]:
     smtp = system.smtp
     deliveries_before = await system.deliveries()
     mails_before = len(smtp.poll())
@@ -81,9 +84,11 @@ async def burst(system: System, driver: Driver, edition: str, registrations: int
         if any(t.rejected for t in trios):
             raise RuntimeError(f"a RegisterTrio was refused: {next(t.rejected for t in trios if t.rejected)}")
         placed = sum(t.outcome == "TrioPlaced" for t in trios)
-        return (all(t.outcome for t in trios)
-                and len(mails_of(smtp, ACKNOWLEDGEMENT, tags)) >= MAILS_PER_TRIO * registrations
-                and len(mails_of(smtp, PLACED, tags)) >= MAILS_PER_TRIO * placed)
+        return (
+            all(t.outcome for t in trios)
+            and len(mails_of(smtp, ACKNOWLEDGEMENT, tags)) >= MAILS_PER_TRIO * registrations
+            and len(mails_of(smtp, PLACED, tags)) >= MAILS_PER_TRIO * placed
+        )
 
     await wait_until(done, timeout=timeout, interval=0.02, what="burst fully processed")
     finished = time.time()
@@ -109,8 +114,9 @@ async def burst(system: System, driver: Driver, edition: str, registrations: int
     }
 
 
-async def steady(system: System, driver: Driver, edition: str, rate: float, seconds: float,
-                 timeout: float) -> dict[str, Any]:
+async def steady(
+    system: System, driver: Driver, edition: str, rate: float, seconds: float, timeout: float
+) -> dict[str, Any]:
     smtp = system.smtp
     count = max(1, int(rate * seconds))
     cpu_before = system.cpu_seconds()
@@ -123,9 +129,15 @@ async def steady(system: System, driver: Driver, edition: str, rate: float, seco
         tag = f"s{n:05d}{uuid.uuid4().hex[:4]}"
         trios.append(await driver.register(trio(edition, tag=tag), tag))
     by_tag = {t.tag: t for t in trios}
-    await wait_until(lambda: all(t.registered_at for t in trios)
-                     and len(mails_of(smtp, ACKNOWLEDGEMENT, set(by_tag))) >= MAILS_PER_TRIO * count,
-                     timeout=timeout, interval=0.05, what="steady-rate acknowledgements")
+    await wait_until(
+        lambda: (
+            all(t.registered_at for t in trios)
+            and len(mails_of(smtp, ACKNOWLEDGEMENT, set(by_tag))) >= MAILS_PER_TRIO * count
+        ),
+        timeout=timeout,
+        interval=0.05,
+        what="steady-rate acknowledgements",
+    )
     cpu_after = system.cpu_seconds()
     acknowledged: dict[str, float] = {}
     for mail in mails_of(smtp, ACKNOWLEDGEMENT, set(by_tag)):
@@ -133,34 +145,52 @@ async def steady(system: System, driver: Driver, edition: str, rate: float, seco
         acknowledged[tag] = max(acknowledged.get(tag, 0.0), mail["t"])  # when the trio's last member got it
     to_event = [(t.registered_at - t.sent_at) * 1000 for t in trios if t.registered_at]
     to_mail = [(acknowledged[t.tag] - t.sent_at) * 1000 for t in trios]
-    return {"rate": rate, "seconds": seconds, "registrations": count,
-            "achieved_rate": round((count - 1) / max(trios[-1].sent_at - started, 1e-9) if count > 1 else rate, 1),
-            "to_trio_registered_ms": percentiles(to_event),
-            "to_acknowledgement_mail_ms": percentiles(to_mail),
-            "cpu_ms_per_registration": cpu_per(cpu_before, cpu_after, count)}
+    return {
+        "rate": rate,
+        "seconds": seconds,
+        "registrations": count,
+        "achieved_rate": round((count - 1) / max(trios[-1].sent_at - started, 1e-9) if count > 1 else rate, 1),
+        "to_trio_registered_ms": percentiles(to_event),
+        "to_acknowledgement_mail_ms": percentiles(to_mail),
+        "cpu_ms_per_registration": cpu_per(cpu_before, cpu_after, count),
+    }
 
 
 def percentiles(values: list[float]) -> dict[str, float]:
     ordered = sorted(values)
     cuts = statistics.quantiles(ordered, n=100, method="inclusive") if len(ordered) > 1 else ordered * 99
-    return {"p50": round(cuts[49], 1), "p95": round(cuts[94], 1), "p99": round(cuts[98], 1),
-            "max": round(ordered[-1], 1)}
+    return {
+        "p50": round(cuts[49], 1),
+        "p95": round(cuts[94], 1),
+        "p99": round(cuts[98], 1),
+        "max": round(ordered[-1], 1),
+    }
 
 
-async def notifications_scaling(workdir: Path, events: list[aio_pika.abc.AbstractIncomingMessage],
-                                edition_event: aio_pika.abc.AbstractIncomingMessage, latency_ms: float,
-                                timeout: float, smtp_concurrency: int) -> dict[str, Any]:
+async def notifications_scaling(
+    workdir: Path,
+    events: list[aio_pika.abc.AbstractIncomingMessage],
+    edition_event: aio_pika.abc.AbstractIncomingMessage,
+    latency_ms: float,
+    timeout: float,
+    smtp_concurrency: int,
+) -> dict[str, Any]:
     """Notifications alone, behind a slow SMTP server: the same TrioRegistered events to 1 and to 2 replicas, each
     with `smtp_concurrency` SMTP conversations in flight (few enough that the server's latency, not the CPU,
     limits one replica: what the target is about)."""
-    results: dict[str, Any] = {"smtp_latency_ms": latency_ms, "smtp_concurrency": smtp_concurrency,
-                               "trios": len(events), "mails": MAILS_PER_TRIO * len(events)}
+    results: dict[str, Any] = {
+        "smtp_latency_ms": latency_ms,
+        "smtp_concurrency": smtp_concurrency,
+        "trios": len(events),
+        "mails": MAILS_PER_TRIO * len(events),
+    }
     for replicas in (1, 2):
         run = workdir / f"scaling-{replicas}"
         run.mkdir(parents=True, exist_ok=True)
         smtp = await SmtpServer(run / "mails.jsonl", latency_ms=latency_ms).start()
-        system = System(run, smtp, services=("notifications",),
-                        extra_env={"NOTIFICATIONS_SMTP_CONCURRENCY": str(smtp_concurrency)})
+        system = System(
+            run, smtp, services=("notifications",), extra_env={"NOTIFICATIONS_SMTP_CONCURRENCY": str(smtp_concurrency)}
+        )
         try:
             await system.start()
             for _ in range(replicas - 1):
@@ -175,18 +205,29 @@ async def notifications_scaling(workdir: Path, events: list[aio_pika.abc.Abstrac
     return results
 
 
-async def _replay(system: System, events: list[aio_pika.abc.AbstractIncomingMessage],
-                  edition_event: aio_pika.abc.AbstractIncomingMessage, timeout: float) -> dict[str, Any]:
+async def _replay(
+    system: System,
+    events: list[aio_pika.abc.AbstractIncomingMessage],
+    edition_event: aio_pika.abc.AbstractIncomingMessage,
+    timeout: float,
+) -> dict[str, Any]:
     connection = await aio_pika.connect_robust(system.amqp_url)
     try:
         channel = await connection.channel(publisher_confirms=True)
         exchange = await channel.declare_exchange("werkplaatsen.events", "topic", durable=True)
 
         async def publish(message: aio_pika.abc.AbstractIncomingMessage) -> None:
-            await exchange.publish(aio_pika.Message(
-                message.body, message_id=message.message_id, type=message.type,
-                correlation_id=message.correlation_id, content_type="application/json",
-                delivery_mode=aio_pika.DeliveryMode.PERSISTENT), routing_key=message.routing_key or "")
+            await exchange.publish(
+                aio_pika.Message(
+                    message.body,
+                    message_id=message.message_id,
+                    type=message.type,
+                    correlation_id=message.correlation_id,
+                    content_type="application/json",
+                    delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+                ),
+                routing_key=message.routing_key or "",
+            )
 
         await publish(edition_event)
         # The edition lands first, as it did in the real run.
@@ -194,11 +235,10 @@ async def _replay(system: System, events: list[aio_pika.abc.AbstractIncomingMess
         started = time.time()
         await asyncio.gather(*(publish(m) for m in events))
         expected = MAILS_PER_TRIO * len(events)
-        await wait_until(lambda: len(system.smtp.poll()) >= expected, timeout=timeout, interval=0.05,
-                         what="scaling mails")
+        await wait_until(
+            lambda: len(system.smtp.poll()) >= expected, timeout=timeout, interval=0.05, what="scaling mails"
+        )
     finally:
         await connection.close()
     last = max(m["t"] for m in system.smtp.mails)
     return {"seconds": round(last - started, 3), "mails_per_s": round(expected / (last - started), 1)}
-
-

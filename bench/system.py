@@ -20,7 +20,7 @@ from shared.settings import SERVICES
 from tests.support import ServiceEnv, ServiceProcess, amqp_url, database_url, free_port, wait_until
 
 ORGANIZER_TOKEN = "bench-organizer-token"
-_MESSAGES = re.compile(r'^werkplaatsen_messages_total\{[^}]*\}\s+([0-9.e+]+)$', re.MULTILINE)
+_MESSAGES = re.compile(r"^werkplaatsen_messages_total\{[^}]*\}\s+([0-9.e+]+)$", re.MULTILINE)
 
 
 @dataclass
@@ -41,13 +41,26 @@ class SmtpServer:
     async def start(self) -> SmtpServer:
         self.log.touch()
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "bench.smtp_server", "--port", str(self.port), "--log", str(self.log),
-             "--latency-ms", str(self.latency_ms)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            [
+                sys.executable,
+                "-m",
+                "bench.smtp_server",
+                "--port",
+                str(self.port),
+                "--log",
+                str(self.log),
+                "--latency-ms",
+                str(self.latency_ms),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         await wait_until(self._listening, timeout=20, what="SMTP server")
         return self
 
     def _listening(self) -> bool:
         import socket
+
         try:
             with socket.create_connection(("127.0.0.1", self.port), timeout=1):
                 return True
@@ -97,8 +110,15 @@ class System:
 
     async def start(self) -> System:
         # The benchmark's own SMTP server (its own process), so the ServiceEnv starts none.
-        self.env = ServiceEnv("bench", self.workdir / "data", "bench-secret", ORGANIZER_TOKEN, services=self.services,
-                              extra=self.extra_env, smtp_url=self.smtp.url)
+        self.env = ServiceEnv(
+            "bench",
+            self.workdir / "data",
+            "bench-secret",
+            ORGANIZER_TOKEN,
+            services=self.services,
+            extra=self.extra_env,
+            smtp_url=self.smtp.url,
+        )
         await self.env.start()
         for name in self.services:
             await self.add(name)
@@ -125,8 +145,12 @@ class System:
 
     async def idle(self) -> bool:
         """Nothing left to do: every queue of the vhost empty and no mail waiting to be sent."""
-        queues = subprocess.run(["rabbitmqctl", "-q", "list_queues", "-p", self.vhost, "messages"],
-                                check=True, capture_output=True, text=True).stdout.split()
+        queues = subprocess.run(
+            ["rabbitmqctl", "-q", "list_queues", "-p", self.vhost, "messages"],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout.split()
         if any(q.isdigit() and int(q) > 0 for q in queues):
             return False
         if "notifications" not in self.databases:
@@ -151,15 +175,33 @@ class System:
     def profile(self, directory: Path) -> list[subprocess.Popen[bytes]]:
         """py-spy on every service process (collapsed stacks in <directory>/<service>.txt) until `end_profile`."""
         directory.mkdir(parents=True, exist_ok=True)
-        return [subprocess.Popen(
-            [str(Path(sys.executable).with_name("py-spy")), "record", "--nonblocking", "--format", "raw", "--pid",
-             str(process.process.pid), "--output", str(directory / f"{_label(process)}.txt")],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for process in self.processes if process.process]
+        return [
+            subprocess.Popen(
+                [
+                    str(Path(sys.executable).with_name("py-spy")),
+                    "record",
+                    "--nonblocking",
+                    "--format",
+                    "raw",
+                    "--pid",
+                    str(process.process.pid),
+                    "--output",
+                    str(directory / f"{_label(process)}.txt"),
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            for process in self.processes
+            if process.process
+        ]
 
     def cpu_seconds(self) -> dict[str, float]:
         """User + system CPU time each process has used so far (less sensitive to other load than wall clock)."""
-        return {_label(process): _cpu_seconds(process.process.pid) for process in self.processes
-                if process.process is not None}
+        return {
+            _label(process): _cpu_seconds(process.process.pid)
+            for process in self.processes
+            if process.process is not None
+        }
 
     async def stop(self) -> None:
         for process in self.processes:
@@ -205,5 +247,9 @@ def _vm_hwm_mb(pid: int) -> float:
 def machine() -> dict[str, Any]:
     meminfo = Path("/proc/meminfo").read_text().splitlines()
     total_kb = next(int(line.split()[1]) for line in meminfo if line.startswith("MemTotal:"))
-    return {"cores": os.cpu_count(), "memory_gb": round(total_kb / 1024 / 1024, 1),
-            "python": sys.version.split()[0], "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    return {
+        "cores": os.cpu_count(),
+        "memory_gb": round(total_kb / 1024 / 1024, 1),
+        "python": sys.version.split()[0],
+        "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }

@@ -53,8 +53,10 @@ def run(
     known_service(service)
     settings = load_settings()
     if not settings.werkplaatsen_broker_url:
-        raise SettingsError("WERKPLAATSEN_BROKER_URL: not set (required for `werkplaatsen run`; "
-                            "use `werkplaatsen dev` for the embedded broker)")
+        raise SettingsError(
+            "WERKPLAATSEN_BROKER_URL: not set (required for `werkplaatsen run`; "
+            "use `werkplaatsen dev` for the embedded broker)"
+        )
     settings.require_production()
     configure_logging(settings.werkplaatsen_log_format)
     tracer_provider = configure_tracing(service)
@@ -63,8 +65,14 @@ def run(
     try:
         # SIGTERM: uvicorn stops accepting requests, lets running ones finish (HTTP_GRACE_SECONDS), then the
         # lifespan stops the service gracefully (shared/runtime.py).
-        uvicorn.run(build_app([svc]), host=host, port=port, log_level="warning", lifespan="on",
-                    timeout_graceful_shutdown=int(HTTP_GRACE_SECONDS))
+        uvicorn.run(
+            build_app([svc]),
+            host=host,
+            port=port,
+            log_level="warning",
+            lifespan="on",
+            timeout_graceful_shutdown=int(HTTP_GRACE_SECONDS),
+        )
     finally:
         if tracer_provider is not None:
             tracer_provider.shutdown()  # sends the spans still buffered
@@ -82,14 +90,15 @@ def dev(
     if settings.werkplaatsen_public_url == "http://localhost:8000" and port != 8000:
         settings.werkplaatsen_public_url = f"http://localhost:{port}"
     configure_logging(settings.werkplaatsen_log_format)
-    typer.echo(f"Werkplaatsen draait op http://{host}:{port}  (mail: /dev/mailbox, data: {settings.werkplaatsen_data_dir})")
+    typer.echo(
+        f"Werkplaatsen draait op http://{host}:{port}  (mail: /dev/mailbox, data: {settings.werkplaatsen_data_dir})"
+    )
     uvicorn.run(build_dev_app(settings), host=host, port=port, log_level="warning", lifespan="on")
 
 
 @db_app.command("revision")
 def db_revision(
-    service: Annotated[str, typer.Argument()],
-    message: Annotated[str, typer.Option("-m", "--message")],
+    service: Annotated[str, typer.Argument()], message: Annotated[str, typer.Option("-m", "--message")]
 ) -> None:
     """Autogenerate a migration for SERVICE from its models (against a scratch SQLite database at head)."""
     from alembic import command
@@ -196,8 +205,16 @@ def editions_load(
     settings = load_settings()
     if not settings.werkplaatsen_broker_url:
         raise SettingsError("WERKPLAATSEN_BROKER_URL: not set (the edition is sent to the scheduling service over it)")
-    code = asyncio.run(load(settings.werkplaatsen_broker_url, file, future=future, now=utcnow(),
-                            timeout=timeout if wait else None, echo=typer.echo))
+    code = asyncio.run(
+        load(
+            settings.werkplaatsen_broker_url,
+            file,
+            future=future,
+            now=utcnow(),
+            timeout=timeout if wait else None,
+            echo=typer.echo,
+        )
+    )
     raise typer.Exit(code)
 
 
@@ -223,8 +240,7 @@ def _missing(ids: list[str], done: list) -> list[str]:
 
 @dlq_app.command("list")
 def dlq_list(
-    service: ServiceArgument,
-    limit: Annotated[int, typer.Option(help="Show at most this many")] = 1000,
+    service: ServiceArgument, limit: Annotated[int, typer.Option(help="Show at most this many")] = 1000
 ) -> None:
     """List SERVICE's dead letters: id, routing key, since when, why."""
     from services.ops.dead_letters import summary
@@ -268,8 +284,10 @@ def dlq_replay(
             return await queue.replay(select)
 
     replayed = _run_dlq(go)
-    typer.echo(f"replayed {len(replayed)} dead letter(s) into werkplaatsen.{service}"
-               + "".join(f"\n  {d.id}  {d.routing_key}" for d in replayed))
+    typer.echo(
+        f"replayed {len(replayed)} dead letter(s) into werkplaatsen.{service}"
+        + "".join(f"\n  {d.id}  {d.routing_key}" for d in replayed)
+    )
     if missing := _missing(ids, replayed):
         typer.echo(f"not found: {', '.join(missing)}", err=True)
         raise typer.Exit(1)
@@ -309,11 +327,18 @@ def _run_dlq(work):  # noqa: ANN001, ANN202
 
 @app.command()
 def status(
-    url: Annotated[list[str] | None, typer.Option(
-        help="SERVICE=URL of a service (repeatable), or one URL for all (werkplaatsen dev). "
-             "Default: <SERVICE>_SERVICE_URL from the environment")] = None,
-    management_url: Annotated[str | None, typer.Option(
-        help="RabbitMQ management API. Default: WERKPLAATSEN_RABBITMQ_MANAGEMENT_URL, else port 15672 of the broker")
+    url: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="SERVICE=URL of a service (repeatable), or one URL for all (werkplaatsen dev). "
+            "Default: <SERVICE>_SERVICE_URL from the environment"
+        ),
+    ] = None,
+    management_url: Annotated[
+        str | None,
+        typer.Option(
+            help="RabbitMQ management API. Default: WERKPLAATSEN_RABBITMQ_MANAGEMENT_URL, else port 15672 of the broker"
+        ),
     ] = None,
     management: Annotated[bool, typer.Option(help="Ask the management API (else passive declares over AMQP)")] = True,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output")] = False,
@@ -329,19 +354,29 @@ def status(
     urls = _service_urls(url or [])
     broker_url = settings.werkplaatsen_broker_url
     if management and broker_url:
-        management_url = (management_url or os.environ.get("WERKPLAATSEN_RABBITMQ_MANAGEMENT_URL")
-                          or management_url_for(broker_url))
+        management_url = (
+            management_url or os.environ.get("WERKPLAATSEN_RABBITMQ_MANAGEMENT_URL") or management_url_for(broker_url)
+        )
     else:
         management_url = None
-    result = asyncio.run(collect(SERVICES, urls, broker_url=broker_url,
-                                 embedded_path=settings.werkplaatsen_data_dir / "broker.sqlite3",
-                                 management_url=management_url, timeout=timeout))
+    result = asyncio.run(
+        collect(
+            SERVICES,
+            urls,
+            broker_url=broker_url,
+            embedded_path=settings.werkplaatsen_data_dir / "broker.sqlite3",
+            management_url=management_url,
+            timeout=timeout,
+        )
+    )
     typer.echo(result.as_json() if as_json else render(result))
     raise typer.Exit(0 if result.healthy else 1)
 
 
 def _service_urls(given: list[str]) -> dict[str, str]:
-    urls = {name: value for name in SERVICES if (value := os.environ.get(f"{name.upper()}_SERVICE_URL"))}
+    urls: dict[str, str] = {
+        name: value for name in SERVICES if (value := os.environ.get(f"{name.upper()}_SERVICE_URL"))
+    }
     for item in given:
         name, sep, value = item.partition("=")
         if not sep:

@@ -24,9 +24,11 @@ from shared.settings import SERVICES, Settings
 INDEX = """<!doctype html><html lang="nl"><head><meta charset="utf-8"><title>Werkplaatsen (ontwikkelomgeving)</title>
 <style>body{font-family:system-ui,sans-serif;max-width:40rem;margin:2rem auto;line-height:1.5}</style></head>
 <body><h1>Werkplaatsen wijkgericht werken</h1><p>Ontwikkelomgeving: alle diensten in één proces.</p><ul>
-<li><a href="/api/editions">Edities (JSON)</a></li><li><a href="/reports">Verslagen</a></li><li><a href="/dashboard">Overzicht voor organisatoren</a></li>
+<li><a href="/api/editions">Edities (JSON)</a></li><li><a href="/reports">Verslagen</a></li>
+<li><a href="/dashboard">Overzicht voor organisatoren</a></li>
 <li><a href="/dev/mailbox">Verstuurde e-mail</a></li><li><a href="/dev/dead-letters">Dead letters</a></li>
-<li><a href="/">Aanmeldformulier</a></li><li><a href="/ready">Gereedheid</a></li><li><a href="/metrics">Metrics</a></li></ul>
+<li><a href="/">Aanmeldformulier</a></li><li><a href="/ready">Gereedheid</a></li>
+<li><a href="/metrics">Metrics</a></li></ul>
 <p>Aanmelden: <code>POST /api/registrations</code> met de velden van RegisterTrio (zie docs/contract.md).</p>
 <p>Organisatoren: elk commando uit docs/contract.md met <code>POST /dev/commands/&lt;routing key&gt;</code> en het
 organisatorentoken (hier standaard <code>dev-organizer-token</code>, of WERKPLAATSEN_ORGANIZER_TOKEN), bijvoorbeeld
@@ -64,35 +66,58 @@ def build_dev_app(settings: Settings) -> Starlette:
         routing_key = request.path_params["routing_key"]
         owner = next((s for s in services if routing_key in COMMANDS and routing_key in s.consumers), None)
         if owner is None:
-            return error_response([ErrorItem(field="routing_key", code="unknown_command",
-                                             message=f"Het commando {routing_key[:100]} bestaat niet.")], 404)
+            return error_response(
+                [
+                    ErrorItem(
+                        field="routing_key",
+                        code="unknown_command",
+                        message=f"Het commando {routing_key[:100]} bestaat niet.",
+                    )
+                ],
+                404,
+            )
         body = await request.body()
         if len(body) > MAX_COMMAND_BYTES:
-            return error_response([ErrorItem(field="", code="body_too_large",
-                                             message="Het verzoek is te groot (hoogstens 64 KiB).")], 413)
+            return error_response(
+                [ErrorItem(field="", code="body_too_large", message="Het verzoek is te groot (hoogstens 64 KiB).")], 413
+            )
         # Like the HTTP APIs: the same Idempotency-Key repeats the first outcome instead of acting twice.
         message_id = request.headers.get("idempotency-key", "")[:200] or str(uuid.uuid4())
-        await owner.consumers[routing_key](Incoming(
-            body=body, routing_key=routing_key, message_id=message_id, correlation_id=message_id,
-            message_type=message_name(routing_key), content_type="application/json"))
+        await owner.consumers[routing_key](
+            Incoming(
+                body=body,
+                routing_key=routing_key,
+                message_id=message_id,
+                correlation_id=message_id,
+                message_type=message_name(routing_key),
+                content_type="application/json",
+            )
+        )
         outcome = await owner.store.outcome(message_id) or {"status": "accepted", "command_id": message_id}
         return JSONResponse(outcome, status_code=200 if outcome.get("status") == "accepted" else 422)
 
     async def seed_example_edition() -> None:
         edition = moved_into_future(load_programme(), utcnow())
         # A fixed message_id per edition makes the seed idempotent across restarts (the inbox keeps it once).
-        await broker.publish(Outgoing(
-            exchange=COMMANDS_EXCHANGE, routing_key=ScheduleEdition.routing_key,
-            body=json.dumps(edition.model_dump(mode="json", exclude_none=True)).encode(),
-            message_id=f"dev-seed-{edition.edition}", message_type="ScheduleEdition",
-            correlation_id=f"dev-seed-{edition.edition}",
-        ))
+        await broker.publish(
+            Outgoing(
+                exchange=COMMANDS_EXCHANGE,
+                routing_key=ScheduleEdition.routing_key,
+                body=json.dumps(edition.model_dump(mode="json", exclude_none=True)).encode(),
+                message_id=f"dev-seed-{edition.edition}",
+                message_type="ScheduleEdition",
+                correlation_id=f"dev-seed-{edition.edition}",
+            )
+        )
 
     return build_app(
         services,
-        extra_routes=[Route("/dev", index), Route("/dev/dead-letters", dead_letters),
-                      Route("/dev/commands/{routing_key}", organiser_command, methods=["POST"]),
-                      *mailbox_routes(notifications.store)],
+        extra_routes=[
+            Route("/dev", index),
+            Route("/dev/dead-letters", dead_letters),
+            Route("/dev/commands/{routing_key}", organiser_command, methods=["POST"]),
+            *mailbox_routes(notifications.store),
+        ],
         on_start=broker.open,
         after_start=seed_example_edition,
         on_stop=broker.close,

@@ -2,14 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.support import (
-    SmtpSink,
-    create_database,
-    create_vhost,
-    delete_vhost,
-    drop_database,
-    require_port,
-)
+from tests.support import SmtpSink, create_database, create_vhost, delete_vhost, drop_database, require_port
 
 
 @pytest.fixture(scope="session")
@@ -19,7 +12,7 @@ def real_services() -> None:
 
 
 @pytest.fixture
-async def pg_database(real_services):  # noqa: ANN001, ANN201
+async def pg_database(real_services):  # noqa: ANN201
     """A fresh PostgreSQL database for one test, dropped afterwards."""
     created: list[str] = []
 
@@ -34,7 +27,7 @@ async def pg_database(real_services):  # noqa: ANN001, ANN201
 
 
 @pytest.fixture
-def vhost(real_services):  # noqa: ANN001, ANN201
+def vhost(real_services):  # noqa: ANN201
     name = create_vhost()
     yield name
     delete_vhost(name)

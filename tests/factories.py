@@ -40,16 +40,33 @@ def trio(edition: str, *, municipality: str = "GM0345", tag: str | None = None, 
         "edition": edition,
         "municipality": municipality,
         "members": [
-            {"name": "Anna de Vries", "email": f"anna.{tag}@veenendaal.example", "role": "wijkambtenaar",
-             "domain": "sociaal", "job_title": "wijkregisseur"},
-            {"name": "Bram Jansen", "email": f"bram.{tag}@veenendaal.example", "role": "sectorambtenaar",
-             "domain": "fysiek"},
-            {"name": "Chris Bakker", "email": f"chris.{tag}@veenendaal.example", "role": "sectorambtenaar",
-             "domain": "veiligheid", "language": "en"},
+            {
+                "name": "Anna de Vries",
+                "email": f"anna.{tag}@veenendaal.example",
+                "role": "wijkambtenaar",
+                "domain": "sociaal",
+                "job_title": "wijkregisseur",
+            },
+            {
+                "name": "Bram Jansen",
+                "email": f"bram.{tag}@veenendaal.example",
+                "role": "sectorambtenaar",
+                "domain": "fysiek",
+            },
+            {
+                "name": "Chris Bakker",
+                "email": f"chris.{tag}@veenendaal.example",
+                "role": "sectorambtenaar",
+                "domain": "veiligheid",
+                "language": "en",
+            },
         ],
-        "case": {"title": f"Groene pleinen tegen wateroverlast {tag}", "neighbourhood": "Dragonder-Oost",
-                 "summary": "Pleinen aanpassen met bewoners zodat regenwater wordt opgevangen.",
-                 "domains": ["fysiek", "sociaal"]},
+        "case": {
+            "title": f"Groene pleinen tegen wateroverlast {tag}",
+            "neighbourhood": "Dragonder-Oost",
+            "summary": "Pleinen aanpassen met bewoners zodat regenwater wordt opgevangen.",
+            "domains": ["fysiek", "sociaal"],
+        },
         "approver": {"name": "Dirk Visser", "email": f"dirk.{tag}@veenendaal.example"},
         "consent": {"privacy": True, "publish_municipality_name": False},
     }
@@ -64,4 +81,3 @@ def notes() -> dict[str, Any]:
         "quotes": ["Pas toen we samen de wijk in gingen, zagen we hetzelfde probleem."],
         "next_steps": ["Een lokale agenda opstellen."],
     }
-

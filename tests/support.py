@@ -46,8 +46,9 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-async def wait_until(condition: Callable[[], Any], timeout: float = 60.0, interval: float = 0.05,
-                     what: str = "condition") -> Any:
+async def wait_until(
+    condition: Callable[[], Any], timeout: float = 60.0, interval: float = 0.05, what: str = "condition"
+) -> Any:
     deadline = time.monotonic() + timeout
     while True:
         result = condition()
@@ -85,8 +86,9 @@ def database_url(name: str, port: int = 5432) -> str:
 def create_vhost() -> str:
     name = f"wp_test_{uuid.uuid4().hex[:10]}"
     subprocess.run(["rabbitmqctl", "-q", "add_vhost", name], check=True, capture_output=True)
-    subprocess.run(["rabbitmqctl", "-q", "set_permissions", "-p", name, "guest", ".*", ".*", ".*"], check=True,
-                   capture_output=True)
+    subprocess.run(
+        ["rabbitmqctl", "-q", "set_permissions", "-p", name, "guest", ".*", ".*", ".*"], check=True, capture_output=True
+    )
     return name
 
 
@@ -148,8 +150,9 @@ class ChildProcess:
         raise NotImplementedError
 
     def start(self) -> None:
-        self.process = subprocess.Popen(self.command(), env=self.env, stdout=self.log.open("ab"),
-                                        stderr=subprocess.STDOUT)
+        self.process = subprocess.Popen(
+            self.command(), env=self.env, stdout=self.log.open("ab"), stderr=subprocess.STDOUT
+        )
 
     def kill(self) -> None:
         assert self.process is not None
@@ -186,8 +189,9 @@ class ServiceProcess(ChildProcess):
     async def wait_ready(self, timeout: float = 60) -> None:
         async def ready() -> bool:
             if self.process is not None and self.process.poll() is not None:
-                raise AssertionError(f"{self.name} exited with {self.process.returncode}; "
-                                     f"log: {self.log.read_text()[-3000:]}")
+                raise AssertionError(
+                    f"{self.name} exited with {self.process.returncode}; log: {self.log.read_text()[-3000:]}"
+                )
             try:
                 async with httpx.AsyncClient() as client:
                     return (await client.get(f"{self.url}/ready", timeout=2)).status_code == 200
@@ -320,14 +324,27 @@ class Bus:
             self.events.append(json.loads(message.body))
             self.properties.append(message)
 
-    async def send(self, routing_key: str, body: dict[str, Any] | bytes, *, message_id: str | None = None,
-                   correlation_id: str | None = None, reply_to: str | None = None) -> str:
+    async def send(
+        self,
+        routing_key: str,
+        body: dict[str, Any] | bytes,
+        *,
+        message_id: str | None = None,
+        correlation_id: str | None = None,
+        reply_to: str | None = None,
+    ) -> str:
         message_id = message_id or str(uuid.uuid4())
         payload = body if isinstance(body, bytes) else json.dumps(body).encode()
         await self.commands.publish(
-            aio_pika.Message(payload, message_id=message_id, correlation_id=correlation_id, reply_to=reply_to,
-                             type=routing_key.split(".", 1)[1], content_type="application/json",
-                             delivery_mode=aio_pika.DeliveryMode.PERSISTENT),
+            aio_pika.Message(
+                payload,
+                message_id=message_id,
+                correlation_id=correlation_id,
+                reply_to=reply_to,
+                type=routing_key.split(".", 1)[1],
+                content_type="application/json",
+                delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+            ),
             routing_key=routing_key,
         )
         return message_id
@@ -343,8 +360,11 @@ class Bus:
         return found
 
     async def wait_for(self, name: str, count: int = 1, timeout: float = 60.0, **match: Any) -> list[dict[str, Any]]:
-        return await wait_until(lambda: len(self.of(name, **match)) >= count and self.of(name, **match),
-                                timeout=timeout, what=f"{count} x {name} {match}")
+        return await wait_until(
+            lambda: len(self.of(name, **match)) >= count and self.of(name, **match),
+            timeout=timeout,
+            what=f"{count} x {name} {match}",
+        )
 
 
 class TcpProxy:

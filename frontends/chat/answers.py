@@ -30,6 +30,7 @@ def text_answer(limit: int) -> Callable[[str, Context, Dialogue], str]:
         if len(text) > limit:
             raise Invalid(f"Dat is te lang: maximaal {limit} tekens.")
         return text
+
     return parse
 
 
@@ -49,6 +50,7 @@ def choice_answer(options: dict[str, str], what: str) -> Callable[[str, Context,
         if len(found) == 1:
             return found[0]
         raise Invalid(f"Dat herken ik niet als {what}. Antwoord met een van de nummers of namen.")
+
     return parse
 
 
@@ -97,6 +99,8 @@ def municipality_answer(text: str, ctx: Context, d: Dialogue) -> str:
         return found.code
     if candidates:
         lines = [f"{i}. {m.name} ({m.province})" for i, m in enumerate(candidates, start=1)]
-        raise Invalid("Welke gemeente bedoel je?\n" + "\n".join(lines) + "\nAntwoord met het nummer of de naam.",
-                      candidates=[m.code for m in candidates])
+        raise Invalid(
+            "Welke gemeente bedoel je?\n" + "\n".join(lines) + "\nAntwoord met het nummer of de naam.",
+            candidates=[m.code for m in candidates],
+        )
     raise Invalid(f"De gemeente '{word}' kan ik niet vinden. Typ de naam van de gemeente, bijvoorbeeld Veenendaal.")

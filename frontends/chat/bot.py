@@ -46,10 +46,12 @@ class ChatBot:
         self.matrix = Matrix(settings, self.db)
         self.lock = asyncio.Lock()  # one line or message at a time: a room's dialogue has one writer
         events = {key: self.one_at_a_time(consumer) for key, consumer in consumers(message_store(self.db)).items()}
-        self.bus = Bus(settings.werkplaatsen_broker_url, settings.werkplaatsen_chat_queue, self.handle_reply,
-                       events, self.wake)
-        self.municipalities = MunicipalityIndex(read_municipalities(
-            MUNICIPALITIES_FILE, settings.registration_m50_file, settings.band))
+        self.bus = Bus(
+            settings.werkplaatsen_broker_url, settings.werkplaatsen_chat_queue, self.handle_reply, events, self.wake
+        )
+        self.municipalities = MunicipalityIndex(
+            read_municipalities(MUNICIPALITIES_FILE, settings.registration_m50_file, settings.band)
+        )
         self.flush_lock = asyncio.Lock()
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -57,8 +59,10 @@ class ChatBot:
         await self.matrix.login()
         await self.bus.start()
         log.info("chat_bot_started", user=self.matrix.user_id, queue=self.bus.queue)
-        tasks = [asyncio.create_task(self.matrix.sync_forever(stop, self.greet, self.on_line, self.wake)),
-                 asyncio.create_task(self.flush_forever(stop))]
+        tasks = [
+            asyncio.create_task(self.matrix.sync_forever(stop, self.greet, self.on_line, self.wake)),
+            asyncio.create_task(self.flush_forever(stop)),
+        ]
         try:
             await stop.wait()
         finally:
@@ -94,11 +98,19 @@ class ChatBot:
             return
         room_id = pending.room_id
         if reply.status == "accepted" and reply.command_type == "RegisterTrio":
-            await store.add_registration(str(reply.ids["registration_id"]), room_id, pending.context["edition"],
-                                         pending.context["municipality"], utcnow())
-        if reply.status == "accepted" and reply.command_type == "CancelRegistration":
-            if (row := await store.registration(pending.context["registration_id"])) is not None:
-                apply_status(row, "cancelled")
+            await store.add_registration(
+                str(reply.ids["registration_id"]),
+                room_id,
+                pending.context["edition"],
+                pending.context["municipality"],
+                utcnow(),
+            )
+        if (
+            reply.status == "accepted"
+            and reply.command_type == "CancelRegistration"
+            and (row := await store.registration(pending.context["registration_id"])) is not None
+        ):
+            apply_status(row, "cancelled")
         dialogue = await store.dialogue(room_id)
         if dialogue.waiting_for != reply.command_id:
             return
@@ -130,10 +142,15 @@ class ChatBot:
         if command is not None:
             message_id = str(uuid.uuid4())
             outcome.dialogue.waiting_for = message_id
-            store.send_command(command.routing_key, message_name(command.routing_key),
-                               command.model_dump_json(exclude_none=True), message_id)
-            await store.await_outcome(message_id, room_id, message_name(command.routing_key),
-                                      self.command_context(command))
+            store.send_command(
+                command.routing_key,
+                message_name(command.routing_key),
+                command.model_dump_json(exclude_none=True),
+                message_id,
+            )
+            await store.await_outcome(
+                message_id, room_id, message_name(command.routing_key), self.command_context(command)
+            )
         await store.save_dialogue(room_id, outcome.dialogue)
 
     def command_context(self, command: Any) -> dict[str, Any]:
@@ -144,12 +161,19 @@ class ChatBot:
 
     async def context(self, store: ChatStore, room_id: str) -> Context:
         now = utcnow()
-        editions = [EditionScheduled.model_validate(row.data) for row in await store.editions()
-                    if is_open(EditionScheduled.model_validate(row.data), row.closed, now)]
+        editions = [
+            EditionScheduled.model_validate(row.data)
+            for row in await store.editions()
+            if is_open(EditionScheduled.model_validate(row.data), row.closed, now)
+        ]
         editions.sort(key=lambda e: min(s.starts_at for s in e.sessions))
-        return Context(editions=editions, municipalities=self.municipalities,
-                       registration=await store.room_registration(room_id), room_id=room_id,
-                       status_link=self.status_link)
+        return Context(
+            editions=editions,
+            municipalities=self.municipalities,
+            registration=await store.room_registration(room_id),
+            room_id=room_id,
+            status_link=self.status_link,
+        )
 
     def status_link(self, registration_id: str) -> str:
         secret = self.settings.werkplaatsen_secret_key.get_secret_value()

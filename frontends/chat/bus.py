@@ -26,7 +26,7 @@ from pydantic import ValidationError
 from shared.contract import COMMANDS_EXCHANGE, EVENTS_EXCHANGE, Reply
 from shared.messaging.delivery import Verdict, deliver
 from shared.messaging.messages import Consumer, Incoming
-from shared.messaging.rabbit import exchange
+from shared.messaging.rabbit import exchange, quorum_queue
 
 from .store import OutboxRow
 
@@ -39,8 +39,9 @@ OnReply = Callable[[Reply], Awaitable[None]]
 
 
 class Bus:
-    def __init__(self, broker_url: str, queue: str, on_reply: OnReply, events: Mapping[str, Consumer],
-                 handled: asyncio.Event) -> None:
+    def __init__(
+        self, broker_url: str, queue: str, on_reply: OnReply, events: Mapping[str, Consumer], handled: asyncio.Event
+    ) -> None:
         self.queue = queue
         self.broker = RabbitBroker(broker_url, reconnect_interval=1.0, logger=None)
         self.on_reply = on_reply
@@ -52,14 +53,18 @@ class Bus:
         for name in (COMMANDS_EXCHANGE, EVENTS_EXCHANGE):
             await self.broker.declare_exchange(exchange(name))
         dlq = f"{self.queue}.dlq"
-        await self.broker.declare_queue(RabbitQueue(dlq, durable=True, arguments={"x-queue-type": "quorum"}))
-        queue = await self.broker.declare_queue(RabbitQueue(self.queue, durable=True, arguments={
-            "x-queue-type": "quorum", "x-dead-letter-exchange": "", "x-dead-letter-routing-key": dlq}))
+        await self.broker.declare_queue(quorum_queue(dlq))
+        queue = await self.broker.declare_queue(
+            quorum_queue(self.queue, {"x-dead-letter-exchange": "", "x-dead-letter-routing-key": dlq})
+        )
         for routing_key in self.events:
             await queue.bind(EVENTS_EXCHANGE, routing_key=routing_key)
         subscriber = self.broker.subscriber(
-            RabbitQueue(self.queue, declare=False), channel=Channel(prefetch_count=16),
-            ack_policy=AckPolicy.MANUAL, no_reply=True, decoder=_raw_body,
+            RabbitQueue(self.queue, declare=False),
+            channel=Channel(prefetch_count=16),
+            ack_policy=AckPolicy.MANUAL,
+            no_reply=True,
+            decoder=_raw_body,
         )
         subscriber(self.on_message)
         await self.broker.start()
@@ -89,8 +94,9 @@ class Bus:
             await self.on_reply(Reply.model_validate_json(raw.body))
         except (ValidationError, LookupError) as exc:
             # Not a reply of the contract: handling it again would fail again. Dead-lettered, with the reason here.
-            log.error("chat_message_unusable", message_id=raw.message_id, routing_key=raw.routing_key,
-                      error=repr(exc)[:500])
+            log.error(
+                "chat_message_unusable", message_id=raw.message_id, routing_key=raw.routing_key, error=repr(exc)[:500]
+            )
             return Verdict("dead_letter", "reply does not match the contract")
         except Exception as exc:
             log.warning("chat_message_failed", message_id=raw.message_id, error=repr(exc)[:500])
@@ -99,18 +105,33 @@ class Bus:
 
     async def publish(self, row: OutboxRow) -> None:
         await self.broker.publish(
-            row.body.encode(), exchange=exchange(COMMANDS_EXCHANGE), routing_key=row.target, persist=True,
-            mandatory=False, message_id=row.send_id, message_type=row.message_type, correlation_id=row.send_id,
-            content_type="application/json", reply_to=self.queue, timeout=10,
+            row.body.encode(),
+            exchange=exchange(COMMANDS_EXCHANGE),
+            routing_key=row.target,
+            persist=True,
+            mandatory=False,
+            message_id=row.send_id,
+            message_type=row.message_type,
+            correlation_id=row.send_id,
+            content_type="application/json",
+            reply_to=self.queue,
+            timeout=10,
         )
         log.info("chat_command_sent", message_type=row.message_type, message_id=row.send_id)
 
 
 def _incoming(raw: aio_pika.abc.AbstractIncomingMessage) -> Incoming:
     # Always the first attempt: the bot redelivers with a requeue, so a failing event waits, never gives up.
-    return Incoming(body=raw.body, routing_key=raw.routing_key or "", message_id=raw.message_id,
-                    message_type=raw.type, correlation_id=raw.correlation_id, reply_to=raw.reply_to,
-                    content_type=raw.content_type, headers=dict(raw.headers or {}))
+    return Incoming(
+        body=raw.body,
+        routing_key=raw.routing_key or "",
+        message_id=raw.message_id,
+        message_type=raw.type,
+        correlation_id=raw.correlation_id,
+        reply_to=raw.reply_to,
+        content_type=raw.content_type,
+        headers=dict(raw.headers or {}),
+    )
 
 
 async def _raw_body(message: Any) -> bytes:

@@ -16,12 +16,14 @@ YES = {"ja", "j", "yes", "y", "ok", "oké", "akkoord", "klopt"}
 NO = {"nee", "n", "no"}
 STOP = {"stop", "stoppen", "afbreken"}
 ACTIVE = ("awaiting_approval", "approved", "placed", "waitlisted")
-HELP = ("Ik ben de chatbot van Werkplaatsen wijkgericht werken. Typ:\n"
-        "- aanmelden: een trio aanmelden voor de werkplaatsen\n"
-        "- status: de stand van jullie aanmelding\n"
-        "- programma: de bijeenkomsten van de editie waarvoor je je nu kunt aanmelden\n"
-        "- annuleren: jullie aanmelding intrekken\n"
-        "Tijdens het aanmelden stopt 'stop' het gesprek.")
+HELP = (
+    "Ik ben de chatbot van Werkplaatsen wijkgericht werken. Typ:\n"
+    "- aanmelden: een trio aanmelden voor de werkplaatsen\n"
+    "- status: de stand van jullie aanmelding\n"
+    "- programma: de bijeenkomsten van de editie waarvoor je je nu kunt aanmelden\n"
+    "- annuleren: jullie aanmelding intrekken\n"
+    "Tijdens het aanmelden stopt 'stop' het gesprek."
+)
 NO_EDITION = "Op dit moment is er geen editie waarvoor je je kunt aanmelden."
 
 

@@ -44,8 +44,12 @@ async def close_edition(data: RegistrationClosed, chat: ChatStore) -> None:
 
 async def reschedule_session(data: SessionRescheduled, chat: ChatStore) -> None:
     if (edition := await chat.edition(data.edition)) is not None:
-        sessions = [{**s, "starts_at": data.starts_at.isoformat(), "ends_at": data.ends_at.isoformat()}
-                    if s["number"] == data.session_number else s for s in edition.data["sessions"]]
+        sessions = [
+            {**s, "starts_at": data.starts_at.isoformat(), "ends_at": data.ends_at.isoformat()}
+            if s["number"] == data.session_number
+            else s
+            for s in edition.data["sessions"]
+        ]
         edition.data = {**edition.data, "sessions": sessions}
 
 
@@ -54,12 +58,14 @@ async def reschedule_session(data: SessionRescheduled, chat: ChatStore) -> None:
 
 async def remember_registration(data: TrioRegistered, chat: ChatStore) -> None:
     if data.chat_id and await chat.known_room(data.chat_id):
-        await chat.add_registration(data.registration_id, data.chat_id, data.edition, data.municipality.name,
-                                    data.registered_at)
+        await chat.add_registration(
+            data.registration_id, data.chat_id, data.edition, data.municipality.name, data.registered_at
+        )
 
 
-async def follow_status(chat: ChatStore, registration_id: str, status: str, occurred_at: datetime | None = None,
-                        position: int | None = None) -> None:
+async def follow_status(
+    chat: ChatStore, registration_id: str, status: str, occurred_at: datetime | None = None, position: int | None = None
+) -> None:
     """Registration's or scheduling's word on a trio of the bot's rooms, applied to its copy; others are not ours."""
     if (row := await chat.registration(registration_id)) is not None:
         apply_status(row, status, occurred_at, position)

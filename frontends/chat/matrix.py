@@ -42,8 +42,11 @@ class Matrix:
     def __init__(self, settings: ChatSettings, db: Database) -> None:
         self.settings = settings
         self.db = db
-        self.client = AsyncClient(settings.werkplaatsen_chat_homeserver, settings.werkplaatsen_chat_user,
-                                  config=AsyncClientConfig(max_timeouts=3, request_timeout=30))
+        self.client = AsyncClient(
+            settings.werkplaatsen_chat_homeserver,
+            settings.werkplaatsen_chat_user,
+            config=AsyncClientConfig(max_timeouts=3, request_timeout=30),
+        )
 
     @property
     def user_id(self) -> str:
@@ -57,8 +60,11 @@ class Matrix:
     async def login(self) -> None:
         s = self.settings
         if s.werkplaatsen_chat_access_token is not None:
-            self.client.restore_login(s.werkplaatsen_chat_user, s.werkplaatsen_chat_device_id or "",
-                                      s.werkplaatsen_chat_access_token.get_secret_value())
+            self.client.restore_login(
+                s.werkplaatsen_chat_user,
+                s.werkplaatsen_chat_device_id or "",
+                s.werkplaatsen_chat_access_token.get_secret_value(),
+            )
             await self.check_login()
             return
         async with self.db.sessions() as session:
@@ -74,9 +80,16 @@ class Matrix:
         if not isinstance(response, LoginResponse):
             raise SystemExit(f"WERKPLAATSEN_CHAT_PASSWORD: the homeserver refused the login ({response})")
         async with self.db.transaction() as session:
-            await ChatStore(session).set_setting("matrix_login", json.dumps({
-                "user_id": response.user_id, "device_id": response.device_id,
-                "access_token": response.access_token}))
+            await ChatStore(session).set_setting(
+                "matrix_login",
+                json.dumps(
+                    {
+                        "user_id": response.user_id,
+                        "device_id": response.device_id,
+                        "access_token": response.access_token,
+                    }
+                ),
+            )
 
     async def check_login(self, fail: bool = True) -> bool:
         response = await self.client.whoami()
@@ -106,8 +119,9 @@ class Matrix:
     async def sync_once(self, token: str | None, joined: Joined, line: Line) -> str:
         if token is None:
             # First start: begin from now; what was said in rooms before the bot existed is not for it.
-            response = await self.client.sync(timeout=0, full_state=True,
-                                              sync_filter={"room": {"timeline": {"limit": 0}}})
+            response = await self.client.sync(
+                timeout=0, full_state=True, sync_filter={"room": {"timeline": {"limit": 0}}}
+            )
         else:
             response = await self.client.sync(timeout=SYNC_TIMEOUT_MS, since=token)
         if not isinstance(response, SyncResponse):
@@ -132,8 +146,9 @@ class Matrix:
     # Sending
 
     async def send_text(self, row: OutboxRow) -> None:
-        response = await self.client.room_send(row.target, "m.room.message", {"msgtype": "m.text", "body": row.body},
-                                               tx_id=row.send_id)
+        response = await self.client.room_send(
+            row.target, "m.room.message", {"msgtype": "m.text", "body": row.body}, tx_id=row.send_id
+        )
         if isinstance(response, RoomSendError):
             if response.status_code in ("M_FORBIDDEN", "M_NOT_FOUND"):
                 # The bot left or was removed from the room: nobody there to tell.

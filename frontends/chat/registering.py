@@ -20,8 +20,13 @@ from .steps import PARTS, STEPS, chosen_edition, municipality_name, next_step
 
 def start_registration(ctx: Context) -> Outcome:
     if ctx.registration is not None and ctx.registration.status in ACTIVE:
-        return Outcome(Dialogue(), ["Vanuit dit gesprek is al een trio aangemeld. Typ 'status' voor de stand, of "
-                                    "'annuleren' om die aanmelding in te trekken."])
+        return Outcome(
+            Dialogue(),
+            [
+                "Vanuit dit gesprek is al een trio aangemeld. Typ 'status' voor de stand, of "
+                "'annuleren' om die aanmelding in te trekken."
+            ],
+        )
     if not ctx.editions:
         return Outcome(Dialogue(), [NO_EDITION])
     d = Dialogue(flow="aanmelden")
@@ -67,61 +72,99 @@ def confirm_registration(d: Dialogue, text: str, ctx: Context) -> Outcome:
 def summary(d: Dialogue, ctx: Context) -> str:
     a = d.answers
     edition = chosen_edition(ctx, a)
-    lines = ["Dit is jullie aanmelding:",
-             f"Editie: {edition.title if edition else ''} ({a.get('edition')})",
-             f"Gemeente: {municipality_name(ctx, a)}"]
+    lines = [
+        "Dit is jullie aanmelding:",
+        f"Editie: {edition.title if edition else ''} ({a.get('edition')})",
+        f"Gemeente: {municipality_name(ctx, a)}",
+    ]
     for i in range(3):
-        lines.append(f"Lid {i + 1}: {a[f'members.{i}.name']} <{a[f'members.{i}.email']}>, "
-                     f"{a[f'members.{i}.role']}, {a[f'members.{i}.domain']}, taal {a[f'members.{i}.language']}")
-    lines += [f"Casus: {a['case.title']} ({a['case.neighbourhood']}), domeinen {', '.join(a['case.domains'])}",
-              f"Beschrijving: {a['case.summary']}",
-              f"Goedkeurder: {a['approver.name']} <{a['approver.email']}>"]
+        lines.append(
+            f"Lid {i + 1}: {a[f'members.{i}.name']} <{a[f'members.{i}.email']}>, "
+            f"{a[f'members.{i}.role']}, {a[f'members.{i}.domain']}, taal {a[f'members.{i}.language']}"
+        )
+    lines += [
+        f"Casus: {a['case.title']} ({a['case.neighbourhood']}), domeinen {', '.join(a['case.domains'])}",
+        f"Beschrijving: {a['case.summary']}",
+        f"Goedkeurder: {a['approver.name']} <{a['approver.email']}>",
+    ]
     if "invoice.address" in a:
         lines.append(f"Factuur: {a['invoice.address']}, referentie {a['invoice.reference']}")
-    lines += [f"Toestemming persoonsgegevens: {'ja' if a['consent.privacy'] else 'nee'}; naam gemeente in "
-              f"verslagen: {'ja' if a['consent.publish_municipality_name'] else 'nee'}",
-              "Klopt dit? Antwoord 'ja' om te versturen, of noem wat je wilt wijzigen (bijvoorbeeld 'lid 2' of "
-              "'goedkeurder')."]
+    lines += [
+        f"Toestemming persoonsgegevens: {'ja' if a['consent.privacy'] else 'nee'}; naam gemeente in "
+        f"verslagen: {'ja' if a['consent.publish_municipality_name'] else 'nee'}",
+        "Klopt dit? Antwoord 'ja' om te versturen, of noem wat je wilt wijzigen (bijvoorbeeld 'lid 2' of "
+        "'goedkeurder').",
+    ]
     return "\n".join(lines)
 
 
 def register_command(d: Dialogue, ctx: Context) -> RegisterTrio:
     a = d.answers
-    invoice = ({"address": a["invoice.address"], "reference": a["invoice.reference"]}
-               if "invoice.address" in a and "invoice.reference" in a else None)
-    return RegisterTrio.model_validate({
-        "edition": a["edition"],
-        "municipality": a["municipality"],
-        "members": [{"name": a[f"members.{i}.name"], "email": a[f"members.{i}.email"],
-                     "role": a[f"members.{i}.role"], "domain": a[f"members.{i}.domain"],
-                     "language": a[f"members.{i}.language"]} for i in range(3)],
-        "case": {"title": a["case.title"], "neighbourhood": a["case.neighbourhood"], "summary": a["case.summary"],
-                 "domains": a["case.domains"]},
-        "approver": {"name": a["approver.name"], "email": a["approver.email"]},
-        "consent": {"privacy": a["consent.privacy"],
-                    "publish_municipality_name": a["consent.publish_municipality_name"]},
-        "invoice": invoice,
-        "channel": Channel.chat,
-        "chat_id": ctx.room_id,
-    })
+    invoice = (
+        {"address": a["invoice.address"], "reference": a["invoice.reference"]}
+        if "invoice.address" in a and "invoice.reference" in a
+        else None
+    )
+    return RegisterTrio.model_validate(
+        {
+            "edition": a["edition"],
+            "municipality": a["municipality"],
+            "members": [
+                {
+                    "name": a[f"members.{i}.name"],
+                    "email": a[f"members.{i}.email"],
+                    "role": a[f"members.{i}.role"],
+                    "domain": a[f"members.{i}.domain"],
+                    "language": a[f"members.{i}.language"],
+                }
+                for i in range(3)
+            ],
+            "case": {
+                "title": a["case.title"],
+                "neighbourhood": a["case.neighbourhood"],
+                "summary": a["case.summary"],
+                "domains": a["case.domains"],
+            },
+            "approver": {"name": a["approver.name"], "email": a["approver.email"]},
+            "consent": {
+                "privacy": a["consent.privacy"],
+                "publish_municipality_name": a["consent.publish_municipality_name"],
+            },
+            "invoice": invoice,
+            "channel": Channel.chat,
+            "chat_id": ctx.room_id,
+        }
+    )
 
 
 def registration_outcome(d: Dialogue, reply: Reply, ctx: Context) -> Outcome:
     """RegisterTrio's answer: the status link, or the refused answers asked again."""
     if reply.status == "accepted":
         registration_id = str(reply.ids.get("registration_id", ""))
-        return Outcome(Dialogue(), [
-            "Jullie aanmelding is ontvangen. We hebben jullie bestuurder of leidinggevende gevraagd de deelname goed "
-            f"te keuren. De stand van de aanmelding: {ctx.status_link(registration_id)}\n"
-            "Typ 'status' om die hier te zien."])
+        return Outcome(
+            Dialogue(),
+            [
+                "Jullie aanmelding is ontvangen. We hebben jullie bestuurder of leidinggevende gevraagd "
+                "de deelname goed "
+                f"te keuren. De stand van de aanmelding: {ctx.status_link(registration_id)}\n"
+                "Typ 'status' om die hier te zien."
+            ],
+        )
     forget = steps_to_ask_again(reply.errors)
     if not forget:
-        return Outcome(d, ["De aanmelding is nog niet gelukt:\n" + error_lines(reply.errors)
-                           + "\nAntwoord 'ja' om het opnieuw te proberen of 'stop' om te stoppen."])
+        return Outcome(
+            d,
+            [
+                "De aanmelding is nog niet gelukt:\n"
+                + error_lines(reply.errors)
+                + "\nAntwoord 'ja' om het opnieuw te proberen of 'stop' om te stoppen."
+            ],
+        )
     for key in forget:
         d.answers.pop(key, None)
-    return ask_next(d, ctx, ["De aanmelding is nog niet gelukt:\n" + error_lines(reply.errors)
-                             + "\nIk vraag alleen dat opnieuw."])
+    return ask_next(
+        d, ctx, ["De aanmelding is nog niet gelukt:\n" + error_lines(reply.errors) + "\nIk vraag alleen dat opnieuw."]
+    )
 
 
 def steps_to_ask_again(errors: list[ErrorItem]) -> list[str]:

@@ -28,8 +28,10 @@ def status_text(ctx: Context) -> str:
     status = STATUS_TEXT.get(r.status, r.status)
     if r.status == "waitlisted" and r.waitlist_position:
         status += f", op plaats {r.waitlist_position}"
-    return (f"De aanmelding van {r.municipality} voor {r.edition}: {status}.\n"
-            f"Meer details: {ctx.status_link(r.registration_id)}")
+    return (
+        f"De aanmelding van {r.municipality} voor {r.edition}: {status}.\n"
+        f"Meer details: {ctx.status_link(r.registration_id)}"
+    )
 
 
 def programme_text(ctx: Context) -> str:
@@ -39,8 +41,10 @@ def programme_text(ctx: Context) -> str:
     for e in ctx.editions:
         lines = [f"{e.title} ({e.edition}) in {e.venue.name}, {e.venue.address}, {e.venue.city}:"]
         for s in sorted(e.sessions, key=lambda s: s.number):
-            lines.append(f"Bijeenkomst {s.number}: {s.title}, {dutch_datetime(s.starts_at)} tot "
-                         f"{dutch_datetime(s.ends_at).rsplit(', ', 1)[-1]}")
+            lines.append(
+                f"Bijeenkomst {s.number}: {s.title}, {dutch_datetime(s.starts_at)} tot "
+                f"{dutch_datetime(s.ends_at).rsplit(', ', 1)[-1]}"
+            )
         lines.append(f"Aanmelden kan tot {dutch_datetime(e.registration_closes_at)}.")
         parts.append("\n".join(lines))
     return "\n\n".join(parts)
@@ -50,9 +54,13 @@ def start_cancel(d: Dialogue, ctx: Context) -> Outcome:
     r = ctx.registration
     if r is None or r.status not in ACTIVE:
         return Outcome(d, ["Er is vanuit dit gesprek geen lopende aanmelding om te annuleren."])
-    return Outcome(Dialogue(flow="annuleren"), [
-        f"Weet je zeker dat je de aanmelding van {r.municipality} voor {r.edition} wilt annuleren? "
-        "Een plaats die jullie hebben, gaat dan naar een ander trio. Antwoord ja of nee."])
+    return Outcome(
+        Dialogue(flow="annuleren"),
+        [
+            f"Weet je zeker dat je de aanmelding van {r.municipality} voor {r.edition} wilt annuleren? "
+            "Een plaats die jullie hebben, gaat dan naar een ander trio. Antwoord ja of nee."
+        ],
+    )
 
 
 def confirm_cancel(d: Dialogue, word: str, ctx: Context) -> Outcome:
@@ -62,8 +70,7 @@ def confirm_cancel(d: Dialogue, word: str, ctx: Context) -> Outcome:
         return Outcome(d, ["Antwoord ja om de aanmelding te annuleren, of nee om haar te laten staan."])
     if ctx.registration is None:
         return Outcome(Dialogue(), ["Er is vanuit dit gesprek geen lopende aanmelding om te annuleren."])
-    command = CancelRegistration(registration_id=ctx.registration.registration_id,
-                                 reason="Geannuleerd via de chat.")
+    command = CancelRegistration(registration_id=ctx.registration.registration_id, reason="Geannuleerd via de chat.")
     return Outcome(d, ["Ik annuleer de aanmelding…"], command)
 
 

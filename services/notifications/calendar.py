@@ -21,8 +21,15 @@ def session_uid(edition: str, session_number: int) -> str:
     return f"{edition}-bijeenkomst-{session_number}@{UID_DOMAIN}"
 
 
-def invitation(edition: EditionInfo, sessions: list[SessionInfo], *, organizer: tuple[str, str],
-               attendee: tuple[str, str], stamp: datetime, language: str) -> str:
+def invitation(
+    edition: EditionInfo,
+    sessions: list[SessionInfo],
+    *,
+    organizer: tuple[str, str],
+    attendee: tuple[str, str],
+    stamp: datetime,
+    language: str,
+) -> str:
     """A METHOD:REQUEST calendar with one event per session, for one attendee (name, address)."""
     calendar = Calendar()
     calendar.add("prodid", PRODID)
@@ -38,8 +45,14 @@ def invitation(edition: EditionInfo, sessions: list[SessionInfo], *, organizer: 
     return calendar.to_ical().decode()
 
 
-def _event(edition: EditionInfo, session: SessionInfo, organizer: tuple[str, str], attendee: tuple[str, str],
-           stamp: datetime, language: str) -> Event:
+def _event(
+    edition: EditionInfo,
+    session: SessionInfo,
+    organizer: tuple[str, str],
+    attendee: tuple[str, str],
+    stamp: datetime,
+    language: str,
+) -> Event:
     event = Event()
     event.add("uid", session_uid(edition.slug, session.number))
     event.add("sequence", session.sequence)

@@ -17,7 +17,8 @@ class NotificationsConfig(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="NOTIFICATIONS_", extra="ignore", case_sensitive=False)
 
     reminder_offsets: str = Field(
-        default="7d,1d", description="How long before each session reminders go out: durations like 7d, 1d, 2h, 30s.")
+        default="7d,1d", description="How long before each session reminders go out: durations like 7d, 1d, 2h, 30s."
+    )
 
     smtp_concurrency: int = Field(default=8, ge=1, le=64, description="SMTP conversations in flight per replica.")
 

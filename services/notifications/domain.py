@@ -28,8 +28,17 @@ LESSON_REPORT = "lesson_report"
 INVOICE = "invoice"
 CREDIT_NOTE = "credit_note"
 PAYMENT_REMINDER = "payment_reminder"
-MEMBER_KINDS = (ACKNOWLEDGEMENT, APPROVED, DECLINED, CANCELLED, PLACED, WAITLISTED, RESCHEDULED, REMINDER,
-                LESSON_REPORT)
+MEMBER_KINDS = (
+    ACKNOWLEDGEMENT,
+    APPROVED,
+    DECLINED,
+    CANCELLED,
+    PLACED,
+    WAITLISTED,
+    RESCHEDULED,
+    REMINDER,
+    LESSON_REPORT,
+)
 KINDS = (*MEMBER_KINDS, APPROVAL_REQUEST, UNDERSUBSCRIBED)
 
 # Mail statuses.
@@ -53,8 +62,13 @@ FINAL_STATUSES = (STATUS_DECLINED, STATUS_CANCELLED)
 # Delay after the n-th failed attempt. A mail that keeps failing temporarily (4xx, no connection) for
 # MAX_ATTEMPTS attempts (about four hours in all) is given up and reported with NotificationFailed.
 RETRY_DELAYS = (
-    timedelta(seconds=5), timedelta(seconds=30), timedelta(minutes=2), timedelta(minutes=10),
-    timedelta(minutes=30), timedelta(hours=1), timedelta(hours=2),
+    timedelta(seconds=5),
+    timedelta(seconds=30),
+    timedelta(minutes=2),
+    timedelta(minutes=10),
+    timedelta(minutes=30),
+    timedelta(hours=1),
+    timedelta(hours=2),
 )
 MAX_ATTEMPTS = len(RETRY_DELAYS) + 1
 
@@ -233,10 +247,22 @@ ROLE_NAMES = {
     "en": {"wijkambtenaar": "neighbourhood official", "sectorambtenaar": "policy official"},
 }
 DOMAIN_NAMES = {
-    "nl": {"fysiek": "fysiek domein", "sociaal": "sociaal domein", "veiligheid": "veiligheid",
-           "economie": "economie", "bestuur": "bestuur", "overig": "overig"},
-    "en": {"fysiek": "physical domain", "sociaal": "social domain", "veiligheid": "safety", "economie": "economy",
-           "bestuur": "governance", "overig": "other"},
+    "nl": {
+        "fysiek": "fysiek domein",
+        "sociaal": "sociaal domein",
+        "veiligheid": "veiligheid",
+        "economie": "economie",
+        "bestuur": "bestuur",
+        "overig": "overig",
+    },
+    "en": {
+        "fysiek": "physical domain",
+        "sociaal": "social domain",
+        "veiligheid": "safety",
+        "economie": "economy",
+        "bestuur": "governance",
+        "overig": "other",
+    },
 }
 
 
@@ -270,10 +296,34 @@ def fee_is_due(fee: Fee) -> bool:
 
 
 MONTHS = {
-    "nl": ("januari", "februari", "maart", "april", "mei", "juni", "juli", "augustus", "september", "oktober",
-           "november", "december"),
-    "en": ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
-           "November", "December"),
+    "nl": (
+        "januari",
+        "februari",
+        "maart",
+        "april",
+        "mei",
+        "juni",
+        "juli",
+        "augustus",
+        "september",
+        "oktober",
+        "november",
+        "december",
+    ),
+    "en": (
+        "January",
+        "February",
+        "March",
+        "April",
+        "May",
+        "June",
+        "July",
+        "August",
+        "September",
+        "October",
+        "November",
+        "December",
+    ),
 }
 WEEKDAYS = {
     "nl": ("maandag", "dinsdag", "woensdag", "donderdag", "vrijdag", "zaterdag", "zondag"),
@@ -315,8 +365,10 @@ def venue_text(venue: dict[str, str] | None, *, full: bool = True) -> str | None
 def sessions_context(edition: EditionInfo | None, language: str) -> list[dict[str, Any]]:
     if edition is None:
         return []
-    return [{"number": s.number, "title": s.title, "when": session_text(s, language), "outcome": s.outcome}
-            for s in sorted(edition.sessions, key=lambda s: s.number)]
+    return [
+        {"number": s.number, "title": s.title, "when": session_text(s, language), "outcome": s.outcome}
+        for s in sorted(edition.sessions, key=lambda s: s.number)
+    ]
 
 
 def edition_context(slug: str, edition: EditionInfo | None, language: str) -> dict[str, Any]:
@@ -330,8 +382,9 @@ def edition_context(slug: str, edition: EditionInfo | None, language: str) -> di
     }
 
 
-def member_context(registration: TrioRegistered, member: RegisteredMember, edition: EditionInfo | None,
-                   language: str) -> dict[str, Any]:
+def member_context(
+    registration: TrioRegistered, member: RegisteredMember, edition: EditionInfo | None, language: str
+) -> dict[str, Any]:
     """What every member mail can show: the member, the trio, the case, the fee and the edition."""
     return {
         "name": member.name,
@@ -347,8 +400,13 @@ def member_context(registration: TrioRegistered, member: RegisteredMember, editi
     }
 
 
-def acknowledgement_context(event: TrioRegistered, member: RegisteredMember, edition: EditionInfo | None,
-                            language: str, status_url: str | None = None) -> dict[str, Any]:
+def acknowledgement_context(
+    event: TrioRegistered,
+    member: RegisteredMember,
+    edition: EditionInfo | None,
+    language: str,
+    status_url: str | None = None,
+) -> dict[str, Any]:
     """Everything the acknowledgement templates show one member. An unknown edition is named by its slug."""
     return member_context(event, member, edition, language) | {
         "deadline": moment_text(edition.registration_deadline, language) if edition else None,
@@ -357,13 +415,20 @@ def acknowledgement_context(event: TrioRegistered, member: RegisteredMember, edi
     }
 
 
-def approval_context(registration: TrioRegistered, approval: ApprovalRequested, edition: EditionInfo | None,
-                     language: str) -> dict[str, Any]:
+def approval_context(
+    registration: TrioRegistered, approval: ApprovalRequested, edition: EditionInfo | None, language: str
+) -> dict[str, Any]:
     """What the approver needs to decide: who, which case, what it costs, and the link with its expiry."""
     return {
         "approver_name": approval.approver.name,
-        "members": [{"name": m.name, "role": ROLE_NAMES[language][m.role.value],
-                     "domain": DOMAIN_NAMES[language][m.domain.value]} for m in registration.members],
+        "members": [
+            {
+                "name": m.name,
+                "role": ROLE_NAMES[language][m.role.value],
+                "domain": DOMAIN_NAMES[language][m.domain.value],
+            }
+            for m in registration.members
+        ],
         "municipality": registration.municipality.name,
         "case_title": registration.case.title,
         "neighbourhood": registration.case.neighbourhood,
@@ -410,4 +475,3 @@ def due_reminders_to_send(due: list[Reminder]) -> tuple[list[Reminder], list[Rem
             latest[group] = reminder
     send = list(latest.values())
     return send, [r for r in due if r not in send]
-

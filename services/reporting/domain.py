@@ -76,8 +76,12 @@ class SessionReport:
     retracted_at: datetime | None = None
 
     def texts(self) -> list[str]:
-        return [*self.lessons, *(t for i in self.instruments for t in (i.name, i.description)), *self.quotes,
-                *self.next_steps]
+        return [
+            *self.lessons,
+            *(t for i in self.instruments for t in (i.name, i.description)),
+            *self.quotes,
+            *self.next_steps,
+        ]
 
 
 def anonymised(report: SessionReport) -> SessionReport:
@@ -142,8 +146,12 @@ SIZE_ADJECTIVES = {"klein": "kleine", "middelgroot": "middelgrote", "groot": "gr
 DOMAINS = ("fysiek", "sociaal", "veiligheid", "economie", "bestuur", "overig")
 STATUSES = ("awaiting_approval", "approved", "placed", "waitlisted", "cancelled", "declined")
 STATUS_LABELS = {
-    "awaiting_approval": "wacht op goedkeuring", "approved": "goedgekeurd", "placed": "geplaatst",
-    "waitlisted": "op de wachtlijst", "cancelled": "geannuleerd", "declined": "afgewezen",
+    "awaiting_approval": "wacht op goedkeuring",
+    "approved": "goedgekeurd",
+    "placed": "geplaatst",
+    "waitlisted": "op de wachtlijst",
+    "cancelled": "geannuleerd",
+    "declined": "afgewezen",
 }
 ACTIVE_STATUSES = frozenset({"awaiting_approval", "approved", "placed", "waitlisted"})
 

@@ -95,7 +95,8 @@ def contract_broker(subscriptions: Mapping[str, Sequence[str]]) -> RabbitBroker:
                 description=f"The {service} service consumes `{routing_key}` from its queue "
                 f"`werkplaatsen.{service}`, bound to `{EVENTS_EXCHANGE}` with that routing key.",
             )
-            subscriber(handler_for(Event[EVENTS[routing_key]]))  # type: ignore[misc]
+            consumed = EVENTS[routing_key]
+            subscriber(handler_for(Event[consumed]))  # type: ignore[valid-type]
     for routing_key, data in sorted(EVENTS.items()):
         broker.publisher(
             exchange=events,

@@ -12,8 +12,14 @@ from playwright.async_api import Browser, async_playwright
 
 CHROMIUM = "/usr/bin/chromium"
 # Headless in a container, and quiet: no sandbox (we run as root there), no GPU, no calls home.
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 
 
 @pytest.fixture(scope="session")

@@ -54,21 +54,29 @@ class Trio:
 def veenendaal(tag: str) -> Trio:
     return Trio(
         municipality="Veenendaal",
-        members=(("Anna de Vries", f"anna.{tag}@veenendaal.example", "wijkambtenaar", "sociaal"),
-                 ("Bram Jansen", f"bram.{tag}@veenendaal.example", "sectorambtenaar", "fysiek"),
-                 ("Chris Bakker", f"chris.{tag}@veenendaal.example", "sectorambtenaar", "veiligheid")),
-        case_title="Groene pleinen tegen wateroverlast", neighbourhood="Dragonder-Oost",
-        approver=("Dirk Visser", f"dirk.{tag}@veenendaal.example"))
+        members=(
+            ("Anna de Vries", f"anna.{tag}@veenendaal.example", "wijkambtenaar", "sociaal"),
+            ("Bram Jansen", f"bram.{tag}@veenendaal.example", "sectorambtenaar", "fysiek"),
+            ("Chris Bakker", f"chris.{tag}@veenendaal.example", "sectorambtenaar", "veiligheid"),
+        ),
+        case_title="Groene pleinen tegen wateroverlast",
+        neighbourhood="Dragonder-Oost",
+        approver=("Dirk Visser", f"dirk.{tag}@veenendaal.example"),
+    )
 
 
 def zeist(tag: str) -> Trio:
     return Trio(
         municipality="Zeist",
-        members=(("Esra Yilmaz", f"esra.{tag}@zeist.example", "wijkambtenaar", "sociaal"),
-                 ("Frank de Boer", f"frank.{tag}@zeist.example", "sectorambtenaar", "fysiek"),
-                 ("Gerda Smit", f"gerda.{tag}@zeist.example", "sectorambtenaar", "economie")),
-        case_title="Samen wonen in Vollenhove", neighbourhood="Vollenhove",
-        approver=("Hans Mulder", f"hans.{tag}@zeist.example"))
+        members=(
+            ("Esra Yilmaz", f"esra.{tag}@zeist.example", "wijkambtenaar", "sociaal"),
+            ("Frank de Boer", f"frank.{tag}@zeist.example", "sectorambtenaar", "fysiek"),
+            ("Gerda Smit", f"gerda.{tag}@zeist.example", "sectorambtenaar", "economie"),
+        ),
+        case_title="Samen wonen in Vollenhove",
+        neighbourhood="Vollenhove",
+        approver=("Hans Mulder", f"hans.{tag}@zeist.example"),
+    )
 
 
 class Shots:
@@ -120,8 +128,10 @@ async def participant_journey(browser: Browser, site: Site, artefacts: Path) -> 
             await expect(tables.nth(row)).to_contain_text(re.compile(r"Tafel \d+$"))
         await shots.take(participant, "first-trio-status-placed-with-tables")
 
-        invitation = await wait_until(lambda: calendar_attachment(site, first.members[0][1], "Plaats bevestigd"),
-                                      what="the placement confirmation with its .ics")
+        invitation = await wait_until(
+            lambda: calendar_attachment(site, first.members[0][1], "Plaats bevestigd"),
+            what="the placement confirmation with its .ics",
+        )
         (artefacts / "first-trio-placement.ics").write_bytes(invitation)
         assert_lists_the_sessions(Calendar.from_ical(invitation), edition["sessions"])
 
@@ -137,8 +147,9 @@ async def participant_journey(browser: Browser, site: Site, artefacts: Path) -> 
 
 
 async def new_context(browser: Browser) -> BrowserContext:
-    return await browser.new_context(locale="nl-NL", timezone_id="Europe/Amsterdam",
-                                     viewport={"width": 1100, "height": 900})
+    return await browser.new_context(
+        locale="nl-NL", timezone_id="Europe/Amsterdam", viewport={"width": 1100, "height": 900}
+    )
 
 
 async def register_in_browser(page: Page, site: Site, trio: Trio, shots: Shots, who: str) -> str:
@@ -155,7 +166,8 @@ async def register_in_browser(page: Page, site: Site, trio: Trio, shots: Shots, 
     await page.get_by_label("Titel van de casus", exact=True).fill(trio.case_title)
     await page.get_by_label("Wijk of buurt", exact=True).fill(trio.neighbourhood)
     await page.get_by_label("Korte beschrijving", exact=True).fill(
-        "Met bewoners en collega's van verschillende afdelingen werken we aan een opgave in de wijk.")
+        "Met bewoners en collega's van verschillende afdelingen werken we aan een opgave in de wijk."
+    )
     await page.get_by_label(re.compile("^Fysiek")).check()
     await page.get_by_label(re.compile("^Sociaal")).check()
     await page.get_by_label("Naam goedkeurder", exact=True).fill(trio.approver[0])
@@ -192,17 +204,21 @@ async def fill_places(site: Site, edition: str, *, count: int, tag: str) -> None
     async with httpx.AsyncClient(base_url=site.url, timeout=30) as client:
         for n in range(count):
             body = trio_body(edition, municipality="GM0345", tag=f"{tag}{n}")
-            registered = await client.post("/api/registrations", json=body,
-                                           headers={"Idempotency-Key": f"journey-{tag}-{n}"})
+            registered = await client.post(
+                "/api/registrations", json=body, headers={"Idempotency-Key": f"journey-{tag}-{n}"}
+            )
             assert registered.status_code in (200, 201, 202), registered.text
             registration_id = registered.json()["registration_id"]
-            approved = await client.post(f"/api/registrations/{registration_id}/approve",
-                                         headers={"Authorization": f"Bearer {site.organizer_token}"})
+            approved = await client.post(
+                f"/api/registrations/{registration_id}/approve",
+                headers={"Authorization": f"Bearer {site.organizer_token}"},
+            )
             assert approved.status_code == 200, approved.text
 
 
 async def until_shown(page: Page, url: str, shows: Callable[[str], bool]) -> None:
     """Reloads the page until its main text satisfies `shows` (the events behind it travel asynchronously)."""
+
     async def loaded() -> bool:
         response = await page.goto(url)
         if response is None or not response.ok:

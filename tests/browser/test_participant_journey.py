@@ -28,12 +28,14 @@ ORGANIZER_TOKEN = "journey-organizer-token"
 
 
 async def test_a_trio_is_placed_and_seated_and_a_trio_after_the_last_place_is_waitlisted_in_dev_mode(
-        browser: Browser, dev_site: Site, artefacts: Path) -> None:
+    browser: Browser, dev_site: Site, artefacts: Path
+) -> None:
     await participant_journey(browser, dev_site, artefacts)
 
 
 async def test_a_trio_is_placed_and_seated_and_a_trio_after_the_last_place_is_waitlisted_on_rabbitmq(
-        browser: Browser, rabbit_site: Site, artefacts: Path) -> None:
+    browser: Browser, rabbit_site: Site, artefacts: Path
+) -> None:
     await participant_journey(browser, rabbit_site, artefacts)
 
 
@@ -59,8 +61,13 @@ async def dev_site(tmp_path: Path, artefacts: Path) -> AsyncIterator[Site]:
 
     await dev.start()
     try:
-        yield Site(url=dev.url, editions_url=dev.url, organizer_token=ORGANIZER_TOKEN,
-                   mails=lambda: eml_files(data_dir / "mail"), close_registration=close_registration)
+        yield Site(
+            url=dev.url,
+            editions_url=dev.url,
+            organizer_token=ORGANIZER_TOKEN,
+            mails=lambda: eml_files(data_dir / "mail"),
+            close_registration=close_registration,
+        )
     finally:
         dev.kill()
         shutil.copy(dev.log, artefacts / "dev.log")  # kept with the screenshots, to read when a step failed
@@ -68,16 +75,19 @@ async def dev_site(tmp_path: Path, artefacts: Path) -> AsyncIterator[Site]:
 
 def eml_files(directory: Path) -> list[EmailMessage]:
     # Dev mode delivers each mail as a whole .eml file (written aside, then renamed).
-    return [message_from_bytes(path.read_bytes(), policy=policy.default)  # type: ignore[misc]
-            for path in sorted(directory.glob("*.eml"))]
+    return [
+        message_from_bytes(path.read_bytes(), policy=policy.default)  # type: ignore[misc]
+        for path in sorted(directory.glob("*.eml"))
+    ]
 
 
 @pytest.fixture
 async def rabbit_site(real_services: None, tmp_path: Path, artefacts: Path) -> AsyncIterator[Site]:
     ports = {name: free_port() for name in SERVICES}
     public_url = f"http://127.0.0.1:{ports['registration']}"  # one public site, as behind a reverse proxy
-    async with ServiceEnv("journey", tmp_path / "data", "journey-secret", ORGANIZER_TOKEN,
-                          extra={"WERKPLAATSEN_PUBLIC_URL": public_url}) as env:
+    async with ServiceEnv(
+        "journey", tmp_path / "data", "journey-secret", ORGANIZER_TOKEN, extra={"WERKPLAATSEN_PUBLIC_URL": public_url}
+    ) as env:
         assert env.smtp is not None
         smtp = env.smtp
         processes = [env.process(name, tmp_path / f"{name}.log", ports[name]) for name in SERVICES]
@@ -85,13 +95,18 @@ async def rabbit_site(real_services: None, tmp_path: Path, artefacts: Path) -> A
             async with running(*processes):
                 await load_edition(env.base)
                 async with Bus(amqp_url(env.vhost)) as bus:
+
                     async def close_registration(edition: str) -> None:
                         await close_over_http(f"http://127.0.0.1:{ports['scheduling']}", edition)
                         await bus.wait_for("RegistrationClosed", edition=edition)
 
-                    yield Site(url=public_url, editions_url=f"http://127.0.0.1:{ports['scheduling']}",
-                               organizer_token=ORGANIZER_TOKEN, mails=lambda: [m for _, m in smtp.messages],
-                               close_registration=close_registration)
+                    yield Site(
+                        url=public_url,
+                        editions_url=f"http://127.0.0.1:{ports['scheduling']}",
+                        organizer_token=ORGANIZER_TOKEN,
+                        mails=lambda: [m for _, m in smtp.messages],
+                        close_registration=close_registration,
+                    )
         finally:
             for process in processes:
                 if process.log.exists():
@@ -101,7 +116,16 @@ async def rabbit_site(real_services: None, tmp_path: Path, artefacts: Path) -> A
 async def load_edition(env: dict[str, str]) -> None:
     """As an organiser does: the seed programme, moved into the future, through the CLI."""
     cli = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "services", "editions", "load", str(SEED_FILE), "--future", env=env,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+        sys.executable,
+        "-m",
+        "services",
+        "editions",
+        "load",
+        str(SEED_FILE),
+        "--future",
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
     output, _ = await asyncio.wait_for(cli.communicate(), timeout=60)
     assert cli.returncode == 0, output.decode()

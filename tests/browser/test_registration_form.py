@@ -17,7 +17,8 @@ APPROVER = "dirk.visser@veenendaal.example"
 
 
 async def test_a_trio_registers_in_the_browser_fixes_its_errors_and_is_approved_from_the_email(
-        browser: Browser, tmp_path: Path) -> None:
+    browser: Browser, tmp_path: Path
+) -> None:
     data_dir = tmp_path / "var"
     dev = DevProcess(data_dir)
     dev.env["WERKPLAATSEN_PUBLIC_URL"] = dev.url  # the links in the mails lead back to this process
@@ -61,8 +62,9 @@ async def test_a_trio_registers_in_the_browser_fixes_its_errors_and_is_approved_
         status_link = await page.get_by_role("link", name="Bekijk de status van de aanmelding").get_attribute("href")
         assert status_link and status_link.startswith("/registrations/")
 
-        approve_url = await wait_until(lambda: _approval_link(data_dir / "mail"), timeout=30,
-                                       what="the approver's email with the approval link")
+        approve_url = await wait_until(
+            lambda: _approval_link(data_dir / "mail"), timeout=30, what="the approver's email with the approval link"
+        )
         assert approve_url.startswith(f"{dev.url}/approve/")
         approver = await (await browser.new_context(locale="nl-NL")).new_page()  # the manager's own browser
         await approver.goto(approve_url)
@@ -80,9 +82,11 @@ async def test_a_trio_registers_in_the_browser_fixes_its_errors_and_is_approved_
 
 async def _fill_in(page: Page) -> None:
     await page.get_by_label("Gemeente", exact=True).fill("Veenendaal")
-    members = [("Anna de Vries", "anna.devries@veenendaal.example", "wijkambtenaar", "wijkregisseur"),
-               ("Bram Jansen", "bram.jansen@veenendaal.example", "sectorambtenaar", "beleidsadviseur wonen"),
-               ("Chris Bakker", "chris.bakker@veenendaal.example", "sectorambtenaar", "")]
+    members = [
+        ("Anna de Vries", "anna.devries@veenendaal.example", "wijkambtenaar", "wijkregisseur"),
+        ("Bram Jansen", "bram.jansen@veenendaal.example", "sectorambtenaar", "beleidsadviseur wonen"),
+        ("Chris Bakker", "chris.bakker@veenendaal.example", "sectorambtenaar", ""),
+    ]
     for index, (name, email, role, job_title) in enumerate(members):
         group = page.get_by_role("group", name=f"Lid {index + 1}", exact=False)
         await group.get_by_label("Naam", exact=True).fill(name)
@@ -94,7 +98,8 @@ async def _fill_in(page: Page) -> None:
     await page.get_by_label("Titel van de casus", exact=True).fill("Groene pleinen tegen wateroverlast")
     await page.get_by_label("Wijk of buurt", exact=True).fill("Dragonder-Oost")
     await page.get_by_label("Korte beschrijving", exact=True).fill(
-        "Pleinen aanpassen met bewoners zodat regenwater wordt opgevangen en de buurt elkaar vaker ziet.")
+        "Pleinen aanpassen met bewoners zodat regenwater wordt opgevangen en de buurt elkaar vaker ziet."
+    )
     await page.get_by_label(re.compile("^Fysiek")).check()
     await page.get_by_label(re.compile("^Sociaal")).check()
     await page.get_by_label("Naam goedkeurder", exact=True).fill("Dirk Visser")

@@ -111,10 +111,18 @@ def start_synapse(directory: Path) -> Homeserver:
     config = directory / "homeserver.yaml"
     config.write_text(synapse_config(directory, port))
     log = directory / "synapse.log"
-    subprocess.run([str(SYNAPSE_PYTHON), "-m", "synapse.app.homeserver", "-c", str(config), "--generate-keys"],
-                   check=True, capture_output=True, cwd=directory)
-    process = subprocess.Popen([str(SYNAPSE_PYTHON), "-m", "synapse.app.homeserver", "-c", str(config)],
-                               cwd=directory, stdout=log.open("ab"), stderr=subprocess.STDOUT)
+    subprocess.run(
+        [str(SYNAPSE_PYTHON), "-m", "synapse.app.homeserver", "-c", str(config), "--generate-keys"],
+        check=True,
+        capture_output=True,
+        cwd=directory,
+    )
+    process = subprocess.Popen(
+        [str(SYNAPSE_PYTHON), "-m", "synapse.app.homeserver", "-c", str(config)],
+        cwd=directory,
+        stdout=log.open("ab"),
+        stderr=subprocess.STDOUT,
+    )
     return Homeserver(f"http://127.0.0.1:{port}", process, log)
 
 
@@ -215,7 +223,9 @@ class Participant:
         try:
             return await wait_until(answered, interval=0.05, what=f"the bot saying {fragments}")
         except AssertionError:
-            raise AssertionError(f"the bot did not say {fragments}; it said: {self.lines.get(room_id, [])[after:]}")
+            raise AssertionError(
+                f"the bot did not say {fragments}; it said: {self.lines.get(room_id, [])[after:]}"
+            ) from None
 
     async def ask(self, room_id: str, text: str, *fragments: str) -> str:
         return await self.expect(room_id, await self.send(room_id, text), *fragments)
@@ -237,10 +247,11 @@ class ChatSystem:
 
 
 @pytest.fixture(scope="module")
-async def chat_system(real_services, tmp_path_factory):  # noqa: ANN001, ANN201
+async def chat_system(real_services, tmp_path_factory):  # noqa: ANN201
     logs = tmp_path_factory.mktemp("chat-logs")
-    async with ServiceEnv("chat", tmp_path_factory.mktemp("data"), SECRET_KEY, "chat-e2e-organizer",
-                          services=SERVICES) as env:
+    async with ServiceEnv(
+        "chat", tmp_path_factory.mktemp("data"), SECRET_KEY, "chat-e2e-organizer", services=SERVICES
+    ) as env:
         assert env.smtp is not None
         homeserver = start_synapse(tmp_path_factory.mktemp("synapse"))
         services = {name: env.process(name, logs / f"{name}.log") for name in SERVICES}
@@ -254,14 +265,18 @@ async def chat_system(real_services, tmp_path_factory):  # noqa: ANN001, ANN201
             bot_user = bot_client.user_id
             await bot_client.close()
             bot_store = tmp_path_factory.mktemp("bot") / "chat.sqlite3"
-            bot = BotProcess({**env.base,
-                              "WERKPLAATSEN_CHAT_HOMESERVER": homeserver.url,
-                              "WERKPLAATSEN_CHAT_USER": bot_user,
-                              "WERKPLAATSEN_CHAT_PASSWORD": bot_password,
-                              "WERKPLAATSEN_CHAT_STORE": str(bot_store),
-                              # Status links point at the registration service's pages.
-                              "WERKPLAATSEN_PUBLIC_URL": services["registration"].url},
-                             logs / "bot.log")
+            bot = BotProcess(
+                {
+                    **env.base,
+                    "WERKPLAATSEN_CHAT_HOMESERVER": homeserver.url,
+                    "WERKPLAATSEN_CHAT_USER": bot_user,
+                    "WERKPLAATSEN_CHAT_PASSWORD": bot_password,
+                    "WERKPLAATSEN_CHAT_STORE": str(bot_store),
+                    # Status links point at the registration service's pages.
+                    "WERKPLAATSEN_PUBLIC_URL": services["registration"].url,
+                },
+                logs / "bot.log",
+            )
             bot.start()
             for process in services.values():
                 await process.wait_ready()
@@ -276,13 +291,13 @@ async def chat_system(real_services, tmp_path_factory):  # noqa: ANN001, ANN201
 
 
 @pytest.fixture(scope="module")
-async def bus(chat_system):  # noqa: ANN001, ANN201
+async def bus(chat_system):  # noqa: ANN201
     async with Bus(chat_system.amqp_url) as bus:
         yield bus
 
 
 @pytest.fixture(scope="module")
-async def edition(chat_system, bus) -> dict[str, Any]:  # noqa: ANN001
+async def edition(chat_system, bus) -> dict[str, Any]:
     """The one edition open for registration (scheduled after the bot consumes, so it keeps its copy)."""
     from tests.factories import open_edition
 
@@ -299,7 +314,7 @@ async def edition(chat_system, bus) -> dict[str, Any]:  # noqa: ANN001
 
 
 @pytest.fixture
-async def participant(chat_system):  # noqa: ANN001, ANN201
+async def participant(chat_system):  # noqa: ANN201
     client = await register_user(chat_system.homeserver.url, f"deelnemer{secrets.token_hex(4)}", "wachtwoord")
     person = Participant(client, chat_system.bot_user)
     await person.start()

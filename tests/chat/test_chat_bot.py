@@ -20,16 +20,29 @@ def trio_answers(tag: str, approver_email: str | None = None) -> list[tuple[str,
     """Each answer of the `aanmelden` dialogue after the municipality, with what the bot asks next."""
     email = {name: f"{name}.{tag}@veenendaal.example" for name in ("anna", "bram", "chris", "dirk")}
     return [
-        ("Anna de Vries", "e-mailadres van Anna de Vries"), (email["anna"], "wijkambtenaar"),
-        ("1", "beleidsdomein"), ("sociaal", "taal"), ("nl", "tweede lid"),
-        ("Bram Jansen", "e-mailadres van Bram Jansen"), (email["bram"], "wijkambtenaar"),
-        ("sectorambtenaar", "beleidsdomein"), ("1", "taal"), ("nl", "derde lid"),
-        ("Chris Bakker", "e-mailadres van Chris Bakker"), (email["chris"], "wijkambtenaar"),
-        ("2", "beleidsdomein"), ("veiligheid", "taal"), ("en", "titel van de casus"),
-        (f"Groene pleinen tegen wateroverlast {tag}", "wijk of buurt"), ("Dragonder-Oost", "beschrijf"),
+        ("Anna de Vries", "e-mailadres van Anna de Vries"),
+        (email["anna"], "wijkambtenaar"),
+        ("1", "beleidsdomein"),
+        ("sociaal", "taal"),
+        ("nl", "tweede lid"),
+        ("Bram Jansen", "e-mailadres van Bram Jansen"),
+        (email["bram"], "wijkambtenaar"),
+        ("sectorambtenaar", "beleidsdomein"),
+        ("1", "taal"),
+        ("nl", "derde lid"),
+        ("Chris Bakker", "e-mailadres van Chris Bakker"),
+        (email["chris"], "wijkambtenaar"),
+        ("2", "beleidsdomein"),
+        ("veiligheid", "taal"),
+        ("en", "titel van de casus"),
+        (f"Groene pleinen tegen wateroverlast {tag}", "wijk of buurt"),
+        ("Dragonder-Oost", "beschrijf"),
         ("Pleinen aanpassen met bewoners zodat regenwater wordt opgevangen.", "beleidsdomeinen"),
-        ("fysiek, sociaal", "naam?"), ("Dirk Visser", "e-mailadres van Dirk Visser"),
-        (approver_email or email["dirk"], "toestemming"), ("ja", "openbare verslagen"), ("nee", "Klopt dit?"),
+        ("fysiek, sociaal", "naam?"),
+        ("Dirk Visser", "e-mailadres van Dirk Visser"),
+        (approver_email or email["dirk"], "toestemming"),
+        ("ja", "openbare verslagen"),
+        ("nee", "Klopt dit?"),
     ]
 
 
@@ -52,8 +65,9 @@ def registration_id_in(text: str) -> str:
     return match.group(1)
 
 
-async def test_programma_lists_the_sessions_of_the_open_edition(participant: Participant,
-                                                                 edition: dict[str, Any]) -> None:
+async def test_programma_lists_the_sessions_of_the_open_edition(
+    participant: Participant, edition: dict[str, Any]
+) -> None:
     room = await participant.open_room()
 
     said = await participant.ask(room, "programma", edition["sessions"][0]["title"])
@@ -64,7 +78,8 @@ async def test_programma_lists_the_sessions_of_the_open_edition(participant: Par
 
 
 async def test_registering_asks_again_for_just_the_field_the_registration_service_refused(
-        participant: Participant, edition: dict[str, Any], bus: Bus, chat_system: ChatSystem) -> None:
+    participant: Participant, edition: dict[str, Any], bus: Bus, chat_system: ChatSystem
+) -> None:
     tag = secrets.token_hex(4)
     room = await participant.open_room()
     await participant.ask(room, "aanmelden", "Voor welke gemeente")
@@ -76,8 +91,11 @@ async def test_registering_asks_again_for_just_the_field_the_registration_servic
 
     assert "De aanmelding is nog niet gelukt:\n- E-mailadres goedkeurder: " in refused
     assert "toestemming" not in refused.casefold()  # only the refused field is asked again
-    (rejection,) = [e for e in bus.of("CommandRejected", producer="registration")
-                    if [error["code"] for error in e["data"]["errors"]] == ["approver_is_member"]]
+    (rejection,) = [
+        e
+        for e in bus.of("CommandRejected", producer="registration")
+        if [error["code"] for error in e["data"]["errors"]] == ["approver_is_member"]
+    ]
     assert rejection["data"]["errors"][0]["field"] == "approver.email"
     assert rejection["data"]["errors"][0]["message"] in refused
     summary = await participant.ask(room, f"dirk.{tag}@veenendaal.example", "Klopt dit?")
@@ -113,7 +131,8 @@ async def test_status_follows_the_approval(participant: Participant, edition: di
 
 
 async def test_a_restarted_bot_continues_the_dialogue_where_it_was(
-        participant: Participant, edition: dict[str, Any], bus: Bus, chat_system: ChatSystem) -> None:
+    participant: Participant, edition: dict[str, Any], bus: Bus, chat_system: ChatSystem
+) -> None:
     tag = secrets.token_hex(4)
     room = await participant.open_room()
     await participant.ask(room, "aanmelden", "Voor welke gemeente")
@@ -128,8 +147,16 @@ async def test_a_restarted_bot_continues_the_dialogue_where_it_was(
     await participant.expect(room, said_before, "e-mailadres van Eva Smit")
     await chat_system.bot.wait_consuming(chat_system.amqp_url)
     rest = trio_answers(tag)[2:-2]  # after the first member's name and email, up to the consent to publish
-    await answer_all(participant, room, [(f"eva.{tag}@bergenopzoom.example", "wijkambtenaar"), *rest,
-                                         ("ja", "openbare verslagen"), ("ja", "Klopt dit?")])
+    await answer_all(
+        participant,
+        room,
+        [
+            (f"eva.{tag}@bergenopzoom.example", "wijkambtenaar"),
+            *rest,
+            ("ja", "openbare verslagen"),
+            ("ja", "Klopt dit?"),
+        ],
+    )
     summary = participant.lines[room][-1]
     assert "Gemeente: Bergen op Zoom" in summary and f"Lid 1: Eva Smit <eva.{tag}@bergenopzoom.example>" in summary
 
@@ -141,8 +168,9 @@ async def test_a_restarted_bot_continues_the_dialogue_where_it_was(
     assert registered["data"]["consent"]["publish_municipality_name"] is True
 
 
-async def test_annuleren_cancels_the_trio_after_confirmation(participant: Participant, edition: dict[str, Any],
-                                                              bus: Bus) -> None:
+async def test_annuleren_cancels_the_trio_after_confirmation(
+    participant: Participant, edition: dict[str, Any], bus: Bus
+) -> None:
     room = await participant.open_room()
     registration_id = registration_id_in(await register(participant, room, secrets.token_hex(4)))
 

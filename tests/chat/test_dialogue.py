@@ -20,10 +20,19 @@ MUNICIPALITIES = MunicipalityIndex(read_municipalities(MUNICIPALITIES_FILE, M50_
 
 def context(**changes: object) -> Context:
     body = open_edition("2027-najaar", **changes)
-    edition = EditionScheduled.model_validate({**{k: v for k, v in body.items() if k != "registration_closes_at"},
-                                               "registration_closes_at": body["sessions"][0]["starts_at"]})
-    return Context(editions=[edition], municipalities=MUNICIPALITIES, registration=None, room_id="!room:localhost",
-                   status_link=lambda registration_id: f"https://example.org/registrations/{registration_id}")
+    edition = EditionScheduled.model_validate(
+        {
+            **{k: v for k, v in body.items() if k != "registration_closes_at"},
+            "registration_closes_at": body["sessions"][0]["starts_at"],
+        }
+    )
+    return Context(
+        editions=[edition],
+        municipalities=MUNICIPALITIES,
+        registration=None,
+        room_id="!room:localhost",
+        status_link=lambda registration_id: f"https://example.org/registrations/{registration_id}",
+    )
 
 
 def error(field: str, code: str = "schema") -> ErrorItem:
@@ -62,11 +71,24 @@ def test_a_municipality_that_pays_the_fee_is_asked_for_invoice_details() -> None
     d = respond(Dialogue(), "aanmelden", ctx).dialogue
     d.answers.update({"municipality": "GM0363"})  # Amsterdam: groot, pays the fee
     for i in range(3):
-        d.answers.update({f"members.{i}.name": "X", f"members.{i}.email": f"x{i}@a.example",
-                          f"members.{i}.role": "wijkambtenaar", f"members.{i}.domain": "fysiek",
-                          f"members.{i}.language": "nl"})
-    d.answers.update({"case.title": "t", "case.neighbourhood": "n", "case.summary": "s",
-                      "case.domains": ["fysiek", "sociaal"], "approver.name": "A"})
+        d.answers.update(
+            {
+                f"members.{i}.name": "X",
+                f"members.{i}.email": f"x{i}@a.example",
+                f"members.{i}.role": "wijkambtenaar",
+                f"members.{i}.domain": "fysiek",
+                f"members.{i}.language": "nl",
+            }
+        )
+    d.answers.update(
+        {
+            "case.title": "t",
+            "case.neighbourhood": "n",
+            "case.summary": "s",
+            "case.domains": ["fysiek", "sociaal"],
+            "approver.name": "A",
+        }
+    )
 
     asked = respond(d, "a@a.example", ctx)
 
@@ -75,8 +97,15 @@ def test_a_municipality_that_pays_the_fee_is_asked_for_invoice_details() -> None
 
 def test_a_placed_trio_is_not_demoted_by_an_older_waitlist_event_and_cancelled_is_final() -> None:
     now = utcnow()
-    row = RegistrationRow(registration_id="r", room_id="!r", edition="e", municipality="m", status="approved",
-                          waitlist_position=None, placement_at=None)
+    row = RegistrationRow(
+        registration_id="r",
+        room_id="!r",
+        edition="e",
+        municipality="m",
+        status="approved",
+        waitlist_position=None,
+        placement_at=None,
+    )
     apply_status(row, "placed", now)
     apply_status(row, "waitlisted", now - timedelta(seconds=1), 2)
     assert (row.status, row.waitlist_position) == ("placed", None)

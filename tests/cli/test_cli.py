@@ -8,10 +8,14 @@ import sys
 
 
 def run(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("WERKPLAATSEN_", "REGISTRATION_",
-                                                                       "SCHEDULING_", "NOTIFICATIONS_", "REPORTING_"))}
-    return subprocess.run([sys.executable, "-m", "services", *args], env={**clean, **env}, capture_output=True,
-                          text=True, timeout=60)
+    clean = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("WERKPLAATSEN_", "REGISTRATION_", "SCHEDULING_", "NOTIFICATIONS_", "REPORTING_"))
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "services", *args], env={**clean, **env}, capture_output=True, text=True, timeout=60
+    )
 
 
 def test_run_without_a_broker_url_names_the_missing_setting() -> None:
@@ -22,8 +26,12 @@ def test_run_without_a_broker_url_names_the_missing_setting() -> None:
 
 
 def test_a_malformed_database_url_is_refused_at_start_with_its_name() -> None:
-    result = run("run", "registration", WERKPLAATSEN_BROKER_URL="amqp://guest:guest@127.0.0.1/",
-                 REGISTRATION_DATABASE_URL="mysql://nope")
+    result = run(
+        "run",
+        "registration",
+        WERKPLAATSEN_BROKER_URL="amqp://guest:guest@127.0.0.1/",
+        REGISTRATION_DATABASE_URL="mysql://nope",
+    )
     assert result.returncode == 2
     assert "REGISTRATION_DATABASE_URL" in result.stderr
 

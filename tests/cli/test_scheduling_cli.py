@@ -13,8 +13,9 @@ from services.scheduling.seed import SEED_FILE
 
 def run(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("WERKPLAATSEN_", "SCHEDULING_"))}
-    return subprocess.run([sys.executable, "-m", "services", *args], env={**clean, **env}, capture_output=True,
-                          text=True, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-m", "services", *args], env={**clean, **env}, capture_output=True, text=True, timeout=60
+    )
 
 
 def test_loading_without_a_broker_names_the_missing_setting() -> None:

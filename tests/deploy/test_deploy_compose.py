@@ -75,7 +75,7 @@ def test_infrastructure_has_health_checks_management_plugin_and_a_mail_catcher()
 
 def test_the_postgres_init_script_creates_a_database_for_every_service() -> None:
     script = (DEPLOY / "postgres" / "init-databases.sh").read_text(encoding="utf-8")
-    default = re.search(r'WERKPLAATSEN_SERVICES:-([a-z ]+)\}', script)
+    default = re.search(r"WERKPLAATSEN_SERVICES:-([a-z ]+)\}", script)
     assert default is not None and tuple(default.group(1).split()) == SERVICES
 
 

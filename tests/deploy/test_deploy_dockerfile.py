@@ -168,7 +168,7 @@ def test_the_release_job_runs_the_migration_command() -> None:
         assert path == ["db", "upgrade"] and params["service"] in SERVICES
 
 
-def test_the_end_to_end_tests_start_services_with_the_same_command(monkeypatch, tmp_path) -> None:  # noqa: ANN001
+def test_the_end_to_end_tests_start_services_with_the_same_command(monkeypatch, tmp_path) -> None:
     from tests.support import ServiceProcess
 
     started: list[list[str]] = []
@@ -188,8 +188,9 @@ def test_the_end_to_end_tests_start_services_with_the_same_command(monkeypatch, 
     assert set(tested) == set(deployed)  # the same options exist; only their values (port, host) differ
 
 
-@pytest.mark.parametrize("argv", [["run", "--help"], ["db", "upgrade", "--help"], ["dlq", "replay", "--help"],
-                                  ["status", "--help"]])
+@pytest.mark.parametrize(
+    "argv", [["run", "--help"], ["db", "upgrade", "--help"], ["dlq", "replay", "--help"], ["status", "--help"]]
+)
 def test_the_deployed_commands_exist(argv: list[str]) -> None:
     assert CliRunner().invoke(app, argv).exit_code == 0
 

@@ -39,10 +39,17 @@ def test_every_metric_on_the_dashboard_is_exported() -> None:
 
 def test_the_dashboard_covers_the_metrics_operators_need() -> None:
     queried = queried_names(json.loads(DASHBOARD.read_text(encoding="utf-8")))
-    assert {"werkplaatsen_outbox_pending", "werkplaatsen_outbox_oldest_age_seconds",
-            "werkplaatsen_inbox_duplicates_total", "werkplaatsen_dead_letters_total",
-            "werkplaatsen_outbox_published_total", "werkplaatsen_registrations", "werkplaatsen_places_left",
-            "werkplaatsen_waitlist_length", "faststream_published_messages_total"} <= queried
+    assert {
+        "werkplaatsen_outbox_pending",
+        "werkplaatsen_outbox_oldest_age_seconds",
+        "werkplaatsen_inbox_duplicates_total",
+        "werkplaatsen_dead_letters_total",
+        "werkplaatsen_outbox_published_total",
+        "werkplaatsen_registrations",
+        "werkplaatsen_places_left",
+        "werkplaatsen_waitlist_length",
+        "faststream_published_messages_total",
+    } <= queried
 
 
 def test_panels_have_unique_ids_and_every_query_its_own_ref_id() -> None:

@@ -53,7 +53,7 @@ def validate(doc: dict[str, Any]) -> None:
 
 
 @pytest.fixture
-def no_network(monkeypatch):  # noqa: ANN001, ANN201
+def no_network(monkeypatch):  # noqa: ANN201
     """CI may have no network: the validation must not need it."""
 
     def refuse(*_: object, **__: object) -> None:
@@ -116,8 +116,11 @@ def test_each_service_has_a_deployment_service_config_secret_budget_and_scaler(s
     (container,) = pod["spec"]["containers"]
     assert container["args"][:2] == ["run", service]
     for ref in container["envFrom"]:
-        kind, name = ("ConfigMap", ref["configMapRef"]["name"]) if "configMapRef" in ref else (
-            "Secret", ref["secretRef"]["name"])
+        kind, name = (
+            ("ConfigMap", ref["configMapRef"]["name"])
+            if "configMapRef" in ref
+            else ("Secret", ref["secretRef"]["name"])
+        )
         assert name in of_kind(kind), f"{service} reads {kind} {name}, which no manifest defines"
 
 

@@ -36,8 +36,12 @@ TEST_GAUGE = Gauge("werkplaatsen_test_registrations", "test only", ["edition", "
 
 
 def samples(text: str, name: str) -> dict[tuple[tuple[str, str], ...], float]:
-    return {tuple(sorted(s.labels.items())): s.value
-            for family in text_string_to_metric_families(text) for s in family.samples if s.name == name}
+    return {
+        tuple(sorted(s.labels.items())): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+        if s.name == name
+    }
 
 
 class NoBroker:
@@ -59,16 +63,25 @@ async def emit_one(db: Database) -> None:
         outbox.emit(PlaceReleased(registration_id="r", edition="e"))
 
 
-async def test_query_gauge_follows_the_database_and_forgets_labels_that_are_gone(tmp_path) -> None:  # noqa: ANN001
+async def test_query_gauge_follows_the_database_and_forgets_labels_that_are_gone(tmp_path) -> None:
     db = Database(f"sqlite+aiosqlite:///{tmp_path / 'r.sqlite3'}")
     async with db.engine.begin() as conn:
         await conn.run_sync(Base.metadata.create_all)
     async with db.transaction() as session:
-        session.add_all([Registration(id="1", edition="e", status="placed"),
-                         Registration(id="2", edition="e", status="placed"),
-                         Registration(id="3", edition="e", status="waitlisted")])
-    hook = query_gauge(db, TEST_GAUGE, select(Registration.edition, Registration.status, func.count())
-                       .group_by(Registration.edition, Registration.status))
+        session.add_all(
+            [
+                Registration(id="1", edition="e", status="placed"),
+                Registration(id="2", edition="e", status="placed"),
+                Registration(id="3", edition="e", status="waitlisted"),
+            ]
+        )
+    hook = query_gauge(
+        db,
+        TEST_GAUGE,
+        select(Registration.edition, Registration.status, func.count()).group_by(
+            Registration.edition, Registration.status
+        ),
+    )
     await hook()
     assert TEST_GAUGE.labels("e", "placed")._value.get() == 2
     async with db.transaction() as session:
@@ -81,7 +94,7 @@ async def test_query_gauge_follows_the_database_and_forgets_labels_that_are_gone
     await db.dispose()
 
 
-async def test_metrics_show_the_outbox_backlog_its_age_and_what_was_published(tmp_path) -> None:  # noqa: ANN001
+async def test_metrics_show_the_outbox_backlog_its_age_and_what_was_published(tmp_path) -> None:
     db = Database(f"sqlite+aiosqlite:///{tmp_path / 'scheduling.sqlite3'}")
     broker = NoBroker()
     failing_hook_ran: list[bool] = []
@@ -90,9 +103,15 @@ async def test_metrics_show_the_outbox_backlog_its_age_and_what_was_published(tm
         failing_hook_ran.append(True)
         raise RuntimeError("a query that fails must not break the scrape")
 
-    svc = Service(name="scheduling", store=MessageStore(db, "scheduling", Outbox, Inbox, SchedulingCommandRejected),
-                  relay=OutboxRelay(db, Outbox, broker.publish, poll_interval=60), transport=broker,
-                  migrations=MIGRATIONS, consumers={}, metrics=[broken_hook])
+    svc = Service(
+        name="scheduling",
+        store=MessageStore(db, "scheduling", Outbox, Inbox, SchedulingCommandRejected),
+        relay=OutboxRelay(db, Outbox, broker.publish, poll_interval=60),
+        transport=broker,
+        migrations=MIGRATIONS,
+        consumers={},
+        metrics=[broken_hook],
+    )
     await migrate(db, MIGRATIONS, "scheduling")  # the service is not started: no relay runs beside the test
     try:
         await emit_one(db)
@@ -120,7 +139,10 @@ async def test_a_dead_lettered_message_is_counted() -> None:
 
     counter = DEAD_LETTERS.labels("reporting", "scheduling.SessionCompleted")
     before = counter._value.get()
-    verdict = await deliver("reporting", {"scheduling.SessionCompleted": poison},
-                            Incoming(body=b"{}", routing_key="scheduling.SessionCompleted", message_id="x"))
+    verdict = await deliver(
+        "reporting",
+        {"scheduling.SessionCompleted": poison},
+        Incoming(body=b"{}", routing_key="scheduling.SessionCompleted", message_id="x"),
+    )
     assert verdict.action == "dead_letter"
     assert counter._value.get() == before + 1

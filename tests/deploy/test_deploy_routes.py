@@ -50,15 +50,20 @@ def ingress_target(path: str) -> str | None:
     for kind, rule, service in rules:
         if kind == "Exact" and rule == path:
             return service
-    prefixes = [(rule, service) for kind, rule, service in rules if kind == "Prefix"
-                and (path == rule or path.startswith(rule.rstrip("/") + "/"))]
+    prefixes = [
+        (rule, service)
+        for kind, rule, service in rules
+        if kind == "Prefix" and (path == rule or path.startswith(rule.rstrip("/") + "/"))
+    ]
     return max(prefixes, key=lambda p: len(p[0]))[1] if prefixes else None
 
 
 def gateway_target(path: str) -> str | None:
     """nginx: an exact location wins, then the longest prefix location; `return 404` counts as none."""
-    locations = re.findall(r"location\s+(=\s+)?(\S+)\s*\{\s*(proxy_pass http://\$(\w+)|return 404)",
-                           (DEPLOY / "gateway" / "nginx.conf").read_text(encoding="utf-8"))
+    locations = re.findall(
+        r"location\s+(=\s+)?(\S+)\s*\{\s*(proxy_pass http://\$(\w+)|return 404)",
+        (DEPLOY / "gateway" / "nginx.conf").read_text(encoding="utf-8"),
+    )
     for exact, rule, _, service in locations:
         if exact and rule == path:
             return service or None
@@ -68,7 +73,7 @@ def gateway_target(path: str) -> str | None:
 
 
 @pytest.mark.parametrize("target", [ingress_target, gateway_target], ids=["ingress", "gateway"])
-def test_every_route_of_a_service_reaches_that_service(target, tmp_path) -> None:  # noqa: ANN001
+def test_every_route_of_a_service_reaches_that_service(target, tmp_path) -> None:
     paths = public_paths(tmp_path)
     assert set(paths.values()) == set(SERVICES)
     wrong = {path: (service, target(path)) for path, service in paths.items() if target(path) != service}
@@ -76,5 +81,5 @@ def test_every_route_of_a_service_reaches_that_service(target, tmp_path) -> None
 
 
 @pytest.mark.parametrize("target", [ingress_target, gateway_target], ids=["ingress", "gateway"])
-def test_health_readiness_and_metrics_are_not_public(target) -> None:  # noqa: ANN001
+def test_health_readiness_and_metrics_are_not_public(target) -> None:
     assert {path: target(path) for path in INTERNAL} == dict.fromkeys(INTERNAL)

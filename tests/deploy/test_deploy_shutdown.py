@@ -48,22 +48,27 @@ class RecordingTransport:
         self.steps.append(f"publish {out.message_type}")
 
 
-def service(tmp_path, transport: RecordingTransport, **jobs: list) -> Service:  # noqa: ANN001
+def service(tmp_path, transport: RecordingTransport, **jobs: list) -> Service:
     db = Database(f"sqlite+aiosqlite:///{tmp_path / 'scheduling.sqlite3'}")
     return Service(
-        name="scheduling", store=MessageStore(db, "scheduling", Outbox, Inbox, SchedulingCommandRejected),
-        relay=OutboxRelay(db, Outbox, transport.publish, poll_interval=60), transport=transport,
-        migrations=MIGRATIONS, consumers={}, **jobs,
+        name="scheduling",
+        store=MessageStore(db, "scheduling", Outbox, Inbox, SchedulingCommandRejected),
+        relay=OutboxRelay(db, Outbox, transport.publish, poll_interval=60),
+        transport=transport,
+        migrations=MIGRATIONS,
+        consumers={},
+        **jobs,
     )
 
 
 async def emit(svc: Service, registration_id: str) -> None:
     async with svc.store.db.transaction() as session:
         OutboxWriter(session, Outbox, "scheduling", Cause("m", "c")).emit(
-            PlaceReleased(registration_id=registration_id, edition="2027-najaar"))
+            PlaceReleased(registration_id=registration_id, edition="2027-najaar")
+        )
 
 
-async def test_events_of_work_finishing_during_the_stop_are_published_before_the_connection_closes(tmp_path) -> None:  # noqa: ANN001
+async def test_events_of_work_finishing_during_the_stop_are_published_before_the_connection_closes(tmp_path) -> None:
     transport = RecordingTransport()
     svc = service(tmp_path, transport)
     await svc.start()
@@ -79,7 +84,7 @@ async def test_events_of_work_finishing_during_the_stop_are_published_before_the
     assert await svc.relay.pending() == 0
 
 
-async def test_a_cooperative_job_finishes_its_step_and_a_plain_job_is_cancelled(tmp_path) -> None:  # noqa: ANN001
+async def test_a_cooperative_job_finishes_its_step_and_a_plain_job_is_cancelled(tmp_path) -> None:
     events: list[str] = []
     handing_over = asyncio.Event()
 
@@ -107,7 +112,7 @@ async def test_a_cooperative_job_finishes_its_step_and_a_plain_job_is_cancelled(
     assert "timer cancelled" in events
 
 
-async def test_a_job_that_ignores_the_stop_event_is_cancelled_after_the_grace_period(tmp_path, monkeypatch) -> None:  # noqa: ANN001
+async def test_a_job_that_ignores_the_stop_event_is_cancelled_after_the_grace_period(tmp_path, monkeypatch) -> None:
     monkeypatch.setattr(runtime, "JOB_GRACE_SECONDS", 0.2)
 
     async def stubborn(stop: asyncio.Event) -> None:
@@ -120,7 +125,7 @@ async def test_a_job_that_ignores_the_stop_event_is_cancelled_after_the_grace_pe
     assert time.monotonic() - started < 2
 
 
-async def test_a_transport_that_cannot_stop_consuming_in_time_does_not_hold_up_the_stop(tmp_path, monkeypatch) -> None:  # noqa: ANN001
+async def test_a_transport_that_cannot_stop_consuming_in_time_does_not_hold_up_the_stop(tmp_path, monkeypatch) -> None:
     monkeypatch.setattr(runtime, "CONSUMER_GRACE_SECONDS", 0.1)
     transport = RecordingTransport()
     transport.in_flight.append(asyncio.get_running_loop().create_future())  # never finishes
@@ -132,7 +137,7 @@ async def test_a_transport_that_cannot_stop_consuming_in_time_does_not_hold_up_t
     assert transport.steps[-1] == "stop"
 
 
-async def test_the_embedded_broker_lets_the_message_in_hand_finish_and_keeps_the_rest(tmp_path) -> None:  # noqa: ANN001
+async def test_the_embedded_broker_lets_the_message_in_hand_finish_and_keeps_the_rest(tmp_path) -> None:
     path = tmp_path / "broker.sqlite3"
     broker = EmbeddedBroker(path, concurrency=1)
     await broker.open()
@@ -147,9 +152,16 @@ async def test_the_embedded_broker_lets_the_message_in_hand_finish_and_keeps_the
     transport = broker.transport("a")
     await transport.start({"registration.TrioRegistered": slow})
     for n in (1, 2):
-        await broker.publish(Outgoing(exchange="werkplaatsen.events", routing_key="registration.TrioRegistered",
-                                      body=b"{}", message_id=f"m{n}", message_type="TrioRegistered",
-                                      correlation_id="c"))
+        await broker.publish(
+            Outgoing(
+                exchange="werkplaatsen.events",
+                routing_key="registration.TrioRegistered",
+                body=b"{}",
+                message_id=f"m{n}",
+                message_type="TrioRegistered",
+                correlation_id="c",
+            )
+        )
     await asyncio.wait_for(started.wait(), 5)
     await transport.stop_consuming()
     await broker.close()
@@ -166,4 +178,3 @@ async def test_the_embedded_broker_lets_the_message_in_hand_finish_and_keeps_the
     await wait_until(lambda: redelivered, timeout=5)
     await again.close()
     assert redelivered == ["m2"]  # m1 was acked when it finished; m2 was never started
-

@@ -22,7 +22,7 @@ async def write_event(db: Database) -> None:
         outbox.emit(PlaceReleased(registration_id="r", edition="e"))
 
 
-async def test_an_event_written_inside_a_span_is_published_in_that_trace(tmp_path) -> None:  # noqa: ANN001
+async def test_an_event_written_inside_a_span_is_published_in_that_trace(tmp_path) -> None:
     db = Database(f"sqlite+aiosqlite:///{tmp_path / 's.sqlite3'}")
     await migrate(db, MIGRATIONS, "scheduling")
     provider = configure_tracing("scheduling", exporter=InMemorySpanExporter())
@@ -43,7 +43,7 @@ async def test_an_event_written_inside_a_span_is_published_in_that_trace(tmp_pat
     assert seen == [span.get_span_context().trace_id]
 
 
-async def test_without_tracing_outbox_rows_carry_no_trace_headers(tmp_path) -> None:  # noqa: ANN001
+async def test_without_tracing_outbox_rows_carry_no_trace_headers(tmp_path) -> None:
     db = Database(f"sqlite+aiosqlite:///{tmp_path / 's.sqlite3'}")
     await migrate(db, MIGRATIONS, "scheduling")
     await write_event(db)

@@ -27,7 +27,7 @@ class System:
 
 
 @pytest.fixture(scope="module")
-async def system(real_services, tmp_path_factory):  # noqa: ANN001, ANN201
+async def system(real_services, tmp_path_factory):  # noqa: ANN201
     logs = tmp_path_factory.mktemp("logs")
     async with ServiceEnv("e2e", tmp_path_factory.mktemp("data"), "e2e-secret", ORGANIZER_TOKEN) as env:
         system = System(vhost=env.vhost, smtp_url=env.smtp_url)
@@ -39,6 +39,6 @@ async def system(real_services, tmp_path_factory):  # noqa: ANN001, ANN201
 
 
 @pytest.fixture
-async def bus(system):  # noqa: ANN001, ANN201
+async def bus(system):  # noqa: ANN201
     async with Bus(system.amqp_url) as bus:
         yield bus

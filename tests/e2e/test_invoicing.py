@@ -26,12 +26,19 @@ PAYMENT_TERM_SECONDS = 20
 
 
 @pytest.fixture(scope="module")
-async def billing(real_services, tmp_path_factory) -> AsyncIterator[System]:  # noqa: ANN001
+async def billing(real_services, tmp_path_factory) -> AsyncIterator[System]:
     """The system with a second registration replica and a payment term of seconds."""
     logs = tmp_path_factory.mktemp("invoicing-logs")
-    async with ServiceEnv("e2e_inv", tmp_path_factory.mktemp("invoicing-data"), "e2e-secret", ORGANIZER_TOKEN,
-                          extra={"REGISTRATION_PAYMENT_TERM_DAYS": str(PAYMENT_TERM_SECONDS / 86400),
-                                 "REGISTRATION_OVERDUE_CHECK_SECONDS": "1"}) as env:
+    async with ServiceEnv(
+        "e2e_inv",
+        tmp_path_factory.mktemp("invoicing-data"),
+        "e2e-secret",
+        ORGANIZER_TOKEN,
+        extra={
+            "REGISTRATION_PAYMENT_TERM_DAYS": str(PAYMENT_TERM_SECONDS / 86400),
+            "REGISTRATION_OVERDUE_CHECK_SECONDS": "1",
+        },
+    ) as env:
         system = System(vhost=env.vhost, smtp_url=env.smtp_url)
         system.smtp = env.smtp  # type: ignore[attr-defined]
         for name in [*SERVICES, "registration"]:
@@ -49,8 +56,11 @@ async def bus(billing: System) -> AsyncIterator[Bus]:
 
 def paying(slug: str, **invoice: str) -> dict[str, Any]:
     # Amsterdam is groot: it pays the fee and needs invoice details.
-    return trio(slug, municipality="GM0363", invoice={"address": "Postbus 202\n1000 AE Amsterdam",
-                                                      "reference": f"PO-{slug}", **invoice})
+    return trio(
+        slug,
+        municipality="GM0363",
+        invoice={"address": "Postbus 202\n1000 AE Amsterdam", "reference": f"PO-{slug}", **invoice},
+    )
 
 
 async def register_and_approve(bus: Bus, bodies: list[dict[str, Any]]) -> list[str]:
@@ -79,27 +89,32 @@ def attachments(message: Any) -> dict[str, bytes]:
     return {part.get_filename(): part.get_payload(decode=True) for part in message.iter_attachments()}
 
 
-async def test_a_paying_placed_trio_is_invoiced_and_a_free_or_waitlisted_one_is_not(billing: System,
-                                                                                  bus: Bus) -> None:
+async def test_a_paying_placed_trio_is_invoiced_and_a_free_or_waitlisted_one_is_not(billing: System, bus: Bus) -> None:
     slug = (await schedule(bus, open_edition(capacity={"min_trios": 1, "max_trios": 2})))["data"]["edition"]
     # Veenendaal (middelgroot: free, priority) and the first paying trio get the two places; the second waits.
-    free, first, second = await register_and_approve(bus, [
-        trio(slug, municipality="GM0345"), paying(slug, email="crediteuren@amsterdam.example"), paying(slug)])
+    free, first, second = await register_and_approve(
+        bus, [trio(slug, municipality="GM0345"), paying(slug, email="crediteuren@amsterdam.example"), paying(slug)]
+    )
     await close(bus, slug)
 
     (issued,) = await bus.wait_for("InvoiceIssued", edition=slug)
     await bus.wait_for("TrioWaitlisted", registration_id=second)
     assert issued["data"]["registration_id"] == first
     assert (issued["data"]["amount_cents"], issued["data"]["vat_cents"], issued["data"]["total_cents"]) == (
-        20000, 4200, 24200)
+        20000,
+        4200,
+        24200,
+    )
     assert re.fullmatch(r"WP-\d{4}-\d{4}", issued["data"]["invoice_number"])
     assert bus.of("TrioPlaced", registration_id=free) and not bus.of("InvoiceIssued", registration_id=free)
     assert not bus.of("InvoiceIssued", registration_id=second)
 
     number = issued["data"]["invoice_number"]
     sink: SmtpSink = billing.smtp  # type: ignore[attr-defined]
-    (mail,) = await wait_until(lambda: [m for m in sink.to("crediteuren@amsterdam.example")
-                                        if number in str(m["Subject"])], what="the invoice mail")
+    (mail,) = await wait_until(
+        lambda: [m for m in sink.to("crediteuren@amsterdam.example") if number in str(m["Subject"])],
+        what="the invoice mail",
+    )
     files = attachments(mail)
     assert files[f"{number}.pdf"].startswith(b"%PDF")
     assert independent_findings(files[f"{number}.xml"]) == []
@@ -112,8 +127,7 @@ async def test_a_paying_placed_trio_is_invoiced_and_a_free_or_waitlisted_one_is_
         assert forged.status_code == 401
 
 
-async def test_twenty_placements_across_two_replicas_give_twenty_consecutive_numbers(billing: System,
-                                                                                   bus: Bus) -> None:
+async def test_twenty_placements_across_two_replicas_give_twenty_consecutive_numbers(billing: System, bus: Bus) -> None:
     slug = (await schedule(bus, open_edition(capacity={"min_trios": 1, "max_trios": 20})))["data"]["edition"]
     await register_and_approve(bus, [paying(slug) for _ in range(20)])
     await close(bus, slug)
@@ -122,25 +136,30 @@ async def test_twenty_placements_across_two_replicas_give_twenty_consecutive_num
     sequences = sorted(int(e["data"]["invoice_number"].rsplit("-", 1)[1]) for e in issued)
     assert sequences == list(range(sequences[0], sequences[0] + 20))
     async with httpx.AsyncClient() as client:
-        listing = (await client.get(f"{billing['registration'].url}/api/invoices", params={"edition": slug},
-                                    headers=ORGANIZER, timeout=10)).json()["invoices"]
+        listing = (
+            await client.get(
+                f"{billing['registration'].url}/api/invoices", params={"edition": slug}, headers=ORGANIZER, timeout=10
+            )
+        ).json()["invoices"]
     assert len(listing) == 20 and len({i["registration_id"] for i in listing}) == 20
     handled = [await acked(billing[key], "scheduling.TrioPlaced") for key in ("registration", "registration-2")]
     assert sum(handled) >= 20 and all(handled), f"placements handled per replica: {handled}"
 
 
-async def test_payments_the_overdue_reminder_and_a_cancellation_with_its_credit_note(billing: System,
-                                                                                   bus: Bus) -> None:
+async def test_payments_the_overdue_reminder_and_a_cancellation_with_its_credit_note(billing: System, bus: Bus) -> None:
     slug = (await schedule(bus, open_edition(capacity={"min_trios": 1, "max_trios": 1})))["data"]["edition"]
-    placed, waiting = await register_and_approve(bus, [paying(slug, email="facturen@amsterdam.example"),
-                                                       paying(slug)])
+    placed, waiting = await register_and_approve(bus, [paying(slug, email="facturen@amsterdam.example"), paying(slug)])
     await close(bus, slug)
     (issued,) = await bus.wait_for("InvoiceIssued", registration_id=placed)
     number = issued["data"]["invoice_number"]
 
     def pay(amount: int, invoice_number: str = number) -> dict[str, Any]:
-        return {"invoice_number": invoice_number, "amount_cents": amount, "paid_at": utcnow().isoformat(),
-                "reference": "bankafschrift 12"}
+        return {
+            "invoice_number": invoice_number,
+            "amount_cents": amount,
+            "paid_at": utcnow().isoformat(),
+            "reference": "bankafschrift 12",
+        }
 
     await bus.send("registration.RegisterPayment", pay(10000))
     (payment,) = await bus.wait_for("PaymentRegistered", invoice_number=number)
@@ -153,16 +172,20 @@ async def test_payments_the_overdue_reminder_and_a_cancellation_with_its_credit_
     (overdue,) = await bus.wait_for("InvoiceOverdue", invoice_number=number, timeout=PAYMENT_TERM_SECONDS + 60)
     assert overdue["data"]["open_cents"] == 14200
     sink: SmtpSink = billing.smtp  # type: ignore[attr-defined]
-    (reminder,) = await wait_until(lambda: [m for m in sink.to("facturen@amsterdam.example")
-                                            if str(m["Subject"]).startswith("Herinnering")], what="the reminder")
+    (reminder,) = await wait_until(
+        lambda: [m for m in sink.to("facturen@amsterdam.example") if str(m["Subject"]).startswith("Herinnering")],
+        what="the reminder",
+    )
     assert "€ 142,00" in reminder.get_body(("plain",)).get_content()
     assert len(bus.of("InvoiceOverdue", invoice_number=number)) == 1
 
     await bus.send("registration.CancelRegistration", {"registration_id": placed, "reason": "Andere prioriteiten"})
     (credit,) = await bus.wait_for("CreditNoteIssued", invoice_number=number)
     credit_number = credit["data"]["credit_note_number"]
-    (credit_mail,) = await wait_until(lambda: [m for m in sink.to("facturen@amsterdam.example")
-                                               if credit_number in str(m["Subject"])], what="the credit note mail")
+    (credit_mail,) = await wait_until(
+        lambda: [m for m in sink.to("facturen@amsterdam.example") if credit_number in str(m["Subject"])],
+        what="the credit note mail",
+    )
     assert independent_findings(attachments(credit_mail)[f"{credit_number}.xml"]) == []
     # The freed place goes to the waiting trio, which is invoiced now.
     await bus.wait_for("InvoiceIssued", registration_id=waiting)
@@ -174,6 +197,7 @@ async def test_payments_the_overdue_reminder_and_a_cancellation_with_its_credit_
 
     await wait_until(dashboard_shows_the_amounts, what="reporting's invoice amounts")
     async with httpx.AsyncClient() as client:
-        export = await client.get(f"{billing['reporting'].url}/dashboard/{slug}/invoices.csv", headers=ORGANIZER,
-                                  timeout=10)
+        export = await client.get(
+            f"{billing['reporting'].url}/dashboard/{slug}/invoices.csv", headers=ORGANIZER, timeout=10
+        )
     assert export.status_code == 200 and number in export.text and credit_number in export.text

@@ -25,8 +25,13 @@ async def register_once_known(bus: Bus, slug: str) -> None:
     """Registration hears of a new edition through an event; wait until it accepts registrations for it."""
     for _ in range(100):
         command_id = await bus.send("registration.RegisterTrio", trio(slug))
-        outcome = await wait_until(lambda: bus.of("TrioRegistered", correlation_id=command_id)
-                                   or bus.of("CommandRejected", correlation_id=command_id), what="RegisterTrio outcome")
+        outcome = await wait_until(
+            lambda: (
+                bus.of("TrioRegistered", correlation_id=command_id)
+                or bus.of("CommandRejected", correlation_id=command_id)
+            ),
+            what="RegisterTrio outcome",
+        )
         if outcome[0]["type"] == "TrioRegistered":
             return
         await asyncio.sleep(0.1)
@@ -43,7 +48,8 @@ def acknowledgements(bus: Bus) -> set[str]:
 
 
 async def test_notifications_killed_mid_burst_and_restarted_sends_every_acknowledgement_exactly_once(
-        system, bus) -> None:  # noqa: ANN001
+    system, bus
+) -> None:
     smtp = system.smtp
     slug = await schedule(bus, open_edition())
     await register_once_known(bus, slug)  # one trio: three acknowledgements before the burst
@@ -55,8 +61,7 @@ async def test_notifications_killed_mid_burst_and_restarted_sends_every_acknowle
         await bus.send("registration.RegisterTrio", body, message_id=str(uuid.uuid4()))
 
     # Kill while the mails are going out: some delivered, most not yet.
-    await wait_until(lambda: len(smtp.messages) >= already + 20, timeout=60, interval=0.002,
-                     what="the burst under way")
+    await wait_until(lambda: len(smtp.messages) >= already + 20, timeout=60, interval=0.002, what="the burst under way")
     system["notifications"].kill()
     delivered_before_kill = len(smtp.messages) - already
     system["notifications"].start()
@@ -66,8 +71,11 @@ async def test_notifications_killed_mid_burst_and_restarted_sends_every_acknowle
         await wait_until(lambda a=address: smtp.to(a), timeout=90, what="every member and approver mailed")
     # One more trio through every service, so that a duplicate still under way would have arrived by now.
     await register_once_known(bus, slug)
-    await wait_until(lambda: len(acknowledgements(bus)) >= 3 + len(members) + 3, timeout=60,
-                     what="NotificationSent for every acknowledgement")
+    await wait_until(
+        lambda: len(acknowledgements(bus)) >= 3 + len(members) + 3,
+        timeout=60,
+        what="NotificationSent for every acknowledgement",
+    )
 
     assert delivered_before_kill < len(members) + len(approvers), "the kill should land in the middle of the burst"
     for address in members:

@@ -40,13 +40,20 @@ class Notifications:
 
 
 @pytest.fixture(scope="module")
-async def notifications(real_services, tmp_path_factory) -> AsyncIterator[Notifications]:  # noqa: ANN001
+async def notifications(real_services, tmp_path_factory) -> AsyncIterator[Notifications]:
     logs = tmp_path_factory.mktemp("notification-logs")
-    async with ServiceEnv("e2e", tmp_path_factory.mktemp("notification-data"), "e2e-secret", TOKEN,
-                          services=("notifications",),
-                          extra={"WERKPLAATSEN_ORGANIZER_EMAIL": ORGANISER,
-                                 "WERKPLAATSEN_PUBLIC_URL": "https://werkplaatsen.example",
-                                 "NOTIFICATIONS_REMINDER_OFFSETS": "40s"}) as env:
+    async with ServiceEnv(
+        "e2e",
+        tmp_path_factory.mktemp("notification-data"),
+        "e2e-secret",
+        TOKEN,
+        services=("notifications",),
+        extra={
+            "WERKPLAATSEN_ORGANIZER_EMAIL": ORGANISER,
+            "WERKPLAATSEN_PUBLIC_URL": "https://werkplaatsen.example",
+            "NOTIFICATIONS_REMINDER_OFFSETS": "40s",
+        },
+    ) as env:
         assert env.smtp is not None
         replicas = [env.process("notifications", logs / f"notifications-{i}.log") for i in range(2)]
         async with running(*replicas):
@@ -64,12 +71,27 @@ class Publisher(Bus):
     async def publish(self, routing_key: str, data: dict[str, Any], correlation_id: str = "corr-e2e") -> str:
         event_id = str(uuid.uuid4())
         producer, name = routing_key.split(".", 1)
-        body = {"event_id": event_id, "type": name, "version": 1, "occurred_at": datetime.now(UTC).isoformat(),
-                "producer": producer, "correlation_id": correlation_id, "causation_id": correlation_id, "data": data}
+        body = {
+            "event_id": event_id,
+            "type": name,
+            "version": 1,
+            "occurred_at": datetime.now(UTC).isoformat(),
+            "producer": producer,
+            "correlation_id": correlation_id,
+            "causation_id": correlation_id,
+            "data": data,
+        }
         await self.exchange.publish(
-            aio_pika.Message(json.dumps(body).encode(), message_id=event_id, type=name, correlation_id=correlation_id,
-                             content_type="application/json", delivery_mode=aio_pika.DeliveryMode.PERSISTENT),
-            routing_key=routing_key)
+            aio_pika.Message(
+                json.dumps(body).encode(),
+                message_id=event_id,
+                type=name,
+                correlation_id=correlation_id,
+                content_type="application/json",
+                delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+            ),
+            routing_key=routing_key,
+        )
         return event_id
 
 
@@ -81,42 +103,84 @@ async def bus(notifications: Notifications) -> AsyncIterator[Publisher]:
 
 def registration(registration_id: str, tag: str, *, channel: str = "web", waived: bool = False) -> dict[str, Any]:
     return {
-        "registration_id": registration_id, "edition": EDITION, "registered_at": datetime.now(UTC).isoformat(),
-        "municipality": {"code": "GM0345", "name": "Veenendaal", "province": "Utrecht", "inhabitants": 70799,
-                         "size_class": "middelgroot" if waived else "groot", "m50_member": waived},
+        "registration_id": registration_id,
+        "edition": EDITION,
+        "registered_at": datetime.now(UTC).isoformat(),
+        "municipality": {
+            "code": "GM0345",
+            "name": "Veenendaal",
+            "province": "Utrecht",
+            "inhabitants": 70799,
+            "size_class": "middelgroot" if waived else "groot",
+            "m50_member": waived,
+        },
         "members": [
-            {"member_id": f"{tag}-1", "name": "Sanne de Vries", "email": f"sanne.{tag}@veenendaal.example",
-             "role": "wijkambtenaar", "domain": "sociaal", "language": "nl"},
-            {"member_id": f"{tag}-2", "name": "Mehmet Yilmaz", "email": f"mehmet.{tag}@veenendaal.example",
-             "role": "sectorambtenaar", "domain": "fysiek", "language": "nl"},
-            {"member_id": f"{tag}-3", "name": "Laura Mitchell", "email": f"laura.{tag}@veenendaal.example",
-             "role": "sectorambtenaar", "domain": "veiligheid", "language": "en"},
+            {
+                "member_id": f"{tag}-1",
+                "name": "Sanne de Vries",
+                "email": f"sanne.{tag}@veenendaal.example",
+                "role": "wijkambtenaar",
+                "domain": "sociaal",
+                "language": "nl",
+            },
+            {
+                "member_id": f"{tag}-2",
+                "name": "Mehmet Yilmaz",
+                "email": f"mehmet.{tag}@veenendaal.example",
+                "role": "sectorambtenaar",
+                "domain": "fysiek",
+                "language": "nl",
+            },
+            {
+                "member_id": f"{tag}-3",
+                "name": "Laura Mitchell",
+                "email": f"laura.{tag}@veenendaal.example",
+                "role": "sectorambtenaar",
+                "domain": "veiligheid",
+                "language": "en",
+            },
         ],
-        "case": {"title": f"Wonen met begeleiding {tag}", "neighbourhood": "Het Franse Gat",
-                 "summary": "Woningen voor mensen die uitstromen uit beschermd wonen.",
-                 "domains": ["fysiek", "sociaal", "veiligheid"]},
-        "fee": {"amount_cents": 0, "currency": "EUR", "waived": True, "reason": "middelgroot"} if waived
+        "case": {
+            "title": f"Wonen met begeleiding {tag}",
+            "neighbourhood": "Het Franse Gat",
+            "summary": "Woningen voor mensen die uitstromen uit beschermd wonen.",
+            "domains": ["fysiek", "sociaal", "veiligheid"],
+        },
+        "fee": {"amount_cents": 0, "currency": "EUR", "waived": True, "reason": "middelgroot"}
+        if waived
         else {"amount_cents": 20000, "currency": "EUR", "waived": False, "reason": None},
-        "priority": waived, "preferred_domain_mix": True,
+        "priority": waived,
+        "preferred_domain_mix": True,
         "consent": {"privacy": True, "publish_municipality_name": True},
-        "channel": channel, "chat_id": f"room-{tag}" if channel == "chat" else None,
+        "channel": channel,
+        "chat_id": f"room-{tag}" if channel == "chat" else None,
     }
 
 
 def edition(first_session: datetime) -> dict[str, Any]:
     sessions = [first_session, first_session + timedelta(days=23), first_session + timedelta(days=91)]
     return {
-        "edition": EDITION, "title": "Werkplaatsen wijkgericht werken",
+        "edition": EDITION,
+        "title": "Werkplaatsen wijkgericht werken",
         "venue": {"name": "Werkplaats wijkgericht werken", "address": "Catharijnesingel 47", "city": "Utrecht"},
         "capacity": {"min_trios": 6, "max_trios": 8},
         "registration_deadline": (first_session - timedelta(days=20)).isoformat(),
         "registration_closes_at": (first_session - timedelta(days=10)).isoformat(),
         "fee": {"amount_cents": 20000, "waived_for_size_classes": ["middelgroot"]},
-        "priority_size_classes": ["middelgroot"], "table_size": 3,
-        "sessions": [{"number": i + 1, "title": title, "outcome": f"Uitkomst {i + 1}", "starts_at": start.isoformat(),
-                      "ends_at": (start + timedelta(hours=4)).isoformat()}
-                     for i, (title, start) in enumerate(zip(("Positionering", "Lokale agenda", "Wat en wie"),
-                                                            sessions, strict=True))],
+        "priority_size_classes": ["middelgroot"],
+        "table_size": 3,
+        "sessions": [
+            {
+                "number": i + 1,
+                "title": title,
+                "outcome": f"Uitkomst {i + 1}",
+                "starts_at": start.isoformat(),
+                "ends_at": (start + timedelta(hours=4)).isoformat(),
+            }
+            for i, (title, start) in enumerate(
+                zip(("Positionering", "Lokale agenda", "Wat en wie"), sessions, strict=True)
+            )
+        ],
     }
 
 
@@ -138,11 +202,13 @@ def calendar_of(message: EmailMessage) -> Calendar:
 async def mails(smtp: SmtpSink, address: str, starts: str, count: int = 1) -> list[EmailMessage]:
     def found() -> list[EmailMessage]:
         return [m for m in smtp.to(address) if subject(m).startswith(starts)]
+
     return await wait_until(lambda: len(found()) >= count and found(), timeout=60, what=f"{count} x {starts!r}")
 
 
 async def test_every_notification_of_the_table_in_dutch_and_english_once_from_two_replicas(
-        notifications: Notifications, bus: Publisher) -> None:
+    notifications: Notifications, bus: Publisher
+) -> None:
     smtp = notifications.smtp
     # Session 1 starts in 70 s; with the offset 40s its reminder is due in 30 s.
     first = (datetime.now(UTC) + timedelta(seconds=70)).replace(microsecond=0)
@@ -152,10 +218,15 @@ async def test_every_notification_of_the_table_in_dutch_and_english_once_from_tw
     sanne, mehmet, laura = (f"{n}.{tag}@veenendaal.example" for n in ("sanne", "mehmet", "laura"))
 
     # The approval request overtakes the registration it belongs to.
-    await bus.publish("registration.ApprovalRequested", {
-        "registration_id": reg, "approver": {"name": "Jan van den Berg", "email": f"jan.{tag}@veenendaal.example"},
-        "approve_url": f"https://werkplaatsen.example/registrations/{reg}/approval?token=abc",
-        "expires_at": "2030-09-16T07:14:05Z"})
+    await bus.publish(
+        "registration.ApprovalRequested",
+        {
+            "registration_id": reg,
+            "approver": {"name": "Jan van den Berg", "email": f"jan.{tag}@veenendaal.example"},
+            "approve_url": f"https://werkplaatsen.example/registrations/{reg}/approval?token=abc",
+            "expires_at": "2030-09-16T07:14:05Z",
+        },
+    )
     await bus.publish("registration.TrioRegistered", registration(reg, tag, channel="chat"))
 
     (ack_nl,) = await mails(smtp, sanne, "Aanmelding ontvangen")
@@ -168,17 +239,24 @@ async def test_every_notification_of_the_table_in_dutch_and_english_once_from_tw
     assert "De link is geldig tot maandag 16 september 2030 om 09.14 uur." in plain(approval)
     assert f"https://werkplaatsen.example/registrations/{reg}/approval?token=abc" in plain(approval)
 
-    await bus.publish("registration.RegistrationApproved", {
-        "registration_id": reg, "edition": EDITION, "approved_at": datetime.now(UTC).isoformat(),
-        "by_organizer": False})
+    await bus.publish(
+        "registration.RegistrationApproved",
+        {
+            "registration_id": reg,
+            "edition": EDITION,
+            "approved_at": datetime.now(UTC).isoformat(),
+            "by_organizer": False,
+        },
+    )
     await mails(smtp, mehmet, "Deelname goedgekeurd")
     await mails(smtp, laura, "Participation approved")
 
     await bus.publish("scheduling.TrioWaitlisted", {"registration_id": reg, "edition": EDITION, "position": 2})
     await mails(smtp, sanne, "Wachtlijst, plaats 2")
     for position in (2, 1):  # the same position again, then a new one: one more mail
-        await bus.publish("scheduling.TrioWaitlisted", {"registration_id": reg, "edition": EDITION,
-                                                        "position": position})
+        await bus.publish(
+            "scheduling.TrioWaitlisted", {"registration_id": reg, "edition": EDITION, "position": position}
+        )
     await mails(smtp, sanne, "Wachtlijst", count=2)
     await mails(smtp, laura, "Waiting list, position 1")
 
@@ -188,17 +266,32 @@ async def test_every_notification_of_the_table_in_dutch_and_english_once_from_tw
     assert "Catharijnesingel 47, Utrecht" in plain(placed_nl) and "Deelnamekosten: 200 euro." in plain(placed_nl)
     events = sorted(calendar_of(placed_en).walk("VEVENT"), key=lambda e: e.decoded("dtstart"))
     assert [e.decoded("dtstart") for e in events] == [
-        first.astimezone(AMSTERDAM), (first + timedelta(days=23)).astimezone(AMSTERDAM),
-        (first + timedelta(days=91)).astimezone(AMSTERDAM)]
+        first.astimezone(AMSTERDAM),
+        (first + timedelta(days=23)).astimezone(AMSTERDAM),
+        (first + timedelta(days=91)).astimezone(AMSTERDAM),
+    ]
     assert all(e["DTSTART"].params["TZID"] == "Europe/Amsterdam" for e in events)
     assert str(events[0]["SUMMARY"]).startswith("Session 1: Positionering")
 
-    await bus.publish("scheduling.SeatingPlanned", {"edition": EDITION, "session_number": 1, "tables": [
-        {"table": 1, "registration_ids": ["someone-else"]}, {"table": 2, "registration_ids": [reg]}]})
+    await bus.publish(
+        "scheduling.SeatingPlanned",
+        {
+            "edition": EDITION,
+            "session_number": 1,
+            "tables": [{"table": 1, "registration_ids": ["someone-else"]}, {"table": 2, "registration_ids": [reg]}],
+        },
+    )
     moved = first + timedelta(days=30)
-    await bus.publish("scheduling.SessionRescheduled", {
-        "edition": EDITION, "session_number": 2, "starts_at": moved.isoformat(),
-        "ends_at": (moved + timedelta(hours=4)).isoformat(), "sequence": 1})
+    await bus.publish(
+        "scheduling.SessionRescheduled",
+        {
+            "edition": EDITION,
+            "session_number": 2,
+            "starts_at": moved.isoformat(),
+            "ends_at": (moved + timedelta(hours=4)).isoformat(),
+            "sequence": 1,
+        },
+    )
     (update,) = await mails(smtp, mehmet, "Gewijzigd: bijeenkomst 2")
     (changed,) = calendar_of(update).walk("VEVENT")
     (before,) = [e for e in events if str(e["UID"]) == str(changed["UID"])]
@@ -206,15 +299,23 @@ async def test_every_notification_of_the_table_in_dutch_and_english_once_from_tw
     assert changed.decoded("dtstart") == moved.astimezone(AMSTERDAM)
     await mails(smtp, laura, "Changed: session 2")
 
-    await bus.publish("reporting.LessonReportPublished", {
-        "edition": EDITION, "session_number": 1, "title": "Lessen over positionering",
-        "url": "https://werkplaatsen.example/reports/e2e-najaar/1"})
+    await bus.publish(
+        "reporting.LessonReportPublished",
+        {
+            "edition": EDITION,
+            "session_number": 1,
+            "title": "Lessen over positionering",
+            "url": "https://werkplaatsen.example/reports/e2e-najaar/1",
+        },
+    )
     (report,) = await mails(smtp, sanne, "Verslag online")
     assert "https://werkplaatsen.example/reports/e2e-najaar/1" in plain(report)
     await mails(smtp, laura, "Report online")
 
-    await bus.publish("scheduling.RegistrationClosed", {"edition": EDITION, "placed": [reg], "waitlisted": [],
-                                                        "undersubscribed": True})
+    await bus.publish(
+        "scheduling.RegistrationClosed",
+        {"edition": EDITION, "placed": [reg], "waitlisted": [], "undersubscribed": True},
+    )
     (warning,) = await mails(smtp, ORGANISER, "Te weinig aanmeldingen")
     assert "Geplaatst: 1 trio('s) (minimum 6, maximum 8)" in plain(warning)
 
@@ -224,13 +325,23 @@ async def test_every_notification_of_the_table_in_dutch_and_english_once_from_tw
     await bus.publish("registration.TrioRegistered", registration(cancelled, f"{tag}c"))
     await mails(smtp, f"sanne.{tag}d@veenendaal.example", "Aanmelding ontvangen")
     await mails(smtp, f"sanne.{tag}c@veenendaal.example", "Aanmelding ontvangen")
-    await bus.publish("registration.RegistrationDeclined", {
-        "registration_id": declined, "edition": EDITION, "declined_at": datetime.now(UTC).isoformat(),
-        "by_organizer": True, "reason": "De casus is nog niet rijp."})
-    await bus.publish("registration.RegistrationCancelled", {"registration_id": cancelled, "edition": EDITION,
-                                                             "reason": "Van functie gewisseld."})
-    await bus.publish("scheduling.PlaceReleased", {"registration_id": cancelled, "edition": EDITION,
-                                                   "reason": "cancelled"})
+    await bus.publish(
+        "registration.RegistrationDeclined",
+        {
+            "registration_id": declined,
+            "edition": EDITION,
+            "declined_at": datetime.now(UTC).isoformat(),
+            "by_organizer": True,
+            "reason": "De casus is nog niet rijp.",
+        },
+    )
+    await bus.publish(
+        "registration.RegistrationCancelled",
+        {"registration_id": cancelled, "edition": EDITION, "reason": "Van functie gewisseld."},
+    )
+    await bus.publish(
+        "scheduling.PlaceReleased", {"registration_id": cancelled, "edition": EDITION, "reason": "cancelled"}
+    )
     (no,) = await mails(smtp, f"mehmet.{tag}d@veenendaal.example", "Deelname niet goedgekeurd")
     assert "Toelichting: De casus is nog niet rijp." in plain(no)
     await mails(smtp, f"laura.{tag}d@veenendaal.example", "Participation not approved")
@@ -250,8 +361,13 @@ async def test_every_notification_of_the_table_in_dutch_and_english_once_from_tw
 
     # Organisers read the log; a privacy request blanks it.
     async with httpx.AsyncClient() as client:
-        log = (await client.get(f"{notifications.url}/api/notifications", params={"registration_id": reg},
-                                headers={"Authorization": f"Bearer {TOKEN}"})).json()["notifications"]
+        log = (
+            await client.get(
+                f"{notifications.url}/api/notifications",
+                params={"registration_id": reg},
+                headers={"Authorization": f"Bearer {TOKEN}"},
+            )
+        ).json()["notifications"]
     kinds = sorted(e["kind"] for e in log)
     assert kinds.count("acknowledgement") == 3 and kinds.count("approval_request") == 1
     assert kinds.count("waitlisted") == 6 and kinds.count("reminder") == 3
@@ -259,8 +375,13 @@ async def test_every_notification_of_the_table_in_dutch_and_english_once_from_tw
 
     async def erased() -> bool:
         async with httpx.AsyncClient() as client:
-            found = (await client.get(f"{notifications.url}/api/notifications", params={"registration_id": declined},
-                                      headers={"Authorization": f"Bearer {TOKEN}"})).json()["notifications"]
+            found = (
+                await client.get(
+                    f"{notifications.url}/api/notifications",
+                    params={"registration_id": declined},
+                    headers={"Authorization": f"Bearer {TOKEN}"},
+                )
+            ).json()["notifications"]
         return bool(found) and all(e["recipient"] == "" and e["subject"] == "" for e in found)
 
     await wait_until(erased, what="the declined trio's mails erased")

@@ -41,7 +41,7 @@ async def management() -> str:
     return MANAGEMENT_URL
 
 
-def status(system, *args: str, urls: dict[str, str] | None = None) -> tuple[int, dict[str, Any]]:  # noqa: ANN001
+def status(system, *args: str, urls: dict[str, str] | None = None) -> tuple[int, dict[str, Any]]:
     urls = urls if urls is not None else {name: system[name].url for name in SERVICES}
     env = {**os.environ, "WERKPLAATSEN_BROKER_URL": system.amqp_url}
     argv = [sys.executable, "-m", "services", "status", "--json", *args]
@@ -57,11 +57,17 @@ def by_service(answer: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 
 def all_ready_and_idle(answer: dict[str, Any]) -> bool:
-    return all(s["ready"] and s["queue"]["consumers"] == 1 and s["queue"]["messages"] == 0 and s["outbox"] == 0
-               and s["dead_letters"] == 0 for s in answer["services"])
+    return all(
+        s["ready"]
+        and s["queue"]["consumers"] == 1
+        and s["queue"]["messages"] == 0
+        and s["outbox"] == 0
+        and s["dead_letters"] == 0
+        for s in answer["services"]
+    )
 
 
-async def test_status_shows_every_service_ready_consuming_and_idle_from_the_management_api(system, management) -> None:  # noqa: ANN001
+async def test_status_shows_every_service_ready_consuming_and_idle_from_the_management_api(system, management) -> None:
     async def settled() -> dict[str, Any] | None:
         code, answer = status(system, "--management-url", management)
         return answer if code == 0 and all_ready_and_idle(answer) else None
@@ -72,16 +78,17 @@ async def test_status_shows_every_service_ready_consuming_and_idle_from_the_mana
     assert all(s["queue"]["unacked"] == 0 for s in answer["services"])
 
 
-async def test_without_the_management_api_status_declares_the_queues_passively(system) -> None:  # noqa: ANN001
+async def test_without_the_management_api_status_declares_the_queues_passively(system) -> None:
     code, answer = status(system, "--no-management")
     assert code == 0
     assert answer["source"].startswith("AMQP passive declarations")
     assert {name: s["queue"]["consumers"] for name, s in by_service(answer).items()} == dict.fromkeys(SERVICES, 1)
 
 
-async def test_a_dead_letter_shows_in_the_status_and_in_the_metrics(system, bus) -> None:  # noqa: ANN001
+async def test_a_dead_letter_shows_in_the_status_and_in_the_metrics(system, bus) -> None:
     await bus.commands.channel.default_exchange.publish(  # straight into registration's queue, as a broken event
-        _message(b'{"not": "an event"}', "scheduling.PlaceReleased"), routing_key="werkplaatsen.registration")
+        _message(b'{"not": "an event"}', "scheduling.PlaceReleased"), routing_key="werkplaatsen.registration"
+    )
 
     async def dead_letter_counted() -> dict[str, Any] | None:
         _, answer = status(system, "--no-management")
@@ -90,16 +97,23 @@ async def test_a_dead_letter_shows_in_the_status_and_in_the_metrics(system, bus)
     await wait_until(dead_letter_counted, timeout=30, interval=0.5, what="the dead letter in the status")
     async with httpx.AsyncClient() as client:
         text = (await client.get(f"{system['registration'].url}/metrics")).text
-    assert sample(text, "werkplaatsen_dead_letters_total", service="registration",
-                  routing_key="scheduling.PlaceReleased") == 1
+    assert (
+        sample(text, "werkplaatsen_dead_letters_total", service="registration", routing_key="scheduling.PlaceReleased")
+        == 1
+    )
 
     env = {**os.environ, "WERKPLAATSEN_BROKER_URL": system.amqp_url}
-    purge = subprocess.run([sys.executable, "-m", "services", "dlq", "purge", "registration", "--all", "--yes"],
-                           env=env, capture_output=True, text=True, timeout=60)
+    purge = subprocess.run(
+        [sys.executable, "-m", "services", "dlq", "purge", "registration", "--all", "--yes"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert purge.returncode == 0 and "deleted 1" in purge.stdout
 
 
-async def test_a_service_that_does_not_answer_makes_the_status_fail(system) -> None:  # noqa: ANN001
+async def test_a_service_that_does_not_answer_makes_the_status_fail(system) -> None:
     urls = {name: system[name].url for name in SERVICES} | {"reporting": f"http://127.0.0.1:{free_port()}"}
     code, answer = status(system, "--no-management", urls=urls)
     assert code == 1
@@ -107,7 +121,7 @@ async def test_a_service_that_does_not_answer_makes_the_status_fail(system) -> N
     assert by_service(answer)["scheduling"]["ready"] is True
 
 
-async def test_metrics_carry_faststream_counters_and_the_outbox_of_each_service(system, bus) -> None:  # noqa: ANN001
+async def test_metrics_carry_faststream_counters_and_the_outbox_of_each_service(system, bus) -> None:
     await bus.send("scheduling.ScheduleEdition", open_edition())
     await bus.wait_for("EditionScheduled")
     async with httpx.AsyncClient() as client:
@@ -115,8 +129,10 @@ async def test_metrics_carry_faststream_counters_and_the_outbox_of_each_service(
 
     scheduling = texts["scheduling"]
     assert sample(scheduling, "faststream_received_messages_total", app_name="werkplaatsen-scheduling") >= 1
-    assert sample(scheduling, "werkplaatsen_outbox_published_total", service="scheduling",
-                  message_type="EditionScheduled") >= 1
+    assert (
+        sample(scheduling, "werkplaatsen_outbox_published_total", service="scheduling", message_type="EditionScheduled")
+        >= 1
+    )
     for name, text in texts.items():
         assert sample(text, "werkplaatsen_outbox_pending", service=name) is not None
         assert sample(text, "werkplaatsen_outbox_oldest_age_seconds", service=name) is not None
@@ -134,6 +150,10 @@ def sample(text: str, name: str, **labels: str) -> float | None:
 def _message(body: bytes, routing_key: str):  # noqa: ANN202
     import aio_pika
 
-    return aio_pika.Message(body, message_id=f"broken-{free_port()}", type="PlaceReleased",
-                            headers={"x-original-routing-key": routing_key},
-                            delivery_mode=aio_pika.DeliveryMode.PERSISTENT)
+    return aio_pika.Message(
+        body,
+        message_id=f"broken-{free_port()}",
+        type="PlaceReleased",
+        headers={"x-original-routing-key": routing_key},
+        delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+    )

@@ -29,8 +29,10 @@ async def schedule(bus: Bus) -> str:
 
 async def outcome(bus: Bus, command_id: str, accepted: str) -> dict[str, Any]:
     """The event `accepted` or the CommandRejected that the command caused."""
-    found = await wait_until(lambda: bus.of(accepted, correlation_id=command_id)
-                             or bus.of("CommandRejected", correlation_id=command_id), what=f"outcome of {command_id}")
+    found = await wait_until(
+        lambda: bus.of(accepted, correlation_id=command_id) or bus.of("CommandRejected", correlation_id=command_id),
+        what=f"outcome of {command_id}",
+    )
     return found[0]
 
 
@@ -53,7 +55,7 @@ async def register(bus: Bus, slug: str, body: dict[str, Any] | None = None) -> t
 
 
 @pytest.fixture
-async def edition(system, bus) -> str:  # noqa: ANN001
+async def edition(system, bus) -> str:
     """An open edition that registration knows of (a first trio got through)."""
     slug = await schedule(bus)
     await register(bus, slug)
@@ -71,8 +73,12 @@ async def test_intake_refusals_name_trio_size_incomplete_case_and_invalid_email(
     body = trio(edition)
     two = await command(bus, "registration.RegisterTrio", {**body, "members": body["members"][:2]}, "TrioRegistered")
     assert codes(two) == [("members", "trio_size")]
-    blank = await command(bus, "registration.RegisterTrio",
-                          {**body, "case": {**body["case"], "neighbourhood": "  ", "summary": ""}}, "TrioRegistered")
+    blank = await command(
+        bus,
+        "registration.RegisterTrio",
+        {**body, "case": {**body["case"], "neighbourhood": "  ", "summary": ""}},
+        "TrioRegistered",
+    )
     assert codes(blank) == [("case.neighbourhood", "case_incomplete"), ("case.summary", "case_incomplete")]
     members = [{**body["members"][0], "email": "anna-at-veenendaal"}, *body["members"][1:]]
     bad_mail = await command(bus, "registration.RegisterTrio", {**body, "members": members}, "TrioRegistered")
@@ -84,11 +90,13 @@ async def test_intake_refusals_name_trio_size_incomplete_case_and_invalid_email(
 
 async def test_approver_approves_with_the_link_and_a_second_use_changes_nothing(bus: Bus, edition: str) -> None:
     rid, token = await register(bus, edition)
-    approved = await command(bus, "registration.ApproveRegistration", {"registration_id": rid, "token": token},
-                             "RegistrationApproved")
+    approved = await command(
+        bus, "registration.ApproveRegistration", {"registration_id": rid, "token": token}, "RegistrationApproved"
+    )
     assert approved["data"]["registration_id"] == rid and approved["data"]["by_organizer"] is False
-    again = await command(bus, "registration.DeclineRegistration", {"registration_id": rid, "token": token},
-                          "RegistrationDeclined")
+    again = await command(
+        bus, "registration.DeclineRegistration", {"registration_id": rid, "token": token}, "RegistrationDeclined"
+    )
     assert codes(again) == [("registration_id", "already_decided")]
     assert bus.of("RegistrationDeclined", registration_id=rid) == []
 
@@ -97,21 +105,25 @@ async def test_tampered_foreign_and_missing_tokens_decide_nothing(bus: Bus, edit
     rid, token = await register(bus, edition)
     other, other_token = await register(bus, edition)
     tampered = token[:-3] + ("xyz" if not token.endswith("xyz") else "abc")
-    for body, expected in [({"registration_id": rid, "token": tampered}, ("token", "invalid_token")),
-                           ({"registration_id": rid, "token": other_token}, ("token", "invalid_token")),
-                           ({"registration_id": rid}, ("token", "token_required")),
-                           ({"registration_id": str(uuid.uuid4()), "by_organizer": True},
-                            ("registration_id", "unknown_registration"))]:
+    for body, expected in [
+        ({"registration_id": rid, "token": tampered}, ("token", "invalid_token")),
+        ({"registration_id": rid, "token": other_token}, ("token", "invalid_token")),
+        ({"registration_id": rid}, ("token", "token_required")),
+        ({"registration_id": str(uuid.uuid4()), "by_organizer": True}, ("registration_id", "unknown_registration")),
+    ]:
         refused = await command(bus, "registration.ApproveRegistration", body, "RegistrationApproved")
         assert codes(refused) == [expected]
-    declined = await command(bus, "registration.DeclineRegistration",
-                             {"registration_id": other, "token": other_token, "reason": "Geen tijd."},
-                             "RegistrationDeclined")
+    declined = await command(
+        bus,
+        "registration.DeclineRegistration",
+        {"registration_id": other, "token": other_token, "reason": "Geen tijd."},
+        "RegistrationDeclined",
+    )
     assert declined["data"]["reason"] == "Geen tijd."
     assert bus.of("RegistrationApproved", registration_id=rid) == []
 
 
-async def test_organiser_decides_and_requests_a_new_link_over_http(system, bus: Bus, edition: str) -> None:  # noqa: ANN001
+async def test_organiser_decides_and_requests_a_new_link_over_http(system, bus: Bus, edition: str) -> None:
     approve, _ = await register(bus, edition)
     decline, _ = await register(bus, edition)
     base = f"{system['registration'].url}/api/registrations"
@@ -136,7 +148,7 @@ async def test_organiser_decides_and_requests_a_new_link_over_http(system, bus: 
 # Cancellation and status
 
 
-async def overview(system, edition: str) -> dict[str, dict[str, Any]]:  # noqa: ANN001
+async def overview(system, edition: str) -> dict[str, dict[str, Any]]:
     async with httpx.AsyncClient(headers=ORGANISER) as client:
         response = await client.get(f"{system['registration'].url}/api/registrations", params={"edition": edition})
     return {r["registration_id"]: r for r in response.json()["registrations"]}
@@ -144,8 +156,9 @@ async def overview(system, edition: str) -> dict[str, dict[str, Any]]:  # noqa: 
 
 async def test_cancelling_twice_is_refused(bus: Bus, edition: str) -> None:
     rid, _ = await register(bus, edition)
-    cancelled = await command(bus, "registration.CancelRegistration", {"registration_id": rid, "reason": "Ziek"},
-                              "RegistrationCancelled")
+    cancelled = await command(
+        bus, "registration.CancelRegistration", {"registration_id": rid, "reason": "Ziek"}, "RegistrationCancelled"
+    )
     assert cancelled["data"] == {"registration_id": rid, "edition": edition, "reason": "Ziek"}
     twice = await command(bus, "registration.CancelRegistration", {"registration_id": rid}, "RegistrationCancelled")
     assert codes(twice) == [("registration_id", "already_cancelled")]
@@ -155,46 +168,79 @@ async def publish_scheduling_event(bus: Bus, name: str, data: dict[str, Any], oc
     """What scheduling would publish; the deadline is weeks away, so the real one places nobody yet."""
     events = await bus.channel.declare_exchange("werkplaatsen.events", "topic", durable=True)
     event_id = str(uuid.uuid4())
-    envelope = {"event_id": event_id, "type": name, "version": 1, "occurred_at": occurred_at,
-                "producer": "scheduling", "correlation_id": event_id, "causation_id": event_id, "data": data}
-    await events.publish(aio_pika.Message(json.dumps(envelope).encode(), message_id=event_id, type=name,
-                                          content_type="application/json"), routing_key=f"scheduling.{name}")
+    envelope = {
+        "event_id": event_id,
+        "type": name,
+        "version": 1,
+        "occurred_at": occurred_at,
+        "producer": "scheduling",
+        "correlation_id": event_id,
+        "causation_id": event_id,
+        "data": data,
+    }
+    await events.publish(
+        aio_pika.Message(
+            json.dumps(envelope).encode(), message_id=event_id, type=name, content_type="application/json"
+        ),
+        routing_key=f"scheduling.{name}",
+    )
 
 
 async def test_status_follows_places_and_waitlist_and_a_late_placement_does_not_revive_a_cancelled_trio(
-        system, bus: Bus, edition: str) -> None:  # noqa: ANN001
+    system, bus: Bus, edition: str
+) -> None:
     waiting, _ = await register(bus, edition)
     leaving, _ = await register(bus, edition)
     for rid in (waiting, leaving):
-        await command(bus, "registration.ApproveRegistration", {"registration_id": rid, "by_organizer": True},
-                      "RegistrationApproved")
-    await publish_scheduling_event(bus, "TrioWaitlisted", {"registration_id": waiting, "edition": edition,
-                                                           "position": 2}, "2030-01-01T10:00:00+00:00")
-    await publish_scheduling_event(bus, "TrioWaitlisted", {"registration_id": waiting, "edition": edition,
-                                                           "position": 3}, "2030-01-01T09:00:00+00:00")  # stale
+        await command(
+            bus,
+            "registration.ApproveRegistration",
+            {"registration_id": rid, "by_organizer": True},
+            "RegistrationApproved",
+        )
+    await publish_scheduling_event(
+        bus,
+        "TrioWaitlisted",
+        {"registration_id": waiting, "edition": edition, "position": 2},
+        "2030-01-01T10:00:00+00:00",
+    )
+    await publish_scheduling_event(
+        bus,
+        "TrioWaitlisted",
+        {"registration_id": waiting, "edition": edition, "position": 3},
+        "2030-01-01T09:00:00+00:00",
+    )  # stale
     await command(bus, "registration.CancelRegistration", {"registration_id": leaving}, "RegistrationCancelled")
-    await publish_scheduling_event(bus, "TrioPlaced", {"registration_id": leaving, "edition": edition,
-                                                       "via": "allocation"}, "2030-01-01T10:00:00+00:00")
+    await publish_scheduling_event(
+        bus,
+        "TrioPlaced",
+        {"registration_id": leaving, "edition": edition, "via": "allocation"},
+        "2030-01-01T10:00:00+00:00",
+    )
 
     async def settled() -> dict[str, dict[str, Any]] | None:
         found = await overview(system, edition)
         return found if (found[waiting]["status"], found[waiting]["waitlist_position"]) == ("waitlisted", 2) else None
 
     await wait_until(settled, what="waitlist position 2")
-    await publish_scheduling_event(bus, "TrioPlaced", {"registration_id": waiting, "edition": edition,
-                                                       "via": "waitlist"}, "2030-01-01T11:00:00+00:00")
+    await publish_scheduling_event(
+        bus,
+        "TrioPlaced",
+        {"registration_id": waiting, "edition": edition, "via": "waitlist"},
+        "2030-01-01T11:00:00+00:00",
+    )
     await wait_until(lambda: _status(system, edition, waiting, "placed"), what="placed")
     assert (await overview(system, edition))[leaving]["status"] == "cancelled"
 
 
-async def _status(system, edition: str, rid: str, status: str) -> bool:  # noqa: ANN001
+async def _status(system, edition: str, rid: str, status: str) -> bool:
     return (await overview(system, edition))[rid]["status"] == status
 
 
 # Privacy
 
 
-async def test_erasure_anonymises_the_trio_and_is_announced_once(system, bus: Bus, edition: str) -> None:  # noqa: ANN001
+async def test_erasure_anonymises_the_trio_and_is_announced_once(system, bus: Bus, edition: str) -> None:
     body = trio(edition)
     rid, _ = await register(bus, edition, body)
     replies = await bus.channel.declare_queue(exclusive=True)

@@ -38,18 +38,46 @@ FAILED_MAIL_CAUSE = str(uuid.uuid4())
 
 # registration_id: (code, municipality, province, size class, consent, neighbourhood, members, approver)
 TRIOS: dict[str, tuple[str, str, str, str, bool, str, list[tuple[str, str]], str]] = {
-    "t1": ("GM0345", "Veenendaal", "Utrecht", "middelgroot", True, "Het Franse Gat",
-           [("Sanne de Vries", "sociaal"), ("Mehmet Yılmaz", "fysiek"), ("Laura Mitchell", "veiligheid")],
-           "Jan van den Berg"),
-    "t2": ("GM0203", "Barneveld", "Gelderland", "middelgroot", False, "De Burgt",
-           [("Geertruida Hoogendoorn", "fysiek"), ("Bram Jansen", "sociaal"), ("Fatima El Amrani", "economie")],
-           "Hendrik Zwanenburg"),
-    "t3": ("GM0307", "Amersfoort", "Utrecht", "groot", False, "Vathorst",
-           [("Kees Oosterhuis", "fysiek"), ("Priya Raghunathan", "sociaal"), ("Wil Bakker", "bestuur")],
-           "Marloes Stevens"),
-    "t4": ("GM0981", "Vaals", "Limburg", "klein", True, "Centrum",
-           [("Joost Maas", "fysiek"), ("Ingrid Lemmens", "sociaal"), ("Ruud Kerckhoffs", "veiligheid")],
-           "Noor Habets"),
+    "t1": (
+        "GM0345",
+        "Veenendaal",
+        "Utrecht",
+        "middelgroot",
+        True,
+        "Het Franse Gat",
+        [("Sanne de Vries", "sociaal"), ("Mehmet Yılmaz", "fysiek"), ("Laura Mitchell", "veiligheid")],
+        "Jan van den Berg",
+    ),
+    "t2": (
+        "GM0203",
+        "Barneveld",
+        "Gelderland",
+        "middelgroot",
+        False,
+        "De Burgt",
+        [("Geertruida Hoogendoorn", "fysiek"), ("Bram Jansen", "sociaal"), ("Fatima El Amrani", "economie")],
+        "Hendrik Zwanenburg",
+    ),
+    "t3": (
+        "GM0307",
+        "Amersfoort",
+        "Utrecht",
+        "groot",
+        False,
+        "Vathorst",
+        [("Kees Oosterhuis", "fysiek"), ("Priya Raghunathan", "sociaal"), ("Wil Bakker", "bestuur")],
+        "Marloes Stevens",
+    ),
+    "t4": (
+        "GM0981",
+        "Vaals",
+        "Limburg",
+        "klein",
+        True,
+        "Centrum",
+        [("Joost Maas", "fysiek"), ("Ingrid Lemmens", "sociaal"), ("Ruud Kerckhoffs", "veiligheid")],
+        "Noor Habets",
+    ),
 }
 PRESENT = {1: ["t1", "t2", "t3"], 2: ["t1", "t2"], 3: ["t1", "t2", "t3"]}
 
@@ -61,8 +89,9 @@ NOTES = {
             "In Barneveld merkte Hoogendoorn dat een stip op de horizon helpt om keuzes te maken.",
             "<script>alert('xss')</script> Samenwerken tussen domeinen vraagt een gedeelde taal.",
         ],
-        "instruments": [{"name": "Positioneringskompas",
-                         "description": "Vier kwadranten; vragen aan Mehmet via 06-12345678."}],
+        "instruments": [
+            {"name": "Positioneringskompas", "description": "Vier kwadranten; vragen aan Mehmet via 06-12345678."}
+        ],
         "quotes": ['"In De Burgt zien bewoners één gemeente." — Bram Jansen, Barneveld'],
         "next_steps": ["Bel Mehmet op 06-12345678 of +31 30 123 4567 voor de slides."],
     },
@@ -73,7 +102,8 @@ NOTES = {
             "Mail hendrik.zwanenburg@barneveld.example of bel 030-1234567 als Zwanenburg akkoord is.",
         ],
         "instruments": [{"name": "Agendamatrix", "description": "Wat vinden bestuur, beleid en bewoners urgent?"}],
-        "quotes": [], "next_steps": ["Fatima stuurt de matrix rond."],
+        "quotes": [],
+        "next_steps": ["Fatima stuurt de matrix rond."],
     },
     3: {
         "lessons": [
@@ -82,15 +112,49 @@ NOTES = {
             "Jan van den Berg gaf het trio de ruimte; Marloes Stevens deed dat ook.",
             "In Veenendaal werkt de gedeelde taal inmiddels.",
         ],
-        "instruments": [], "quotes": ["Geef kees.oosterhuis@amersfoort.example de ruimte."], "next_steps": [],
+        "instruments": [],
+        "quotes": ["Geef kees.oosterhuis@amersfoort.example de ruimte."],
+        "next_steps": [],
     },
 }
 
 FORBIDDEN_WORDS = [
-    "Sanne", "Vries", "Mehmet", "Yılmaz", "Yilmaz", "Laura", "Mitchell", "Geertruida", "Hoogendoorn", "Bram",
-    "Jansen", "Fatima", "Amrani", "Kees", "Oosterhuis", "Priya", "Raghunathan", "Wil Bakker", "Bakker", "Joost",
-    "Ingrid", "Lemmens", "Ruud", "Kerckhoffs", "Jan", "Berg", "Hendrik", "Zwanenburg", "Marloes", "Stevens", "Noor",
-    "Habets", "Barneveld", "Amersfoort", "De Burgt", "Vathorst",
+    "Sanne",
+    "Vries",
+    "Mehmet",
+    "Yılmaz",
+    "Yilmaz",
+    "Laura",
+    "Mitchell",
+    "Geertruida",
+    "Hoogendoorn",
+    "Bram",
+    "Jansen",
+    "Fatima",
+    "Amrani",
+    "Kees",
+    "Oosterhuis",
+    "Priya",
+    "Raghunathan",
+    "Wil Bakker",
+    "Bakker",
+    "Joost",
+    "Ingrid",
+    "Lemmens",
+    "Ruud",
+    "Kerckhoffs",
+    "Jan",
+    "Berg",
+    "Hendrik",
+    "Zwanenburg",
+    "Marloes",
+    "Stevens",
+    "Noor",
+    "Habets",
+    "Barneveld",
+    "Amersfoort",
+    "De Burgt",
+    "Vathorst",
 ]
 FORBIDDEN_TEXT = ["@", "12345678", "123 4567", "1234567", "<script>"]
 
@@ -98,19 +162,44 @@ FORBIDDEN_TEXT = ["@", "12345678", "123 4567", "1234567", "<script>"]
 def trio_registered(rid: str) -> TrioRegistered:
     code, name, province, size, consent, neighbourhood, members, _ = TRIOS[rid]
     return TrioRegistered(
-        registration_id=f"{EDITION}-{rid}", edition=EDITION, registered_at=HELD - timedelta(days=60 - int(rid[1])),
-        municipality={"code": code, "name": name, "province": province, "inhabitants": 75000, "size_class": size,
-                      "m50_member": size == "middelgroot"},
-        members=[{"member_id": f"{rid}-{i}", "name": member, "email": f"{rid}.{i}@{name.lower()}.example",
-                  "role": "wijkambtenaar" if i == 0 else "sectorambtenaar", "domain": domain, "language": "nl"}
-                 for i, (member, domain) in enumerate(members)],
-        case={"title": f"Samen aan de slag in {neighbourhood}", "neighbourhood": neighbourhood,
-              "summary": f"In {name} wil {members[0][0]} met bewoners van {neighbourhood} de pleinen vergroenen; "
-                         f"bel {members[1][0]} op 06-12345678.",
-              "domains": ["fysiek", "sociaal"]},
-        fee={"amount_cents": 20000, "waived": size == "middelgroot", "reason": "middelgroot" if size == "middelgroot"
-             else None}, priority=size == "middelgroot", preferred_domain_mix=True,
-        consent={"privacy": True, "publish_municipality_name": consent}, channel="web",
+        registration_id=f"{EDITION}-{rid}",
+        edition=EDITION,
+        registered_at=HELD - timedelta(days=60 - int(rid[1])),
+        municipality={
+            "code": code,
+            "name": name,
+            "province": province,
+            "inhabitants": 75000,
+            "size_class": size,
+            "m50_member": size == "middelgroot",
+        },
+        members=[
+            {
+                "member_id": f"{rid}-{i}",
+                "name": member,
+                "email": f"{rid}.{i}@{name.lower()}.example",
+                "role": "wijkambtenaar" if i == 0 else "sectorambtenaar",
+                "domain": domain,
+                "language": "nl",
+            }
+            for i, (member, domain) in enumerate(members)
+        ],
+        case={
+            "title": f"Samen aan de slag in {neighbourhood}",
+            "neighbourhood": neighbourhood,
+            "summary": f"In {name} wil {members[0][0]} met bewoners van {neighbourhood} de pleinen vergroenen; "
+            f"bel {members[1][0]} op 06-12345678.",
+            "domains": ["fysiek", "sociaal"],
+        },
+        fee={
+            "amount_cents": 20000,
+            "waived": size == "middelgroot",
+            "reason": "middelgroot" if size == "middelgroot" else None,
+        },
+        priority=size == "middelgroot",
+        preferred_domain_mix=True,
+        consent={"privacy": True, "publish_municipality_name": consent},
+        channel="web",
     )
 
 
@@ -119,73 +208,126 @@ def rid(short: str) -> str:
 
 
 def edition_scheduled() -> EditionScheduled:
-    themes = ["Positionering van het wijkgerichte werken in de eigen gemeente", "Lokale agenda",
-              "Wat en wie heb je nodig?"]
+    themes = [
+        "Positionering van het wijkgerichte werken in de eigen gemeente",
+        "Lokale agenda",
+        "Wat en wie heb je nodig?",
+    ]
     return EditionScheduled(
-        edition=EDITION, title="Werkplaatsen wijkgericht werken",
+        edition=EDITION,
+        title="Werkplaatsen wijkgericht werken",
         venue={"name": "Werkplaats wijkgericht werken", "address": "Adres volgt", "city": "Utrecht"},
-        capacity={"min_trios": 2, "max_trios": 3}, registration_deadline=HELD - timedelta(days=20),
-        registration_closes_at=HELD, fee={"amount_cents": 20000, "waived_for_size_classes": ["middelgroot"]},
-        priority_size_classes=["middelgroot"], table_size=2,
-        sessions=[{"number": n, "title": themes[n - 1], "outcome": f"Uitkomst van bijeenkomst {n}.",
-                   "starts_at": SESSIONS[n - 1], "ends_at": SESSIONS[n - 1] + timedelta(hours=4)} for n in (1, 2, 3)],
+        capacity={"min_trios": 2, "max_trios": 3},
+        registration_deadline=HELD - timedelta(days=20),
+        registration_closes_at=HELD,
+        fee={"amount_cents": 20000, "waived_for_size_classes": ["middelgroot"]},
+        priority_size_classes=["middelgroot"],
+        table_size=2,
+        sessions=[
+            {
+                "number": n,
+                "title": themes[n - 1],
+                "outcome": f"Uitkomst van bijeenkomst {n}.",
+                "starts_at": SESSIONS[n - 1],
+                "ends_at": SESSIONS[n - 1] + timedelta(hours=4),
+            }
+            for n in (1, 2, 3)
+        ],
     )
 
 
 def session_completed(number: int) -> SessionCompleted:
     present = PRESENT[number]
     return SessionCompleted(
-        edition=EDITION, session_number=number, title=edition_scheduled().sessions[number - 1].title,
-        starts_at=SESSIONS[number - 1], attendance={"trios": len(present), "municipalities": len(present)},
+        edition=EDITION,
+        session_number=number,
+        title=edition_scheduled().sessions[number - 1].title,
+        starts_at=SESSIONS[number - 1],
+        attendance={"trios": len(present), "municipalities": len(present)},
         notes=NOTES[number],
     )
 
 
-async def publish(bus: Bus, data: EventData, occurred_at: datetime | None = None,
-                  event_id: str | None = None) -> None:
+async def publish(bus: Bus, data: EventData, occurred_at: datetime | None = None, event_id: str | None = None) -> None:
     """Publish an event as its producing service would (envelope, properties, routing key)."""
     exchange = await bus.channel.declare_exchange("werkplaatsen.events", "topic", durable=True)
     event_id = event_id or str(uuid.uuid4())
     envelope = {
-        "event_id": event_id, "type": type(data).__name__, "version": 1,
-        "occurred_at": (occurred_at or datetime.now(UTC)).isoformat(), "producer": data.routing_key.split(".")[0],
-        "correlation_id": event_id, "causation_id": event_id, "data": data.model_dump(mode="json"),
+        "event_id": event_id,
+        "type": type(data).__name__,
+        "version": 1,
+        "occurred_at": (occurred_at or datetime.now(UTC)).isoformat(),
+        "producer": data.routing_key.split(".")[0],
+        "correlation_id": event_id,
+        "causation_id": event_id,
+        "data": data.model_dump(mode="json"),
     }
-    await exchange.publish(aio_pika.Message(
-        json.dumps(envelope).encode(), message_id=event_id, type=type(data).__name__, correlation_id=event_id,
-        content_type="application/json", delivery_mode=aio_pika.DeliveryMode.PERSISTENT), routing_key=data.routing_key)
+    await exchange.publish(
+        aio_pika.Message(
+            json.dumps(envelope).encode(),
+            message_id=event_id,
+            type=type(data).__name__,
+            correlation_id=event_id,
+            content_type="application/json",
+            delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+        ),
+        routing_key=data.routing_key,
+    )
 
 
 @pytest.fixture(scope="module")
-async def round_held(system):  # noqa: ANN001, ANN201
+async def round_held(system):  # noqa: ANN201
     """The whole round, published out of order; done when reporting announced the round's report."""
     async with Bus(system.amqp_url) as bus:
         await publish(bus, session_completed(1), HELD + timedelta(days=1))
         for short in TRIOS:
             await publish(bus, trio_registered(short), HELD - timedelta(days=50))
         for short, trio in TRIOS.items():
-            await publish(bus, ApprovalRequested(registration_id=rid(short),
-                                                 approver={"name": trio[7], "email": f"approver@{short}.example"},
-                                                 approve_url="https://werkplaatsen.example/goedkeuren",
-                                                 expires_at=HELD), HELD - timedelta(days=50),
-                          event_id=FAILED_MAIL_CAUSE if short == "t3" else None)
+            await publish(
+                bus,
+                ApprovalRequested(
+                    registration_id=rid(short),
+                    approver={"name": trio[7], "email": f"approver@{short}.example"},
+                    approve_url="https://werkplaatsen.example/goedkeuren",
+                    expires_at=HELD,
+                ),
+                HELD - timedelta(days=50),
+                event_id=FAILED_MAIL_CAUSE if short == "t3" else None,
+            )
         await publish(bus, edition_scheduled(), HELD - timedelta(days=100))
-        await publish(bus, RegistrationClosed(edition=EDITION, placed=[rid("t1"), rid("t2"), rid("t3")],
-                                              waitlisted=[rid("t4")], undersubscribed=False), HELD - timedelta(days=20))
+        await publish(
+            bus,
+            RegistrationClosed(
+                edition=EDITION, placed=[rid("t1"), rid("t2"), rid("t3")], waitlisted=[rid("t4")], undersubscribed=False
+            ),
+            HELD - timedelta(days=20),
+        )
         for number, present in PRESENT.items():
-            await publish(bus, AttendanceRecorded(edition=EDITION, session_number=number,
-                                                  present=[rid(s) for s in present]), SESSIONS[number - 1])
-        await publish(bus, NotificationFailed(notification_id=str(uuid.uuid4()), kind="approval_request",
-                                              channel="email", caused_by=FAILED_MAIL_CAUSE,
-                                              reason="SMTP 550 5.1.1 <approver@t3.example>: user unknown"))
+            await publish(
+                bus,
+                AttendanceRecorded(edition=EDITION, session_number=number, present=[rid(s) for s in present]),
+                SESSIONS[number - 1],
+            )
+        await publish(
+            bus,
+            NotificationFailed(
+                notification_id=str(uuid.uuid4()),
+                kind="approval_request",
+                channel="email",
+                caused_by=FAILED_MAIL_CAUSE,
+                reason="SMTP 550 5.1.1 <approver@t3.example>: user unknown",
+            ),
+        )
         for number in (2, 3):
             await publish(bus, session_completed(number), SESSIONS[number - 1] + timedelta(days=1))
         published = await bus.wait_for("LessonReportPublished", count=4, edition=EDITION, timeout=60)
     reporting = system["reporting"]
     async with httpx.AsyncClient(base_url=reporting.url, timeout=30) as http:
+
         async def registrations_in() -> bool:
             response = await http.get(f"/dashboard/{EDITION}/registrations.csv", headers=organiser())
             return response.status_code == 200 and response.text.count("\r\n") == 5
+
         await wait_until(registrations_in, timeout=30, what="the four registrations in reporting's read model")
     return published
 
@@ -205,12 +347,12 @@ def assert_anonymous(text: str, where: str) -> None:
         assert fragment not in text, f"{where} contains {fragment!r}"
 
 
-async def get(system, path: str, **kwargs: Any) -> httpx.Response:  # noqa: ANN001
+async def get(system, path: str, **kwargs: Any) -> httpx.Response:
     async with httpx.AsyncClient(base_url=system["reporting"].url, timeout=60) as http:
         return await http.get(path, **kwargs)
 
 
-async def test_each_session_and_the_round_are_announced_with_their_public_urls(system, round_held) -> None:  # noqa: ANN001
+async def test_each_session_and_the_round_are_announced_with_their_public_urls(system, round_held) -> None:
     base = system["reporting"].url
     by_session = {e["data"]["session_number"]: e["data"] for e in round_held}
     assert set(by_session) == {1, 2, 3, None}
@@ -219,7 +361,7 @@ async def test_each_session_and_the_round_are_announced_with_their_public_urls(s
     assert by_session[None]["title"].startswith("Verslag Werkplaatsen wijkgericht werken, oktober 2031")
 
 
-async def test_session_pages_show_the_lessons_and_the_numbers_of_who_was_present(system, round_held) -> None:  # noqa: ANN001
+async def test_session_pages_show_the_lessons_and_the_numbers_of_who_was_present(system, round_held) -> None:
     response = await get(system, f"/reports/{EDITION}/1")
     assert response.status_code == 200
     text = text_of(response.text)
@@ -236,20 +378,31 @@ async def test_session_pages_show_the_lessons_and_the_numbers_of_who_was_present
     assert "Aanwezige trio's 2" in second and "Agendamatrix" in second
 
 
-async def test_script_in_the_notes_is_shown_as_text(system, round_held) -> None:  # noqa: ANN001
+async def test_script_in_the_notes_is_shown_as_text(system, round_held) -> None:
     html = (await get(system, f"/reports/{EDITION}/1")).text
     assert "&lt;script&gt;alert(&#39;xss&#39;)&lt;/script&gt;" in html
     assert "<script>" not in html
 
 
-async def test_the_rounds_report_has_introduction_lessons_themes_cases_and_numbers(system, round_held) -> None:  # noqa: ANN001
+async def test_the_rounds_report_has_introduction_lessons_themes_cases_and_numbers(system, round_held) -> None:
     response = await get(system, f"/reports/{EDITION}")
     assert response.status_code == 200
     text = text_of(response.text)
-    for part in ("Inleiding", "Platform31", "Landelijk Platform Buurtgericht werken", "M50",
-                 "A&amp;O fonds Gemeenten", "Hoe de trio's werkten", "Lessen per bijeenkomst",
-                 "Bijeenkomst 3: Wat en wie heb je nodig?", "Rode lijnen", "Zo vonden we de rode lijnen",
-                 "De casussen", "Thema: fysiek en sociaal", "In cijfers"):
+    for part in (
+        "Inleiding",
+        "Platform31",
+        "Landelijk Platform Buurtgericht werken",
+        "M50",
+        "A&amp;O fonds Gemeenten",
+        "Hoe de trio's werkten",
+        "Lessen per bijeenkomst",
+        "Bijeenkomst 3: Wat en wie heb je nodig?",
+        "Rode lijnen",
+        "Zo vonden we de rode lijnen",
+        "De casussen",
+        "Thema: fysiek en sociaal",
+        "In cijfers",
+    ):
         assert part in text, part
     themes = text.split("Rode lijnen")[1].split("Zo vonden we")[0]
     assert "Bewoners betrekken" in themes and "Komt terug in bijeenkomst 1, 2 en 3" in themes
@@ -263,9 +416,15 @@ async def test_the_rounds_report_has_introduction_lessons_themes_cases_and_numbe
 
 
 async def test_no_public_page_markdown_or_pdf_names_a_person_an_address_or_an_unconsented_municipality(
-        system, round_held) -> None:  # noqa: ANN001
-    for path in ["/reports", "/reports/feed.atom", f"/reports/{EDITION}", f"/reports/{EDITION}.md",
-                 *(f"/reports/{EDITION}/{n}" for n in (1, 2, 3))]:
+    system, round_held
+) -> None:
+    for path in [
+        "/reports",
+        "/reports/feed.atom",
+        f"/reports/{EDITION}",
+        f"/reports/{EDITION}.md",
+        *(f"/reports/{EDITION}/{n}" for n in (1, 2, 3)),
+    ]:
         response = await get(system, path)
         assert response.status_code == 200, path
         assert_anonymous(response.text if path.endswith((".md", ".atom")) else text_of(response.text), path)
@@ -273,7 +432,7 @@ async def test_no_public_page_markdown_or_pdf_names_a_person_an_address_or_an_un
     assert r"\<script\>alert('xss')\</script\>" in markdown
 
 
-async def test_the_pdf_opens_and_its_text_is_anonymous(system, round_held, tmp_path) -> None:  # noqa: ANN001
+async def test_the_pdf_opens_and_its_text_is_anonymous(system, round_held, tmp_path) -> None:
     response = await get(system, f"/reports/{EDITION}.pdf")
     assert response.status_code == 200 and response.headers["content-type"] == "application/pdf"
     pdf = tmp_path / "verslag.pdf"
@@ -288,7 +447,7 @@ async def test_the_pdf_opens_and_its_text_is_anonymous(system, round_held, tmp_p
     assert_anonymous(flat.replace("<script>alert('xss')</script>", ""), "the PDF")
 
 
-async def test_the_index_and_the_feed_list_the_rounds_report_and_the_sessions(system, round_held) -> None:  # noqa: ANN001
+async def test_the_index_and_the_feed_list_the_rounds_report_and_the_sessions(system, round_held) -> None:
     index = (await get(system, "/reports")).text
     for path in (f"/reports/{EDITION}", f"/reports/{EDITION}/1", f"/reports/{EDITION}/3"):
         assert f'href="{path}"' in index
@@ -296,9 +455,14 @@ async def test_the_index_and_the_feed_list_the_rounds_report_and_the_sessions(sy
     assert f"{system['reporting'].url}/reports/{EDITION}</id>" in feed
 
 
-async def test_the_dashboard_and_exports_refuse_requests_without_the_organiser_token(system, round_held) -> None:  # noqa: ANN001
-    for path in ("/dashboard", f"/dashboard/{EDITION}/registrations.csv", f"/dashboard/{EDITION}/registrations.xlsx",
-                 f"/dashboard/{EDITION}/attendance.csv", f"/dashboard/{EDITION}/attendance.xlsx"):
+async def test_the_dashboard_and_exports_refuse_requests_without_the_organiser_token(system, round_held) -> None:
+    for path in (
+        "/dashboard",
+        f"/dashboard/{EDITION}/registrations.csv",
+        f"/dashboard/{EDITION}/registrations.xlsx",
+        f"/dashboard/{EDITION}/attendance.csv",
+        f"/dashboard/{EDITION}/attendance.xlsx",
+    ):
         for headers in ({}, {"Authorization": "Bearer not-the-token"}):
             response = await get(system, path, headers=headers)
             assert response.status_code == 401, path
@@ -307,7 +471,7 @@ async def test_the_dashboard_and_exports_refuse_requests_without_the_organiser_t
     assert login_page.status_code == 401 and "Inloggen voor organisatoren" in login_page.text
 
 
-async def test_the_dashboard_shows_the_edition_from_events_only(system, round_held) -> None:  # noqa: ANN001
+async def test_the_dashboard_shows_the_edition_from_events_only(system, round_held) -> None:
     html = (await get(system, "/dashboard", headers=organiser())).text
     section = html.split(f'id="editie-{EDITION}"')[1].split("</section>")[0]
     assert 'data-status="placed">3<' in section and 'data-status="waitlisted">1<' in section
@@ -318,7 +482,7 @@ async def test_the_dashboard_shows_the_edition_from_events_only(system, round_he
     assert "approval_request" in failures and "Amersfoort" in failures and "approver@t3.example" not in failures
 
 
-async def test_a_browser_logs_in_once_and_the_session_cookie_opens_the_dashboard(system, round_held) -> None:  # noqa: ANN001
+async def test_a_browser_logs_in_once_and_the_session_cookie_opens_the_dashboard(system, round_held) -> None:
     async with httpx.AsyncClient(base_url=system["reporting"].url, timeout=30) as http:
         login = await http.post("/dashboard/login", data={"token": ORGANIZER_TOKEN})
         assert login.status_code == 303
@@ -328,20 +492,24 @@ async def test_a_browser_logs_in_once_and_the_session_cookie_opens_the_dashboard
         assert page.status_code == 200 and EDITION in page.text
 
 
-async def test_the_exports_open_as_csv_and_xlsx(system, round_held) -> None:  # noqa: ANN001
+async def test_the_exports_open_as_csv_and_xlsx(system, round_held) -> None:
     registrations = await get(system, f"/dashboard/{EDITION}/registrations.xlsx", headers=organiser())
     sheet = openpyxl.load_workbook(io.BytesIO(registrations.content)).active
     rows = list(sheet.iter_rows(values_only=True))
     assert len(rows) == 5 and rows[0][0] == "registration_id"
-    assert {r[6]: r[2] for r in rows[1:]} == {"Veenendaal": "geplaatst", "Barneveld": "geplaatst",
-                                             "Amersfoort": "geplaatst", "Vaals": "op de wachtlijst"}
+    assert {r[6]: r[2] for r in rows[1:]} == {
+        "Veenendaal": "geplaatst",
+        "Barneveld": "geplaatst",
+        "Amersfoort": "geplaatst",
+        "Vaals": "op de wachtlijst",
+    }
     attendance = await get(system, f"/dashboard/{EDITION}/attendance.csv", headers=organiser())
     lines = attendance.content.decode("utf-8-sig").splitlines()
     assert len(lines) == 1 + 3 * 3
     assert sum(1 for line in lines if line.endswith(",ja")) == 3 + 2 + 3
 
 
-async def test_retracting_reports_makes_their_pages_answer_410(system, round_held) -> None:  # noqa: ANN001
+async def test_retracting_reports_makes_their_pages_answer_410(system, round_held) -> None:
     async with Bus(system.amqp_url) as bus:
         await bus.send("reporting.RetractReport", {"edition": EDITION, "session_number": 2})
         await bus.send("reporting.RetractReport", {"edition": EDITION, "session_number": None})
@@ -351,9 +519,18 @@ async def test_retracting_reports_makes_their_pages_answer_410(system, round_hel
     assert rejected[0]["data"]["errors"][0]["code"] == "unknown_report"
 
     async def gone() -> bool:
-        return all([(await get(system, p)).status_code == 410
-                    for p in (f"/reports/{EDITION}/2", f"/reports/{EDITION}", f"/reports/{EDITION}.pdf",
-                              f"/reports/{EDITION}.md")])
+        return all(
+            [
+                (await get(system, p)).status_code == 410
+                for p in (
+                    f"/reports/{EDITION}/2",
+                    f"/reports/{EDITION}",
+                    f"/reports/{EDITION}.pdf",
+                    f"/reports/{EDITION}.md",
+                )
+            ]
+        )
+
     await wait_until(gone, timeout=30, what="the retracted reports to answer 410")
     page = await get(system, f"/reports/{EDITION}/2")
     assert "Dit verslag is ingetrokken" in page.text and '<html lang="nl">' in page.text

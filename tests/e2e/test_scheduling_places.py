@@ -30,7 +30,7 @@ INVOICE = {"address": "Postbus 1, 1000 AA Amsterdam", "reference": "PO-2027-001"
 
 
 @pytest.fixture(scope="module")
-async def replicas(system, tmp_path_factory):  # noqa: ANN001, ANN201
+async def replicas(system, tmp_path_factory):  # noqa: ANN201
     """Two more scheduling processes beside the system's own: three replicas competing for one queue and database."""
     first = system["scheduling"]
     logs = tmp_path_factory.mktemp("replica-logs")
@@ -48,8 +48,13 @@ async def replicas(system, tmp_path_factory):  # noqa: ANN001, ANN201
 
 async def schedule(bus: Bus, body: dict[str, Any]) -> dict[str, Any]:
     command_id = await bus.send("scheduling.ScheduleEdition", body)
-    outcome = await wait_until(lambda: bus.of("EditionScheduled", correlation_id=command_id)
-                               or bus.of("CommandRejected", correlation_id=command_id), what="ScheduleEdition outcome")
+    outcome = await wait_until(
+        lambda: (
+            bus.of("EditionScheduled", correlation_id=command_id)
+            or bus.of("CommandRejected", correlation_id=command_id)
+        ),
+        what="ScheduleEdition outcome",
+    )
     assert outcome[0]["type"] == "EditionScheduled", outcome[0]["data"]
     return outcome[0]
 
@@ -80,8 +85,13 @@ async def register_many(bus: Bus, slug: str, priorities: list[bool]) -> list[dic
 async def register_when_known(bus: Bus, body: dict[str, Any]) -> dict[str, Any]:
     for _ in range(100):
         command_id = await bus.send("registration.RegisterTrio", body)
-        outcome = await wait_until(lambda: bus.of("TrioRegistered", correlation_id=command_id)
-                                   or bus.of("CommandRejected", correlation_id=command_id), what="RegisterTrio outcome")
+        outcome = await wait_until(
+            lambda: (
+                bus.of("TrioRegistered", correlation_id=command_id)
+                or bus.of("CommandRejected", correlation_id=command_id)
+            ),
+            what="RegisterTrio outcome",
+        )
         if outcome[0]["type"] == "TrioRegistered":
             return outcome[0]
         assert [e["code"] for e in outcome[0]["data"]["errors"]] == ["unknown_edition"], outcome[0]["data"]
@@ -102,8 +112,10 @@ async def approve_all(bus: Bus, registered: list[dict[str, Any]]) -> None:
         await _publish_approvals(bus, registered)
         return
     for event in registered:
-        await bus.send("registration.ApproveRegistration",
-                       {"registration_id": event["data"]["registration_id"], "by_organizer": True})
+        await bus.send(
+            "registration.ApproveRegistration",
+            {"registration_id": event["data"]["registration_id"], "by_organizer": True},
+        )
     for event in registered:
         await bus.wait_for("RegistrationApproved", registration_id=event["data"]["registration_id"], timeout=60)
 
@@ -112,8 +124,14 @@ async def _registration_approves(bus: Bus, event: dict[str, Any]) -> bool:
     rid = event["data"]["registration_id"]
     command_id = await bus.send("registration.ApproveRegistration", {"registration_id": rid, "by_organizer": True})
     try:
-        await wait_until(lambda: bus.of("RegistrationApproved", registration_id=rid)
-                         or bus.of("CommandRejected", correlation_id=command_id), timeout=15, what="approval")
+        await wait_until(
+            lambda: (
+                bus.of("RegistrationApproved", registration_id=rid)
+                or bus.of("CommandRejected", correlation_id=command_id)
+            ),
+            timeout=15,
+            what="approval",
+        )
     except AssertionError:
         await _publish_approvals(bus, [event])
         return False
@@ -127,14 +145,31 @@ async def _publish_approvals(bus: Bus, registered: list[dict[str, Any]]) -> None
     warnings.warn("registration did not approve by command: RegistrationApproved published by the test", stacklevel=2)
     exchange = await bus.channel.get_exchange("werkplaatsen.events")
     for event in registered:
-        data = {"registration_id": event["data"]["registration_id"], "edition": event["data"]["edition"],
-                "approved_at": utcnow().isoformat(), "by_organizer": True}
-        envelope = {"event_id": str(uuid.uuid4()), "type": "RegistrationApproved", "version": 1,
-                    "occurred_at": utcnow().isoformat(), "producer": "registration",
-                    "correlation_id": str(uuid.uuid4()), "causation_id": str(uuid.uuid4()), "data": data}
-        await exchange.publish(aio_pika.Message(json.dumps(envelope).encode(), message_id=envelope["event_id"],
-                                                type="RegistrationApproved", content_type="application/json"),
-                               routing_key="registration.RegistrationApproved")
+        data = {
+            "registration_id": event["data"]["registration_id"],
+            "edition": event["data"]["edition"],
+            "approved_at": utcnow().isoformat(),
+            "by_organizer": True,
+        }
+        envelope = {
+            "event_id": str(uuid.uuid4()),
+            "type": "RegistrationApproved",
+            "version": 1,
+            "occurred_at": utcnow().isoformat(),
+            "producer": "registration",
+            "correlation_id": str(uuid.uuid4()),
+            "causation_id": str(uuid.uuid4()),
+            "data": data,
+        }
+        await exchange.publish(
+            aio_pika.Message(
+                json.dumps(envelope).encode(),
+                message_id=envelope["event_id"],
+                type="RegistrationApproved",
+                content_type="application/json",
+            ),
+            routing_key="registration.RegistrationApproved",
+        )
         await bus.wait_for("RegistrationApproved", registration_id=data["registration_id"])
 
 
@@ -175,13 +210,18 @@ def latest_seating(bus: Bus, slug: str) -> dict[int, list[list[str]]]:
 
 async def acked(process: ServiceProcess, routing_key: str) -> float:
     text = (await get(f"{process.url}/metrics")).text
-    return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
-               if line.startswith("werkplaatsen_messages_total{") and f'routing_key="{routing_key}"' in line
-               and 'outcome="ack"' in line)
+    return sum(
+        float(line.rsplit(" ", 1)[1])
+        for line in text.splitlines()
+        if line.startswith("werkplaatsen_messages_total{")
+        and f'routing_key="{routing_key}"' in line
+        and 'outcome="ack"' in line
+    )
 
 
 async def test_thirty_approvals_after_the_deadline_for_eight_places_place_eight_and_waitlist_twenty_two_in_order(
-        system, replicas, bus) -> None:  # noqa: ANN001
+    system, replicas, bus
+) -> None:
     slug = (await schedule(bus, edition_body(deadline_in=timedelta(seconds=3))))["data"]["edition"]
     registered = await register_many(bus, slug, [True] * 30)
     (closed,) = await bus.wait_for("RegistrationClosed", edition=slug, timeout=30)
@@ -196,17 +236,19 @@ async def test_thirty_approvals_after_the_deadline_for_eight_places_place_eight_
     view = await wait_until(settled, timeout=60, what="all 30 approvals handled")
     placed_events = bus.of("TrioPlaced", edition=slug)
     assert len(placed_events) == 8 and {e["data"]["via"] for e in placed_events} == {"direct"}
-    assert sorted(e["data"]["registration_id"] for e in placed_events) == sorted(p["registration_id"]
-                                                                                 for p in view["placed"])
+    assert sorted(e["data"]["registration_id"] for e in placed_events) == sorted(
+        p["registration_id"] for p in view["placed"]
+    )
     assert sorted(p["place"] for p in view["placed"]) == list(range(1, 9))
     assert [w["position"] for w in view["waitlist"]] == list(range(1, 23))
     # Waitlisted in registration order (all priority), whatever order the approvals came in.
     registered_at = {e["data"]["registration_id"]: e["data"]["registered_at"] for e in registered}
     waiting = [w["registration_id"] for w in view["waitlist"]]
     assert waiting == sorted(waiting, key=lambda rid: (registered_at[rid], rid))
-    await wait_until(lambda: latest_positions(bus, slug) == {w["registration_id"]: w["position"]
-                                                            for w in view["waitlist"]},
-                     what="the last announced positions to match the waitlist")
+    await wait_until(
+        lambda: latest_positions(bus, slug) == {w["registration_id"]: w["position"] for w in view["waitlist"]},
+        what="the last announced positions to match the waitlist",
+    )
     public = (await get(f"{system['scheduling'].url}/api/editions/{slug}")).json()
     assert public["places_left"] == 0 == places_left_by_events(bus, slug, 8)
     assert public["waitlisted"] == 22
@@ -216,7 +258,8 @@ async def test_thirty_approvals_after_the_deadline_for_eight_places_place_eight_
 
 
 async def test_deadline_timer_in_three_replicas_allocates_once_priority_group_first_with_rotating_seating(
-        system, replicas, bus) -> None:  # noqa: ANN001
+    system, replicas, bus
+) -> None:
     body = edition_body(deadline_in=timedelta(days=1))
     slug = (await schedule(bus, body))["data"]["edition"]
     registered = await register_many(bus, slug, [False, False, True, False, True, True, True, False, True, True])
@@ -245,7 +288,8 @@ async def test_deadline_timer_in_three_replicas_allocates_once_priority_group_fi
 
     view = await allocation(system["scheduling"], slug)
     assert [(p["registration_id"], p["priority"]) for p in view["placed"]] == [
-        (e["data"]["registration_id"], e["data"]["priority"]) for e in expected[:8]]
+        (e["data"]["registration_id"], e["data"]["priority"]) for e in expected[:8]
+    ]
     assert view["placed"][0]["reason"].startswith("voorrangsgroep")
     assert view["waitlist"][1]["reason"].startswith("overige aanmeldingen")
 
@@ -259,8 +303,7 @@ async def _pool_size(process: ServiceProcess, slug: str, size: int) -> bool:
     return len((await allocation(process, slug))["pool"]) == size
 
 
-async def test_a_placed_trio_that_cancels_is_replaced_by_the_head_of_the_waitlist(
-        system, replicas, bus) -> None:  # noqa: ANN001
+async def test_a_placed_trio_that_cancels_is_replaced_by_the_head_of_the_waitlist(system, replicas, bus) -> None:
     body = edition_body(deadline_in=timedelta(days=1), max_trios=4, min_trios=2)
     slug = (await schedule(bus, body))["data"]["edition"]
     registered = await register_many(bus, slug, [True] * 7)
@@ -277,29 +320,40 @@ async def test_a_placed_trio_that_cancels_is_replaced_by_the_head_of_the_waitlis
     assert released["correlation_id"] == cancel
     (promoted,) = await bus.wait_for("TrioPlaced", edition=slug, via="waitlist")
     assert promoted["data"]["registration_id"] == waiting[0]
-    await wait_until(lambda: latest_positions(bus, slug) == {waiting[1]: 1, waiting[2]: 2},
-                     what="the waitlist to close up")
+    await wait_until(
+        lambda: latest_positions(bus, slug) == {waiting[1]: 1, waiting[2]: 2}, what="the waitlist to close up"
+    )
     view = await allocation(system["scheduling"], slug)
     assert [w["registration_id"] for w in view["waitlist"]] == waiting[1:]
     assert sorted(p["registration_id"] for p in view["placed"]) == sorted([*placed[:1], *placed[2:], waiting[0]])
     public = (await get(f"{system['scheduling'].url}/api/editions/{slug}")).json()
     assert public["places_left"] == 0 == places_left_by_events(bus, slug, 4)
     # The new trio is seated; the one that left is not.
-    await wait_until(lambda: all(waiting[0] in itertools.chain(*plan) and placed[1] not in itertools.chain(*plan)
-                                 for plan in latest_seating(bus, slug).values()), what="seating replanned")
+    await wait_until(
+        lambda: all(
+            waiting[0] in itertools.chain(*plan) and placed[1] not in itertools.chain(*plan)
+            for plan in latest_seating(bus, slug).values()
+        ),
+        what="seating replanned",
+    )
 
 
-async def test_moved_session_is_announced_and_the_subscribable_calendar_follows(
-        system, replicas, bus) -> None:  # noqa: ANN001
+async def test_moved_session_is_announced_and_the_subscribable_calendar_follows(system, replicas, bus) -> None:
     body = edition_body(deadline_in=timedelta(days=1))
     slug = (await schedule(bus, body))["data"]["edition"]
     url = f"{system['scheduling'].url}/editions/{slug}/calendar.ics"
     before = icalendar.Calendar.from_ical((await get(url)).content)
     session = body["sessions"][1]
     starts = (utcnow() + timedelta(days=60)).replace(microsecond=0)
-    command_id = await bus.send("scheduling.RescheduleSession", {
-        "edition": slug, "session_number": 2, "starts_at": starts.isoformat(),
-        "ends_at": (starts + timedelta(hours=4)).isoformat()})
+    command_id = await bus.send(
+        "scheduling.RescheduleSession",
+        {
+            "edition": slug,
+            "session_number": 2,
+            "starts_at": starts.isoformat(),
+            "ends_at": (starts + timedelta(hours=4)).isoformat(),
+        },
+    )
     (moved,) = await bus.wait_for("SessionRescheduled", correlation_id=command_id)
     assert moved["data"]["sequence"] == 1
     assert datetime.fromisoformat(moved["data"]["previous_starts_at"]) == datetime.fromisoformat(session["starts_at"])
@@ -316,12 +370,17 @@ async def test_moved_session_is_announced_and_the_subscribable_calendar_follows(
     assert after.walk("VTIMEZONE")[0]["TZID"] == "Europe/Amsterdam"
 
 
-async def test_organiser_loads_the_seed_programme_from_the_command_line_once(system, replicas) -> None:  # noqa: ANN001
+async def test_organiser_loads_the_seed_programme_from_the_command_line_once(system, replicas) -> None:
     env = {**system["scheduling"].env}
 
     def load() -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "services", "editions", "load", str(SEED_FILE), "--future",
-                               "--timeout", "5"], env=env, capture_output=True, text=True, timeout=60)
+        return subprocess.run(
+            [sys.executable, "-m", "services", "editions", "load", str(SEED_FILE), "--future", "--timeout", "5"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
 
     first = await asyncio.to_thread(load)
     assert first.returncode == 0, first.stdout + first.stderr
@@ -333,7 +392,7 @@ async def test_organiser_loads_the_seed_programme_from_the_command_line_once(sys
     assert again.returncode == 1 and "al eerder geladen" in again.stdout
 
 
-async def test_organiser_allocation_view_needs_the_organiser_token(system, replicas, bus) -> None:  # noqa: ANN001
+async def test_organiser_allocation_view_needs_the_organiser_token(system, replicas, bus) -> None:
     slug = (await schedule(bus, edition_body(deadline_in=timedelta(days=1))))["data"]["edition"]
     response = await get(f"{system['scheduling'].url}/api/editions/{slug}/allocation")
     assert response.status_code == 401

@@ -25,8 +25,12 @@ async def register(bus: Bus, body: dict, **send: object) -> tuple[str, dict]:
     for _ in range(100):
         command_id = await bus.send("registration.RegisterTrio", body, **send)
         outcome = await wait_until(
-            lambda: bus.of("TrioRegistered", correlation_id=command_id)
-            or bus.of("CommandRejected", correlation_id=command_id), what="outcome of RegisterTrio")
+            lambda: (
+                bus.of("TrioRegistered", correlation_id=command_id)
+                or bus.of("CommandRejected", correlation_id=command_id)
+            ),
+            what="outcome of RegisterTrio",
+        )
         event = outcome[0]
         if event["type"] == "TrioRegistered":
             return command_id, event
@@ -37,7 +41,8 @@ async def register(bus: Bus, body: dict, **send: object) -> tuple[str, dict]:
 
 
 async def test_registered_trio_is_announced_with_correlation_and_each_member_gets_a_dutch_acknowledgement(
-        system, bus) -> None:  # noqa: ANN001
+    system, bus
+) -> None:
     edition = await schedule(bus, open_edition())
     body = trio(edition["data"]["edition"])
     command_id, event = await register(bus, body)
@@ -49,7 +54,7 @@ async def test_registered_trio_is_announced_with_correlation_and_each_member_get
     assert data["fee"]["waived"] is True
     smtp = system.smtp
     for member in body["members"]:
-        mails = await wait_until(lambda m=member: smtp.to(m["email"]), what=f"mail to member")
+        mails = await wait_until(lambda m=member: smtp.to(m["email"]), what="mail to member")
         assert len(mails) == 1
         text = mails[0].get_body(("plain",)).get_content()
         assert body["case"]["title"] in text
@@ -57,19 +62,22 @@ async def test_registered_trio_is_announced_with_correlation_and_each_member_get
     assert "Werkplaatsen wijkgericht werken" in anna.get_body(("plain",)).get_content()
 
 
-async def acked(process, routing_key: str) -> float:  # noqa: ANN001
+async def acked(process, routing_key: str) -> float:
     """How many messages of this routing key the service has finished, from its Prometheus metrics."""
     async with httpx.AsyncClient() as client:
         text = (await client.get(f"{process.url}/metrics")).text
     total = 0.0
     for line in text.splitlines():
-        if line.startswith("werkplaatsen_messages_total{") and f'routing_key="{routing_key}"' in line \
-                and 'outcome="ack"' in line:
+        if (
+            line.startswith("werkplaatsen_messages_total{")
+            and f'routing_key="{routing_key}"' in line
+            and 'outcome="ack"' in line
+        ):
             total += float(line.rsplit(" ", 1)[1])
     return total
 
 
-async def test_command_sent_twice_with_the_same_message_id_takes_effect_once(system, bus) -> None:  # noqa: ANN001
+async def test_command_sent_twice_with_the_same_message_id_takes_effect_once(system, bus) -> None:
     edition = await schedule(bus, open_edition())
     body = trio(edition["data"]["edition"])
     command_id, _ = await register(bus, body)
@@ -85,11 +93,11 @@ async def test_command_sent_twice_with_the_same_message_id_takes_effect_once(sys
     assert [len(system.smtp.to(m["email"])) for m in body["members"]] == [1, 1, 1]
 
 
-async def _more(process, before: float, by: int, routing_key: str = "registration.RegisterTrio") -> bool:  # noqa: ANN001
+async def _more(process, before: float, by: int, routing_key: str = "registration.RegisterTrio") -> bool:
     return await acked(process, routing_key) >= before + by
 
 
-async def test_malformed_command_is_rejected_with_a_reason_and_the_service_keeps_serving(system, bus) -> None:  # noqa: ANN001
+async def test_malformed_command_is_rejected_with_a_reason_and_the_service_keeps_serving(system, bus) -> None:
     bad_json = await bus.send("registration.RegisterTrio", b"{this is not json")
     (rejected,) = await bus.wait_for("CommandRejected", correlation_id=bad_json)
     assert rejected["data"]["errors"][0]["code"] == "invalid_json"
@@ -104,10 +112,11 @@ async def test_malformed_command_is_rejected_with_a_reason_and_the_service_keeps
     await register(bus, trio(edition["data"]["edition"]))
 
 
-async def test_completed_session_becomes_a_public_lesson_page(system, bus) -> None:  # noqa: ANN001
+async def test_completed_session_becomes_a_public_lesson_page(system, bus) -> None:
     edition = (await schedule(bus, held_edition()))["data"]["edition"]
-    command_id = await bus.send("scheduling.CompleteSession",
-                                {"edition": edition, "session_number": 1, "notes": notes()})
+    command_id = await bus.send(
+        "scheduling.CompleteSession", {"edition": edition, "session_number": 1, "notes": notes()}
+    )
     (completed,) = await bus.wait_for("SessionCompleted", correlation_id=command_id)
     (published,) = await bus.wait_for("LessonReportPublished", correlation_id=command_id)
     assert completed["data"]["title"] == published["data"]["title"]
@@ -120,17 +129,17 @@ async def test_completed_session_becomes_a_public_lesson_page(system, bus) -> No
     assert "06-12345678" not in page.text
 
 
-async def test_front_end_reads_open_editions_with_places_left(system, bus) -> None:  # noqa: ANN001
+async def test_front_end_reads_open_editions_with_places_left(system, bus) -> None:
     slug = (await schedule(bus, open_edition()))["data"]["edition"]
     async with httpx.AsyncClient() as client:
         editions = (await client.get(f"{system['scheduling'].url}/api/editions")).json()["editions"]
     (mine,) = [e for e in editions if e["slug"] == slug]
     assert mine["registration_open"] is True and mine["places_left"] == 8
-    assert [s["title"] for s in mine["sessions"]][0].startswith("Positionering")
+    assert mine["sessions"][0]["title"].startswith("Positionering")
     assert mine["venue"]["city"] == "Utrecht"
 
 
-async def test_web_form_endpoint_accepts_a_trio_and_explains_errors_in_dutch(system, bus) -> None:  # noqa: ANN001
+async def test_web_form_endpoint_accepts_a_trio_and_explains_errors_in_dutch(system, bus) -> None:
     slug = (await schedule(bus, open_edition()))["data"]["edition"]
     await register(bus, trio(slug))  # registration now knows the edition
     url = f"{system['registration'].url}/api/registrations"
@@ -147,7 +156,7 @@ async def test_web_form_endpoint_accepts_a_trio_and_explains_errors_in_dutch(sys
     await bus.wait_for("TrioRegistered", registration_id=accepted.json()["registration_id"])
 
 
-async def test_service_killed_mid_stream_loses_nothing_and_sends_no_duplicate_mail(system, bus) -> None:  # noqa: ANN001
+async def test_service_killed_mid_stream_loses_nothing_and_sends_no_duplicate_mail(system, bus) -> None:
     slug = (await schedule(bus, open_edition()))["data"]["edition"]
     await register(bus, trio(slug))
     bodies = [trio(slug) for _ in range(30)]
@@ -174,7 +183,7 @@ async def test_service_killed_mid_stream_loses_nothing_and_sends_no_duplicate_ma
             assert len(system.smtp.to(member["email"])) == 1
 
 
-async def test_organiser_endpoints_answer_401_without_the_organiser_token(system, bus) -> None:  # noqa: ANN001
+async def test_organiser_endpoints_answer_401_without_the_organiser_token(system, bus) -> None:
     from tests.e2e.conftest import ORGANIZER_TOKEN
 
     slug = (await schedule(bus, open_edition()))["data"]["edition"]
@@ -182,24 +191,24 @@ async def test_organiser_endpoints_answer_401_without_the_organiser_token(system
     url = f"{system['registration'].url}/api/registrations"
     async with httpx.AsyncClient() as client:
         refused = await client.get(url, params={"edition": slug})
-        allowed = await client.get(url, params={"edition": slug},
-                                   headers={"Authorization": f"Bearer {ORGANIZER_TOKEN}"})
+        allowed = await client.get(
+            url, params={"edition": slug}, headers={"Authorization": f"Bearer {ORGANIZER_TOKEN}"}
+        )
     assert refused.status_code == 401
     assert [r["registration_id"] for r in allowed.json()["registrations"]] == [event["data"]["registration_id"]]
 
 
-async def test_command_with_reply_to_gets_its_outcome_on_that_queue(system, bus) -> None:  # noqa: ANN001
+async def test_command_with_reply_to_gets_its_outcome_on_that_queue(system, bus) -> None:
     import json
 
     slug = (await schedule(bus, open_edition()))["data"]["edition"]
     await register(bus, trio(slug))
     replies = await bus.channel.declare_queue(exclusive=True)
     accepted_id = await bus.send("registration.RegisterTrio", trio(slug), reply_to=replies.name)
-    rejected_id = await bus.send("registration.RegisterTrio", trio(slug, municipality="GM9999"),
-                                 reply_to=replies.name)
+    rejected_id = await bus.send("registration.RegisterTrio", trio(slug, municipality="GM9999"), reply_to=replies.name)
     received: dict[str, dict] = {}
 
-    async def collect(message) -> None:  # noqa: ANN001
+    async def collect(message) -> None:
         async with message.process():
             body = json.loads(message.body)
             received[body["command_id"]] = body

@@ -53,12 +53,25 @@ class FaultySystem(System):
 
 
 @pytest.fixture(scope="module")
-async def faulty_system(real_services, tmp_path_factory):  # noqa: ANN001, ANN201
+async def faulty_system(real_services, tmp_path_factory):  # noqa: ANN202
     broker, database = TcpProxy(5672, AMQP_HOST), TcpProxy(5432)
-    async with ServiceEnv("faults", tmp_path_factory.mktemp("fault-data"), "faults-secret", ORGANIZER_TOKEN,
-                          broker_host="127.0.0.1", broker_port=broker.port, database_port=database.port) as env:
-        system = FaultySystem(vhost=env.vhost, smtp_url=env.smtp_url, env=env, broker=broker, database=database,
-                              logs=tmp_path_factory.mktemp("fault-logs"))
+    async with ServiceEnv(
+        "faults",
+        tmp_path_factory.mktemp("fault-data"),
+        "faults-secret",
+        ORGANIZER_TOKEN,
+        broker_host="127.0.0.1",
+        broker_port=broker.port,
+        database_port=database.port,
+    ) as env:
+        system = FaultySystem(
+            vhost=env.vhost,
+            smtp_url=env.smtp_url,
+            env=env,
+            broker=broker,
+            database=database,
+            logs=tmp_path_factory.mktemp("fault-logs"),
+        )
         try:
             await system.broker.start()
             await system.database.start()
@@ -74,6 +87,6 @@ async def faulty_system(real_services, tmp_path_factory):  # noqa: ANN001, ANN20
 
 
 @pytest.fixture
-async def bus(faulty_system):  # noqa: ANN001, ANN201
+async def bus(faulty_system):  # noqa: ANN202
     async with Bus(faulty_system.amqp_url) as bus:
         yield bus

@@ -63,11 +63,17 @@ class Faults:
         self.episodes: list[Episode] = []
         self._depths: list[asyncio.Task[dict[str, int]]] = []
 
-    async def begin(self, what: str, processes: list[ServiceProcess],
-                    inject: Callable[[], Awaitable[None] | None]) -> Episode:
+    async def begin(
+        self, what: str, processes: list[ServiceProcess], inject: Callable[[], Awaitable[None] | None]
+    ) -> Episode:
         snapshot = self.stream.snapshot()
-        episode = Episode(what, processes, began=time.monotonic(), in_flight=snapshot["in_flight"],
-                          completed_before=snapshot["complete"])
+        episode = Episode(
+            what,
+            processes,
+            began=time.monotonic(),
+            in_flight=snapshot["in_flight"],
+            completed_before=snapshot["complete"],
+        )
         # Sampled in a thread while the fault goes on (rabbitmqctl takes about a second).
         self._depths.append(asyncio.create_task(asyncio.to_thread(queue_depths, self.system.vhost)))
         injected = inject()
@@ -90,9 +96,18 @@ async def wait_until_progress(stream: Stream, trios: int) -> None:
     await wait_until(lambda: len(stream.sent) >= trios, timeout=120, what=f"{trios} trios sent")
 
 
-async def through_fault(system: FaultySystem, bus: Bus, name: str, base: Path,
-                        fault: Callable[[Faults], Awaitable[None]], *, minimum: int = 24, maximum: int = 40,
-                        interval: float = 0.4, watched: list[ServiceProcess] | None = None) -> Outcome:
+async def through_fault(
+    system: FaultySystem,
+    bus: Bus,
+    name: str,
+    base: Path,
+    fault: Callable[[Faults], Awaitable[None]],
+    *,
+    minimum: int = 24,
+    maximum: int = 40,
+    interval: float = 0.4,
+    watched: list[ServiceProcess] | None = None,
+) -> Outcome:
     slug = await schedule(bus)
     stream = Stream(bus, system.smtp, slug, interval)
     readiness = Readiness(watched or system.all_processes())
@@ -123,8 +138,13 @@ async def through_fault(system: FaultySystem, bus: Bus, name: str, base: Path,
 
 async def schedule(bus: Bus) -> str:
     command_id = await bus.send("scheduling.ScheduleEdition", edition_body())
-    outcome = await wait_until(lambda: bus.of("EditionScheduled", correlation_id=command_id)
-                               or bus.of("CommandRejected", correlation_id=command_id), what="ScheduleEdition outcome")
+    outcome = await wait_until(
+        lambda: (
+            bus.of("EditionScheduled", correlation_id=command_id)
+            or bus.of("CommandRejected", correlation_id=command_id)
+        ),
+        what="ScheduleEdition outcome",
+    )
     assert outcome[0]["type"] == "EditionScheduled", outcome[0]["data"]
     return outcome[0]["data"]["edition"]
 
@@ -153,8 +173,16 @@ async def settle(system: FaultySystem, stream: Stream) -> bool:
         return False
 
 
-def summarise(stream: Stream, books: Books, views: dict[str, Any], episodes: list[Episode], readiness: Readiness,
-              dead_letters: int, complete: bool, settled: bool) -> dict[str, Any]:
+def summarise(
+    stream: Stream,
+    books: Books,
+    views: dict[str, Any],
+    episodes: list[Episode],
+    readiness: Readiness,
+    dead_letters: int,
+    complete: bool,
+    settled: bool,
+) -> dict[str, Any]:
     placed = sum(1 for s in books.final.values() if s == "placed")
     return {
         "trios": len(stream.sent),
@@ -179,11 +207,15 @@ def summarise(stream: Stream, books: Books, views: dict[str, Any], episodes: lis
         "event_copies_absorbed": books.event_copies,
         "event_copies_by_type": books.copies_by_type,
         "episodes": [episode_figures(stream, e, readiness) for e in episodes],
-        "details": {"missing_events": books.missing_events[:20], "missing_mails": books.missing_mails[:20],
-                    "duplicate_facts": books.duplicate_facts[:20], "duplicate_mails": books.duplicate_mails[:20],
-                    "unexpected_mails": stream.describe(books.unexpected_mails[:20]),
-                    "uncorrelated_outcomes": books.uncorrelated[:20],
-                    "disagreeing_services": disagreements(books, views)[:20]},
+        "details": {
+            "missing_events": books.missing_events[:20],
+            "missing_mails": books.missing_mails[:20],
+            "duplicate_facts": books.duplicate_facts[:20],
+            "duplicate_mails": books.duplicate_mails[:20],
+            "unexpected_mails": stream.describe(books.unexpected_mails[:20]),
+            "uncorrelated_outcomes": books.uncorrelated[:20],
+            "disagreeing_services": disagreements(books, views)[:20],
+        },
     }
 
 
@@ -201,14 +233,16 @@ def episode_figures(stream: Stream, episode: Episode, readiness: Readiness) -> d
         "trios_in_flight": len(episode.in_flight),
         "messages_queued": episode.queued,
         "outage_s": round(episode.removed - episode.began, 2),
-        "not_ready_samples": sum(readiness.not_ready_between(p, episode.began, episode.removed + (back or 0) + 1)
-                                 for p in episode.processes),
+        "not_ready_samples": sum(
+            readiness.not_ready_between(p, episode.began, episode.removed + (back or 0) + 1) for p in episode.processes
+        ),
         "ready_after_s": None if back is None else round(max(back, 0.0), 2),
         "caught_up_after_s": None if caught_up is None else round(caught_up, 2),
     }
     if episode.survivors:
         figures["survivors_not_ready_samples"] = sum(
-            readiness.not_ready_between(p, episode.began, float("inf")) for p in episode.survivors)
+            readiness.not_ready_between(p, episode.began, float("inf")) for p in episode.survivors
+        )
     return figures
 
 
@@ -246,5 +280,6 @@ def assert_outage_reported(outcome: Outcome) -> None:
             back = outcome.readiness.ready_again(process, episode.removed)
             assert back is not None, f"{episode.what}: {process.name} on :{process.port} never ready again"
             assert outcome.readiness.not_ready_between(process, episode.began, back) > 0, (
-                f"{episode.what}: {process.name} on :{process.port} never reported the outage on /ready")
+                f"{episode.what}: {process.name} on :{process.port} never reported the outage on /ready"
+            )
         assert figures["ready_after_s"] is not None

@@ -102,8 +102,12 @@ class Stream:
             command_id = str(uuid.uuid4())
             body = trio(self.slug)
             await self.bus.send("registration.RegisterTrio", body, message_id=command_id)
-            outcome = await wait_until(lambda c=command_id: self.bus.of("TrioRegistered", correlation_id=c)
-                                       or self.bus.of("CommandRejected", correlation_id=c), what="RegisterTrio outcome")
+            outcome = await wait_until(
+                lambda c=command_id: (
+                    self.bus.of("TrioRegistered", correlation_id=c) or self.bus.of("CommandRejected", correlation_id=c)
+                ),
+                what="RegisterTrio outcome",
+            )
             if outcome[0]["type"] == "TrioRegistered":
                 self.sent.append(Sent(command_id, body))
                 break
@@ -130,9 +134,11 @@ class Stream:
             for rid in self.books().registration_ids.values():
                 if rid not in self._approved:
                     self._approved.add(rid)
-                    await self.bus.send("registration.ApproveRegistration",
-                                        {"registration_id": rid, "by_organizer": True},
-                                        message_id=str(uuid.uuid5(NAMESPACE, rid)))
+                    await self.bus.send(
+                        "registration.ApproveRegistration",
+                        {"registration_id": rid, "by_organizer": True},
+                        message_id=str(uuid.uuid5(NAMESPACE, rid)),
+                    )
             await asyncio.sleep(0.1)
 
     async def _watch(self) -> None:
@@ -150,16 +156,23 @@ class Stream:
 
     async def wait_complete(self, timeout: float) -> bool:
         try:
-            await wait_until(lambda: len(self.books().complete) == len(self.sent), timeout=timeout, interval=0.25,
-                             what="every trio final and mailed")
+            await wait_until(
+                lambda: len(self.books().complete) == len(self.sent),
+                timeout=timeout,
+                interval=0.25,
+                what="every trio final and mailed",
+            )
             return True
         except AssertionError:
             return False
 
     def snapshot(self) -> dict[str, Any]:
         books = self.books()
-        return {"sent": len(self.sent), "complete": len(books.complete),
-                "in_flight": [s.command_id for s in self.sent if s.command_id not in books.complete]}
+        return {
+            "sent": len(self.sent),
+            "complete": len(books.complete),
+            "in_flight": [s.command_id for s in self.sent if s.command_id not in books.complete],
+        }
 
     # Counting
 
@@ -180,8 +193,10 @@ class Stream:
             books.registration_ids.setdefault(command_id, event["data"]["registration_id"])
             registered[command_id].add(event["data"]["registration_id"])
             if event["correlation_id"] != command_id:
-                books.uncorrelated.append(f"TrioRegistered {event['data']['registration_id']} has correlation_id "
-                                          f"{event['correlation_id']}, its command's message_id is {command_id}")
+                books.uncorrelated.append(
+                    f"TrioRegistered {event['data']['registration_id']} has correlation_id "
+                    f"{event['correlation_id']}, its command's message_id is {command_id}"
+                )
         rids = set(books.registration_ids.values())
         facts: dict[tuple[str, str], set[str]] = defaultdict(set)
         latest_wait: dict[str, dict[str, Any]] = {}
@@ -210,8 +225,9 @@ class Stream:
             types[event["event_id"]] = "NotificationSent"
             books.events += 1
         books.duplicate_facts = [f"{name} {rid}" for (name, rid), ids in facts.items() if len(ids) > 1]
-        books.duplicate_facts += [f"RegisterTrio {c} registered {len(r)} times" for c, r in registered.items()
-                                  if len(r) > 1]
+        books.duplicate_facts += [
+            f"RegisterTrio {c} registered {len(r)} times" for c, r in registered.items() if len(r) > 1
+        ]
         books.event_copies = sum(n - 1 for n in copies.values())
         books.copies_by_type = dict(Counter(types[e] for e, n in copies.items() for _ in range(n - 1)))
         for sent in self.sent:
@@ -237,9 +253,14 @@ class Stream:
         return books
 
     @staticmethod
-    def _expected(rid: str, sent: Sent, facts: dict[tuple[str, str], set[str]],
-                  latest_wait: dict[str, dict[str, Any]], kinds: dict[str, str],
-                  books: Books) -> tuple[list[str], list[str]]:
+    def _expected(
+        rid: str,
+        sent: Sent,
+        facts: dict[tuple[str, str], set[str]],
+        latest_wait: dict[str, dict[str, Any]],
+        kinds: dict[str, str],
+        books: Books,
+    ) -> tuple[list[str], list[str]]:
         """The notification_ids this trio must have received, as far as its events have come, and the events
         it is still missing. Notes in `kinds` every mail its observed events may cause."""
         expected: list[str] = []
@@ -264,8 +285,9 @@ class Stream:
             books.final[rid] = "waitlisted"
             # Only the newest position is certain to be mailed: an older one may have been overtaken.
             expected.extend(notification_id(latest_wait[rid]["event_id"], "waitlisted", m) for m in sent.members)
-        absent = [f"{name} {rid}" for name in ("ApprovalRequested", "RegistrationApproved")
-                  if not facts.get((name, rid))]
+        absent = [
+            f"{name} {rid}" for name in ("ApprovalRequested", "RegistrationApproved") if not facts.get((name, rid))
+        ]
         return expected, absent
 
     def _received(self) -> Counter[str]:
@@ -293,27 +315,35 @@ class Stream:
 # The services' own view, at the end
 
 
-async def service_views(stream: Stream, scheduling: ServiceProcess, registration: ServiceProcess,
-                        reporting: ServiceProcess) -> dict[str, Any]:
+async def service_views(
+    stream: Stream, scheduling: ServiceProcess, registration: ServiceProcess, reporting: ServiceProcess
+) -> dict[str, Any]:
     async with httpx.AsyncClient(timeout=10, headers=ORGANIZER) as http:
         allocation = (await http.get(f"{scheduling.url}/api/editions/{stream.slug}/allocation")).json()
-        registrations = (await http.get(f"{registration.url}/api/registrations",
-                                        params={"edition": stream.slug})).json()["registrations"]
+        registrations = (
+            await http.get(f"{registration.url}/api/registrations", params={"edition": stream.slug})
+        ).json()["registrations"]
         exported = (await http.get(f"{reporting.url}/dashboard/{stream.slug}/registrations.csv")).text
     rows = list(csv.reader(io.StringIO(exported.lstrip("\ufeff"))))[1:]
     return {
         "scheduling": {p["registration_id"]: "placed" for p in allocation.get("placed", [])}
         | {w["registration_id"]: "waitlisted" for w in allocation.get("waitlist", [])},
         "registration": {r["registration_id"]: r["status"] for r in registrations},
-        "reporting": {row[0]: {"geplaatst": "placed", "op de wachtlijst": "waitlisted"}.get(row[2], row[2])
-                      for row in rows if row},
+        "reporting": {
+            row[0]: {"geplaatst": "placed", "op de wachtlijst": "waitlisted"}.get(row[2], row[2]) for row in rows if row
+        },
     }
 
 
 def queue_depths(vhost: str) -> dict[str, int]:
     """Messages (ready and unacknowledged) in each of the vhost's service, retry and dead-letter queues."""
-    out = subprocess.run(["rabbitmqctl", "-q", "list_queues", "-p", vhost, "name", "messages"],
-                         capture_output=True, text=True, timeout=30, check=True).stdout
+    out = subprocess.run(
+        ["rabbitmqctl", "-q", "list_queues", "-p", vhost, "name", "messages"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+    ).stdout
     depths = {}
     for line in out.splitlines():
         parts = line.split()
@@ -325,8 +355,9 @@ def queue_depths(vhost: str) -> dict[str, int]:
 async def outbox_pending(process: ServiceProcess) -> float:
     async with httpx.AsyncClient(timeout=10) as http:
         text = (await http.get(f"{process.url}/metrics")).text
-    return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
-               if line.startswith("werkplaatsen_outbox_pending{"))
+    return sum(
+        float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.startswith("werkplaatsen_outbox_pending{")
+    )
 
 
 async def mails_pending(notifications: ServiceProcess, registration_ids: list[str]) -> int:

@@ -18,13 +18,14 @@ from tests.faults.scenario import (
 pytestmark = pytest.mark.faults
 
 
-@pytest.mark.parametrize(("server", "label", "seconds"), [
-    ("broker", "RabbitMQ connection cut for 8 s", 8.0),
-    ("database", "PostgreSQL connections cut for 10 s", 10.0),
-], ids=["rabbitmq_cut", "postgresql_cut"])
+@pytest.mark.parametrize(
+    ("server", "label", "seconds"),
+    [("broker", "RabbitMQ connection cut for 8 s", 8.0), ("database", "PostgreSQL connections cut for 10 s", 10.0)],
+    ids=["rabbitmq_cut", "postgresql_cut"],
+)
 async def test_connections_cut_and_restored_mid_stream_lose_and_duplicate_nothing(
-        faulty_system, bus, tmp_path_factory, request, server: str, label: str,  # noqa: ANN001
-        seconds: float) -> None:
+    faulty_system, bus, tmp_path_factory, request, server: str, label: str, seconds: float
+) -> None:
     proxy = getattr(faulty_system, server)
 
     async def cut(faults: Faults) -> None:

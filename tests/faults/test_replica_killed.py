@@ -5,18 +5,13 @@ from __future__ import annotations
 import pytest
 
 from shared.settings import SERVICES
-from tests.faults.scenario import (
-    Faults,
-    assert_nothing_lost_or_duplicated,
-    through_fault,
-    wait_until_progress,
-)
+from tests.faults.scenario import Faults, assert_nothing_lost_or_duplicated, through_fault, wait_until_progress
 
 pytestmark = pytest.mark.faults
 
 
 @pytest.fixture(scope="module")
-async def pairs(faulty_system):  # noqa: ANN001, ANN201
+async def pairs(faulty_system):  # noqa: ANN201
     second = [faulty_system.add(name) for name in SERVICES]
     for process in second:
         await process.wait_ready()
@@ -24,7 +19,8 @@ async def pairs(faulty_system):  # noqa: ANN001, ANN201
 
 
 async def test_one_replica_of_each_pair_killed_mid_stream_the_other_finishes_without_loss_or_duplicates(
-        pairs, bus, tmp_path_factory) -> None:  # noqa: ANN001
+    pairs, bus, tmp_path_factory
+) -> None:
     killed = [pairs.replicas[name][0] for name in SERVICES]
     survivors = [pairs.replicas[name][1] for name in SERVICES]
 
@@ -38,8 +34,7 @@ async def test_one_replica_of_each_pair_killed_mid_stream_the_other_finishes_wit
         episode.survivors = survivors
         faults.removed(episode)  # nothing is restarted: the survivors take over
 
-    outcome = await through_fault(pairs, bus, "replica_killed", tmp_path_factory.getbasetemp(),
-                                  kill_one_of_each_pair)
+    outcome = await through_fault(pairs, bus, "replica_killed", tmp_path_factory.getbasetemp(), kill_one_of_each_pair)
 
     assert_nothing_lost_or_duplicated(outcome)
     (episode,) = outcome.episodes

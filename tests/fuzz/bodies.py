@@ -40,20 +40,29 @@ def valid_body(routing_key: str, targets: Targets = Targets(), pick: int = 0) ->
     bodies: dict[str, Callable[[], dict[str, Any]]] = {
         "registration.RegisterTrio": lambda: factories.trio(targets.open_edition),
         "registration.ApproveRegistration": lambda: {"registration_id": rid, "token": "not-a-token"},
-        "registration.DeclineRegistration": lambda: {"registration_id": rid, "by_organizer": True,
-                                                     "reason": "Geen budget dit jaar."},
+        "registration.DeclineRegistration": lambda: {
+            "registration_id": rid,
+            "by_organizer": True,
+            "reason": "Geen budget dit jaar.",
+        },
         "registration.CancelRegistration": lambda: {"registration_id": rid, "reason": "Ziek."},
         "registration.EraseParticipantData": lambda: {"registration_id": rid},
-        "registration.RegisterPayment": lambda: {"invoice_number": "WP-2027-0001", "amount_cents": 20000,
-                                                 "paid_at": utcnow().isoformat(), "reference": "NL12BANK"},
+        "registration.RegisterPayment": lambda: {
+            "invoice_number": "WP-2027-0001",
+            "amount_cents": 20000,
+            "paid_at": utcnow().isoformat(),
+            "reference": "NL12BANK",
+        },
         "scheduling.ScheduleEdition": lambda: factories.open_edition(f"fuzz-{uuid.uuid4().hex[:8]}"),
         "scheduling.CloseRegistration": lambda: {"edition": held},
-        "scheduling.RescheduleSession": lambda: {"edition": held, "session_number": 1,
-                                                 "starts_at": start.isoformat(),
-                                                 "ends_at": (start + timedelta(hours=4)).isoformat()},
+        "scheduling.RescheduleSession": lambda: {
+            "edition": held,
+            "session_number": 1,
+            "starts_at": start.isoformat(),
+            "ends_at": (start + timedelta(hours=4)).isoformat(),
+        },
         "scheduling.RecordAttendance": lambda: {"edition": held, "session_number": 1, "present": [rid]},
-        "scheduling.CompleteSession": lambda: {"edition": held, "session_number": 1,
-                                               "notes": factories.notes()},
+        "scheduling.CompleteSession": lambda: {"edition": held, "session_number": 1, "notes": factories.notes()},
         "reporting.RetractReport": lambda: {"edition": held, "session_number": 1},
     }
     missing = set(COMMANDS) - set(bodies)
@@ -107,41 +116,71 @@ def without(document: dict[str, Any], path: Path) -> dict[str, Any]:
 
 
 json_scalars = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text()
-json_values = st.recursive(json_scalars, lambda inner: st.lists(inner, max_size=4)
-                           | st.dictionaries(st.text(max_size=10), inner, max_size=4), max_leaves=12)
+json_values = st.recursive(
+    json_scalars,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner, max_size=4),
+    max_leaves=12,
+)
 # Values that break assumptions further down: SQL integer ranges, NUL (PostgreSQL text refuses it), lone
 # surrogates (not encodable as UTF-8), right-to-left and zero-width marks, markup, and JSON's own oddities.
-nasty_scalars = st.sampled_from([
-    2**63, -(2**63) - 1, 10**40, 0, -1, 1e308, -0.0, "", " ", "\u0000", "a\u0000b", "\ud800", "\udfff x",
-    "\u202eevil", "\u200b", "<script>alert(1)</script>", "' OR 1=1 --", "../../etc/passwd", "%s%n", "GM0000",
-    "x" * 5000, True, [], {}, [None], {"": None},
-])
+nasty_scalars = st.sampled_from(
+    [
+        2**63,
+        -(2**63) - 1,
+        10**40,
+        0,
+        -1,
+        1e308,
+        -0.0,
+        "",
+        " ",
+        "\u0000",
+        "a\u0000b",
+        "\ud800",
+        "\udfff x",
+        "\u202eevil",
+        "\u200b",
+        "<script>alert(1)</script>",
+        "' OR 1=1 --",
+        "../../etc/passwd",
+        "%s%n",
+        "GM0000",
+        "x" * 5000,
+        True,
+        [],
+        {},
+        [None],
+        {"": None},
+    ]
+)
 
 
 def typed_differently(original: Any) -> st.SearchStrategy[Any]:
     """A JSON value of another type than `original`."""
     kinds = {
-        bool: st.booleans(), int: st.integers(), float: st.floats(allow_nan=False, allow_infinity=False),
-        str: st.text(max_size=20), list: st.lists(json_scalars, max_size=3),
-        dict: st.dictionaries(st.text(max_size=5), json_scalars, max_size=3), type(None): st.none(),
+        bool: st.booleans(),
+        int: st.integers(),
+        float: st.floats(allow_nan=False, allow_infinity=False),
+        str: st.text(max_size=20),
+        list: st.lists(json_scalars, max_size=3),
+        dict: st.dictionaries(st.text(max_size=5), json_scalars, max_size=3),
+        type(None): st.none(),
     }
     own = type(original)
     return st.one_of(*[s for kind, s in kinds.items() if kind is not own and not (own is int and kind is bool)])
 
 
 def deep(depth: int, opener: str) -> str:
-    closer = {"[": "]", "{\"a\":": "}"}[opener]
+    closer = {"[": "]", '{"a":': "}"}[opener]
     return opener * depth + "1" + closer * depth
 
 
 @st.composite
-def bad_command(draw: st.DrawFn, routing_key: str, targets: Targets = Targets()
-                ) -> tuple[str, bytes, dict[str, Any]]:
+def bad_command(draw: st.DrawFn, routing_key: str, targets: Targets = Targets()) -> tuple[str, bytes, dict[str, Any]]:
     """(kind, body, AMQP properties) for one broken message of `routing_key`."""
     body = valid_body(routing_key, targets, draw(st.integers(0, 10)))
     kind = draw(st.sampled_from(KINDS))
-    props: dict[str, Any] = {"message_id": str(uuid.uuid4()),
-                             "content_type": draw(st.sampled_from(CONTENT_TYPES))}
+    props: dict[str, Any] = {"message_id": str(uuid.uuid4()), "content_type": draw(st.sampled_from(CONTENT_TYPES))}
     all_paths = paths(body)
     if kind == "random_json":
         raw = json.dumps(draw(json_values)).encode()
@@ -159,14 +198,13 @@ def bad_command(draw: st.DrawFn, routing_key: str, targets: Targets = Targets()
         raw = json.dumps(replaced(body, path, draw(st.characters()) * size)).encode()
     elif kind == "huge_list":
         path = draw(st.sampled_from(all_paths))
-        raw = json.dumps(replaced(body, path, [draw(json_scalars)] * draw(st.sampled_from([1_000, 100_000])))
-                         ).encode()
+        raw = json.dumps(replaced(body, path, [draw(json_scalars)] * draw(st.sampled_from([1_000, 100_000])))).encode()
     elif kind == "deep_nesting":
         path = draw(st.sampled_from(all_paths))
-        marker = "\"__deep__\""
+        marker = '"__deep__"'
         text = json.dumps(replaced(body, path, "__deep__"))
         depth = draw(st.sampled_from([40, 300, 2_000, 100_000]))
-        raw = text.replace(marker, deep(depth, draw(st.sampled_from(["[", "{\"a\":"]))), 1).encode()
+        raw = text.replace(marker, deep(depth, draw(st.sampled_from(["[", '{"a":']))), 1).encode()
     elif kind == "invalid_utf8":
         text = json.dumps(body).encode()
         cut = draw(st.integers(0, len(text)))
@@ -185,22 +223,64 @@ def bad_command(draw: st.DrawFn, routing_key: str, targets: Targets = Targets()
     elif kind == "not_an_object":
         raw = json.dumps(draw(st.lists(json_scalars, max_size=3) | json_scalars)).encode()
     elif kind == "json_oddities":
-        raw = draw(st.sampled_from([b"NaN", b"{\"edition\": Infinity}", b"", b" ", b"\xef\xbb\xbf{}", b"{}{}",
-                                    b"{\"a\": 1, \"a\": 2}", b"\"\\ud800\"", b"{\"edition\": 1e999}"]))
+        raw = draw(
+            st.sampled_from(
+                [
+                    b"NaN",
+                    b'{"edition": Infinity}',
+                    b"",
+                    b" ",
+                    b"\xef\xbb\xbf{}",
+                    b"{}{}",
+                    b'{"a": 1, "a": 2}',
+                    b'"\\ud800"',
+                    b'{"edition": 1e999}',
+                ]
+            )
+        )
     else:  # odd_properties: a valid body with message properties a client got wrong
         raw = json.dumps(body).encode()
-        props.update(draw(st.sampled_from([
-            {"message_id": None}, {"message_id": ""}, {"message_id": "x" * 255},
-            {"correlation_id": "c" * 255}, {"reply_to": "amq.gen-" + "r" * 240},
-        ])))
+        props.update(
+            draw(
+                st.sampled_from(
+                    [
+                        {"message_id": None},
+                        {"message_id": ""},
+                        {"message_id": "x" * 255},
+                        {"correlation_id": "c" * 255},
+                        {"reply_to": "amq.gen-" + "r" * 240},
+                    ]
+                )
+            )
+        )
     return kind, raw, props
 
 
-KINDS = ("random_json", "random_bytes", "wrong_type", "nasty_value", "huge_string", "huge_list", "deep_nesting",
-         "invalid_utf8", "lone_surrogate", "missing_field", "extra_field", "not_an_object", "json_oddities",
-         "odd_properties")
-CONTENT_TYPES = (None, "application/json", "text/plain", "application/xml", "application/octet-stream",
-                 "application/json; charset=latin-1", "multipart/form-data")
+KINDS = (
+    "random_json",
+    "random_bytes",
+    "wrong_type",
+    "nasty_value",
+    "huge_string",
+    "huge_list",
+    "deep_nesting",
+    "invalid_utf8",
+    "lone_surrogate",
+    "missing_field",
+    "extra_field",
+    "not_an_object",
+    "json_oddities",
+    "odd_properties",
+)
+CONTENT_TYPES = (
+    None,
+    "application/json",
+    "text/plain",
+    "application/xml",
+    "application/octet-stream",
+    "application/json; charset=latin-1",
+    "multipart/form-data",
+)
 
 
 def corpus(routing_key: str, targets: Targets = Targets()) -> list[tuple[str, bytes, dict[str, Any]]]:
@@ -212,8 +292,8 @@ def corpus(routing_key: str, targets: Targets = Targets()) -> list[tuple[str, by
     samples = [
         ("huge_string", json.dumps({**body, first: "ä" * 2_000_000}).encode()),
         ("huge_list", json.dumps({**body, first: [0] * 20_000}).encode()),
-        ("deep_nesting", text.replace("{", "{\"deep\": " + deep(100_000, "["), 1).encode()),
-        ("deep_nesting", json.dumps({**body, first: "__deep__"}).replace("\"__deep__\"", deep(300, "[")).encode()),
+        ("deep_nesting", text.replace("{", '{"deep": ' + deep(100_000, "["), 1).encode()),
+        ("deep_nesting", json.dumps({**body, first: "__deep__"}).replace('"__deep__"', deep(300, "[")).encode()),
         ("invalid_utf8", text.encode()[:10] + b"\xff\xfe" + text.encode()[10:]),
         ("random_bytes", bytes(range(256)) * 4),
         ("extra_field", json.dumps({**body, "x" * 1000: {"y": ["z"] * 100}}).encode()),

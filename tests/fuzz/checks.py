@@ -8,9 +8,11 @@ from typing import Any
 from shared.contract import COMMANDS, ErrorItem
 
 CODE = re.compile(r"[a-z][a-z0-9_]{1,59}")
-DUTCH = frozenset("""de het een is niet dit deze geen hier moet van te kies veld bericht geldig hoort mag zijn voor
+DUTCH = frozenset(
+    """de het een is niet dit deze geen hier moet van te kies veld bericht geldig hoort mag zijn voor
 met op of wordt kennen verplicht we tekst datum lijst getal waarde object velden ongeldig bestaat editie aanmelding
-sessie trio gemeente verslag leden lid al nog kan ja nee""".split())
+sessie trio gemeente verslag leden lid al nog kan ja nee""".split()
+)
 ENGLISH = re.compile(r"Input should|Field required|value is not|Extra inputs|validation error", re.IGNORECASE)
 
 

@@ -76,8 +76,13 @@ class InProcessSystem:
     async def rejections(self, service: Service) -> int:
         model = service.store.outbox_model
         async with service.store.db.sessions() as session:
-            return int((await session.execute(
-                select(func.count()).select_from(model).where(model.message_type == "CommandRejected"))).scalar_one())
+            return int(
+                (
+                    await session.execute(
+                        select(func.count()).select_from(model).where(model.message_type == "CommandRejected")
+                    )
+                ).scalar_one()
+            )
 
     async def outbox(self, name: str, message_type: str | None = None) -> list[dict[str, Any]]:
         """The events a service has committed (oldest first), as published bodies."""
@@ -94,14 +99,19 @@ class InProcessSystem:
             await service.store.db.dispose()
 
 
-async def open_system(data_dir: Path, database_urls: Mapping[str, str] | None = None,
-                      names: tuple[str, ...] = SERVICES) -> InProcessSystem:
+async def open_system(
+    data_dir: Path, database_urls: Mapping[str, str] | None = None, names: tuple[str, ...] = SERVICES
+) -> InProcessSystem:
     """Build the services with their real bootstrap and migrate their databases (SQLite in `data_dir` unless
     `database_urls` gives one per service). Background jobs (relay, timers, mail sender) are not started."""
     urls = {f"{name}_database_url": url for name, url in (database_urls or {}).items()}
-    settings = Settings(werkplaatsen_data_dir=data_dir, werkplaatsen_secret_key=SECRET,
-                        werkplaatsen_organizer_token=ORGANIZER_TOKEN, werkplaatsen_public_url="http://wp.example.nl",
-                        **urls)
+    settings = Settings(
+        werkplaatsen_data_dir=data_dir,
+        werkplaatsen_secret_key=SECRET,
+        werkplaatsen_organizer_token=ORGANIZER_TOKEN,
+        werkplaatsen_public_url="http://wp.example.nl",
+        **urls,
+    )
     services = {}
     for name in names:
         service = importlib.import_module(f"services.{name}.bootstrap").build(settings, RecordingTransport())
@@ -120,8 +130,15 @@ async def forward(system: InProcessSystem, producer: str, message_type: str, to:
             key = f"{producer}.{message_type}"
             if key not in service.consumers:
                 continue
-            verdict = await system.deliver(Incoming(body=json.dumps(event).encode(), routing_key=key,
-                                                    message_id=event["event_id"], message_type=message_type), service)
+            verdict = await system.deliver(
+                Incoming(
+                    body=json.dumps(event).encode(),
+                    routing_key=key,
+                    message_id=event["event_id"],
+                    message_type=message_type,
+                ),
+                service,
+            )
             acked += verdict.action == "ack"
     return acked
 
@@ -133,16 +150,28 @@ async def prepare_targets(system: InProcessSystem, trios: int = 4) -> Targets:
 
     open_edition, held_edition = factories.open_edition(), factories.held_edition()
     for body in (open_edition, held_edition):
-        outcome = await system.command(Incoming(body=json.dumps(body).encode(), routing_key="scheduling.ScheduleEdition",
-                                                message_id=str(uuid.uuid4()), message_type="ScheduleEdition"))
+        outcome = await system.command(
+            Incoming(
+                body=json.dumps(body).encode(),
+                routing_key="scheduling.ScheduleEdition",
+                message_id=str(uuid.uuid4()),
+                message_type="ScheduleEdition",
+            )
+        )
         assert outcome.reply is not None and outcome.reply.status == "accepted", outcome.reply
     await forward(system, "scheduling", "EditionScheduled", ("registration", "notifications", "reporting"))
     ids = []
     for _ in range(trios):
-        outcome = await system.command(Incoming(
-            body=json.dumps(factories.trio(open_edition["edition"])).encode(), routing_key="registration.RegisterTrio",
-            message_id=str(uuid.uuid4()), message_type="RegisterTrio"))
+        outcome = await system.command(
+            Incoming(
+                body=json.dumps(factories.trio(open_edition["edition"])).encode(),
+                routing_key="registration.RegisterTrio",
+                message_id=str(uuid.uuid4()),
+                message_type="RegisterTrio",
+            )
+        )
         assert outcome.reply is not None and outcome.reply.status == "accepted", outcome.reply
         ids.append(outcome.reply.ids["registration_id"])
-    return Targets(open_edition=open_edition["edition"], held_edition=held_edition["edition"],
-                   registration_ids=tuple(ids))
+    return Targets(
+        open_edition=open_edition["edition"], held_edition=held_edition["edition"], registration_ids=tuple(ids)
+    )

@@ -39,12 +39,13 @@ TALLY: Counter[tuple[str, str]] = Counter()
 
 
 @pytest.fixture(scope="module")
-async def system(real_services, tmp_path_factory) -> AsyncIterator[InProcessSystem]:  # noqa: ANN001
+async def system(real_services, tmp_path_factory) -> AsyncIterator[InProcessSystem]:
     names = {name: await create_database(f"fuzz_{name}") for name in SERVICES}
     found = None
     try:
-        found = await open_system(Path(tmp_path_factory.mktemp("fuzz")),
-                                  {name: database_url(db) for name, db in names.items()})
+        found = await open_system(
+            Path(tmp_path_factory.mktemp("fuzz")), {name: database_url(db) for name, db in names.items()}
+        )
         found.targets = await prepare_targets(found)  # type: ignore[attr-defined]
         yield found
     finally:
@@ -58,9 +59,15 @@ async def system(real_services, tmp_path_factory) -> AsyncIterator[InProcessSyst
 
 
 def incoming(routing_key: str, body: bytes, props: dict[str, object]) -> Incoming:
-    return Incoming(body=body, routing_key=routing_key, message_type=message_name(routing_key),
-                    message_id=props.get("message_id"), correlation_id=props.get("correlation_id"),
-                    reply_to=props.get("reply_to"), content_type=props.get("content_type"))
+    return Incoming(
+        body=body,
+        routing_key=routing_key,
+        message_type=message_name(routing_key),
+        message_id=props.get("message_id"),
+        correlation_id=props.get("correlation_id"),
+        reply_to=props.get("reply_to"),
+        content_type=props.get("content_type"),
+    )
 
 
 def sent_json(body: bytes) -> object:
@@ -70,8 +77,7 @@ def sent_json(body: bytes) -> object:
         return None
 
 
-async def check_one(system: InProcessSystem, routing_key: str, kind: str, body: bytes,
-                    props: dict[str, object]) -> str:
+async def check_one(system: InProcessSystem, routing_key: str, kind: str, body: bytes, props: dict[str, object]) -> str:
     outcome = await system.command(incoming(routing_key, body, props))
     shown = f"{kind} message to {routing_key} ({len(body)} bytes: {body[:300]!r}, properties {props})"
     verdict = outcome.verdict
@@ -95,11 +101,17 @@ async def check_one(system: InProcessSystem, routing_key: str, kind: str, body: 
 
 
 @pytest.mark.parametrize("routing_key", sorted(COMMANDS))
-@settings(max_examples=EXAMPLES, deadline=None, database=None, derandomize=DERANDOMIZE,
-          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.large_base_example])
+@settings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    database=None,
+    derandomize=DERANDOMIZE,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.large_base_example],
+)
 @given(data=st.data())
 async def test_every_generated_bad_body_is_refused_with_a_useful_error_or_dead_lettered(
-        system: InProcessSystem, routing_key: str, data: st.DataObject) -> None:
+    system: InProcessSystem, routing_key: str, data: st.DataObject
+) -> None:
     kind, body, props = data.draw(bad_command(routing_key, system.targets))  # type: ignore[attr-defined]
     outcome = await check_one(system, routing_key, kind, body, props)
     TALLY[(kind, outcome.split(":")[0])] += 1
@@ -107,19 +119,31 @@ async def test_every_generated_bad_body_is_refused_with_a_useful_error_or_dead_l
 
 async def test_after_the_fuzz_a_valid_registration_still_goes_through(system: InProcessSystem) -> None:
     edition = factories.open_edition()
-    scheduled = await system.command(incoming("scheduling.ScheduleEdition", json.dumps(edition).encode(),
-                                              {"message_id": str(uuid.uuid4())}))
+    scheduled = await system.command(
+        incoming("scheduling.ScheduleEdition", json.dumps(edition).encode(), {"message_id": str(uuid.uuid4())})
+    )
     assert scheduled.reply is not None and scheduled.reply.status == "accepted", scheduled.reply
-    (announced,) = [e for e in await system.outbox("scheduling", "EditionScheduled")
-                    if e["data"]["edition"] == edition["edition"]]
+    (announced,) = [
+        e for e in await system.outbox("scheduling", "EditionScheduled") if e["data"]["edition"] == edition["edition"]
+    ]
     # registration learns of the edition as it would from the broker
-    verdict = await system.deliver(Incoming(body=json.dumps(announced).encode(), routing_key="scheduling.EditionScheduled",
-                                            message_id=announced["event_id"], message_type="EditionScheduled"),
-                                   system.services["registration"])
+    verdict = await system.deliver(
+        Incoming(
+            body=json.dumps(announced).encode(),
+            routing_key="scheduling.EditionScheduled",
+            message_id=announced["event_id"],
+            message_type="EditionScheduled",
+        ),
+        system.services["registration"],
+    )
     assert verdict.action == "ack"
-    registered = await system.command(incoming("registration.RegisterTrio",
-                                               json.dumps(factories.trio(edition["edition"])).encode(),
-                                               {"message_id": str(uuid.uuid4())}))
+    registered = await system.command(
+        incoming(
+            "registration.RegisterTrio",
+            json.dumps(factories.trio(edition["edition"])).encode(),
+            {"message_id": str(uuid.uuid4())},
+        )
+    )
     assert registered.reply is not None and registered.reply.status == "accepted", registered.reply.errors
     assert registered.reply.ids["registration_id"]
 
@@ -159,9 +183,11 @@ async def test_memory_stays_flat_while_the_worst_bodies_keep_coming(system: InPr
         tracemalloc.stop()
     rss_after = rss_bytes()
     messages = 2 * len(MEMORY_KEYS) * len(corpus(MEMORY_KEYS[0], targets))
-    print(f"\nmemory over {messages} worst-case messages: traced {traced_after_one / 1e6:.1f} MB after one round, "
-          f"{traced_after_two / 1e6:.1f} MB after two (peak {peak / 1e6:.1f} MB); "
-          f"RSS {rss_before / 1e6:.0f} MB -> {rss_after / 1e6:.0f} MB")
+    print(
+        f"\nmemory over {messages} worst-case messages: traced {traced_after_one / 1e6:.1f} MB after one round, "
+        f"{traced_after_two / 1e6:.1f} MB after two (peak {peak / 1e6:.1f} MB); "
+        f"RSS {rss_before / 1e6:.0f} MB -> {rss_after / 1e6:.0f} MB"
+    )
     assert traced_after_two - traced_after_one < 2_000_000, "Python objects accumulate per bad message"
     assert rss_after - rss_before < 100_000_000, "the process grows per bad message"
 
@@ -169,5 +195,8 @@ async def test_memory_stays_flat_while_the_worst_bodies_keep_coming(system: InPr
 def test_values_no_column_can_hold_are_refused_with_the_path_that_leads_to_them() -> None:
     errors = unstorable_values({"case": {"title": "a\x00b"}, "": {"0": 2**31}, "members": [{"n": -(2**40)}]})
     assert sorted((e.field, e.code) for e in errors) == [
-        (".0", "number_out_of_range"), ("case.title", "invalid_character"), ("members[0].n", "number_out_of_range")]
+        (".0", "number_out_of_range"),
+        ("case.title", "invalid_character"),
+        ("members[0].n", "number_out_of_range"),
+    ]
     assert unstorable_values({"edition": "najaar-2027", "capacity": 2**31 - 1}) == []

@@ -36,8 +36,9 @@ registration = schemathesis.openapi.from_path(OPENAPI / "registration.json")
 scheduling = schemathesis.openapi.from_path(OPENAPI / "scheduling.json")
 reporting = schemathesis.openapi.from_path(OPENAPI / "reporting.json")
 notifications = schemathesis.openapi.from_path(OPENAPI / "notifications.json")
-FUZZ = settings(max_examples=EXAMPLES, deadline=None, derandomize=True, database=None,
-                suppress_health_check=list(HealthCheck))
+FUZZ = settings(
+    max_examples=EXAMPLES, deadline=None, derandomize=True, database=None, suppress_health_check=list(HealthCheck)
+)
 
 
 class DevSystem:
@@ -50,12 +51,20 @@ class DevSystem:
         self.databases = {name: asyncio.run(create_database(f"httpfuzz_{name}")) for name in SERVICES}
         env = {k: v for k, v in os.environ.items() if not k.startswith(("WERKPLAATSEN_", "REGISTRATION_"))}
         env.update({f"{name.upper()}_DATABASE_URL": database_url(db) for name, db in self.databases.items()})
-        env.update(WERKPLAATSEN_DATA_DIR=str(data_dir), WERKPLAATSEN_ORGANIZER_TOKEN=TOKEN,
-                   WERKPLAATSEN_RATE_LIMIT_PER_MINUTE="0", WERKPLAATSEN_LOG_FORMAT="json")
+        env.update(
+            WERKPLAATSEN_DATA_DIR=str(data_dir),
+            WERKPLAATSEN_ORGANIZER_TOKEN=TOKEN,
+            WERKPLAATSEN_RATE_LIMIT_PER_MINUTE="0",
+            WERKPLAATSEN_LOG_FORMAT="json",
+        )
         self.log = data_dir / "dev.log"
         data_dir.mkdir(parents=True, exist_ok=True)
-        self.process = subprocess.Popen([sys.executable, "-m", "services", "dev", "--port", str(self.port)],
-                                        env=env, stdout=self.log.open("ab"), stderr=subprocess.STDOUT)
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "services", "dev", "--port", str(self.port)],
+            env=env,
+            stdout=self.log.open("ab"),
+            stderr=subprocess.STDOUT,
+        )
 
     async def ready(self) -> bool:
         if self.process.poll() is not None:
@@ -77,10 +86,12 @@ class DevSystem:
 
 
 @pytest.fixture(scope="module")
-def dev(real_services, tmp_path_factory) -> Iterator[DevSystem]:  # noqa: ANN001
+def dev(real_services, tmp_path_factory) -> Iterator[DevSystem]:
     system = DevSystem(tmp_path_factory.mktemp("httpfuzz") / "var")
     try:
-        asyncio.run(wait_until(system.ready, timeout=90, interval=0.2, what="werkplaatsen dev with its example edition"))
+        asyncio.run(
+            wait_until(system.ready, timeout=90, interval=0.2, what="werkplaatsen dev with its example edition")
+        )
         # One trio, so the pages that show a registration have one to show.
         edition = httpx.get(f"{system.url}/api/editions").json()["editions"][0]["slug"]
         httpx.post(f"{system.url}/api/registrations", json=factories.trio(edition), timeout=30).raise_for_status()
@@ -103,7 +114,8 @@ def call(case: schemathesis.Case, dev: DevSystem) -> None:
     STATUSES[response.status_code] += 1
     assert response.status_code < 500, (
         f"{case.method} {case.formatted_path} answered {response.status_code}: {response.text[:500]}\n"
-        f"reproduce: {case.as_curl_command(headers=headers)}")
+        f"reproduce: {case.as_curl_command(headers=headers)}"
+    )
 
 
 @registration.parametrize()
@@ -139,8 +151,22 @@ def test_the_published_registration_schema_matches_the_contract() -> None:
 
 # Values that get past a router and reach a handler's lookup: NUL (PostgreSQL refuses it in text), lengths past
 # every column, numbers past every integer type, path tricks, markup and right-to-left marks.
-NASTY = ["%00", "a%00b", "x" * 2000, "9" * 30, "-1", "0", "%2F..%2F..%2Fetc%2Fpasswd", "%C0%AF", "%FF%FE",
-         "%E2%80%AE", "<script>", "%27%20OR%201%3D1", "GM0345%00", "2027-najaar.pdf"]
+NASTY = [
+    "%00",
+    "a%00b",
+    "x" * 2000,
+    "9" * 30,
+    "-1",
+    "0",
+    "%2F..%2F..%2Fetc%2Fpasswd",
+    "%C0%AF",
+    "%FF%FE",
+    "%E2%80%AE",
+    "<script>",
+    "%27%20OR%201%3D1",
+    "GM0345%00",
+    "2027-najaar.pdf",
+]
 
 
 def operations() -> list[tuple[str, str, list[str], list[str]]]:
@@ -150,8 +176,14 @@ def operations() -> list[tuple[str, str, list[str], list[str]]]:
         for path, item in document["paths"].items():
             for method, operation in item.items():
                 params = operation.get("parameters", [])
-                found.append((method.upper(), path, [p["name"] for p in params if p["in"] == "path"],
-                              [p["name"] for p in params if p["in"] == "query"]))
+                found.append(
+                    (
+                        method.upper(),
+                        path,
+                        [p["name"] for p in params if p["in"] == "path"],
+                        [p["name"] for p in params if p["in"] == "query"],
+                    )
+                )
     return found
 
 
@@ -168,8 +200,12 @@ def test_nasty_values_in_every_path_and_query_parameter_never_cause_a_server_err
                 for headers in ({}, {"Authorization": f"Bearer {TOKEN}"}):
                     shown = f"{method} {url[:120]}?{query[:80]}"
                     try:
-                        answer = http.request(method, f"{url}?{query}" if query else url, headers=headers,
-                                              content=b"{}" if method == "POST" else None)
+                        answer = http.request(
+                            method,
+                            f"{url}?{query}" if query else url,
+                            headers=headers,
+                            content=b"{}" if method == "POST" else None,
+                        )
                     except httpx.TransportError as exc:
                         failures.append(f"{shown} -> connection lost ({type(exc).__name__})")
                         continue

@@ -46,8 +46,14 @@ class Story:
 
 
 async def command(system: InProcessSystem, routing_key: str, body: dict[str, Any]) -> dict[str, Any]:
-    outcome = await system.command(Incoming(body=json.dumps(body).encode(), routing_key=routing_key,
-                                            message_id=str(uuid.uuid4()), message_type=routing_key.split(".")[1]))
+    outcome = await system.command(
+        Incoming(
+            body=json.dumps(body).encode(),
+            routing_key=routing_key,
+            message_id=str(uuid.uuid4()),
+            message_type=routing_key.split(".")[1],
+        )
+    )
     assert outcome.reply is not None and outcome.reply.status == "accepted", outcome.reply
     return outcome.reply.ids
 
@@ -65,13 +71,22 @@ def edition_with_deadline_passed() -> dict[str, Any]:
 
 
 def envelope(data: Any, producer: str) -> dict[str, Any]:
-    return json.loads(Event[type(data)](
-        event_id=str(uuid.uuid4()), type=type(data).__name__, version=1, occurred_at=utcnow(), producer=producer,
-        correlation_id="story", causation_id="story", data=data).model_dump_json())
+    return json.loads(
+        Event[type(data)](
+            event_id=str(uuid.uuid4()),
+            type=type(data).__name__,
+            version=1,
+            occurred_at=utcnow(),
+            producer=producer,
+            correlation_id="story",
+            causation_id="story",
+            data=data,
+        ).model_dump_json()
+    )
 
 
 @pytest.fixture(scope="module")
-async def story(tmp_path_factory) -> AsyncIterator[Story]:  # noqa: ANN001
+async def story(tmp_path_factory) -> AsyncIterator[Story]:
     system = await open_system(Path(tmp_path_factory.mktemp("story")), names=("registration", "scheduling"))
     try:
         edition = edition_with_deadline_passed()
@@ -84,16 +99,24 @@ async def story(tmp_path_factory) -> AsyncIterator[Story]:  # noqa: ANN001
         await forward(system, "registration", "RegistrationApproved", ("scheduling",))
         await allocate_due(system.services["scheduling"].store, utcnow())  # what the deadline timer does
         events = {e["type"]: e for producer in ("registration", "scheduling") for e in await system.outbox(producer)}
-        assert {"EditionScheduled", "TrioRegistered", "ApprovalRequested", "RegistrationApproved",
-                "TrioPlaced"} <= set(events), sorted(events)
+        assert {"EditionScheduled", "TrioRegistered", "ApprovalRequested", "RegistrationApproved", "TrioPlaced"} <= set(
+            events
+        ), sorted(events)
         first = edition["sessions"][0]
-        events["AttendanceRecorded"] = envelope(AttendanceRecorded(
-            edition=edition["edition"], session_number=1, present=[rid]), "scheduling")
-        events["SessionCompleted"] = envelope(SessionCompleted(
-            edition=edition["edition"], session_number=1, title=first["title"], starts_at=first["starts_at"],
-            attendance={"trios": 1, "municipalities": 1},
-            notes={"lessons": ["Anna de Vries vertelde hoe de wijk meedeed."], "quotes": ["Bram Jansen: samen!"]}),
-            "scheduling")
+        events["AttendanceRecorded"] = envelope(
+            AttendanceRecorded(edition=edition["edition"], session_number=1, present=[rid]), "scheduling"
+        )
+        events["SessionCompleted"] = envelope(
+            SessionCompleted(
+                edition=edition["edition"],
+                session_number=1,
+                title=first["title"],
+                starts_at=first["starts_at"],
+                attendance={"trios": 1, "municipalities": 1},
+                notes={"lessons": ["Anna de Vries vertelde hoe de wijk meedeed."], "quotes": ["Bram Jansen: samen!"]},
+            ),
+            "scheduling",
+        )
         yield Story(rid, edition["edition"], events)
     finally:
         await system.close()
@@ -119,9 +142,16 @@ async def deliver_all(system: InProcessSystem, service: str, events: list[dict[s
     while queue:
         event, attempt = queue.pop(0)
         key = f"{event['producer']}.{event['type']}"
-        verdict = await system.deliver(Incoming(body=json.dumps(event).encode(), routing_key=key,
-                                                message_id=event["event_id"], message_type=event["type"],
-                                                attempt=attempt), system.services[service])
+        verdict = await system.deliver(
+            Incoming(
+                body=json.dumps(event).encode(),
+                routing_key=key,
+                message_id=event["event_id"],
+                message_type=event["type"],
+                attempt=attempt,
+            ),
+            system.services[service],
+        )
         assert verdict.action != "dead_letter", f"{service} dead-lettered {event['type']}: {verdict.reason}"
         if verdict.action == "retry":
             assert attempt < ATTEMPTS, f"{service} gave up on {event['type']} although everything arrived"
@@ -134,8 +164,10 @@ async def notifications_state(system: InProcessSystem, rid: str) -> dict[str, An
     async with system.services["notifications"].store.db.sessions() as session:
         mails = await SqlMails(session).of_registration(rid)
         copy = await NotificationCopies(session).get(rid)
-    return {"status": copy.status if copy else None,
-            "mails": sorted((m.kind, m.recipient.split("@")[0].split(".")[0]) for m in mails)}
+    return {
+        "status": copy.status if copy else None,
+        "mails": sorted((m.kind, m.recipient.split("@")[0].split(".")[0]) for m in mails),
+    }
 
 
 async def reporting_state(system: InProcessSystem, rid: str, edition: str) -> dict[str, Any]:
@@ -151,7 +183,7 @@ async def reporting_state(system: InProcessSystem, rid: str, edition: str) -> di
 
 
 @pytest.fixture(scope="module")
-async def consumers(tmp_path_factory) -> AsyncIterator[InProcessSystem]:  # noqa: ANN001
+async def consumers(tmp_path_factory) -> AsyncIterator[InProcessSystem]:
     system = await open_system(Path(tmp_path_factory.mktemp("consumers")), names=("notifications", "reporting"))
     yield system
     await system.close()
@@ -162,9 +194,11 @@ REPORTING = [*NOTIFICATIONS, "AttendanceRecorded", "SessionCompleted"]
 
 
 async def test_notifications_mails_an_approval_that_overtook_the_registration_once_it_arrives(
-        story: Story, consumers: InProcessSystem) -> None:
+    story: Story, consumers: InProcessSystem
+) -> None:
     rid, (approved, registered, edition, asked) = retold(
-        story, ["RegistrationApproved", "TrioRegistered", "EditionScheduled", "ApprovalRequested"])
+        story, ["RegistrationApproved", "TrioRegistered", "EditionScheduled", "ApprovalRequested"]
+    )
     retried = await deliver_all(consumers, "notifications", [approved, registered, edition, asked])
     assert retried == ["RegistrationApproved"]
     state = await notifications_state(consumers, rid)
@@ -172,11 +206,13 @@ async def test_notifications_mails_an_approval_that_overtook_the_registration_on
 
 
 async def test_notifications_confirms_a_placement_that_overtook_its_edition_with_the_invitations(
-        story: Story, consumers: InProcessSystem) -> None:
+    story: Story, consumers: InProcessSystem
+) -> None:
     rid, events = retold(story, ["TrioRegistered", "TrioPlaced", "EditionScheduled"])
     retold_edition = events[2]
-    retold_edition["data"]["edition"] = events[1]["data"]["edition"] = events[0]["data"]["edition"] = \
+    retold_edition["data"]["edition"] = events[1]["data"]["edition"] = events[0]["data"]["edition"] = (
         f"late-{uuid.uuid4().hex[:8]}"  # an edition notifications has not heard of yet
+    )
     retried = await deliver_all(consumers, "notifications", events)
     assert retried == ["TrioPlaced"]
     state = await notifications_state(consumers, rid)
@@ -185,20 +221,28 @@ async def test_notifications_confirms_a_placement_that_overtook_its_edition_with
 
 
 async def test_reporting_keeps_a_session_report_that_came_before_the_trio_was_placed_and_scrubs_names_later(
-        story: Story, consumers: InProcessSystem) -> None:
-    rid, events = retold(story, ["SessionCompleted", "AttendanceRecorded", "TrioPlaced", "RegistrationApproved",
-                                 "TrioRegistered"])
+    story: Story, consumers: InProcessSystem
+) -> None:
+    rid, events = retold(
+        story, ["SessionCompleted", "AttendanceRecorded", "TrioPlaced", "RegistrationApproved", "TrioRegistered"]
+    )
     assert await deliver_all(consumers, "reporting", events) == []
     state = await reporting_state(consumers, rid, story.edition)
     assert state["trio"]["status"] == "placed" and state["trio"]["municipality"]["code"] == "GM0345"
     assert state["lessons"] is not None
 
 
-@settings(max_examples=15, deadline=None, database=None, derandomize=DERANDOMIZE,
-          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@settings(
+    max_examples=15,
+    deadline=None,
+    database=None,
+    derandomize=DERANDOMIZE,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 @given(order=st.permutations(NOTIFICATIONS))
 async def test_notifications_ends_the_same_whatever_order_the_events_arrive_in(
-        story: Story, consumers: InProcessSystem, order: list[str]) -> None:
+    story: Story, consumers: InProcessSystem, order: list[str]
+) -> None:
     expected_rid, in_order = retold(story, NOTIFICATIONS)
     await deliver_all(consumers, "notifications", in_order)
     rid, shuffled = retold(story, order)
@@ -206,11 +250,17 @@ async def test_notifications_ends_the_same_whatever_order_the_events_arrive_in(
     assert await notifications_state(consumers, rid) == await notifications_state(consumers, expected_rid)
 
 
-@settings(max_examples=15, deadline=None, database=None, derandomize=DERANDOMIZE,
-          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@settings(
+    max_examples=15,
+    deadline=None,
+    database=None,
+    derandomize=DERANDOMIZE,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 @given(order=st.permutations(REPORTING))
 async def test_reporting_ends_the_same_whatever_order_the_events_arrive_in(
-        story: Story, consumers: InProcessSystem, order: list[str]) -> None:
+    story: Story, consumers: InProcessSystem, order: list[str]
+) -> None:
     expected_rid, in_order = retold(story, REPORTING)
     await deliver_all(consumers, "reporting", in_order)
     expected = await reporting_state(consumers, expected_rid, story.edition)

@@ -33,15 +33,20 @@ NAMES = ("registration", "scheduling", "reporting")  # the services that take co
 @pytest.fixture
 async def running(vhost: str, tmp_path: Path) -> AsyncIterator[dict[str, Service]]:
     databases = {name: await create_database(f"rabbitfuzz_{name}") for name in NAMES}
-    settings = Settings(werkplaatsen_broker_url=amqp_url(vhost), werkplaatsen_data_dir=tmp_path,
-                        werkplaatsen_secret_key=SECRET, werkplaatsen_organizer_token=ORGANIZER_TOKEN,
-                        **{f"{name}_database_url": database_url(db) for name, db in databases.items()})
+    settings = Settings(
+        werkplaatsen_broker_url=amqp_url(vhost),
+        werkplaatsen_data_dir=tmp_path,
+        werkplaatsen_secret_key=SECRET,
+        werkplaatsen_organizer_token=ORGANIZER_TOKEN,
+        **{f"{name}_database_url": database_url(db) for name, db in databases.items()},
+    )
     services: dict[str, Service] = {}
     started: list[Service] = []
     try:
         for name in NAMES:
             services[name] = importlib.import_module(f"services.{name}.bootstrap").build(
-                settings, RabbitTransport(amqp_url(vhost), name))
+                settings, RabbitTransport(amqp_url(vhost), name)
+            )
             await services[name].start()
             started.append(services[name])
         yield services
@@ -56,14 +61,23 @@ def mutated(routing_key: str, rng: random.Random) -> tuple[str, bytes, dict[str,
     """One broken variant of a valid command, chosen by `rng`: as bodies.bad_command, without hypothesis."""
     body = valid_body(routing_key, Targets())
     where = rng.choice(paths(body))
-    kind, raw = rng.choice([
-        ("wrong_type", lambda: json.dumps(replaced(body, where, [{"x": 1}] if isinstance(at(body, where), str)
-                                                  else "text")).encode()),
-        ("missing_field", lambda: json.dumps(without(body, where)).encode()),
-        ("extra_field", lambda: json.dumps({**body, "onbekend": True}).encode()),
-        ("nasty_value", lambda: json.dumps(replaced(body, where, rng.choice(["a\u0000b", 2**63, "\ud800"]))).encode()),
-        ("extra_nested", lambda: json.dumps({**body, "x": {"y": [body]}}).encode()),
-    ])
+    kind, raw = rng.choice(
+        [
+            (
+                "wrong_type",
+                lambda: json.dumps(
+                    replaced(body, where, [{"x": 1}] if isinstance(at(body, where), str) else "text")
+                ).encode(),
+            ),
+            ("missing_field", lambda: json.dumps(without(body, where)).encode()),
+            ("extra_field", lambda: json.dumps({**body, "onbekend": True}).encode()),
+            (
+                "nasty_value",
+                lambda: json.dumps(replaced(body, where, rng.choice(["a\u0000b", 2**63, "\ud800"]))).encode(),
+            ),
+            ("extra_nested", lambda: json.dumps({**body, "x": {"y": [body]}}).encode()),
+        ]
+    )
     return kind, raw(), {"message_id": str(uuid.uuid4()), "content_type": rng.choice(CONTENT_TYPES)}
 
 
@@ -82,9 +96,16 @@ def sample(seed: int = 9) -> list[tuple[str, str, bytes, dict[str, Any]]]:
 
 
 async def publish(bus: Bus, routing_key: str, body: bytes, props: dict[str, Any]) -> None:
-    await bus.commands.publish(aio_pika.Message(
-        body, message_id=props.get("message_id"), content_type=props.get("content_type"),
-        type=message_name(routing_key), delivery_mode=aio_pika.DeliveryMode.PERSISTENT), routing_key=routing_key)
+    await bus.commands.publish(
+        aio_pika.Message(
+            body,
+            message_id=props.get("message_id"),
+            content_type=props.get("content_type"),
+            type=message_name(routing_key),
+            delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+        ),
+        routing_key=routing_key,
+    )
 
 
 async def dead_letters(vhost: str) -> dict[str, str]:
@@ -106,7 +127,8 @@ async def knows_edition(registration: Service, slug: str) -> bool:
 
 
 async def test_bad_commands_over_rabbitmq_are_each_rejected_or_dead_lettered_and_valid_work_goes_on(
-        running: dict[str, Service], vhost: str) -> None:
+    running: dict[str, Service], vhost: str
+) -> None:
     bad = sample()
     async with Bus(amqp_url(vhost)) as bus:
         for routing_key, _kind, body, props in bad:
@@ -125,8 +147,11 @@ async def test_bad_commands_over_rabbitmq_are_each_rejected_or_dead_lettered_and
         try:
             await wait_until(all_answered, what="a CommandRejected or a dead letter for every bad command")
         except AssertionError:
-            unanswered = [(key, kind, props) for key, kind, _, props in bad
-                          if (props.get("message_id") or "") not in rejected() | set(letters)]
+            unanswered = [
+                (key, kind, props)
+                for key, kind, _, props in bad
+                if (props.get("message_id") or "") not in rejected() | set(letters)
+            ]
             raise AssertionError(f"no answer to: {unanswered}") from None
         for event in bus.events:
             if event["type"] == "CommandRejected":
@@ -139,8 +164,10 @@ async def test_bad_commands_over_rabbitmq_are_each_rejected_or_dead_lettered_and
         edition = factories.open_edition()
         await bus.send("scheduling.ScheduleEdition", edition)
         await bus.wait_for("EditionScheduled", edition=edition["edition"])
-        await wait_until(lambda: knows_edition(running["registration"], edition["edition"]),
-                         what="registration's copy of the edition")
+        await wait_until(
+            lambda: knows_edition(running["registration"], edition["edition"]),
+            what="registration's copy of the edition",
+        )
         command_id = await bus.send("registration.RegisterTrio", factories.trio(edition["edition"]))
         (registered,) = await bus.wait_for("TrioRegistered", edition=edition["edition"])
         assert registered["correlation_id"] == command_id

@@ -18,13 +18,34 @@ def positive(value: object) -> bool:
     return isinstance(value, int | float) and value > 0
 
 
-def test_a_small_benchmark_run_reports_every_figure(real_services, tmp_path: Path) -> None:  # noqa: ANN001
+def test_a_small_benchmark_run_reports_every_figure(real_services, tmp_path: Path) -> None:
     output = tmp_path / "bench.json"
     run = subprocess.run(
-        [sys.executable, "-m", "bench", "--registrations", "50", "--rate", "5", "--seconds", "4",
-         "--ceiling-messages", "2000", "--scaling-trios", "10", "--timeout", "240", "--output", str(output),
-         "--workdir", str(tmp_path / "run")],
-        cwd=ROOT, capture_output=True, text=True, timeout=600,
+        [
+            sys.executable,
+            "-m",
+            "bench",
+            "--registrations",
+            "50",
+            "--rate",
+            "5",
+            "--seconds",
+            "4",
+            "--ceiling-messages",
+            "2000",
+            "--scaling-trios",
+            "10",
+            "--timeout",
+            "240",
+            "--output",
+            str(output),
+            "--workdir",
+            str(tmp_path / "run"),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     results = json.loads(output.read_text())

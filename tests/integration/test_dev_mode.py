@@ -20,17 +20,23 @@ class DevProcess:
     def __init__(self, data_dir: Path) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.env = {k: v for k, v in os.environ.items()
-                    if not k.startswith(("WERKPLAATSEN_", "REGISTRATION_", "SCHEDULING_", "NOTIFICATIONS_",
-                                         "REPORTING_"))}
+        self.env = {
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith(("WERKPLAATSEN_", "REGISTRATION_", "SCHEDULING_", "NOTIFICATIONS_", "REPORTING_"))
+        }
         self.env["WERKPLAATSEN_DATA_DIR"] = str(data_dir)
         self.log = data_dir / "dev.log"
         self.process: subprocess.Popen[bytes] | None = None
 
     async def start(self) -> None:
         self.log.parent.mkdir(parents=True, exist_ok=True)
-        self.process = subprocess.Popen([sys.executable, "-m", "services", "dev", "--port", str(self.port)],
-                                        env=self.env, stdout=self.log.open("ab"), stderr=subprocess.STDOUT)
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "services", "dev", "--port", str(self.port)],
+            env=self.env,
+            stdout=self.log.open("ab"),
+            stderr=subprocess.STDOUT,
+        )
         await wait_until(self._ready, timeout=60, interval=0.2, what="werkplaatsen dev /ready")
 
     async def _ready(self) -> bool:
@@ -54,15 +60,17 @@ async def get_json(url: str) -> dict:
         return (await client.get(url, timeout=5)).json()
 
 
-async def test_newcomer_can_register_a_trio_and_read_the_acknowledgements_in_the_dev_mailbox(tmp_path) -> None:  # noqa: ANN001
+async def test_newcomer_can_register_a_trio_and_read_the_acknowledgements_in_the_dev_mailbox(tmp_path) -> None:
     dev = DevProcess(tmp_path / "var")
     await dev.start()
     try:
         editions = await wait_until(lambda: _open_editions(dev.url), what="the example edition")
         (edition,) = editions
         assert [s["title"] for s in edition["sessions"]] == [
-            "Positionering van het wijkgerichte werken in de eigen gemeente", "Lokale agenda",
-            "Wat en wie heb je nodig?"]
+            "Positionering van het wijkgerichte werken in de eigen gemeente",
+            "Lokale agenda",
+            "Wat en wie heb je nodig?",
+        ]
         body = trio(edition["slug"])
         key = str(uuid.uuid4())
         accepted = await wait_until(lambda: _register(dev.url, body, key), what="registration accepted")
@@ -102,6 +110,12 @@ async def _register(url: str, body: dict, key: str) -> dict | None:
 async def _mails(url: str, case_title: str, recipients: list[str]) -> list[dict] | None:
     """The sent acknowledgements to the trio's members (the approver gets a mail of their own)."""
     data = await get_json(f"{url}/dev/mailbox.json")
-    found = [m for m in data["mails"] if case_title in m["text"] and m["status"] == "sent"
-             and m["recipient"] in recipients and m["kind"] == "acknowledgement"]
+    found = [
+        m
+        for m in data["mails"]
+        if case_title in m["text"]
+        and m["status"] == "sent"
+        and m["recipient"] in recipients
+        and m["kind"] == "acknowledgement"
+    ]
     return found if len(found) >= len(recipients) else None

@@ -20,7 +20,7 @@ MODELS = {"notifications": "services.notifications.store.tables"}
 
 
 @pytest.mark.parametrize("service", SERVICES)
-async def test_replicas_starting_together_migrate_an_empty_database_once(service: str, pg_database) -> None:  # noqa: ANN001
+async def test_replicas_starting_together_migrate_an_empty_database_once(service: str, pg_database) -> None:
     bootstrap = importlib.import_module(f"services.{service}.bootstrap")
     url = database_url(await pg_database(service[:5]))
     replicas = [Database(url) for _ in range(3)]
@@ -29,7 +29,8 @@ async def test_replicas_starting_together_migrate_an_empty_database_once(service
         models = importlib.import_module(MODELS.get(service, f"services.{service}.adapters"))
         async with replicas[0].engine.connect() as conn:
             differences = await conn.run_sync(
-                lambda sync: compare_metadata(MigrationContext.configure(sync), models.Base.metadata))
+                lambda sync: compare_metadata(MigrationContext.configure(sync), models.Base.metadata)
+            )
         assert differences == [], f"models and migrations of {service} differ: run `werkplaatsen db revision`"
     finally:
         for db in replicas:

@@ -40,8 +40,11 @@ pytestmark = pytest.mark.integration
 
 EDITION = "2027-najaar"
 ORGANIZER_TOKEN = "organiser-token"
-SETTINGS = Settings(werkplaatsen_mail_from="Werkplaatsen <wp@platform31.nl>",
-                    werkplaatsen_public_url="https://werkplaatsen.example", werkplaatsen_secret_key="s3cret")
+SETTINGS = Settings(
+    werkplaatsen_mail_from="Werkplaatsen <wp@platform31.nl>",
+    werkplaatsen_public_url="https://werkplaatsen.example",
+    werkplaatsen_secret_key="s3cret",
+)
 
 
 class Crash(BaseException):
@@ -96,45 +99,98 @@ def server() -> AsyncIterator[Callable[..., tuple[ScriptedServer, str]]]:
 def envelope(data: EventData, event_id: str | None = None) -> Incoming:
     name = data.routing_key.split(".", 1)[1]
     event = Event[type(data)](  # type: ignore[misc]
-        event_id=event_id or str(uuid.uuid4()), type=name, version=1, occurred_at=utcnow(),
-        producer=data.routing_key.split(".", 1)[0], correlation_id="corr-1", causation_id="cmd-1", data=data,
+        event_id=event_id or str(uuid.uuid4()),
+        type=name,
+        version=1,
+        occurred_at=utcnow(),
+        producer=data.routing_key.split(".", 1)[0],
+        correlation_id="corr-1",
+        causation_id="cmd-1",
+        data=data,
     )
-    return Incoming(body=event.model_dump_json().encode(), routing_key=data.routing_key, message_id=event.event_id,
-                    message_type=name, correlation_id="corr-1")
+    return Incoming(
+        body=event.model_dump_json().encode(),
+        routing_key=data.routing_key,
+        message_id=event.event_id,
+        message_type=name,
+        correlation_id="corr-1",
+    )
 
 
 def trio_registered(registration_id: str = "reg-1", prefix: str = "") -> Incoming:
-    return envelope(TrioRegistered(
-        registration_id=registration_id, edition=EDITION, registered_at=utcnow(),
-        municipality={"code": "GM0203", "name": "Barneveld", "province": "Gelderland", "inhabitants": 63927,
-                      "size_class": "middelgroot", "m50_member": True},
-        members=[{"member_id": f"m{i}", "name": name, "email": f"{prefix}{name.lower()}@barneveld.nl",
-                  "role": "wijkambtenaar" if i == 0 else "sectorambtenaar",
-                  "domain": ("sociaal", "fysiek", "bestuur")[i], "language": "nl"}
-                 for i, name in enumerate(("Anna", "Bram", "Chantal"))],
-        case={"title": "Groene pleinen", "neighbourhood": "Kanaleneiland", "summary": "Vergroenen.",
-              "domains": ["fysiek", "sociaal"]},
-        fee={"amount_cents": 0, "waived": True, "reason": "middelgroot"}, priority=True, preferred_domain_mix=True,
-        consent={"privacy": True, "publish_municipality_name": False}, channel="web",
-    ))
+    return envelope(
+        TrioRegistered(
+            registration_id=registration_id,
+            edition=EDITION,
+            registered_at=utcnow(),
+            municipality={
+                "code": "GM0203",
+                "name": "Barneveld",
+                "province": "Gelderland",
+                "inhabitants": 63927,
+                "size_class": "middelgroot",
+                "m50_member": True,
+            },
+            members=[
+                {
+                    "member_id": f"m{i}",
+                    "name": name,
+                    "email": f"{prefix}{name.lower()}@barneveld.nl",
+                    "role": "wijkambtenaar" if i == 0 else "sectorambtenaar",
+                    "domain": ("sociaal", "fysiek", "bestuur")[i],
+                    "language": "nl",
+                }
+                for i, name in enumerate(("Anna", "Bram", "Chantal"))
+            ],
+            case={
+                "title": "Groene pleinen",
+                "neighbourhood": "Kanaleneiland",
+                "summary": "Vergroenen.",
+                "domains": ["fysiek", "sociaal"],
+            },
+            fee={"amount_cents": 0, "waived": True, "reason": "middelgroot"},
+            priority=True,
+            preferred_domain_mix=True,
+            consent={"privacy": True, "publish_municipality_name": False},
+            channel="web",
+        )
+    )
 
 
 def approval_requested(registration_id: str = "reg-1") -> Incoming:
-    return envelope(ApprovalRequested(
-        registration_id=registration_id, approver={"name": "Dirk", "email": "dirk@barneveld.nl"},
-        approve_url=f"https://werkplaatsen.example/registrations/{registration_id}/approval?token=x",
-        expires_at=utcnow() + timedelta(days=14)))
+    return envelope(
+        ApprovalRequested(
+            registration_id=registration_id,
+            approver={"name": "Dirk", "email": "dirk@barneveld.nl"},
+            approve_url=f"https://werkplaatsen.example/registrations/{registration_id}/approval?token=x",
+            expires_at=utcnow() + timedelta(days=14),
+        )
+    )
 
 
 def edition_scheduled(first_session: datetime) -> Incoming:
-    return envelope(EditionScheduled(
-        edition=EDITION, title="Werkplaatsen wijkgericht werken",
-        venue={"name": "Stadskantoor", "address": "Stadsplateau 1", "city": "Utrecht"},
-        capacity={"min_trios": 6, "max_trios": 8}, registration_deadline=first_session - timedelta(days=14),
-        registration_closes_at=first_session - timedelta(days=14), fee={"amount_cents": 20000},
-        priority_size_classes=["middelgroot"], table_size=3,
-        sessions=[{"number": 1, "title": "Positionering", "outcome": "Inzicht", "starts_at": first_session,
-                   "ends_at": first_session + timedelta(hours=4)}]))
+    return envelope(
+        EditionScheduled(
+            edition=EDITION,
+            title="Werkplaatsen wijkgericht werken",
+            venue={"name": "Stadskantoor", "address": "Stadsplateau 1", "city": "Utrecht"},
+            capacity={"min_trios": 6, "max_trios": 8},
+            registration_deadline=first_session - timedelta(days=14),
+            registration_closes_at=first_session - timedelta(days=14),
+            fee={"amount_cents": 20000},
+            priority_size_classes=["middelgroot"],
+            table_size=3,
+            sessions=[
+                {
+                    "number": 1,
+                    "title": "Positionering",
+                    "outcome": "Inzicht",
+                    "starts_at": first_session,
+                    "ends_at": first_session + timedelta(hours=4),
+                }
+            ],
+        )
+    )
 
 
 async def receive(store: MessageStore, msg: Incoming, offsets: str = "7d,1d") -> None:
@@ -161,13 +217,15 @@ async def handoffs(db: Database) -> int:
         return int((await session.execute(select(func.count()).select_from(HandoffRow))).scalar_one())
 
 
-def sender(store: MessageStore, url: str, clock: Callable[[], datetime] = utcnow,
-           delivery: Callable[[], Any] | None = None) -> MailSender:
+def sender(
+    store: MessageStore, url: str, clock: Callable[[], datetime] = utcnow, delivery: Callable[[], Any] | None = None
+) -> MailSender:
     return MailSender(store, delivery or (lambda: SmtpDelivery(url)), mail_from="wp@platform31.nl", clock=clock)
 
 
 async def test_a_server_that_answers_451_twice_gets_the_mail_exactly_once(
-        store: MessageStore, server: Callable[..., tuple[ScriptedServer, str]]) -> None:
+    store: MessageStore, server: Callable[..., tuple[ScriptedServer, str]]
+) -> None:
     smtp, url = server("451 4.3.0 try again later", "451 4.3.0 try again later")
     await receive(store, trio_registered(prefix="x."))
     now = utcnow()
@@ -179,8 +237,11 @@ async def test_a_server_that_answers_451_twice_gets_the_mail_exactly_once(
         now += timedelta(minutes=5)
 
     assert smtp.data_commands == 5
-    assert sorted(m["To"] for m in smtp.accepted) == ["x.anna@barneveld.nl", "x.bram@barneveld.nl",
-                                                      "x.chantal@barneveld.nl"]
+    assert sorted(m["To"] for m in smtp.accepted) == [
+        "x.anna@barneveld.nl",
+        "x.bram@barneveld.nl",
+        "x.chantal@barneveld.nl",
+    ]
     assert [(r.status, r.message_id is not None) for r in await rows(store.db)] == [(SENT, True)] * 3
     assert sorted(r.attempts for r in await rows(store.db)) == [1, 2, 2]
     assert len(await outbox_events(store.db, "NotificationSent")) == 3
@@ -215,7 +276,8 @@ class CrashingHandoff(SmtpHandoff):
 
 @pytest.mark.parametrize("at", ["before_handoff", "after_terminator"])
 async def test_a_sender_killed_during_the_smtp_conversation_delivers_each_mail_once_after_restart(
-        store: MessageStore, server: Callable[..., tuple[ScriptedServer, str]], at: str) -> None:
+    store: MessageStore, server: Callable[..., tuple[ScriptedServer, str]], at: str
+) -> None:
     smtp, url = server()
     await receive(store, trio_registered())
     dying = sender(store, url, delivery=lambda: CrashingDelivery(url, at))
@@ -229,8 +291,7 @@ async def test_a_sender_killed_during_the_smtp_conversation_delivers_each_mail_o
 
     # Three workers, one mail each, all die at the same point.
     assert accepted_before_restart == (3 if at == "after_terminator" else 0)
-    assert sorted(m["To"] for m in smtp.accepted) == ["anna@barneveld.nl", "bram@barneveld.nl",
-                                                      "chantal@barneveld.nl"]
+    assert sorted(m["To"] for m in smtp.accepted) == ["anna@barneveld.nl", "bram@barneveld.nl", "chantal@barneveld.nl"]
     assert [r.status for r in await rows(store.db)] == [SENT] * 3
     sent = await outbox_events(store.db, "NotificationSent")
     assert len({e["data"]["notification_id"] for e in sent}) == len(sent) == 3
@@ -238,7 +299,8 @@ async def test_a_sender_killed_during_the_smtp_conversation_delivers_each_mail_o
 
 
 async def test_the_sender_goes_on_after_the_database_dropped_all_its_connections(
-        store: MessageStore, server: Callable[..., tuple[ScriptedServer, str]]) -> None:
+    store: MessageStore, server: Callable[..., tuple[ScriptedServer, str]]
+) -> None:
     smtp, url = server()
     mails = sender(store, url)
     await receive(store, trio_registered("reg-1"))
@@ -247,8 +309,10 @@ async def test_the_sender_goes_on_after_the_database_dropped_all_its_connections
     # A database restart, or a network cut, as the pooled connections see it: the server ends every session.
     killer = await asyncpg.connect(database_url(store.db.url.database or "").replace("+asyncpg", ""))
     try:
-        await killer.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
-                             " WHERE datname = current_database() AND pid <> pg_backend_pid()")
+        await killer.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
     finally:
         await killer.close()
     second = trio_registered("reg-2", prefix="second.")
@@ -263,7 +327,8 @@ async def test_the_sender_goes_on_after_the_database_dropped_all_its_connections
 
 
 async def test_a_mail_refused_after_the_handoff_goes_back_to_pending_or_fails(
-        store: MessageStore, server: Callable[..., tuple[ScriptedServer, str]]) -> None:
+    store: MessageStore, server: Callable[..., tuple[ScriptedServer, str]]
+) -> None:
     smtp, url = server("452 4.3.1 out of memory", "554 5.6.0 message refused")
     await receive(store, trio_registered())
     now = utcnow()
@@ -278,7 +343,8 @@ async def test_a_mail_refused_after_the_handoff_goes_back_to_pending_or_fails(
 
 
 async def test_approval_request_and_registration_arriving_together_mail_the_approver_once(
-        store: MessageStore, database: Database) -> None:
+    store: MessageStore, database: Database
+) -> None:
     for i in range(10):
         messages = [approval_requested(f"reg-{i}"), trio_registered(f"reg-{i}", prefix=f"t{i}.")]
         results = await asyncio.gather(*(receive(store, m) for m in messages), return_exceptions=True)
@@ -292,7 +358,8 @@ async def test_approval_request_and_registration_arriving_together_mail_the_appr
 
 
 async def test_approval_request_before_the_registration_is_mailed_when_it_arrives(
-        store: MessageStore, database: Database) -> None:
+    store: MessageStore, database: Database
+) -> None:
     request = approval_requested()
     await receive(store, request)
     assert await rows(database) == []
@@ -306,8 +373,9 @@ async def test_approval_request_before_the_registration_is_mailed_when_it_arrive
     assert "https://werkplaatsen.example/registrations/reg-1?token=" in ack.text
 
 
-async def test_two_replicas_send_each_reminder_once(pg_database: Callable[..., Any],
-                                                    server: Callable[..., tuple[ScriptedServer, str]]) -> None:
+async def test_two_replicas_send_each_reminder_once(
+    pg_database: Callable[..., Any], server: Callable[..., tuple[ScriptedServer, str]]
+) -> None:
     name = await pg_database("notifications")
     replicas = [Database(database_url(name)) for _ in range(2)]
     await migrate(replicas[0], bootstrap.MIGRATIONS, "notifications")
@@ -320,15 +388,32 @@ async def test_two_replicas_send_each_reminder_once(pg_database: Callable[..., A
         await receive(store, envelope(TrioPlaced(registration_id=registration_id, edition=EDITION, via="allocation")))
     smtp, url = server()
     replica_stores = [MessageStore(db, "notifications", Outbox, Inbox, CommandRejected) for db in replicas]
-    senders = [MailSender(s, lambda: SmtpDelivery(url), mail_from="wp@platform31.nl", concurrency=4,
-                          poll_interval=0.05, queue_reminders=bootstrap.reminder_queue(s)) for s in replica_stores]
+    senders = [
+        MailSender(
+            s,
+            lambda: SmtpDelivery(url),
+            mail_from="wp@platform31.nl",
+            concurrency=4,
+            poll_interval=0.05,
+            queue_reminders=bootstrap.reminder_queue(s),
+        )
+        for s in replica_stores
+    ]
     tasks = [asyncio.create_task(s.run()) for s in senders]
     try:
         await wait_until(lambda: len(smtp.accepted) >= 36, timeout=120, what="acknowledgements and placements")
         smtp.accepted.clear()
         # Both offsets (7d and 1d) are already due: each trio gets the latest reminder, once.
-        await receive(store, envelope(SeatingPlanned(edition=EDITION, session_number=1, tables=[
-            {"table": 1 + i // 3, "registration_ids": trios[i:i + 3]} for i in range(0, 12, 3)])))
+        await receive(
+            store,
+            envelope(
+                SeatingPlanned(
+                    edition=EDITION,
+                    session_number=1,
+                    tables=[{"table": 1 + i // 3, "registration_ids": trios[i : i + 3]} for i in range(0, 12, 3)],
+                )
+            ),
+        )
         for s in senders:
             s.wake()
         # Bounded generously: on a loaded 2-core machine 72 SMTP conversations can take well over 30 s.
@@ -349,7 +434,8 @@ async def test_two_replicas_send_each_reminder_once(pg_database: Callable[..., A
 
 
 async def test_replans_of_one_session_on_two_replicas_each_apply_at_the_first_attempt(
-        pg_database: Callable[..., Any]) -> None:
+    pg_database: Callable[..., Any],
+) -> None:
     name = await pg_database("notifications")
     replicas = [Database(database_url(name)) for _ in range(2)]
     await migrate(replicas[0], bootstrap.MIGRATIONS, "notifications")
@@ -357,9 +443,19 @@ async def test_replans_of_one_session_on_two_replicas_each_apply_at_the_first_at
     trios = [f"reg-{i}" for i in range(24)]
     try:
         await receive(stores[0], edition_scheduled(utcnow() + timedelta(days=30)))
-        replans = [envelope(SeatingPlanned(edition=EDITION, session_number=1, tables=[
-            {"table": 1 + (i // 3 + shift) % 8, "registration_ids": trios[i:i + 3]} for i in range(0, 24, 3)]))
-            for shift in range(8)]
+        replans = [
+            envelope(
+                SeatingPlanned(
+                    edition=EDITION,
+                    session_number=1,
+                    tables=[
+                        {"table": 1 + (i // 3 + shift) % 8, "registration_ids": trios[i : i + 3]}
+                        for i in range(0, 24, 3)
+                    ],
+                )
+            )
+            for shift in range(8)
+        ]
         # A consumer raises when its message must be retried: gather fails the test on the first retry.
         await asyncio.gather(*(receive(stores[i % 2], replan) for i, replan in enumerate(replans)))
         async with replicas[0].sessions() as session:
@@ -376,7 +472,8 @@ async def _reminders_sent(db: Database, expected: int) -> bool:
 
 
 async def test_organisers_read_a_registrations_notification_log_with_the_token_only(
-        store: MessageStore, server: Callable[..., tuple[ScriptedServer, str]]) -> None:
+    store: MessageStore, server: Callable[..., tuple[ScriptedServer, str]]
+) -> None:
     _, url = server()
     await receive(store, trio_registered())
     await receive(store, trio_registered("reg-2", prefix="other."))
@@ -386,25 +483,33 @@ async def test_organisers_read_a_registrations_notification_log_with_the_token_o
 
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://n") as client:
         anonymous = await client.get("/api/notifications", params={"registration_id": "reg-1"})
-        wrong = await client.get("/api/notifications", params={"registration_id": "reg-1"},
-                                 headers={"Authorization": "Bearer nope"})
-        log = await client.get("/api/notifications", params={"registration_id": "reg-1"},
-                               headers={"Authorization": f"Bearer {ORGANIZER_TOKEN}"})
+        wrong = await client.get(
+            "/api/notifications", params={"registration_id": "reg-1"}, headers={"Authorization": "Bearer nope"}
+        )
+        log = await client.get(
+            "/api/notifications",
+            params={"registration_id": "reg-1"},
+            headers={"Authorization": f"Bearer {ORGANIZER_TOKEN}"},
+        )
         missing = await client.get("/api/notifications", headers={"Authorization": f"Bearer {ORGANIZER_TOKEN}"})
 
     assert anonymous.status_code == 401 and wrong.status_code == 401
     assert missing.status_code == 400 and missing.json()["errors"][0]["field"] == "registration_id"
     entries = log.json()["notifications"]
     assert sorted((e["kind"], e["recipient"]) for e in entries) == [
-        ("acknowledgement", "anna@barneveld.nl"), ("acknowledgement", "bram@barneveld.nl"),
-        ("acknowledgement", "chantal@barneveld.nl"), ("approval_request", "dirk@barneveld.nl")]
+        ("acknowledgement", "anna@barneveld.nl"),
+        ("acknowledgement", "bram@barneveld.nl"),
+        ("acknowledgement", "chantal@barneveld.nl"),
+        ("approval_request", "dirk@barneveld.nl"),
+    ]
     assert all(e["status"] == SENT and e["attempts"] == 1 and e["sent_at"] for e in entries)
     assert all(e["message_id"] == f"<{e['notification_id']}@platform31.nl>" for e in entries)
     assert "text" not in entries[0] and "html" not in entries[0]
 
 
 async def test_erasure_blanks_the_registrations_mails_and_copy_in_the_store(
-        store: MessageStore, database: Database, server: Callable[..., tuple[ScriptedServer, str]]) -> None:
+    store: MessageStore, database: Database, server: Callable[..., tuple[ScriptedServer, str]]
+) -> None:
     _, url = server()
     await receive(store, trio_registered())
     await receive(store, trio_registered("reg-2", prefix="other."))
@@ -449,14 +554,17 @@ class LostHandoffs(Handoffs):
 async def _terminate_connections(db: Database) -> None:
     killer = await asyncpg.connect(database_url(db.url.database or "").replace("+asyncpg", ""))
     try:
-        await killer.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
-                             " WHERE datname = current_database() AND pid <> pg_backend_pid()")
+        await killer.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
     finally:
         await killer.close()
 
 
 async def test_a_mail_the_server_took_while_the_database_went_away_is_recorded_not_sent_again(
-        store: MessageStore, server: Callable[..., tuple[ScriptedServer, str]]) -> None:
+    store: MessageStore, server: Callable[..., tuple[ScriptedServer, str]]
+) -> None:
     smtp, url = server()
     await receive(store, approval_requested())
     await receive(store, trio_registered())  # the approval request is mailed once its registration is known
@@ -470,8 +578,12 @@ async def test_a_mail_the_server_took_while_the_database_went_away_is_recorded_n
             break
     await mails.close()
 
-    assert sorted(m["To"] for m in smtp.accepted) == ["anna@barneveld.nl", "bram@barneveld.nl",
-                                                      "chantal@barneveld.nl", "dirk@barneveld.nl"]
+    assert sorted(m["To"] for m in smtp.accepted) == [
+        "anna@barneveld.nl",
+        "bram@barneveld.nl",
+        "chantal@barneveld.nl",
+        "dirk@barneveld.nl",
+    ]
     assert [r.status for r in await rows(store.db)] == [SENT] * 4
     sent = await outbox_events(store.db, "NotificationSent")
     assert len({e["data"]["notification_id"] for e in sent}) == len(sent) == 4

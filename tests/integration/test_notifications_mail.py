@@ -53,19 +53,39 @@ class SlowCollect:
 
 def trio_registered(*, registration_id: str = "reg-1", event_id: str | None = None, prefix: str = "") -> Incoming:
     data = TrioRegistered(
-        registration_id=registration_id, edition=EDITION, registered_at=utcnow(),
-        municipality={"code": "GM0203", "name": "Barneveld", "province": "Gelderland", "inhabitants": 63927,
-                      "size_class": "middelgroot", "m50_member": True},
+        registration_id=registration_id,
+        edition=EDITION,
+        registered_at=utcnow(),
+        municipality={
+            "code": "GM0203",
+            "name": "Barneveld",
+            "province": "Gelderland",
+            "inhabitants": 63927,
+            "size_class": "middelgroot",
+            "m50_member": True,
+        },
         members=[
-            {"member_id": f"m{i}", "name": name, "email": f"{prefix}{name.lower()}@barneveld.nl",
-             "role": "wijkambtenaar" if i == 0 else "sectorambtenaar", "domain": ("sociaal", "fysiek", "bestuur")[i],
-             "language": "nl"}
+            {
+                "member_id": f"m{i}",
+                "name": name,
+                "email": f"{prefix}{name.lower()}@barneveld.nl",
+                "role": "wijkambtenaar" if i == 0 else "sectorambtenaar",
+                "domain": ("sociaal", "fysiek", "bestuur")[i],
+                "language": "nl",
+            }
             for i, name in enumerate(("Anna", "Bram", "Chantal"))
         ],
-        case={"title": CASE, "neighbourhood": "Kanaleneiland", "summary": "Bewoners willen vergroenen.",
-              "domains": ["fysiek", "sociaal"]},
-        fee={"amount_cents": 0, "waived": True, "reason": "middelgroot"}, priority=True, preferred_domain_mix=True,
-        consent={"privacy": True, "publish_municipality_name": False}, channel="web",
+        case={
+            "title": CASE,
+            "neighbourhood": "Kanaleneiland",
+            "summary": "Bewoners willen vergroenen.",
+            "domains": ["fysiek", "sociaal"],
+        },
+        fee={"amount_cents": 0, "waived": True, "reason": "middelgroot"},
+        priority=True,
+        preferred_domain_mix=True,
+        consent={"privacy": True, "publish_municipality_name": False},
+        channel="web",
     )
     return envelope(data, "registration", event_id)
 
@@ -73,13 +93,24 @@ def trio_registered(*, registration_id: str = "reg-1", event_id: str | None = No
 def edition_scheduled() -> Incoming:
     starts = datetime(2027, 10, 12, 11, tzinfo=UTC)
     data = EditionScheduled(
-        edition=EDITION, title="Werkplaatsen wijkgericht werken",
+        edition=EDITION,
+        title="Werkplaatsen wijkgericht werken",
         venue={"name": "Stadskantoor", "address": "Stadsplateau 1", "city": "Utrecht"},
-        capacity={"min_trios": 6, "max_trios": 8}, registration_deadline=starts - timedelta(days=14),
-        registration_closes_at=starts - timedelta(days=14), fee={"amount_cents": 20000},
-        priority_size_classes=["middelgroot"], table_size=3,
-        sessions=[{"number": 1, "title": "Positionering", "outcome": "Inzicht", "starts_at": starts,
-                   "ends_at": starts + timedelta(hours=4)}],
+        capacity={"min_trios": 6, "max_trios": 8},
+        registration_deadline=starts - timedelta(days=14),
+        registration_closes_at=starts - timedelta(days=14),
+        fee={"amount_cents": 20000},
+        priority_size_classes=["middelgroot"],
+        table_size=3,
+        sessions=[
+            {
+                "number": 1,
+                "title": "Positionering",
+                "outcome": "Inzicht",
+                "starts_at": starts,
+                "ends_at": starts + timedelta(hours=4),
+            }
+        ],
     )
     return envelope(data, "scheduling")
 
@@ -87,12 +118,22 @@ def edition_scheduled() -> Incoming:
 def envelope(data: EventData, producer: str | None = None, event_id: str | None = None) -> Incoming:
     name = data.routing_key.split(".", 1)[1]
     event = Event[type(data)](  # type: ignore[misc]
-        event_id=event_id or str(uuid.uuid4()), type=name, version=1, occurred_at=utcnow(),
-        producer=producer or data.routing_key.split(".", 1)[0], correlation_id="corr-1", causation_id="cmd-1",
+        event_id=event_id or str(uuid.uuid4()),
+        type=name,
+        version=1,
+        occurred_at=utcnow(),
+        producer=producer or data.routing_key.split(".", 1)[0],
+        correlation_id="corr-1",
+        causation_id="cmd-1",
         data=data,
     )
-    return Incoming(body=event.model_dump_json().encode(), routing_key=data.routing_key, message_id=event.event_id,
-                    message_type=name, correlation_id="corr-1")
+    return Incoming(
+        body=event.model_dump_json().encode(),
+        routing_key=data.routing_key,
+        message_id=event.event_id,
+        message_type=name,
+        correlation_id="corr-1",
+    )
 
 
 @pytest.fixture
@@ -108,8 +149,11 @@ def store(database: Database) -> MessageStore:
     return MessageStore(database, "notifications", Outbox, Inbox, CommandRejected)
 
 
-SETTINGS = Settings(werkplaatsen_mail_from="Werkplaatsen <wp@platform31.nl>",
-                    werkplaatsen_public_url="https://werkplaatsen.example", werkplaatsen_secret_key="s3cret")
+SETTINGS = Settings(
+    werkplaatsen_mail_from="Werkplaatsen <wp@platform31.nl>",
+    werkplaatsen_public_url="https://werkplaatsen.example",
+    werkplaatsen_secret_key="s3cret",
+)
 
 
 async def receive(store: MessageStore, msg: Incoming, offsets: str = "7d,1d") -> None:
@@ -128,11 +172,16 @@ async def outbox_events(db: Database, name: str) -> list[dict[str, Any]]:
         return [json.loads(r.body) for r in rows]
 
 
-async def test_trio_registered_twice_sends_three_acknowledgements_once(pg_database: Callable[..., Any],
-                                                                       smtp_sink: SmtpSink, tmp_path: Path) -> None:
+async def test_trio_registered_twice_sends_three_acknowledgements_once(
+    pg_database: Callable[..., Any], smtp_sink: SmtpSink, tmp_path: Path
+) -> None:
     url = database_url(await pg_database("notifications"))
-    settings = Settings(notifications_database_url=url, werkplaatsen_smtp_url=smtp_sink.url,
-                        werkplaatsen_data_dir=tmp_path, werkplaatsen_mail_from="Werkplaatsen <wp@platform31.nl>")
+    settings = Settings(
+        notifications_database_url=url,
+        werkplaatsen_smtp_url=smtp_sink.url,
+        werkplaatsen_data_dir=tmp_path,
+        werkplaatsen_mail_from="Werkplaatsen <wp@platform31.nl>",
+    )
     transport = RecordingTransport()
     service = bootstrap.build(settings, transport)
     await service.start()
@@ -142,8 +191,9 @@ async def test_trio_registered_twice_sends_three_acknowledgements_once(pg_databa
         await service.consumers["registration.TrioRegistered"](event)
         await service.consumers["registration.TrioRegistered"](event)
 
-        await wait_until(lambda: len(transport.events("NotificationSent")) == 3, timeout=20,
-                         what="three NotificationSent events")
+        await wait_until(
+            lambda: len(transport.events("NotificationSent")) == 3, timeout=20, what="three NotificationSent events"
+        )
         rows = await mails(service.store.db)
     finally:
         await service.stop()
@@ -151,7 +201,10 @@ async def test_trio_registered_twice_sends_three_acknowledgements_once(pg_databa
     assert [r.status for r in rows] == [SENT, SENT, SENT]
     assert len(smtp_sink.messages) == 3
     assert sorted(r[0] for r, _ in smtp_sink.messages) == [
-        "anna@barneveld.nl", "bram@barneveld.nl", "chantal@barneveld.nl"]
+        "anna@barneveld.nl",
+        "bram@barneveld.nl",
+        "chantal@barneveld.nl",
+    ]
     for _, message in smtp_sink.messages:
         assert message["Subject"] == "Aanmelding ontvangen: Werkplaatsen wijkgericht werken (2027-najaar)"
         assert CASE in message.get_body(("plain",)).get_content()
@@ -160,15 +213,16 @@ async def test_trio_registered_twice_sends_three_acknowledgements_once(pg_databa
     sent = transport.events("NotificationSent")
     assert {e["data"]["notification_id"] for e in sent} == {str(r.notification_id) for r in rows}
     assert {(e["correlation_id"], e["causation_id"], e["data"]["caused_by"]) for e in sent} == {
-        ("corr-1", event.message_id, event.message_id)}
+        ("corr-1", event.message_id, event.message_id)
+    }
 
 
 async def test_a_refusing_server_leaves_the_mail_pending_and_retries_after_the_backoff(
-        store: MessageStore, smtp_sink: SmtpSink) -> None:
+    store: MessageStore, smtp_sink: SmtpSink
+) -> None:
     await receive(store, trio_registered())
     now = utcnow()
-    sender = MailSender(store, lambda: SmtpDelivery(smtp_sink.url), mail_from="wp@platform31.nl",
-                        clock=lambda: now)
+    sender = MailSender(store, lambda: SmtpDelivery(smtp_sink.url), mail_from="wp@platform31.nl", clock=lambda: now)
     smtp_sink.refuse = True
 
     with structlog.testing.capture_logs() as logs:
@@ -196,8 +250,7 @@ async def test_a_refusing_server_leaves_the_mail_pending_and_retries_after_the_b
 async def test_a_mail_that_keeps_failing_is_given_up_and_reported(store: MessageStore, smtp_sink: SmtpSink) -> None:
     await receive(store, trio_registered())
     now = utcnow()
-    sender = MailSender(store, lambda: SmtpDelivery(smtp_sink.url), mail_from="wp@platform31.nl",
-                        clock=lambda: now)
+    sender = MailSender(store, lambda: SmtpDelivery(smtp_sink.url), mail_from="wp@platform31.nl", clock=lambda: now)
     smtp_sink.refuse = True
 
     for _ in range(MAX_ATTEMPTS):
@@ -214,18 +267,21 @@ async def test_a_mail_that_keeps_failing_is_given_up_and_reported(store: Message
 
 
 async def test_a_permanent_refusal_fails_the_mail_at_once_and_its_reason_does_not_repeat_the_address(
-        store: MessageStore) -> None:
+    store: MessageStore,
+) -> None:
     class RefuseRecipient:
-        async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str,  # noqa: N802
-                              rcpt_options: Any) -> str:
+        async def handle_RCPT(  # noqa: N802 - the name aiosmtpd calls
+            self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: Any
+        ) -> str:
             return f"550 5.1.1 <{address}>: Recipient address rejected"
 
     controller = Controller(RefuseRecipient(), hostname="127.0.0.1", port=free_port())
     controller.start()
     try:
         await receive(store, trio_registered())
-        sender = MailSender(store, lambda: SmtpDelivery(f"smtp://127.0.0.1:{controller.port}"),
-                            mail_from="wp@platform31.nl")
+        sender = MailSender(
+            store, lambda: SmtpDelivery(f"smtp://127.0.0.1:{controller.port}"), mail_from="wp@platform31.nl"
+        )
         await sender.send_due()
     finally:
         controller.stop()
@@ -262,11 +318,19 @@ async def test_two_competing_senders_send_each_mail_exactly_once(pg_database: Ca
 
             delivery.prepare = counted  # type: ignore[method-assign]
             return delivery
+
         return make
 
-    senders = [MailSender(MessageStore(db, "notifications", Outbox, Inbox, CommandRejected), counting(i),
-                          mail_from="wp@platform31.nl", concurrency=4, poll_interval=0.1)
-               for i, db in enumerate(replicas)]
+    senders = [
+        MailSender(
+            MessageStore(db, "notifications", Outbox, Inbox, CommandRejected),
+            counting(i),
+            mail_from="wp@platform31.nl",
+            concurrency=4,
+            poll_interval=0.1,
+        )
+        for i, db in enumerate(replicas)
+    ]
     tasks = [asyncio.create_task(s.run()) for s in senders]
     try:
         await wait_until(lambda: _all_sent(replicas[0], 60), timeout=60, what="60 mails sent")
@@ -320,8 +384,7 @@ async def test_without_smtp_mails_become_eml_files_and_show_in_the_mailbox(tmp_p
     assert all(CASE in m["text"] for m in listing["mails"])
 
 
-async def test_the_database_refuses_a_second_mail_for_the_same_event_even_without_the_inbox(
-        database: Database) -> None:
+async def test_the_database_refuses_a_second_mail_for_the_same_event_even_without_the_inbox(database: Database) -> None:
     from services.notifications import handlers
     from services.notifications.store import SqlEditions, SqlMails, SqlRegistrations
 
@@ -329,37 +392,60 @@ async def test_the_database_refuses_a_second_mail_for_the_same_event_even_withou
     for _ in range(2):
         async with database.transaction() as session:
             await handlers.acknowledge_registration(
-                event.data, envelope=event, editions=SqlEditions(session), registrations=SqlRegistrations(session),
-                mails=SqlMails(session), emit=lambda _event: None, addresses=bootstrap.addresses_for(SETTINGS),
-                now=utcnow())
+                event.data,
+                envelope=event,
+                editions=SqlEditions(session),
+                registrations=SqlRegistrations(session),
+                mails=SqlMails(session),
+                emit=lambda _event: None,
+                addresses=bootstrap.addresses_for(SETTINGS),
+                now=utcnow(),
+            )
 
     assert len(await mails(database)) == 3
 
 
-async def test_superseding_skips_the_mail_a_sender_is_handing_over_and_does_not_wait_for_it(
-        database: Database) -> None:
+async def test_superseding_skips_the_mail_a_sender_is_handing_over_and_does_not_wait_for_it(database: Database) -> None:
     from services.notifications.domain import SUPERSEDED, Mail
     from services.notifications.store import SqlMails
 
     def waitlist_mail(position: int, *, kind: str = "waitlisted", registration_id: str = "reg-1") -> Mail:
-        return Mail(notification_id=str(uuid.uuid4()), kind=kind, caused_by=f"event-{position}", correlation_id="c",
-                    registration_id=registration_id, recipient="anna@barneveld.nl", language="nl",
-                    subject=f"Wachtlijst, plaats {position}", text="...", html=None, created_at=utcnow(),
-                    next_attempt_at=utcnow())
+        return Mail(
+            notification_id=str(uuid.uuid4()),
+            kind=kind,
+            caused_by=f"event-{position}",
+            correlation_id="c",
+            registration_id=registration_id,
+            recipient="anna@barneveld.nl",
+            language="nl",
+            subject=f"Wachtlijst, plaats {position}",
+            text="...",
+            html=None,
+            created_at=utcnow(),
+            next_attempt_at=utcnow(),
+        )
 
     handing_over, stale, acknowledgement, other_trio = (
-        waitlist_mail(5), waitlist_mail(4), waitlist_mail(0, kind="acknowledgement"),
-        waitlist_mail(3, registration_id="reg-2"))
+        waitlist_mail(5),
+        waitlist_mail(4),
+        waitlist_mail(0, kind="acknowledgement"),
+        waitlist_mail(3, registration_id="reg-2"),
+    )
     async with database.transaction() as session:
         assert len(await SqlMails(session).add([handing_over, stale, acknowledgement, other_trio])) == 4
 
     async with database.transaction() as sender:  # a sender's transaction A holds the row lock of the first
-        await sender.execute(select(MailRow).where(
-            MailRow.notification_id == uuid.UUID(handing_over.notification_id)).with_for_update())
+        await sender.execute(
+            select(MailRow).where(MailRow.notification_id == uuid.UUID(handing_over.notification_id)).with_for_update()
+        )
         async with database.transaction() as session:
             superseded = await asyncio.wait_for(SqlMails(session).supersede("reg-1", "waitlisted"), timeout=5)
 
     assert superseded == 1
     statuses = {str(m.notification_id): m.status for m in await mails(database)}
-    assert statuses == {handing_over.notification_id: PENDING, stale.notification_id: SUPERSEDED,
-                        acknowledgement.notification_id: PENDING, other_trio.notification_id: PENDING}
+    assert statuses == {
+        handing_over.notification_id: PENDING,
+        stale.notification_id: SUPERSEDED,
+        acknowledgement.notification_id: PENDING,
+        other_trio.notification_id: PENDING,
+    }

@@ -23,13 +23,19 @@ INIT_SCRIPT = Path(__file__).resolve().parents[2] / "deploy" / "postgres" / "ini
 
 
 def werkplaatsen(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "services", *args], env={**os.environ, **env}, capture_output=True,
-                          text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "services", *args],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 @pytest.mark.parametrize("service", SERVICES)
 async def test_db_upgrade_brings_a_service_database_to_its_newest_migration_and_can_run_again(
-        service: str, pg_database) -> None:  # noqa: ANN001
+    service: str, pg_database
+) -> None:
     url = database_url(await pg_database(f"upgrade_{service}"))
     bootstrap = __import__(f"services.{service}.bootstrap", fromlist=["MIGRATIONS"])
     head = ScriptDirectory.from_config(alembic_config(bootstrap.MIGRATIONS)).get_current_head()
@@ -44,19 +50,27 @@ def test_db_upgrade_refuses_an_unknown_service() -> None:
     assert result.returncode == 2 and "billing" in result.stderr
 
 
-async def test_the_init_script_creates_a_role_and_database_per_service_and_can_run_twice(real_services) -> None:  # noqa: ANN001
+async def test_the_init_script_creates_a_role_and_database_per_service_and_can_run_twice(real_services) -> None:
     assert shutil.which("psql"), "psql (PostgreSQL's client) is needed to run deploy/postgres/init-databases.sh"
     names = [f"wpinit_{uuid.uuid4().hex[:8]}_{n}" for n in (1, 2)]
-    env = {**os.environ, "PGHOST": "127.0.0.1", "POSTGRES_USER": "postgres", "WERKPLAATSEN_DB_PASSWORD": "pw",
-           "WERKPLAATSEN_SERVICES": " ".join(names)}
+    env = {
+        **os.environ,
+        "PGHOST": "127.0.0.1",
+        "POSTGRES_USER": "postgres",
+        "WERKPLAATSEN_DB_PASSWORD": "pw",
+        "WERKPLAATSEN_SERVICES": " ".join(names),
+    }
     try:
         for _ in range(2):
             result = subprocess.run(["bash", str(INIT_SCRIPT)], env=env, capture_output=True, text=True, timeout=60)
             assert result.returncode == 0, result.stderr
         conn = await asyncpg.connect(PG_ADMIN_DSN)
         try:
-            owners = dict(await conn.fetch("SELECT datname, pg_get_userbyid(datdba) FROM pg_database"
-                                           " WHERE datname = ANY($1::text[])", names))
+            owners = dict(
+                await conn.fetch(
+                    "SELECT datname, pg_get_userbyid(datdba) FROM pg_database WHERE datname = ANY($1::text[])", names
+                )
+            )
         finally:
             await conn.close()
         assert owners == {name: name for name in names}

@@ -15,11 +15,11 @@ import pytest
 from sqlalchemy import String, select
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from shared.messaging.dead_letters import scrub_dead_letters
 from shared.contract.common import CommandRejected
 from shared.contract.scheduling import PlaceReleased
 from shared.db import Database, InboxMixin, OutboxMixin, utcnow
 from shared.messaging import messages
+from shared.messaging.dead_letters import scrub_dead_letters
 from shared.messaging.messages import Incoming, Outgoing
 from shared.messaging.processing import MessageStore, run_event
 from shared.messaging.rabbit import DELIVERY_LIMIT, RabbitTransport, dead_letter_queue_name, queue_name
@@ -60,7 +60,7 @@ class Consumer:
     async def __call__(self, msg: Incoming) -> None:
         self.attempts.append(msg.message_id or "")
 
-        async def work(data: PlaceReleased, _envelope: object, uow) -> None:  # noqa: ANN001
+        async def work(data: PlaceReleased, _envelope: object, uow) -> None:
             if self.broken:
                 raise RuntimeError("template for PlaceReleased is missing")
             uow.session.add(Released(registration_id=data.registration_id))
@@ -73,7 +73,7 @@ class Consumer:
 
 
 @pytest.fixture
-async def consumer(vhost, pg_database, monkeypatch) -> AsyncIterator[Consumer]:  # noqa: ANN001
+async def consumer(vhost, pg_database, monkeypatch) -> AsyncIterator[Consumer]:
     monkeypatch.setattr(messages, "RETRY_DELAYS_SECONDS", (0.05, 0.1))
     monkeypatch.setattr("shared.messaging.rabbit.RETRY_DELAYS_SECONDS", (0.05, 0.1))
     db = Database(database_url(await pg_database("dlq")))
@@ -91,18 +91,31 @@ async def consumer(vhost, pg_database, monkeypatch) -> AsyncIterator[Consumer]: 
 
 def event(registration_id: str, **extra: str) -> Outgoing:
     event_id = str(uuid.uuid4())
-    envelope = {"event_id": event_id, "type": "PlaceReleased", "version": 1, "occurred_at": utcnow().isoformat(),
-                "producer": "scheduling", "correlation_id": f"c-{registration_id}", "causation_id": "c",
-                "data": {"registration_id": registration_id, "edition": "2027-najaar", **extra}}
-    return Outgoing(exchange="werkplaatsen.events", routing_key=PlaceReleased.routing_key,
-                    body=json.dumps(envelope).encode(), message_id=event_id, message_type="PlaceReleased",
-                    correlation_id=f"c-{registration_id}")
+    envelope = {
+        "event_id": event_id,
+        "type": "PlaceReleased",
+        "version": 1,
+        "occurred_at": utcnow().isoformat(),
+        "producer": "scheduling",
+        "correlation_id": f"c-{registration_id}",
+        "causation_id": "c",
+        "data": {"registration_id": registration_id, "edition": "2027-najaar", **extra},
+    }
+    return Outgoing(
+        exchange="werkplaatsen.events",
+        routing_key=PlaceReleased.routing_key,
+        body=json.dumps(envelope).encode(),
+        message_id=event_id,
+        message_type="PlaceReleased",
+        correlation_id=f"c-{registration_id}",
+    )
 
 
 def werkplaatsen(vhost: str, *args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "WERKPLAATSEN_BROKER_URL": amqp_url(vhost)}
-    return subprocess.run([sys.executable, "-m", "services", *args], env=env, capture_output=True, text=True,
-                          timeout=60)
+    return subprocess.run(
+        [sys.executable, "-m", "services", *args], env=env, capture_output=True, text=True, timeout=60
+    )
 
 
 async def depth(vhost: str, queue: str) -> int:
@@ -180,7 +193,8 @@ async def test_scrubbing_removes_only_the_dead_letters_that_mention_the_person(c
 
 
 async def test_a_message_dead_lettered_by_the_delivery_limit_is_replayed_to_its_routing_key(
-        consumer: Consumer, vhost: str) -> None:
+    consumer: Consumer, vhost: str
+) -> None:
     # What RabbitMQ itself dead-letters (a message that crashed the consumer DELIVERY_LIMIT times) has no headers
     # of ours: its routing key and reason come from RabbitMQ's x-death record.
     await consumer.transport.stop()
@@ -188,9 +202,15 @@ async def test_a_message_dead_lettered_by_the_delivery_limit_is_replayed_to_its_
     async with await aio_pika.connect(amqp_url(vhost)) as connection:
         channel = await connection.channel()
         exchange = await channel.get_exchange("werkplaatsen.events")
-        await exchange.publish(aio_pika.Message(letter.body, message_id=letter.message_id, type="PlaceReleased",
-                                                delivery_mode=aio_pika.DeliveryMode.PERSISTENT),
-                               routing_key=letter.routing_key)
+        await exchange.publish(
+            aio_pika.Message(
+                letter.body,
+                message_id=letter.message_id,
+                type="PlaceReleased",
+                delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+            ),
+            routing_key=letter.routing_key,
+        )
         queue = await channel.get_queue(queue_name(SERVICE))
         for _ in range(DELIVERY_LIMIT + 1):
             message = await _get(queue)

@@ -8,8 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from shared.messaging.dead_letters import scrub_dead_letters
 from shared.messaging import messages
+from shared.messaging.dead_letters import scrub_dead_letters
 from shared.messaging.embedded import EmbeddedBroker
 from shared.messaging.messages import Incoming, Outgoing
 from tests.support import wait_until
@@ -18,17 +18,23 @@ from tests.support import wait_until
 def werkplaatsen(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("WERKPLAATSEN_")}
     env["WERKPLAATSEN_DATA_DIR"] = str(data_dir)
-    return subprocess.run([sys.executable, "-m", "services", *args], env=env, capture_output=True, text=True,
-                          timeout=60)
+    return subprocess.run(
+        [sys.executable, "-m", "services", *args], env=env, capture_output=True, text=True, timeout=60
+    )
 
 
 def event(message_id: str, who: str) -> Outgoing:
-    return Outgoing(exchange="werkplaatsen.events", routing_key="scheduling.PlaceReleased",
-                    body=json.dumps({"who": who}).encode(), message_id=message_id, message_type="PlaceReleased",
-                    correlation_id=message_id)
+    return Outgoing(
+        exchange="werkplaatsen.events",
+        routing_key="scheduling.PlaceReleased",
+        body=json.dumps({"who": who}).encode(),
+        message_id=message_id,
+        message_type="PlaceReleased",
+        correlation_id=message_id,
+    )
 
 
-async def test_dead_letters_in_development_are_listed_replayed_once_and_scrubbed(tmp_path, monkeypatch) -> None:  # noqa: ANN001
+async def test_dead_letters_in_development_are_listed_replayed_once_and_scrubbed(tmp_path, monkeypatch) -> None:
     monkeypatch.setattr(messages, "RETRY_DELAYS_SECONDS", (0.01,))
     broker = EmbeddedBroker(tmp_path / "broker.sqlite3")
     await broker.open()
@@ -50,8 +56,9 @@ async def test_dead_letters_in_development_are_listed_replayed_once_and_scrubbed
         assert listing.returncode == 0, listing.stderr
         assert "m-1" in listing.stdout and "bug in the handler" in listing.stdout
 
-        removed = await scrub_dead_letters(tmp_path / "broker.sqlite3", "registration",
-                                           lambda body: b"anna@veenendaal.example" in body)
+        removed = await scrub_dead_letters(
+            tmp_path / "broker.sqlite3", "registration", lambda body: b"anna@veenendaal.example" in body
+        )
         assert removed == 1
 
         broken = False
@@ -65,7 +72,7 @@ async def test_dead_letters_in_development_are_listed_replayed_once_and_scrubbed
     assert handled == ["m-1"]
 
 
-def test_without_a_development_broker_the_tools_say_so(tmp_path) -> None:  # noqa: ANN001
+def test_without_a_development_broker_the_tools_say_so(tmp_path) -> None:
     result = werkplaatsen(tmp_path, "dlq", "list", "registration")
     assert result.returncode == 1
     assert "no embedded broker" in result.stderr

@@ -6,6 +6,7 @@ import json
 import os
 import threading
 from http.server import BaseHTTPRequestHandler, HTTPServer
+from typing import ClassVar
 
 import pytest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
@@ -24,19 +25,24 @@ from tests.support import Bus, ServiceProcess, amqp_url, database_url, free_port
 pytestmark = pytest.mark.integration
 
 
-async def test_a_command_and_the_event_it_causes_in_another_service_share_one_trace(vhost, pg_database,
-                                                                                     tmp_path) -> None:  # noqa: ANN001
+async def test_a_command_and_the_event_it_causes_in_another_service_share_one_trace(
+    vhost, pg_database, tmp_path
+) -> None:
     exporter = InMemorySpanExporter()
     provider = configure_tracing("test", exporter=exporter)
     url = amqp_url(vhost)
     settings = Settings(
-        werkplaatsen_broker_url=url, werkplaatsen_data_dir=tmp_path,
+        werkplaatsen_broker_url=url,
+        werkplaatsen_data_dir=tmp_path,
         scheduling_database_url=database_url(await pg_database("trace_s")),
         registration_database_url=database_url(await pg_database("trace_r")),
-        werkplaatsen_secret_key="trace-secret", werkplaatsen_organizer_token="trace-token",
+        werkplaatsen_secret_key="trace-secret",
+        werkplaatsen_organizer_token="trace-token",
     )
-    services = [scheduling.build(settings, RabbitTransport(url, "scheduling", tracer_provider=provider)),
-                registration.build(settings, RabbitTransport(url, "registration", tracer_provider=provider))]
+    services = [
+        scheduling.build(settings, RabbitTransport(url, "scheduling", tracer_provider=provider)),
+        registration.build(settings, RabbitTransport(url, "registration", tracer_provider=provider)),
+    ]
     front_end = RabbitTransport(url, "front-end", tracer_provider=provider)
     for service in services:
         await service.start()
@@ -44,10 +50,16 @@ async def test_a_command_and_the_event_it_causes_in_another_service_share_one_tr
         await front_end.broker.connect()
         body = open_edition()
         with provider.get_tracer("test").start_as_current_span("front end submits") as root:
-            await front_end.publish(Outgoing(
-                exchange="werkplaatsen.commands", routing_key="scheduling.ScheduleEdition",
-                body=json.dumps(body).encode(), message_id="trace-1", message_type="ScheduleEdition",
-                correlation_id="trace-1"))
+            await front_end.publish(
+                Outgoing(
+                    exchange="werkplaatsen.commands",
+                    routing_key="scheduling.ScheduleEdition",
+                    body=json.dumps(body).encode(),
+                    message_id="trace-1",
+                    message_type="ScheduleEdition",
+                    correlation_id="trace-1",
+                )
+            )
         trace_id = root.get_span_context().trace_id
 
         async def registration_knows_the_edition() -> bool:
@@ -56,8 +68,10 @@ async def test_a_command_and_the_event_it_causes_in_another_service_share_one_tr
 
         await wait_until(registration_knows_the_edition, what="registration's copy of the edition")
         provider.force_flush()
-        await wait_until(lambda: _finished(exporter, "werkplaatsen.events.scheduling.EditionScheduled process"),
-                         what="the consumer span")
+        await wait_until(
+            lambda: _finished(exporter, "werkplaatsen.events.scheduling.EditionScheduled process"),
+            what="the consumer span",
+        )
         names = {span.name: span for span in exporter.get_finished_spans()}
     finally:
         await front_end.stop()
@@ -80,7 +94,7 @@ def _finished(exporter: InMemorySpanExporter, name: str) -> bool:
     return any(span.name == name for span in exporter.get_finished_spans())
 
 
-def _ancestors(span, exporter: InMemorySpanExporter) -> set[int]:  # noqa: ANN001
+def _ancestors(span, exporter: InMemorySpanExporter) -> set[int]:
     by_id = {s.context.span_id: s for s in exporter.get_finished_spans()}
     found = set()
     while span.parent is not None:
@@ -92,9 +106,9 @@ def _ancestors(span, exporter: InMemorySpanExporter) -> set[int]:  # noqa: ANN00
 
 
 class _Collector(BaseHTTPRequestHandler):
-    received: list[tuple[str, str, bytes]] = []
+    received: ClassVar[list[tuple[str, str, bytes]]] = []
 
-    def do_POST(self) -> None:  # noqa: N802 - http.server API
+    def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
         self.received.append((self.path, self.headers.get("Content-Type", ""), body))
         self.send_response(200)
@@ -105,15 +119,21 @@ class _Collector(BaseHTTPRequestHandler):
         return
 
 
-async def test_a_service_exports_its_spans_over_otlp_when_an_endpoint_is_set(vhost, pg_database, tmp_path) -> None:  # noqa: ANN001
+async def test_a_service_exports_its_spans_over_otlp_when_an_endpoint_is_set(vhost, pg_database, tmp_path) -> None:
     collector = HTTPServer(("127.0.0.1", free_port()), _Collector)
     _Collector.received = []
     threading.Thread(target=collector.serve_forever, daemon=True).start()
-    env = {**os.environ, "WERKPLAATSEN_BROKER_URL": amqp_url(vhost),
-           "SCHEDULING_DATABASE_URL": database_url(await pg_database("otlp")),
-           "WERKPLAATSEN_SECRET_KEY": "otlp-secret", "WERKPLAATSEN_ORGANIZER_TOKEN": "otlp-token",
-           "WERKPLAATSEN_DATA_DIR": str(tmp_path), "WERKPLAATSEN_LOG_FORMAT": "json",
-           "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{collector.server_port}", "OTEL_BSP_SCHEDULE_DELAY": "100"}
+    env = {
+        **os.environ,
+        "WERKPLAATSEN_BROKER_URL": amqp_url(vhost),
+        "SCHEDULING_DATABASE_URL": database_url(await pg_database("otlp")),
+        "WERKPLAATSEN_SECRET_KEY": "otlp-secret",
+        "WERKPLAATSEN_ORGANIZER_TOKEN": "otlp-token",
+        "WERKPLAATSEN_DATA_DIR": str(tmp_path),
+        "WERKPLAATSEN_LOG_FORMAT": "json",
+        "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{collector.server_port}",
+        "OTEL_BSP_SCHEDULE_DELAY": "100",
+    }
     service = ServiceProcess("scheduling", env, free_port(), tmp_path / "scheduling.log")
     service.start()
     try:
@@ -144,8 +164,11 @@ def _spans(received: list[tuple[str, str, bytes]]) -> set[tuple[str, str]]:
 
 async def test_without_an_endpoint_tracing_is_off() -> None:
     assert configure_tracing("scheduling", environ={}) is None
-    assert configure_tracing("scheduling", environ={"OTEL_EXPORTER_OTLP_ENDPOINT": "http://c:4318",
-                                                    "OTEL_SDK_DISABLED": "true"}) is None
+    assert (
+        configure_tracing(
+            "scheduling", environ={"OTEL_EXPORTER_OTLP_ENDPOINT": "http://c:4318", "OTEL_SDK_DISABLED": "true"}
+        )
+        is None
+    )
     transport = RabbitTransport("amqp://guest:guest@127.0.0.1/", "scheduling")
     assert [type(m).__name__ for m in transport.broker.middlewares] == ["RabbitPrometheusMiddleware"]
-

@@ -25,7 +25,9 @@ pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(params=["postgresql", "sqlite"])
-async def db(request: pytest.FixtureRequest, pg_database: Callable[..., Any], tmp_path: Path) -> AsyncIterator[Database]:
+async def db(
+    request: pytest.FixtureRequest, pg_database: Callable[..., Any], tmp_path: Path
+) -> AsyncIterator[Database]:
     if request.param == "sqlite":
         database = Database(f"sqlite+aiosqlite:///{tmp_path / 'relay.sqlite3'}")
     else:
@@ -38,9 +40,18 @@ async def db(request: pytest.FixtureRequest, pg_database: Callable[..., Any], tm
 async def fill(db: Database, count: int) -> list[str]:
     ids = [str(uuid.uuid4()) for _ in range(count)]
     async with db.transaction() as session:
-        session.add_all(Outbox(message_id=i, exchange="werkplaatsen.events", routing_key="scheduling.Test",
-                               message_type="Test", correlation_id="c", body=json.dumps({"n": n}).encode(),
-                               headers={}) for n, i in enumerate(ids))
+        session.add_all(
+            Outbox(
+                message_id=i,
+                exchange="werkplaatsen.events",
+                routing_key="scheduling.Test",
+                message_type="Test",
+                correlation_id="c",
+                body=json.dumps({"n": n}).encode(),
+                headers={},
+            )
+            for n, i in enumerate(ids)
+        )
     return ids
 
 
@@ -64,8 +75,7 @@ async def test_competing_relays_publish_every_row_exactly_once_and_leave_none_be
     assert await rows(db) == []
 
 
-async def test_rows_of_a_relay_that_died_while_publishing_are_published_once_its_lease_has_passed(
-        db: Database) -> None:
+async def test_rows_of_a_relay_that_died_while_publishing_are_published_once_its_lease_has_passed(db: Database) -> None:
     ids = await fill(db, 5)
     started = asyncio.Event()
 

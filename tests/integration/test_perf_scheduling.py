@@ -50,8 +50,14 @@ async def admit(store: MessageStore, slug: str, rid: str, registered_at: datetim
         editions = SqlEditions(session)
         edition = await editions.get(slug, for_update=True)
         assert edition is not None
-        trio = Trio(registration_id=rid, priority=True, registered_at=registered_at, municipality="GM0345",
-                    size_class="middelgroot", domains=("fysiek", "sociaal", "veiligheid"))
+        trio = Trio(
+            registration_id=rid,
+            priority=True,
+            registered_at=registered_at,
+            municipality="GM0345",
+            size_class="middelgroot",
+            domains=("fysiek", "sociaal", "veiligheid"),
+        )
         edition.admit(trio, utcnow())
         await editions.save(edition)
         await session.flush()
@@ -89,9 +95,13 @@ async def test_a_new_registration_reads_none_of_the_places_or_the_waitlist(store
 
     async with store.db.transaction() as session:
         before = await _rows_read(session)
-        await handlers.remember_registration(event.data, editions=SqlEditions(session),
-                                             registrations=SqlRegistrations(session), emit=lambda _: None,
-                                             now=utcnow())
+        await handlers.remember_registration(
+            event.data,
+            editions=SqlEditions(session),
+            registrations=SqlRegistrations(session),
+            emit=lambda _: None,
+            now=utcnow(),
+        )
         after = await _rows_read(session)
 
     assert after == before  # was 8 places and 12 waitlist entries for every TrioRegistered
@@ -99,13 +109,21 @@ async def test_a_new_registration_reads_none_of_the_places_or_the_waitlist(store
 
 async def _rows_read(session: AsyncSession) -> tuple[int, int]:
     """Rows of placements and waitlist read so far in this transaction (sequential and index scans)."""
-    rows = (await session.execute(text(
-        "SELECT relname, coalesce(seq_tup_read, 0) + coalesce(idx_tup_fetch, 0) FROM pg_stat_xact_user_tables "
-        "WHERE relname IN ('placements', 'waitlist') ORDER BY relname"))).all()
+    rows = (
+        await session.execute(
+            text(
+                "SELECT relname, coalesce(seq_tup_read, 0) + coalesce(idx_tup_fetch, 0) FROM pg_stat_xact_user_tables "
+                "WHERE relname IN ('placements', 'waitlist') ORDER BY relname"
+            )
+        )
+    ).all()
     return tuple(int(r[1]) for r in rows)  # type: ignore[return-value]
 
 
 async def _waitlist_writes(session: AsyncSession) -> tuple[int, int]:
-    row = (await session.execute(text(
-        "SELECT n_tup_ins, n_tup_del FROM pg_stat_xact_user_tables WHERE relname = 'waitlist'"))).one()
+    row = (
+        await session.execute(
+            text("SELECT n_tup_ins, n_tup_del FROM pg_stat_xact_user_tables WHERE relname = 'waitlist'")
+        )
+    ).one()
     return int(row[0]), int(row[1])

@@ -40,14 +40,18 @@ class SlowServer:
         return "250 OK"
 
 
-async def test_mail_committed_while_workers_are_busy_starts_at_once_on_another_connection(
-        store: MessageStore) -> None:
+async def test_mail_committed_while_workers_are_busy_starts_at_once_on_another_connection(store: MessageStore) -> None:
     server = SlowServer(delay=1.0)
     controller = Controller(server, hostname="127.0.0.1", port=free_port())
     controller.start()
     # A poll interval far beyond the test: only the wakes that follow commits can start work.
-    sender = MailSender(store, lambda: SmtpDelivery(f"smtp://127.0.0.1:{controller.port}"),
-                        mail_from="wp@platform31.nl", concurrency=4, poll_interval=300)
+    sender = MailSender(
+        store,
+        lambda: SmtpDelivery(f"smtp://127.0.0.1:{controller.port}"),
+        mail_from="wp@platform31.nl",
+        concurrency=4,
+        poll_interval=300,
+    )
     running = asyncio.create_task(sender.run())
     try:
         await receive(store, trio_registered(registration_id="reg-1", prefix="a."))
@@ -73,8 +77,13 @@ async def test_a_stopped_sender_finishes_the_mails_in_hand_and_starts_no_other(s
     server = SlowServer(delay=0.5)
     controller = Controller(server, hostname="127.0.0.1", port=free_port())
     controller.start()
-    sender = MailSender(store, lambda: SmtpDelivery(f"smtp://127.0.0.1:{controller.port}"),
-                        mail_from="wp@platform31.nl", concurrency=2, poll_interval=300)
+    sender = MailSender(
+        store,
+        lambda: SmtpDelivery(f"smtp://127.0.0.1:{controller.port}"),
+        mail_from="wp@platform31.nl",
+        concurrency=2,
+        poll_interval=300,
+    )
     stop = asyncio.Event()
     running = asyncio.create_task(sender.run(stop))
     try:

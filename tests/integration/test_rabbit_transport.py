@@ -16,8 +16,14 @@ pytestmark = pytest.mark.integration
 
 
 def command(routing_key: str, message_id: str) -> Outgoing:
-    return Outgoing(exchange="werkplaatsen.commands", routing_key=routing_key, body=b"{}", message_id=message_id,
-                    message_type=routing_key.split(".")[1], correlation_id=message_id)
+    return Outgoing(
+        exchange="werkplaatsen.commands",
+        routing_key=routing_key,
+        body=b"{}",
+        message_id=message_id,
+        message_type=routing_key.split(".")[1],
+        correlation_id=message_id,
+    )
 
 
 async def dead_letter_count(vhost: str, service: str) -> int:
@@ -38,7 +44,7 @@ async def dead_letters(vhost: str, service: str, count: int = 1) -> list[aio_pik
         return found
 
 
-async def test_failing_handler_is_retried_with_backoff_then_dead_lettered_with_its_reason(vhost, monkeypatch) -> None:  # noqa: ANN001
+async def test_failing_handler_is_retried_with_backoff_then_dead_lettered_with_its_reason(vhost, monkeypatch) -> None:
     monkeypatch.setattr(messages, "RETRY_DELAYS_SECONDS", (0.05, 0.1))
     monkeypatch.setattr("shared.messaging.rabbit.RETRY_DELAYS_SECONDS", (0.05, 0.1))
     attempts: list[int] = []
@@ -62,7 +68,8 @@ async def test_failing_handler_is_retried_with_backoff_then_dead_lettered_with_i
 
 
 async def test_a_command_waits_out_an_outage_longer_than_its_retries_and_keeps_its_correlation(
-        vhost, monkeypatch) -> None:  # noqa: ANN001
+    vhost, monkeypatch
+) -> None:
     monkeypatch.setattr(messages, "RETRY_DELAYS_SECONDS", (0.05, 0.1))
     monkeypatch.setattr("shared.messaging.rabbit.RETRY_DELAYS_SECONDS", (0.05, 0.1))
     seen: list[tuple[int, str | None]] = []
@@ -79,8 +86,9 @@ async def test_a_command_waits_out_an_outage_longer_than_its_retries_and_keeps_i
         async with await aio_pika.connect(amqp_url(vhost)) as connection:
             channel = await connection.channel()
             commands = await channel.get_exchange("werkplaatsen.commands")
-            await commands.publish(aio_pika.Message(b"{}", message_id="m-2", type="RegisterTrio"),
-                                   routing_key="registration.RegisterTrio")
+            await commands.publish(
+                aio_pika.Message(b"{}", message_id="m-2", type="RegisterTrio"), routing_key="registration.RegisterTrio"
+            )
         await wait_until(lambda: len(seen) == 7, what="the seventh delivery")
         assert await dead_letter_count(vhost, "registration") == 0
     finally:
@@ -89,7 +97,7 @@ async def test_a_command_waits_out_an_outage_longer_than_its_retries_and_keeps_i
     assert seen[0][1] is None and {correlation for _, correlation in seen[1:]} == {"m-2"}
 
 
-async def test_poison_message_goes_to_the_dead_letter_queue_at_once_and_the_queue_keeps_flowing(vhost) -> None:  # noqa: ANN001
+async def test_poison_message_goes_to_the_dead_letter_queue_at_once_and_the_queue_keeps_flowing(vhost) -> None:
     handled: list[str] = []
 
     async def handler(msg: Incoming) -> None:
@@ -110,7 +118,7 @@ async def test_poison_message_goes_to_the_dead_letter_queue_at_once_and_the_queu
     assert letters[0].headers[REASON_HEADER] == "event does not match the contract"
 
 
-async def test_consumer_comes_back_by_itself_after_the_broker_connection_is_cut(vhost) -> None:  # noqa: ANN001
+async def test_consumer_comes_back_by_itself_after_the_broker_connection_is_cut(vhost) -> None:
     proxy = await TcpProxy(5672).start()
     received: list[str] = []
 
@@ -125,9 +133,16 @@ async def test_consumer_comes_back_by_itself_after_the_broker_connection_is_cut(
         await publisher.broker.connect()
 
         async def publish(n: str) -> None:
-            await publisher.publish(Outgoing(exchange="werkplaatsen.events", routing_key="scheduling.SessionCompleted",
-                                             body=json.dumps({"n": n}).encode(), message_id=n,
-                                             message_type="SessionCompleted", correlation_id=n))
+            await publisher.publish(
+                Outgoing(
+                    exchange="werkplaatsen.events",
+                    routing_key="scheduling.SessionCompleted",
+                    body=json.dumps({"n": n}).encode(),
+                    message_id=n,
+                    message_type="SessionCompleted",
+                    correlation_id=n,
+                )
+            )
 
         await publish("before")
         await wait_until(lambda: received == ["before"], what="first message")
@@ -144,15 +159,15 @@ async def test_consumer_comes_back_by_itself_after_the_broker_connection_is_cut(
         await proxy.cut()
 
 
-async def _at_least(awaitable, count: int) -> bool:  # noqa: ANN001
+async def _at_least(awaitable, count: int) -> bool:
     return await awaitable >= count
 
 
-async def _not(awaitable) -> bool:  # noqa: ANN001
+async def _not(awaitable) -> bool:
     return not await awaitable
 
 
-async def test_body_that_is_not_json_reaches_the_consumer_instead_of_blocking_the_queue(vhost) -> None:  # noqa: ANN001
+async def test_body_that_is_not_json_reaches_the_consumer_instead_of_blocking_the_queue(vhost) -> None:
     bodies: list[bytes] = []
 
     async def handler(msg: Incoming) -> None:
@@ -161,9 +176,16 @@ async def test_body_that_is_not_json_reaches_the_consumer_instead_of_blocking_th
     transport = RabbitTransport(amqp_url(vhost), "registration")
     await transport.start({"registration.RegisterTrio": handler})
     try:
-        await transport.publish(Outgoing(exchange="werkplaatsen.commands", routing_key="registration.RegisterTrio",
-                                         body=b"{not json", message_id="bad", message_type="RegisterTrio",
-                                         correlation_id="bad"))
+        await transport.publish(
+            Outgoing(
+                exchange="werkplaatsen.commands",
+                routing_key="registration.RegisterTrio",
+                body=b"{not json",
+                message_id="bad",
+                message_type="RegisterTrio",
+                correlation_id="bad",
+            )
+        )
         await wait_until(lambda: bodies == [b"{not json"], what="the raw body")
     finally:
         await transport.stop()

@@ -17,13 +17,7 @@ from sqlalchemy import select
 from starlette.applications import Starlette
 
 from services.registration import consumes, entrypoints
-from services.registration.adapters import (
-    Inbox,
-    Outbox,
-    RegistrationStore,
-    SqlRegistrations,
-    load_municipalities,
-)
+from services.registration.adapters import Inbox, Outbox, RegistrationStore, SqlRegistrations, load_municipalities
 from services.registration.bootstrap import MIGRATIONS
 from services.registration.config import RegistrationConfig
 from services.registration.domain import ERASED
@@ -58,28 +52,55 @@ class Registration:
         """Another process's view of the same database."""
         return new_store(self.database)
 
-    async def deliver(self, routing_key: str, data: dict[str, Any], *, occurred_at: datetime | None = None,
-                      event_id: str | None = None, store: RegistrationStore | None = None) -> None:
+    async def deliver(
+        self,
+        routing_key: str,
+        data: dict[str, Any],
+        *,
+        occurred_at: datetime | None = None,
+        event_id: str | None = None,
+        store: RegistrationStore | None = None,
+    ) -> None:
         """An event from scheduling, the way the consumer receives it."""
         name = routing_key.split(".", 1)[1]
-        envelope = {"event_id": event_id or str(uuid.uuid4()), "type": name, "version": 1,
-                    "occurred_at": (occurred_at or utcnow()).isoformat(), "producer": "scheduling",
-                    "correlation_id": "c", "causation_id": "c", "data": data}
+        envelope = {
+            "event_id": event_id or str(uuid.uuid4()),
+            "type": name,
+            "version": 1,
+            "occurred_at": (occurred_at or utcnow()).isoformat(),
+            "producer": "scheduling",
+            "correlation_id": "c",
+            "causation_id": "c",
+            "data": data,
+        }
         consumer = consumes.consumers(store or self.store, MUNICIPALITIES)[routing_key]
-        await consumer(Incoming(body=json.dumps(envelope).encode(), routing_key=routing_key,
-                                message_id=envelope["event_id"], message_type=name))
+        await consumer(
+            Incoming(
+                body=json.dumps(envelope).encode(),
+                routing_key=routing_key,
+                message_id=envelope["event_id"],
+                message_type=name,
+            )
+        )
 
     async def command(self, routing_key: str, body: dict[str, Any], message_id: str | None = None) -> Any:
-        msg = Incoming(body=json.dumps(body).encode(), routing_key=routing_key,
-                       message_id=message_id or str(uuid.uuid4()), message_type=routing_key.split(".", 1)[1])
+        msg = Incoming(
+            body=json.dumps(body).encode(),
+            routing_key=routing_key,
+            message_id=message_id or str(uuid.uuid4()),
+            message_type=routing_key.split(".", 1)[1],
+        )
         return await self.store_consumer(routing_key)(msg)
 
     def store_consumer(self, routing_key: str) -> Any:
         consumers = consumes.consumers(self.store, MUNICIPALITIES)
-        model = {"registration.RegisterTrio": RegisterTrio, "registration.ApproveRegistration": ApproveRegistration,
-                 "registration.DeclineRegistration": DeclineRegistration,
-                 "registration.CancelRegistration": CancelRegistration,
-                 "registration.EraseParticipantData": EraseParticipantData}[routing_key]
+        model = {
+            "registration.RegisterTrio": RegisterTrio,
+            "registration.ApproveRegistration": ApproveRegistration,
+            "registration.DeclineRegistration": DeclineRegistration,
+            "registration.CancelRegistration": CancelRegistration,
+            "registration.EraseParticipantData": EraseParticipantData,
+        }[routing_key]
         return lambda m: consumers.command(model, m)
 
     async def register(self, tag: str | None = None) -> str:
@@ -93,7 +114,9 @@ class Registration:
         return [json.loads(r.body) for r in rows if not types or r.message_type in types]
 
     async def token(self, registration_id: str) -> str:
-        (asked,) = [e for e in await self.outbox("ApprovalRequested") if e["data"]["registration_id"] == registration_id]
+        (asked,) = [
+            e for e in await self.outbox("ApprovalRequested") if e["data"]["registration_id"] == registration_id
+        ]
         return asked["data"]["approve_url"].rsplit("/", 1)[1]
 
     async def view(self, registration_id: str) -> Any:
@@ -102,30 +125,47 @@ class Registration:
 
 
 def new_store(database: str) -> RegistrationStore:
-    return RegistrationStore(Database(database_url(database)), "registration", Outbox, Inbox,
-                             RegistrationCommandRejected,
-                             approvals=ApprovalLinks(SECRET, "https://werkplaatsen.example", timedelta(days=14)),
-                             retention=timedelta(days=365))
+    return RegistrationStore(
+        Database(database_url(database)),
+        "registration",
+        Outbox,
+        Inbox,
+        RegistrationCommandRejected,
+        approvals=ApprovalLinks(SECRET, "https://werkplaatsen.example", timedelta(days=14)),
+        retention=timedelta(days=365),
+    )
 
 
 @pytest.fixture
-async def reg(pg_database) -> AsyncIterator[Registration]:  # noqa: ANN001
+async def reg(pg_database) -> AsyncIterator[Registration]:
     name = await pg_database("registration")
     store = new_store(name)
     await migrate(store.db, MIGRATIONS, "registration")
     starts = utcnow() + timedelta(days=45)
     r = Registration(store, name, "2027-najaar", starts + timedelta(hours=4))
-    await r.deliver("scheduling.EditionScheduled", {
-        "edition": r.edition, "title": "Werkplaatsen wijkgericht werken (najaar 2027)",
-        "venue": {"name": "Werkplaats", "address": "Adres volgt", "city": "Utrecht"},
-        "capacity": {"min_trios": 6, "max_trios": 8},
-        "registration_deadline": (starts - timedelta(days=14)).isoformat(),
-        "registration_closes_at": starts.isoformat(),
-        "fee": {"amount_cents": 20000, "waived_for_size_classes": ["middelgroot"]},
-        "priority_size_classes": ["middelgroot"], "table_size": 3,
-        "sessions": [{"number": 1, "title": "Positionering", "outcome": "Stip op de horizon",
-                      "starts_at": starts.isoformat(), "ends_at": r.last_session_ends.isoformat()}],
-    })
+    await r.deliver(
+        "scheduling.EditionScheduled",
+        {
+            "edition": r.edition,
+            "title": "Werkplaatsen wijkgericht werken (najaar 2027)",
+            "venue": {"name": "Werkplaats", "address": "Adres volgt", "city": "Utrecht"},
+            "capacity": {"min_trios": 6, "max_trios": 8},
+            "registration_deadline": (starts - timedelta(days=14)).isoformat(),
+            "registration_closes_at": starts.isoformat(),
+            "fee": {"amount_cents": 20000, "waived_for_size_classes": ["middelgroot"]},
+            "priority_size_classes": ["middelgroot"],
+            "table_size": 3,
+            "sessions": [
+                {
+                    "number": 1,
+                    "title": "Positionering",
+                    "outcome": "Stip op de horizon",
+                    "starts_at": starts.isoformat(),
+                    "ends_at": r.last_session_ends.isoformat(),
+                }
+            ],
+        },
+    )
     yield r
     await store.db.dispose()
 
@@ -135,15 +175,32 @@ def trio(edition: str, tag: str) -> dict[str, Any]:
         "edition": edition,
         "municipality": "GM0203",  # Barneveld, M50 member: no invoice needed
         "members": [
-            {"name": f"Annelies Wijkhuis{tag}", "email": f"annelies.{tag}@barneveld.example", "role": "wijkambtenaar",
-             "domain": "sociaal", "job_title": f"Wijkregisseur {tag}"},
-            {"name": f"Bram Pleinmaker{tag}", "email": f"bram.{tag}@barneveld.example", "role": "sectorambtenaar",
-             "domain": "fysiek"},
-            {"name": f"Chloé Veiligman{tag}", "email": f"chloe.{tag}@barneveld.example", "role": "sectorambtenaar",
-             "domain": "veiligheid"},
+            {
+                "name": f"Annelies Wijkhuis{tag}",
+                "email": f"annelies.{tag}@barneveld.example",
+                "role": "wijkambtenaar",
+                "domain": "sociaal",
+                "job_title": f"Wijkregisseur {tag}",
+            },
+            {
+                "name": f"Bram Pleinmaker{tag}",
+                "email": f"bram.{tag}@barneveld.example",
+                "role": "sectorambtenaar",
+                "domain": "fysiek",
+            },
+            {
+                "name": f"Chloé Veiligman{tag}",
+                "email": f"chloe.{tag}@barneveld.example",
+                "role": "sectorambtenaar",
+                "domain": "veiligheid",
+            },
         ],
-        "case": {"title": f"Groene pleinen van {tag}", "neighbourhood": f"Wijk {tag}",
-                 "summary": f"Met bewoner Jansen{tag} pleinen vergroenen.", "domains": ["fysiek", "sociaal"]},
+        "case": {
+            "title": f"Groene pleinen van {tag}",
+            "neighbourhood": f"Wijk {tag}",
+            "summary": f"Met bewoner Jansen{tag} pleinen vergroenen.",
+            "domains": ["fysiek", "sociaal"],
+        },
         "approver": {"name": f"Dirk Bestuurder{tag}", "email": f"dirk.{tag}@barneveld.example"},
         "consent": {"privacy": True},
         "invoice": {"address": f"Raadhuisplein {tag}, Barneveld", "reference": f"PO-{tag}"},
@@ -151,10 +208,18 @@ def trio(edition: str, tag: str) -> dict[str, Any]:
 
 
 def personal_data(body: dict[str, Any]) -> list[str]:
-    return [*(m["name"] for m in body["members"]), *(m["email"] for m in body["members"]),
-            body["members"][0]["job_title"], body["approver"]["name"], body["approver"]["email"],
-            body["case"]["title"], body["case"]["neighbourhood"], body["case"]["summary"],
-            body["invoice"]["address"], body["invoice"]["reference"]]
+    return [
+        *(m["name"] for m in body["members"]),
+        *(m["email"] for m in body["members"]),
+        body["members"][0]["job_title"],
+        body["approver"]["name"],
+        body["approver"]["email"],
+        body["case"]["title"],
+        body["case"]["neighbourhood"],
+        body["case"]["summary"],
+        body["invoice"]["address"],
+        body["invoice"]["reference"],
+    ]
 
 
 # The read model for the pages
@@ -164,14 +229,19 @@ async def test_view_shows_what_the_status_and_approval_pages_need(reg: Registrat
     rid = await reg.register("view")
     view = await reg.view(rid)
     assert (view.registration_id, view.edition, view.edition_title) == (
-        rid, reg.edition, "Werkplaatsen wijkgericht werken (najaar 2027)")
+        rid,
+        reg.edition,
+        "Werkplaatsen wijkgericht werken (najaar 2027)",
+    )
     assert (view.status, view.waitlist_position, view.erased) == ("awaiting_approval", None, False)
     assert (view.municipality_name, view.size_class) == ("Barneveld", "middelgroot")
     assert view.case.title == "Groene pleinen van view" and view.case.domains == ["fysiek", "sociaal"]
     assert view.fee.waived is True and view.fee.amount_cents == 0
-    assert view.members == [("Annelies Wijkhuisview", "wijkambtenaar", "sociaal"),
-                            ("Bram Pleinmakerview", "sectorambtenaar", "fysiek"),
-                            ("Chloé Veiligmanview", "sectorambtenaar", "veiligheid")]
+    assert view.members == [
+        ("Annelies Wijkhuisview", "wijkambtenaar", "sociaal"),
+        ("Bram Pleinmakerview", "sectorambtenaar", "fysiek"),
+        ("Chloé Veiligmanview", "sectorambtenaar", "veiligheid"),
+    ]
     assert view.approver_name == "Dirk Bestuurderview"
     assert view.approval_expires_at - view.registered_at == timedelta(days=14)
     assert await reg.view(str(uuid.uuid4())) is None
@@ -196,9 +266,12 @@ async def test_approval_link_from_the_event_approves_once(reg: Registration) -> 
 async def test_competing_approval_and_decline_decide_exactly_once(reg: Registration) -> None:
     rid = await reg.register()
     token = await reg.token(rid)
-    replies = await asyncio.gather(*(
-        reg.command(key, {"registration_id": rid, "token": token})
-        for key in ["registration.ApproveRegistration", "registration.DeclineRegistration"] * 3))
+    replies = await asyncio.gather(
+        *(
+            reg.command(key, {"registration_id": rid, "token": token})
+            for key in ["registration.ApproveRegistration", "registration.DeclineRegistration"] * 3
+        )
+    )
     assert sorted(r.status for r in replies) == ["accepted"] + ["rejected"] * 5
     assert len(await reg.outbox("RegistrationApproved", "RegistrationDeclined")) == 1
 
@@ -208,9 +281,14 @@ async def test_competing_approval_and_decline_decide_exactly_once(reg: Registrat
 
 @pytest.fixture
 async def http(reg: Registration) -> AsyncIterator[httpx.AsyncClient]:
-    app = Starlette(routes=entrypoints.routes(reg.store, consumes.consumers(reg.store, MUNICIPALITIES), ORGANIZER_TOKEN))
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test",
-                                 headers={"Authorization": f"Bearer {ORGANIZER_TOKEN}"}) as client:
+    app = Starlette(
+        routes=entrypoints.routes(reg.store, consumes.consumers(reg.store, MUNICIPALITIES), ORGANIZER_TOKEN)
+    )
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app),
+        base_url="http://test",
+        headers={"Authorization": f"Bearer {ORGANIZER_TOKEN}"},
+    ) as client:
         yield client
 
 
@@ -223,8 +301,7 @@ async def test_organiser_endpoints_need_the_bearer_token(reg: Registration, http
     assert len(await reg.outbox("ApprovalRequested")) == 1
 
 
-async def test_organiser_approves_over_http_on_the_approvers_behalf(reg: Registration,
-                                                                    http: httpx.AsyncClient) -> None:
+async def test_organiser_approves_over_http_on_the_approvers_behalf(reg: Registration, http: httpx.AsyncClient) -> None:
     rid = await reg.register()
     response = await http.post(f"/api/registrations/{rid}/approve", headers={"Idempotency-Key": "letter-17"})
     again = await http.post(f"/api/registrations/{rid}/approve", headers={"Idempotency-Key": "letter-17"})
@@ -257,8 +334,10 @@ async def test_organiser_requests_a_new_approval_link(reg: Registration, http: h
     expires = datetime.fromisoformat(second["data"]["expires_at"])
     assert datetime.fromisoformat(response.json()["expires_at"]) == expires == (await reg.view(rid)).approval_expires_at
     assert response.json()["approve_url"] == second["data"]["approve_url"]
-    approve = await reg.command("registration.ApproveRegistration",
-                                {"registration_id": rid, "token": second["data"]["approve_url"].rsplit("/", 1)[1]})
+    approve = await reg.command(
+        "registration.ApproveRegistration",
+        {"registration_id": rid, "token": second["data"]["approve_url"].rsplit("/", 1)[1]},
+    )
     assert approve.status == "accepted"
     decided = await http.post(f"/api/registrations/{rid}/approval-request")
     assert decided.status_code == 409 and decided.json()["errors"][0]["code"] == "already_decided"
@@ -296,19 +375,34 @@ async def test_status_follows_scheduling_and_a_duplicated_event_counts_once(reg:
     rid = await reg.register()
     await reg.command("registration.ApproveRegistration", {"registration_id": rid, "by_organizer": True})
     t0 = utcnow()
-    await reg.deliver("scheduling.TrioWaitlisted", {"registration_id": rid, "edition": reg.edition, "position": 2},
-                      occurred_at=t0)
+    await reg.deliver(
+        "scheduling.TrioWaitlisted", {"registration_id": rid, "edition": reg.edition, "position": 2}, occurred_at=t0
+    )
     assert ((await reg.view(rid)).status, (await reg.view(rid)).waitlist_position) == ("waitlisted", 2)
-    await reg.deliver("scheduling.TrioPlaced", {"registration_id": rid, "edition": reg.edition, "via": "waitlist"},
-                      occurred_at=t0 + timedelta(seconds=1), event_id="placed-1")
-    await reg.deliver("scheduling.TrioWaitlisted", {"registration_id": rid, "edition": reg.edition, "position": 1},
-                      occurred_at=t0 + timedelta(seconds=2))
+    await reg.deliver(
+        "scheduling.TrioPlaced",
+        {"registration_id": rid, "edition": reg.edition, "via": "waitlist"},
+        occurred_at=t0 + timedelta(seconds=1),
+        event_id="placed-1",
+    )
+    await reg.deliver(
+        "scheduling.TrioWaitlisted",
+        {"registration_id": rid, "edition": reg.edition, "position": 1},
+        occurred_at=t0 + timedelta(seconds=2),
+    )
     assert ((await reg.view(rid)).status, (await reg.view(rid)).waitlist_position) == ("placed", None)
     await reg.command("registration.CancelRegistration", {"registration_id": rid})
-    await reg.deliver("scheduling.PlaceReleased", {"registration_id": rid, "edition": reg.edition,
-                                                   "reason": "cancelled"}, occurred_at=t0 + timedelta(seconds=3))
-    await reg.deliver("scheduling.TrioPlaced", {"registration_id": rid, "edition": reg.edition, "via": "waitlist"},
-                      occurred_at=t0 + timedelta(seconds=1), event_id="placed-1")
+    await reg.deliver(
+        "scheduling.PlaceReleased",
+        {"registration_id": rid, "edition": reg.edition, "reason": "cancelled"},
+        occurred_at=t0 + timedelta(seconds=3),
+    )
+    await reg.deliver(
+        "scheduling.TrioPlaced",
+        {"registration_id": rid, "edition": reg.edition, "via": "waitlist"},
+        occurred_at=t0 + timedelta(seconds=1),
+        event_id="placed-1",
+    )
     assert (await reg.view(rid)).status == "cancelled"
 
 
@@ -321,12 +415,21 @@ async def test_replans_applied_by_two_replicas_in_any_order_leave_the_newest_sea
     try:
         # Ten replans of session 1, each seating the trio at table n, delivered newest-first-ish across replicas.
         order = [3, 9, 1, 7, 5, 0, 8, 2, 6, 4]
-        await asyncio.gather(*(
-            reg.deliver("scheduling.SeatingPlanned", {
-                "edition": reg.edition, "session_number": 1,
-                "tables": [{"table": n + 1, "registration_ids": [rid]}]},
-                occurred_at=t0 + timedelta(seconds=n), store=replica if i % 2 else None)
-            for i, n in enumerate(order)))
+        await asyncio.gather(
+            *(
+                reg.deliver(
+                    "scheduling.SeatingPlanned",
+                    {
+                        "edition": reg.edition,
+                        "session_number": 1,
+                        "tables": [{"table": n + 1, "registration_ids": [rid]}],
+                    },
+                    occurred_at=t0 + timedelta(seconds=n),
+                    store=replica if i % 2 else None,
+                )
+                for i, n in enumerate(order)
+            )
+        )
     finally:
         await replica.db.dispose()
     (first, *_) = (await reg.view(rid)).sessions
@@ -337,16 +440,19 @@ async def test_replans_applied_by_two_replicas_in_any_order_leave_the_newest_sea
 
 
 def pg_dump(database: str) -> str:
-    return subprocess.run(["pg_dump", "-h", "127.0.0.1", "-U", "postgres", database], check=True,
-                          capture_output=True, text=True).stdout
+    return subprocess.run(
+        ["pg_dump", "-h", "127.0.0.1", "-U", "postgres", database], check=True, capture_output=True, text=True
+    ).stdout
 
 
 async def test_a_database_dump_after_erasure_contains_none_of_the_trios_personal_data(reg: Registration) -> None:
     erased_body, kept_body = trio(reg.edition, "weg"), trio(reg.edition, "blijft")
     erased = (await reg.command("registration.RegisterTrio", erased_body, "cmd-weg")).ids["registration_id"]
     kept = (await reg.command("registration.RegisterTrio", kept_body)).ids["registration_id"]
-    await reg.command("registration.DeclineRegistration",
-                      {"registration_id": erased, "by_organizer": True, "reason": "Afgemeld door Dirk Bestuurderweg"})
+    await reg.command(
+        "registration.DeclineRegistration",
+        {"registration_id": erased, "by_organizer": True, "reason": "Afgemeld door Dirk Bestuurderweg"},
+    )
     # No relay runs here: every event above is still in the outbox, as after a broker outage.
     reply = await reg.command("registration.EraseParticipantData", {"registration_id": erased})
     assert reply.status == "accepted"
@@ -362,8 +468,11 @@ async def test_a_database_dump_after_erasure_contains_none_of_the_trios_personal
     view = await reg.view(erased)
     assert view.erased and view.status == "declined" and view.size_class == "middelgroot"
     assert view.case.domains == ["fysiek", "sociaal"] and view.case.summary == ERASED
-    assert [m[1:] for m in view.members] == [("wijkambtenaar", "sociaal"), ("sectorambtenaar", "fysiek"),
-                                             ("sectorambtenaar", "veiligheid")]
+    assert [m[1:] for m in view.members] == [
+        ("wijkambtenaar", "sociaal"),
+        ("sectorambtenaar", "fysiek"),
+        ("sectorambtenaar", "veiligheid"),
+    ]
 
 
 async def test_erasing_twice_announces_the_erasure_once(reg: Registration) -> None:

@@ -26,10 +26,7 @@ from services.registration.adapters import (
 from services.registration.bootstrap import MIGRATIONS
 from services.registration.config import RegistrationConfig
 from services.registration.tokens import ApprovalLinks
-from shared.contract.registration import (
-    RegisterTrio,
-    RegistrationCommandRejected,
-)
+from shared.contract.registration import RegisterTrio, RegistrationCommandRejected
 from shared.db import Database, migrate, utcnow
 from shared.messaging.messages import Incoming
 from shared.messaging.processing import MessageStore
@@ -43,11 +40,17 @@ MUNICIPALITIES = load_municipalities(RegistrationConfig())
 
 
 @pytest.fixture
-async def store(pg_database) -> AsyncIterator[MessageStore]:  # noqa: ANN001
+async def store(pg_database) -> AsyncIterator[MessageStore]:
     db = Database(database_url(await pg_database("registration")))
     await migrate(db, MIGRATIONS, "registration")
-    store = RegistrationStore(db, "registration", Outbox, Inbox, RegistrationCommandRejected,
-                              approvals=ApprovalLinks(SECRET, "https://werkplaatsen.example", timedelta(days=14)))
+    store = RegistrationStore(
+        db,
+        "registration",
+        Outbox,
+        Inbox,
+        RegistrationCommandRejected,
+        approvals=ApprovalLinks(SECRET, "https://werkplaatsen.example", timedelta(days=14)),
+    )
     await schedule_edition(store)
     yield store
     await db.dispose()
@@ -57,24 +60,43 @@ async def schedule_edition(store: MessageStore) -> None:
     """Deliver scheduling.EditionScheduled the way the consumer receives it."""
     starts = utcnow() + timedelta(days=45)
     envelope = {
-        "event_id": str(uuid.uuid4()), "type": "EditionScheduled", "version": 1,
-        "occurred_at": utcnow().isoformat(), "producer": "scheduling", "correlation_id": "c-edition",
+        "event_id": str(uuid.uuid4()),
+        "type": "EditionScheduled",
+        "version": 1,
+        "occurred_at": utcnow().isoformat(),
+        "producer": "scheduling",
+        "correlation_id": "c-edition",
         "causation_id": "c-edition",
         "data": {
-            "edition": EDITION, "title": "Werkplaatsen wijkgericht werken",
+            "edition": EDITION,
+            "title": "Werkplaatsen wijkgericht werken",
             "venue": {"name": "Werkplaats", "address": "Adres volgt", "city": "Utrecht"},
             "capacity": {"min_trios": 6, "max_trios": 8},
             "registration_deadline": (starts - timedelta(days=14)).isoformat(),
             "registration_closes_at": starts.isoformat(),
             "fee": {"amount_cents": 20000, "waived_for_size_classes": ["middelgroot"]},
-            "priority_size_classes": ["middelgroot"], "table_size": 3,
-            "sessions": [{"number": 1, "title": "Positionering", "outcome": "Stip op de horizon",
-                          "starts_at": starts.isoformat(), "ends_at": (starts + timedelta(hours=4)).isoformat()}],
+            "priority_size_classes": ["middelgroot"],
+            "table_size": 3,
+            "sessions": [
+                {
+                    "number": 1,
+                    "title": "Positionering",
+                    "outcome": "Stip op de horizon",
+                    "starts_at": starts.isoformat(),
+                    "ends_at": (starts + timedelta(hours=4)).isoformat(),
+                }
+            ],
         },
     }
     consumer = consumes.consumers(store, MUNICIPALITIES)["scheduling.EditionScheduled"]
-    await consumer(Incoming(body=json.dumps(envelope).encode(), routing_key="scheduling.EditionScheduled",
-                            message_id=envelope["event_id"], message_type="EditionScheduled"))
+    await consumer(
+        Incoming(
+            body=json.dumps(envelope).encode(),
+            routing_key="scheduling.EditionScheduled",
+            message_id=envelope["event_id"],
+            message_type="EditionScheduled",
+        )
+    )
 
 
 def trio(prefix: str = "") -> dict[str, Any]:
@@ -84,19 +106,27 @@ def trio(prefix: str = "") -> dict[str, Any]:
         "members": [
             {"name": "Anna", "email": f"{prefix}anna@barneveld.nl", "role": "wijkambtenaar", "domain": "sociaal"},
             {"name": "Bram", "email": f"{prefix}bram@barneveld.nl", "role": "sectorambtenaar", "domain": "fysiek"},
-            {"name": "Chloé", "email": f"{prefix}chloe@barneveld.nl", "role": "sectorambtenaar",
-             "domain": "economie"},
+            {"name": "Chloé", "email": f"{prefix}chloe@barneveld.nl", "role": "sectorambtenaar", "domain": "economie"},
         ],
-        "case": {"title": "Groene pleinen", "neighbourhood": "Centrum", "summary": "Samen met bewoners.",
-                 "domains": ["fysiek", "sociaal"]},
+        "case": {
+            "title": "Groene pleinen",
+            "neighbourhood": "Centrum",
+            "summary": "Samen met bewoners.",
+            "domains": ["fysiek", "sociaal"],
+        },
         "approver": {"name": "Dirk", "email": "dirk@barneveld.nl"},
         "consent": {"privacy": True},
     }
 
 
 def command(body: dict[str, Any], message_id: str) -> Incoming:
-    return Incoming(body=json.dumps(body).encode(), routing_key="registration.RegisterTrio", message_id=message_id,
-                    message_type="RegisterTrio", content_type="application/json")
+    return Incoming(
+        body=json.dumps(body).encode(),
+        routing_key="registration.RegisterTrio",
+        message_id=message_id,
+        message_type="RegisterTrio",
+        content_type="application/json",
+    )
 
 
 async def count(store: MessageStore, column: Any, *where: Any) -> int:
@@ -124,7 +154,9 @@ async def test_the_same_command_twice_registers_once_and_emits_one_event(store: 
 
 async def test_competing_registrations_of_one_member_let_exactly_one_through(store: MessageStore) -> None:
     same_member = [command(trio(), str(uuid.uuid4())) for _ in range(4)]
-    replies = await asyncio.gather(*(consumes.consumers(store, MUNICIPALITIES).command(RegisterTrio, c) for c in same_member))
+    replies = await asyncio.gather(
+        *(consumes.consumers(store, MUNICIPALITIES).command(RegisterTrio, c) for c in same_member)
+    )
     assert sorted(r.status for r in replies) == ["accepted", "rejected", "rejected", "rejected"]
     assert {e.code for r in replies for e in r.errors} == {"member_already_registered"}
     assert await count(store, RegistrationRow.id) == 1
@@ -140,8 +172,9 @@ async def http(store: MessageStore) -> AsyncIterator[httpx.AsyncClient]:
         yield client
 
 
-async def test_http_registration_is_accepted_once_per_idempotency_key(store: MessageStore,
-                                                                       http: httpx.AsyncClient) -> None:
+async def test_http_registration_is_accepted_once_per_idempotency_key(
+    store: MessageStore, http: httpx.AsyncClient
+) -> None:
     headers = {"Idempotency-Key": "web-form-1", "X-Correlation-ID": "session-7"}
     first = await http.post("/api/registrations", json=trio(), headers=headers)
     again = await http.post("/api/registrations", json=trio(), headers=headers)
@@ -152,18 +185,23 @@ async def test_http_registration_is_accepted_once_per_idempotency_key(store: Mes
     assert await count(store, RegistrationRow.id) == 1
     async with store.db.sessions() as session:
         rows = (await session.execute(select(Outbox).order_by(Outbox.position))).scalars().all()
-    assert [(r.message_type, r.correlation_id) for r in rows] == [("TrioRegistered", "session-7"),
-                                                                  ("ApprovalRequested", "session-7")]
+    assert [(r.message_type, r.correlation_id) for r in rows] == [
+        ("TrioRegistered", "session-7"),
+        ("ApprovalRequested", "session-7"),
+    ]
 
 
-async def test_http_refusal_answers_422_with_the_command_rejected_errors(store: MessageStore,
-                                                                         http: httpx.AsyncClient) -> None:
+async def test_http_refusal_answers_422_with_the_command_rejected_errors(
+    store: MessageStore, http: httpx.AsyncClient
+) -> None:
     body = {**trio(), "edition": "2099-voorjaar", "consent": {"privacy": False}}
     response = await http.post("/api/registrations", json=body)
     assert response.status_code == 422
     errors = response.json()["errors"]
-    assert [(e["field"], e["code"]) for e in errors] == [("edition", "unknown_edition"),
-                                                         ("consent.privacy", "privacy_consent_required")]
+    assert [(e["field"], e["code"]) for e in errors] == [
+        ("edition", "unknown_edition"),
+        ("consent.privacy", "privacy_consent_required"),
+    ]
     async with store.db.sessions() as session:
         row = (await session.execute(select(Outbox))).scalar_one()
     assert row.routing_key == "registration.CommandRejected"
@@ -192,8 +230,11 @@ async def test_registrations_with_personal_data_are_shown_to_organisers_only(htt
     accepted = await http.post("/api/registrations", json=trio())
     anonymous = await http.get("/api/registrations")
     wrong = await http.get("/api/registrations", headers={"Authorization": "Bearer guess"})
-    organiser = await http.get("/api/registrations", params={"edition": trio()["edition"]},
-                               headers={"Authorization": f"Bearer {ORGANIZER_TOKEN}"})
+    organiser = await http.get(
+        "/api/registrations",
+        params={"edition": trio()["edition"]},
+        headers={"Authorization": f"Bearer {ORGANIZER_TOKEN}"},
+    )
     assert anonymous.status_code == wrong.status_code == 401
     assert anonymous.json()["errors"][0]["code"] == "unauthorized"
     assert organiser.status_code == 200

@@ -18,7 +18,7 @@ pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
-async def site(pg_database) -> AsyncIterator[Site]:  # noqa: ANN001
+async def site(pg_database) -> AsyncIterator[Site]:
     s = await open_site(database_url(await pg_database("registration_web")))
     yield s
     await s.close()
@@ -54,8 +54,10 @@ async def test_a_trio_goes_from_the_form_through_approval_to_its_status_page(sit
     assert (event["data"]["registration_id"], event["data"]["by_organizer"]) == (registration_id, False)
 
     confirm = (await site.client.get(link.replace("?", "/cancel?"))).text
-    cancelled = await site.client.post(f"/registrations/{registration_id}/cancel",
-                                       data={name: hidden(confirm, name) for name in ("csrf", "token", "form_key")})
+    cancelled = await site.client.post(
+        f"/registrations/{registration_id}/cancel",
+        data={name: hidden(confirm, name) for name in ("csrf", "token", "form_key")},
+    )
     assert cancelled.status_code == 303
     assert "Geannuleerd" in (await site.client.get(link)).text
     assert len(await events(site, "RegistrationCancelled")) == 1

@@ -47,20 +47,38 @@ async def store() -> AsyncIterator[MessageStore]:
         await drop_database(name)
 
 
-def session_completed_message(event_id: str, lessons: list[str],
-                              occurred_at: datetime = HELD + timedelta(days=1)) -> Incoming:
+def session_completed_message(
+    event_id: str, lessons: list[str], occurred_at: datetime = HELD + timedelta(days=1)
+) -> Incoming:
     data = SessionCompleted(
-        edition=EDITION, session_number=1, title="Positionering van het wijkgerichte werken in de eigen gemeente",
-        starts_at=HELD, attendance={"trios": 7, "municipalities": 6},
-        notes={"lessons": lessons, "instruments": [{"name": "Wijkscan", "description": "Kaart van de wijk."}],
-               "quotes": ["De wijk is geen project."], "next_steps": []},
+        edition=EDITION,
+        session_number=1,
+        title="Positionering van het wijkgerichte werken in de eigen gemeente",
+        starts_at=HELD,
+        attendance={"trios": 7, "municipalities": 6},
+        notes={
+            "lessons": lessons,
+            "instruments": [{"name": "Wijkscan", "description": "Kaart van de wijk."}],
+            "quotes": ["De wijk is geen project."],
+            "next_steps": [],
+        },
     )
     event = Event[SessionCompleted](
-        event_id=event_id, type="SessionCompleted", version=1, occurred_at=occurred_at, producer="scheduling",
-        correlation_id="corr-1", causation_id="cmd-1", data=data,
+        event_id=event_id,
+        type="SessionCompleted",
+        version=1,
+        occurred_at=occurred_at,
+        producer="scheduling",
+        correlation_id="corr-1",
+        causation_id="cmd-1",
+        data=data,
     )
-    return Incoming(body=event.model_dump_json().encode(), routing_key=SessionCompleted.routing_key,
-                    message_id=event_id, message_type="SessionCompleted")
+    return Incoming(
+        body=event.model_dump_json().encode(),
+        routing_key=SessionCompleted.routing_key,
+        message_id=event_id,
+        message_type="SessionCompleted",
+    )
 
 
 async def count(store: MessageStore, model: type[Any]) -> int:
@@ -103,8 +121,7 @@ async def test_a_new_version_replaces_the_report_and_the_page_shows_it(store: Me
     assert "15 oktober 2027" in page.text
 
 
-async def test_two_versions_racing_for_a_new_session_end_with_the_newest_after_the_retry(
-        store: MessageStore) -> None:
+async def test_two_versions_racing_for_a_new_session_end_with_the_newest_after_the_retry(store: MessageStore) -> None:
     consume = consumes.consumers(store, public_url=PUBLIC_URL, key=KEY)[SessionCompleted.routing_key]
     older = session_completed_message(str(uuid.uuid4()), ["Oudere versie."], HELD + timedelta(days=1))
     newer = session_completed_message(str(uuid.uuid4()), ["Nieuwere versie."], HELD + timedelta(days=2))
@@ -121,29 +138,63 @@ async def test_two_versions_racing_for_a_new_session_end_with_the_newest_after_t
 
 def event_message(data: Any, occurred_at: datetime = HELD) -> Incoming:
     event = Event[type(data)](
-        event_id=str(uuid.uuid4()), type=type(data).__name__, version=1, occurred_at=occurred_at,
-        producer=data.routing_key.split(".")[0], correlation_id="corr-1", causation_id="cmd-1", data=data,
+        event_id=str(uuid.uuid4()),
+        type=type(data).__name__,
+        version=1,
+        occurred_at=occurred_at,
+        producer=data.routing_key.split(".")[0],
+        correlation_id="corr-1",
+        causation_id="cmd-1",
+        data=data,
     )
-    return Incoming(body=event.model_dump_json().encode(), routing_key=data.routing_key, message_id=event.event_id,
-                    message_type=event.type)
+    return Incoming(
+        body=event.model_dump_json().encode(),
+        routing_key=data.routing_key,
+        message_id=event.event_id,
+        message_type=event.type,
+    )
 
 
 async def test_a_trios_registration_and_place_racing_on_a_new_row_end_with_both_after_the_retry(
-        store: MessageStore) -> None:
+    store: MessageStore,
+) -> None:
     from services.reporting.adapters import SqlTrios
     from shared.contract.registration import TrioRegistered
     from shared.contract.scheduling import TrioPlaced
 
     consumers = consumes.consumers(store, public_url=PUBLIC_URL, key=KEY)
-    registered = event_message(TrioRegistered(
-        registration_id="r1", edition=EDITION, registered_at=HELD - timedelta(days=30),
-        municipality={"code": "GM0203", "name": "Barneveld", "province": "Gelderland", "inhabitants": 60000,
-                      "size_class": "middelgroot", "m50_member": True},
-        members=[{"member_id": str(i), "name": f"Naam Achternaam{i}", "email": f"{i}@x.example",
-                  "role": "wijkambtenaar", "domain": d, "language": "nl"} for i, d in enumerate(["fysiek", "sociaal"])],
-        case={"title": "Casus", "neighbourhood": "De Burgt", "summary": "Tekst.", "domains": ["fysiek", "sociaal"]},
-        fee={"amount_cents": 20000, "waived": True}, priority=True, preferred_domain_mix=True,
-        consent={"privacy": True}, channel="web"))
+    registered = event_message(
+        TrioRegistered(
+            registration_id="r1",
+            edition=EDITION,
+            registered_at=HELD - timedelta(days=30),
+            municipality={
+                "code": "GM0203",
+                "name": "Barneveld",
+                "province": "Gelderland",
+                "inhabitants": 60000,
+                "size_class": "middelgroot",
+                "m50_member": True,
+            },
+            members=[
+                {
+                    "member_id": str(i),
+                    "name": f"Naam Achternaam{i}",
+                    "email": f"{i}@x.example",
+                    "role": "wijkambtenaar",
+                    "domain": d,
+                    "language": "nl",
+                }
+                for i, d in enumerate(["fysiek", "sociaal"])
+            ],
+            case={"title": "Casus", "neighbourhood": "De Burgt", "summary": "Tekst.", "domains": ["fysiek", "sociaal"]},
+            fee={"amount_cents": 20000, "waived": True},
+            priority=True,
+            preferred_domain_mix=True,
+            consent={"privacy": True},
+            channel="web",
+        )
+    )
     placed = event_message(TrioPlaced(registration_id="r1", edition=EDITION, via="allocation"), HELD + timedelta(1))
     messages = (registered, placed)
     results = await asyncio.gather(*(consumers[m.routing_key](m) for m in messages), return_exceptions=True)
@@ -157,24 +208,47 @@ async def test_a_trios_registration_and_place_racing_on_a_new_row_end_with_both_
 
 
 async def test_the_edition_and_its_last_session_handled_at_once_publish_the_round_exactly_once(
-        store: MessageStore) -> None:
+    store: MessageStore,
+) -> None:
     from shared.contract.scheduling import EditionScheduled
 
     consumers = consumes.consumers(store, public_url=PUBLIC_URL, key=KEY)
-    edition = event_message(EditionScheduled(
-        edition=EDITION, title="Werkplaatsen wijkgericht werken",
-        venue={"name": "Werkplaats", "address": "Straat 1", "city": "Utrecht"},
-        capacity={"min_trios": 6, "max_trios": 8}, registration_deadline=HELD - timedelta(days=20),
-        registration_closes_at=HELD, fee={"amount_cents": 20000}, priority_size_classes=[], table_size=2,
-        sessions=[{"number": 1, "title": "Positionering", "outcome": "Uitkomst.", "starts_at": HELD,
-                   "ends_at": HELD + timedelta(hours=4)}]), HELD - timedelta(days=60))
+    edition = event_message(
+        EditionScheduled(
+            edition=EDITION,
+            title="Werkplaatsen wijkgericht werken",
+            venue={"name": "Werkplaats", "address": "Straat 1", "city": "Utrecht"},
+            capacity={"min_trios": 6, "max_trios": 8},
+            registration_deadline=HELD - timedelta(days=20),
+            registration_closes_at=HELD,
+            fee={"amount_cents": 20000},
+            priority_size_classes=[],
+            table_size=2,
+            sessions=[
+                {
+                    "number": 1,
+                    "title": "Positionering",
+                    "outcome": "Uitkomst.",
+                    "starts_at": HELD,
+                    "ends_at": HELD + timedelta(hours=4),
+                }
+            ],
+        ),
+        HELD - timedelta(days=60),
+    )
     last_session = session_completed_message(str(uuid.uuid4()), ["Een les."])
     for _ in range(5):  # the race goes either way; each time exactly one of them publishes the round
-        await asyncio.gather(consumers[edition.routing_key](edition),
-                             consumers[last_session.routing_key](last_session))
+        await asyncio.gather(consumers[edition.routing_key](edition), consumers[last_session.routing_key](last_session))
         async with store.db.sessions() as session:
-            bodies = (await session.execute(select(Outbox.body).where(
-                Outbox.routing_key == "reporting.LessonReportPublished"))).scalars().all()
+            bodies = (
+                (
+                    await session.execute(
+                        select(Outbox.body).where(Outbox.routing_key == "reporting.LessonReportPublished")
+                    )
+                )
+                .scalars()
+                .all()
+            )
         rounds = [e for e in map(json.loads, bodies) if e["data"]["session_number"] is None]
         assert len(rounds) == 1
         async with store.db.transaction() as session:

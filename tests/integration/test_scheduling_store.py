@@ -29,15 +29,17 @@ pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
-async def url(pg_database) -> str:  # noqa: ANN001
+async def url(pg_database) -> str:
     return database_url(await pg_database("scheduling"))
 
 
 @pytest.fixture
 async def replicas(url: str) -> AsyncIterator[list[MessageStore]]:
     """Three replicas' stores: each its own engine (connection pool) on the one database."""
-    stores = [MessageStore(Database(url, pool_size=POOL_SIZE), "scheduling", Outbox, Inbox, SchedulingCommandRejected)
-              for _ in range(3)]
+    stores = [
+        MessageStore(Database(url, pool_size=POOL_SIZE), "scheduling", Outbox, Inbox, SchedulingCommandRejected)
+        for _ in range(3)
+    ]
     await migrate(stores[0].db, MIGRATIONS, "scheduling")
     yield stores
     for store in stores:
@@ -46,39 +48,80 @@ async def replicas(url: str) -> AsyncIterator[list[MessageStore]]:
 
 def envelope(data: object, name: str) -> Incoming:
     event_id = str(uuid.uuid4())
-    body = Event[type(data)](event_id=event_id, type=name, version=1, occurred_at=utcnow(),  # type: ignore[misc]
-                             producer="registration", correlation_id=event_id, causation_id=event_id, data=data)
-    return Incoming(body=body.model_dump_json().encode(), routing_key=data.routing_key, message_id=event_id,
-                    message_type=name)
+    body = Event[type(data)](
+        event_id=event_id,
+        type=name,
+        version=1,
+        occurred_at=utcnow(),  # type: ignore[misc]
+        producer="registration",
+        correlation_id=event_id,
+        causation_id=event_id,
+        data=data,
+    )
+    return Incoming(
+        body=body.model_dump_json().encode(), routing_key=data.routing_key, message_id=event_id, message_type=name
+    )
 
 
 def registered(edition: str, rid: str, at: datetime) -> Incoming:
-    data = TrioRegistered.model_validate({
-        "registration_id": rid, "edition": edition, "registered_at": at.isoformat(),
-        "municipality": {"code": "GM0345", "name": "Veenendaal", "province": "Utrecht", "inhabitants": 66000,
-                         "size_class": "middelgroot", "m50_member": True},
-        "members": [{"member_id": f"{rid}-{i}", "name": "Lid", "email": f"lid{i}@veenendaal.example",
-                     "role": "wijkambtenaar" if i == 0 else "sectorambtenaar",
-                     "domain": ["sociaal", "fysiek", "veiligheid"][i], "language": "nl"} for i in range(3)],
-        "case": {"title": "Casus", "neighbourhood": "Wijk", "summary": "Samenvatting",
-                 "domains": ["fysiek", "sociaal"]},
-        "fee": {"amount_cents": 0, "waived": True, "reason": "middelgroot"}, "priority": True,
-        "preferred_domain_mix": True, "consent": {"privacy": True}, "channel": "web",
-    })
+    data = TrioRegistered.model_validate(
+        {
+            "registration_id": rid,
+            "edition": edition,
+            "registered_at": at.isoformat(),
+            "municipality": {
+                "code": "GM0345",
+                "name": "Veenendaal",
+                "province": "Utrecht",
+                "inhabitants": 66000,
+                "size_class": "middelgroot",
+                "m50_member": True,
+            },
+            "members": [
+                {
+                    "member_id": f"{rid}-{i}",
+                    "name": "Lid",
+                    "email": f"lid{i}@veenendaal.example",
+                    "role": "wijkambtenaar" if i == 0 else "sectorambtenaar",
+                    "domain": ["sociaal", "fysiek", "veiligheid"][i],
+                    "language": "nl",
+                }
+                for i in range(3)
+            ],
+            "case": {
+                "title": "Casus",
+                "neighbourhood": "Wijk",
+                "summary": "Samenvatting",
+                "domains": ["fysiek", "sociaal"],
+            },
+            "fee": {"amount_cents": 0, "waived": True, "reason": "middelgroot"},
+            "priority": True,
+            "preferred_domain_mix": True,
+            "consent": {"privacy": True},
+            "channel": "web",
+        }
+    )
     return envelope(data, "TrioRegistered")
 
 
 def approved(edition: str, rid: str) -> Incoming:
-    return envelope(RegistrationApproved(registration_id=rid, edition=edition, approved_at=utcnow(),
-                                         by_organizer=True), "RegistrationApproved")
+    return envelope(
+        RegistrationApproved(registration_id=rid, edition=edition, approved_at=utcnow(), by_organizer=True),
+        "RegistrationApproved",
+    )
 
 
 async def schedule(store: MessageStore, *, deadline: datetime) -> str:
     command_ = moved_into_future(load_programme(), utcnow())
     command_ = command_.model_copy(update={"edition": f"e-{uuid.uuid4().hex[:8]}", "registration_deadline": deadline})
     async with store.db.transaction() as session:
-        await handlers.schedule_edition(command_, editions=SqlEditions(session),
-                                        registrations=SqlRegistrations(session), emit=[].append, now=utcnow())
+        await handlers.schedule_edition(
+            command_,
+            editions=SqlEditions(session),
+            registrations=SqlRegistrations(session),
+            emit=[].append,
+            now=utcnow(),
+        )
     return command_.edition
 
 
@@ -88,7 +131,8 @@ async def outbox_types(store: MessageStore) -> list[str]:
 
 
 async def test_thirty_approvals_handled_at_once_by_three_replicas_fill_eight_places_and_number_the_rest(
-        replicas: list[MessageStore]) -> None:
+    replicas: list[MessageStore],
+) -> None:
     slug = await schedule(replicas[0], deadline=utcnow() - timedelta(minutes=1))
     assert await entrypoints.allocate_due(replicas[0], utcnow()) == [slug]
     consumers = [consumes.consumers(store) for store in replicas]
@@ -97,8 +141,9 @@ async def test_thirty_approvals_handled_at_once_by_three_replicas_fill_eight_pla
     for n, rid in enumerate(rids):
         await consumers[n % 3][TrioRegistered.routing_key](registered(slug, rid, start + timedelta(minutes=n)))
 
-    await asyncio.gather(*(consumers[n % 3][RegistrationApproved.routing_key](approved(slug, rid))
-                           for n, rid in enumerate(rids)))
+    await asyncio.gather(
+        *(consumers[n % 3][RegistrationApproved.routing_key](approved(slug, rid)) for n, rid in enumerate(rids))
+    )
 
     async with replicas[0].db.sessions() as session:
         edition = await SqlEditions(session).get(slug)
@@ -106,8 +151,9 @@ async def test_thirty_approvals_handled_at_once_by_three_replicas_fill_eight_pla
     assert len(edition.placements) == 8 and sorted(p.slot for p in edition.placements) == list(range(1, 9))
     assert [w.position for w in edition.waitlist] == list(range(1, 23))
     order = {rid: n for n, rid in enumerate(rids)}
-    assert [order[w.registration_id] for w in edition.waitlist] == sorted(order[w.registration_id]
-                                                                         for w in edition.waitlist)
+    assert [order[w.registration_id] for w in edition.waitlist] == sorted(
+        order[w.registration_id] for w in edition.waitlist
+    )
     assert (await outbox_types(replicas[0])).count("TrioPlaced") == 8
 
 
@@ -121,8 +167,9 @@ async def test_the_deadline_passing_in_three_replicas_at_once_allocates_once(rep
         await consumers[RegistrationApproved.routing_key](approved(slug, rid))
     assert await entrypoints.allocate_due(replicas[0], deadline - timedelta(seconds=1)) == []
 
-    results = await asyncio.gather(*(entrypoints.allocate_due(store, deadline + timedelta(seconds=1))
-                                     for store in replicas for _ in range(3)))
+    results = await asyncio.gather(
+        *(entrypoints.allocate_due(store, deadline + timedelta(seconds=1)) for store in replicas for _ in range(3))
+    )
 
     assert sum(len(r) for r in results) == 1
     types = await outbox_types(replicas[0])
@@ -131,7 +178,8 @@ async def test_the_deadline_passing_in_three_replicas_at_once_allocates_once(rep
 
 
 async def test_a_writer_that_skipped_the_lock_still_cannot_give_one_place_to_two_trios(
-        replicas: list[MessageStore]) -> None:
+    replicas: list[MessageStore],
+) -> None:
     slug = await schedule(replicas[0], deadline=utcnow() - timedelta(minutes=1))
     await entrypoints.allocate_due(replicas[0], utcnow())
     started = asyncio.Event()
@@ -158,11 +206,17 @@ async def test_places_kept_in_the_old_json_list_survive_the_migration(url: str) 
     try:
         async with db.engine.connect() as conn:
             await conn.run_sync(_upgrade_to, "f83a3c43c2cd")
-            await conn.execute(text(
-                "INSERT INTO editions VALUES ('e', 't', '{}', 6, 8, '2027-09-27 10:00+00', '2027-10-15 11:00+00', "
-                "'{}', '[\"middelgroot\"]', 2, '[\"r1\", \"r2\"]', now())"))
-            await conn.execute(text(
-                "INSERT INTO registrations VALUES ('r1', 'e', 'GM0345', 'middelgroot', true, '2027-09-01 08:00+00')"))
+            await conn.execute(
+                text(
+                    "INSERT INTO editions VALUES ('e', 't', '{}', 6, 8, '2027-09-27 10:00+00', '2027-10-15 11:00+00', "
+                    "'{}', '[\"middelgroot\"]', 2, '[\"r1\", \"r2\"]', now())"
+                )
+            )
+            await conn.execute(
+                text(
+                    "INSERT INTO registrations VALUES ('r1', 'e', 'GM0345', 'middelgroot', true, '2027-09-01 08:00+00')"
+                )
+            )
             await conn.commit()
         await migrate(db, MIGRATIONS, "scheduling")
         async with db.sessions() as session:
@@ -175,7 +229,7 @@ async def test_places_kept_in_the_old_json_list_survive_the_migration(url: str) 
         await db.dispose()
 
 
-def _upgrade_to(sync_connection, revision: str) -> None:  # noqa: ANN001
+def _upgrade_to(sync_connection, revision: str) -> None:
     cfg = alembic_config(MIGRATIONS)
     cfg.attributes["connection"] = sync_connection
     command.upgrade(cfg, revision)

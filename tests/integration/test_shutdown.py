@@ -30,8 +30,12 @@ async def queue_depth(vhost: str, name: str) -> int:
 
 async def exited(process: ServiceProcess, timeout: float) -> int:
     assert process.process is not None
-    return await wait_until(lambda: process.process.poll() is not None and [process.process.returncode],
-                            timeout=timeout, interval=0.05, what=f"{process.name} to exit")
+    return await wait_until(
+        lambda: process.process.poll() is not None and [process.process.returncode],
+        timeout=timeout,
+        interval=0.05,
+        what=f"{process.name} to exit",
+    )
 
 
 def log_events(process: ServiceProcess) -> list[str]:
@@ -45,18 +49,26 @@ def log_events(process: ServiceProcess) -> list[str]:
 
 
 async def test_sigterm_mid_stream_finishes_or_hands_back_in_flight_work_and_nothing_is_lost_or_duplicated(
-        vhost, pg_database, tmp_path) -> None:  # noqa: ANN001
+    vhost, pg_database, tmp_path
+) -> None:
     database = await pg_database("shutdown")
-    env = {**os.environ, "WERKPLAATSEN_BROKER_URL": amqp_url(vhost), "SCHEDULING_DATABASE_URL": database_url(database),
-           "WERKPLAATSEN_SECRET_KEY": "shutdown-secret", "WERKPLAATSEN_ORGANIZER_TOKEN": "shutdown-token",
-           "WERKPLAATSEN_DATA_DIR": str(tmp_path), "WERKPLAATSEN_LOG_FORMAT": "json"}
+    env = {
+        **os.environ,
+        "WERKPLAATSEN_BROKER_URL": amqp_url(vhost),
+        "SCHEDULING_DATABASE_URL": database_url(database),
+        "WERKPLAATSEN_SECRET_KEY": "shutdown-secret",
+        "WERKPLAATSEN_ORGANIZER_TOKEN": "shutdown-token",
+        "WERKPLAATSEN_DATA_DIR": str(tmp_path),
+        "WERKPLAATSEN_LOG_FORMAT": "json",
+    }
     service = ServiceProcess("scheduling", env, free_port(), tmp_path / "scheduling.log")
     service.start()
     try:
         await service.wait_ready()
         async with Bus(amqp_url(vhost)) as bus:
-            sent = await asyncio.gather(*(bus.send("scheduling.ScheduleEdition", open_edition())
-                                          for _ in range(COMMANDS)))
+            sent = await asyncio.gather(
+                *(bus.send("scheduling.ScheduleEdition", open_edition()) for _ in range(COMMANDS))
+            )
             await bus.wait_for("EditionScheduled", count=10)
             done_before = len(bus.of("EditionScheduled"))
             assert done_before < COMMANDS, "the stream must still be flowing when the signal arrives"

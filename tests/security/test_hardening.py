@@ -32,36 +32,65 @@ async def plain_page(_: Request) -> Response:
 
 
 async def own_policy_page(_: Request) -> Response:
-    return HTMLResponse("<p>eigen</p>", headers={"Content-Security-Policy": "default-src 'self'",
-                                                "Referrer-Policy": "same-origin"})
+    return HTMLResponse(
+        "<p>eigen</p>", headers={"Content-Security-Policy": "default-src 'self'", "Referrer-Policy": "same-origin"}
+    )
 
 
-ROUTES = [Route(path, echo, methods=["GET", "POST"]) for path in (
-    "/", "/api/registrations", "/approve/{token}", "/registrations/{rid}", "/registrations/{rid}/cancel",
-    "/dashboard/login", "/reports", "/api/editions")] + [
-    Route("/page", plain_page), Route("/own", own_policy_page)]
+ROUTES = [
+    Route(path, echo, methods=["GET", "POST"])
+    for path in (
+        "/",
+        "/api/registrations",
+        "/approve/{token}",
+        "/registrations/{rid}",
+        "/registrations/{rid}/cancel",
+        "/dashboard/login",
+        "/reports",
+        "/api/editions",
+    )
+] + [Route("/page", plain_page), Route("/own", own_policy_page)]
 
 
 def app(clock: Clock | None = None, **settings: int) -> Starlette:
-    middleware = hardening(Settings(**{"werkplaatsen_rate_limit_per_minute": 6, "werkplaatsen_rate_limit_burst": 3,
-                                       **{f"werkplaatsen_{k}": v for k, v in settings.items()}}))
+    middleware = hardening(
+        Settings(
+            **{
+                "werkplaatsen_rate_limit_per_minute": 6,
+                "werkplaatsen_rate_limit_burst": 3,
+                **{f"werkplaatsen_{k}": v for k, v in settings.items()},
+            }
+        )
+    )
     if clock is not None:  # the same stack, on a clock the test moves
-        middleware = [m if m.cls is not RateLimit else type(m)(RateLimit, bucket=TokenBucket(6, 3, clock=clock))
-                      for m in middleware]
+        middleware = [
+            m if m.cls is not RateLimit else type(m)(RateLimit, bucket=TokenBucket(6, 3, clock=clock))
+            for m in middleware
+        ]
     return Starlette(routes=ROUTES, middleware=middleware)
 
 
 def client(asgi: Starlette, address: str = "203.0.113.7") -> httpx.AsyncClient:
-    return httpx.AsyncClient(transport=httpx.ASGITransport(app=asgi, client=(address, 40000)),
-                             base_url="http://testserver")
+    return httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=asgi, client=(address, 40000)), base_url="http://testserver"
+    )
 
 
-@pytest.mark.parametrize(("method", "path"), [
-    ("POST", "/"), ("POST", "/api/registrations"), ("GET", "/approve/abc"), ("POST", "/approve/abc"),
-    ("GET", "/registrations/r1"), ("POST", "/registrations/r1/cancel"), ("POST", "/dashboard/login"),
-])
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("POST", "/"),
+        ("POST", "/api/registrations"),
+        ("GET", "/approve/abc"),
+        ("POST", "/approve/abc"),
+        ("GET", "/registrations/r1"),
+        ("POST", "/registrations/r1/cancel"),
+        ("POST", "/dashboard/login"),
+    ],
+)
 async def test_a_client_past_its_burst_on_a_public_endpoint_gets_429_with_retry_after_in_dutch(
-        method: str, path: str) -> None:
+    method: str, path: str
+) -> None:
     async with client(app()) as http:
         answers = [await http.request(method, path) for _ in range(4)]
     assert [a.status_code for a in answers] == [200, 200, 200, 429]
@@ -140,11 +169,13 @@ async def test_html_without_a_policy_of_its_own_gets_a_strict_one_and_every_answ
 
 def test_hardening_puts_the_headers_outermost_so_refusals_carry_them_too() -> None:
     stack = hardening(Settings())
-    assert [m.cls for m in stack][0] is SecurityHeaders
+    assert stack[0].cls is SecurityHeaders
     assert RateLimit in [m.cls for m in stack]
 
 
-@pytest.mark.parametrize("url", ["/reports?edition=%00", "/approve/a%00b", "/registrations/%00", "/api/editions?x=a%00"])
+@pytest.mark.parametrize(
+    "url", ["/reports?edition=%00", "/approve/a%00b", "/registrations/%00", "/api/editions?x=a%00"]
+)
 async def test_a_nul_character_in_the_url_is_refused_before_any_handler_sees_it(url: str) -> None:
     async with client(app(rate_limit_per_minute=0)) as http:
         answer = await http.get(url)

@@ -8,8 +8,8 @@ import base64
 import itertools
 import time
 from datetime import timedelta
-from urllib.parse import parse_qs, urlsplit
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from itsdangerous import TimestampSigner
@@ -77,7 +77,8 @@ def test_an_explicit_age_overrides_the_purposes_default(monkeypatch: pytest.Monk
 
 
 async def test_the_status_page_of_an_expired_link_shows_nothing_of_the_trio(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     site = await open_site(sqlite_url(tmp_path))
     try:
         link, registration_id = await register(site)

@@ -37,13 +37,13 @@ def needles(body: dict[str, object]) -> list[str]:
     return [n.lower() for n in found]
 
 
-async def dead_letter_count(system, name: str) -> int:  # noqa: ANN001
+async def dead_letter_count(system, name: str) -> int:  # noqa: F811 - the fixture's value, passed on
     async with await aio_pika.connect(system.amqp_url) as connection:
         queue = await (await connection.channel()).declare_queue(dead_letter_queue_name(name), passive=True)
         return queue.declaration_result.message_count
 
 
-async def test_an_end_to_end_run_leaves_no_names_or_addresses_in_any_log(system, bus: Bus) -> None:  # noqa: ANN001, F811
+async def test_an_end_to_end_run_leaves_no_names_or_addresses_in_any_log(system, bus: Bus) -> None:  # noqa: F811
     tag = uuid.uuid4().hex[:8]
     body = people(tag)
     slug = await schedule(bus)
@@ -53,6 +53,7 @@ async def test_an_end_to_end_run_leaves_no_names_or_addresses_in_any_log(system,
     # Refused: the approver is one of the members (a rule with the people's data in the command).
     refused = {**body, "approver": {"name": body["members"][0]["name"], "email": body["members"][0]["email"]}}
     async with httpx.AsyncClient(base_url=registration, timeout=30) as http:
+
         async def registered() -> str | None:
             answer = await http.post("/api/registrations", json=body)
             if answer.status_code == 202:
@@ -63,25 +64,45 @@ async def test_an_end_to_end_run_leaves_no_names_or_addresses_in_any_log(system,
         first_refusal = await http.post("/api/registrations", json=refused)
         registration_id = await wait_until(registered, what="the registration accepted")
         assert first_refusal.status_code in (404, 422)
-        approved = await http.post(f"/api/registrations/{registration_id}/approve",
-                                   headers={"Authorization": f"Bearer {ORGANIZER_TOKEN}"})
+        approved = await http.post(
+            f"/api/registrations/{registration_id}/approve", headers={"Authorization": f"Bearer {ORGANIZER_TOKEN}"}
+        )
         assert approved.status_code == 200, approved.text
 
     # Over the broker too: a refused command and a malformed event that carries everyone's data.
     command_id = await bus.send("registration.RegisterTrio", {**body, "members": body["members"][:2]})
     assert codes(await outcome(bus, command_id, "TrioRegistered"))
-    malformed = {"event_id": str(uuid.uuid4()), "type": "TrioRegistered", "version": 1,
-                 "occurred_at": utcnow().isoformat(), "producer": "registration", "correlation_id": "pii",
-                 "causation_id": "pii", "data": {"registration_id": str(uuid.uuid4()), "edition": slug,
-                                                 "members": body["members"], "approver": body["approver"]}}
+    malformed = {
+        "event_id": str(uuid.uuid4()),
+        "type": "TrioRegistered",
+        "version": 1,
+        "occurred_at": utcnow().isoformat(),
+        "producer": "registration",
+        "correlation_id": "pii",
+        "causation_id": "pii",
+        "data": {
+            "registration_id": str(uuid.uuid4()),
+            "edition": slug,
+            "members": body["members"],
+            "approver": body["approver"],
+        },
+    }
     events = await bus.channel.declare_exchange("werkplaatsen.events", "topic", durable=True)
-    await events.publish(aio_pika.Message(json.dumps(malformed).encode(), message_id=malformed["event_id"],
-                                          type="TrioRegistered", content_type="application/json"),
-                         routing_key="registration.TrioRegistered")
+    await events.publish(
+        aio_pika.Message(
+            json.dumps(malformed).encode(),
+            message_id=malformed["event_id"],
+            type="TrioRegistered",
+            content_type="application/json",
+        ),
+        routing_key="registration.TrioRegistered",
+    )
 
     members = [m["email"] for m in body["members"]]  # type: ignore[index]
-    await wait_until(lambda: all(system.smtp.to(a) for a in members) and system.smtp.to(body["approver"]["email"]),
-                     what="the acknowledgements and the approver's mail")
+    await wait_until(
+        lambda: all(system.smtp.to(a) for a in members) and system.smtp.to(body["approver"]["email"]),
+        what="the acknowledgements and the approver's mail",
+    )
     await wait_until(lambda: _all_dead_lettered(system), what="the malformed event dead-lettered everywhere")
 
     leaks = []
@@ -92,7 +113,7 @@ async def test_an_end_to_end_run_leaves_no_names_or_addresses_in_any_log(system,
     assert not leaks, "personal data in the logs:\n" + "\n".join(leaks)
 
 
-async def _all_dead_lettered(system) -> bool:  # noqa: ANN001
+async def _all_dead_lettered(system) -> bool:  # noqa: F811 - the fixture's value, passed on
     for name in ("scheduling", "notifications", "reporting"):
         if await dead_letter_count(system, name) < 1:
             return False

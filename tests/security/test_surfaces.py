@@ -26,20 +26,49 @@ TOKEN = "surfaces-organiser-token"
 SECRET = "surfaces-secret-key"
 # Everything else an app serves is for organisers only.
 PUBLIC = {
-    ("GET", "/"), ("POST", "/"), ("GET", "/api/municipalities"), ("GET", "/api/municipalities/{code}"),
-    ("GET", "/registrations/{registration_id}"), ("GET", "/registrations/{registration_id}/cancel"),
-    ("POST", "/registrations/{registration_id}/cancel"), ("GET", "/approve/{token}"), ("POST", "/approve/{token}"),
-    ("POST", "/api/registrations"), ("GET", "/api/editions"), ("GET", "/api/editions/{slug}"),
-    ("GET", "/editions/{slug}/calendar.ics"), ("GET", "/reports"), ("GET", "/reports/feed.atom"),
-    ("GET", "/reports/{edition}"), ("GET", "/reports/{edition}.md"), ("GET", "/reports/{edition}.pdf"),
-    ("GET", "/reports/{edition}/{session_number}"), ("GET", "/dashboard/login"), ("POST", "/dashboard/login"),
-    ("POST", "/dashboard/logout"), ("GET", "/health"), ("GET", "/ready"), ("GET", "/metrics"),
+    ("GET", "/"),
+    ("POST", "/"),
+    ("GET", "/api/municipalities"),
+    ("GET", "/api/municipalities/{code}"),
+    ("GET", "/registrations/{registration_id}"),
+    ("GET", "/registrations/{registration_id}/cancel"),
+    ("POST", "/registrations/{registration_id}/cancel"),
+    ("GET", "/approve/{token}"),
+    ("POST", "/approve/{token}"),
+    ("POST", "/api/registrations"),
+    ("GET", "/api/editions"),
+    ("GET", "/api/editions/{slug}"),
+    ("GET", "/editions/{slug}/calendar.ics"),
+    ("GET", "/reports"),
+    ("GET", "/reports/feed.atom"),
+    ("GET", "/reports/{edition}"),
+    ("GET", "/reports/{edition}.md"),
+    ("GET", "/reports/{edition}.pdf"),
+    ("GET", "/reports/{edition}/{session_number}"),
+    ("GET", "/dashboard/login"),
+    ("POST", "/dashboard/login"),
+    ("POST", "/dashboard/logout"),
+    ("GET", "/health"),
+    ("GET", "/ready"),
+    ("GET", "/metrics"),
     # Only in `werkplaatsen dev`, never in `werkplaatsen run`:
-    ("GET", "/dev"), ("GET", "/dev/dead-letters"), ("GET", "/dev/mailbox"), ("GET", "/dev/mailbox.json"),
+    ("GET", "/dev"),
+    ("GET", "/dev/dead-letters"),
+    ("GET", "/dev/mailbox"),
+    ("GET", "/dev/mailbox.json"),
 }
-PARAMS = {"registration_id": str(uuid.uuid4()), "token": "x", "slug": "2027-najaar", "edition": "2027-najaar",
-          "session_number": "1", "code": "GM0345", "what": "registrations", "kind": "csv", "number": "WP-2027-0001",
-          "routing_key": "scheduling.CloseRegistration"}
+PARAMS = {
+    "registration_id": str(uuid.uuid4()),
+    "token": "x",
+    "slug": "2027-najaar",
+    "edition": "2027-najaar",
+    "session_number": "1",
+    "code": "GM0345",
+    "what": "registrations",
+    "kind": "csv",
+    "number": "WP-2027-0001",
+    "routing_key": "scheduling.CloseRegistration",
+}
 # Forms that carry no CSRF token, and why that is safe.
 WITHOUT_CSRF = {
     "/approve/": "its credential is the signed token in the URL, which a forging site cannot know",
@@ -48,10 +77,13 @@ WITHOUT_CSRF = {
 
 
 @pytest.fixture(scope="module")
-async def dev(tmp_path_factory) -> AsyncIterator[Starlette]:  # noqa: ANN001
-    settings = Settings(werkplaatsen_data_dir=Path(tmp_path_factory.mktemp("surfaces")),
-                        werkplaatsen_secret_key=SECRET, werkplaatsen_organizer_token=TOKEN,
-                        werkplaatsen_public_url="http://testserver")
+async def dev(tmp_path_factory) -> AsyncIterator[Starlette]:
+    settings = Settings(
+        werkplaatsen_data_dir=Path(tmp_path_factory.mktemp("surfaces")),
+        werkplaatsen_secret_key=SECRET,
+        werkplaatsen_organizer_token=TOKEN,
+        werkplaatsen_public_url="http://testserver",
+    )
     with pytest.MonkeyPatch.context() as env:
         env.setenv("WERKPLAATSEN_RATE_LIMIT_PER_MINUTE", "0")
         app = build_dev_app(settings)
@@ -66,8 +98,11 @@ async def form_is_open(http: httpx.AsyncClient) -> bool:
 
 
 def client(app: Starlette, **headers: str) -> httpx.AsyncClient:
-    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app, raise_app_exceptions=False),
-                             base_url="http://testserver", headers=headers)
+    return httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app, raise_app_exceptions=False),
+        base_url="http://testserver",
+        headers=headers,
+    )
 
 
 def endpoints(app: Starlette) -> list[tuple[str, str]]:
@@ -83,12 +118,16 @@ def concrete(path: str) -> str:
     return re.sub(r"\{(\w+)\}", lambda m: params[m.group(1)], path)
 
 
-async def test_every_endpoint_that_is_not_public_refuses_requests_without_the_organiser_token(
-        dev: Starlette) -> None:
+async def test_every_endpoint_that_is_not_public_refuses_requests_without_the_organiser_token(dev: Starlette) -> None:
     protected = [(method, path) for method, path in endpoints(dev) if (method, path) not in PUBLIC]
     assert ("GET", "/api/registrations") in protected and ("GET", "/dashboard") in protected
-    wrong = [{}, {"Authorization": "Bearer wrong-token"}, {"Authorization": f"Basic {TOKEN}"},
-             {"Authorization": f"Bearer {TOKEN}x"}, {"Authorization": TOKEN}]
+    wrong = [
+        {},
+        {"Authorization": "Bearer wrong-token"},
+        {"Authorization": f"Basic {TOKEN}"},
+        {"Authorization": f"Bearer {TOKEN}x"},
+        {"Authorization": TOKEN},
+    ]
     let_in = []
     async with client(dev) as http:
         for method, path in protected:
@@ -105,8 +144,9 @@ async def test_the_organiser_token_opens_what_it_guards(dev: Starlette) -> None:
         assert (await http.get("/dashboard")).status_code == 200
 
 
-async def test_the_organiser_token_is_compared_in_constant_time(dev: Starlette,
-                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_the_organiser_token_is_compared_in_constant_time(
+    dev: Starlette, monkeypatch: pytest.MonkeyPatch
+) -> None:
     compared: list[tuple[bytes, bytes]] = []
     real = shared_http.hmac.compare_digest
 
@@ -126,8 +166,19 @@ async def html_pages(dev: Starlette) -> dict[str, httpx.Response]:
         created = await http.post("/api/registrations", json=factories.trio(edition))
         rid = created.json()["registration_id"]
         status = f"/registrations/{rid}?token={sign(SECRET, 'status', rid)}"
-        paths = ["/", status, status.replace("?", "/cancel?"), "/registrations/unknown?token=x", "/approve/x",
-                 "/reports", "/reports/unknown", "/reports/unknown/1", "/dashboard/login", "/dev", "/dev/mailbox"]
+        paths = [
+            "/",
+            status,
+            status.replace("?", "/cancel?"),
+            "/registrations/unknown?token=x",
+            "/approve/x",
+            "/reports",
+            "/reports/unknown",
+            "/reports/unknown/1",
+            "/dashboard/login",
+            "/dev",
+            "/dev/mailbox",
+        ]
         pages = {path: await http.get(path, headers={"Accept": "text/html"}) for path in paths}
         pages["/dashboard (refused)"] = await http.get("/dashboard", headers={"Accept": "text/html"})
         pages["/ (refused form)"] = await http.post("/", data={"edition": edition})
@@ -135,7 +186,8 @@ async def html_pages(dev: Starlette) -> dict[str, httpx.Response]:
 
 
 async def test_every_html_page_has_a_strict_policy_nosniff_a_referrer_policy_and_cannot_be_framed(
-        dev: Starlette) -> None:
+    dev: Starlette,
+) -> None:
     pages = await html_pages(dev)
     problems = []
     for path, page in pages.items():

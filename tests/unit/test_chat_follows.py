@@ -47,8 +47,9 @@ def events(db: Database) -> Consumers:
 
 
 def incoming(event: Event[Any]) -> Incoming:
-    return Incoming(body=event.model_dump_json().encode(), routing_key=event.data.routing_key,
-                    message_id=event.event_id)
+    return Incoming(
+        body=event.model_dump_json().encode(), routing_key=event.data.routing_key, message_id=event.event_id
+    )
 
 
 def event_of(data: EventData, occurred_at: datetime = PLACED_AT) -> Event[Any]:
@@ -66,14 +67,23 @@ async def open_room(db: Database) -> None:
 
 def test_the_queue_follows_exactly_the_events_of_the_table() -> None:
     assert {line.routing_key for line in FOLLOWS} == {
-        "registration.TrioRegistered", "registration.RegistrationApproved", "registration.RegistrationDeclined",
-        "registration.RegistrationCancelled", "scheduling.TrioPlaced", "scheduling.TrioWaitlisted",
-        "scheduling.PlaceReleased", "scheduling.EditionScheduled", "scheduling.RegistrationClosed",
-        "scheduling.SessionRescheduled", "notifications.ChatMessageRequested"}
+        "registration.TrioRegistered",
+        "registration.RegistrationApproved",
+        "registration.RegistrationDeclined",
+        "registration.RegistrationCancelled",
+        "scheduling.TrioPlaced",
+        "scheduling.TrioWaitlisted",
+        "scheduling.PlaceReleased",
+        "scheduling.EditionScheduled",
+        "scheduling.RegistrationClosed",
+        "scheduling.SessionRescheduled",
+        "notifications.ChatMessageRequested",
+    }
 
 
 async def test_a_trio_of_a_room_is_remembered_and_follows_its_status_each_event_once(
-        db: Database, events: Consumers) -> None:
+    db: Database, events: Consumers
+) -> None:
     await open_room(db)
     registered = trio_registered(channel="chat")
     assert await events[registered.data.routing_key](incoming(registered)) is True
@@ -88,8 +98,7 @@ async def test_a_trio_of_a_room_is_remembered_and_follows_its_status_each_event_
     assert (await in_store(db, lambda chat: chat.room_registration(ROOM))).status == "cancelled"
 
 
-async def test_trios_and_texts_of_rooms_the_bot_does_not_know_are_not_its_own(
-        db: Database, events: Consumers) -> None:
+async def test_trios_and_texts_of_rooms_the_bot_does_not_know_are_not_its_own(db: Database, events: Consumers) -> None:
     registered = trio_registered(channel="chat")
     await events[registered.data.routing_key](incoming(registered))
     text = event_of(ChatMessageRequested(chat_id=ROOM, text="Hallo"))
@@ -149,7 +158,8 @@ async def settle(bus: Bus, raw: Raw) -> list[str]:
 
 
 async def test_the_bus_acks_dead_letters_and_redelivers_as_the_outcome_says(
-        events: Consumers, monkeypatch: pytest.MonkeyPatch) -> None:
+    events: Consumers, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(chat_bus, "RETRY_SECONDS", 0.0)
     placed = event_of(TrioPlaced(registration_id="reg-9", edition="2027-najaar", via="allocation"))
     bus = bus_with(dict(events))
@@ -164,7 +174,8 @@ async def test_the_bus_acks_dead_letters_and_redelivers_as_the_outcome_says(
 
     failing_bus = bus_with({TrioPlaced.routing_key: failing})
     assert await settle(failing_bus, Raw(placed.model_dump_json().encode(), TrioPlaced.routing_key)) == [
-        "nack requeue=True"]
+        "nack requeue=True"
+    ]
     assert not failing_bus.handled.is_set()
 
 
@@ -177,4 +188,5 @@ async def test_replies_keep_their_own_path(monkeypatch: pytest.MonkeyPatch) -> N
     assert [r.command_id for r in replies] == ["c-1"]
     assert await settle(bus, Raw(b"[]", "werkplaatsen.chat", type="Reply")) == ["reject requeue=False"]
     assert await settle(bus_with({}), Raw(json.dumps(reply).encode(), "werkplaatsen.chat", type="Reply")) == [
-        "nack requeue=True"]
+        "nack requeue=True"
+    ]

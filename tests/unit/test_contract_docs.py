@@ -13,8 +13,8 @@ from urllib.parse import unquote
 
 import pytest
 
-from shared.contract import COMMANDS, EVENTS, Event, Reply, message_name
 from services.ops import topology
+from shared.contract import COMMANDS, EVENTS, Event, Reply, message_name
 from shared.contract.asyncapi import render
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
@@ -51,8 +51,9 @@ def json_blocks_by_heading() -> dict[str, list[str]]:
 
 
 def catalogue_headings() -> list[str]:
-    return [m.group(1) for line in GUIDE.read_text(encoding="utf-8").splitlines()
-            if (m := CATALOGUE_HEADING.match(line))]
+    return [
+        m.group(1) for line in GUIDE.read_text(encoding="utf-8").splitlines() if (m := CATALOGUE_HEADING.match(line))
+    ]
 
 
 def resolve(document: dict[str, Any], reference: str) -> Any:

@@ -11,8 +11,14 @@ from tests.support import wait_until
 
 
 def event(routing_key: str, message_id: str = "m1") -> Outgoing:
-    return Outgoing(exchange="werkplaatsen.events", routing_key=routing_key, body=b"{}", message_id=message_id,
-                    message_type=routing_key.split(".")[1], correlation_id="c1")
+    return Outgoing(
+        exchange="werkplaatsen.events",
+        routing_key=routing_key,
+        body=b"{}",
+        message_id=message_id,
+        message_type=routing_key.split(".")[1],
+        correlation_id="c1",
+    )
 
 
 def test_topic_patterns_match_like_amqp() -> None:
@@ -23,7 +29,7 @@ def test_topic_patterns_match_like_amqp() -> None:
     assert not topic_matches("a.*", "a.b.c")
 
 
-async def test_an_event_reaches_every_service_bound_to_it(tmp_path) -> None:  # noqa: ANN001
+async def test_an_event_reaches_every_service_bound_to_it(tmp_path) -> None:
     broker = EmbeddedBroker(tmp_path / "broker.sqlite3")
     await broker.open()
     seen: dict[str, list[str]] = {"a": [], "b": []}
@@ -42,7 +48,7 @@ async def test_an_event_reaches_every_service_bound_to_it(tmp_path) -> None:  # 
     assert seen == {"a": ["m1"], "b": ["m1"]}
 
 
-async def test_unacknowledged_message_survives_a_restart(tmp_path) -> None:  # noqa: ANN001
+async def test_unacknowledged_message_survives_a_restart(tmp_path) -> None:
     path = tmp_path / "broker.sqlite3"
     first = EmbeddedBroker(path)
     await first.open()
@@ -70,7 +76,7 @@ async def test_unacknowledged_message_survives_a_restart(tmp_path) -> None:  # n
     assert got == ["m1"]
 
 
-async def test_failing_message_is_retried_then_dead_lettered_with_its_reason(tmp_path, monkeypatch) -> None:  # noqa: ANN001
+async def test_failing_message_is_retried_then_dead_lettered_with_its_reason(tmp_path, monkeypatch) -> None:
     monkeypatch.setattr(messages, "RETRY_DELAYS_SECONDS", (0.01, 0.01))
     broker = EmbeddedBroker(tmp_path / "broker.sqlite3")
     await broker.open()
@@ -95,7 +101,8 @@ async def test_failing_message_is_retried_then_dead_lettered_with_its_reason(tmp
 
 
 async def test_a_message_waits_out_a_database_outage_longer_than_its_retries_without_using_them(
-        tmp_path, monkeypatch) -> None:  # noqa: ANN001
+    tmp_path, monkeypatch
+) -> None:
     monkeypatch.setattr(messages, "RETRY_DELAYS_SECONDS", (0.01, 0.01))
     broker = EmbeddedBroker(tmp_path / "broker.sqlite3")
     await broker.open()

@@ -27,21 +27,38 @@ from shared.contract.common import Language, Role
 from shared.contract.registration import Fee
 from shared.formatting import euro
 
-SELLER = Seller("Platform31", "Koninginnegracht 19", "2514 AB", "Den Haag", "12345678", "NL000099998B57",
-                "NL91ABNA0417164300", "werkplaatsen@platform31.nl")
+SELLER = Seller(
+    "Platform31",
+    "Koninginnegracht 19",
+    "2514 AB",
+    "Den Haag",
+    "12345678",
+    "NL000099998B57",
+    "NL91ABNA0417164300",
+    "werkplaatsen@platform31.nl",
+)
 POLICY = BillingPolicy(seller=SELLER, vat=VatRule(Decimal(21)), payment_term=timedelta(days=30))
 NOW = datetime(2027, 9, 27, 10, 0, tzinfo=UTC)
-MEMBERS = [("bram@ede.example", Role.sectorambtenaar, Language.nl),
-           ("anna@ede.example", Role.wijkambtenaar, Language.en),
-           ("chris@ede.example", Role.wijkambtenaar, Language.nl)]
+MEMBERS = [
+    ("bram@ede.example", Role.sectorambtenaar, Language.nl),
+    ("anna@ede.example", Role.wijkambtenaar, Language.en),
+    ("chris@ede.example", Role.wijkambtenaar, Language.nl),
+]
 
 
 def facts(**changes: object) -> InvoiceFacts:
     values: dict[str, object] = dict(
-        registration_id="r1", edition="2027-najaar", edition_title="Werkplaatsen wijkgericht werken",
-        municipality_code="GM0228", municipality_name="Ede", fee=Fee(amount_cents=20000, waived=False),
-        invoice_address="Postbus 9022\n6710 HK Ede", invoice_reference="INK-0815", invoice_email=None,
-        members=MEMBERS)
+        registration_id="r1",
+        edition="2027-najaar",
+        edition_title="Werkplaatsen wijkgericht werken",
+        municipality_code="GM0228",
+        municipality_name="Ede",
+        fee=Fee(amount_cents=20000, waived=False),
+        invoice_address="Postbus 9022\n6710 HK Ede",
+        invoice_reference="INK-0815",
+        invoice_email=None,
+        members=MEMBERS,
+    )
     values.update(changes)
     return InvoiceFacts(**values)  # type: ignore[arg-type]
 
@@ -79,16 +96,26 @@ def test_the_buyer_is_the_municipality_with_its_address_and_reference_and_no_per
     invoice = new_invoice(facts(), "WP-2027-0001", POLICY, NOW)
     buyer = invoice.buyer
     assert (buyer.name, buyer.address_lines, buyer.postcode, buyer.city, buyer.reference) == (
-        "Gemeente Ede", ("Postbus 9022",), "6710 HK", "Ede", "INK-0815")
+        "Gemeente Ede",
+        ("Postbus 9022",),
+        "6710 HK",
+        "Ede",
+        "INK-0815",
+    )
     assert "Anna" not in repr(buyer) and "Deelname van een trio" in invoice.description
 
 
-@pytest.mark.parametrize(("text", "expected"), [
-    ("Stadhuisplein 1\n3511 LZ Utrecht", (("Stadhuisplein 1",), "3511 LZ", "Utrecht")),
-    ("Afdeling Financiën, Postbus 16200, 3500ce  Utrecht", (("Afdeling Financiën", "Postbus 16200"), "3500 CE",
-                                                             "Utrecht")),
-    ("Ergens zonder postcode", (("Ergens zonder postcode",), "", "Ede")),
-])
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Stadhuisplein 1\n3511 LZ Utrecht", (("Stadhuisplein 1",), "3511 LZ", "Utrecht")),
+        (
+            "Afdeling Financiën, Postbus 16200, 3500ce  Utrecht",
+            (("Afdeling Financiën", "Postbus 16200"), "3500 CE", "Utrecht"),
+        ),
+        ("Ergens zonder postcode", (("Ergens zonder postcode",), "", "Ede")),
+    ],
+)
 def test_an_address_typed_as_lines_gives_street_postcode_and_city(text: str, expected: tuple) -> None:
     assert parse_address(text, "Ede") == expected
 
@@ -144,5 +171,6 @@ def test_production_refuses_the_development_stand_ins_for_the_sellers_registrati
     RegistrationConfig().require_real_seller("http://localhost:8000")
     with pytest.raises(SystemExit, match="REGISTRATION_SELLER_KVK"):
         RegistrationConfig().require_real_seller("https://werkplaatsen.platform31.nl")
-    RegistrationConfig(seller_kvk="27169301", seller_vat_number="NL123456789B01",
-                       seller_iban="NL02RABO0123456789").require_real_seller("https://werkplaatsen.platform31.nl")
+    RegistrationConfig(
+        seller_kvk="27169301", seller_vat_number="NL123456789B01", seller_iban="NL02RABO0123456789"
+    ).require_real_seller("https://werkplaatsen.platform31.nl")

@@ -18,8 +18,16 @@ from services.registration.invoices import CAC, CBC, credit_note_documents, invo
 from shared.contract.common import Language, Role
 from shared.contract.registration import Fee
 
-SELLER = Seller("Platform31", "Koninginnegracht 19", "2514 AB", "Den Haag", "12345678", "NL000099998B57",
-                "NL91ABNA0417164300", "werkplaatsen@platform31.nl")
+SELLER = Seller(
+    "Platform31",
+    "Koninginnegracht 19",
+    "2514 AB",
+    "Den Haag",
+    "12345678",
+    "NL000099998B57",
+    "NL91ABNA0417164300",
+    "werkplaatsen@platform31.nl",
+)
 NOW = datetime(2027, 9, 27, 10, 0, tzinfo=UTC)
 STANDARD = VatRule(Decimal(21))
 EXEMPT = VatRule(Decimal(21), exemption_reason="Vrijgestelde dienst (art. 11 Wet op de omzetbelasting)")
@@ -28,10 +36,17 @@ NS = {"cac": CAC, "cbc": CBC}
 
 def invoice(vat: VatRule = STANDARD, address: str = "Postbus 9022\n6710 HK Ede", reference: str = "INK-0815"):  # noqa: ANN201
     facts = InvoiceFacts(
-        registration_id="r1", edition="2027-najaar", edition_title="Werkplaatsen wijkgericht werken",
-        municipality_code="GM0228", municipality_name="Ede", fee=Fee(amount_cents=20000, waived=False),
-        invoice_address=address, invoice_reference=reference, invoice_email="facturen@ede.example",
-        members=[("anna@ede.example", Role.wijkambtenaar, Language.nl)])
+        registration_id="r1",
+        edition="2027-najaar",
+        edition_title="Werkplaatsen wijkgericht werken",
+        municipality_code="GM0228",
+        municipality_name="Ede",
+        fee=Fee(amount_cents=20000, waived=False),
+        invoice_address=address,
+        invoice_reference=reference,
+        invoice_email="facturen@ede.example",
+        members=[("anna@ede.example", Role.wijkambtenaar, Language.nl)],
+    )
     policy = BillingPolicy(seller=SELLER, vat=vat, payment_term=timedelta(days=30))
     return new_invoice(facts, "WP-2027-0001", policy, NOW)
 
@@ -72,8 +87,9 @@ async def test_the_ubl_follows_the_dutch_nlcius_rules() -> None:
     ubl = (await invoice_documents(invoice())).ubl
     seller, buyer = "/*/cac:AccountingSupplierParty/cac:Party", "/*/cac:AccountingCustomerParty/cac:Party"
     # BR-NL-1: the seller's KvK number as its legal registration (scheme 0106)
-    assert etree.fromstring(ubl).xpath(f"{seller}/cac:PartyLegalEntity/cbc:CompanyID/@schemeID",
-                                       namespaces=NS) == ["0106"]
+    assert etree.fromstring(ubl).xpath(f"{seller}/cac:PartyLegalEntity/cbc:CompanyID/@schemeID", namespaces=NS) == [
+        "0106"
+    ]
     assert text(ubl, f"{seller}/cac:PartyLegalEntity/cbc:CompanyID") == ["12345678"]
     # BR-NL-2: the buyer's reference
     assert text(ubl, "/*/cbc:BuyerReference") == ["INK-0815"]
@@ -85,7 +101,8 @@ async def test_the_ubl_follows_the_dutch_nlcius_rules() -> None:
     assert text(ubl, "/*/cac:PaymentMeans/cbc:PaymentMeansCode") == ["58"]
     assert text(ubl, "/*/cac:PaymentMeans/cac:PayeeFinancialAccount/cbc:ID") == ["NL91ABNA0417164300"]
     assert text(ubl, "/*/cbc:CustomizationID") == [
-        "urn:cen.eu:en16931:2017#compliant#urn:fdc:peppol.eu:2017:poacc:billing:3.0"]
+        "urn:cen.eu:en16931:2017#compliant#urn:fdc:peppol.eu:2017:poacc:billing:3.0"
+    ]
 
 
 async def test_the_ubl_names_no_participant() -> None:
@@ -93,24 +110,40 @@ async def test_the_ubl_names_no_participant() -> None:
     assert b"Anna" not in ubl and b"anna@" not in ubl
 
 
-def pdf_text(pdf: bytes, tmp_path) -> str:  # noqa: ANN001
+def pdf_text(pdf: bytes, tmp_path) -> str:
     assert shutil.which("pdftotext"), "pdftotext is missing: run scripts/reporting-setup"
     path = tmp_path / "document.pdf"
     path.write_bytes(pdf)
-    return subprocess.run(["pdftotext", "-layout", str(path), "-"], capture_output=True, check=True,
-                          text=True).stdout
+    return subprocess.run(["pdftotext", "-layout", str(path), "-"], capture_output=True, check=True, text=True).stdout
 
 
-async def test_the_pdf_reads_like_a_dutch_invoice(tmp_path) -> None:  # noqa: ANN001
+async def test_the_pdf_reads_like_a_dutch_invoice(tmp_path) -> None:
     content = pdf_text((await invoice_documents(invoice())).pdf, tmp_path)
-    for expected in ("Factuur", "Factuurnummer", "WP-2027-0001", "Factuurdatum", "27 september 2027",
-                     "Vervaldatum", "27 oktober 2027", "Uw kenmerk", "INK-0815", "Gemeente Ede", "Postbus 9022",
-                     "6710 HK", "KvK 12345678", "NL000099998B57", "NL91ABNA0417164300", "Btw 21%", "€ 42,00",
-                     "Totaal te betalen", "€ 242,00"):
+    for expected in (
+        "Factuur",
+        "Factuurnummer",
+        "WP-2027-0001",
+        "Factuurdatum",
+        "27 september 2027",
+        "Vervaldatum",
+        "27 oktober 2027",
+        "Uw kenmerk",
+        "INK-0815",
+        "Gemeente Ede",
+        "Postbus 9022",
+        "6710 HK",
+        "KvK 12345678",
+        "NL000099998B57",
+        "NL91ABNA0417164300",
+        "Btw 21%",
+        "€ 42,00",
+        "Totaal te betalen",
+        "€ 242,00",
+    ):
         assert expected in content, expected
 
 
-async def test_the_credit_note_pdf_says_what_it_credits(tmp_path) -> None:  # noqa: ANN001
+async def test_the_credit_note_pdf_says_what_it_credits(tmp_path) -> None:
     note = CreditNote("WP-C-2027-0001", invoice(), NOW + timedelta(days=3))
     content = pdf_text((await credit_note_documents(note)).pdf, tmp_path)
     for expected in ("Creditnota", "WP-C-2027-0001", "Betreft factuur", "WP-2027-0001", "-€ 242,00"):
@@ -119,8 +152,10 @@ async def test_the_credit_note_pdf_says_what_it_credits(tmp_path) -> None:  # no
 
 async def test_the_validator_would_catch_a_wrong_total_or_a_misordered_element() -> None:
     ubl = (await invoice_documents(invoice())).ubl
-    assert any("BR-CO-16" in f for f in independent_findings(ubl.replace(b">242.00</cbc:PayableAmount>",
-                                                                       b">241.00</cbc:PayableAmount>")))
+    assert any(
+        "BR-CO-16" in f
+        for f in independent_findings(ubl.replace(b">242.00</cbc:PayableAmount>", b">241.00</cbc:PayableAmount>"))
+    )
     root = etree.fromstring(ubl)
     root.append(root.find("cbc:BuyerReference", NS))  # UBL is an ordered schema
     assert any(f.startswith("XSD") for f in independent_findings(etree.tostring(root)))

@@ -37,42 +37,81 @@ class Mails:
 
 class Editions:
     async def get(self, slug: str, *, for_update: bool = False) -> EditionInfo | None:
-        return EditionInfo(slug=slug, title="Werkplaatsen wijkgericht werken", venue=None,
-                           registration_deadline=NOW, sessions=[], scheduled_at=NOW)
+        return EditionInfo(
+            slug=slug,
+            title="Werkplaatsen wijkgericht werken",
+            venue=None,
+            registration_deadline=NOW,
+            sessions=[],
+            scheduled_at=NOW,
+        )
 
     async def save(self, edition: EditionInfo) -> None: ...
 
 
 def envelope(data: Any, name: str) -> Event[Any]:
-    return Event[type(data)].model_validate({  # type: ignore[misc]
-        "event_id": f"{name}-1", "type": name, "version": 1, "occurred_at": NOW.isoformat(),
-        "producer": "registration", "correlation_id": "c", "causation_id": "c", "data": data.model_dump(mode="json")})
+    return Event[type(data)].model_validate(
+        {  # type: ignore[misc]
+            "event_id": f"{name}-1",
+            "type": name,
+            "version": 1,
+            "occurred_at": NOW.isoformat(),
+            "producer": "registration",
+            "correlation_id": "c",
+            "causation_id": "c",
+            "data": data.model_dump(mode="json"),
+        }
+    )
 
 
 async def deliver(handler: Callable[..., Awaitable[Any]], event: Event[Any], **dependencies: Any) -> Any:
     """Call a handler as the wiring does: the event's data first; its envelope and time by name, if it asks."""
     wants = inspect.signature(handler).parameters
     given = {"envelope": event, "occurred_at": event.occurred_at}
-    return await handler(event.data, **{name: value for name, value in given.items() if name in wants},
-                         **dependencies)
+    return await handler(event.data, **{name: value for name, value in given.items() if name in wants}, **dependencies)
 
 
 def common(email: str, language: str) -> dict[str, Any]:
-    return {"registration_id": "r1", "edition": "2027-najaar", "total_cents": 24200,
-            "urls": {"pdf": "https://w.example/invoices/WP-2027-0001.pdf?token=t",
-                     "ubl": "https://w.example/invoices/WP-2027-0001.xml?token=t"},
-            "recipient": {"email": email, "language": language}}
+    return {
+        "registration_id": "r1",
+        "edition": "2027-najaar",
+        "total_cents": 24200,
+        "urls": {
+            "pdf": "https://w.example/invoices/WP-2027-0001.pdf?token=t",
+            "ubl": "https://w.example/invoices/WP-2027-0001.xml?token=t",
+        },
+        "recipient": {"email": email, "language": language},
+    }
 
 
 def issued(email: str = "Facturen@Ede.example", language: str = "nl") -> Event[Any]:
-    files = [{"filename": "WP-2027-0001.pdf", "content_type": "application/pdf",
-              "content_base64": base64.b64encode(PDF).decode()},
-             {"filename": "WP-2027-0001.xml", "content_type": "application/xml",
-              "content_base64": base64.b64encode(XML).decode()}]
-    return envelope(InvoiceIssued(**common(email, language), invoice_number="WP-2027-0001", municipality="GM0228",
-                                  buyer_name="Gemeente Ede", buyer_reference="INK-0815", issue_date=date(2027, 9, 27),
-                                  due_date=date(2027, 10, 27), amount_cents=20000, vat_cents=4200,
-                                  attachments=files), "InvoiceIssued")
+    files = [
+        {
+            "filename": "WP-2027-0001.pdf",
+            "content_type": "application/pdf",
+            "content_base64": base64.b64encode(PDF).decode(),
+        },
+        {
+            "filename": "WP-2027-0001.xml",
+            "content_type": "application/xml",
+            "content_base64": base64.b64encode(XML).decode(),
+        },
+    ]
+    return envelope(
+        InvoiceIssued(
+            **common(email, language),
+            invoice_number="WP-2027-0001",
+            municipality="GM0228",
+            buyer_name="Gemeente Ede",
+            buyer_reference="INK-0815",
+            issue_date=date(2027, 9, 27),
+            due_date=date(2027, 10, 27),
+            amount_cents=20000,
+            vat_cents=4200,
+            attachments=files,
+        ),
+        "InvoiceIssued",
+    )
 
 
 async def test_the_invoice_mail_carries_the_pdf_and_the_ubl_as_issued() -> None:
@@ -81,7 +120,10 @@ async def test_the_invoice_mail_carries_the_pdf_and_the_ubl_as_issued() -> None:
     await deliver(handlers.send_invoice, issued(), editions=Editions(), mails=mails, now=NOW)  # redelivered: one mail
     (mail,) = mails.queued.values()
     assert (mail.recipient, mail.kind, mail.subject) == (
-        "facturen@ede.example", "invoice", "Factuur WP-2027-0001: deelname aan Werkplaatsen wijkgericht werken")
+        "facturen@ede.example",
+        "invoice",
+        "Factuur WP-2027-0001: deelname aan Werkplaatsen wijkgericht werken",
+    )
     assert "€ 242,00" in mail.text and "27 oktober 2027" in mail.text and "INK-0815" in mail.text
     message = compose(mail, "Werkplaatsen <werkplaatsen@platform31.nl>")
     files = {part.get_filename(): part.get_payload(decode=True) for part in message.iter_attachments()}
@@ -98,16 +140,30 @@ async def test_an_english_speaking_wijkambtenaar_gets_the_invoice_in_english() -
 
 async def test_the_credit_note_and_the_friendly_reminder_go_to_the_same_mailbox() -> None:
     mails = Mails()
-    credit = CreditNoteIssued(**common("facturen@ede.example", "nl"), credit_note_number="WP-C-2027-0001",
-                              invoice_number="WP-2027-0001", issue_date=date(2027, 10, 5), amount_cents=20000,
-                              vat_cents=4200, attachments=[])
-    overdue = InvoiceOverdue(**common("facturen@ede.example", "nl"), invoice_number="WP-2027-0001",
-                             buyer_name="Gemeente Ede", buyer_reference="INK-0815", issue_date=date(2027, 9, 27),
-                             due_date=date(2027, 10, 27), open_cents=12100)
-    await deliver(handlers.send_invoice, envelope(credit, "CreditNoteIssued"), editions=Editions(), mails=mails,
-                  now=NOW)
-    await deliver(handlers.remind_payment, envelope(overdue, "InvoiceOverdue"), editions=Editions(), mails=mails,
-                  now=NOW)
+    credit = CreditNoteIssued(
+        **common("facturen@ede.example", "nl"),
+        credit_note_number="WP-C-2027-0001",
+        invoice_number="WP-2027-0001",
+        issue_date=date(2027, 10, 5),
+        amount_cents=20000,
+        vat_cents=4200,
+        attachments=[],
+    )
+    overdue = InvoiceOverdue(
+        **common("facturen@ede.example", "nl"),
+        invoice_number="WP-2027-0001",
+        buyer_name="Gemeente Ede",
+        buyer_reference="INK-0815",
+        issue_date=date(2027, 9, 27),
+        due_date=date(2027, 10, 27),
+        open_cents=12100,
+    )
+    await deliver(
+        handlers.send_invoice, envelope(credit, "CreditNoteIssued"), editions=Editions(), mails=mails, now=NOW
+    )
+    await deliver(
+        handlers.remind_payment, envelope(overdue, "InvoiceOverdue"), editions=Editions(), mails=mails, now=NOW
+    )
     credit_mail, reminder = mails.queued.values()
     assert credit_mail.subject == "Creditnota WP-C-2027-0001 bij factuur WP-2027-0001"
     assert reminder.subject == "Herinnering: factuur WP-2027-0001"

@@ -42,9 +42,16 @@ SECRET = "unit-secret"
 async def store(tmp_path: Path) -> AsyncIterator[RegistrationStore]:
     db = Database(f"sqlite+aiosqlite:///{tmp_path / 'registration.sqlite3'}")
     await migrate(db, MIGRATIONS, "registration")
-    store = RegistrationStore(db, "registration", Outbox, Inbox, RegistrationCommandRejected,
-                              approvals=ApprovalLinks(SECRET, "http://testserver", timedelta(days=14)),
-                              billing=POLICY, invoice_links=InvoiceLinks(SECRET, "http://testserver"))
+    store = RegistrationStore(
+        db,
+        "registration",
+        Outbox,
+        Inbox,
+        RegistrationCommandRejected,
+        approvals=ApprovalLinks(SECRET, "http://testserver", timedelta(days=14)),
+        billing=POLICY,
+        invoice_links=InvoiceLinks(SECRET, "http://testserver"),
+    )
     await schedule_edition(store)
     yield store
     await db.dispose()
@@ -58,9 +65,15 @@ async def client(store: RegistrationStore) -> AsyncIterator[httpx.AsyncClient]:
 
 
 async def invoiced(store: RegistrationStore, tag: str = "r") -> tuple[str, str]:
-    command = Incoming(body=json.dumps(paying_trio(tag)).encode(), routing_key="registration.RegisterTrio",
-                       message_id=str(uuid.uuid4()), message_type="RegisterTrio")
-    registration_id = str((await consumes.consumers(store, MUNICIPALITIES).command(RegisterTrio, command)).ids["registration_id"])
+    command = Incoming(
+        body=json.dumps(paying_trio(tag)).encode(),
+        routing_key="registration.RegisterTrio",
+        message_id=str(uuid.uuid4()),
+        message_type="RegisterTrio",
+    )
+    registration_id = str(
+        (await consumes.consumers(store, MUNICIPALITIES).command(RegisterTrio, command)).ids["registration_id"]
+    )
     await consumes.consumers(store, MUNICIPALITIES)["scheduling.TrioPlaced"](placed(registration_id))
     links = await invoice_links_of(store, registration_id)
     assert links is not None
@@ -76,9 +89,12 @@ async def test_the_status_page_links_the_invoice_and_then_its_credit_note(store:
         page = (await web.get(status)).text
         assert f"Factuur {number}" in page and "Nog te betalen: € 242,00" in page  # 200 euro plus 21% VAT
         assert f'href="http://testserver/invoices/{number}.pdf?token=' in page
-        cancel = Incoming(body=json.dumps({"registration_id": registration_id}).encode(),
-                          routing_key="registration.CancelRegistration", message_id=str(uuid.uuid4()),
-                          message_type="CancelRegistration")
+        cancel = Incoming(
+            body=json.dumps({"registration_id": registration_id}).encode(),
+            routing_key="registration.CancelRegistration",
+            message_id=str(uuid.uuid4()),
+            message_type="CancelRegistration",
+        )
         await consumes.consumers(store, MUNICIPALITIES).command(CancelRegistration, cancel)
         after = (await web.get(status)).text
     assert "Gecrediteerd met creditnota WP-C-" in after and "Nog te betalen" not in after
@@ -88,8 +104,9 @@ def path_of(url: str) -> str:
     return url.removeprefix("http://testserver")
 
 
-async def test_the_trios_signed_link_opens_its_own_invoice_and_no_other(store: RegistrationStore,
-                                                                          client: httpx.AsyncClient) -> None:
+async def test_the_trios_signed_link_opens_its_own_invoice_and_no_other(
+    store: RegistrationStore, client: httpx.AsyncClient
+) -> None:
     first, first_number = await invoiced(store, "a")
     _, second_number = await invoiced(store, "b")
     links = await invoice_links_of(store, first)
@@ -104,14 +121,16 @@ async def test_the_trios_signed_link_opens_its_own_invoice_and_no_other(store: R
     assert organiser.status_code == 200 and second_number.encode() in organiser.content
 
 
-async def test_organisers_record_a_partial_payment_and_get_clear_refusals(store: RegistrationStore,
-                                                                           client: httpx.AsyncClient) -> None:
+async def test_organisers_record_a_partial_payment_and_get_clear_refusals(
+    store: RegistrationStore, client: httpx.AsyncClient
+) -> None:
     _, number = await invoiced(store)
 
     async def pay(amount: int, invoice_number: str = number, **headers: str) -> httpx.Response:
         body: dict[str, Any] = {"amount_cents": amount, "paid_at": utcnow().isoformat(), "reference": "afschrift 3"}
-        return await client.post(f"/api/invoices/{invoice_number}/payments", json=body,
-                                 headers={**ORGANIZER, **headers})
+        return await client.post(
+            f"/api/invoices/{invoice_number}/payments", json=body, headers={**ORGANIZER, **headers}
+        )
 
     partial = await pay(4200, **{"Idempotency-Key": "payment-1"})
     assert partial.status_code == 200 and partial.json()["open_cents"] == 20000
@@ -125,17 +144,20 @@ async def test_organisers_record_a_partial_payment_and_get_clear_refusals(store:
     assert (listed["paid_cents"], listed["open_cents"], listed["overdue"]) == (4200, 20000, False)
 
 
-async def test_erasing_the_participants_data_keeps_the_invoice_as_issued(store: RegistrationStore,
-                                                                          client: httpx.AsyncClient) -> None:
+async def test_erasing_the_participants_data_keeps_the_invoice_as_issued(
+    store: RegistrationStore, client: httpx.AsyncClient
+) -> None:
     registration_id, number = await invoiced(store)
     before = (await client.get(f"/invoices/{number}.xml", headers=ORGANIZER)).content
-    erase = Incoming(body=json.dumps({"registration_id": registration_id}).encode(),
-                     routing_key="registration.EraseParticipantData", message_id=str(uuid.uuid4()),
-                     message_type="EraseParticipantData")
+    erase = Incoming(
+        body=json.dumps({"registration_id": registration_id}).encode(),
+        routing_key="registration.EraseParticipantData",
+        message_id=str(uuid.uuid4()),
+        message_type="EraseParticipantData",
+    )
     assert (await consumes.consumers(store, MUNICIPALITIES).command(EraseParticipantData, erase)).status == "accepted"
     assert (await client.get(f"/invoices/{number}.xml", headers=ORGANIZER)).content == before
     async with store.db.sessions() as session:
         invoice = await SqlBilling(session).get(number)
     assert invoice is not None and invoice.recipient.email == "[verwijderd]"
     assert invoice.buyer.reference.startswith("PO-")  # the municipality's reference is no personal data
-

@@ -16,23 +16,42 @@ STAMP = datetime(2027, 10, 1, 8, tzinfo=UTC)
 
 def edition(sequence: int = 0) -> EditionInfo:
     return EditionInfo(
-        slug="2027-najaar", title="Werkplaatsen wijkgericht werken",
+        slug="2027-najaar",
+        title="Werkplaatsen wijkgericht werken",
         venue={"name": "Stadskantoor", "address": "Stadsplateau 1", "city": "Utrecht"},
         registration_deadline=datetime(2027, 9, 24, 10, tzinfo=UTC),
         sessions=[
-            SessionInfo(1, "Positionering", datetime(2027, 10, 15, 11, tzinfo=UTC), datetime(2027, 10, 15, 15, tzinfo=UTC),
-                        "Een stip op de horizon.", sequence),
-            SessionInfo(2, "Lokale agenda", datetime(2027, 11, 7, 12, tzinfo=UTC), datetime(2027, 11, 7, 16, tzinfo=UTC)),
-            SessionInfo(3, "Wat en wie heb je nodig?", datetime(2028, 1, 14, 12, tzinfo=UTC),
-                        datetime(2028, 1, 14, 16, tzinfo=UTC)),
+            SessionInfo(
+                1,
+                "Positionering",
+                datetime(2027, 10, 15, 11, tzinfo=UTC),
+                datetime(2027, 10, 15, 15, tzinfo=UTC),
+                "Een stip op de horizon.",
+                sequence,
+            ),
+            SessionInfo(
+                2, "Lokale agenda", datetime(2027, 11, 7, 12, tzinfo=UTC), datetime(2027, 11, 7, 16, tzinfo=UTC)
+            ),
+            SessionInfo(
+                3,
+                "Wat en wie heb je nodig?",
+                datetime(2028, 1, 14, 12, tzinfo=UTC),
+                datetime(2028, 1, 14, 16, tzinfo=UTC),
+            ),
         ],
         scheduled_at=STAMP,
     )
 
 
 def parsed(ed: EditionInfo, sessions: list[SessionInfo] | None = None, language: str = "nl") -> Calendar:
-    text = invitation(ed, sessions or ed.sessions, organizer=("Werkplaatsen", "werkplaatsen@platform31.nl"),
-                      attendee=("Anna de Vries", "anna@barneveld.nl"), stamp=STAMP, language=language)
+    text = invitation(
+        ed,
+        sessions or ed.sessions,
+        organizer=("Werkplaatsen", "werkplaatsen@platform31.nl"),
+        attendee=("Anna de Vries", "anna@barneveld.nl"),
+        stamp=STAMP,
+        language=language,
+    )
     return Calendar.from_ical(text)
 
 
@@ -74,8 +93,12 @@ def test_uids_are_stable_per_edition_and_session_and_an_update_raises_the_sequen
 
 def test_invitation_is_the_same_text_every_time_it_is_made() -> None:
     ed = edition()
-    make = lambda: invitation(ed, ed.sessions, organizer=("W", "w@platform31.nl"),  # noqa: E731
-                              attendee=("A", "a@b.nl"), stamp=STAMP, language="en")
+
+    def make() -> bytes:
+        return invitation(
+            ed, ed.sessions, organizer=("W", "w@platform31.nl"), attendee=("A", "a@b.nl"), stamp=STAMP, language="en"
+        )
+
     assert make() == make()
     (first, *_) = sorted(Calendar.from_ical(make()).walk("VEVENT"), key=lambda e: e.decoded("dtstart"))
     assert str(first["SUMMARY"]).startswith("Session 1: Positionering")

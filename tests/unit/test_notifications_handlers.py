@@ -65,7 +65,8 @@ TITLE = "Werkplaatsen wijkgericht werken"
 CASE = "Groene bewonersinitiatieven in Kanaleneiland"
 SESSION_1 = datetime(2027, 10, 12, 11, tzinfo=UTC)
 ADDRESSES = handlers.Addresses(
-    sender_name="Werkplaatsen wijkgericht werken", sender_email="werkplaatsen@platform31.nl",
+    sender_name="Werkplaatsen wijkgericht werken",
+    sender_email="werkplaatsen@platform31.nl",
     organizer_email="Organisatie@Platform31.nl",
     status_url=lambda registration_id: f"https://werkplaatsen.example/registrations/{registration_id}?token=t",
 )
@@ -105,8 +106,11 @@ class FakeMails:
         return len(erased)
 
     async def supersede(self, registration_id: str, kind: str) -> int:
-        stale = [m for m in self.rows.values()
-                 if m.registration_id == registration_id and m.kind == kind and m.status == PENDING]
+        stale = [
+            m
+            for m in self.rows.values()
+            if m.registration_id == registration_id and m.kind == kind and m.status == PENDING
+        ]
         for mail in stale:
             mail.status = SUPERSEDED
         return len(stale)
@@ -121,8 +125,11 @@ class FakeMails:
         return found
 
     def all(self, recipient: str | None = None, kind: str | None = None) -> list[Mail]:
-        return [m for m in self.rows.values()
-                if (recipient is None or m.recipient == recipient) and (kind is None or m.kind == kind)]
+        return [
+            m
+            for m in self.rows.values()
+            if (recipient is None or m.recipient == recipient) and (kind is None or m.kind == kind)
+        ]
 
 
 class FakeRegistrations:
@@ -148,8 +155,11 @@ class FakeRegistrations:
         self.rows[registration.registration_id] = copy.deepcopy(registration)
 
     async def placed_in(self, edition: str) -> list[RegistrationCopy]:
-        return [copy.deepcopy(r) for r in self.rows.values()
-                if r.edition == edition and r.status == "placed" and r.reachable]
+        return [
+            copy.deepcopy(r)
+            for r in self.rows.values()
+            if r.edition == edition and r.status == "placed" and r.reachable
+        ]
 
 
 class FakeReminders:
@@ -163,12 +173,14 @@ class FakeReminders:
         self.rows[reminder.key] = copy.deepcopy(reminder)
 
     async def of_session(self, edition: str, session_number: int) -> list[Reminder]:
-        return [copy.deepcopy(r) for r in self.rows.values()
-                if r.edition == edition and r.session_number == session_number]
+        return [
+            copy.deepcopy(r) for r in self.rows.values() if r.edition == edition and r.session_number == session_number
+        ]
 
     async def due(self, now: datetime, limit: int = 100) -> list[Reminder]:
-        return [copy.deepcopy(r) for r in self.rows.values()
-                if r.queued_at is None and not r.skipped and r.due_at <= now][:limit]
+        return [
+            copy.deepcopy(r) for r in self.rows.values() if r.queued_at is None and not r.skipped and r.due_at <= now
+        ][:limit]
 
 
 class World:
@@ -183,55 +195,94 @@ class World:
 
     @property
     def trio(self) -> dict[str, Any]:
-        return {"editions": self.editions, "registrations": self.registrations, "mails": self.mails,
-                "emit": self.emitted.append}
+        return {
+            "editions": self.editions,
+            "registrations": self.registrations,
+            "mails": self.mails,
+            "emit": self.emitted.append,
+        }
 
     async def register(self, event: Event[Any], now: datetime = NOW) -> None:
         await deliver(handlers.acknowledge_registration, event, **self.trio, addresses=ADDRESSES, now=now)
 
     async def approval_requested(self, event: Event[Any]) -> None:
-        await deliver(handlers.request_approval, event, editions=self.editions, registrations=self.registrations,
-                      mails=self.mails, now=NOW)
+        await deliver(
+            handlers.request_approval,
+            event,
+            editions=self.editions,
+            registrations=self.registrations,
+            mails=self.mails,
+            now=NOW,
+        )
 
     async def placed(self, event: Event[Any]) -> None:
         await deliver(handlers.confirm_placement, event, **self.trio, addresses=ADDRESSES, now=NOW)
 
     async def seating(self, event: Event[Any], offsets: list[tuple[str, timedelta]] = OFFSETS) -> None:
-        await deliver(handlers.plan_reminders, event, editions=self.editions, reminders=self.reminders,
-                      offsets=offsets)
+        await deliver(handlers.plan_reminders, event, editions=self.editions, reminders=self.reminders, offsets=offsets)
 
     async def rescheduled(self, event: Event[Any], now: datetime = NOW) -> None:
-        await deliver(handlers.announce_reschedule, event, **self.trio, reminders=self.reminders,
-                      addresses=ADDRESSES, now=now)
+        await deliver(
+            handlers.announce_reschedule, event, **self.trio, reminders=self.reminders, addresses=ADDRESSES, now=now
+        )
 
     async def remind(self, now: datetime) -> int:
         return await handlers.queue_due_reminders(
-            reminders=self.reminders, registrations=self.registrations, editions=self.editions, mails=self.mails,
-            emit_for=lambda _reminder: self.emitted.append, now=now)
+            reminders=self.reminders,
+            registrations=self.registrations,
+            editions=self.editions,
+            mails=self.mails,
+            emit_for=lambda _reminder: self.emitted.append,
+            now=now,
+        )
 
 
 def edition() -> EditionInfo:
     return EditionInfo(
-        slug=EDITION, title=TITLE, venue={"name": "Stadskantoor", "address": "Stadsplateau 1", "city": "Utrecht"},
+        slug=EDITION,
+        title=TITLE,
+        venue={"name": "Stadskantoor", "address": "Stadsplateau 1", "city": "Utrecht"},
         registration_deadline=datetime(2027, 9, 24, 10, tzinfo=UTC),
         sessions=[
-            SessionInfo(2, "Lokale agenda", datetime(2027, 11, 4, 12, tzinfo=UTC),
-                        datetime(2027, 11, 4, 16, tzinfo=UTC), "Prioriteiten bepaald."),
-            SessionInfo(1, "Positionering van het wijkgerichte werken in de eigen gemeente", SESSION_1,
-                        SESSION_1 + timedelta(hours=4), "Een gedeelde stip op de horizon."),
-            SessionInfo(3, "Wat en wie heb je nodig?", datetime(2028, 1, 14, 12, tzinfo=UTC),
-                        datetime(2028, 1, 14, 16, tzinfo=UTC)),
+            SessionInfo(
+                2,
+                "Lokale agenda",
+                datetime(2027, 11, 4, 12, tzinfo=UTC),
+                datetime(2027, 11, 4, 16, tzinfo=UTC),
+                "Prioriteiten bepaald.",
+            ),
+            SessionInfo(
+                1,
+                "Positionering van het wijkgerichte werken in de eigen gemeente",
+                SESSION_1,
+                SESSION_1 + timedelta(hours=4),
+                "Een gedeelde stip op de horizon.",
+            ),
+            SessionInfo(
+                3,
+                "Wat en wie heb je nodig?",
+                datetime(2028, 1, 14, 12, tzinfo=UTC),
+                datetime(2028, 1, 14, 16, tzinfo=UTC),
+            ),
         ],
-        scheduled_at=NOW - timedelta(days=30), capacity={"min_trios": 6, "max_trios": 8},
+        scheduled_at=NOW - timedelta(days=30),
+        capacity={"min_trios": 6, "max_trios": 8},
     )
 
 
-def envelope(data: EventData, *, event_id: str | None = None, occurred_at: datetime = NOW,
-             correlation_id: str = "corr-1") -> Event[Any]:
+def envelope(
+    data: EventData, *, event_id: str | None = None, occurred_at: datetime = NOW, correlation_id: str = "corr-1"
+) -> Event[Any]:
     name = data.routing_key.split(".", 1)[1]
     return Event[type(data)](  # type: ignore[misc]
-        event_id=event_id or str(uuid.uuid4()), type=name, version=1, occurred_at=occurred_at,
-        producer=data.routing_key.split(".", 1)[0], correlation_id=correlation_id, causation_id="cmd-1", data=data,
+        event_id=event_id or str(uuid.uuid4()),
+        type=name,
+        version=1,
+        occurred_at=occurred_at,
+        producer=data.routing_key.split(".", 1)[0],
+        correlation_id=correlation_id,
+        causation_id="cmd-1",
+        data=data,
     )
 
 
@@ -239,44 +290,75 @@ async def deliver(handler: Callable[..., Awaitable[Any]], event: Event[Any], **d
     """Call a handler as the wiring does: the event's data first; its envelope and time by name, if it asks."""
     wants = inspect.signature(handler).parameters
     given = {"envelope": event, "occurred_at": event.occurred_at}
-    return await handler(event.data, **{name: value for name, value in given.items() if name in wants},
-                         **dependencies)
+    return await handler(event.data, **{name: value for name, value in given.items() if name in wants}, **dependencies)
 
 
-def trio_registered(*, waived: bool = True, languages: tuple[str, str, str] = ("nl", "nl", "nl"),
-                    case_title: str = CASE, edition_slug: str = EDITION, event_id: str | None = None,
-                    registration_id: str = "reg-1", domain_mix: bool = True, channel: str = "web",
-                    prefix: str = "") -> Event[Any]:
+def trio_registered(
+    *,
+    waived: bool = True,
+    languages: tuple[str, str, str] = ("nl", "nl", "nl"),
+    case_title: str = CASE,
+    edition_slug: str = EDITION,
+    event_id: str | None = None,
+    registration_id: str = "reg-1",
+    domain_mix: bool = True,
+    channel: str = "web",
+    prefix: str = "",
+) -> Event[Any]:
     names = ("Anna de Vries", "Bram Jansen", "Chantal Bakker")
     data = TrioRegistered(
-        registration_id=registration_id, edition=edition_slug, registered_at=NOW,
-        municipality={"code": "GM0203", "name": "Barneveld", "province": "Gelderland", "inhabitants": 63927,
-                      "size_class": "middelgroot" if waived else "groot", "m50_member": True},
+        registration_id=registration_id,
+        edition=edition_slug,
+        registered_at=NOW,
+        municipality={
+            "code": "GM0203",
+            "name": "Barneveld",
+            "province": "Gelderland",
+            "inhabitants": 63927,
+            "size_class": "middelgroot" if waived else "groot",
+            "m50_member": True,
+        },
         members=[
-            {"member_id": f"m{i}", "name": name, "email": f"{prefix}{name.split()[0].lower()}@Barneveld.nl",
-             "role": "wijkambtenaar" if i == 0 else "sectorambtenaar", "domain": ("sociaal", "fysiek", "bestuur")[i],
-             "language": languages[i]}
+            {
+                "member_id": f"m{i}",
+                "name": name,
+                "email": f"{prefix}{name.split()[0].lower()}@Barneveld.nl",
+                "role": "wijkambtenaar" if i == 0 else "sectorambtenaar",
+                "domain": ("sociaal", "fysiek", "bestuur")[i],
+                "language": languages[i],
+            }
             for i, name in enumerate(names)
         ],
-        case={"title": case_title, "neighbourhood": "Kanaleneiland",
-              "summary": "Bewoners willen hun straat vergroenen; hoe helpen wijkteam en openbare ruimte samen?",
-              "domains": ["fysiek", "sociaal"]},
-        fee={"amount_cents": 0, "waived": True, "reason": "middelgroot"} if waived
+        case={
+            "title": case_title,
+            "neighbourhood": "Kanaleneiland",
+            "summary": "Bewoners willen hun straat vergroenen; hoe helpen wijkteam en openbare ruimte samen?",
+            "domains": ["fysiek", "sociaal"],
+        },
+        fee={"amount_cents": 0, "waived": True, "reason": "middelgroot"}
+        if waived
         else {"amount_cents": 20000, "waived": False},
-        priority=waived, preferred_domain_mix=domain_mix,
-        consent={"privacy": True, "publish_municipality_name": False}, channel=channel,
+        priority=waived,
+        preferred_domain_mix=domain_mix,
+        consent={"privacy": True, "publish_municipality_name": False},
+        channel=channel,
         chat_id="room-42" if channel == "chat" else None,
     )
     return envelope(data, event_id=event_id)
 
 
 def approval_requested(registration_id: str = "reg-1", *, event_id: str | None = None) -> Event[Any]:
-    return envelope(ApprovalRequested(
-        registration_id=registration_id, approver={"name": "Dirk Visser", "email": "Dirk.Visser@Barneveld.nl"},
-        approve_url=f"https://werkplaatsen.example/registrations/{registration_id}/approval?token=abc",
-        # 07:14 UTC in September is 09:14 in Amsterdam.
-        expires_at=datetime(2027, 9, 16, 7, 14, tzinfo=UTC),
-    ), event_id=event_id, correlation_id="corr-approval")
+    return envelope(
+        ApprovalRequested(
+            registration_id=registration_id,
+            approver={"name": "Dirk Visser", "email": "Dirk.Visser@Barneveld.nl"},
+            approve_url=f"https://werkplaatsen.example/registrations/{registration_id}/approval?token=abc",
+            # 07:14 UTC in September is 09:14 in Amsterdam.
+            expires_at=datetime(2027, 9, 16, 7, 14, tzinfo=UTC),
+        ),
+        event_id=event_id,
+        correlation_id="corr-approval",
+    )
 
 
 async def acknowledge(event: Event[Any], *editions: EditionInfo, world: World | None = None) -> FakeMails:
@@ -340,8 +422,10 @@ async def test_acknowledgement_explains_approval_and_allocation_at_the_deadline(
 async def test_acknowledgement_links_to_the_registration_status_page() -> None:
     mail = (await acknowledge(trio_registered(), edition())).to("anna@barneveld.nl")
 
-    assert "De stand van jullie aanmelding lees je op:\nhttps://werkplaatsen.example/registrations/reg-1?token=t" \
+    assert (
+        "De stand van jullie aanmelding lees je op:\nhttps://werkplaatsen.example/registrations/reg-1?token=t"
         in mail.text
+    )
     assert mail.html is not None and 'href="https://werkplaatsen.example/registrations/reg-1?token=t"' in mail.html
 
 
@@ -418,8 +502,9 @@ async def test_the_same_event_always_yields_the_same_notification_ids() -> None:
 
 
 async def test_html_escapes_what_participants_typed_and_plain_text_does_not() -> None:
-    mail = (await acknowledge(trio_registered(case_title="Wonen & zorg <script>x</script>"), edition())
-            ).to("anna@barneveld.nl")
+    mail = (await acknowledge(trio_registered(case_title="Wonen & zorg <script>x</script>"), edition())).to(
+        "anna@barneveld.nl"
+    )
 
     assert mail.html is not None
     assert "<script>" not in mail.html
@@ -460,8 +545,10 @@ async def test_approver_gets_the_trio_its_case_and_fee_and_the_link_with_its_exp
     assert "Deelnamekosten voor het trio: kosteloos, middelgrote gemeente" in mail.text
     assert "https://werkplaatsen.example/registrations/reg-1/approval?token=abc" in mail.text
     assert "De link is geldig tot donderdag 16 september 2027 om 09.14 uur." in mail.text
-    assert mail.html is not None and 'href="https://werkplaatsen.example/registrations/reg-1/approval?token=abc"' \
-        in mail.html
+    assert (
+        mail.html is not None
+        and 'href="https://werkplaatsen.example/registrations/reg-1/approval?token=abc"' in mail.html
+    )
 
 
 async def test_approval_request_that_arrives_before_the_registration_is_mailed_once_it_arrives() -> None:
@@ -510,8 +597,12 @@ async def registered_world(**trio: Any) -> World:
 
 async def test_approval_is_announced_to_the_three_members() -> None:
     world = await registered_world(languages=("nl", "nl", "en"))
-    await deliver(handlers.announce_approval, envelope(RegistrationApproved(
-        registration_id="reg-1", edition=EDITION, approved_at=NOW, by_organizer=False)), **world.trio, now=NOW)
+    await deliver(
+        handlers.announce_approval,
+        envelope(RegistrationApproved(registration_id="reg-1", edition=EDITION, approved_at=NOW, by_organizer=False)),
+        **world.trio,
+        now=NOW,
+    )
 
     mails = world.mails.all(kind="approved")
     assert sorted(m.recipient for m in mails) == list(MEMBERS)
@@ -519,16 +610,29 @@ async def test_approval_is_announced_to_the_three_members() -> None:
     assert anna.subject == f"Deelname goedgekeurd: {TITLE} ({EDITION})"
     assert "jullie bestuurder of leidinggevende heeft de deelname" in anna.text
     assert "Op vrijdag 24 september 2027 om 12.00 uur verdelen we de plaatsen" in anna.text
-    assert "Good news: your administrator or manager has approved" in world.mails.to("chantal@barneveld.nl",
-                                                                                   "approved").text
+    assert (
+        "Good news: your administrator or manager has approved"
+        in world.mails.to("chantal@barneveld.nl", "approved").text
+    )
     assert world.registrations.rows["reg-1"].status == "approved"
 
 
 async def test_decline_is_announced_with_its_reason() -> None:
     world = await registered_world()
-    await deliver(handlers.announce_decline, envelope(RegistrationDeclined(
-        registration_id="reg-1", edition=EDITION, declined_at=NOW, by_organizer=True,
-        reason="De casus is dit najaar nog niet rijp.")), **world.trio, now=NOW)
+    await deliver(
+        handlers.announce_decline,
+        envelope(
+            RegistrationDeclined(
+                registration_id="reg-1",
+                edition=EDITION,
+                declined_at=NOW,
+                by_organizer=True,
+                reason="De casus is dit najaar nog niet rijp.",
+            )
+        ),
+        **world.trio,
+        now=NOW,
+    )
 
     mail = world.mails.to("bram@barneveld.nl", "declined")
     assert "niet goedgekeurd door de organisatie" in mail.text
@@ -538,25 +642,46 @@ async def test_decline_is_announced_with_its_reason() -> None:
 
 async def test_cancellation_and_the_place_it_releases_make_one_mail_per_member() -> None:
     world = await registered_world()
-    await deliver(handlers.confirm_cancellation, envelope(RegistrationCancelled(
-        registration_id="reg-1", edition=EDITION, reason="Twee leden zijn van functie gewisseld.")),
-        **world.trio, now=NOW)
-    await deliver(handlers.confirm_cancellation, envelope(PlaceReleased(
-        registration_id="reg-1", edition=EDITION, reason="cancelled")), **world.trio, now=NOW)
+    await deliver(
+        handlers.confirm_cancellation,
+        envelope(
+            RegistrationCancelled(
+                registration_id="reg-1", edition=EDITION, reason="Twee leden zijn van functie gewisseld."
+            )
+        ),
+        **world.trio,
+        now=NOW,
+    )
+    await deliver(
+        handlers.confirm_cancellation,
+        envelope(PlaceReleased(registration_id="reg-1", edition=EDITION, reason="cancelled")),
+        **world.trio,
+        now=NOW,
+    )
 
     mails = world.mails.all(kind="cancelled")
     assert sorted(m.recipient for m in mails) == list(MEMBERS)
-    assert "Opgegeven reden: Twee leden zijn van functie gewisseld." in world.mails.to("anna@barneveld.nl",
-                                                                                    "cancelled").text
+    assert (
+        "Opgegeven reden: Twee leden zijn van functie gewisseld."
+        in world.mails.to("anna@barneveld.nl", "cancelled").text
+    )
     assert world.registrations.rows["reg-1"].status == "cancelled"
 
 
 async def test_place_released_before_the_cancellation_still_makes_one_mail_per_member() -> None:
     world = await registered_world()
-    await deliver(handlers.confirm_cancellation, envelope(PlaceReleased(
-        registration_id="reg-1", edition=EDITION, reason="cancelled")), **world.trio, now=NOW)
-    await deliver(handlers.confirm_cancellation, envelope(RegistrationCancelled(
-        registration_id="reg-1", edition=EDITION)), **world.trio, now=NOW)
+    await deliver(
+        handlers.confirm_cancellation,
+        envelope(PlaceReleased(registration_id="reg-1", edition=EDITION, reason="cancelled")),
+        **world.trio,
+        now=NOW,
+    )
+    await deliver(
+        handlers.confirm_cancellation,
+        envelope(RegistrationCancelled(registration_id="reg-1", edition=EDITION)),
+        **world.trio,
+        now=NOW,
+    )
 
     assert len(world.mails.all(kind="cancelled")) == 3
     assert world.registrations.rows["reg-1"].status == "cancelled"
@@ -565,8 +690,14 @@ async def test_place_released_before_the_cancellation_still_makes_one_mail_per_m
 async def test_an_event_about_a_registration_not_yet_received_is_retried_later() -> None:
     world = World(edition())
     with pytest.raises(handlers.RegistrationNotYetKnown):
-        await deliver(handlers.announce_approval, envelope(RegistrationApproved(
-            registration_id="reg-1", edition=EDITION, approved_at=NOW, by_organizer=False)), **world.trio, now=NOW)
+        await deliver(
+            handlers.announce_approval,
+            envelope(
+                RegistrationApproved(registration_id="reg-1", edition=EDITION, approved_at=NOW, by_organizer=False)
+            ),
+            **world.trio,
+            now=NOW,
+        )
 
 
 # scheduling.TrioPlaced: confirmation with calendar invitations
@@ -591,7 +722,7 @@ async def test_placed_trio_gets_the_sessions_venue_fee_and_an_invitation_with_on
     calendar = Calendar.from_ical(mail.calendar)
     assert str(calendar["METHOD"]) == "REQUEST"
     events = list(calendar.walk("VEVENT"))
-    assert [e.decoded("dtstart") for e in sorted(events, key=lambda e: e.decoded("dtstart"))][0] == SESSION_1
+    assert min(e.decoded("dtstart") for e in events) == SESSION_1
     assert len(events) == 3
     assert world.registrations.rows["reg-1"].status == "placed"
 
@@ -615,8 +746,12 @@ async def test_placement_from_the_waitlist_says_so() -> None:
 
 async def test_placement_of_a_cancelled_trio_sends_nothing() -> None:
     world = await registered_world()
-    await deliver(handlers.confirm_cancellation,
-                  envelope(RegistrationCancelled(registration_id="reg-1", edition=EDITION)), **world.trio, now=NOW)
+    await deliver(
+        handlers.confirm_cancellation,
+        envelope(RegistrationCancelled(registration_id="reg-1", edition=EDITION)),
+        **world.trio,
+        now=NOW,
+    )
     await world.placed(placed())
 
     assert world.mails.all(kind="placed") == []
@@ -629,9 +764,15 @@ async def test_waitlist_position_is_mailed_and_again_only_when_it_changes() -> N
     world = await registered_world()
 
     async def waitlisted(position: int, minute: int) -> None:
-        await deliver(handlers.announce_waitlist, envelope(TrioWaitlisted(
-            registration_id="reg-1", edition=EDITION, position=position), occurred_at=NOW + timedelta(minutes=minute)),
-            **world.trio, now=NOW)
+        await deliver(
+            handlers.announce_waitlist,
+            envelope(
+                TrioWaitlisted(registration_id="reg-1", edition=EDITION, position=position),
+                occurred_at=NOW + timedelta(minutes=minute),
+            ),
+            **world.trio,
+            now=NOW,
+        )
 
     await waitlisted(3, 1)
     await waitlisted(3, 2)
@@ -641,15 +782,18 @@ async def test_waitlist_position_is_mailed_and_again_only_when_it_changes() -> N
     subjects = sorted(m.subject for m in world.mails.all("anna@barneveld.nl", "waitlisted"))
     assert subjects == [f"Wachtlijst, plaats 2: {TITLE} ({EDITION})", f"Wachtlijst, plaats 3: {TITLE} ({EDITION})"]
     assert "op de wachtlijst, op plaats 2" in next(
-        m.text for m in world.mails.all("anna@barneveld.nl", "waitlisted") if "plaats 2" in m.subject)
+        m.text for m in world.mails.all("anna@barneveld.nl", "waitlisted") if "plaats 2" in m.subject
+    )
 
 
 async def test_a_waitlist_position_overtaken_by_a_newer_one_is_not_mailed() -> None:
     world = await registered_world()
-    newer = envelope(TrioWaitlisted(registration_id="reg-1", edition=EDITION, position=1),
-                     occurred_at=NOW + timedelta(minutes=2))
-    older = envelope(TrioWaitlisted(registration_id="reg-1", edition=EDITION, position=2),
-                     occurred_at=NOW + timedelta(minutes=1))
+    newer = envelope(
+        TrioWaitlisted(registration_id="reg-1", edition=EDITION, position=1), occurred_at=NOW + timedelta(minutes=2)
+    )
+    older = envelope(
+        TrioWaitlisted(registration_id="reg-1", edition=EDITION, position=2), occurred_at=NOW + timedelta(minutes=1)
+    )
     for event in (newer, older):
         await deliver(handlers.announce_waitlist, event, **world.trio, now=NOW)
 
@@ -660,22 +804,37 @@ async def test_a_waitlist_position_overtaken_by_a_newer_one_is_not_mailed() -> N
 async def test_a_waitlist_position_not_yet_mailed_is_superseded_by_the_newer_one() -> None:
     world = await registered_world()
     for position, minute in ((5, 1), (4, 2), (2, 3)):
-        await deliver(handlers.announce_waitlist, envelope(TrioWaitlisted(
-            registration_id="reg-1", edition=EDITION, position=position), occurred_at=NOW + timedelta(minutes=minute)),
-            **world.trio, now=NOW)
+        await deliver(
+            handlers.announce_waitlist,
+            envelope(
+                TrioWaitlisted(registration_id="reg-1", edition=EDITION, position=position),
+                occurred_at=NOW + timedelta(minutes=minute),
+            ),
+            **world.trio,
+            now=NOW,
+        )
 
     statuses = {(m.subject, m.status) for m in world.mails.all("anna@barneveld.nl", "waitlisted")}
-    assert statuses == {(f"Wachtlijst, plaats 5: {TITLE} ({EDITION})", SUPERSEDED),
-                        (f"Wachtlijst, plaats 4: {TITLE} ({EDITION})", SUPERSEDED),
-                        (f"Wachtlijst, plaats 2: {TITLE} ({EDITION})", PENDING)}
+    assert statuses == {
+        (f"Wachtlijst, plaats 5: {TITLE} ({EDITION})", SUPERSEDED),
+        (f"Wachtlijst, plaats 4: {TITLE} ({EDITION})", SUPERSEDED),
+        (f"Wachtlijst, plaats 2: {TITLE} ({EDITION})", PENDING),
+    }
     assert {m.recipient for m in world.mails.all(kind="waitlisted") if m.status == PENDING} == {
-        "anna@barneveld.nl", "bram@barneveld.nl", "chantal@barneveld.nl"}
+        "anna@barneveld.nl",
+        "bram@barneveld.nl",
+        "chantal@barneveld.nl",
+    }
 
 
 async def test_placement_supersedes_a_waitlist_position_not_yet_mailed() -> None:
     world = await registered_world()
-    await deliver(handlers.announce_waitlist,
-                  envelope(TrioWaitlisted(registration_id="reg-1", edition=EDITION, position=1)), **world.trio, now=NOW)
+    await deliver(
+        handlers.announce_waitlist,
+        envelope(TrioWaitlisted(registration_id="reg-1", edition=EDITION, position=1)),
+        **world.trio,
+        now=NOW,
+    )
     await world.placed(placed(via="waitlist"))
 
     assert {m.status for m in world.mails.all(kind="waitlisted")} == {SUPERSEDED}
@@ -687,14 +846,20 @@ async def test_placement_supersedes_a_waitlist_position_not_yet_mailed() -> None
 
 async def test_undersubscribed_close_warns_the_organisers_with_the_numbers() -> None:
     world = World(edition())
-    closed = envelope(RegistrationClosed(edition=EDITION, placed=["a", "b", "c", "d"], waitlisted=[],
-                                         undersubscribed=True))
-    await deliver(handlers.warn_undersubscribed, closed, editions=world.editions, mails=world.mails,
-                  addresses=ADDRESSES, now=NOW)
+    closed = envelope(
+        RegistrationClosed(edition=EDITION, placed=["a", "b", "c", "d"], waitlisted=[], undersubscribed=True)
+    )
+    await deliver(
+        handlers.warn_undersubscribed, closed, editions=world.editions, mails=world.mails, addresses=ADDRESSES, now=NOW
+    )
 
     mail = world.mails.to("organisatie@platform31.nl")
     assert (mail.kind, mail.language, mail.registration_id, mail.caused_by) == (
-        "undersubscribed", "nl", None, closed.event_id)
+        "undersubscribed",
+        "nl",
+        None,
+        closed.event_id,
+    )
     assert "Geplaatst: 4 trio('s) (minimum 6, maximum 8)" in mail.text
     assert "Op de wachtlijst: 0" in mail.text
     assert "Eerste bijeenkomst: dinsdag 12 oktober 2027, 13.00-17.00 uur" in mail.text
@@ -702,9 +867,14 @@ async def test_undersubscribed_close_warns_the_organisers_with_the_numbers() -> 
 
 async def test_a_full_close_warns_nobody() -> None:
     world = World(edition())
-    await deliver(handlers.warn_undersubscribed, envelope(RegistrationClosed(
-        edition=EDITION, placed=["a"] * 8, waitlisted=["b"], undersubscribed=False)),
-        editions=world.editions, mails=world.mails, addresses=ADDRESSES, now=NOW)
+    await deliver(
+        handlers.warn_undersubscribed,
+        envelope(RegistrationClosed(edition=EDITION, placed=["a"] * 8, waitlisted=["b"], undersubscribed=False)),
+        editions=world.editions,
+        mails=world.mails,
+        addresses=ADDRESSES,
+        now=NOW,
+    )
 
     assert world.mails.rows == {}
 
@@ -713,8 +883,15 @@ async def test_a_full_close_warns_nobody() -> None:
 
 
 def moved(sequence: int = 1, hours: int = 48) -> Event[Any]:
-    return envelope(SessionRescheduled(edition=EDITION, session_number=1, starts_at=SESSION_1 + timedelta(hours=hours),
-                                       ends_at=SESSION_1 + timedelta(hours=hours + 4), sequence=sequence))
+    return envelope(
+        SessionRescheduled(
+            edition=EDITION,
+            session_number=1,
+            starts_at=SESSION_1 + timedelta(hours=hours),
+            ends_at=SESSION_1 + timedelta(hours=hours + 4),
+            sequence=sequence,
+        )
+    )
 
 
 async def test_reschedule_sends_placed_trios_an_update_with_the_same_uid_and_a_higher_sequence() -> None:
@@ -751,8 +928,13 @@ async def test_a_replayed_or_older_reschedule_changes_nothing() -> None:
 
 
 def seating(*tables: list[str]) -> Event[Any]:
-    return envelope(SeatingPlanned(edition=EDITION, session_number=1,
-                                   tables=[{"table": i + 1, "registration_ids": ids} for i, ids in enumerate(tables)]))
+    return envelope(
+        SeatingPlanned(
+            edition=EDITION,
+            session_number=1,
+            tables=[{"table": i + 1, "registration_ids": ids} for i, ids in enumerate(tables)],
+        )
+    )
 
 
 async def placed_world() -> World:
@@ -831,9 +1013,19 @@ async def test_a_reminder_follows_a_rescheduled_session_and_is_sent_again_for_th
 async def test_lesson_report_link_goes_to_the_members_of_placed_trios_only() -> None:
     world = await placed_world()
     await world.register(trio_registered(registration_id="reg-2", prefix="w."))
-    await deliver(handlers.announce_report, envelope(LessonReportPublished(
-        edition=EDITION, session_number=1, title="Positionering",
-        url="https://werkplaatsen.example/reports/2027-najaar/1")), **world.trio, now=NOW)
+    await deliver(
+        handlers.announce_report,
+        envelope(
+            LessonReportPublished(
+                edition=EDITION,
+                session_number=1,
+                title="Positionering",
+                url="https://werkplaatsen.example/reports/2027-najaar/1",
+            )
+        ),
+        **world.trio,
+        now=NOW,
+    )
 
     mails = world.mails.all(kind="lesson_report")
     assert sorted(m.recipient for m in mails) == list(MEMBERS)
@@ -847,10 +1039,18 @@ async def test_lesson_report_link_goes_to_the_members_of_placed_trios_only() -> 
 async def test_a_chat_registration_also_gets_one_chat_message_per_notification() -> None:
     world = await registered_world(channel="chat")
     await world.placed(placed())
-    await deliver(handlers.confirm_cancellation,
-                  envelope(RegistrationCancelled(registration_id="reg-1", edition=EDITION)), **world.trio, now=NOW)
-    await deliver(handlers.confirm_cancellation, envelope(PlaceReleased(registration_id="reg-1", edition=EDITION)),
-                  **world.trio, now=NOW)
+    await deliver(
+        handlers.confirm_cancellation,
+        envelope(RegistrationCancelled(registration_id="reg-1", edition=EDITION)),
+        **world.trio,
+        now=NOW,
+    )
+    await deliver(
+        handlers.confirm_cancellation,
+        envelope(PlaceReleased(registration_id="reg-1", edition=EDITION)),
+        **world.trio,
+        now=NOW,
+    )
 
     assert [type(e).__name__ for e in world.emitted] == ["ChatMessageRequested"] * 3
     assert {e.chat_id for e in world.emitted} == {"room-42"}  # type: ignore[attr-defined]
@@ -874,8 +1074,12 @@ async def test_a_web_registration_gets_no_chat_message() -> None:
 async def test_erasure_blanks_the_registrations_mails_and_copy_and_stops_later_mails() -> None:
     world = await registered_world()
     await world.approval_requested(approval_requested())
-    await deliver(handlers.erase_participant_data, envelope(ParticipantDataErased(registration_id="reg-1")),
-                  registrations=world.registrations, mails=world.mails)
+    await deliver(
+        handlers.erase_participant_data,
+        envelope(ParticipantDataErased(registration_id="reg-1")),
+        registrations=world.registrations,
+        mails=world.mails,
+    )
 
     assert all(m.recipient == "" and m.text == "" and m.html is None for m in world.mails.rows.values())
     assert {m.status for m in world.mails.rows.values()} == {ERASED}
@@ -921,41 +1125,85 @@ async def test_every_template_renders_in_both_languages() -> None:
 def render_organiser_mail(language: str) -> str:
     from services.notifications.rendering import render_mail
 
-    return render_mail("undersubscribed", language, {
-        "edition_slug": EDITION, "edition_title": TITLE, "placed": 3, "waitlisted": 0, "min_trios": 6,
-        "max_trios": 8, "first_session": "dinsdag 12 oktober 2027"}).text
+    return render_mail(
+        "undersubscribed",
+        language,
+        {
+            "edition_slug": EDITION,
+            "edition_title": TITLE,
+            "placed": 3,
+            "waitlisted": 0,
+            "min_trios": 6,
+            "max_trios": 8,
+            "first_session": "dinsdag 12 oktober 2027",
+        },
+    ).text
 
 
 async def everything(world: World, languages: tuple[str, str, str]) -> None:
     trio = dict(languages=languages, channel="chat", waived=False, domain_mix=False)
     await world.register(trio_registered(**trio))
     await world.approval_requested(approval_requested())
-    await deliver(handlers.announce_approval, envelope(RegistrationApproved(
-        registration_id="reg-1", edition=EDITION, approved_at=NOW, by_organizer=True)), **world.trio, now=NOW)
-    await deliver(handlers.announce_waitlist,
-                  envelope(TrioWaitlisted(registration_id="reg-1", edition=EDITION, position=1)), **world.trio, now=NOW)
+    await deliver(
+        handlers.announce_approval,
+        envelope(RegistrationApproved(registration_id="reg-1", edition=EDITION, approved_at=NOW, by_organizer=True)),
+        **world.trio,
+        now=NOW,
+    )
+    await deliver(
+        handlers.announce_waitlist,
+        envelope(TrioWaitlisted(registration_id="reg-1", edition=EDITION, position=1)),
+        **world.trio,
+        now=NOW,
+    )
     await world.placed(placed(via="waitlist"))
     await world.seating(seating(["reg-1"]))
     await world.remind(SESSION_1 - timedelta(days=7))
     await world.rescheduled(moved())
-    await deliver(handlers.announce_report, envelope(LessonReportPublished(
-        edition=EDITION, session_number=None, title="Verslag", url="https://werkplaatsen.example/r")),
-        **world.trio, now=NOW)
-    await deliver(handlers.warn_undersubscribed, envelope(RegistrationClosed(
-        edition=EDITION, placed=["reg-1"], waitlisted=[], undersubscribed=True)),
-        editions=world.editions, mails=world.mails, addresses=ADDRESSES, now=NOW)
+    await deliver(
+        handlers.announce_report,
+        envelope(
+            LessonReportPublished(
+                edition=EDITION, session_number=None, title="Verslag", url="https://werkplaatsen.example/r"
+            )
+        ),
+        **world.trio,
+        now=NOW,
+    )
+    await deliver(
+        handlers.warn_undersubscribed,
+        envelope(RegistrationClosed(edition=EDITION, placed=["reg-1"], waitlisted=[], undersubscribed=True)),
+        editions=world.editions,
+        mails=world.mails,
+        addresses=ADDRESSES,
+        now=NOW,
+    )
     await world.register(trio_registered(registration_id="reg-2", prefix="d.", **trio))
-    await deliver(handlers.announce_decline, envelope(RegistrationDeclined(
-        registration_id="reg-2", edition=EDITION, declined_at=NOW, by_organizer=False, reason="Geen tijd.")),
-        **world.trio, now=NOW)
-    await deliver(handlers.confirm_cancellation, envelope(RegistrationCancelled(
-        registration_id="reg-1", edition=EDITION, reason="Ziekte")), **world.trio, now=NOW)
+    await deliver(
+        handlers.announce_decline,
+        envelope(
+            RegistrationDeclined(
+                registration_id="reg-2", edition=EDITION, declined_at=NOW, by_organizer=False, reason="Geen tijd."
+            )
+        ),
+        **world.trio,
+        now=NOW,
+    )
+    await deliver(
+        handlers.confirm_cancellation,
+        envelope(RegistrationCancelled(registration_id="reg-1", edition=EDITION, reason="Ziekte")),
+        **world.trio,
+        now=NOW,
+    )
 
 
 def test_reminder_offsets_are_durations_in_days_hours_minutes_or_seconds() -> None:
     assert parse_offsets("7d,1d") == [("7d", timedelta(days=7)), ("1d", timedelta(days=1))]
-    assert parse_offsets(" 30s, 2h ,1d") == [("1d", timedelta(days=1)), ("2h", timedelta(hours=2)),
-                                              ("30s", timedelta(seconds=30))]
+    assert parse_offsets(" 30s, 2h ,1d") == [
+        ("1d", timedelta(days=1)),
+        ("2h", timedelta(hours=2)),
+        ("30s", timedelta(seconds=30)),
+    ]
     with pytest.raises(ValueError, match="7 days"):
         parse_offsets("7 days")
 
@@ -987,21 +1235,45 @@ async def test_remember_edition_keeps_the_newest_update_and_the_invitation_seque
 
 def scheduled(*, title: str, occurred_at: datetime) -> Event[Any]:
     data = EditionScheduled(
-        edition=EDITION, title=title, venue={"name": "Stadskantoor", "address": "Stadsplateau 1", "city": "Utrecht"},
-        capacity={"min_trios": 6, "max_trios": 8}, registration_deadline=NOW + timedelta(days=20),
-        registration_closes_at=NOW + timedelta(days=20), fee={"amount_cents": 20000},
-        priority_size_classes=["middelgroot"], table_size=3,
-        sessions=[{"number": 1, "title": "Positionering", "outcome": "Inzicht", "starts_at": SESSION_1,
-                   "ends_at": SESSION_1 + timedelta(hours=4)}],
+        edition=EDITION,
+        title=title,
+        venue={"name": "Stadskantoor", "address": "Stadsplateau 1", "city": "Utrecht"},
+        capacity={"min_trios": 6, "max_trios": 8},
+        registration_deadline=NOW + timedelta(days=20),
+        registration_closes_at=NOW + timedelta(days=20),
+        fee={"amount_cents": 20000},
+        priority_size_classes=["middelgroot"],
+        table_size=3,
+        sessions=[
+            {
+                "number": 1,
+                "title": "Positionering",
+                "outcome": "Inzicht",
+                "starts_at": SESSION_1,
+                "ends_at": SESSION_1 + timedelta(hours=4),
+            }
+        ],
     )
     return envelope(data, occurred_at=occurred_at)
 
 
 def pending_mail(attempts: int = 0, calendar: str | None = None) -> Mail:
-    return Mail(notification_id=str(uuid.uuid4()), kind=ACKNOWLEDGEMENT, caused_by="e", correlation_id="c",
-                registration_id="r", recipient="anna@barneveld.nl", language="nl", subject="Onderwerp",
-                text="Tekst", html="<p>Tekst</p>", created_at=NOW, next_attempt_at=NOW, attempts=attempts,
-                calendar=calendar)
+    return Mail(
+        notification_id=str(uuid.uuid4()),
+        kind=ACKNOWLEDGEMENT,
+        caused_by="e",
+        correlation_id="c",
+        registration_id="r",
+        recipient="anna@barneveld.nl",
+        language="nl",
+        subject="Onderwerp",
+        text="Tekst",
+        html="<p>Tekst</p>",
+        created_at=NOW,
+        next_attempt_at=NOW,
+        attempts=attempts,
+        calendar=calendar,
+    )
 
 
 def test_a_failed_attempt_is_retried_later_and_later() -> None:
@@ -1062,7 +1334,10 @@ async def test_queueing_mails_logs_no_names_or_addresses() -> None:
         world = World(edition())
         await everything(world, ("nl", "nl", "en"))
 
-    assert logs and {entry["event"] for entry in logs} <= {"mail_queued", "participant_data_erased",
-                                                                 "waitlist_mails_superseded"}
+    assert logs and {entry["event"] for entry in logs} <= {
+        "mail_queued",
+        "participant_data_erased",
+        "waitlist_mails_superseded",
+    }
     text = repr(logs).lower()
     assert "barneveld" not in text and "anna" not in text and "@" not in text

@@ -26,9 +26,10 @@ def test_non_member_of_120_thousand_is_groot() -> None:
     assert size_class(120_000, m50_member=False, band=BAND) == "groot"
 
 
-@pytest.mark.parametrize(("inhabitants", "expected"), [
-    (39_999, "klein"), (40_000, "middelgroot"), (100_000, "middelgroot"), (100_001, "groot"),
-])
+@pytest.mark.parametrize(
+    ("inhabitants", "expected"),
+    [(39_999, "klein"), (40_000, "middelgroot"), (100_000, "middelgroot"), (100_001, "groot")],
+)
 def test_band_edges_are_inclusive(inhabitants: int, expected: str) -> None:
     assert size_class(inhabitants, m50_member=False, band=BAND) == expected
 
@@ -94,11 +95,14 @@ def test_members_that_are_not_a_list_stay_a_schema_error() -> None:
 
 def test_a_missing_or_empty_case_text_is_case_incomplete() -> None:
     payload = {"case": {"title": None, "summary": "  ", "neighbourhood": 7}}
-    refined = refine_intake_errors([schema("case.title"), schema("case.summary"), schema("case.neighbourhood")],
-                                   payload)
-    assert [(e.field, e.code) for e in refined] == [("case.title", "case_incomplete"),
-                                                    ("case.summary", "case_incomplete"),
-                                                    ("case.neighbourhood", "schema")]
+    refined = refine_intake_errors(
+        [schema("case.title"), schema("case.summary"), schema("case.neighbourhood")], payload
+    )
+    assert [(e.field, e.code) for e in refined] == [
+        ("case.title", "case_incomplete"),
+        ("case.summary", "case_incomplete"),
+        ("case.neighbourhood", "schema"),
+    ]
 
 
 def test_a_missing_case_object_stays_a_schema_error() -> None:
@@ -114,16 +118,21 @@ def test_an_overlong_case_title_stays_a_schema_error() -> None:
 
 
 def test_a_queued_trio_registered_keeps_its_statistics_but_loses_names_addresses_and_case_text() -> None:
-    data = {"registration_id": "r", "members": [{"name": "Anna", "email": "anna@x.nl", "role": "wijkambtenaar",
-                                                 "domain": "sociaal"}],
-            "case": {"title": "T", "neighbourhood": "N", "summary": "S", "domains": ["fysiek", "sociaal"]},
-            "chat_id": "room", "municipality": {"code": "GM0203"}}
+    data = {
+        "registration_id": "r",
+        "members": [{"name": "Anna", "email": "anna@x.nl", "role": "wijkambtenaar", "domain": "sociaal"}],
+        "case": {"title": "T", "neighbourhood": "N", "summary": "S", "domains": ["fysiek", "sociaal"]},
+        "chat_id": "room",
+        "municipality": {"code": "GM0203"},
+    }
     erased = erased_event_data("TrioRegistered", data)
-    assert erased == {"registration_id": "r",
-                      "members": [{"name": ERASED, "email": ERASED, "role": "wijkambtenaar", "domain": "sociaal"}],
-                      "case": {"title": ERASED, "neighbourhood": ERASED, "summary": ERASED,
-                               "domains": ["fysiek", "sociaal"]},
-                      "chat_id": None, "municipality": {"code": "GM0203"}}
+    assert erased == {
+        "registration_id": "r",
+        "members": [{"name": ERASED, "email": ERASED, "role": "wijkambtenaar", "domain": "sociaal"}],
+        "case": {"title": ERASED, "neighbourhood": ERASED, "summary": ERASED, "domains": ["fysiek", "sociaal"]},
+        "chat_id": None,
+        "municipality": {"code": "GM0203"},
+    }
 
 
 def test_a_queued_approval_request_is_dropped_and_reasons_are_erased() -> None:

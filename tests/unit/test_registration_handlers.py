@@ -46,11 +46,13 @@ MIDSIZE = "GM0203"  # Barneveld: M50 member, 63,927
 SMALL = "GM1680"  # Aa en Hunze: 26,057
 LARGE = "GM9999"  # made up: 120,000 and not an M50 member
 
-MUNICIPALITIES = MunicipalityRegister([
-    Municipality.classified(MIDSIZE, "Barneveld", "Gelderland", 63_927, True, BAND),
-    Municipality.classified(SMALL, "Aa en Hunze", "Drenthe", 26_057, False, BAND),
-    Municipality.classified(LARGE, "Grootstad", "Utrecht", 120_000, False, BAND),
-])
+MUNICIPALITIES = MunicipalityRegister(
+    [
+        Municipality.classified(MIDSIZE, "Barneveld", "Gelderland", 63_927, True, BAND),
+        Municipality.classified(SMALL, "Aa en Hunze", "Drenthe", 26_057, False, BAND),
+        Municipality.classified(LARGE, "Grootstad", "Utrecht", 120_000, False, BAND),
+    ]
+)
 
 
 class FakeEditions:
@@ -77,12 +79,18 @@ class FakeRegistrations:
     async def add(self, registration: Registration) -> None:
         r = copy.deepcopy(registration)
         self.rows.append(r)
-        self.states[r.registration_id] = RegistrationState(r.registration_id, r.edition, r.status, r.approver,
-                                                           approval_expires_at=r.approval_expires_at)
+        self.states[r.registration_id] = RegistrationState(
+            r.registration_id, r.edition, r.status, r.approver, approval_expires_at=r.approval_expires_at
+        )
 
     async def active_member_emails(self, edition: str, emails: list[str]) -> set[str]:
-        return {m.email for r in self.rows if r.edition == edition
-                and self.states[r.registration_id].status in ACTIVE_STATUSES for m in r.members if m.email in emails}
+        return {
+            m.email
+            for r in self.rows
+            if r.edition == edition and self.states[r.registration_id].status in ACTIVE_STATUSES
+            for m in r.members
+            if m.email in emails
+        }
 
     async def get_state(self, registration_id: str, *, for_update: bool = False) -> RegistrationState | None:
         return copy.deepcopy(self.states.get(registration_id))
@@ -106,9 +114,13 @@ class FakeRegistrations:
 
 def edition(**changes: Any) -> Edition:
     values: dict[str, Any] = dict(
-        slug=EDITION, title="Werkplaatsen wijkgericht werken", registration_closes_at=NOW + timedelta(days=30),
+        slug=EDITION,
+        title="Werkplaatsen wijkgericht werken",
+        registration_closes_at=NOW + timedelta(days=30),
         fee={"amount_cents": 20000, "waived_for_size_classes": ["middelgroot"]},
-        priority_size_classes=["middelgroot"], sessions=[], scheduled_at=NOW - timedelta(days=60),
+        priority_size_classes=["middelgroot"],
+        sessions=[],
+        scheduled_at=NOW - timedelta(days=60),
     )
     return Edition(**{**values, **changes})
 
@@ -118,15 +130,28 @@ def trio(**changes: Any) -> dict[str, Any]:
         "edition": EDITION,
         "municipality": MIDSIZE,
         "members": [
-            {"name": "Anna de Vries", "email": "Anna.de.Vries@barneveld.nl", "role": "wijkambtenaar",
-             "domain": "sociaal", "job_title": "Wijkregisseur"},
-            {"name": "Bram Jansen", "email": "bram.jansen@barneveld.nl", "role": "sectorambtenaar",
-             "domain": "fysiek"},
-            {"name": "Chloé Bakker", "email": "chloe.bakker@barneveld.nl", "role": "sectorambtenaar",
-             "domain": "veiligheid", "language": "en"},
+            {
+                "name": "Anna de Vries",
+                "email": "Anna.de.Vries@barneveld.nl",
+                "role": "wijkambtenaar",
+                "domain": "sociaal",
+                "job_title": "Wijkregisseur",
+            },
+            {"name": "Bram Jansen", "email": "bram.jansen@barneveld.nl", "role": "sectorambtenaar", "domain": "fysiek"},
+            {
+                "name": "Chloé Bakker",
+                "email": "chloe.bakker@barneveld.nl",
+                "role": "sectorambtenaar",
+                "domain": "veiligheid",
+                "language": "en",
+            },
         ],
-        "case": {"title": "Groene pleinen tegen wateroverlast", "neighbourhood": "Centrum",
-                 "summary": "Pleinen aanpassen met bewoners.", "domains": ["fysiek", "sociaal"]},
+        "case": {
+            "title": "Groene pleinen tegen wateroverlast",
+            "neighbourhood": "Centrum",
+            "summary": "Pleinen aanpassen met bewoners.",
+            "domains": ["fysiek", "sociaal"],
+        },
         "approver": {"name": "Dirk Visser", "email": "dirk.visser@barneveld.nl"},
         "consent": {"privacy": True, "publish_municipality_name": True},
     }
@@ -134,14 +159,22 @@ def trio(**changes: Any) -> dict[str, Any]:
     return body
 
 
-async def register(body: dict[str, Any], *, editions: FakeEditions | None = None,
-                   registrations: FakeRegistrations | None = None, now: datetime = NOW
-                   ) -> tuple[dict[str, str], list[Any]]:
+async def register(
+    body: dict[str, Any],
+    *,
+    editions: FakeEditions | None = None,
+    registrations: FakeRegistrations | None = None,
+    now: datetime = NOW,
+) -> tuple[dict[str, str], list[Any]]:
     emitted: list[Any] = []
     ids = await handlers.register_trio(
-        RegisterTrio.model_validate(body), editions=editions or FakeEditions(edition()),
+        RegisterTrio.model_validate(body),
+        editions=editions or FakeEditions(edition()),
         registrations=registrations if registrations is not None else FakeRegistrations(),
-        municipalities=MUNICIPALITIES, approvals=APPROVALS, emit=emitted.append, now=now,
+        municipalities=MUNICIPALITIES,
+        approvals=APPROVALS,
+        emit=emitted.append,
+        now=now,
     )
     return ids, emitted
 
@@ -169,11 +202,19 @@ async def test_trio_registered_carries_municipality_members_case_fee_and_priorit
     assert event.registration_id == ids["registration_id"] == registrations.rows[0].registration_id
     uuid.UUID(event.registration_id)
     assert event.edition == EDITION and event.registered_at == NOW
-    assert event.municipality.model_dump() == {"code": MIDSIZE, "name": "Barneveld", "province": "Gelderland",
-                                               "inhabitants": 63_927, "size_class": "middelgroot",
-                                               "m50_member": True}
-    assert [m.email for m in event.members] == ["anna.de.vries@barneveld.nl", "bram.jansen@barneveld.nl",
-                                                "chloe.bakker@barneveld.nl"]
+    assert event.municipality.model_dump() == {
+        "code": MIDSIZE,
+        "name": "Barneveld",
+        "province": "Gelderland",
+        "inhabitants": 63_927,
+        "size_class": "middelgroot",
+        "m50_member": True,
+    }
+    assert [m.email for m in event.members] == [
+        "anna.de.vries@barneveld.nl",
+        "bram.jansen@barneveld.nl",
+        "chloe.bakker@barneveld.nl",
+    ]
     assert [m.language for m in event.members] == ["nl", "nl", "en"]
     assert len({m.member_id for m in event.members}) == 3
     assert all(uuid.UUID(m.member_id) for m in event.members)
@@ -217,12 +258,14 @@ async def test_unknown_edition_is_refused() -> None:
 async def test_registration_after_closing_is_refused() -> None:
     closes = NOW - timedelta(seconds=1)
     assert await refusal(trio(), editions=FakeEditions(edition(registration_closes_at=closes))) == [
-        ("edition", "registration_closed")]
+        ("edition", "registration_closed")
+    ]
 
 
 async def test_registration_at_the_closing_moment_is_refused() -> None:
     assert await refusal(trio(), editions=FakeEditions(edition(registration_closes_at=NOW))) == [
-        ("edition", "registration_closed")]
+        ("edition", "registration_closed")
+    ]
 
 
 async def test_unknown_municipality_is_refused() -> None:
@@ -239,7 +282,8 @@ async def test_trio_without_a_wijkambtenaar_is_refused() -> None:
 
 async def test_same_person_twice_is_refused_regardless_of_case() -> None:
     assert await refusal(trio(members=member(2, email="BRAM.Jansen@barneveld.nl"))) == [
-        ("members[2].email", "duplicate_member")]
+        ("members[2].email", "duplicate_member")
+    ]
 
 
 async def test_trio_from_one_domain_is_refused() -> None:
@@ -264,14 +308,14 @@ async def test_paying_municipality_must_give_invoice_details() -> None:
 async def test_member_of_another_active_trio_of_the_same_edition_is_refused() -> None:
     editions, registrations = FakeEditions(edition()), FakeRegistrations()
     await register(trio(), editions=editions, registrations=registrations)
-    colleagues = [{"name": "Eva Smit", "email": "eva.smit@barneveld.nl", "role": "wijkambtenaar",
-                   "domain": "fysiek"},
-                  {"name": "Bram Jansen", "email": "Bram.Jansen@barneveld.nl", "role": "sectorambtenaar",
-                   "domain": "sociaal"},
-                  {"name": "Finn Mulder", "email": "finn.mulder@barneveld.nl", "role": "sectorambtenaar",
-                   "domain": "economie"}]
+    colleagues = [
+        {"name": "Eva Smit", "email": "eva.smit@barneveld.nl", "role": "wijkambtenaar", "domain": "fysiek"},
+        {"name": "Bram Jansen", "email": "Bram.Jansen@barneveld.nl", "role": "sectorambtenaar", "domain": "sociaal"},
+        {"name": "Finn Mulder", "email": "finn.mulder@barneveld.nl", "role": "sectorambtenaar", "domain": "economie"},
+    ]
     assert await refusal(trio(members=colleagues), editions=editions, registrations=registrations) == [
-        ("members[1].email", "member_already_registered")]
+        ("members[1].email", "member_already_registered")
+    ]
 
 
 async def test_member_of_a_cancelled_trio_may_register_again() -> None:
@@ -294,9 +338,14 @@ async def test_every_problem_is_reported_at_once_and_nothing_is_stored() -> None
     registrations = FakeRegistrations()
     members = [{**m, "role": "sectorambtenaar", "domain": "fysiek"} for m in trio()["members"]]
     members[1]["email"] = members[0]["email"]
-    body = trio(edition="2099-voorjaar", municipality="GM0000", consent={"privacy": False}, members=members,
-                case={**trio()["case"], "domains": ["sociaal"]},
-                approver={"name": "X", "email": members[2]["email"]})
+    body = trio(
+        edition="2099-voorjaar",
+        municipality="GM0000",
+        consent={"privacy": False},
+        members=members,
+        case={**trio()["case"], "domains": ["sociaal"]},
+        approver={"name": "X", "email": members[2]["email"]},
+    )
     assert await refusal(body, registrations=registrations) == [
         ("edition", "unknown_edition"),
         ("municipality", "unknown_municipality"),
@@ -323,13 +372,24 @@ async def test_refusal_messages_are_dutch_sentences() -> None:
 def edition_scheduled(**changes: Any) -> EditionScheduled:
     starts = NOW + timedelta(days=45)
     values: dict[str, Any] = dict(
-        edition=EDITION, title="Werkplaatsen wijkgericht werken",
+        edition=EDITION,
+        title="Werkplaatsen wijkgericht werken",
         venue={"name": "Werkplaats", "address": "Adres volgt", "city": "Utrecht"},
-        capacity={"min_trios": 6, "max_trios": 8}, registration_deadline=NOW + timedelta(days=20),
-        registration_closes_at=starts, fee={"amount_cents": 20000, "waived_for_size_classes": ["middelgroot"]},
-        priority_size_classes=["middelgroot"], table_size=3,
-        sessions=[{"number": 1, "title": "Positionering", "outcome": "Stip op de horizon", "starts_at": starts,
-                   "ends_at": starts + timedelta(hours=4)}],
+        capacity={"min_trios": 6, "max_trios": 8},
+        registration_deadline=NOW + timedelta(days=20),
+        registration_closes_at=starts,
+        fee={"amount_cents": 20000, "waived_for_size_classes": ["middelgroot"]},
+        priority_size_classes=["middelgroot"],
+        table_size=3,
+        sessions=[
+            {
+                "number": 1,
+                "title": "Positionering",
+                "outcome": "Stip op de horizon",
+                "starts_at": starts,
+                "ends_at": starts + timedelta(hours=4),
+            }
+        ],
     )
     return EditionScheduled.model_validate({**values, **changes})
 
@@ -347,16 +407,18 @@ async def test_scheduled_edition_is_remembered_and_opens_registration() -> None:
 async def test_rescheduled_edition_replaces_the_copy() -> None:
     editions = FakeEditions()
     await handlers.remember_edition(edition_scheduled(), editions=editions, occurred_at=NOW)
-    await handlers.remember_edition(edition_scheduled(title="Nieuwe titel"), editions=editions,
-                                    occurred_at=NOW + timedelta(minutes=1))
+    await handlers.remember_edition(
+        edition_scheduled(title="Nieuwe titel"), editions=editions, occurred_at=NOW + timedelta(minutes=1)
+    )
     assert editions.rows[EDITION].title == "Nieuwe titel"
 
 
 async def test_an_older_announcement_arriving_late_does_not_overwrite_a_newer_one() -> None:
     editions = FakeEditions()
     await handlers.remember_edition(edition_scheduled(title="Nieuw"), editions=editions, occurred_at=NOW)
-    await handlers.remember_edition(edition_scheduled(title="Oud"), editions=editions,
-                                    occurred_at=NOW - timedelta(minutes=1))
+    await handlers.remember_edition(
+        edition_scheduled(title="Oud"), editions=editions, occurred_at=NOW - timedelta(minutes=1)
+    )
     assert editions.rows[EDITION].title == "Nieuw"
 
 
@@ -365,7 +427,7 @@ async def test_an_older_announcement_arriving_late_does_not_overwrite_a_newer_on
 
 async def test_registration_asks_the_approver_with_a_signed_link_valid_for_fourteen_days() -> None:
     registrations = FakeRegistrations()
-    ids, (registered, asked) = await register(trio(), registrations=registrations)
+    ids, (_, asked) = await register(trio(), registrations=registrations)
     assert isinstance(asked, ApprovalRequested)
     assert asked.registration_id == ids["registration_id"]
     assert asked.approver.model_dump() == {"name": "Dirk Visser", "email": "dirk.visser@barneveld.nl"}
@@ -385,7 +447,9 @@ async def test_case_with_a_blank_text_is_incomplete(field: str) -> None:
 async def test_blank_invoice_details_count_as_missing_when_a_fee_is_due() -> None:
     invoice = {"address": " ", "reference": ""}
     assert await refusal(trio(municipality=SMALL, invoice=invoice)) == [
-        ("invoice.address", "invoice_required"), ("invoice.reference", "invoice_required")]
+        ("invoice.address", "invoice_required"),
+        ("invoice.reference", "invoice_required"),
+    ]
 
 
 async def test_an_overlong_edition_name_is_a_schema_error_not_an_unknown_edition() -> None:
@@ -421,8 +485,13 @@ class Trio:
     async def decide(self, approve: bool = True, now: datetime = NOW, **fields: Any) -> list[Any]:
         model = ApproveRegistration if approve else DeclineRegistration
         emitted: list[Any] = []
-        await handlers.decide(model.model_validate(fields), registrations=self.registrations, approvals=APPROVALS,
-                              emit=emitted.append, now=now)
+        await handlers.decide(
+            model.model_validate(fields),
+            registrations=self.registrations,
+            approvals=APPROVALS,
+            emit=emitted.append,
+            now=now,
+        )
         self.emitted += emitted
         return emitted
 
@@ -433,8 +502,12 @@ class Trio:
 
     async def cancel(self, registration_id: str, reason: str | None = None) -> list[Any]:
         emitted: list[Any] = []
-        await handlers.cancel(CancelRegistration(registration_id=registration_id, reason=reason),
-                              registrations=self.registrations, emit=emitted.append, now=NOW)
+        await handlers.cancel(
+            CancelRegistration(registration_id=registration_id, reason=reason),
+            registrations=self.registrations,
+            emit=emitted.append,
+            now=NOW,
+        )
         return emitted
 
     async def place(self, event: Any, occurred_at: datetime) -> None:
@@ -442,8 +515,9 @@ class Trio:
 
     async def erase(self, registration_id: str, now: datetime = NOW) -> list[Any]:
         emitted: list[Any] = []
-        await handlers.erase_participant_data(registration_id, registrations=self.registrations,
-                                              emit=emitted.append, now=now)
+        await handlers.erase_participant_data(
+            registration_id, registrations=self.registrations, emit=emitted.append, now=now
+        )
         return emitted
 
 
@@ -452,8 +526,12 @@ async def test_approver_approves_with_the_token_from_the_link() -> None:
     rid = await t.register()
     (approved,) = await t.decide(registration_id=rid, token=t.token, now=NOW + timedelta(days=2))
     assert isinstance(approved, RegistrationApproved)
-    assert approved.model_dump() == {"registration_id": rid, "edition": EDITION,
-                                     "approved_at": NOW + timedelta(days=2), "by_organizer": False}
+    assert approved.model_dump() == {
+        "registration_id": rid,
+        "edition": EDITION,
+        "approved_at": NOW + timedelta(days=2),
+        "by_organizer": False,
+    }
     assert t.registrations.status(rid) == "approved"
 
 
@@ -471,7 +549,8 @@ async def test_second_use_of_an_approval_link_changes_nothing() -> None:
     rid = await t.register()
     await t.decide(registration_id=rid, token=t.token)
     assert await t.refused(t.decide(False, registration_id=rid, token=t.token)) == [
-        ("registration_id", "already_decided")]
+        ("registration_id", "already_decided")
+    ]
     assert await t.refused(t.decide(registration_id=rid, token=t.token)) == [("registration_id", "already_decided")]
     assert [type(e) for e in t.emitted] == [RegistrationApproved]
     assert t.registrations.status(rid) == "approved"
@@ -537,7 +616,8 @@ async def test_organiser_decides_on_the_approvers_behalf_even_after_the_link_exp
 async def test_deciding_on_an_unknown_registration_is_refused() -> None:
     t = Trio()
     assert await t.refused(t.decide(registration_id=str(uuid.uuid4()), by_organizer=True)) == [
-        ("registration_id", "unknown_registration")]
+        ("registration_id", "unknown_registration")
+    ]
 
 
 async def test_a_cancelled_registration_can_no_longer_be_approved() -> None:
@@ -549,8 +629,9 @@ async def test_a_cancelled_registration_can_no_longer_be_approved() -> None:
 
 async def request_again(t: Trio, rid: str, now: datetime) -> list[Any]:
     emitted: list[Any] = []
-    await handlers.request_approval_again(rid, registrations=t.registrations, approvals=APPROVALS,
-                                          emit=emitted.append, now=now)
+    await handlers.request_approval_again(
+        rid, registrations=t.registrations, approvals=APPROVALS, emit=emitted.append, now=now
+    )
     return emitted
 
 
@@ -562,8 +643,9 @@ async def test_organiser_requests_an_expired_approval_again_with_a_new_link() ->
     assert isinstance(asked, ApprovalRequested)
     assert asked.expires_at == later + timedelta(days=14)
     assert t.registrations.states[rid].approval_expires_at == asked.expires_at
-    (approved,) = await t.decide(registration_id=rid, token=asked.approve_url.rsplit("/", 1)[1],
-                                 now=later + timedelta(days=1))
+    (approved,) = await t.decide(
+        registration_id=rid, token=asked.approve_url.rsplit("/", 1)[1], now=later + timedelta(days=1)
+    )
     assert isinstance(approved, RegistrationApproved)
 
 
@@ -671,7 +753,8 @@ async def test_placed_and_waitlisted_members_cannot_join_another_trio() -> None:
     t, rid = await approved_trio()
     await t.place(waitlisted(rid, 1), NOW)
     assert await refusal(trio(), editions=t.editions, registrations=t.registrations) == [
-        (f"members[{i}].email", "member_already_registered") for i in range(3)]
+        (f"members[{i}].email", "member_already_registered") for i in range(3)
+    ]
 
 
 async def test_events_about_registrations_we_do_not_know_are_ignored() -> None:
@@ -706,32 +789,48 @@ async def test_an_erased_registration_awaiting_approval_cannot_be_requested_agai
 
 
 def ended_edition(slug: str, ends_at: datetime) -> Edition:
-    session = {"number": 1, "title": "Positionering", "starts_at": (ends_at - timedelta(hours=4)).isoformat(),
-               "ends_at": ends_at.isoformat()}
+    session = {
+        "number": 1,
+        "title": "Positionering",
+        "starts_at": (ends_at - timedelta(hours=4)).isoformat(),
+        "ends_at": ends_at.isoformat(),
+    }
     return edition(slug=slug, sessions=[session], registration_closes_at=ends_at - timedelta(days=30))
 
 
 async def test_personal_data_is_erased_a_retention_period_after_the_last_session() -> None:
     retention = timedelta(days=365)
     last_session = datetime(2027, 1, 15, 17, tzinfo=UTC)
-    editions = FakeEditions(ended_edition("old", last_session), ended_edition("recent", last_session + timedelta(days=1)))
+    editions = FakeEditions(
+        ended_edition("old", last_session), ended_edition("recent", last_session + timedelta(days=1))
+    )
     registrations = FakeRegistrations()
-    old = [(await register(trio(edition="old", members=[{**m, "email": f"{i}{m['email']}"} for m in trio()["members"]]),
-                           editions=FakeEditions(edition(slug="old")), registrations=registrations))[0]["registration_id"]
-           for i in range(2)]
-    recent, _ = await register(trio(edition="recent"), editions=FakeEditions(edition(slug="recent")),
-                               registrations=registrations)
+    old = [
+        (
+            await register(
+                trio(edition="old", members=[{**m, "email": f"{i}{m['email']}"} for m in trio()["members"]]),
+                editions=FakeEditions(edition(slug="old")),
+                registrations=registrations,
+            )
+        )[0]["registration_id"]
+        for i in range(2)
+    ]
+    recent, _ = await register(
+        trio(edition="recent"), editions=FakeEditions(edition(slug="recent")), registrations=registrations
+    )
     emitted: list[Any] = []
 
     async def erase_one(registration_id: str) -> bool:
-        return await handlers.erase_participant_data(registration_id, registrations=registrations,
-                                                     emit=emitted.append, now=now)
+        return await handlers.erase_participant_data(
+            registration_id, registrations=registrations, emit=emitted.append, now=now
+        )
 
     async def run(at: datetime) -> list[str]:
         nonlocal now
         now = at
-        return await handlers.erase_after_retention(editions=editions, registrations=registrations,
-                                                    erase_one=erase_one, now=now, retention=retention)
+        return await handlers.erase_after_retention(
+            editions=editions, registrations=registrations, erase_one=erase_one, now=now, retention=retention
+        )
 
     now = last_session + retention - timedelta(seconds=1)
     assert await run(now) == []

@@ -80,8 +80,14 @@ def sqlite_url(tmp_path: Path) -> str:
 async def open_site(database_url: str, validity: timedelta = timedelta(days=14), edition: bool = True) -> Site:
     db = Database(database_url)
     await migrate(db, MIGRATIONS, "registration")
-    store = RegistrationStore(db, "registration", Outbox, Inbox, RegistrationCommandRejected,
-                              approvals=ApprovalLinks(SECRET, PUBLIC_URL, validity))
+    store = RegistrationStore(
+        db,
+        "registration",
+        Outbox,
+        Inbox,
+        RegistrationCommandRejected,
+        approvals=ApprovalLinks(SECRET, PUBLIC_URL, validity),
+    )
     if edition:
         await schedule_edition(store)
     settings = Settings(werkplaatsen_secret_key=SECRET, werkplaatsen_public_url="http://testserver")
@@ -97,36 +103,69 @@ async def site(tmp_path: Path) -> AsyncIterator[Site]:
     await s.close()
 
 
-async def deliver(store: RegistrationStore, routing_key: str, data: dict[str, Any],
-                  occurred_at: datetime | None = None) -> None:
+async def deliver(
+    store: RegistrationStore, routing_key: str, data: dict[str, Any], occurred_at: datetime | None = None
+) -> None:
     """A scheduling event as registration's consumer receives it."""
-    envelope = {"event_id": str(uuid.uuid4()), "type": routing_key.split(".")[1], "version": 1,
-                "occurred_at": (occurred_at or utcnow()).isoformat(), "producer": "scheduling", "correlation_id": "c-test",
-                "causation_id": "c-test", "data": data}
+    envelope = {
+        "event_id": str(uuid.uuid4()),
+        "type": routing_key.split(".")[1],
+        "version": 1,
+        "occurred_at": (occurred_at or utcnow()).isoformat(),
+        "producer": "scheduling",
+        "correlation_id": "c-test",
+        "causation_id": "c-test",
+        "data": data,
+    }
     consumer = consumes.consumers(store, MUNICIPALITIES)[routing_key]
-    await consumer(Incoming(body=json.dumps(envelope).encode(), routing_key=routing_key,
-                            message_id=envelope["event_id"], message_type=envelope["type"]))
+    await consumer(
+        Incoming(
+            body=json.dumps(envelope).encode(),
+            routing_key=routing_key,
+            message_id=envelope["event_id"],
+            message_type=envelope["type"],
+        )
+    )
 
 
 async def command(store: RegistrationStore, routing_key: str, body: dict[str, Any]) -> None:
     consumer = consumes.consumers(store, MUNICIPALITIES)[routing_key]
-    await consumer(Incoming(body=json.dumps(body).encode(), routing_key=routing_key, message_id=str(uuid.uuid4()),
-                            message_type=routing_key.split(".")[1]))
+    await consumer(
+        Incoming(
+            body=json.dumps(body).encode(),
+            routing_key=routing_key,
+            message_id=str(uuid.uuid4()),
+            message_type=routing_key.split(".")[1],
+        )
+    )
 
 
 async def schedule_edition(store: RegistrationStore, slug: str = EDITION) -> None:
     starts = utcnow() + timedelta(days=45)
-    await deliver(store, "scheduling.EditionScheduled", {
-        "edition": slug, "title": "Werkplaatsen wijkgericht werken, najaar 2027",
-        "venue": {"name": "Werkplaats", "address": "Adres volgt", "city": "Utrecht"},
-        "capacity": {"min_trios": 6, "max_trios": 8},
-        "registration_deadline": (starts - timedelta(days=14)).isoformat(),
-        "registration_closes_at": starts.isoformat(),
-        "fee": {"amount_cents": 20000, "waived_for_size_classes": ["middelgroot"]},
-        "priority_size_classes": ["middelgroot"], "table_size": 3,
-        "sessions": [{"number": 1, "title": "Positionering", "outcome": "Stip op de horizon",
-                      "starts_at": starts.isoformat(), "ends_at": (starts + timedelta(hours=4)).isoformat()}],
-    })
+    await deliver(
+        store,
+        "scheduling.EditionScheduled",
+        {
+            "edition": slug,
+            "title": "Werkplaatsen wijkgericht werken, najaar 2027",
+            "venue": {"name": "Werkplaats", "address": "Adres volgt", "city": "Utrecht"},
+            "capacity": {"min_trios": 6, "max_trios": 8},
+            "registration_deadline": (starts - timedelta(days=14)).isoformat(),
+            "registration_closes_at": starts.isoformat(),
+            "fee": {"amount_cents": 20000, "waived_for_size_classes": ["middelgroot"]},
+            "priority_size_classes": ["middelgroot"],
+            "table_size": 3,
+            "sessions": [
+                {
+                    "number": 1,
+                    "title": "Positionering",
+                    "outcome": "Stip op de horizon",
+                    "starts_at": starts.isoformat(),
+                    "ends_at": (starts + timedelta(hours=4)).isoformat(),
+                }
+            ],
+        },
+    )
 
 
 def hidden(page: str, name: str) -> str:
@@ -139,22 +178,37 @@ def trio_form(page: str, tag: str | None = None, **changes: Any) -> dict[str, An
     """The registration form as a participant fills it in: Veenendaal (middelgroot, no fee)."""
     tag = tag or uuid.uuid4().hex[:6]
     form: dict[str, Any] = {
-        "csrf": hidden(page, "csrf"), "form_key": hidden(page, "form_key"), "edition": EDITION,
+        "csrf": hidden(page, "csrf"),
+        "form_key": hidden(page, "form_key"),
+        "edition": EDITION,
         "municipality": "Veenendaal",
-        "members[0].name": "Anna de Vries", "members[0].email": f"anna.{tag}@veenendaal.example",
-        "members[0].role": "wijkambtenaar", "members[0].domain": "sociaal", "members[0].job_title": "wijkregisseur",
+        "members[0].name": "Anna de Vries",
+        "members[0].email": f"anna.{tag}@veenendaal.example",
+        "members[0].role": "wijkambtenaar",
+        "members[0].domain": "sociaal",
+        "members[0].job_title": "wijkregisseur",
         "members[0].language": "nl",
-        "members[1].name": "Bram Jansen", "members[1].email": f"bram.{tag}@veenendaal.example",
-        "members[1].role": "sectorambtenaar", "members[1].domain": "fysiek", "members[1].job_title": "",
+        "members[1].name": "Bram Jansen",
+        "members[1].email": f"bram.{tag}@veenendaal.example",
+        "members[1].role": "sectorambtenaar",
+        "members[1].domain": "fysiek",
+        "members[1].job_title": "",
         "members[1].language": "nl",
-        "members[2].name": "Chris Bakker", "members[2].email": f"chris.{tag}@veenendaal.example",
-        "members[2].role": "sectorambtenaar", "members[2].domain": "veiligheid", "members[2].job_title": "",
+        "members[2].name": "Chris Bakker",
+        "members[2].email": f"chris.{tag}@veenendaal.example",
+        "members[2].role": "sectorambtenaar",
+        "members[2].domain": "veiligheid",
+        "members[2].job_title": "",
         "members[2].language": "en",
-        "case.title": "Groene pleinen tegen wateroverlast", "case.neighbourhood": "Dragonder-Oost",
+        "case.title": "Groene pleinen tegen wateroverlast",
+        "case.neighbourhood": "Dragonder-Oost",
         "case.summary": "Pleinen aanpassen met bewoners zodat regenwater wordt opgevangen.",
         "case.domains": ["fysiek", "sociaal"],
-        "approver.name": "Dirk Visser", "approver.email": f"dirk.{tag}@veenendaal.example",
-        "consent.privacy": "ja", "invoice.address": "", "invoice.reference": "",
+        "approver.name": "Dirk Visser",
+        "approver.email": f"dirk.{tag}@veenendaal.example",
+        "consent.privacy": "ja",
+        "invoice.address": "",
+        "invoice.reference": "",
     }
     form.update(changes)
     return {k: v for k, v in form.items() if v is not None}
@@ -193,8 +247,16 @@ async def test_the_form_is_dutch_labelled_and_preselects_the_only_open_edition(s
     assert '<html lang="nl">' in page
     assert "Aanmelden voor de Werkplaatsen wijkgericht werken" in page
     ids = re.findall(r'<(?:input|select|textarea)\b[^>]*\bid="([^"]+)"', page)
-    assert {"municipality", "members-0-name", "members-2-email", "members-1-role", "case-summary",
-            "approver-email", "consent-privacy", "invoice-reference"} <= set(ids)
+    assert {
+        "municipality",
+        "members-0-name",
+        "members-2-email",
+        "members-1-role",
+        "case-summary",
+        "approver-email",
+        "consent-privacy",
+        "invoice-reference",
+    } <= set(ids)
     for field_id in ids:
         assert f'for="{field_id}"' in page, f"{field_id} has no label"
     assert page.count("<legend>Lid ") == 3
@@ -236,7 +298,10 @@ async def test_a_filled_in_form_registers_the_trio_and_shows_the_next_steps_and_
     (registration,) = await site.registrations()
     assert registration["municipality"]["code"] == "GM0345"
     assert [m["email"] for m in registration["members"]] == [
-        "anna.ok@veenendaal.example", "bram.ok@veenendaal.example", "chris.ok@veenendaal.example"]
+        "anna.ok@veenendaal.example",
+        "bram.ok@veenendaal.example",
+        "chris.ok@veenendaal.example",
+    ]
     assert registration["members"][1]["job_title"] is None
     assert registration["members"][2]["language"] == "en"
     assert registration["case"]["domains"] == ["fysiek", "sociaal"]
@@ -259,16 +324,26 @@ async def test_submitting_the_same_form_twice_registers_the_trio_once(site: Site
 
 async def test_a_municipality_typed_by_name_without_accents_or_case_is_resolved(site: Site) -> None:
     await register(site, municipality="súdwest-fryslan")
-    await register(site, municipality="utrecht (gm0344)", **{"invoice.address": "Postbus 16200, Utrecht",
-                                                              "invoice.reference": "PO-2027-1"})
+    await register(
+        site,
+        municipality="utrecht (gm0344)",
+        **{"invoice.address": "Postbus 16200, Utrecht", "invoice.reference": "PO-2027-1"},
+    )
     assert sorted(r["municipality"]["name"] for r in await site.registrations()) == ["Súdwest-Fryslân", "Utrecht"]
 
 
 async def test_errors_appear_next_to_their_fields_and_in_a_summary_with_the_entered_values_kept(site: Site) -> None:
     page = (await site.client.get("/")).text
-    form = trio_form(page, **{"members[1].domain": "sociaal", "members[2].domain": "sociaal",
-                              "consent.privacy": None, "case.domains": ["fysiek"],
-                              "case.title": "Samen <b>sterk</b> in de wijk"})
+    form = trio_form(
+        page,
+        **{
+            "members[1].domain": "sociaal",
+            "members[2].domain": "sociaal",
+            "consent.privacy": None,
+            "case.domains": ["fysiek"],
+            "case.title": "Samen <b>sterk</b> in de wijk",
+        },
+    )
     response = await site.client.post("/", data=form)
     assert response.status_code == 422
     text = response.text
@@ -278,8 +353,11 @@ async def test_errors_appear_next_to_their_fields_and_in_a_summary_with_the_ente
     assert "toestemming" in error_of(text, "consent-privacy")
     assert "minstens twee beleidsdomeinen" in error_of(text, "case-domains")
     assert 'href="#members"' in text and 'href="#consent-privacy"' in text and 'href="#case-domains"' in text
-    assert re.search(r'<input type="checkbox" id="consent-privacy"[^>]*aria-describedby="consent-privacy-error"'
-                     r'[^>]*aria-invalid="true"', text)
+    assert re.search(
+        r'<input type="checkbox" id="consent-privacy"[^>]*aria-describedby="consent-privacy-error"'
+        r'[^>]*aria-invalid="true"',
+        text,
+    )
     # What the participant typed is still there, escaped.
     assert input_value(text, "members-0-name") == "Anna de Vries"
     assert input_value(text, "case-title") == "Samen <b>sterk</b> in de wijk"
@@ -301,15 +379,17 @@ async def test_a_corrected_form_is_accepted_after_a_refusal(site: Site) -> None:
 
 async def test_a_field_error_path_lands_on_its_input(site: Site) -> None:
     page = (await site.client.get("/")).text
-    response = await site.client.post("/", data=trio_form(page, **{
-        "members[1].email": "geen-adres", "members[2].name": "", "members[0].role": ""}))
+    response = await site.client.post(
+        "/", data=trio_form(page, **{"members[1].email": "geen-adres", "members[2].name": "", "members[0].role": ""})
+    )
     assert response.status_code == 422
     text = response.text
     assert error_of(text, "members-1-email") == "Fout: Dit is geen geldig e-mailadres."
     assert error_of(text, "members-2-name") == "Fout: Vul dit veld in."
     assert error_of(text, "members-0-role") == "Fout: Maak een keuze."
-    assert re.search(r'<input id="members-1-email"[^>]*aria-describedby="members-1-email-error" aria-invalid="true"',
-                     text)
+    assert re.search(
+        r'<input id="members-1-email"[^>]*aria-describedby="members-1-email-error" aria-invalid="true"', text
+    )
     assert input_value(text, "members-1-email") == "geen-adres"
 
 
@@ -321,16 +401,23 @@ async def test_every_required_field_left_blank_is_reported_at_once_in_page_order
     summary = re.search(r'<div class="error-summary".*?</div>', response.text, re.S).group()
     anchors = re.findall(r'href="#([^"]+)"', summary)
     assert anchors[:3] == ["municipality", "members-0-name", "members-0-email"]
-    assert {"members-2-domain", "case-title", "case-neighbourhood", "case-summary", "approver-name",
-            "approver-email"} <= set(anchors)
+    assert {
+        "members-2-domain",
+        "case-title",
+        "case-neighbourhood",
+        "case-summary",
+        "approver-name",
+        "approver-email",
+    } <= set(anchors)
     assert anchors.index("case-title") < anchors.index("approver-name")
     assert "Vul de gemeente in" in error_of(response.text, "municipality")
 
 
 async def test_an_unknown_municipality_is_reported_even_when_other_fields_are_malformed(site: Site) -> None:
     page = (await site.client.get("/")).text
-    response = await site.client.post("/", data=trio_form(page, municipality="Atlantis",
-                                                          **{"members[0].email": "geen-adres"}))
+    response = await site.client.post(
+        "/", data=trio_form(page, municipality="Atlantis", **{"members[0].email": "geen-adres"})
+    )
     assert response.status_code == 422
     assert "We vinden geen gemeente" in error_of(response.text, "municipality")
     assert "geen geldig e-mailadres" in error_of(response.text, "members-0-email")
@@ -421,8 +508,10 @@ async def test_municipality_search_ignores_case_and_accents_and_finds_codes(site
     assert found == [{"code": "GM1900", "name": "Súdwest-Fryslân", "province": "Fryslân"}]
     by_code = (await site.client.get("/api/municipalities", params={"q": "gm0345"})).json()["municipalities"]
     assert [m["name"] for m in by_code] == ["Veenendaal"]
-    names = [m["name"] for m in (await site.client.get("/api/municipalities", params={"q": "bergen"})).json()[
-        "municipalities"]]
+    names = [
+        m["name"]
+        for m in (await site.client.get("/api/municipalities", params={"q": "bergen"})).json()["municipalities"]
+    ]
     assert names[:2] == ["Bergen (L.)", "Bergen (NH.)"] and "Steenbergen" in names
 
 
@@ -434,10 +523,18 @@ async def test_municipality_search_returns_at_most_twenty(site: Site) -> None:
 
 async def test_municipality_details_give_size_fee_and_priority_for_the_edition(site: Site) -> None:
     veenendaal = (await site.client.get("/api/municipalities/GM0345", params={"edition": EDITION})).json()
-    assert veenendaal == {"code": "GM0345", "name": "Veenendaal", "province": "Utrecht",
-                          "inhabitants": veenendaal["inhabitants"], "size_class": "middelgroot",
-                          "m50_member": veenendaal["m50_member"], "edition": EDITION, "fee_cents": 0,
-                          "fee_waived": True, "priority": True}
+    assert veenendaal == {
+        "code": "GM0345",
+        "name": "Veenendaal",
+        "province": "Utrecht",
+        "inhabitants": veenendaal["inhabitants"],
+        "size_class": "middelgroot",
+        "m50_member": veenendaal["m50_member"],
+        "edition": EDITION,
+        "fee_cents": 0,
+        "fee_waived": True,
+        "priority": True,
+    }
     utrecht = (await site.client.get("/api/municipalities/GM0344", params={"edition": EDITION})).json()
     assert (utrecht["size_class"], utrecht["fee_cents"], utrecht["priority"]) == ("groot", 20000, False)
     # Without ?edition= the only open edition counts.
@@ -462,8 +559,15 @@ async def test_the_status_page_shows_the_trio_awaiting_approval(site: Site) -> N
     assert response.status_code == 200
     text = response.text
     assert "Wacht op goedkeuring" in text and "We hebben Dirk Visser per e-mail gevraagd" in text
-    for shown in ("Werkplaatsen wijkgericht werken, najaar 2027", "Veenendaal", "Groene pleinen tegen wateroverlast",
-                  "Anna de Vries", "Bram Jansen", "Chris Bakker", "Geen eigen bijdrage"):
+    for shown in (
+        "Werkplaatsen wijkgericht werken, najaar 2027",
+        "Veenendaal",
+        "Groene pleinen tegen wateroverlast",
+        "Anna de Vries",
+        "Bram Jansen",
+        "Chris Bakker",
+        "Geen eigen bijdrage",
+    ):
         assert shown in text
     assert "Aanmelding annuleren" in text
     assert response.headers["referrer-policy"] == "no-referrer"
@@ -478,8 +582,9 @@ async def test_a_wrong_status_token_reveals_nothing(site: Site) -> None:
         await site.client.get(f"/registrations/{registration_id}"),
         # A genuine token, for another registration, or for another purpose:
         await site.client.get(f"/registrations/{registration_id}", params={"token": sign(SECRET, "status", other_id)}),
-        await site.client.get(f"/registrations/{registration_id}",
-                              params={"token": sign(SECRET, "approve", registration_id)}),
+        await site.client.get(
+            f"/registrations/{registration_id}", params={"token": sign(SECRET, "approve", registration_id)}
+        ),
         await site.client.get(f"/registrations/{other_id}", params={"token": sign(SECRET, "status", other_id)}),
     ]
     assert {a.status_code for a in answers} == {404}
@@ -495,8 +600,9 @@ async def test_cancelling_asks_for_confirmation_and_then_shows_the_cancelled_sta
     assert confirm.status_code == 200
     assert "Weet je zeker dat je de aanmelding" in confirm.text
     form = {name: hidden(confirm.text, name) for name in ("csrf", "token", "form_key")}
-    response = await site.client.post(f"/registrations/{registration_id}/cancel",
-                                      data={**form, "reason": "Reorganisatie"})
+    response = await site.client.post(
+        f"/registrations/{registration_id}/cancel", data={**form, "reason": "Reorganisatie"}
+    )
     assert response.status_code == 303
     assert response.headers["location"] == link
     after = (await site.client.get(link)).text
@@ -525,15 +631,24 @@ async def test_cancelling_without_the_csrf_cookie_or_with_a_wrong_token_changes_
 
 
 async def test_the_approval_page_shows_the_trio_municipality_case_and_fee(site: Site) -> None:
-    _, registration_id = await register(site, municipality="Utrecht", **{
-        "invoice.address": "Postbus 16200, 3500 CE Utrecht", "invoice.reference": "PO-1"})
+    _, registration_id = await register(
+        site,
+        municipality="Utrecht",
+        **{"invoice.address": "Postbus 16200, 3500 CE Utrecht", "invoice.reference": "PO-1"},
+    )
     url = await site.approve_url(registration_id)
     assert url.startswith(f"{PUBLIC_URL}/approve/")
     response = await site.client.get(url.removeprefix(PUBLIC_URL))
     assert response.status_code == 200
     text = response.text
-    for shown in ("Utrecht", "Anna de Vries", "Groene pleinen tegen wateroverlast", "Dragonder-Oost",
-                  "Pleinen aanpassen met bewoners", "€ 200,00 per trio"):
+    for shown in (
+        "Utrecht",
+        "Anna de Vries",
+        "Groene pleinen tegen wateroverlast",
+        "Dragonder-Oost",
+        "Pleinen aanpassen met bewoners",
+        "€ 200,00 per trio",
+    ):
         assert shown in text
     assert 'name="decision" value="approve"' in text and 'name="decision" value="decline"' in text
     assert 'name="csrf"' not in text
@@ -588,8 +703,12 @@ async def test_a_decision_is_required_and_a_too_long_reason_is_shown_next_to_its
 async def test_a_tampered_or_foreign_approval_token_shows_an_invalid_link_page(site: Site) -> None:
     _, registration_id = await register(site)
     path = (await site.approve_url(registration_id)).removeprefix(PUBLIC_URL)
-    for bad in (path[:-3] + "abc", f"/approve/{sign(SECRET, 'status', registration_id)}",
-                f"/approve/{sign(SECRET, 'approve', str(uuid.uuid4()))}", "/approve/" + "a" * 600):
+    for bad in (
+        path[:-3] + "abc",
+        f"/approve/{sign(SECRET, 'status', registration_id)}",
+        f"/approve/{sign(SECRET, 'approve', str(uuid.uuid4()))}",
+        "/approve/" + "a" * 600,
+    ):
         assert (await site.client.get(bad)).status_code == 404
         response = await site.client.post(bad, data={"decision": "approve"})
         assert response.status_code == 404 and "Deze link werkt niet" in response.text
@@ -614,8 +733,10 @@ async def test_an_approval_link_of_a_cancelled_registration_says_so(site: Site) 
     link, registration_id = await register(site)
     path = (await site.approve_url(registration_id)).removeprefix(PUBLIC_URL)
     confirm = (await site.client.get(link.replace("?", "/cancel?"))).text
-    await site.client.post(f"/registrations/{registration_id}/cancel",
-                           data={name: hidden(confirm, name) for name in ("csrf", "token", "form_key")})
+    await site.client.post(
+        f"/registrations/{registration_id}/cancel",
+        data={name: hidden(confirm, name) for name in ("csrf", "token", "form_key")},
+    )
     response = await site.client.post(path, data={"decision": "approve"})
     assert response.status_code == 409 and "zelf geannuleerd" in response.text
 
@@ -630,13 +751,15 @@ async def test_the_status_page_follows_the_places_scheduling_allocates(site: Sit
     link, registration_id = await register(site)
     path = (await site.approve_url(registration_id)).removeprefix(PUBLIC_URL)
     await site.client.post(path, data={"decision": "approve"})
-    await deliver(site.store, "scheduling.TrioWaitlisted",
-                  {"registration_id": registration_id, "edition": EDITION, "position": 2})
+    await deliver(
+        site.store, "scheduling.TrioWaitlisted", {"registration_id": registration_id, "edition": EDITION, "position": 2}
+    )
     waiting = (await site.client.get(link)).text
     assert "Op de wachtlijst (plaats 2)" in waiting and "op plaats 2" in waiting
     assert "Aanmelding annuleren" in waiting
-    await deliver(site.store, "scheduling.TrioPlaced",
-                  {"registration_id": registration_id, "edition": EDITION, "via": "waitlist"})
+    await deliver(
+        site.store, "scheduling.TrioPlaced", {"registration_id": registration_id, "edition": EDITION, "via": "waitlist"}
+    )
     placed = (await site.client.get(link)).text
     assert "Geplaatst" in placed and "Jullie hebben een plaats in deze editie" in placed
 
@@ -645,23 +768,42 @@ async def test_a_placed_trio_sees_its_sessions_with_the_table_of_the_latest_seat
     link, registration_id = await register(site)
     path = (await site.approve_url(registration_id)).removeprefix(PUBLIC_URL)
     await site.client.post(path, data={"decision": "approve"})
-    await deliver(site.store, "scheduling.TrioPlaced",
-                  {"registration_id": registration_id, "edition": EDITION, "via": "allocation"})
+    await deliver(
+        site.store,
+        "scheduling.TrioPlaced",
+        {"registration_id": registration_id, "edition": EDITION, "via": "allocation"},
+    )
     before_seating = (await site.client.get(link)).text
     assert "1. Positionering" in before_seating and "volgt nog" in before_seating
     t0 = utcnow()
     plan = {"edition": EDITION, "session_number": 1}
-    await deliver(site.store, "scheduling.SeatingPlanned", {**plan, "tables": [
-        {"table": 1, "registration_ids": [str(uuid.uuid4())]},
-        {"table": 2, "registration_ids": [registration_id, str(uuid.uuid4())]}]}, occurred_at=t0)
+    await deliver(
+        site.store,
+        "scheduling.SeatingPlanned",
+        {
+            **plan,
+            "tables": [
+                {"table": 1, "registration_ids": [str(uuid.uuid4())]},
+                {"table": 2, "registration_ids": [registration_id, str(uuid.uuid4())]},
+            ],
+        },
+        occurred_at=t0,
+    )
     # A replan that scheduling made earlier, delivered late, does not overwrite the newer plan.
-    await deliver(site.store, "scheduling.SeatingPlanned", {**plan, "tables": [
-        {"table": 5, "registration_ids": [registration_id]}]}, occurred_at=t0 - timedelta(seconds=5))
+    await deliver(
+        site.store,
+        "scheduling.SeatingPlanned",
+        {**plan, "tables": [{"table": 5, "registration_ids": [registration_id]}]},
+        occurred_at=t0 - timedelta(seconds=5),
+    )
     seated = (await site.client.get(link)).text
     assert "Tafel 2" in seated and "Tafel 5" not in seated and "volgt nog" not in seated
     moved = utcnow() + timedelta(days=50)
-    await deliver(site.store, "scheduling.SessionRescheduled", {
-        **plan, "starts_at": moved.isoformat(), "ends_at": (moved + timedelta(hours=3)).isoformat(), "sequence": 1})
+    await deliver(
+        site.store,
+        "scheduling.SessionRescheduled",
+        {**plan, "starts_at": moved.isoformat(), "ends_at": (moved + timedelta(hours=3)).isoformat(), "sequence": 1},
+    )
     rescheduled = (await site.client.get(link)).text
     assert dutch_datetime(moved) in rescheduled and "Tafel 2" in rescheduled
 
@@ -683,14 +825,17 @@ async def test_after_erasure_the_links_show_nothing_of_the_trio(site: Site) -> N
     link, registration_id = await register(site)
     path = (await site.approve_url(registration_id)).removeprefix(PUBLIC_URL)
     await command(site.store, "registration.EraseParticipantData", {"registration_id": registration_id})
-    for response in (await site.client.get(link), await site.client.get(path),
-                     await site.client.post(path, data={"decision": "approve"})):
+    for response in (
+        await site.client.get(link),
+        await site.client.get(path),
+        await site.client.post(path, data={"decision": "approve"}),
+    ):
         assert response.status_code == 404
         assert "Anna" not in response.text and "Veenendaal" not in response.text
 
 
 async def test_every_post_is_limited_to_64_kib(site: Site) -> None:
-    link, registration_id = await register(site)
+    _, registration_id = await register(site)
     path = (await site.approve_url(registration_id)).removeprefix(PUBLIC_URL)
     big = {"reason": "x" * 70_000}
     assert (await site.client.post(path, data={"decision": "decline", **big})).status_code == 413

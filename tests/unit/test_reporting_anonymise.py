@@ -15,8 +15,12 @@ from services.reporting.anonymise import (
 KEY = NameKey.from_secret("test-secret")
 
 
-def anonymiser(*names: str, municipalities: tuple[tuple[str, str], ...] = (), neighbourhoods: tuple[str, ...] = (),
-               key: NameKey = KEY) -> Anonymiser:
+def anonymiser(
+    *names: str,
+    municipalities: tuple[tuple[str, str], ...] = (),
+    neighbourhoods: tuple[str, ...] = (),
+    key: NameKey = KEY,
+) -> Anonymiser:
     digests = {}
     for name in names:
         digests.update(name_digests(key, name))
@@ -25,24 +29,29 @@ def anonymiser(*names: str, municipalities: tuple[tuple[str, str], ...] = (), ne
     return Anonymiser(KEY, digests, replacements)
 
 
-@pytest.mark.parametrize(("text", "clean"), [
-    ("Anna de Vries vertelde over de wijk.", "[verwijderd] vertelde over de wijk."),
-    ("Volgens mevrouw De Vries werkt het.", "Volgens mevrouw [verwijderd] werkt het."),
-    ("Anna zei het al.", "[verwijderd] zei het al."),
-    ("Vraag het aan VRIES.", "Vraag het aan [verwijderd]."),
-    ("A. de Vries en anna de vries", "A. [verwijderd] en [verwijderd]"),
-    ("Mehmet Yilmaz en Mehmet Yılmaz", "[verwijderd] en [verwijderd]"),
-    ("Dit is Annabel, niet Anna.", "Dit is Annabel, niet [verwijderd]."),
-])
+@pytest.mark.parametrize(
+    ("text", "clean"),
+    [
+        ("Anna de Vries vertelde over de wijk.", "[verwijderd] vertelde over de wijk."),
+        ("Volgens mevrouw De Vries werkt het.", "Volgens mevrouw [verwijderd] werkt het."),
+        ("Anna zei het al.", "[verwijderd] zei het al."),
+        ("Vraag het aan VRIES.", "Vraag het aan [verwijderd]."),
+        ("A. de Vries en anna de vries", "A. [verwijderd] en [verwijderd]"),
+        ("Mehmet Yilmaz en Mehmet Yılmaz", "[verwijderd] en [verwijderd]"),
+        ("Dit is Annabel, niet Anna.", "Dit is Annabel, niet [verwijderd]."),
+    ],
+)
 def test_participants_names_are_removed_whole_or_by_a_distinctive_part(text: str, clean: str) -> None:
     assert anonymiser("Anna de Vries", "Mehmet Yılmaz").clean(text) == clean
 
 
 def test_a_name_that_is_also_an_ordinary_word_is_removed_only_where_written_as_a_name() -> None:
     clean = anonymiser("Pieter Groen", "Wil Bakker").clean(
-        "Pieter Groen wil groene pleinen; Groen en Bakker wil de bakker spreken, zei Wil.")
-    assert clean == ("[verwijderd] wil groene pleinen; [verwijderd] en [verwijderd] wil de bakker spreken, "
-                     "zei [verwijderd].")
+        "Pieter Groen wil groene pleinen; Groen en Bakker wil de bakker spreken, zei Wil."
+    )
+    assert clean == (
+        "[verwijderd] wil groene pleinen; [verwijderd] en [verwijderd] wil de bakker spreken, zei [verwijderd]."
+    )
 
 
 def test_particles_alone_are_never_names() -> None:
@@ -67,18 +76,23 @@ def test_the_digests_of_a_name_are_keyed_hashes_not_the_name() -> None:
     assert name_digests(NameKey.from_secret("x"), "Anna de Vries").keys().isdisjoint(digests)
 
 
-@pytest.mark.parametrize(("text", "clean"), [
-    ("In Barneveld lukt dat.", "In een middelgrote gemeente in Gelderland lukt dat."),
-    ("De gemeente Barneveld koos.", "Een middelgrote gemeente in Gelderland koos."),
-    ("Dat deed de gemeente Barneveld.", "Dat deed een middelgrote gemeente in Gelderland."),
-    ("Bij Bergen (NH) ook.", "Bij een kleine gemeente in Noord-Holland (NH) ook."),
-    ("Ook Bergen.", "Ook een kleine gemeente in Noord-Holland."),
-    ("In Houten staan houten banken.", "In een middelgrote gemeente in Utrecht staan houten banken."),
-])
+@pytest.mark.parametrize(
+    ("text", "clean"),
+    [
+        ("In Barneveld lukt dat.", "In een middelgrote gemeente in Gelderland lukt dat."),
+        ("De gemeente Barneveld koos.", "Een middelgrote gemeente in Gelderland koos."),
+        ("Dat deed de gemeente Barneveld.", "Dat deed een middelgrote gemeente in Gelderland."),
+        ("Bij Bergen (NH) ook.", "Bij een kleine gemeente in Noord-Holland (NH) ook."),
+        ("Ook Bergen.", "Ook een kleine gemeente in Noord-Holland."),
+        ("In Houten staan houten banken.", "In een middelgrote gemeente in Utrecht staan houten banken."),
+    ],
+)
 def test_an_unconsented_municipality_is_described_instead_of_named(text: str, clean: str) -> None:
-    municipalities = (("Barneveld", "een middelgrote gemeente in Gelderland"),
-                      ("Bergen (NH)", "een kleine gemeente in Noord-Holland"),
-                      ("Houten", "een middelgrote gemeente in Utrecht"))
+    municipalities = (
+        ("Barneveld", "een middelgrote gemeente in Gelderland"),
+        ("Bergen (NH)", "een kleine gemeente in Noord-Holland"),
+        ("Houten", "een middelgrote gemeente in Utrecht"),
+    )
     assert anonymiser(municipalities=municipalities).clean(text) == clean
 
 

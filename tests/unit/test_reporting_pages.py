@@ -40,19 +40,31 @@ class Reporting:
         self.store = store
         self.consumers = consumes.consumers(store, public_url=PUBLIC_URL, key=KEY)
         routes = entrypoints.routes(store, key=KEY, public_url=PUBLIC_URL)
-        self.http = httpx.AsyncClient(transport=httpx.ASGITransport(app=Starlette(routes=routes)),
-                                      base_url="http://reporting")
-
-    async def deliver(self, data: EventData, *, event_id: str | None = None,
-                      occurred_at: datetime = SECOND + timedelta(days=1)) -> None:
-        event = Event[type(data)](
-            event_id=event_id or str(uuid.uuid4()), type=type(data).__name__, version=1, occurred_at=occurred_at,
-            producer="scheduling", correlation_id="corr-1", causation_id="cmd-1", data=data,
+        self.http = httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=Starlette(routes=routes)), base_url="http://reporting"
         )
-        await self.consumers[data.routing_key](Incoming(
-            body=event.model_dump_json().encode(), routing_key=data.routing_key, message_id=event.event_id,
-            message_type=event.type,
-        ))
+
+    async def deliver(
+        self, data: EventData, *, event_id: str | None = None, occurred_at: datetime = SECOND + timedelta(days=1)
+    ) -> None:
+        event = Event[type(data)](
+            event_id=event_id or str(uuid.uuid4()),
+            type=type(data).__name__,
+            version=1,
+            occurred_at=occurred_at,
+            producer="scheduling",
+            correlation_id="corr-1",
+            causation_id="cmd-1",
+            data=data,
+        )
+        await self.consumers[data.routing_key](
+            Incoming(
+                body=event.model_dump_json().encode(),
+                routing_key=data.routing_key,
+                message_id=event.event_id,
+                message_type=event.type,
+            )
+        )
 
     async def count(self, model: type[Any]) -> int:
         async with self.store.db.sessions() as session:
@@ -71,9 +83,11 @@ async def reporting(tmp_path: Path) -> AsyncIterator[Reporting]:
 
 def session_completed(number: int = 1, starts_at: datetime = FIRST, **notes: Any) -> SessionCompleted:
     return SessionCompleted(
-        edition=EDITION, session_number=number,
+        edition=EDITION,
+        session_number=number,
         title="Positionering van het wijkgerichte werken in de eigen gemeente" if number == 1 else "Lokale agenda",
-        starts_at=starts_at, attendance={"trios": 7, "municipalities": 6},
+        starts_at=starts_at,
+        attendance={"trios": 7, "municipalities": 6},
         notes={
             "lessons": ["Begin bij de opgave van de wijk, niet bij de organisatie."],
             "instruments": [{"name": "Wijkscan", "description": "Een kaart van wat er in de wijk speelt."}],
@@ -86,16 +100,30 @@ def session_completed(number: int = 1, starts_at: datetime = FIRST, **notes: Any
 
 def edition_scheduled() -> EditionScheduled:
     return EditionScheduled(
-        edition=EDITION, title="Werkplaatsen wijkgericht werken",
+        edition=EDITION,
+        title="Werkplaatsen wijkgericht werken",
         venue={"name": "Werkplaats", "address": "Straat 1", "city": "Utrecht"},
-        capacity={"min_trios": 6, "max_trios": 8}, registration_deadline=FIRST - timedelta(days=20),
-        registration_closes_at=FIRST - timedelta(days=10), fee={"amount_cents": 20000},
-        priority_size_classes=["middelgroot"], table_size=3,
+        capacity={"min_trios": 6, "max_trios": 8},
+        registration_deadline=FIRST - timedelta(days=20),
+        registration_closes_at=FIRST - timedelta(days=10),
+        fee={"amount_cents": 20000},
+        priority_size_classes=["middelgroot"],
+        table_size=3,
         sessions=[
-            {"number": 1, "title": "Positionering van het wijkgerichte werken in de eigen gemeente",
-             "outcome": OUTCOME, "starts_at": FIRST, "ends_at": FIRST + timedelta(hours=4)},
-            {"number": 2, "title": "Lokale agenda", "outcome": "Je hebt prioriteiten bepaald.",
-             "starts_at": SECOND, "ends_at": SECOND + timedelta(hours=4)},
+            {
+                "number": 1,
+                "title": "Positionering van het wijkgerichte werken in de eigen gemeente",
+                "outcome": OUTCOME,
+                "starts_at": FIRST,
+                "ends_at": FIRST + timedelta(hours=4),
+            },
+            {
+                "number": 2,
+                "title": "Lokale agenda",
+                "outcome": "Je hebt prioriteiten bepaald.",
+                "starts_at": SECOND,
+                "ends_at": SECOND + timedelta(hours=4),
+            },
         ],
     )
 
@@ -105,7 +133,8 @@ def text_of(html: str) -> str:
 
 
 async def test_session_page_shows_theme_dutch_date_outcome_lessons_instruments_quotes_and_numbers(
-        reporting: Reporting) -> None:
+    reporting: Reporting,
+) -> None:
     await reporting.deliver(edition_scheduled())
     await reporting.deliver(session_completed())
     response = await reporting.http.get(f"/reports/{EDITION}/1")
@@ -126,9 +155,9 @@ async def test_session_page_shows_theme_dutch_date_outcome_lessons_instruments_q
 
 
 async def test_session_page_never_names_who_was_quoted_nor_shows_contact_details(reporting: Reporting) -> None:
-    await reporting.deliver(session_completed(
-        lessons=["Vraag de slides op via anna.devries@barneveld.nl of bel 06-12345678."],
-    ))
+    await reporting.deliver(
+        session_completed(lessons=["Vraag de slides op via anna.devries@barneveld.nl of bel 06-12345678."])
+    )
     html = (await reporting.http.get(f"/reports/{EDITION}/1")).text
     assert "Anna de Vries" not in html
     assert "anna.devries@barneveld.nl" not in html and "@" not in text_of(html)
@@ -144,7 +173,8 @@ async def test_organisers_text_is_escaped_not_interpreted(reporting: Reporting) 
 
 
 async def test_a_report_that_arrives_before_its_edition_is_shown_and_gains_the_outcome_later(
-        reporting: Reporting) -> None:
+    reporting: Reporting,
+) -> None:
     await reporting.deliver(session_completed())
     before = await reporting.http.get(f"/reports/{EDITION}/1")
     assert before.status_code == 200
@@ -156,8 +186,15 @@ async def test_a_report_that_arrives_before_its_edition_is_shown_and_gains_the_o
     assert "Werkplaatsen wijkgericht werken · Bijeenkomst 1" in text_of(after.text)
 
 
-@pytest.mark.parametrize("path", [f"/reports/{EDITION}/3", "/reports/2010-voorjaar/1", f"/reports/{EDITION}/een",
-                                  f"/reports/{EDITION}/99999999999999999999"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        f"/reports/{EDITION}/3",
+        "/reports/2010-voorjaar/1",
+        f"/reports/{EDITION}/een",
+        f"/reports/{EDITION}/99999999999999999999",
+    ],
+)
 async def test_an_unknown_report_answers_404_with_a_dutch_page(reporting: Reporting, path: str) -> None:
     await reporting.deliver(session_completed())
     response = await reporting.http.get(path)
@@ -175,8 +212,13 @@ async def test_the_index_lists_published_session_reports_newest_first(reporting:
     listed = response.text.split('<ul class="reports">')[1].split("</ul>")[0]
     links = re.findall(r'<a href="(/reports/[^"]+)">', listed)
     # The edition has two sessions: after the second, the round's report comes first.
-    assert links == [f"/reports/{EDITION}", f"/reports/{EDITION}.pdf", f"/reports/{EDITION}.md",
-                     f"/reports/{EDITION}/2", f"/reports/{EDITION}/1"]
+    assert links == [
+        f"/reports/{EDITION}",
+        f"/reports/{EDITION}.pdf",
+        f"/reports/{EDITION}.md",
+        f"/reports/{EDITION}/2",
+        f"/reports/{EDITION}/1",
+    ]
     assert "7 november 2027" in response.text and "15 oktober 2027" in response.text
 
 
@@ -196,43 +238,76 @@ async def test_a_redelivered_session_completed_has_no_second_effect(reporting: R
 
 # The round's report, retraction and the feed
 
+
 def trio_registered(rid: str, code: str, name: str, consent: bool, members: list[str]) -> Any:
     from shared.contract.registration import TrioRegistered
 
     domains = ["sociaal", "fysiek", "veiligheid"]
     return TrioRegistered(
-        registration_id=rid, edition=EDITION, registered_at=FIRST - timedelta(days=40),
-        municipality={"code": code, "name": name, "province": "Gelderland", "inhabitants": 60000,
-                      "size_class": "middelgroot", "m50_member": False},
-        members=[{"member_id": f"{rid}-{i}", "name": member, "email": f"{rid}{i}@gemeente.example",
-                  "role": "wijkambtenaar" if i == 0 else "sectorambtenaar", "domain": domains[i], "language": "nl"}
-                 for i, member in enumerate(members)],
-        case={"title": f"Pleinen in {name}", "neighbourhood": "De Burgt" if name == "Barneveld" else "Het Franse Gat",
-              "summary": f"In {name} vraagt {members[0]} hulp bij groene pleinen.", "domains": ["fysiek", "sociaal"]},
-        fee={"amount_cents": 20000, "waived": True, "reason": "middelgroot"}, priority=True,
-        preferred_domain_mix=True, consent={"privacy": True, "publish_municipality_name": consent}, channel="web",
+        registration_id=rid,
+        edition=EDITION,
+        registered_at=FIRST - timedelta(days=40),
+        municipality={
+            "code": code,
+            "name": name,
+            "province": "Gelderland",
+            "inhabitants": 60000,
+            "size_class": "middelgroot",
+            "m50_member": False,
+        },
+        members=[
+            {
+                "member_id": f"{rid}-{i}",
+                "name": member,
+                "email": f"{rid}{i}@gemeente.example",
+                "role": "wijkambtenaar" if i == 0 else "sectorambtenaar",
+                "domain": domains[i],
+                "language": "nl",
+            }
+            for i, member in enumerate(members)
+        ],
+        case={
+            "title": f"Pleinen in {name}",
+            "neighbourhood": "De Burgt" if name == "Barneveld" else "Het Franse Gat",
+            "summary": f"In {name} vraagt {members[0]} hulp bij groene pleinen.",
+            "domains": ["fysiek", "sociaal"],
+        },
+        fee={"amount_cents": 20000, "waived": True, "reason": "middelgroot"},
+        priority=True,
+        preferred_domain_mix=True,
+        consent={"privacy": True, "publish_municipality_name": consent},
+        channel="web",
     )
 
 
 async def hold_the_round(reporting: Reporting, **lessons: list[str]) -> None:
     from shared.contract.scheduling import AttendanceRecorded, TrioPlaced
 
-    await reporting.deliver(trio_registered("r1", "GM0203", "Barneveld", False,
-                                            ["Anna de Vries", "Pieter Groen", "Fatima El Amrani"]))
-    await reporting.deliver(trio_registered("r2", "GM0345", "Veenendaal", True,
-                                            ["Sanne Bos", "Mehmet Yılmaz", "Laura Mitchell"]))
+    await reporting.deliver(
+        trio_registered("r1", "GM0203", "Barneveld", False, ["Anna de Vries", "Pieter Groen", "Fatima El Amrani"])
+    )
+    await reporting.deliver(
+        trio_registered("r2", "GM0345", "Veenendaal", True, ["Sanne Bos", "Mehmet Yılmaz", "Laura Mitchell"])
+    )
     for rid in ("r1", "r2"):
         await reporting.deliver(TrioPlaced(registration_id=rid, edition=EDITION, via="allocation"))
     await reporting.deliver(AttendanceRecorded(edition=EDITION, session_number=1, present=["r1", "r2"]))
     await reporting.deliver(edition_scheduled())
-    await reporting.deliver(session_completed(1, FIRST, lessons=lessons.get("first", [
-        "Anna de Vries uit Barneveld: bewoners betrekken kost tijd."])))
-    await reporting.deliver(session_completed(2, SECOND, lessons=lessons.get("second", [
-        "Bewoners betrekken lukt met een stip op de horizon."])))
+    await reporting.deliver(
+        session_completed(
+            1, FIRST, lessons=lessons.get("first", ["Anna de Vries uit Barneveld: bewoners betrekken kost tijd."])
+        )
+    )
+    await reporting.deliver(
+        session_completed(
+            2, SECOND, lessons=lessons.get("second", ["Bewoners betrekken lukt met een stip op de horizon."])
+        )
+    )
 
 
 async def test_after_the_last_session_the_rounds_report_is_online_anonymised_with_themes_cases_and_numbers(
-        reporting: Reporting) -> None:
+    reporting: Reporting,
+) -> None:
     await hold_the_round(reporting)
     response = await reporting.http.get(f"/reports/{EDITION}")
     assert response.status_code == 200
@@ -252,7 +327,8 @@ async def test_after_the_last_session_the_rounds_report_is_online_anonymised_wit
 
 
 async def test_the_rounds_report_as_markdown_escapes_what_markdown_or_html_would_interpret(
-        reporting: Reporting) -> None:
+    reporting: Reporting,
+) -> None:
     await hold_the_round(reporting, first=["<script>alert(1)</script> en *nadruk* van Anna de Vries"])
     response = await reporting.http.get(f"/reports/{EDITION}.md")
     assert response.status_code == 200
@@ -282,12 +358,16 @@ async def retract(reporting: Reporting, session_number: int | None) -> None:
     from shared.contract.reporting import RetractReport
 
     body = RetractReport(edition=EDITION, session_number=session_number).model_dump_json().encode()
-    await reporting.consumers[RetractReport.routing_key](Incoming(
-        body=body, routing_key=RetractReport.routing_key, message_id=str(uuid.uuid4()), message_type="RetractReport"))
+    await reporting.consumers[RetractReport.routing_key](
+        Incoming(
+            body=body, routing_key=RetractReport.routing_key, message_id=str(uuid.uuid4()), message_type="RetractReport"
+        )
+    )
 
 
 async def test_a_retracted_session_report_answers_410_in_dutch_and_leaves_the_index_and_feed(
-        reporting: Reporting) -> None:
+    reporting: Reporting,
+) -> None:
     await hold_the_round(reporting)
     await retract(reporting, 1)
     response = await reporting.http.get(f"/reports/{EDITION}/1")
@@ -325,13 +405,15 @@ async def test_the_atom_feed_lists_published_reports_with_absolute_links(reporti
     atom = "{http://www.w3.org/2005/Atom}"
     feed = ET.fromstring(response.content)
     links = [e.find(f"{atom}link").get("href") for e in feed.findall(f"{atom}entry")]
-    assert links == [f"{PUBLIC_URL}/reports/{EDITION}", f"{PUBLIC_URL}/reports/{EDITION}/2",
-                     f"{PUBLIC_URL}/reports/{EDITION}/1"]
+    assert links == [
+        f"{PUBLIC_URL}/reports/{EDITION}",
+        f"{PUBLIC_URL}/reports/{EDITION}/2",
+        f"{PUBLIC_URL}/reports/{EDITION}/1",
+    ]
     assert "Anna" not in response.text and "Barneveld" not in response.text
 
 
-async def test_the_session_page_shows_who_was_present_by_size_class_province_and_domain(
-        reporting: Reporting) -> None:
+async def test_the_session_page_shows_who_was_present_by_size_class_province_and_domain(reporting: Reporting) -> None:
     await hold_the_round(reporting)
     text = text_of((await reporting.http.get(f"/reports/{EDITION}/1")).text)
     assert "2 middelgrote gemeenten" in text
@@ -344,6 +426,7 @@ async def test_the_session_page_shows_who_was_present_by_size_class_province_and
 async def test_names_that_arrive_after_the_notes_are_scrubbed_all_the_same(reporting: Reporting) -> None:
     await reporting.deliver(session_completed(1, FIRST, lessons=["Laura Mitchell gaf het voorbeeld."]))
     assert "Laura Mitchell" in (await reporting.http.get(f"/reports/{EDITION}/1")).text
-    await reporting.deliver(trio_registered("r2", "GM0345", "Veenendaal", True,
-                                            ["Sanne Bos", "Mehmet Yılmaz", "Laura Mitchell"]))
+    await reporting.deliver(
+        trio_registered("r2", "GM0345", "Veenendaal", True, ["Sanne Bos", "Mehmet Yılmaz", "Laura Mitchell"])
+    )
     assert "[verwijderd] gaf het voorbeeld." in (await reporting.http.get(f"/reports/{EDITION}/1")).text

@@ -84,8 +84,11 @@ class FakeRegistrations:
         self.statuses[registration_id] = (edition, status)
 
     async def pool(self, edition: str) -> list[Trio]:
-        return [trio for rid, (ed, trio) in self.copies.items()
-                if ed == edition and self.statuses.get(rid) == (edition, "approved")]
+        return [
+            trio
+            for rid, (ed, trio) in self.copies.items()
+            if ed == edition and self.statuses.get(rid) == (edition, "approved")
+        ]
 
     async def of_edition(self, edition: str) -> set[str]:
         return {rid for rid, (ed, _) in self.copies.items() if ed == edition}
@@ -122,29 +125,50 @@ class World:
     async def schedule(self, command: ScheduleEdition | None = None, now: datetime = NOW) -> None:
         await handlers.schedule_edition(command or self.command, **self.deps(), now=now)
 
-    async def register(self, *, priority: bool = False, size_class: str = "klein", domains=("fysiek", "sociaal"),
-                       municipality: str | None = None, now: datetime = NOW) -> str:
+    async def register(
+        self,
+        *,
+        priority: bool = False,
+        size_class: str = "klein",
+        domains=("fysiek", "sociaal"),
+        municipality: str | None = None,
+        now: datetime = NOW,
+    ) -> str:
         rid = str(uuid.uuid4())
         self.registered_at += timedelta(minutes=1)
         await handlers.remember_registration(
-            trio_registered(self.slug, rid, self.registered_at, priority, size_class, domains,
-                            municipality or f"GM{len(self.registrations.copies):04d}"),
-            **self.deps(), now=now)
+            trio_registered(
+                self.slug,
+                rid,
+                self.registered_at,
+                priority,
+                size_class,
+                domains,
+                municipality or f"GM{len(self.registrations.copies):04d}",
+            ),
+            **self.deps(),
+            now=now,
+        )
         return rid
 
     async def approve(self, rid: str, now: datetime = NOW) -> None:
         await handlers.registration_approved(
             RegistrationApproved(registration_id=rid, edition=self.slug, approved_at=now, by_organizer=True),
-            **self.deps(), now=now)
+            **self.deps(),
+            now=now,
+        )
 
     async def cancel(self, rid: str, now: datetime) -> None:
-        await handlers.registration_left(RegistrationCancelled(registration_id=rid, edition=self.slug),
-                                         **self.deps(), now=now)
+        await handlers.registration_left(
+            RegistrationCancelled(registration_id=rid, edition=self.slug), **self.deps(), now=now
+        )
 
     async def decline(self, rid: str, now: datetime = NOW) -> None:
         await handlers.registration_left(
             RegistrationDeclined(registration_id=rid, edition=self.slug, declined_at=now, by_organizer=False),
-            **self.deps(), now=now)
+            **self.deps(),
+            now=now,
+        )
 
     async def approved_trios(self, count: int, **kwargs: object) -> list[str]:
         ids = []
@@ -179,20 +203,46 @@ def seed_command(**changes: object) -> ScheduleEdition:
     return command.model_copy(update=changes)
 
 
-def trio_registered(edition: str, rid: str, registered_at: datetime, priority: bool, size_class: str,
-                    domains: tuple[str, ...], municipality: str) -> TrioRegistered:
+def trio_registered(
+    edition: str,
+    rid: str,
+    registered_at: datetime,
+    priority: bool,
+    size_class: str,
+    domains: tuple[str, ...],
+    municipality: str,
+) -> TrioRegistered:
     roles = [Role.wijkambtenaar, Role.sectorambtenaar, Role.sectorambtenaar]
-    members = [RegisteredMember(member_id=f"{rid}-{i}", name=f"Lid {i}", email=f"lid{i}@gemeente.example",
-                                role=roles[i], domain=Domain(domains[i % len(domains)]), language=Language.nl)
-               for i in range(3)]
+    members = [
+        RegisteredMember(
+            member_id=f"{rid}-{i}",
+            name=f"Lid {i}",
+            email=f"lid{i}@gemeente.example",
+            role=roles[i],
+            domain=Domain(domains[i % len(domains)]),
+            language=Language.nl,
+        )
+        for i in range(3)
+    ]
     return TrioRegistered(
-        registration_id=rid, edition=edition, registered_at=registered_at,
-        municipality=MunicipalityInfo(code=municipality, name="Gemeente", province="Utrecht", inhabitants=50000,
-                                      size_class=size_class, m50_member=False),
+        registration_id=rid,
+        edition=edition,
+        registered_at=registered_at,
+        municipality=MunicipalityInfo(
+            code=municipality,
+            name="Gemeente",
+            province="Utrecht",
+            inhabitants=50000,
+            size_class=size_class,
+            m50_member=False,
+        ),
         members=members,
         case=Case(title="Casus", neighbourhood="Wijk", summary="Samenvatting", domains=["fysiek", "sociaal"]),
-        fee=Fee(amount_cents=0, waived=True), priority=priority, preferred_domain_mix=True,
-        consent=Consent(privacy=True), channel="web",
+        fee=Fee(amount_cents=0, waived=True),
+        priority=priority,
+        preferred_domain_mix=True,
+        consent=Consent(privacy=True),
+        channel="web",
     )
 
 
@@ -232,8 +282,12 @@ async def test_moving_a_session_raises_its_calendar_sequence() -> None:
     world = World()
     await world.schedule()
     sessions = [s.model_copy() for s in world.command.sessions]
-    sessions[1] = sessions[1].model_copy(update={"starts_at": sessions[1].starts_at + timedelta(hours=1),
-                                                 "ends_at": sessions[1].ends_at + timedelta(hours=1)})
+    sessions[1] = sessions[1].model_copy(
+        update={
+            "starts_at": sessions[1].starts_at + timedelta(hours=1),
+            "ends_at": sessions[1].ends_at + timedelta(hours=1),
+        }
+    )
     await world.schedule(world.command.model_copy(update={"sessions": sessions}))
     assert [s.sequence for s in world.edition.sessions] == [0, 1, 0]
     assert world.of(SessionRescheduled) == []  # nobody holds an invitation before the allocation
@@ -258,8 +312,7 @@ async def test_more_places_after_the_allocation_are_filled_from_the_waitlist() -
     bigger = world.command.model_copy(update={"capacity": Capacity(min_trios=6, max_trios=9)})
     await world.schedule(bigger, now=world.deadline + timedelta(hours=1))
     assert [(e.registration_id, e.via) for e in world.of(TrioPlaced)] == [(ids[8], "waitlist")]
-    assert [(e.registration_id, e.position, e.previous_position) for e in world.of(TrioWaitlisted)] == [
-        (ids[9], 1, 2)]
+    assert [(e.registration_id, e.position, e.previous_position) for e in world.of(TrioWaitlisted)] == [(ids[9], 1, 2)]
 
 
 async def test_capacity_cannot_drop_below_the_trios_already_placed() -> None:
@@ -349,8 +402,13 @@ async def test_late_approvals_without_a_free_place_join_the_waitlist_in_priority
     assert world.positions() == {priority: 1, early_other: 2, later_other: 3}
     # Each move was announced with where the trio came from.
     moves = [(e.registration_id, e.previous_position, e.position) for e in world.of(TrioWaitlisted)]
-    assert moves == [(later_other, None, 1), (priority, None, 1), (later_other, 1, 2),
-                     (early_other, None, 2), (later_other, 2, 3)]
+    assert moves == [
+        (later_other, None, 1),
+        (priority, None, 1),
+        (later_other, 1, 2),
+        (early_other, None, 2),
+        (later_other, 2, 3),
+    ]
 
 
 async def test_an_approval_that_overtakes_its_registration_is_kept_and_applied_when_the_registration_arrives() -> None:
@@ -363,7 +421,9 @@ async def test_an_approval_that_overtakes_its_registration_is_kept_and_applied_w
     assert world.of(TrioPlaced) == []
     await handlers.remember_registration(
         trio_registered(world.slug, rid, NOW, False, "klein", ("fysiek", "sociaal"), "GM0001"),
-        **world.deps(), now=after)
+        **world.deps(),
+        now=after,
+    )
     assert [(e.registration_id, e.via) for e in world.of(TrioPlaced)] == [(rid, "direct")]
 
 
@@ -413,9 +473,14 @@ async def test_a_waitlisted_trio_that_leaves_closes_the_gap_and_only_moved_trios
     await world.cancel(ids[9], now=world.deadline + timedelta(hours=1))
     assert world.of(PlaceReleased) == []
     assert [(e.registration_id, e.position, e.previous_position) for e in world.of(TrioWaitlisted)] == [
-        (ids[10], 2, 3), (ids[11], 3, 4)]
+        (ids[10], 2, 3),
+        (ids[11], 3, 4),
+    ]
     assert [(w.registration_id, w.position) for w in world.edition.waitlist] == [
-        (ids[8], 1), (ids[10], 2), (ids[11], 3)]
+        (ids[8], 1),
+        (ids[10], 2),
+        (ids[11], 3),
+    ]
 
 
 async def test_a_declined_registration_leaves_the_pool() -> None:
@@ -470,7 +535,7 @@ async def test_seating_is_replanned_for_sessions_still_to_come_when_a_trio_leave
     assert [p.session_number for p in world.of(SeatingPlanned)] == [2, 3]
     assert world.edition.sessions[0].tables == held
     later = [t for s in world.edition.sessions for t in s.tables or []]
-    assert all(ids[3] not in t for t in later[len(held):])
+    assert all(ids[3] not in t for t in later[len(held) :])
     pairs = [frozenset(p) for t in later for p in itertools.combinations(t, 2)]
     assert len(pairs) == len(set(pairs))
 
@@ -485,9 +550,16 @@ async def test_rescheduling_a_session_announces_old_and_new_times_with_a_higher_
     starts, ends = session.starts_at + timedelta(days=2), session.ends_at + timedelta(days=2)
     for shift in (0, 1):
         await handlers.reschedule_session(
-            RescheduleSession(edition=world.slug, session_number=2, starts_at=starts + timedelta(hours=shift),
-                              ends_at=ends + timedelta(hours=shift)),
-            editions=world.editions, emit=world.emitted.append, now=NOW)
+            RescheduleSession(
+                edition=world.slug,
+                session_number=2,
+                starts_at=starts + timedelta(hours=shift),
+                ends_at=ends + timedelta(hours=shift),
+            ),
+            editions=world.editions,
+            emit=world.emitted.append,
+            now=NOW,
+        )
     first, second = world.of(SessionRescheduled)
     assert (first.sequence, second.sequence) == (1, 2)
     assert (first.previous_starts_at, first.starts_at) == (session.starts_at, starts)
@@ -500,8 +572,13 @@ async def test_a_session_cannot_be_moved_to_end_before_it_starts() -> None:
     session = world.edition.sessions[1]
     with pytest.raises(CommandRefused) as refused:
         await handlers.reschedule_session(
-            RescheduleSession(edition=world.slug, session_number=2, starts_at=session.ends_at,
-                              ends_at=session.starts_at), editions=world.editions, emit=[].append, now=NOW)
+            RescheduleSession(
+                edition=world.slug, session_number=2, starts_at=session.ends_at, ends_at=session.starts_at
+            ),
+            editions=world.editions,
+            emit=[].append,
+            now=NOW,
+        )
     assert [(e.field, e.code) for e in refused.value.errors] == [("ends_at", "session_ends_before_start")]
 
 
@@ -510,12 +587,14 @@ async def test_attendance_of_a_held_session_is_recorded_and_counted_at_completio
     await world.schedule()
     ids = await world.approved_trios(3)
     after = world.first_start + timedelta(hours=5)
-    await handlers.record_attendance(RecordAttendance(edition=world.slug, session_number=1, present=ids),
-                                     **world.deps(), now=after)
+    await handlers.record_attendance(
+        RecordAttendance(edition=world.slug, session_number=1, present=ids), **world.deps(), now=after
+    )
     (recorded,) = world.of(AttendanceRecorded)
     assert recorded.present == ids
-    await handlers.complete_session(CompleteSession(edition=world.slug, session_number=1, notes={}),
-                                    **world.deps(), now=after)
+    await handlers.complete_session(
+        CompleteSession(edition=world.slug, session_number=1, notes={}), **world.deps(), now=after
+    )
     (completed,) = world.of(SessionCompleted)
     assert (completed.attendance.trios, completed.attendance.municipalities) == (3, 3)
 
@@ -527,7 +606,9 @@ async def test_attendance_names_only_registrations_of_the_edition() -> None:
     with pytest.raises(CommandRefused) as refused:
         await handlers.record_attendance(
             RecordAttendance(edition=world.slug, session_number=1, present=[rid, "someone-else"]),
-            **world.deps(), now=world.first_start + timedelta(hours=1))
+            **world.deps(),
+            now=world.first_start + timedelta(hours=1),
+        )
     assert [(e.field, e.code) for e in refused.value.errors] == [("present[1]", "unknown_registration")]
 
 
@@ -535,8 +616,9 @@ async def test_attendance_cannot_be_recorded_before_the_session() -> None:
     world = World()
     await world.schedule()
     with pytest.raises(CommandRefused) as refused:
-        await handlers.record_attendance(RecordAttendance(edition=world.slug, session_number=1, present=[]),
-                                         **world.deps(), now=NOW)
+        await handlers.record_attendance(
+            RecordAttendance(edition=world.slug, session_number=1, present=[]), **world.deps(), now=NOW
+        )
     assert refused.value.errors[0].code == "not_started"
 
 
@@ -548,8 +630,9 @@ async def test_completing_a_held_session_publishes_notes_and_attendance() -> Non
         await world.registrations.add(world.slug, Trio(rid, False, NOW, code))
     after = world.command.sessions[0].ends_at + timedelta(hours=2)
     notes = {"lessons": ["Begin bij de opgave van de wijk."], "instruments": [], "quotes": [], "next_steps": []}
-    await handlers.complete_session(CompleteSession(edition=world.slug, session_number=1, notes=notes),
-                                    **world.deps(), now=after)
+    await handlers.complete_session(
+        CompleteSession(edition=world.slug, session_number=1, notes=notes), **world.deps(), now=after
+    )
     (event,) = world.of(SessionCompleted)
     assert (event.attendance.trios, event.attendance.municipalities) == (3, 2)
     assert event.notes.lessons == ["Begin bij de opgave van de wijk."]
@@ -559,8 +642,9 @@ async def test_a_session_that_has_not_been_held_cannot_be_completed() -> None:
     world = World()
     await world.schedule()
     with pytest.raises(CommandRefused) as refused:
-        await handlers.complete_session(CompleteSession(edition=world.slug, session_number=2, notes={}),
-                                        **world.deps(), now=NOW)
+        await handlers.complete_session(
+            CompleteSession(edition=world.slug, session_number=2, notes={}), **world.deps(), now=NOW
+        )
     assert refused.value.errors[0].code == "not_started"
 
 
@@ -579,4 +663,7 @@ def test_seed_programme_moves_into_the_future_keeping_local_times() -> None:
     command = moved_into_future(load_programme(), NOW)
     assert command.registration_deadline > NOW
     assert [s.starts_at.strftime("%m-%d %H:%M") for s in command.sessions] == [
-        "10-15 13:00", "11-07 13:00", "01-14 13:00"]
+        "10-15 13:00",
+        "11-07 13:00",
+        "01-14 13:00",
+    ]

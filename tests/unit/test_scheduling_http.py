@@ -55,32 +55,70 @@ class Scheduling:
         self.slug = self.command.edition
 
     async def send(self, routing_key: str, body: dict) -> None:
-        await self.consumers[routing_key](Incoming(body=json.dumps(body).encode(), routing_key=routing_key,
-                                                   message_id=str(uuid.uuid4())))
+        await self.consumers[routing_key](
+            Incoming(body=json.dumps(body).encode(), routing_key=routing_key, message_id=str(uuid.uuid4()))
+        )
 
     async def publish(self, data: TrioRegistered | RegistrationApproved | RegistrationCancelled) -> None:
         event_id = str(uuid.uuid4())
-        body = Event[type(data)](event_id=event_id, type=type(data).__name__, version=1,  # type: ignore[misc]
-                                 occurred_at=self.clock(), producer="registration", correlation_id=event_id,
-                                 causation_id=event_id, data=data)
-        await self.consumers[data.routing_key](Incoming(body=body.model_dump_json().encode(),
-                                                        routing_key=data.routing_key, message_id=event_id))
+        body = Event[type(data)](
+            event_id=event_id,
+            type=type(data).__name__,
+            version=1,  # type: ignore[misc]
+            occurred_at=self.clock(),
+            producer="registration",
+            correlation_id=event_id,
+            causation_id=event_id,
+            data=data,
+        )
+        await self.consumers[data.routing_key](
+            Incoming(body=body.model_dump_json().encode(), routing_key=data.routing_key, message_id=event_id)
+        )
 
     async def approved_trio(self, n: int) -> str:
         rid = str(uuid.uuid4())
-        await self.publish(TrioRegistered.model_validate({
-            "registration_id": rid, "edition": self.slug, "registered_at": (NOW + timedelta(minutes=n)).isoformat(),
-            "municipality": {"code": f"GM{n:04d}", "name": "Gemeente", "province": "Utrecht", "inhabitants": 50000,
-                             "size_class": "middelgroot", "m50_member": False},
-            "members": [{"member_id": f"{rid}-{i}", "name": "Lid", "email": f"lid{i}@gemeente.example",
-                         "role": "wijkambtenaar", "domain": ["sociaal", "fysiek", "bestuur"][i], "language": "nl"}
-                        for i in range(3)],
-            "case": {"title": "Casus", "neighbourhood": "Wijk", "summary": "Samenvatting",
-                     "domains": ["fysiek", "sociaal"]},
-            "fee": {"amount_cents": 0, "waived": True}, "priority": True, "preferred_domain_mix": True,
-            "consent": {"privacy": True}, "channel": "web"}))
-        await self.publish(RegistrationApproved(registration_id=rid, edition=self.slug, approved_at=self.clock(),
-                                                by_organizer=True))
+        await self.publish(
+            TrioRegistered.model_validate(
+                {
+                    "registration_id": rid,
+                    "edition": self.slug,
+                    "registered_at": (NOW + timedelta(minutes=n)).isoformat(),
+                    "municipality": {
+                        "code": f"GM{n:04d}",
+                        "name": "Gemeente",
+                        "province": "Utrecht",
+                        "inhabitants": 50000,
+                        "size_class": "middelgroot",
+                        "m50_member": False,
+                    },
+                    "members": [
+                        {
+                            "member_id": f"{rid}-{i}",
+                            "name": "Lid",
+                            "email": f"lid{i}@gemeente.example",
+                            "role": "wijkambtenaar",
+                            "domain": ["sociaal", "fysiek", "bestuur"][i],
+                            "language": "nl",
+                        }
+                        for i in range(3)
+                    ],
+                    "case": {
+                        "title": "Casus",
+                        "neighbourhood": "Wijk",
+                        "summary": "Samenvatting",
+                        "domains": ["fysiek", "sociaal"],
+                    },
+                    "fee": {"amount_cents": 0, "waived": True},
+                    "priority": True,
+                    "preferred_domain_mix": True,
+                    "consent": {"privacy": True},
+                    "channel": "web",
+                }
+            )
+        )
+        await self.publish(
+            RegistrationApproved(registration_id=rid, edition=self.slug, approved_at=self.clock(), by_organizer=True)
+        )
         return rid
 
     async def get(self, path: str, **headers: str) -> httpx.Response:
@@ -93,8 +131,9 @@ class Scheduling:
 
     async def events(self, name: str) -> list[dict]:
         async with self.store.db.sessions() as session:
-            bodies = (await session.execute(select(Outbox.body).where(Outbox.message_type == name)
-                                            .order_by(Outbox.position))).scalars()
+            bodies = (
+                await session.execute(select(Outbox.body).where(Outbox.message_type == name).order_by(Outbox.position))
+            ).scalars()
             return [json.loads(b)["data"] for b in bodies]
 
 
@@ -161,7 +200,8 @@ async def test_allocation_shows_organisers_who_is_placed_and_why(scheduling: Sch
     await entrypoints.allocate_due(scheduling.store, scheduling.command.registration_deadline)
     view = (await scheduling.get(path, Authorization=f"Bearer {TOKEN}")).json()
     assert [(p["registration_id"], p["place"], p["via"]) for p in view["placed"]] == [
-        (rid, n, "allocation") for n, rid in enumerate(ids[:8], start=1)]
+        (rid, n, "allocation") for n, rid in enumerate(ids[:8], start=1)
+    ]
     (waiting,) = view["waitlist"]
     assert (waiting["registration_id"], waiting["position"], waiting["priority"]) == (ids[8], 1, True)
     assert waiting["reason"].startswith("voorrangsgroep, aangemeld op ")
@@ -175,7 +215,8 @@ async def test_the_edition_calendar_has_one_event_per_session_in_amsterdam_time(
     assert calendar["METHOD"] == "PUBLISH"
     events = calendar.walk("VEVENT")
     assert [str(e["UID"]) for e in events] == [
-        f"{scheduling.slug}-bijeenkomst-{n}@werkplaatsen.platform31.nl" for n in (1, 2, 3)]
+        f"{scheduling.slug}-bijeenkomst-{n}@werkplaatsen.platform31.nl" for n in (1, 2, 3)
+    ]
     first = events[0]
     assert first.decoded("DTSTART") == scheduling.command.sessions[0].starts_at
     assert first["DTSTART"].params["TZID"] == "Europe/Amsterdam"

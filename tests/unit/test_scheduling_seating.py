@@ -18,10 +18,17 @@ DOMAINS = ["fysiek", "sociaal", "veiligheid", "economie", "bestuur", "overig"]
 
 trio = st.builds(
     lambda n, size_class, domains, municipality: Trio(
-        registration_id=f"r{n:05d}", priority=size_class == "middelgroot", registered_at=T0,
-        municipality=f"GM{municipality:04d}", size_class=size_class, domains=tuple(sorted(domains))),
-    st.integers(0, 99_999), st.sampled_from(SIZE_CLASSES),
-    st.sets(st.sampled_from(DOMAINS), min_size=2, max_size=3), st.integers(1, 400),
+        registration_id=f"r{n:05d}",
+        priority=size_class == "middelgroot",
+        registered_at=T0,
+        municipality=f"GM{municipality:04d}",
+        size_class=size_class,
+        domains=tuple(sorted(domains)),
+    ),
+    st.integers(0, 99_999),
+    st.sampled_from(SIZE_CLASSES),
+    st.sets(st.sampled_from(DOMAINS), min_size=2, max_size=3),
+    st.integers(1, 400),
 )
 trios = st.lists(trio, min_size=0, max_size=24, unique_by=lambda t: t.registration_id)
 

@@ -15,8 +15,7 @@ from shared.municipalities import MunicipalityIndex, SizeBand, read_municipaliti
 
 
 def test_amounts_are_written_as_dutch_readers_write_them() -> None:
-    assert (euro(20000), euro(123456789), euro(5), euro(-1250)) == (
-        "€ 200,00", "€ 1.234.567,89", "€ 0,05", "-€ 12,50")
+    assert (euro(20000), euro(123456789), euro(5), euro(-1250)) == ("€ 200,00", "€ 1.234.567,89", "€ 0,05", "-€ 12,50")
     assert (euro_compact(120000), euro_compact(1250), euro_compact(0)) == ("€ 1.200", "€ 12,50", "€ 0")
 
 
@@ -36,11 +35,14 @@ def test_the_shared_loader_reads_what_registration_reads() -> None:
 
 
 def test_the_chat_reads_the_same_files_with_the_same_band_by_default() -> None:
-    settings = ChatSettings(werkplaatsen_chat_homeserver="https://matrix.example.org",
-                            werkplaatsen_chat_user="@bot:example.org", werkplaatsen_chat_password="x",
-                            werkplaatsen_broker_url="amqp://localhost")
+    settings = ChatSettings(
+        werkplaatsen_chat_homeserver="https://matrix.example.org",
+        werkplaatsen_chat_user="@bot:example.org",
+        werkplaatsen_chat_password="x",
+        werkplaatsen_broker_url="amqp://localhost",
+    )
     config = RegistrationConfig()
-    assert chat_settings.MUNICIPALITIES_FILE == MUNICIPALITIES_FILE.resolve()
+    assert MUNICIPALITIES_FILE.resolve() == chat_settings.MUNICIPALITIES_FILE
     assert settings.registration_m50_file == M50_FILE.resolve()
     assert settings.band == config.band == SizeBand(40_000, 100_000)
 

@@ -32,11 +32,17 @@ async def store(tmp_path: Path) -> AsyncIterator[MessageStore]:
 
 
 def cancelled_event(event_id: str) -> Incoming:
-    body = {"event_id": event_id, "type": "RegistrationCancelled", "version": 1, "occurred_at": NOW.isoformat(),
-            "producer": "registration", "correlation_id": "c-1", "causation_id": "c-1",
-            "data": {"registration_id": "r-1", "edition": "2027-voorjaar"}}
-    return Incoming(body=json.dumps(body).encode(), routing_key=RegistrationCancelled.routing_key,
-                    message_id=event_id)
+    body = {
+        "event_id": event_id,
+        "type": "RegistrationCancelled",
+        "version": 1,
+        "occurred_at": NOW.isoformat(),
+        "producer": "registration",
+        "correlation_id": "c-1",
+        "causation_id": "c-1",
+        "data": {"registration_id": "r-1", "edition": "2027-voorjaar"},
+    }
+    return Incoming(body=json.dumps(body).encode(), routing_key=RegistrationCancelled.routing_key, message_id=event_id)
 
 
 class Repository:
@@ -45,18 +51,23 @@ class Repository:
 
 
 async def test_handlers_of_one_line_get_their_dependencies_by_name_and_share_one_repository(
-        store: MessageStore) -> None:
+    store: MessageStore,
+) -> None:
     seen: list[dict[str, Any]] = []
 
-    async def first(event: RegistrationCancelled, *, trios: Repository, now: datetime, occurred_at: datetime,
-                    setting: str) -> None:
+    async def first(
+        event: RegistrationCancelled, *, trios: Repository, now: datetime, occurred_at: datetime, setting: str
+    ) -> None:
         seen.append({"event": event.registration_id, "trios": trios, "now": now, "at": occurred_at, "setting": setting})
 
     async def second(event: RegistrationCancelled, *, trios: Repository, envelope: Any) -> None:
         seen.append({"trios": trios, "event_id": envelope.event_id})
 
-    consumers = subscribe([on(RegistrationCancelled, first, second)], store, Dependencies(
-        per_transaction={"trios": Repository}, fixed={"setting": "fixed value"}, clock=lambda: NOW))
+    consumers = subscribe(
+        [on(RegistrationCancelled, first, second)],
+        store,
+        Dependencies(per_transaction={"trios": Repository}, fixed={"setting": "fixed value"}, clock=lambda: NOW),
+    )
     event_id = str(uuid.uuid4())
     assert await consumers[RegistrationCancelled.routing_key](cancelled_event(event_id)) is True
     assert seen[0]["event"] == "r-1" and seen[0]["now"] == NOW and seen[0]["at"] == NOW
@@ -69,7 +80,8 @@ async def test_handlers_of_one_line_get_their_dependencies_by_name_and_share_one
 
 
 async def test_a_handler_that_needs_what_the_service_does_not_provide_stops_the_wiring_naming_both(
-        store: MessageStore) -> None:
+    store: MessageStore,
+) -> None:
     async def needy(event: RegistrationCancelled, *, mailer: object) -> None: ...
 
     with pytest.raises(TypeError, match="needs mailer"):
@@ -85,8 +97,10 @@ async def test_a_command_line_has_one_handler_whose_return_is_the_reply_ids(stor
     with pytest.raises(ValueError, match="exactly one handler"):
         on(CloseRegistration, close, other)
     consumers = subscribe([on(CloseRegistration, close)], store)
-    reply = await consumers.command(CloseRegistration, Incoming(
-        body=b'{"edition": "2027-voorjaar"}', routing_key=CloseRegistration.routing_key, message_id="m-1"))
+    reply = await consumers.command(
+        CloseRegistration,
+        Incoming(body=b'{"edition": "2027-voorjaar"}', routing_key=CloseRegistration.routing_key, message_id="m-1"),
+    )
     assert reply.status == "accepted" and reply.ids == {"edition": "2027-voorjaar"}
 
 

@@ -7,6 +7,7 @@ import email.policy
 from email import headerregistry
 from email.message import EmailMessage
 from email.utils import format_datetime, parseaddr
+from typing import cast
 
 from ..domain import Mail
 
@@ -65,7 +66,7 @@ def compose(mail: Mail, mail_from: str) -> EmailMessage:
         )
         message.set_boundary(f"=={mail.notification_id}.mixed==")
         if alternative:
-            message.get_payload()[0].set_boundary(alternative)
+            cast(list[EmailMessage], message.get_payload())[0].set_boundary(alternative)
     for attachment in mail.attachments or []:
         maintype, _, subtype = attachment["content_type"].partition("/")
         message.add_attachment(

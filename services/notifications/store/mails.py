@@ -6,7 +6,9 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import Select, select, update
+from typing import Any, cast
+
+from sqlalchemy import CursorResult, Select, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.db import upsert
@@ -76,7 +78,7 @@ class SqlMails:
             .values(status=SUPERSEDED)
             .execution_options(synchronize_session=False)
         )
-        return int(result.rowcount or 0)
+        return int(cast(CursorResult[Any], result).rowcount or 0)
 
     async def of_registration(self, registration_id: str) -> list[Mail]:
         rows = await self.session.execute(
@@ -105,7 +107,7 @@ class SqlMails:
         result = await self.session.execute(
             update(MailRow).where(MailRow.registration_id == registration_id).values(**blank)
         )
-        return int(result.rowcount or 0)
+        return int(cast(CursorResult[Any], result).rowcount or 0)
 
 
 async def newest_mails(session: AsyncSession, limit: int = 200) -> list[Mail]:
@@ -113,7 +115,7 @@ async def newest_mails(session: AsyncSession, limit: int = 200) -> list[Mail]:
     return [to_mail(r) for r in rows.scalars()]
 
 
-def due_mails(now: datetime) -> Select[tuple[MailRow]]:
+def due_mails(now: datetime) -> Select[MailRow]:
     """Pending mails whose next attempt is due, the longest waiting first."""
     return (
         select(MailRow)
