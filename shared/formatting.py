@@ -1,4 +1,5 @@
-"""Dutch formatting of amounts, dates and times, as every page, document and chat line writes them.
+"""Dutch formatting of amounts, dates and times, as every page, document and chat line writes them, and the same
+in a member's language (Dutch or English) for what is mailed to them.
 
 Times are shown as in Utrecht, where the sessions are: Europe/Amsterdam, whatever the server's zone.
 """
@@ -59,3 +60,74 @@ def dutch_datetime(value: datetime | str | None, with_time: bool = True) -> str:
 def dutch_time(value: datetime) -> str:
     """`17:00 uur`, in Amsterdam."""
     return f"{value.astimezone(AMSTERDAM):%H:%M} uur"
+
+
+# The same in a member's language ("nl" or "en"), as mails, calendar invitations and invoices write them.
+
+MONTH_NAMES = {
+    "nl": (
+        "januari",
+        "februari",
+        "maart",
+        "april",
+        "mei",
+        "juni",
+        "juli",
+        "augustus",
+        "september",
+        "oktober",
+        "november",
+        "december",
+    ),
+    "en": (
+        "January",
+        "February",
+        "March",
+        "April",
+        "May",
+        "June",
+        "July",
+        "August",
+        "September",
+        "October",
+        "November",
+        "December",
+    ),
+}
+
+WEEKDAY_NAMES = {
+    "nl": ("maandag", "dinsdag", "woensdag", "donderdag", "vrijdag", "zaterdag", "zondag"),
+    "en": ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"),
+}
+
+
+def amount_text(cents: int, language: str) -> str:
+    """`€ 242,00` (nl) or `EUR 242.00` (en)."""
+    whole, rest = divmod(cents, 100)
+    if language == "en":
+        return f"EUR {whole:,}.{rest:02d}"
+    return f"€ {whole:,}".replace(",", ".") + f",{rest:02d}"
+
+
+def date_text(day: date, language: str) -> str:
+    return f"{day.day} {MONTH_NAMES[language][day.month - 1]} {day.year}"
+
+
+def day_text(moment: datetime, language: str) -> str:
+    """'dinsdag 15 oktober 2019' in Amsterdam time."""
+    local = moment.astimezone(AMSTERDAM)
+    return (
+        f"{WEEKDAY_NAMES[language][local.weekday()]} {local.day} {MONTH_NAMES[language][local.month - 1]} {local.year}"
+    )
+
+
+def clock_text(moment: datetime, language: str) -> str:
+    local = moment.astimezone(AMSTERDAM)
+    return f"{local.hour:02d}:{local.minute:02d}" if language == "en" else f"{local.hour:02d}.{local.minute:02d}"
+
+
+def moment_text(moment: datetime, language: str) -> str:
+    """'vrijdag 27 september 2019 om 12.00 uur' / 'Friday 27 September 2019 at 12:00'."""
+    if language == "en":
+        return f"{day_text(moment, language)} at {clock_text(moment, language)}"
+    return f"{day_text(moment, language)} om {clock_text(moment, language)} uur"

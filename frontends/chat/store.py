@@ -142,8 +142,9 @@ class ChatStore:
         self.s.add(OutboxRow(send_id=f"wp-{uuid.uuid4()}", kind="matrix", target=room_id, body=text))
 
     def send_command(self, routing_key: str, message_type: str, body: str, message_id: str) -> None:
-        self.s.add(OutboxRow(send_id=message_id, kind="command", target=routing_key, body=body,
-                             message_type=message_type))
+        self.s.add(
+            OutboxRow(send_id=message_id, kind="command", target=routing_key, body=body, message_type=message_type)
+        )
 
     async def outbox(self, limit: int = 50) -> list[OutboxRow]:
         return list((await self.s.execute(select(OutboxRow).order_by(OutboxRow.position).limit(limit))).scalars())
@@ -152,8 +153,9 @@ class ChatStore:
         await self.s.execute(delete(OutboxRow).where(OutboxRow.position == position))
 
     async def await_outcome(self, message_id: str, room_id: str, command_type: str, context: dict[str, Any]) -> None:
-        self.s.add(PendingCommandRow(message_id=message_id, room_id=room_id, command_type=command_type,
-                                     context=context))
+        self.s.add(
+            PendingCommandRow(message_id=message_id, room_id=room_id, command_type=command_type, context=context)
+        )
 
     async def take_pending(self, message_id: str) -> PendingCommandRow | None:
         row = await self.s.get(PendingCommandRow, message_id)
@@ -164,17 +166,31 @@ class ChatStore:
     # Trios registered from the bot's rooms
 
     async def room_registration(self, room_id: str) -> RoomRegistration | None:
-        row = (await self.s.execute(select(RegistrationRow).where(RegistrationRow.room_id == room_id)
-                                    .order_by(RegistrationRow.registered_at.desc()).limit(1))).scalar_one_or_none()
+        row = (
+            await self.s.execute(
+                select(RegistrationRow)
+                .where(RegistrationRow.room_id == room_id)
+                .order_by(RegistrationRow.registered_at.desc())
+                .limit(1)
+            )
+        ).scalar_one_or_none()
         if row is None:
             return None
         return RoomRegistration(row.registration_id, row.edition, row.municipality, row.status, row.waitlist_position)
 
-    async def add_registration(self, registration_id: str, room_id: str, edition: str, municipality: str,
-                               registered_at: datetime) -> None:
+    async def add_registration(
+        self, registration_id: str, room_id: str, edition: str, municipality: str, registered_at: datetime
+    ) -> None:
         if await self.s.get(RegistrationRow, registration_id) is None:
-            self.s.add(RegistrationRow(registration_id=registration_id, room_id=room_id, edition=edition,
-                                       municipality=municipality, registered_at=registered_at))
+            self.s.add(
+                RegistrationRow(
+                    registration_id=registration_id,
+                    room_id=room_id,
+                    edition=edition,
+                    municipality=municipality,
+                    registered_at=registered_at,
+                )
+            )
 
     async def registration(self, registration_id: str) -> RegistrationRow | None:
         return await self.s.get(RegistrationRow, registration_id)
@@ -208,8 +224,9 @@ class ChatStore:
             row.value = value
 
 
-def apply_status(row: RegistrationRow, status: str, occurred_at: datetime | None = None,
-                 position: int | None = None) -> None:
+def apply_status(
+    row: RegistrationRow, status: str, occurred_at: datetime | None = None, position: int | None = None
+) -> None:
     """Follow registration's and scheduling's word on a trio, tolerating late and repeated events by the same rule
     as the registration service's own copy (shared/placement.py). `status`: approved, declined, cancelled, or the
     placement (placed, waitlisted, released)."""

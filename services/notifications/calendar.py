@@ -11,7 +11,10 @@ from datetime import date, datetime, timedelta
 
 from icalendar import Alarm, Calendar, Event, vCalAddress, vText
 
-from .domain import AMSTERDAM, EditionInfo, SessionInfo, venue_text
+from shared.formatting import AMSTERDAM
+
+from .domain import EditionInfo, SessionInfo
+from .wording import venue_text
 
 PRODID = "-//Platform31//Werkplaatsen wijkgericht werken//NL"
 UID_DOMAIN = "werkplaatsen.platform31.nl"

@@ -10,10 +10,11 @@ from starlette.responses import HTMLResponse, JSONResponse
 from starlette.routing import Route
 
 from shared.contract.common import ErrorItem
+from shared.formatting import AMSTERDAM
 from shared.http import error_response, is_organizer, unauthorized
 from shared.messaging.processing import MessageStore
 
-from .domain import AMSTERDAM, Mail
+from .domain import Mail
 from .store import SqlMails, newest_mails
 
 

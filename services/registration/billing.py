@@ -172,8 +172,11 @@ def parse_address(text: str, fallback_city: str) -> tuple[tuple[str, ...], str, 
         match = POSTCODE.match(lines[index])
         if match:
             postcode = match.group("postcode").upper().replace(" ", "")
-            return (tuple(lines[:index] + lines[index + 1:]) or (match.group("city"),),
-                    f"{postcode[:4]} {postcode[4:]}", match.group("city"))
+            return (
+                tuple(lines[:index] + lines[index + 1 :]) or (match.group("city"),),
+                f"{postcode[:4]} {postcode[4:]}",
+                match.group("city"),
+            )
     return tuple(lines) or (fallback_city,), "", fallback_city
 
 
@@ -194,15 +197,25 @@ def payment_problems(invoice: Invoice | None, amount_cents: int) -> list[ErrorIt
     if invoice is None:
         return [error("invoice_number", "unknown_invoice", "Dit factuurnummer kennen we niet.")]
     if invoice.credited:
-        return [error("invoice_number", "invoice_credited",
-                      f"Factuur {invoice.number} is gecrediteerd (creditnota {invoice.credit_note_number}); er staat "
-                      "niets meer open. Een ontvangen bedrag moet worden terugbetaald.")]
+        return [
+            error(
+                "invoice_number",
+                "invoice_credited",
+                f"Factuur {invoice.number} is gecrediteerd (creditnota {invoice.credit_note_number}); er staat "
+                "niets meer open. Een ontvangen bedrag moet worden terugbetaald.",
+            )
+        ]
     if invoice.open_cents == 0:
         return [error("invoice_number", "already_paid", f"Factuur {invoice.number} is al volledig betaald.")]
     if amount_cents > invoice.open_cents:
-        return [error("amount_cents", "overpayment",
-                      f"Het bedrag ({euro(amount_cents)}) is hoger dan wat er op factuur {invoice.number} nog "
-                      f"openstaat ({euro(invoice.open_cents)}).")]
+        return [
+            error(
+                "amount_cents",
+                "overpayment",
+                f"Het bedrag ({euro(amount_cents)}) is hoger dan wat er op factuur {invoice.number} nog "
+                f"openstaat ({euro(invoice.open_cents)}).",
+            )
+        ]
     return []
 
 
@@ -243,12 +256,25 @@ class InvoiceFacts:
 def new_invoice(facts: InvoiceFacts, number: str, policy: BillingPolicy, now: datetime) -> Invoice:
     lines, postcode, city = parse_address(facts.invoice_address, facts.municipality_name)
     to = recipient(facts.invoice_email, facts.members)
-    buyer = Buyer(municipality_code=facts.municipality_code, name=f"Gemeente {facts.municipality_name}",
-                  address_lines=lines, postcode=postcode, city=city, reference=facts.invoice_reference,
-                  endpoint_email=to.email)
+    buyer = Buyer(
+        municipality_code=facts.municipality_code,
+        name=f"Gemeente {facts.municipality_name}",
+        address_lines=lines,
+        postcode=postcode,
+        city=city,
+        reference=facts.invoice_reference,
+        endpoint_email=to.email,
+    )
     return Invoice(
-        number=number, registration_id=facts.registration_id, edition=facts.edition,
+        number=number,
+        registration_id=facts.registration_id,
+        edition=facts.edition,
         description=f"Deelname van een trio aan {facts.edition_title} ({facts.edition})",
-        issued_at=now, due_at=due_moment(now, policy.payment_term), seller=policy.seller, buyer=buyer,
-        vat=policy.vat, amounts=amounts(facts.fee.amount_cents, policy.vat), recipient=to,
+        issued_at=now,
+        due_at=due_moment(now, policy.payment_term),
+        seller=policy.seller,
+        buyer=buyer,
+        vat=policy.vat,
+        amounts=amounts(facts.fee.amount_cents, policy.vat),
+        recipient=to,
     )

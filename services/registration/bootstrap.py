@@ -23,8 +23,9 @@ from .tokens import ApprovalLinks, InvoiceLinks
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 # /metrics: registrations per edition and status (werkplaatsen_registrations).
-BY_STATUS = (select(RegistrationRow.edition, RegistrationRow.status, func.count())
-             .group_by(RegistrationRow.edition, RegistrationRow.status))
+BY_STATUS = select(RegistrationRow.edition, RegistrationRow.status, func.count()).group_by(
+    RegistrationRow.edition, RegistrationRow.status
+)
 
 
 def build(settings: Settings, transport: Transport) -> Service:
@@ -35,22 +36,38 @@ def build(settings: Settings, transport: Transport) -> Service:
     db = Database(settings.database_url("registration"))
     relay = OutboxRelay(db, Outbox, transport.publish)
     store = RegistrationStore(
-        db, "registration", Outbox, Inbox, RegistrationCommandRejected, wake=relay.wake,
+        db,
+        "registration",
+        Outbox,
+        Inbox,
+        RegistrationCommandRejected,
+        wake=relay.wake,
         approvals=ApprovalLinks(settings.werkplaatsen_secret_key, settings.public_url, config.approval_validity),
-        retention=config.retention, dead_letters=broker_location(settings),
-        billing=BillingPolicy(seller=config.seller, vat=config.vat, payment_term=config.payment_term,
-                              invoice_prefix=config.invoice_prefix, credit_note_prefix=config.credit_note_prefix),
+        retention=config.retention,
+        dead_letters=broker_location(settings),
+        billing=BillingPolicy(
+            seller=config.seller,
+            vat=config.vat,
+            payment_term=config.payment_term,
+            invoice_prefix=config.invoice_prefix,
+            credit_note_prefix=config.credit_note_prefix,
+        ),
         invoice_links=InvoiceLinks(settings.werkplaatsen_secret_key, settings.public_url),
     )
     # One set of consumers: the broker's messages and the HTTP routes' commands take the same path.
     consumers = consumes.consumers(store, municipalities)
     return Service(
-        name="registration", store=store, relay=relay, transport=transport, migrations=MIGRATIONS,
+        name="registration",
+        store=store,
+        relay=relay,
+        transport=transport,
+        migrations=MIGRATIONS,
         consumers=consumers,
-        routes=[*entrypoints.routes(store, consumers, settings.werkplaatsen_organizer_token),
-                *web.web_routes(store, consumers, municipalities, settings),
-                *invoice_routes(store, consumers, settings.werkplaatsen_organizer_token)],
-        background=[entrypoints.retention_job(store),
-                    entrypoints.overdue_job(store, config.overdue_check_seconds)],
+        routes=[
+            *entrypoints.routes(store, consumers, settings.werkplaatsen_organizer_token),
+            *web.web_routes(store, consumers, municipalities, settings),
+            *invoice_routes(store, consumers, settings.werkplaatsen_organizer_token),
+        ],
+        background=[entrypoints.retention_job(store), entrypoints.overdue_job(store, config.overdue_check_seconds)],
         metrics=[query_gauge(db, REGISTRATIONS, BY_STATUS)],
     )

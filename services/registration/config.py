@@ -33,15 +33,17 @@ class RegistrationConfig(BaseSettings):
     midsize_max: int = Field(default=100_000, ge=0, description="Most inhabitants of a middelgroot municipality.")
     m50_file: FilePath = Field(default=M50_FILE, description="CSV of M50 members with a gm_code column.")
     approval_days: float = Field(default=14, gt=0, description="How long an approval link stays valid.")
-    retention_days: float = Field(default=365, ge=0,
-                                  description="Personal data is erased this long after an edition's last session.")
+    retention_days: float = Field(
+        default=365, ge=0, description="Personal data is erased this long after an edition's last session."
+    )
 
     # Invoicing (docs/invoicing.md)
     payment_term_days: float = Field(default=30, gt=0, description="Days between an invoice and its due moment.")
     overdue_check_seconds: float = Field(default=900, gt=0, description="How often overdue invoices are looked for.")
     vat_rate: Decimal = Field(default=Decimal(21), ge=0, le=100, description="VAT percentage on the fee.")
-    vat_exemption: str | None = Field(default=None, max_length=300,
-                                      description="Reason the fee is exempt from VAT; set: category E, 0%.")
+    vat_exemption: str | None = Field(
+        default=None, max_length=300, description="Reason the fee is exempt from VAT; set: category E, 0%."
+    )
     invoice_prefix: str = Field(default="WP", pattern=r"^[A-Z0-9-]{1,10}$")
     credit_note_prefix: str = Field(default="WP-C", pattern=r"^[A-Z0-9-]{1,10}$")
     seller_name: str = Field(default="Platform31", min_length=1, max_length=200)
@@ -61,9 +63,16 @@ class RegistrationConfig(BaseSettings):
 
     @property
     def seller(self) -> Seller:
-        return Seller(name=self.seller_name, street=self.seller_street, postcode=self.seller_postcode,
-                      city=self.seller_city, kvk=self.seller_kvk, vat_number=self.seller_vat_number,
-                      iban=self.seller_iban, email=self.seller_email)
+        return Seller(
+            name=self.seller_name,
+            street=self.seller_street,
+            postcode=self.seller_postcode,
+            city=self.seller_city,
+            kvk=self.seller_kvk,
+            vat_number=self.seller_vat_number,
+            iban=self.seller_iban,
+            email=self.seller_email,
+        )
 
     @property
     def vat(self) -> VatRule:
@@ -79,8 +88,10 @@ class RegistrationConfig(BaseSettings):
             return
         for name, stand_in in (("kvk", DEV_KVK), ("vat_number", DEV_VAT_NUMBER), ("iban", DEV_IBAN)):
             if getattr(self, f"seller_{name}") == stand_in:
-                raise SettingsError(f"REGISTRATION_SELLER_{name.upper()}: not set (required when "
-                                    "WERKPLAATSEN_PUBLIC_URL is https: invoices carry it)")
+                raise SettingsError(
+                    f"REGISTRATION_SELLER_{name.upper()}: not set (required when "
+                    "WERKPLAATSEN_PUBLIC_URL is https: invoices carry it)"
+                )
 
     @property
     def band(self) -> SizeBand:

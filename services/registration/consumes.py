@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from functools import partial
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from shared.contract.registration import (
     ApproveRegistration,
     CancelRegistration,
@@ -48,16 +50,32 @@ CONSUMES = (
 )
 
 
-def invoicing(store: RegistrationStore, session: object) -> handlers.Invoicing | None:
+def invoicing(store: RegistrationStore, session: AsyncSession) -> handlers.Invoicing | None:
     if store.billing is None or store.invoice_links is None:
         return None
-    return handlers.Invoicing(billing=SqlBilling(session), policy=store.billing,  # type: ignore[arg-type]
-                              links=store.invoice_links)
+    return handlers.Invoicing(
+        billing=SqlBilling(session),
+        policy=store.billing,  # type: ignore[arg-type]
+        links=store.invoice_links,
+    )
 
 
 def consumers(store: RegistrationStore, municipalities: MunicipalityRegister) -> Consumers:
-    return subscribe(CONSUMES, store, Dependencies(
-        per_transaction={"editions": SqlEditions, "registrations": SqlRegistrations, "seating": SqlSeating,
-                         "billing": SqlBilling, "invoicing": partial(invoicing, store)},
-        fixed={"municipalities": municipalities, "approvals": store.approvals,
-               "dead_letters": OwnDeadLetters(store.dead_letters, store.service)}))
+    return subscribe(
+        CONSUMES,
+        store,
+        Dependencies(
+            per_transaction={
+                "editions": SqlEditions,
+                "registrations": SqlRegistrations,
+                "seating": SqlSeating,
+                "billing": SqlBilling,
+                "invoicing": partial(invoicing, store),
+            },
+            fixed={
+                "municipalities": municipalities,
+                "approvals": store.approvals,
+                "dead_letters": OwnDeadLetters(store.dead_letters, store.service),
+            },
+        ),
+    )

@@ -135,13 +135,15 @@ class RegistrationState:
         return self.erased_at is not None
 
 
-def apply_placement(state: RegistrationState, placement: Placement, occurred_at: datetime,
-                    position: int | None = None) -> bool:
+def apply_placement(
+    state: RegistrationState, placement: Placement, occurred_at: datetime, position: int | None = None
+) -> bool:
     """Follow scheduling's word on places (event-carried state, tolerating late and out-of-order events by the
     rule in shared/placement.py); False when the event changes nothing. A TrioPlaced for a trio that cancelled
     meanwhile does not bring it back: scheduling releases the place when it sees the cancellation."""
-    after = after_placement(Standing(state.status, state.waitlist_position, state.placement_updated_at),
-                            placement, occurred_at, position)
+    after = after_placement(
+        Standing(state.status, state.waitlist_position, state.placement_updated_at), placement, occurred_at, position
+    )
     if after is None:
         return False
     state.status, state.waitlist_position = after.status, after.waitlist_position
@@ -180,8 +182,14 @@ def error(field: str, code: str, message: str) -> ErrorItem:
     return ErrorItem(field=field, code=code, message=message)
 
 
-def intake_problems(cmd: RegisterTrio, *, edition: Edition | None, municipality: Municipality | None,
-                    registered_emails: set[str], now: datetime) -> list[ErrorItem]:
+def intake_problems(
+    cmd: RegisterTrio,
+    *,
+    edition: Edition | None,
+    municipality: Municipality | None,
+    registered_emails: set[str],
+    now: datetime,
+) -> list[ErrorItem]:
     """Every reason to refuse the registration, so the participant can fix them all at once.
 
     `registered_emails`: those of the trio's (lower-cased) emails that already belong to another active
@@ -195,18 +203,33 @@ def intake_problems(cmd: RegisterTrio, *, edition: Edition | None, municipality:
     elif not edition.registration_open(now):
         problems.append(error("edition", "registration_closed", "De aanmelding voor deze editie is gesloten."))
     if municipality is None:
-        problems.append(error("municipality", "unknown_municipality",
-                              "Deze gemeentecode kennen we niet. Gebruik de CBS-code van de gemeente, "
-                              "bijvoorbeeld GM0344 voor Utrecht."))
+        problems.append(
+            error(
+                "municipality",
+                "unknown_municipality",
+                "Deze gemeentecode kennen we niet. Gebruik de CBS-code van de gemeente, "
+                "bijvoorbeeld GM0344 voor Utrecht.",
+            )
+        )
     if not cmd.consent.privacy:
-        problems.append(error("consent.privacy", "privacy_consent_required",
-                              "Geef toestemming voor het verwerken van de persoonsgegevens; zonder die "
-                              "toestemming kunnen we de aanmelding niet aannemen."))
+        problems.append(
+            error(
+                "consent.privacy",
+                "privacy_consent_required",
+                "Geef toestemming voor het verwerken van de persoonsgegevens; zonder die "
+                "toestemming kunnen we de aanmelding niet aannemen.",
+            )
+        )
     problems += member_problems(cmd, registered_emails)
     problems += [case_incomplete(f"case.{name}") for name in CASE_TEXTS if not getattr(cmd.case, name)]
     if len(set(cmd.case.domains)) < 2:
-        problems.append(error("case.domains", "case_single_domain",
-                              "De casus moet minstens twee beleidsdomeinen met elkaar verbinden."))
+        problems.append(
+            error(
+                "case.domains",
+                "case_single_domain",
+                "De casus moet minstens twee beleidsdomeinen met elkaar verbinden.",
+            )
+        )
     if edition is not None and municipality is not None and fee_for(edition, municipality.size_class).amount_cents:
         problems += invoice_problems(cmd.invoice)
     return problems
@@ -214,18 +237,29 @@ def intake_problems(cmd: RegisterTrio, *, edition: Edition | None, municipality:
 
 def invoice_problems(invoice: Invoice | None) -> list[ErrorItem]:
     if invoice is None:
-        return [error("invoice", "invoice_required",
-                      "Voor deze aanmelding is een eigen bijdrage verschuldigd: vul de factuurgegevens in.")]
-    return [error(f"invoice.{name}", "invoice_required", f"Vul {what} in: er is een eigen bijdrage verschuldigd.")
-            for name, what in (("address", "het factuuradres"), ("reference", "het inkoopnummer of kenmerk"))
-            if not getattr(invoice, name)]
+        return [
+            error(
+                "invoice",
+                "invoice_required",
+                "Voor deze aanmelding is een eigen bijdrage verschuldigd: vul de factuurgegevens in.",
+            )
+        ]
+    return [
+        error(f"invoice.{name}", "invoice_required", f"Vul {what} in: er is een eigen bijdrage verschuldigd.")
+        for name, what in (("address", "het factuuradres"), ("reference", "het inkoopnummer of kenmerk"))
+        if not getattr(invoice, name)
+    ]
 
 
 def case_incomplete(field: str) -> ErrorItem:
-    what = {"case.title": "De titel van de casus", "case.neighbourhood": "De wijk of buurt",
-            "case.summary": "De beschrijving van de casus"}[field]
-    return error(field, "case_incomplete", f"{what} ontbreekt: een casus heeft een titel, een wijk en een "
-                                           "korte beschrijving.")
+    what = {
+        "case.title": "De titel van de casus",
+        "case.neighbourhood": "De wijk of buurt",
+        "case.summary": "De beschrijving van de casus",
+    }[field]
+    return error(
+        field, "case_incomplete", f"{what} ontbreekt: een casus heeft een titel, een wijk en een korte beschrijving."
+    )
 
 
 def trio_size(count: int | None) -> ErrorItem:
@@ -246,8 +280,12 @@ def refine_intake_errors(errors: list[ErrorItem], payload: Any) -> list[ErrorIte
     for e in errors:
         if e.code == "schema" and e.field == "members" and isinstance(members, list) and len(members) != 3:
             refined.append(trio_size(len(members)))
-        elif (e.code == "schema" and e.field in CASE_TEXT_FIELDS and isinstance(case, dict)
-              and _blank(case.get(e.field.removeprefix("case.")))):
+        elif (
+            e.code == "schema"
+            and e.field in CASE_TEXT_FIELDS
+            and isinstance(case, dict)
+            and _blank(case.get(e.field.removeprefix("case.")))
+        ):
             refined.append(case_incomplete(e.field))
         else:
             refined.append(e)
@@ -261,27 +299,51 @@ def _blank(value: Any) -> bool:
 def member_problems(cmd: RegisterTrio, registered_emails: set[str]) -> list[ErrorItem]:
     problems: list[ErrorItem] = []
     if not any(m.role == Role.wijkambtenaar for m in cmd.members):
-        problems.append(error("members", "no_wijkambtenaar",
-                              "Minstens één lid van het trio moet wijkambtenaar zijn (bijvoorbeeld "
-                              "wijkmanager, wijkregisseur of gebiedsregisseur)."))
+        problems.append(
+            error(
+                "members",
+                "no_wijkambtenaar",
+                "Minstens één lid van het trio moet wijkambtenaar zijn (bijvoorbeeld "
+                "wijkmanager, wijkregisseur of gebiedsregisseur).",
+            )
+        )
     if len({m.domain for m in cmd.members}) < 2:
-        problems.append(error("members", "single_domain",
-                              "Het trio moet meerdere beleidsdomeinen vertegenwoordigen, bij voorkeur het "
-                              "fysieke en het sociale domein."))
+        problems.append(
+            error(
+                "members",
+                "single_domain",
+                "Het trio moet meerdere beleidsdomeinen vertegenwoordigen, bij voorkeur het "
+                "fysieke en het sociale domein.",
+            )
+        )
     seen: set[str] = set()
     for index, member in enumerate(cmd.members):
         email = str(member.email).lower()
         if email in seen:
-            problems.append(error(f"members[{index}].email", "duplicate_member",
-                                  "Dit e-mailadres staat al bij een ander lid van het trio."))
+            problems.append(
+                error(
+                    f"members[{index}].email",
+                    "duplicate_member",
+                    "Dit e-mailadres staat al bij een ander lid van het trio.",
+                )
+            )
         elif email in registered_emails:
-            problems.append(error(f"members[{index}].email", "member_already_registered",
-                                  "Deze deelnemer is voor deze editie al aangemeld met een ander trio."))
+            problems.append(
+                error(
+                    f"members[{index}].email",
+                    "member_already_registered",
+                    "Deze deelnemer is voor deze editie al aangemeld met een ander trio.",
+                )
+            )
         seen.add(email)
     if str(cmd.approver.email).lower() in seen:
-        problems.append(error("approver.email", "approver_is_member",
-                              "Wie de deelname goedkeurt (bestuurder of manager), kan niet zelf in het trio "
-                              "zitten."))
+        problems.append(
+            error(
+                "approver.email",
+                "approver_is_member",
+                "Wie de deelname goedkeurt (bestuurder of manager), kan niet zelf in het trio zitten.",
+            )
+        )
     return problems
 
 
@@ -298,10 +360,16 @@ class SessionView:
 
 def sessions_of(edition: Edition, tables: dict[int, int]) -> list[SessionView]:
     """The edition's sessions in order, each with the trio's table from `tables` (session number -> table)."""
-    return [SessionView(number=int(s["number"]), title=str(s["title"]),
-                        starts_at=datetime.fromisoformat(str(s["starts_at"])),
-                        ends_at=datetime.fromisoformat(str(s["ends_at"])), table=tables.get(int(s["number"])))
-            for s in sorted(edition.sessions, key=lambda s: int(s["number"]))]
+    return [
+        SessionView(
+            number=int(s["number"]),
+            title=str(s["title"]),
+            starts_at=datetime.fromisoformat(str(s["starts_at"])),
+            ends_at=datetime.fromisoformat(str(s["ends_at"])),
+            table=tables.get(int(s["number"])),
+        )
+        for s in sorted(edition.sessions, key=lambda s: int(s["number"]))
+    ]
 
 
 @dataclass(frozen=True)

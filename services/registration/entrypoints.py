@@ -41,8 +41,12 @@ log = structlog.get_logger()
 
 MAX_BODY_BYTES = 64 * 1024
 # HTTP status of a refusal whose first error has this code; any other refusal is 422.
-REFUSAL_STATUS = {"unknown_registration": 404, "already_decided": 409, "already_cancelled": 409,
-                  "already_declined": 409}
+REFUSAL_STATUS = {
+    "unknown_registration": 404,
+    "already_decided": 409,
+    "already_cancelled": 409,
+    "already_declined": 409,
+}
 
 
 def _json_or_none(body: bytes) -> Any:
@@ -57,22 +61,35 @@ def _json_or_none(body: bytes) -> Any:
 
 async def erase_after_retention(store: RegistrationStore, now: datetime) -> list[str]:
     """Erase the personal data of editions past their retention time; the ids erased by this call."""
+
     async def erase_one(registration_id: str) -> bool:
         cause = Cause(message_id=str(uuid.uuid4()), correlation_id=f"retention:{registration_id}")
         async with store.unit_of_work(cause) as uow:
             return await handlers.erase_participant_data(
-                registration_id, registrations=SqlRegistrations(uow.session), emit=uow.outbox.emit, now=now)
+                registration_id, registrations=SqlRegistrations(uow.session), emit=uow.outbox.emit, now=now
+            )
 
     async with store.db.sessions() as session:
         return await handlers.erase_after_retention(
-            editions=SqlEditions(session), registrations=SqlRegistrations(session), erase_one=erase_one, now=now,
-            retention=store.retention)
+            editions=SqlEditions(session),
+            registrations=SqlRegistrations(session),
+            erase_one=erase_one,
+            now=now,
+            retention=store.retention,
+        )
 
 
-def retention_job(store: RegistrationStore, clock: Callable[[], datetime] = utcnow,
-                  interval_seconds: float = 3600) -> Job:
-    return every(interval_seconds, lambda now: erase_after_retention(store, now), clock, name="retention",
-                 done="personal_data_erased_after_retention", failed="retention_erasure_failed")
+def retention_job(
+    store: RegistrationStore, clock: Callable[[], datetime] = utcnow, interval_seconds: float = 3600
+) -> Job:
+    return every(
+        interval_seconds,
+        lambda now: erase_after_retention(store, now),
+        clock,
+        name="retention",
+        done="personal_data_erased_after_retention",
+        failed="retention_erasure_failed",
+    )
 
 
 # Overdue invoices
@@ -94,24 +111,33 @@ async def flag_overdue_invoices(store: RegistrationStore, now: datetime) -> list
     return flagged
 
 
-def overdue_job(store: RegistrationStore, interval_seconds: float,
-                clock: Callable[[], datetime] = utcnow) -> Job:
-    return every(interval_seconds, lambda now: flag_overdue_invoices(store, now), clock, name="overdue_invoices",
-                 done="invoices_overdue", failed="overdue_check_failed")
+def overdue_job(store: RegistrationStore, interval_seconds: float, clock: Callable[[], datetime] = utcnow) -> Job:
+    return every(
+        interval_seconds,
+        lambda now: flag_overdue_invoices(store, now),
+        clock,
+        name="overdue_invoices",
+        done="invoices_overdue",
+        failed="overdue_check_failed",
+    )
 
 
 # HTTP
 
 
 def body_too_large() -> JSONResponse:
-    return error_response([ErrorItem(field="", code="body_too_large",
-                                     message="Het verzoek is te groot (hoogstens 64 KiB).")], 413)
+    return error_response(
+        [ErrorItem(field="", code="body_too_large", message="Het verzoek is te groot (hoogstens 64 KiB).")], 413
+    )
 
 
 def refusal_response(reply: Reply, correlation_id: str | None) -> JSONResponse:
     status = REFUSAL_STATUS.get(reply.errors[0].code, 422) if reply.errors else 422
-    return JSONResponse({"errors": [e.model_dump() for e in reply.errors]}, status_code=status,
-                        headers={"X-Correlation-ID": correlation_id or reply.command_id})
+    return JSONResponse(
+        {"errors": [e.model_dump() for e in reply.errors]},
+        status_code=status,
+        headers={"X-Correlation-ID": correlation_id or reply.command_id},
+    )
 
 
 def routes(store: RegistrationStore, consumers: Consumers, organizer_token: str) -> list[Route]:
@@ -125,8 +151,11 @@ def routes(store: RegistrationStore, consumers: Consumers, organizer_token: str)
         reply = await consumers.command(RegisterTrio, msg)
         if reply.status == "rejected":
             return refusal_response(reply, msg.correlation_id)
-        return JSONResponse({"registration_id": reply.ids.get("registration_id"), "status": "accepted"},
-                            status_code=202, headers={"X-Correlation-ID": msg.correlation_id or ""})
+        return JSONResponse(
+            {"registration_id": reply.ids.get("registration_id"), "status": "accepted"},
+            status_code=202,
+            headers={"X-Correlation-ID": msg.correlation_id or ""},
+        )
 
     async def list_registrations(request: Request) -> JSONResponse:
         # Personal data: organisers only.
@@ -136,9 +165,11 @@ def routes(store: RegistrationStore, consumers: Consumers, organizer_token: str)
             found = await SqlRegistrations(session).overview(request.query_params.get("edition"))
         return JSONResponse({"registrations": found})
 
-    def organiser_command(command: type[Command],
-                          fields: Callable[[dict[str, Any]], dict[str, Any]]) -> Callable[[Request], Any]:
+    def organiser_command(
+        command: type[Command], fields: Callable[[dict[str, Any]], dict[str, Any]]
+    ) -> Callable[[Request], Any]:
         """An organiser's command on one registration; the body (optional JSON object) gives `fields`."""
+
         async def endpoint(request: Request) -> JSONResponse:
             if not is_organizer(request, organizer_token):
                 return unauthorized()
@@ -147,8 +178,9 @@ def routes(store: RegistrationStore, consumers: Consumers, organizer_token: str)
                 return body_too_large()
             given = _json_or_none(raw) if raw.strip() else {}
             if not isinstance(given, dict):
-                return error_response([ErrorItem(field="", code="invalid_json",
-                                                 message="Het verzoek moet leeg zijn of een JSON-object.")])
+                return error_response(
+                    [ErrorItem(field="", code="invalid_json", message="Het verzoek moet leeg zijn of een JSON-object.")]
+                )
             body = {**fields(given), "registration_id": request.path_params["registration_id"]}
             msg = http_command(request, command, json.dumps(body).encode())
             if isinstance(msg, JSONResponse):
@@ -156,8 +188,10 @@ def routes(store: RegistrationStore, consumers: Consumers, organizer_token: str)
             reply = await consumers.command(command, msg)
             if reply.status == "rejected":
                 return refusal_response(reply, msg.correlation_id)
-            return JSONResponse({"status": "accepted", **reply.ids},
-                                headers={"X-Correlation-ID": msg.correlation_id or ""})
+            return JSONResponse(
+                {"status": "accepted", **reply.ids}, headers={"X-Correlation-ID": msg.correlation_id or ""}
+            )
+
         return endpoint
 
     def reason_only(given: dict[str, Any]) -> dict[str, Any]:
@@ -171,21 +205,36 @@ def routes(store: RegistrationStore, consumers: Consumers, organizer_token: str)
         try:
             async with store.unit_of_work(cause) as uow:
                 ids = await handlers.request_approval_again(
-                    request.path_params["registration_id"], registrations=SqlRegistrations(uow.session),
-                    approvals=store.approvals, emit=uow.outbox.emit, now=utcnow())
+                    request.path_params["registration_id"],
+                    registrations=SqlRegistrations(uow.session),
+                    approvals=store.approvals,
+                    emit=uow.outbox.emit,
+                    now=utcnow(),
+                )
         except CommandRefused as refused:
-            return refusal_response(Reply(status="rejected", command_id=cause.message_id,
-                                          command_type="RequestApproval", errors=refused.errors), correlation_id)
+            return refusal_response(
+                Reply(
+                    status="rejected",
+                    command_id=cause.message_id,
+                    command_type="RequestApproval",
+                    errors=refused.errors,
+                ),
+                correlation_id,
+            )
         return JSONResponse({"status": "accepted", **ids}, headers={"X-Correlation-ID": correlation_id})
 
     one = "/api/registrations/{registration_id}"
     return [
         Route("/api/registrations", post_registration, methods=["POST"]),
         Route("/api/registrations", list_registrations, methods=["GET"]),
-        Route(f"{one}/approve", organiser_command(ApproveRegistration, lambda _: {"by_organizer": True}),
-              methods=["POST"]),
-        Route(f"{one}/decline", organiser_command(
-            DeclineRegistration, lambda given: {"by_organizer": True, **reason_only(given)}), methods=["POST"]),
+        Route(
+            f"{one}/approve", organiser_command(ApproveRegistration, lambda _: {"by_organizer": True}), methods=["POST"]
+        ),
+        Route(
+            f"{one}/decline",
+            organiser_command(DeclineRegistration, lambda given: {"by_organizer": True, **reason_only(given)}),
+            methods=["POST"],
+        ),
         Route(f"{one}/cancel", organiser_command(CancelRegistration, reason_only), methods=["POST"]),
         Route(f"{one}/erase", organiser_command(EraseParticipantData, lambda _: {}), methods=["POST"]),
         Route(f"{one}/approval-request", request_approval, methods=["POST"]),

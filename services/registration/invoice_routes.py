@@ -30,9 +30,12 @@ from .entrypoints import MAX_BODY_BYTES, body_too_large, read_body, refusal_resp
 NUMBER = re.compile(r"^[A-Z0-9-]{1,32}$")
 MEDIA_TYPES = {"pdf": "application/pdf", "xml": "application/xml"}
 # The documents are the municipality's financial record: not for caches, not for other sites' frames.
-DOCUMENT_HEADERS = {"Cache-Control": "private, no-store", "X-Content-Type-Options": "nosniff",
-                    "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'",
-                    "Referrer-Policy": "no-referrer"}
+DOCUMENT_HEADERS = {
+    "Cache-Control": "private, no-store",
+    "X-Content-Type-Options": "nosniff",
+    "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'",
+    "Referrer-Policy": "no-referrer",
+}
 REFUSAL_STATUS = {"unknown_invoice": 404, "already_paid": 409, "invoice_credited": 409}
 
 
@@ -50,10 +53,19 @@ async def invoice_links_of(store: RegistrationStore, registration_id: str) -> di
         return None
     links = store.invoice_links
     credit = invoice.credit_note_number
-    return {"number": invoice.number, "pdf": links.url(invoice.number, "pdf"), "ubl": links.url(invoice.number, "xml"),
-            "open_cents": invoice.open_cents,
-            "credit_note": {"number": credit, "pdf": links.url(credit, "pdf", credit_note=True),
-                            "ubl": links.url(credit, "xml", credit_note=True)} if credit else None}
+    return {
+        "number": invoice.number,
+        "pdf": links.url(invoice.number, "pdf"),
+        "ubl": links.url(invoice.number, "xml"),
+        "open_cents": invoice.open_cents,
+        "credit_note": {
+            "number": credit,
+            "pdf": links.url(credit, "pdf", credit_note=True),
+            "ubl": links.url(credit, "xml", credit_note=True),
+        }
+        if credit
+        else None,
+    }
 
 
 def invoice_routes(store: RegistrationStore, consumers: Consumers, organizer_token: str) -> list[Route]:
@@ -63,15 +75,21 @@ def invoice_routes(store: RegistrationStore, consumers: Consumers, organizer_tok
             if not NUMBER.fullmatch(number) or kind not in MEDIA_TYPES:
                 return _not_found()
             links = store.invoice_links
-            if not (is_organizer(request, organizer_token)
-                    or (links is not None and links.allows(request.query_params.get("token", ""), number))):
+            if not (
+                is_organizer(request, organizer_token)
+                or (links is not None and links.allows(request.query_params.get("token", ""), number))
+            ):
                 return unauthorized()
             async with store.db.sessions() as session:
                 content = await SqlBilling(session).document(number, kind, credit_note=credit_note)
             if content is None:
                 return _not_found()
-            return Response(content, media_type=MEDIA_TYPES[kind], headers={
-                **DOCUMENT_HEADERS, "Content-Disposition": f'inline; filename="{number}.{kind}"'})
+            return Response(
+                content,
+                media_type=MEDIA_TYPES[kind],
+                headers={**DOCUMENT_HEADERS, "Content-Disposition": f'inline; filename="{number}.{kind}"'},
+            )
+
         return endpoint
 
     async def listing(request: Request) -> JSONResponse:
@@ -92,8 +110,9 @@ def invoice_routes(store: RegistrationStore, consumers: Consumers, organizer_tok
         except (UnicodeDecodeError, ValueError, RecursionError):
             given = None
         if not isinstance(given, dict):
-            return error_response([ErrorItem(field="", code="invalid_json",
-                                             message="Het verzoek moet een JSON-object zijn.")])
+            return error_response(
+                [ErrorItem(field="", code="invalid_json", message="Het verzoek moet een JSON-object zijn.")]
+            )
         body = {**given, "invoice_number": request.path_params["number"]}
         msg = http_command(request, RegisterPayment, json.dumps(body).encode())
         if isinstance(msg, JSONResponse):

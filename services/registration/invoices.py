@@ -34,8 +34,10 @@ CUSTOMIZATION_ID = "urn:cen.eu:en16931:2017#compliant#urn:fdc:peppol.eu:2017:poa
 PROFILE_ID = "urn:fdc:peppol.eu:2017:poacc:billing:01:1.0"
 CBC = "urn:oasis:names:specification:ubl:schema:xsd:CommonBasicComponents-2"
 CAC = "urn:oasis:names:specification:ubl:schema:xsd:CommonAggregateComponents-2"
-ROOT_NAMESPACE = {"Invoice": "urn:oasis:names:specification:ubl:schema:xsd:Invoice-2",
-                  "CreditNote": "urn:oasis:names:specification:ubl:schema:xsd:CreditNote-2"}
+ROOT_NAMESPACE = {
+    "Invoice": "urn:oasis:names:specification:ubl:schema:xsd:Invoice-2",
+    "CreditNote": "urn:oasis:names:specification:ubl:schema:xsd:CreditNote-2",
+}
 KVK_SCHEME = "0106"
 SEPA_CREDIT_TRANSFER = "58"
 UNIT = "C62"  # "one": the trio's participation is one unit
@@ -58,10 +60,14 @@ class Documents:
     ubl: bytes
 
     def attachments(self, number: str) -> list[Attachment]:
-        return [Attachment(filename=f"{number}.pdf", content_type=PDF_TYPE,
-                           content_base64=base64.b64encode(self.pdf).decode()),
-                Attachment(filename=f"{number}.xml", content_type=UBL_TYPE,
-                           content_base64=base64.b64encode(self.ubl).decode())]
+        return [
+            Attachment(
+                filename=f"{number}.pdf", content_type=PDF_TYPE, content_base64=base64.b64encode(self.pdf).decode()
+            ),
+            Attachment(
+                filename=f"{number}.xml", content_type=UBL_TYPE, content_base64=base64.b64encode(self.ubl).decode()
+            ),
+        ]
 
 
 async def invoice_documents(invoice: Invoice) -> Documents:
@@ -77,11 +83,16 @@ async def credit_note_documents(note: CreditNote) -> Documents:
 def _context(invoice: Invoice) -> dict[str, Any]:
     vat = invoice.vat
     return {
-        "invoice": invoice, "seller": invoice.seller, "buyer": invoice.buyer,
-        "issue_date": dutch_date(invoice.issue_date), "due_date": dutch_date(invoice.due_date),
-        "net": euro(invoice.amounts.net_cents), "vat_amount": euro(invoice.amounts.vat_cents),
+        "invoice": invoice,
+        "seller": invoice.seller,
+        "buyer": invoice.buyer,
+        "issue_date": dutch_date(invoice.issue_date),
+        "due_date": dutch_date(invoice.due_date),
+        "net": euro(invoice.amounts.net_cents),
+        "vat_amount": euro(invoice.amounts.vat_cents),
         "total": euro(invoice.amounts.total_cents),
-        "vat_label": f"Vrijgesteld van btw: {vat.exemption_reason}" if vat.exemption_reason
+        "vat_label": f"Vrijgesteld van btw: {vat.exemption_reason}"
+        if vat.exemption_reason
         else f"Btw {_percent(vat.percent)}%",
         "vat_percent": "vrijgesteld" if vat.exemption_reason else f"{_percent(vat.percent)}%",
     }
@@ -109,8 +120,10 @@ def write_pdf(html: str) -> bytes:
 
 class _Builder:
     def __init__(self, root_name: str) -> None:
-        self.root = etree.Element(f"{{{ROOT_NAMESPACE[root_name]}}}{root_name}",
-                                  nsmap={None: ROOT_NAMESPACE[root_name], "cac": CAC, "cbc": CBC})
+        self.root = etree.Element(
+            f"{{{ROOT_NAMESPACE[root_name]}}}{root_name}",
+            nsmap={None: ROOT_NAMESPACE[root_name], "cac": CAC, "cbc": CBC},  # type: ignore[dict-item]  # None: default
+        )
 
     @staticmethod
     def cbc(parent: etree._Element, tag: str, text: str, **attributes: str) -> etree._Element:
@@ -137,8 +150,11 @@ def invoice_ubl(invoice: Invoice) -> bytes:
     _parties(b, invoice)
     _payment(b, invoice, invoice.number)
     terms = b.cac(root, "PaymentTerms")
-    b.cbc(terms, "Note", f"Betaling binnen de termijn, uiterlijk {dutch_date(invoice.due_date)}, "
-                         f"onder vermelding van {invoice.number}.")
+    b.cbc(
+        terms,
+        "Note",
+        f"Betaling binnen de termijn, uiterlijk {dutch_date(invoice.due_date)}, onder vermelding van {invoice.number}.",
+    )
     _totals_and_line(b, invoice, "InvoiceLine", "InvoicedQuantity")
     return _serialise(root)
 
@@ -168,8 +184,9 @@ def _header(b: _Builder, number: str, issue_date: date) -> None:
     b.cbc(b.root, "IssueDate", issue_date.isoformat())
 
 
-def _address(b: _Builder, party: etree._Element, lines: tuple[str, ...], postcode: str, city: str,
-             country: str) -> None:
+def _address(
+    b: _Builder, party: etree._Element, lines: tuple[str, ...], postcode: str, city: str, country: str
+) -> None:
     address = b.cac(party, "PostalAddress")
     b.cbc(address, "StreetName", lines[0])
     if len(lines) > 1:

@@ -45,20 +45,27 @@ class ApprovalLinks:
 
 
 def invalid_token() -> CommandRefused:
-    return refuse("token", "invalid_token",
-                  "Deze goedkeuringslink is ongeldig. Gebruik de link uit de e-mail precies zoals die is "
-                  "verstuurd, of vraag de organisatie om een nieuwe.")
+    return refuse(
+        "token",
+        "invalid_token",
+        "Deze goedkeuringslink is ongeldig. Gebruik de link uit de e-mail precies zoals die is "
+        "verstuurd, of vraag de organisatie om een nieuwe.",
+    )
 
 
 def token_expired() -> CommandRefused:
-    return refuse("token", "token_expired",
-                  "Deze goedkeuringslink is verlopen. Vraag de organisatie om een nieuwe link.")
+    return refuse(
+        "token", "token_expired", "Deze goedkeuringslink is verlopen. Vraag de organisatie om een nieuwe link."
+    )
 
 
 def token_required() -> CommandRefused:
-    return refuse("token", "token_required",
-                  "Er is geen goedkeuringslink meegegeven: alleen de goedkeurder (met de link uit de e-mail) "
-                  "of de organisatie kan over deze aanmelding beslissen.")
+    return refuse(
+        "token",
+        "token_required",
+        "Er is geen goedkeuringslink meegegeven: alleen de goedkeurder (met de link uit de e-mail) "
+        "of de organisatie kan over deze aanmelding beslissen.",
+    )
 
 
 INVOICE_PURPOSE = "invoice"
@@ -77,7 +84,9 @@ class InvoiceLinks:
     def url(self, number: str, kind: str, *, credit_note: bool = False) -> str:
         """`kind`: `pdf` or `xml`."""
         folder = "credit-notes" if credit_note else "invoices"
-        return f"{self.public_url.rstrip('/')}/{folder}/{number}.{kind}?token={sign(self.secret, INVOICE_PURPOSE, number)}"
+        return (
+            f"{self.public_url.rstrip('/')}/{folder}/{number}.{kind}?token={sign(self.secret, INVOICE_PURPOSE, number)}"
+        )
 
     def allows(self, token: str, number: str) -> bool:
         if not token or len(token) > MAX_TOKEN_LENGTH:

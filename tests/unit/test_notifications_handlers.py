@@ -34,10 +34,10 @@ from services.notifications.domain import (
     Reminder,
     SessionInfo,
     after_attempt,
-    fee_text,
     parse_offsets,
 )
 from services.notifications.rendering import TEMPLATES
+from services.notifications.wording import fee_text
 from shared.contract import Event, EventData
 from shared.contract.registration import (
     ApprovalRequested,

@@ -15,11 +15,10 @@ from ..domain import (
     ApprovalCopy,
     EditionInfo,
     RegistrationCopy,
-    acknowledgement_context,
-    approval_context,
     group_language,
     normalise_address,
 )
+from ..wording import acknowledgement_context, approval_context
 from .notify import Cause, new_mail, notify_trio, queue
 from .ports import Addresses, Editions, Emit, Mails, Registrations
 

@@ -8,8 +8,9 @@ from typing import Any
 
 from shared.contract import Event
 from shared.contract.registration import CreditNoteIssued, InvoiceIssued, InvoiceOverdue
+from shared.formatting import amount_text, date_text
 
-from ..domain import CREDIT_NOTE, INVOICE, PAYMENT_REMINDER, amount_text, date_text, normalise_address
+from ..domain import CREDIT_NOTE, INVOICE, PAYMENT_REMINDER, normalise_address
 from .notify import Cause, new_mail, queue
 from .ports import Editions, Mails
 

@@ -14,6 +14,7 @@ from shared.contract.registration import (
     RegistrationDeclined,
 )
 from shared.contract.scheduling import PlaceReleased
+from shared.formatting import moment_text
 
 from ..domain import (
     APPROVED,
@@ -25,9 +26,8 @@ from ..domain import (
     STATUS_CANCELLED,
     STATUS_DECLINED,
     STATUS_RELEASED,
-    member_context,
-    moment_text,
 )
+from ..wording import member_context
 from .notify import Cause, known_registration, notify_trio
 from .ports import Editions, Emit, Mails, Registrations
 

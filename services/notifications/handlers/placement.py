@@ -24,10 +24,9 @@ from ..domain import (
     WAITLISTED,
     EditionInfo,
     SessionInfo,
-    member_context,
     normalise_address,
-    session_text,
 )
+from ..wording import member_context, session_text
 from .notify import CalendarFor, Cause, known_edition, known_registration, new_mail, notify_trio, queue
 from .ports import Addresses, Editions, Emit, Mails, Registrations, Reminders
 from .reminders import move_reminders

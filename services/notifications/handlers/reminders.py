@@ -11,17 +11,8 @@ from shared.contract import Event
 from shared.contract.registration import RegisteredMember
 from shared.contract.scheduling import SeatingPlanned
 
-from ..domain import (
-    REMINDER,
-    STATUS_PLACED,
-    Reminder,
-    SessionInfo,
-    due_reminders_to_send,
-    member_context,
-    parse_offsets,
-    reminder_key,
-    session_text,
-)
+from ..domain import REMINDER, STATUS_PLACED, Reminder, SessionInfo, due_reminders_to_send, parse_offsets, reminder_key
+from ..wording import member_context, session_text
 from .notify import Cause, known_edition, notify_trio
 from .ports import Editions, Emit, Mails, Registrations, Reminders
 

@@ -9,7 +9,8 @@ from shared.contract import Event
 from shared.contract.registration import RegisteredMember, TrioRegistered
 from shared.contract.reporting import LessonReportPublished
 
-from ..domain import LESSON_REPORT, member_context
+from ..domain import LESSON_REPORT
+from ..wording import member_context
 from .notify import Cause, notify_trio
 from .ports import Editions, Emit, Mails, Registrations
 

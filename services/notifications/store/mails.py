@@ -5,7 +5,6 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
-
 from typing import Any, cast
 
 from sqlalchemy import CursorResult, Select, select, update

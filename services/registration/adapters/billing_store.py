@@ -30,9 +30,9 @@ class SqlBilling:
         reads the number after ours; a rollback undoes the increment)."""
         table = InvoiceCounterRow.__table__
         statement = (
-            upsert(self.session)(table).values(series=series, year=year, last_number=1)
-            .on_conflict_do_update(index_elements=["series", "year"],
-                                   set_={"last_number": table.c.last_number + 1})
+            upsert(self.session)(table)
+            .values(series=series, year=year, last_number=1)
+            .on_conflict_do_update(index_elements=["series", "year"], set_={"last_number": table.c.last_number + 1})
             .returning(table.c.last_number)
         )
         return int((await self.session.execute(statement)).scalar_one())
@@ -42,14 +42,21 @@ class SqlBilling:
         if row is None or row.invoice is None:
             return None
         edition = await self.session.get(EditionRow, row.edition)
-        members = (await self.session.execute(
-            select(MemberRow).where(MemberRow.registration_id == registration_id).order_by(MemberRow.position)
-        )).scalars()
+        members = (
+            await self.session.execute(
+                select(MemberRow).where(MemberRow.registration_id == registration_id).order_by(MemberRow.position)
+            )
+        ).scalars()
         return InvoiceFacts(
-            registration_id=row.id, edition=row.edition, edition_title=edition.title if edition else row.edition,
-            municipality_code=row.municipality_code, municipality_name=row.municipality_name,
-            fee=Fee.model_validate(row.fee), invoice_address=row.invoice["address"],
-            invoice_reference=row.invoice["reference"], invoice_email=row.invoice.get("email"),
+            registration_id=row.id,
+            edition=row.edition,
+            edition_title=edition.title if edition else row.edition,
+            municipality_code=row.municipality_code,
+            municipality_name=row.municipality_name,
+            fee=Fee.model_validate(row.fee),
+            invoice_address=row.invoice["address"],
+            invoice_reference=row.invoice["reference"],
+            invoice_email=row.invoice.get("email"),
             members=[(m.email, m.role, m.language) for m in members],  # type: ignore[misc]
         )
 
@@ -65,39 +72,74 @@ class SqlBilling:
 
     async def add(self, invoice: Invoice, documents: Documents) -> None:
         i = invoice
-        self.session.add(InvoiceRow(
-            number=i.number, registration_id=i.registration_id, edition=i.edition, description=i.description,
-            issued_at=i.issued_at, issue_date=i.issue_date, due_at=i.due_at, due_date=i.due_date,
-            seller=_plain(i.seller), buyer={**_plain(i.buyer), "address_lines": list(i.buyer.address_lines)},
-            vat={"rate": str(i.vat.rate), "exemption_reason": i.vat.exemption_reason},
-            net_cents=i.amounts.net_cents, vat_cents=i.amounts.vat_cents, total_cents=i.amounts.total_cents,
-            recipient={"email": i.recipient.email, "language": str(i.recipient.language)}, paid_cents=i.paid_cents,
-            pdf=documents.pdf, ubl=documents.ubl,
-        ))
+        self.session.add(
+            InvoiceRow(
+                number=i.number,
+                registration_id=i.registration_id,
+                edition=i.edition,
+                description=i.description,
+                issued_at=i.issued_at,
+                issue_date=i.issue_date,
+                due_at=i.due_at,
+                due_date=i.due_date,
+                seller=_plain(i.seller),
+                buyer={**_plain(i.buyer), "address_lines": list(i.buyer.address_lines)},
+                vat={"rate": str(i.vat.rate), "exemption_reason": i.vat.exemption_reason},
+                net_cents=i.amounts.net_cents,
+                vat_cents=i.amounts.vat_cents,
+                total_cents=i.amounts.total_cents,
+                recipient={"email": i.recipient.email, "language": str(i.recipient.language)},
+                paid_cents=i.paid_cents,
+                pdf=documents.pdf,
+                ubl=documents.ubl,
+            )
+        )
         await self.session.flush()  # payments and credit notes refer to it within the same transaction
 
     async def save(self, invoice: Invoice) -> None:
         await self.session.execute(
-            update(InvoiceRow).where(InvoiceRow.number == invoice.number)
-            .values(paid_cents=invoice.paid_cents, overdue_at=invoice.overdue_at,
-                    credit_note_number=invoice.credit_note_number))
+            update(InvoiceRow)
+            .where(InvoiceRow.number == invoice.number)
+            .values(
+                paid_cents=invoice.paid_cents,
+                overdue_at=invoice.overdue_at,
+                credit_note_number=invoice.credit_note_number,
+            )
+        )
 
     async def add_credit_note(self, note: CreditNote, documents: Documents) -> None:
-        self.session.add(CreditNoteRow(number=note.number, invoice_number=note.invoice.number,
-                                       issued_at=note.issued_at, issue_date=note.issue_date, reason=note.reason,
-                                       pdf=documents.pdf, ubl=documents.ubl))
+        self.session.add(
+            CreditNoteRow(
+                number=note.number,
+                invoice_number=note.invoice.number,
+                issued_at=note.issued_at,
+                issue_date=note.issue_date,
+                reason=note.reason,
+                pdf=documents.pdf,
+                ubl=documents.ubl,
+            )
+        )
 
-    async def add_payment(self, number: str, amount_cents: int, paid_at: datetime, reference: str | None,
-                          now: datetime) -> None:
-        self.session.add(PaymentRow(invoice_number=number, amount_cents=amount_cents, paid_at=paid_at,
-                                    reference=reference, recorded_at=now))
+    async def add_payment(
+        self, number: str, amount_cents: int, paid_at: datetime, reference: str | None, now: datetime
+    ) -> None:
+        self.session.add(
+            PaymentRow(
+                invoice_number=number, amount_cents=amount_cents, paid_at=paid_at, reference=reference, recorded_at=now
+            )
+        )
 
     async def overdue_candidates(self, now: datetime) -> list[str]:
         rows = await self.session.execute(
-            select(InvoiceRow.number).where(InvoiceRow.due_at <= now, InvoiceRow.overdue_at.is_(None),
-                                            InvoiceRow.credit_note_number.is_(None),
-                                            InvoiceRow.paid_cents < InvoiceRow.total_cents)
-            .order_by(InvoiceRow.due_at))
+            select(InvoiceRow.number)
+            .where(
+                InvoiceRow.due_at <= now,
+                InvoiceRow.overdue_at.is_(None),
+                InvoiceRow.credit_note_number.is_(None),
+                InvoiceRow.paid_cents < InvoiceRow.total_cents,
+            )
+            .order_by(InvoiceRow.due_at)
+        )
         return list(rows.scalars())
 
     async def document(self, number: str, kind: str, *, credit_note: bool = False) -> bytes | None:
@@ -111,21 +153,34 @@ class SqlBilling:
         query = select(InvoiceRow).order_by(InvoiceRow.issued_at, InvoiceRow.number)
         if edition:
             query = query.where(InvoiceRow.edition == edition)
-        return [{
-            "invoice_number": r.number, "registration_id": r.registration_id, "edition": r.edition,
-            "buyer": r.buyer["name"], "buyer_reference": r.buyer["reference"], "issue_date": r.issue_date.isoformat(),
-            "due_date": r.due_date.isoformat(), "amount_cents": r.net_cents, "vat_cents": r.vat_cents,
-            "total_cents": r.total_cents, "paid_cents": r.paid_cents,
-            "open_cents": 0 if r.credit_note_number else max(r.total_cents - r.paid_cents, 0),
-            "overdue": r.overdue_at is not None, "credit_note_number": r.credit_note_number,
-        } for r in (await self.session.execute(query)).scalars()]
+        return [
+            {
+                "invoice_number": r.number,
+                "registration_id": r.registration_id,
+                "edition": r.edition,
+                "buyer": r.buyer["name"],
+                "buyer_reference": r.buyer["reference"],
+                "issue_date": r.issue_date.isoformat(),
+                "due_date": r.due_date.isoformat(),
+                "amount_cents": r.net_cents,
+                "vat_cents": r.vat_cents,
+                "total_cents": r.total_cents,
+                "paid_cents": r.paid_cents,
+                "open_cents": 0 if r.credit_note_number else max(r.total_cents - r.paid_cents, 0),
+                "overdue": r.overdue_at is not None,
+                "credit_note_number": r.credit_note_number,
+            }
+            for r in (await self.session.execute(query)).scalars()
+        ]
 
     async def erase_recipient(self, registration_id: str) -> None:
         """The mailbox invoice mails went to may be a participant's own address: it goes with the personal data.
         The documents as issued stay unchanged (fiscal retention, docs/invoicing.md)."""
         await self.session.execute(
-            update(InvoiceRow).where(InvoiceRow.registration_id == registration_id)
-            .values(recipient={"email": ERASED, "language": "nl"}))
+            update(InvoiceRow)
+            .where(InvoiceRow.registration_id == registration_id)
+            .values(recipient={"email": ERASED, "language": "nl"})
+        )
 
 
 def _plain(value: Any) -> dict[str, Any]:
@@ -135,10 +190,18 @@ def _plain(value: Any) -> dict[str, Any]:
 def _invoice(row: InvoiceRow) -> Invoice:
     buyer = {**row.buyer, "address_lines": tuple(row.buyer["address_lines"])}
     return Invoice(
-        number=row.number, registration_id=row.registration_id, edition=row.edition, description=row.description,
-        issued_at=row.issued_at, due_at=row.due_at, seller=Seller(**row.seller), buyer=Buyer(**buyer),
+        number=row.number,
+        registration_id=row.registration_id,
+        edition=row.edition,
+        description=row.description,
+        issued_at=row.issued_at,
+        due_at=row.due_at,
+        seller=Seller(**row.seller),
+        buyer=Buyer(**buyer),
         vat=VatRule(rate=Decimal(row.vat["rate"]), exemption_reason=row.vat["exemption_reason"]),
         amounts=Amounts(net_cents=row.net_cents, vat_cents=row.vat_cents),
         recipient=Recipient(email=row.recipient["email"], language=row.recipient["language"]),
-        paid_cents=row.paid_cents, overdue_at=row.overdue_at, credit_note_number=row.credit_note_number,
+        paid_cents=row.paid_cents,
+        overdue_at=row.overdue_at,
+        credit_note_number=row.credit_note_number,
     )

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any, cast
 
-from sqlalchemy import select
+from sqlalchemy import CursorResult, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.db import upsert
@@ -12,8 +13,15 @@ from shared.db import upsert
 from ..domain import Edition
 from .tables import EditionRow, SeatingPlanRow
 
-EDITION_FIELDS = ("title", "registration_closes_at", "registration_deadline", "fee", "priority_size_classes",
-                  "sessions", "scheduled_at")
+EDITION_FIELDS = (
+    "title",
+    "registration_closes_at",
+    "registration_deadline",
+    "fee",
+    "priority_size_classes",
+    "sessions",
+    "scheduled_at",
+)
 
 
 class SqlEditions:
@@ -62,10 +70,9 @@ class SqlSeating:
                 where=table.c.planned_at < planned_at,
             )
         )
-        return bool((await self.session.execute(statement)).rowcount)
+        return bool(cast(CursorResult[Any], await self.session.execute(statement)).rowcount)
 
     async def tables_of(self, edition: str, registration_id: str) -> dict[int, int]:
         """Session number -> the trio's table, for the sessions whose seating is planned."""
-        plans = (await self.session.execute(
-            select(SeatingPlanRow).where(SeatingPlanRow.edition == edition))).scalars()
+        plans = (await self.session.execute(select(SeatingPlanRow).where(SeatingPlanRow.edition == edition))).scalars()
         return {plan.session_number: plan.tables[registration_id] for plan in plans if registration_id in plan.tables}

@@ -17,8 +17,9 @@ def load_municipalities(config: RegistrationConfig, path: Path = MUNICIPALITIES_
     m50 = _read_codes(config.m50_file)
     with path.open(encoding="utf-8", newline="") as f:
         return MunicipalityRegister(
-            Municipality.classified(row["gm_code"], row["naam"], row["provincie"], int(row["inwoners"]),
-                                    row["gm_code"] in m50, config.band)
+            Municipality.classified(
+                row["gm_code"], row["naam"], row["provincie"], int(row["inwoners"]), row["gm_code"] in m50, config.band
+            )
             for row in csv.DictReader(f)
         )
 

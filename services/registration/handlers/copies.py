@@ -16,12 +16,18 @@ async def remember_edition(event: EditionScheduled, *, editions: Editions, occur
     current = await editions.get(event.edition, for_update=True)
     if current is not None and current.scheduled_at > occurred_at:
         return  # an older announcement delivered late (after a retry, or by another replica) changes nothing
-    await editions.save(Edition(
-        slug=event.edition, title=event.title, registration_closes_at=event.registration_closes_at,
-        registration_deadline=event.registration_deadline,
-        fee=event.fee.model_dump(mode="json"), priority_size_classes=list(event.priority_size_classes),
-        sessions=[s.model_dump(mode="json") for s in event.sessions], scheduled_at=occurred_at,
-    ))
+    await editions.save(
+        Edition(
+            slug=event.edition,
+            title=event.title,
+            registration_closes_at=event.registration_closes_at,
+            registration_deadline=event.registration_deadline,
+            fee=event.fee.model_dump(mode="json"),
+            priority_size_classes=list(event.priority_size_classes),
+            sessions=[s.model_dump(mode="json") for s in event.sessions],
+            scheduled_at=occurred_at,
+        )
+    )
 
 
 async def follow_reschedule(event: SessionRescheduled, *, editions: Editions, occurred_at: datetime) -> None:

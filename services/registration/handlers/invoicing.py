@@ -33,8 +33,10 @@ from .ports import Billing, Emit, Invoicing
 
 
 def _links(invoicing: Invoicing, number: str, *, credit_note: bool = False) -> DocumentLinks:
-    return DocumentLinks(pdf=invoicing.links.url(number, "pdf", credit_note=credit_note),
-                         ubl=invoicing.links.url(number, "xml", credit_note=credit_note))
+    return DocumentLinks(
+        pdf=invoicing.links.url(number, "pdf", credit_note=credit_note),
+        ubl=invoicing.links.url(number, "xml", credit_note=credit_note),
+    )
 
 
 def _recipient(invoice: Invoice) -> InvoiceRecipient:
@@ -58,13 +60,24 @@ async def issue_invoice(registration_id: str, *, invoicing: Invoicing, emit: Emi
     invoice = new_invoice(facts, number, invoicing.policy, now)
     documents = await invoice_documents(invoice)
     await billing.add(invoice, documents)
-    emit(InvoiceIssued(
-        invoice_number=number, registration_id=registration_id, edition=invoice.edition,
-        municipality=facts.municipality_code, buyer_name=invoice.buyer.name, buyer_reference=invoice.buyer.reference,
-        issue_date=invoice.issue_date, due_date=invoice.due_date, amount_cents=invoice.amounts.net_cents,
-        vat_cents=invoice.amounts.vat_cents, total_cents=invoice.amounts.total_cents, urls=_links(invoicing, number),
-        recipient=_recipient(invoice), attachments=documents.attachments(number),
-    ))
+    emit(
+        InvoiceIssued(
+            invoice_number=number,
+            registration_id=registration_id,
+            edition=invoice.edition,
+            municipality=facts.municipality_code,
+            buyer_name=invoice.buyer.name,
+            buyer_reference=invoice.buyer.reference,
+            issue_date=invoice.issue_date,
+            due_date=invoice.due_date,
+            amount_cents=invoice.amounts.net_cents,
+            vat_cents=invoice.amounts.vat_cents,
+            total_cents=invoice.amounts.total_cents,
+            urls=_links(invoicing, number),
+            recipient=_recipient(invoice),
+            attachments=documents.attachments(number),
+        )
+    )
     return number
 
 
@@ -75,20 +88,29 @@ async def credit_invoice(registration_id: str, *, invoicing: Invoicing, emit: Em
     if invoice is None or invoice.credited:
         return None
     year = invoice_year(now)
-    number = invoice_number(invoicing.policy.credit_note_prefix, year,
-                            await billing.next_number(CREDIT_NOTE_SERIES, year))
+    number = invoice_number(
+        invoicing.policy.credit_note_prefix, year, await billing.next_number(CREDIT_NOTE_SERIES, year)
+    )
     note = CreditNote(number=number, invoice=invoice, issued_at=now)
     documents = await credit_note_documents(note)
     await billing.add_credit_note(note, documents)
     invoice.credit_note_number = number
     await billing.save(invoice)
-    emit(CreditNoteIssued(
-        credit_note_number=number, invoice_number=invoice.number, registration_id=registration_id,
-        edition=invoice.edition, issue_date=note.issue_date, amount_cents=invoice.amounts.net_cents,
-        vat_cents=invoice.amounts.vat_cents, total_cents=invoice.amounts.total_cents,
-        urls=_links(invoicing, number, credit_note=True), recipient=_recipient(invoice),
-        attachments=documents.attachments(number),
-    ))
+    emit(
+        CreditNoteIssued(
+            credit_note_number=number,
+            invoice_number=invoice.number,
+            registration_id=registration_id,
+            edition=invoice.edition,
+            issue_date=note.issue_date,
+            amount_cents=invoice.amounts.net_cents,
+            vat_cents=invoice.amounts.vat_cents,
+            total_cents=invoice.amounts.total_cents,
+            urls=_links(invoicing, number, credit_note=True),
+            recipient=_recipient(invoice),
+            attachments=documents.attachments(number),
+        )
+    )
     return number
 
 
@@ -101,11 +123,18 @@ async def register_payment(cmd: RegisterPayment, *, billing: Billing, emit: Emit
     invoice.paid_cents += cmd.amount_cents
     await billing.add_payment(invoice.number, cmd.amount_cents, cmd.paid_at, cmd.reference, now)
     await billing.save(invoice)
-    emit(PaymentRegistered(
-        invoice_number=invoice.number, registration_id=invoice.registration_id, edition=invoice.edition,
-        amount_cents=cmd.amount_cents, paid_at=cmd.paid_at, reference=cmd.reference, paid_cents=invoice.paid_cents,
-        open_cents=invoice.open_cents,
-    ))
+    emit(
+        PaymentRegistered(
+            invoice_number=invoice.number,
+            registration_id=invoice.registration_id,
+            edition=invoice.edition,
+            amount_cents=cmd.amount_cents,
+            paid_at=cmd.paid_at,
+            reference=cmd.reference,
+            paid_cents=invoice.paid_cents,
+            open_cents=invoice.open_cents,
+        )
+    )
     return {"invoice_number": invoice.number, "open_cents": invoice.open_cents}
 
 
@@ -117,10 +146,19 @@ async def flag_overdue(number: str, *, invoicing: Invoicing, emit: Emit, now: da
         return False
     invoice.overdue_at = now
     await invoicing.billing.save(invoice)
-    emit(InvoiceOverdue(
-        invoice_number=invoice.number, registration_id=invoice.registration_id, edition=invoice.edition,
-        buyer_name=invoice.buyer.name, buyer_reference=invoice.buyer.reference, issue_date=invoice.issue_date,
-        due_date=invoice.due_date, total_cents=invoice.amounts.total_cents, open_cents=invoice.open_cents,
-        urls=_links(invoicing, invoice.number), recipient=_recipient(invoice),
-    ))
+    emit(
+        InvoiceOverdue(
+            invoice_number=invoice.number,
+            registration_id=invoice.registration_id,
+            edition=invoice.edition,
+            buyer_name=invoice.buyer.name,
+            buyer_reference=invoice.buyer.reference,
+            issue_date=invoice.issue_date,
+            due_date=invoice.due_date,
+            total_cents=invoice.amounts.total_cents,
+            open_cents=invoice.open_cents,
+            urls=_links(invoicing, invoice.number),
+            recipient=_recipient(invoice),
+        )
+    )
     return True

@@ -42,9 +42,16 @@ from .invoicing import credit_invoice, issue_invoice
 from .ports import Editions, Emit, Invoicing, Municipalities, Registrations
 
 
-async def register_trio(cmd: RegisterTrio, *, editions: Editions, registrations: Registrations,
-                        municipalities: Municipalities, approvals: ApprovalLinks, emit: Emit,
-                        now: datetime) -> dict[str, str]:
+async def register_trio(
+    cmd: RegisterTrio,
+    *,
+    editions: Editions,
+    registrations: Registrations,
+    municipalities: Municipalities,
+    approvals: ApprovalLinks,
+    emit: Emit,
+    now: datetime,
+) -> dict[str, str]:
     # Locked first: registrations of one edition then take turns, so the member check below is reliable.
     edition = await editions.get(cmd.edition, for_update=True)
     municipality = municipalities.get(cmd.municipality)
@@ -58,36 +65,75 @@ async def register_trio(cmd: RegisterTrio, *, editions: Editions, registrations:
     approve_url, registration.approval_expires_at = approvals.issue(registration.registration_id, now)
     await registrations.add(registration)
     emit(trio_registered(registration))
-    emit(ApprovalRequested(registration_id=registration.registration_id, approver=registration.approver,
-                           approve_url=approve_url, expires_at=registration.approval_expires_at))
+    emit(
+        ApprovalRequested(
+            registration_id=registration.registration_id,
+            approver=registration.approver,
+            approve_url=approve_url,
+            expires_at=registration.approval_expires_at,
+        )
+    )
     return {"registration_id": registration.registration_id}
 
 
 def new_registration(cmd: RegisterTrio, edition: Edition, municipality: Municipality, now: datetime) -> Registration:
     members = [
-        Member(member_id=str(uuid.uuid4()), name=m.name, email=str(m.email).lower(), role=m.role, domain=m.domain,
-               job_title=m.job_title, language=m.language)
+        Member(
+            member_id=str(uuid.uuid4()),
+            name=m.name,
+            email=str(m.email).lower(),
+            role=m.role,
+            domain=m.domain,
+            job_title=m.job_title,
+            language=m.language,
+        )
         for m in cmd.members
     ]
     return Registration(
-        registration_id=str(uuid.uuid4()), edition=edition.slug, municipality=municipality, members=members,
-        case=cmd.case, approver=cmd.approver, consent=cmd.consent, invoice=cmd.invoice,
-        fee=fee_for(edition, municipality.size_class), priority=has_priority(edition, municipality.size_class),
-        preferred_domain_mix=preferred_domain_mix(m.domain for m in members), channel=cmd.channel,
-        chat_id=cmd.chat_id, registered_at=now,
+        registration_id=str(uuid.uuid4()),
+        edition=edition.slug,
+        municipality=municipality,
+        members=members,
+        case=cmd.case,
+        approver=cmd.approver,
+        consent=cmd.consent,
+        invoice=cmd.invoice,
+        fee=fee_for(edition, municipality.size_class),
+        priority=has_priority(edition, municipality.size_class),
+        preferred_domain_mix=preferred_domain_mix(m.domain for m in members),
+        channel=cmd.channel,
+        chat_id=cmd.chat_id,
+        registered_at=now,
     )
 
 
 def trio_registered(r: Registration) -> TrioRegistered:
     m = r.municipality
     return TrioRegistered(
-        registration_id=r.registration_id, edition=r.edition, registered_at=r.registered_at,
-        municipality=MunicipalityInfo(code=m.code, name=m.name, province=m.province, inhabitants=m.inhabitants,
-                                      size_class=m.size_class, m50_member=m.m50_member),
-        members=[RegisteredMember(member_id=p.member_id, name=p.name, email=p.email, role=p.role, domain=p.domain,
-                                  language=p.language) for p in r.members],
-        case=r.case, fee=r.fee, priority=r.priority, preferred_domain_mix=r.preferred_domain_mix,
-        consent=r.consent, channel=r.channel, chat_id=r.chat_id,
+        registration_id=r.registration_id,
+        edition=r.edition,
+        registered_at=r.registered_at,
+        municipality=MunicipalityInfo(
+            code=m.code,
+            name=m.name,
+            province=m.province,
+            inhabitants=m.inhabitants,
+            size_class=m.size_class,
+            m50_member=m.m50_member,
+        ),
+        members=[
+            RegisteredMember(
+                member_id=p.member_id, name=p.name, email=p.email, role=p.role, domain=p.domain, language=p.language
+            )
+            for p in r.members
+        ],
+        case=r.case,
+        fee=r.fee,
+        priority=r.priority,
+        preferred_domain_mix=r.preferred_domain_mix,
+        consent=r.consent,
+        channel=r.channel,
+        chat_id=r.chat_id,
     )
 
 
@@ -103,14 +149,28 @@ async def existing(registrations: Registrations, registration_id: str) -> Regist
 
 
 def already_decided(state: RegistrationState) -> CommandRefused:
-    what = {"approved": "goedgekeurd", "placed": "goedgekeurd", "waitlisted": "goedgekeurd",
-            "declined": "afgewezen", "cancelled": "geannuleerd"}.get(state.status, "afgehandeld")
-    return refuse("registration_id", "already_decided",
-                  f"Over deze aanmelding is al beslist: ze is {what}. Er is niets veranderd.")
+    what = {
+        "approved": "goedgekeurd",
+        "placed": "goedgekeurd",
+        "waitlisted": "goedgekeurd",
+        "declined": "afgewezen",
+        "cancelled": "geannuleerd",
+    }.get(state.status, "afgehandeld")
+    return refuse(
+        "registration_id",
+        "already_decided",
+        f"Over deze aanmelding is al beslist: ze is {what}. Er is niets veranderd.",
+    )
 
 
-async def decide(cmd: ApproveRegistration | DeclineRegistration, *, registrations: Registrations,
-                 approvals: ApprovalLinks, emit: Emit, now: datetime) -> dict[str, str]:
+async def decide(
+    cmd: ApproveRegistration | DeclineRegistration,
+    *,
+    registrations: Registrations,
+    approvals: ApprovalLinks,
+    emit: Emit,
+    now: datetime,
+) -> dict[str, str]:
     """The approver's (token) or an organiser's (by_organizer) decision on a registration awaiting approval."""
     expired = False
     if not cmd.by_organizer:
@@ -126,54 +186,96 @@ async def decide(cmd: ApproveRegistration | DeclineRegistration, *, registration
     state.decided_at, state.decided_by_organizer = now, cmd.by_organizer
     if isinstance(cmd, ApproveRegistration):
         state.status = "approved"
-        emit(RegistrationApproved(registration_id=state.registration_id, edition=state.edition, approved_at=now,
-                                  by_organizer=cmd.by_organizer))
+        emit(
+            RegistrationApproved(
+                registration_id=state.registration_id,
+                edition=state.edition,
+                approved_at=now,
+                by_organizer=cmd.by_organizer,
+            )
+        )
     else:
         state.status, state.decision_reason = "declined", cmd.reason or None
-        emit(RegistrationDeclined(registration_id=state.registration_id, edition=state.edition, declined_at=now,
-                                  by_organizer=cmd.by_organizer, reason=state.decision_reason))
+        emit(
+            RegistrationDeclined(
+                registration_id=state.registration_id,
+                edition=state.edition,
+                declined_at=now,
+                by_organizer=cmd.by_organizer,
+                reason=state.decision_reason,
+            )
+        )
     await registrations.save_state(state)
     return {"registration_id": state.registration_id}
 
 
-async def request_approval_again(registration_id: str, *, registrations: Registrations, approvals: ApprovalLinks,
-                                 emit: Emit, now: datetime) -> dict[str, str]:
+async def request_approval_again(
+    registration_id: str, *, registrations: Registrations, approvals: ApprovalLinks, emit: Emit, now: datetime
+) -> dict[str, str]:
     """An organiser sends the approver a new link, e.g. when the first one expired or got lost."""
     state = await existing(registrations, registration_id)
     if state.status != "awaiting_approval":
         raise already_decided(state)
     if state.erased:
-        raise refuse("registration_id", "data_erased",
-                     "De persoonsgegevens van deze aanmelding zijn verwijderd; er is niemand meer om het te vragen.")
+        raise refuse(
+            "registration_id",
+            "data_erased",
+            "De persoonsgegevens van deze aanmelding zijn verwijderd; er is niemand meer om het te vragen.",
+        )
     approve_url, state.approval_expires_at = approvals.issue(registration_id, now)
-    emit(ApprovalRequested(registration_id=registration_id, approver=state.approver, approve_url=approve_url,
-                           expires_at=state.approval_expires_at))
+    emit(
+        ApprovalRequested(
+            registration_id=registration_id,
+            approver=state.approver,
+            approve_url=approve_url,
+            expires_at=state.approval_expires_at,
+        )
+    )
     await registrations.save_state(state)
-    return {"registration_id": registration_id, "approve_url": approve_url,
-            "expires_at": state.approval_expires_at.isoformat()}
+    return {
+        "registration_id": registration_id,
+        "approve_url": approve_url,
+        "expires_at": state.approval_expires_at.isoformat(),
+    }
 
 
-async def cancel(cmd: CancelRegistration, *, registrations: Registrations, emit: Emit,
-                 now: datetime, invoicing: Invoicing | None = None) -> dict[str, str]:
+async def cancel(
+    cmd: CancelRegistration,
+    *,
+    registrations: Registrations,
+    emit: Emit,
+    now: datetime,
+    invoicing: Invoicing | None = None,
+) -> dict[str, str]:
     state = await existing(registrations, cmd.registration_id)
     if state.status == "cancelled":
         raise refuse("registration_id", "already_cancelled", "Deze aanmelding is al geannuleerd.")
     if state.status == "declined":
-        raise refuse("registration_id", "already_declined",
-                     "Deze aanmelding is afgewezen en doet dus al niet meer mee; annuleren is niet nodig.")
+        raise refuse(
+            "registration_id",
+            "already_declined",
+            "Deze aanmelding is afgewezen en doet dus al niet meer mee; annuleren is niet nodig.",
+        )
     state.status, state.waitlist_position = "cancelled", None
     state.cancelled_at, state.cancel_reason = now, cmd.reason or None
     await registrations.save_state(state)
-    emit(RegistrationCancelled(registration_id=state.registration_id, edition=state.edition,
-                               reason=state.cancel_reason))
+    emit(
+        RegistrationCancelled(registration_id=state.registration_id, edition=state.edition, reason=state.cancel_reason)
+    )
     if invoicing is not None:
         await credit_invoice(state.registration_id, invoicing=invoicing, emit=emit, now=now)
     return {"registration_id": state.registration_id}
 
 
-async def follow_placement(event: TrioPlaced | TrioWaitlisted | PlaceReleased, *, registrations: Registrations,
-                           occurred_at: datetime, invoicing: Invoicing | None = None, emit: Emit | None = None,
-                           now: datetime | None = None) -> None:
+async def follow_placement(
+    event: TrioPlaced | TrioWaitlisted | PlaceReleased,
+    *,
+    registrations: Registrations,
+    occurred_at: datetime,
+    invoicing: Invoicing | None = None,
+    emit: Emit | None = None,
+    now: datetime | None = None,
+) -> None:
     """Keep the status the trio sees in step with scheduling's places and waitlist (see apply_placement)."""
     state = await registrations.get_state(event.registration_id, for_update=True)
     if state is None:
@@ -192,8 +294,9 @@ async def follow_placement(event: TrioPlaced | TrioWaitlisted | PlaceReleased, *
         await issue_invoice(state.registration_id, invoicing=invoicing, emit=emit, now=now or occurred_at)
 
 
-async def erase_participant_data(registration_id: str, *, registrations: Registrations, emit: Emit,
-                                 now: datetime) -> bool:
+async def erase_participant_data(
+    registration_id: str, *, registrations: Registrations, emit: Emit, now: datetime
+) -> bool:
     """Erase a registration's personal data and announce it; False (and nothing emitted) if it already was.
 
     Erasing twice is not an error: a privacy request repeated, or met by the retention job first, is done.
@@ -206,16 +309,22 @@ async def erase_participant_data(registration_id: str, *, registrations: Registr
     return True
 
 
-async def erase_on_request(cmd: EraseParticipantData, *, registrations: Registrations, emit: Emit,
-                           now: datetime) -> dict[str, str]:
+async def erase_on_request(
+    cmd: EraseParticipantData, *, registrations: Registrations, emit: Emit, now: datetime
+) -> dict[str, str]:
     """EraseParticipantData: the privacy request of a participant (or an organiser on their behalf)."""
     await erase_participant_data(cmd.registration_id, registrations=registrations, emit=emit, now=now)
     return {"registration_id": cmd.registration_id}
 
 
-async def erase_after_retention(*, editions: Editions, registrations: Registrations,
-                                erase_one: Callable[[str], Awaitable[bool]], now: datetime,
-                                retention: timedelta) -> list[str]:
+async def erase_after_retention(
+    *,
+    editions: Editions,
+    registrations: Registrations,
+    erase_one: Callable[[str], Awaitable[bool]],
+    now: datetime,
+    retention: timedelta,
+) -> list[str]:
     """Erase every registration of the editions whose last session ended more than `retention` ago.
 
     `erase_one` runs erase_participant_data for one registration in a transaction of its own, so replicas

@@ -32,8 +32,9 @@ from .status import StatusPages
 __all__ = ["web_routes"]
 
 
-def web_routes(store: RegistrationStore, consumers: Consumers, municipalities: MunicipalityRegister,
-               settings: Settings) -> list[Route]:
+def web_routes(
+    store: RegistrationStore, consumers: Consumers, municipalities: MunicipalityRegister, settings: Settings
+) -> list[Route]:
     """The pages and their API; `consumers` carry out the pages' commands (consumes.consumers of the store)."""
     index = MunicipalityIndex(list(municipalities))
     reads = Reads(store)

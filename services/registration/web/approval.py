@@ -77,8 +77,13 @@ class ApprovalPages:
         decision = form.get("decision", "")
         reason = form.get("reason", "").strip()
         if decision not in ("approve", "decline"):
-            return page("approve.html", 422, view=view, reason=reason,
-                        errors={"decision": ["Kies of je de deelname goedkeurt of afwijst."]})
+            return page(
+                "approve.html",
+                422,
+                view=view,
+                reason=reason,
+                errors={"decision": ["Kies of je de deelname goedkeurt of afwijst."]},
+            )
         body: dict[str, Any] = {"registration_id": registration_id, "token": token}
         if decision == "decline" and reason:
             body["reason"] = reason
@@ -91,14 +96,18 @@ class ApprovalPages:
     async def decision_page(self, reply: Reply, decision: str, registration_id: str, reason: str) -> Response:
         view = await self.reads.view(registration_id)
         if reply.status == "accepted":
-            return page("approval_result.html", outcome="approved" if decision == "approve" else "declined",
-                        view=view)
+            return page("approval_result.html", outcome="approved" if decision == "approve" else "declined", view=view)
         codes = [e.code for e in reply.errors]
         if "already_decided" in codes:
             return page("approval_result.html", 409, outcome="already_decided", view=view)
         if "token_expired" in codes:
             return page("approval_result.html", 410, outcome="token_expired", view=view)
         if any(e.field == "reason" for e in reply.errors) and view is not None:
-            return page("approve.html", 422, view=view, reason=reason,
-                        errors={"reason": [e.message for e in reply.errors if e.field == "reason"]})
+            return page(
+                "approve.html",
+                422,
+                view=view,
+                reason=reason,
+                errors={"reason": [e.message for e in reply.errors if e.field == "reason"]},
+            )
         return page("approval_result.html", 404, outcome="invalid", view=None)

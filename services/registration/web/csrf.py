@@ -41,6 +41,5 @@ class Csrf:
 
     def attach(self, response: Response, fresh: str | None) -> Response:
         if fresh:
-            response.set_cookie(CSRF_COOKIE, fresh, httponly=True, samesite="lax", secure=self.secure_cookie,
-                                path="/")
+            response.set_cookie(CSRF_COOKIE, fresh, httponly=True, samesite="lax", secure=self.secure_cookie, path="/")
         return response

@@ -41,10 +41,7 @@ class RegistrationForm:
     secret: str
 
     def routes(self) -> list[Route]:
-        return [
-            Route("/", self.form, methods=["GET"]),
-            Route("/", self.submit, methods=["POST"]),
-        ]
+        return [Route("/", self.form, methods=["GET"]), Route("/", self.submit, methods=["POST"])]
 
     async def form(self, request: Request) -> Response:
         values = MultiDict({"form_key": sign(self.secret, PURPOSE, str(uuid.uuid4()))})
@@ -61,8 +58,14 @@ class RegistrationForm:
         chosen = next((e for e in editions if e.slug == values.get("edition")), None)
         municipality, _ = self.municipalities.resolve(values.get("municipality", ""))
         response = page(
-            "form.html", status_code, values=values, errors=state.errors, summary=state.summary, csrf=token,
-            editions=editions, municipalities=self.municipalities,
+            "form.html",
+            status_code,
+            values=values,
+            errors=state.errors,
+            summary=state.summary,
+            csrf=token,
+            editions=editions,
+            municipalities=self.municipalities,
             chosen=municipality_facts(municipality, chosen) if municipality and chosen else None,
         )
         return self.csrf.attach(response, fresh)
@@ -74,8 +77,11 @@ class RegistrationForm:
             return bad.response
         state = FormState(form)
         if not self.csrf.valid(request, form.get("csrf", "")):
-            state.add("", "Het formulier was verlopen of je browser stuurde het zonder cookie. Je gegevens "
-                          "staan er nog: controleer ze en verstuur het formulier opnieuw.")
+            state.add(
+                "",
+                "Het formulier was verlopen of je browser stuurde het zonder cookie. Je gegevens "
+                "staan er nog: controleer ze en verstuur het formulier opnieuw.",
+            )
             return await self.render_form(request, state, 403)
         message_id = self.form_message_id(form.get("form_key", ""))
         if message_id is None:
@@ -85,8 +91,7 @@ class RegistrationForm:
         typed = form.get("municipality", "")
         municipality, candidates = self.municipalities.resolve(typed)
         body = trio_command(form, municipality.code if municipality else UNRESOLVED_MUNICIPALITY)
-        reply = await self.consumers.command(RegisterTrio,
-                                             command_message(RegisterTrio.routing_key, body, message_id))
+        reply = await self.consumers.command(RegisterTrio, command_message(RegisterTrio.routing_key, body, message_id))
         if reply.status == "accepted":
             return await self.registered(reply)
         # The refused command's outcome is kept under its message id: a corrected form needs a new one.
@@ -111,11 +116,22 @@ class RegistrationForm:
         if view is None:
             return not_found()
         edition = await self.reads.edition(view.edition)
-        return page("registered.html", view=view, edition=edition, allocation_at=allocation_moment(edition),
-                    now=utcnow(), status_link=status_path(self.secret, registration_id))
+        return page(
+            "registered.html",
+            view=view,
+            edition=edition,
+            allocation_at=allocation_moment(edition),
+            now=utcnow(),
+            status_link=status_path(self.secret, registration_id),
+        )
 
 
 def municipality_facts(m: Municipality, edition: Edition) -> dict[str, Any]:
     fee = fee_for(edition, m.size_class)
-    return {"name": m.name, "province": m.province, "size_class": m.size_class, "fee_cents": fee.amount_cents,
-            "priority": has_priority(edition, m.size_class)}
+    return {
+        "name": m.name,
+        "province": m.province,
+        "size_class": m.size_class,
+        "fee_cents": fee.amount_cents,
+        "priority": has_priority(edition, m.size_class),
+    }

@@ -18,9 +18,16 @@ from .rendering import field_id
 # `unknown_municipality` together with every other problem instead of a bare schema error.
 UNRESOLVED_MUNICIPALITY = "GM0000"
 CHOICES = (".role", ".domain", ".language")
-REQUIRED_FIELDS = ("edition", "municipality",
-                   *(f"members[{i}].{f}" for i in range(3) for f in ("name", "email", "role", "domain")),
-                   "case.title", "case.neighbourhood", "case.summary", "approver.name", "approver.email")
+REQUIRED_FIELDS = (
+    "edition",
+    "municipality",
+    *(f"members[{i}].{f}" for i in range(3) for f in ("name", "email", "role", "domain")),
+    "case.title",
+    "case.neighbourhood",
+    "case.summary",
+    "approver.name",
+    "approver.email",
+)
 PAGE_ORDER = ("edition", "municipality", "members", "case", "approver", "invoice", "consent")
 
 
@@ -48,20 +55,31 @@ def trio_command(form: MultiDict, municipality: str) -> dict[str, Any]:
         return form.get(path, "").strip()
 
     def member(i: int) -> dict[str, Any]:
-        m: dict[str, Any] = {"name": text(f"members[{i}].name"), "email": text(f"members[{i}].email"),
-                             "language": text(f"members[{i}].language") or "nl"}
+        m: dict[str, Any] = {
+            "name": text(f"members[{i}].name"),
+            "email": text(f"members[{i}].email"),
+            "language": text(f"members[{i}].language") or "nl",
+        }
         for key in ("role", "domain", "job_title"):
             if text(f"members[{i}].{key}"):
                 m[key] = text(f"members[{i}].{key}")
         return m
 
     body: dict[str, Any] = {
-        "edition": text("edition"), "municipality": municipality, "members": [member(i) for i in range(3)],
-        "case": {"title": text("case.title"), "neighbourhood": text("case.neighbourhood"),
-                 "summary": text("case.summary"), "domains": [d for d in form.getlist("case.domains") if d]},
+        "edition": text("edition"),
+        "municipality": municipality,
+        "members": [member(i) for i in range(3)],
+        "case": {
+            "title": text("case.title"),
+            "neighbourhood": text("case.neighbourhood"),
+            "summary": text("case.summary"),
+            "domains": [d for d in form.getlist("case.domains") if d],
+        },
         "approver": {"name": text("approver.name"), "email": text("approver.email")},
-        "consent": {"privacy": form.get("consent.privacy") == "ja",
-                    "publish_municipality_name": form.get("consent.publish_municipality_name") == "ja"},
+        "consent": {
+            "privacy": form.get("consent.privacy") == "ja",
+            "publish_municipality_name": form.get("consent.publish_municipality_name") == "ja",
+        },
         "channel": "web",
     }
     if text("invoice.address") or text("invoice.reference"):
@@ -72,8 +90,11 @@ def trio_command(form: MultiDict, municipality: str) -> dict[str, Any]:
 def form_errors(state: FormState, errors: list[ErrorItem], municipality_problem: str | None) -> None:
     mentioned = {e.field for e in errors}
     # A schema error stops the intake rules, so report every required field left blank now, not one by one.
-    blanks = [ErrorItem(field=path, code="schema", message="")
-              for path in REQUIRED_FIELDS if path not in mentioned and not state.values.get(path, "").strip()]
+    blanks = [
+        ErrorItem(field=path, code="schema", message="")
+        for path in REQUIRED_FIELDS
+        if path not in mentioned and not state.values.get(path, "").strip()
+    ]
     if municipality_problem and "municipality" not in mentioned and all(b.field != "municipality" for b in blanks):
         blanks.append(ErrorItem(field="municipality", code="unknown_municipality", message=municipality_problem))
     for e in sorted([*errors, *blanks], key=lambda e: page_order(e.field)):
@@ -82,8 +103,11 @@ def form_errors(state: FormState, errors: list[ErrorItem], municipality_problem:
             message = municipality_problem
         elif e.field == "edition" and not state.values.get("edition", "").strip():
             message = "Kies de editie waarvoor jullie je aanmelden."
-        elif e.code in ("schema", "invalid_email") and e.field in TEXT_FIELDS \
-                and not state.values.get(e.field, "").strip():
+        elif (
+            e.code in ("schema", "invalid_email")
+            and e.field in TEXT_FIELDS
+            and not state.values.get(e.field, "").strip()
+        ):
             message = "Maak een keuze." if e.field.endswith(CHOICES) else "Vul dit veld in."
         state.add(e.field, message)
 

@@ -29,8 +29,7 @@ class MunicipalitySearch:
 
     async def search(self, request: Request) -> JSONResponse:
         found = self.municipalities.search(request.query_params.get("q", ""))
-        return api_json({"municipalities": [{"code": m.code, "name": m.name, "province": m.province}
-                                            for m in found]})
+        return api_json({"municipalities": [{"code": m.code, "name": m.name, "province": m.province} for m in found]})
 
     async def municipality(self, request: Request) -> JSONResponse:
         m = self.municipalities.get(request.path_params["code"][:10])
@@ -41,9 +40,17 @@ class MunicipalitySearch:
         if slug and edition is None:
             return api_error("edition", "unknown_edition", "Deze editie bestaat niet.", 404)
         fee = fee_for(edition, m.size_class) if edition else None
-        return api_json({
-            "code": m.code, "name": m.name, "province": m.province, "inhabitants": m.inhabitants,
-            "size_class": m.size_class, "m50_member": m.m50_member, "edition": edition.slug if edition else None,
-            "fee_cents": fee.amount_cents if fee else None, "fee_waived": fee.waived if fee else None,
-            "priority": has_priority(edition, m.size_class) if edition else None,
-        })
+        return api_json(
+            {
+                "code": m.code,
+                "name": m.name,
+                "province": m.province,
+                "inhabitants": m.inhabitants,
+                "size_class": m.size_class,
+                "m50_member": m.m50_member,
+                "edition": edition.slug if edition else None,
+                "fee_cents": fee.amount_cents if fee else None,
+                "fee_waived": fee.waived if fee else None,
+                "priority": has_priority(edition, m.size_class) if edition else None,
+            }
+        )

@@ -29,22 +29,47 @@ async def read_form(request: Request) -> MultiDict:
     """The url-encoded form in the body; BadForm with the page to answer when it is too large or unreadable."""
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type != "application/x-www-form-urlencoded":
-        raise BadForm(page("problem.html", 415, title="Dit formulier kunnen we niet lezen",
-                           text="Verstuur het formulier vanuit de pagina zelf."))
+        raise BadForm(
+            page(
+                "problem.html",
+                415,
+                title="Dit formulier kunnen we niet lezen",
+                text="Verstuur het formulier vanuit de pagina zelf.",
+            )
+        )
     body = await read_body(request, MAX_BODY_BYTES)
     if body is None:
-        raise BadForm(page("problem.html", 413, title="Dit is te veel tekst",
-                           text="Wat je verstuurde is groter dan 64 KiB. Maak de beschrijvingen korter en "
-                                "probeer het opnieuw."))
+        raise BadForm(
+            page(
+                "problem.html",
+                413,
+                title="Dit is te veel tekst",
+                text="Wat je verstuurde is groter dan 64 KiB. Maak de beschrijvingen korter en probeer het opnieuw.",
+            )
+        )
     try:
-        return MultiDict(parse_qsl(body.decode("utf-8"), keep_blank_values=True, max_num_fields=MAX_FORM_FIELDS,
-                                   strict_parsing=False))
+        return MultiDict(
+            parse_qsl(
+                body.decode("utf-8"), keep_blank_values=True, max_num_fields=MAX_FORM_FIELDS, strict_parsing=False
+            )
+        )
     except (UnicodeDecodeError, ValueError):
-        raise BadForm(page("problem.html", 400, title="Dit formulier kunnen we niet lezen",
-                           text="Verstuur het formulier vanuit de pagina zelf.")) from None
+        raise BadForm(
+            page(
+                "problem.html",
+                400,
+                title="Dit formulier kunnen we niet lezen",
+                text="Verstuur het formulier vanuit de pagina zelf.",
+            )
+        ) from None
 
 
 def command_message(routing_key: str, body: dict[str, Any], message_id: str) -> Incoming:
-    return Incoming(body=json.dumps(body).encode(), routing_key=routing_key, message_id=message_id,
-                    correlation_id=message_id, message_type=message_name(routing_key),
-                    content_type="application/json")
+    return Incoming(
+        body=json.dumps(body).encode(),
+        routing_key=routing_key,
+        message_id=message_id,
+        correlation_id=message_id,
+        message_type=message_name(routing_key),
+        content_type="application/json",
+    )

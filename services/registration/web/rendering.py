@@ -32,8 +32,14 @@ DOMAINS = {
     "overig": "Overig",
 }
 # A member's own domain, in a select: the short names (the case's checkboxes explain them).
-DOMAIN_CHOICES = {"fysiek": "Fysiek", "sociaal": "Sociaal", "veiligheid": "Veiligheid", "economie": "Economie",
-                  "bestuur": "Bestuur", "overig": "Overig"}
+DOMAIN_CHOICES = {
+    "fysiek": "Fysiek",
+    "sociaal": "Sociaal",
+    "veiligheid": "Veiligheid",
+    "economie": "Economie",
+    "bestuur": "Bestuur",
+    "overig": "Overig",
+}
 LANGUAGES = {"nl": "Nederlands", "en": "Engels (English)"}
 SIZE_CLASSES = {"klein": "kleine gemeente", "middelgroot": "middelgrote gemeente", "groot": "grote gemeente"}
 
@@ -60,9 +66,16 @@ templates = Environment(
     auto_reload=False,  # templates ship with the code: no stat() per render
 )
 templates.globals.update(
-    field_id=field_id, dutch_datetime=dutch_datetime, dutch_time=dutch_time, euro=euro, fee_text=fee_text,
-    ROLES=ROLES, DOMAINS=DOMAINS,
-    DOMAIN_CHOICES=DOMAIN_CHOICES, LANGUAGES=LANGUAGES, SIZE_CLASSES=SIZE_CLASSES,
+    field_id=field_id,
+    dutch_datetime=dutch_datetime,
+    dutch_time=dutch_time,
+    euro=euro,
+    fee_text=fee_text,
+    ROLES=ROLES,
+    DOMAINS=DOMAINS,
+    DOMAIN_CHOICES=DOMAIN_CHOICES,
+    LANGUAGES=LANGUAGES,
+    SIZE_CLASSES=SIZE_CLASSES,
 )
 
 
@@ -95,8 +108,11 @@ def page(template: str, status_code: int = 200, **context: Any) -> HTMLResponse:
 
 
 def api_json(content: Any, status_code: int = 200) -> JSONResponse:
-    return JSONResponse(content, status_code=status_code,
-                        headers={"X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer"})
+    return JSONResponse(
+        content,
+        status_code=status_code,
+        headers={"X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer"},
+    )
 
 
 def api_error(field: str, code: str, message: str, status_code: int) -> JSONResponse:

@@ -64,9 +64,14 @@ class StatusPages:
         view = await self.viewable(registration_id, token)
         if view is None:
             return not_found()
-        return page("status.html", view=view, token=token, can_cancel=view.status in ACTIVE_FOR_CANCEL,
-                    allocation_at=allocation_moment(await self.reads.edition(view.edition)),
-                    invoice=await invoice_links_of(self.store, registration_id))
+        return page(
+            "status.html",
+            view=view,
+            token=token,
+            can_cancel=view.status in ACTIVE_FOR_CANCEL,
+            allocation_at=allocation_moment(await self.reads.edition(view.edition)),
+            invoice=await invoice_links_of(self.store, registration_id),
+        )
 
     async def confirm_cancel(self, request: Request) -> Response:
         registration_id = request.path_params["registration_id"]
@@ -77,8 +82,17 @@ class StatusPages:
         if view.status not in ACTIVE_FOR_CANCEL:
             return back_to_status(registration_id, token)
         csrf, fresh = self.csrf.issue(request)
-        return self.csrf.attach(page("cancel.html", view=view, token=token, csrf=csrf, error=None,
-                                     form_key=sign(self.secret, PURPOSE, str(uuid.uuid4()))), fresh)
+        return self.csrf.attach(
+            page(
+                "cancel.html",
+                view=view,
+                token=token,
+                csrf=csrf,
+                error=None,
+                form_key=sign(self.secret, PURPOSE, str(uuid.uuid4())),
+            ),
+            fresh,
+        )
 
     async def cancel(self, request: Request) -> Response:
         registration_id = request.path_params["registration_id"]
@@ -92,21 +106,39 @@ class StatusPages:
             return not_found()
         if not self.csrf.valid(request, form.get("csrf", "")):
             csrf, fresh = self.csrf.issue(request)
-            return self.csrf.attach(page(
-                "cancel.html", 403, view=view, token=token, csrf=csrf, form_key=form.get("form_key", ""),
-                error="Het formulier was verlopen. Bevestig de annulering opnieuw."), fresh)
+            return self.csrf.attach(
+                page(
+                    "cancel.html",
+                    403,
+                    view=view,
+                    token=token,
+                    csrf=csrf,
+                    form_key=form.get("form_key", ""),
+                    error="Het formulier was verlopen. Bevestig de annulering opnieuw.",
+                ),
+                fresh,
+            )
         message_id = self.cancel_message_id(form.get("form_key", ""))
         body: dict[str, Any] = {"registration_id": registration_id}
         if form.get("reason", "").strip():
             body["reason"] = form.get("reason", "").strip()[:2000]
         reply = await self.consumers.command(
-            CancelRegistration, command_message(CancelRegistration.routing_key, body, message_id))
+            CancelRegistration, command_message(CancelRegistration.routing_key, body, message_id)
+        )
         if reply.status == "rejected" and not {e.code for e in reply.errors} & ALREADY_ENDED:
             csrf, fresh = self.csrf.issue(request)
-            return self.csrf.attach(page(
-                "cancel.html", 422, view=view, token=token, csrf=csrf,
-                form_key=sign(self.secret, PURPOSE, str(uuid.uuid4())),
-                error=" ".join(e.message for e in reply.errors)), fresh)
+            return self.csrf.attach(
+                page(
+                    "cancel.html",
+                    422,
+                    view=view,
+                    token=token,
+                    csrf=csrf,
+                    form_key=sign(self.secret, PURPOSE, str(uuid.uuid4())),
+                    error=" ".join(e.message for e in reply.errors),
+                ),
+                fresh,
+            )
         return back_to_status(registration_id, token)
 
     def cancel_message_id(self, form_key: str) -> str:
