@@ -7,20 +7,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from jinja2 import select_autoescape
+
+from shared.templating import template_environment
 
 TEMPLATES = Path(__file__).parent / "templates"
 
-templates = Environment(
-    loader=FileSystemLoader(TEMPLATES),
+templates = template_environment(
+    TEMPLATES,
     # Participants' own words (names, case titles) end up in the HTML; the plain text must stay unescaped.
     autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=False),
-    undefined=StrictUndefined,
-    trim_blocks=True,
-    lstrip_blocks=True,
     keep_trailing_newline=True,
-    # Templates ship with the code: no stat() of the file on every render (a system call per template per mail).
-    auto_reload=False,
 )
 # Which templates exist, listed once: a kind without an HTML part would otherwise be looked for on disk per mail.
 NAMES = frozenset(templates.list_templates())

@@ -22,11 +22,11 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from lxml import etree
 
 from shared.contract.registration import Attachment
 from shared.formatting import dutch_date, euro
+from shared.templating import template_environment
 
 from .billing import CreditNote, Invoice, decimal_amount
 
@@ -44,14 +44,8 @@ UNIT = "C62"  # "one": the trio's participation is one unit
 PDF_TYPE = "application/pdf"
 UBL_TYPE = "application/xml"
 
-templates = Environment(
-    loader=FileSystemLoader(Path(__file__).parent / "invoice_templates"),
-    autoescape=True,  # the municipality's address and reference are the registrant's own text
-    undefined=StrictUndefined,
-    trim_blocks=True,
-    lstrip_blocks=True,
-    auto_reload=False,  # templates ship with the code: no stat() per render
-)
+# Autoescaped: the municipality's address and reference are the registrant's own text.
+templates = template_environment(Path(__file__).parent / "invoice_templates")
 
 
 @dataclass(frozen=True)

@@ -11,12 +11,14 @@ import asyncio
 import hashlib
 import re
 from collections import OrderedDict
+from pathlib import Path
 from typing import Any
 
-from jinja2 import Environment, PackageLoader, StrictUndefined
+from jinja2 import Environment
 from markupsafe import Markup
 
 from shared.formatting import dutch_date, euro_compact
+from shared.templating import template_environment
 
 from .domain import DOMAINS, SIZE_ADJECTIVES, local_date
 from .themes import METHOD
@@ -45,15 +47,8 @@ def size_class_phrase(size_class: str, count: int) -> str:
 
 
 def _environment(autoescape: bool) -> Environment:
-    env = Environment(
-        loader=PackageLoader("services.reporting", "templates"),
-        autoescape=autoescape,  # nosec B701  # False only for the Markdown/text templates, which escape themselves
-        undefined=StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        keep_trailing_newline=True,
-        auto_reload=False,  # templates ship with the code: no stat() per render
-    )
+    # autoescape is False only for the Markdown/text templates, which escape themselves.
+    env = template_environment(Path(__file__).parent / "templates", autoescape=autoescape, keep_trailing_newline=True)
     env.globals.update(
         dutch_date=dutch_date,
         local_date=local_date,

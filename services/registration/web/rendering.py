@@ -7,15 +7,16 @@ import re
 import secrets
 from collections.abc import Mapping
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from jinja2 import Environment, PackageLoader, StrictUndefined
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse
 
 from shared.contract import ErrorItem
 from shared.contract.registration import Fee
 from shared.formatting import dutch_datetime, dutch_time, euro
+from shared.templating import template_environment
 
 from ..domain import Edition
 
@@ -57,14 +58,7 @@ def fee_text(fee: Fee | Mapping[str, Any]) -> str:
     return f"{euro(fee.amount_cents)} per trio"
 
 
-templates = Environment(
-    loader=PackageLoader("services.registration", "templates"),
-    autoescape=True,  # every page shows what participants typed
-    undefined=StrictUndefined,
-    trim_blocks=True,
-    lstrip_blocks=True,
-    auto_reload=False,  # templates ship with the code: no stat() per render
-)
+templates = template_environment(Path(__file__).parents[1] / "templates")  # autoescaped: pages show what people typed
 templates.globals.update(
     field_id=field_id,
     dutch_datetime=dutch_datetime,
