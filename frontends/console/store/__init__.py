@@ -1,0 +1,51 @@
+"""The console's own store: its tables (tables.py), repositories (repositories.py) and Alembic history
+(../migrations), opened at head by `open_store`."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from shared.db import Database, migrate
+
+from .repositories import SqlAccounts, SqlAudit, SqlTokens
+from .tables import AccessTokenRow, AccountRow, AuditRow, Base
+
+MIGRATIONS = Path(__file__).parent.parent / "migrations"
+
+__all__ = [
+    "MIGRATIONS",
+    "AccessTokenRow",
+    "AccountRow",
+    "AuditRow",
+    "Base",
+    "Repositories",
+    "SqlAccounts",
+    "SqlAudit",
+    "SqlTokens",
+    "open_store",
+    "repositories",
+]
+
+
+@dataclass(frozen=True)
+class Repositories:
+    accounts: SqlAccounts
+    tokens: SqlTokens
+    audit: SqlAudit
+
+
+async def open_store(url: str) -> Database:
+    """The console's database, migrated to head (replicas take turns on PostgreSQL's advisory lock)."""
+    db = Database(url)
+    await migrate(db, MIGRATIONS, "console")
+    return db
+
+
+@asynccontextmanager
+async def repositories(db: Database) -> AsyncIterator[Repositories]:
+    """The three repositories in one transaction: it commits when the block ends without an error."""
+    async with db.transaction() as session:
+        yield Repositories(SqlAccounts(session), SqlTokens(session), SqlAudit(session))
