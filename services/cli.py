@@ -13,6 +13,7 @@ from typing import Annotated
 import typer
 import uvicorn
 
+from frontends.console.commands import accounts_app
 from shared.logs import configure_logging
 from shared.settings import SERVICES, SettingsError, load_settings
 
@@ -25,6 +26,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(contract_app, name="contract")
 app.add_typer(editions_app, name="editions")
 app.add_typer(dlq_app, name="dlq")
+app.add_typer(accounts_app, name="accounts")
 
 ServiceArgument = Annotated[str, typer.Argument(help="registration, scheduling, notifications or reporting")]
 

@@ -33,6 +33,8 @@ class Settings(BaseSettings):
     scheduling_database_url: str | None = None
     notifications_database_url: str | None = None
     reporting_database_url: str | None = None
+    # The organiser console's own store (frontends/console): accounts, access tokens, audit log.
+    console_database_url: str | None = None
     werkplaatsen_smtp_url: str | None = None
     werkplaatsen_mail_from: str = "Werkplaatsen wijkgericht werken <werkplaatsen@platform31.nl>"
     werkplaatsen_public_url: str = "http://localhost:8000"
@@ -54,7 +56,11 @@ class Settings(BaseSettings):
         return value or None
 
     @field_validator(
-        "registration_database_url", "scheduling_database_url", "notifications_database_url", "reporting_database_url"
+        "registration_database_url",
+        "scheduling_database_url",
+        "notifications_database_url",
+        "reporting_database_url",
+        "console_database_url",
     )
     @classmethod
     def _database(cls, value: str | None) -> str | None:
@@ -69,7 +75,7 @@ class Settings(BaseSettings):
             raise ValueError("must look like smtp://host:port")
         return value or None
 
-    def database_url(self, service: ServiceName) -> str:
+    def database_url(self, service: ServiceName | Literal["console"]) -> str:
         explicit: str | None = getattr(self, f"{service}_database_url")
         if explicit:
             return explicit

@@ -2,11 +2,13 @@
 
 Plain async functions that take their repositories by argument (the caller owns the transaction: see
 store.repositories) and the time as `now`. Every action appends one entry to the audit log, refusals included;
-no entry carries a password, a TOTP code or a token.
+no entry carries a password, a TOTP code or a token. A refusal raises AccountRefused after its audit entry and
+before any other change, so the caller commits the transaction all the same (the refusal is then on record).
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import secrets
 import uuid
@@ -241,8 +243,11 @@ class SignIn:
         return self.account is not None
 
 
-# Verified against when no account has the address, so an unknown address takes as long as a wrong password.
-_DUMMY_HASH: Final = DEFAULT_HASHER.hash(secrets.token_urlsafe(16))
+@functools.cache
+def _dummy_hash(hasher: PasswordHasher) -> str:
+    """Verified against when no account has the address, so an unknown address takes as long as a wrong password
+    (made on first use: hashing costs time the command line should not spend at import)."""
+    return hasher.hash(secrets.token_urlsafe(16))
 
 
 async def verify_sign_in(
@@ -271,7 +276,7 @@ async def verify_sign_in(
         return SignIn(refusal=refusal, retry_at=retry_at)
 
     if account is None:
-        _password_ok(hasher, _DUMMY_HASH, password)
+        _password_ok(hasher, _dummy_hash(hasher), password)
         return await refuse("unknown_account")
     if account.status == "disabled":
         return await refuse("disabled")

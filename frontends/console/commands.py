@@ -1,0 +1,168 @@
+"""`werkplaatsen accounts ...`: the console's accounts from the command line, for the first organiser and for
+operators. services/cli.py mounts this sub-app; the console's store is migrated to head before each command."""
+
+from __future__ import annotations
+
+import asyncio
+import getpass
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Annotated, TypeVar
+
+import typer
+
+from shared.settings import Settings, load_settings
+
+from .domain import ROLES, InvalidEmail
+
+if TYPE_CHECKING:
+    from .accounts import Invitation, NewToken
+    from .store import AccountRow, Repositories
+
+T = TypeVar("T")
+
+accounts_app = typer.Typer(
+    no_args_is_help=True, help="Organiser console accounts: invitations, access tokens, disabling."
+)
+
+MESSAGES = {
+    "account_exists": "an account with that email address exists already",
+    "unknown_account": "no account has that email address",
+    "unknown_role": f"unknown role: choose one of {', '.join(ROLES)}",
+    "disabled": "the account is disabled",
+}
+
+
+def _operator() -> str:
+    """The actor of a command-line action in the audit log: the operator's login on this machine."""
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):  # a container's user without a passwd entry
+        return "cli"
+
+
+def _run(work: Callable[[Repositories, Settings], Awaitable[T]]) -> T:
+    """Run WORK(repositories, settings) in one transaction on the console's store, migrated to head. A refusal is
+    committed too (its audit entry), then reported on stderr with exit status 1."""
+    from .accounts import AccountRefused
+    from .store import open_store, repositories
+
+    settings = load_settings()
+
+    async def go() -> T | AccountRefused:
+        db = await open_store(settings.database_url("console"))
+        try:
+            async with repositories(db) as repos:
+                try:
+                    return await work(repos, settings)
+                except AccountRefused as refused:
+                    return refused
+        finally:
+            await db.dispose()
+
+    try:
+        outcome = asyncio.run(go())
+    except InvalidEmail as exc:
+        typer.echo(f"werkplaatsen: not an email address: {exc.args[0]!r}", err=True)
+        raise typer.Exit(1) from None
+    if isinstance(outcome, AccountRefused):
+        typer.echo(f"werkplaatsen: {MESSAGES.get(outcome.code, outcome.code)}", err=True)
+        raise typer.Exit(1)
+    return outcome
+
+
+@accounts_app.command("create")
+def create(
+    email: Annotated[str, typer.Argument(help="The account's email address (its sign-in name)")],
+    role: Annotated[str, typer.Option(help="organiser, facilitator or viewer")],
+    name: Annotated[str, typer.Option(help="The name shown in the console")] = "",
+    edition: Annotated[
+        list[str] | None, typer.Option(help="Edition (slug) a facilitator is assigned to; repeatable")
+    ] = None,
+) -> None:
+    """Invite EMAIL: create the account and print the invitation link (valid 7 days, usable once)."""
+    from shared.db import utcnow
+
+    from .accounts import create_account
+
+    if role not in ROLES:
+        raise typer.BadParameter(MESSAGES["unknown_role"], param_hint="--role")
+
+    async def work(repos: Repositories, settings: Settings) -> Invitation:
+        return await create_account(
+            repos.accounts,
+            repos.audit,
+            email=email,
+            role=role,
+            name=name,
+            editions=edition or [],
+            actor=_operator(),
+            address="cli",
+            secret_key=settings.werkplaatsen_secret_key,
+            now=utcnow(),
+        )
+
+    invitation = _run(work)
+    settings = load_settings()
+    typer.echo(
+        f"invited {invitation.email} as {role}; the link is valid until {invitation.expires_at:%Y-%m-%d %H:%M} UTC:"
+    )
+    typer.echo(f"{settings.public_url}/console/invitation/{invitation.token}")
+
+
+@accounts_app.command("list")
+def list_accounts() -> None:
+    """Every account: email, role, status, name and (facilitators) editions."""
+
+    async def work(repos: Repositories, settings: Settings) -> list[tuple[str, str, str, str, str]]:
+        return [(a.email, a.role, a.status, a.name, ",".join(a.editions)) for a in await repos.accounts.all()]
+
+    rows = _run(work)
+    if not rows:
+        typer.echo("no accounts yet: `werkplaatsen accounts create EMAIL --role organiser` invites the first")
+        return
+    width = max(len(row[0]) for row in rows)
+    for email, role, status, name, editions in rows:
+        typer.echo(f"{email:<{width}}  {role:<11}  {status:<8}  {name}" + (f"  [{editions}]" if editions else ""))
+
+
+@accounts_app.command("disable")
+def disable(email: Annotated[str, typer.Argument()]) -> None:
+    """Disable EMAIL's account: no more sign-ins, its access tokens stop working. Its audit entries stay."""
+    from shared.db import utcnow
+
+    from .accounts import disable_account
+
+    async def work(repos: Repositories, settings: Settings) -> AccountRow:
+        return await disable_account(
+            repos.accounts, repos.audit, email=email, actor=_operator(), address="cli", now=utcnow()
+        )
+
+    account = _run(work)
+    typer.echo(f"disabled {account.email}")
+
+
+@accounts_app.command("token")
+def token(
+    email: Annotated[str, typer.Argument()],
+    name: Annotated[str, typer.Option(help="What the token is for, as listed in the console")] = "cli",
+) -> None:
+    """Create a personal access token for EMAIL, carrying its role. The token is printed once, as the last line."""
+    from shared.db import utcnow
+
+    from .accounts import create_token
+
+    async def work(repos: Repositories, settings: Settings) -> NewToken:
+        return await create_token(
+            repos.accounts,
+            repos.tokens,
+            repos.audit,
+            email=email,
+            name=name,
+            actor=_operator(),
+            address="cli",
+            now=utcnow(),
+        )
+
+    new = _run(work)
+    typer.echo(f"token {new.name!r} for {email} (shown only now; the console keeps only its hash):")
+    typer.echo(new.token)
