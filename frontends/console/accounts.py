@@ -2,8 +2,8 @@
 
 Plain async functions that take their repositories by argument (the caller owns the transaction: see
 store.repositories) and the time as `now`. Every action appends one entry to the audit log, refusals included;
-no entry carries a password, a TOTP code or a token. A refusal raises AccountRefused after its audit entry and
-before any other change, so the caller commits the transaction all the same (the refusal is then on record).
+no entry carries a password, a TOTP code or a token. A refusal raises domain.AccountRefused after its audit entry
+and before any other change; store.repositories commits the transaction all the same, so the refusal is on record.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from itsdangerous import BadSignature, SignatureExpired, TimestampSigner, URLSaf
 from .domain import (
     ROLES,
     STATUSES,
+    AccountRefused,
     Lockout,
     Principal,
     Role,
@@ -60,14 +61,6 @@ class Tokens(Protocol):
 
 class Audit(Protocol):
     async def append(self, entry: AuditRow) -> None: ...
-
-
-class AccountRefused(Exception):
-    """An account action that cannot be done; `code` is stable (for the pages' Dutch texts and the audit log)."""
-
-    def __init__(self, code: str) -> None:
-        super().__init__(code)
-        self.code = code
 
 
 async def record(

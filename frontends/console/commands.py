@@ -12,7 +12,7 @@ import typer
 
 from shared.settings import Settings, load_settings
 
-from .domain import ROLES, InvalidEmail
+from .domain import ROLES, AccountRefused, InvalidEmail
 
 if TYPE_CHECKING:
     from .accounts import Invitation, NewToken
@@ -41,33 +41,28 @@ def _operator() -> str:
 
 
 def _run(work: Callable[[Repositories, Settings], Awaitable[T]]) -> T:
-    """Run WORK(repositories, settings) in one transaction on the console's store, migrated to head. A refusal is
-    committed too (its audit entry), then reported on stderr with exit status 1."""
-    from .accounts import AccountRefused
+    """Run WORK(repositories, settings) in one transaction on the console's store, migrated to head. A refusal
+    (its audit entry committed) is reported on stderr with exit status 1."""
     from .store import open_store, repositories
 
     settings = load_settings()
 
-    async def go() -> T | AccountRefused:
+    async def go() -> T:
         db = await open_store(settings.database_url("console"))
         try:
             async with repositories(db) as repos:
-                try:
-                    return await work(repos, settings)
-                except AccountRefused as refused:
-                    return refused
+                return await work(repos, settings)
         finally:
             await db.dispose()
 
     try:
-        outcome = asyncio.run(go())
+        return asyncio.run(go())
     except InvalidEmail as exc:
         typer.echo(f"werkplaatsen: not an email address: {exc.args[0]!r}", err=True)
         raise typer.Exit(1) from None
-    if isinstance(outcome, AccountRefused):
-        typer.echo(f"werkplaatsen: {MESSAGES.get(outcome.code, outcome.code)}", err=True)
-        raise typer.Exit(1)
-    return outcome
+    except AccountRefused as refused:
+        typer.echo(f"werkplaatsen: {MESSAGES.get(refused.code, refused.code)}", err=True)
+        raise typer.Exit(1) from None
 
 
 @accounts_app.command("create")

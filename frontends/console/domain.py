@@ -65,6 +65,16 @@ def requires_totp(role: Role) -> bool:
     return role == "organiser"
 
 
+class AccountRefused(Exception):
+    """An account action that cannot be done; `code` is stable (for the pages' Dutch texts and the audit log).
+    Raised after the refusal's audit entry and before any other change: the store commits that entry all the same
+    (store.repositories)."""
+
+    def __init__(self, code: str) -> None:
+        super().__init__(code)
+        self.code = code
+
+
 class InvalidEmail(ValueError):
     """The text is not an email address an account can be known by."""
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from shared.db import Database, migrate
 
+from ..domain import AccountRefused
 from .repositories import SqlAccounts, SqlAudit, SqlTokens
 from .tables import AccessTokenRow, AccountRow, AuditRow, Base
 
@@ -46,6 +47,13 @@ async def open_store(url: str) -> Database:
 
 @asynccontextmanager
 async def repositories(db: Database) -> AsyncIterator[Repositories]:
-    """The three repositories in one transaction: it commits when the block ends without an error."""
+    """The three repositories in one transaction: it commits when the block ends without an error, and when it
+    ends in AccountRefused (which a handler raises having changed nothing but the audit entry of the refusal)."""
+    refused: AccountRefused | None = None
     async with db.transaction() as session:
-        yield Repositories(SqlAccounts(session), SqlTokens(session), SqlAudit(session))
+        try:
+            yield Repositories(SqlAccounts(session), SqlTokens(session), SqlAudit(session))
+        except AccountRefused as exc:
+            refused = exc
+    if refused is not None:
+        raise refused
