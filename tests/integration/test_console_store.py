@@ -1,0 +1,97 @@
+"""The console's store on real PostgreSQL: its Alembic history to head (also by replicas starting together), a
+token found by its hash, and an audit log nobody can rewrite."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import delete, inspect, text, update
+from sqlalchemy.exc import DBAPIError
+
+from frontends.console import accounts
+from frontends.console.domain import AccountRefused
+from frontends.console.store import MIGRATIONS, AuditRow, open_store, repositories
+from shared.db import Database, migrate
+from tests.support import database_url
+
+pytestmark = pytest.mark.integration
+
+NOW = datetime(2027, 3, 1, 9, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+async def url(pg_database) -> str:
+    return database_url(await pg_database("console"))
+
+
+@pytest.fixture
+async def db(url: str) -> AsyncIterator[Database]:
+    database = await open_store(url)
+    yield database
+    await database.dispose()
+
+
+async def test_replicas_starting_together_bring_the_schema_to_head_once(url: str) -> None:
+    dbs = [Database(url) for _ in range(3)]
+    try:
+        await asyncio.gather(*(migrate(d, MIGRATIONS, "console") for d in dbs))
+        async with dbs[0].engine.connect() as conn:
+            tables = await conn.run_sync(lambda sync: set(inspect(sync).get_table_names()))
+            revisions = (await conn.execute(text("SELECT version_num FROM alembic_version"))).scalars().all()
+        assert {"accounts", "access_tokens", "audit_log"} <= tables
+        assert len(revisions) == 1
+    finally:
+        for d in dbs:
+            await d.dispose()
+
+
+async def test_a_token_is_found_by_its_hash_and_only_the_hash_is_stored(db: Database) -> None:
+    async with repositories(db) as r:
+        await accounts.create_account(
+            r.accounts, r.audit, email="ann@zwolle.nl", role="viewer", actor="t", secret_key="s", now=NOW
+        )
+        made = await accounts.create_token(
+            r.accounts, r.tokens, r.audit, email="ann@zwolle.nl", name="export", actor="t", now=NOW
+        )
+    async with db.engine.connect() as conn:
+        stored = (await conn.execute(text("SELECT token_hash FROM access_tokens"))).scalars().all()
+    assert stored == [accounts.token_hash(made.token)]
+    async with repositories(db) as r:
+        found = await r.tokens.by_hash(accounts.token_hash(made.token))
+        assert found is not None and found.id == made.id
+        principal = await accounts.authenticate_token(r.accounts, r.tokens, token=made.token, now=NOW)
+    assert principal is not None and principal.role == "viewer"
+
+
+async def test_the_email_address_names_one_account(db: Database) -> None:
+    async with repositories(db) as r:
+        await accounts.create_account(
+            r.accounts, r.audit, email="ann@zwolle.nl", role="viewer", actor="t", secret_key="s", now=NOW
+        )
+    with pytest.raises(AccountRefused):
+        async with repositories(db) as r:
+            await accounts.create_account(
+                r.accounts, r.audit, email="Ann@Zwolle.nl", role="organiser", actor="t", secret_key="s", now=NOW
+            )
+    async with repositories(db) as r:
+        assert [a.role for a in await r.accounts.all()] == ["viewer"]
+        assert [e.outcome for e in await r.audit.recent()] == ["rejected", "accepted"]  # newest first
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [update(AuditRow).values(outcome="accepted"), delete(AuditRow), text("TRUNCATE audit_log")],
+    ids=["update", "delete", "truncate"],
+)
+async def test_the_audit_log_is_append_only(db: Database, statement) -> None:
+    async with repositories(db) as r:
+        await accounts.record(r.audit, NOW, "a1", "report.publish", "2027-voorjaar/1", outcome="rejected", reason="x")
+    with pytest.raises(DBAPIError, match="append-only"):
+        async with db.transaction() as session:
+            await session.execute(statement)
+    async with repositories(db) as r:
+        [entry] = await r.audit.recent()
+    assert (entry.actor, entry.action, entry.outcome, entry.at) == ("a1", "report.publish", "rejected", NOW)
