@@ -92,8 +92,16 @@ def dev(real_services, tmp_path_factory) -> Iterator[DevSystem]:
         asyncio.run(
             wait_until(system.ready, timeout=90, interval=0.2, what="werkplaatsen dev with its example edition")
         )
-        # One trio, so the pages that show a registration have one to show.
+        # One trio, so the pages that show a registration have one to show. Scheduling lists the example edition
+        # first; registration learns of it from EditionScheduled a moment later (it refuses an edition it does not
+        # know yet: issue 18's note), so wait until its form offers the edition.
         edition = httpx.get(f"{system.url}/api/editions").json()["editions"][0]["slug"]
+
+        async def registration_knows_it() -> bool:
+            async with httpx.AsyncClient() as client:
+                return f'value="{edition}"' in (await client.get(f"{system.url}/", timeout=5)).text
+
+        asyncio.run(wait_until(registration_knows_it, timeout=30, interval=0.1, what=f"registration knowing {edition}"))
         httpx.post(f"{system.url}/api/registrations", json=factories.trio(edition), timeout=30).raise_for_status()
         yield system
     finally:
