@@ -47,8 +47,8 @@ REFUSAL_TEXTS: Final[Mapping[str, str]] = {
     "totp_not_enrolled": (
         "Voor dit account is nog geen authenticator-app ingesteld. Vraag een organisator om een nieuwe uitnodiging."
     ),
-    "password_too_short": "Kies een wachtwoord van minstens 12 tekens.",
-    "password_too_long": "Kies een wachtwoord van hoogstens 1024 tekens.",
+    "password_too_short": "Kies een wachtwoord van minstens 12 tekens.",  # nosec B105  # a Dutch text, no secret
+    "password_too_long": "Kies een wachtwoord van hoogstens 1024 tekens.",  # nosec B105  # likewise
     "passwords_differ": "De twee wachtwoorden zijn niet gelijk.",
     "invitation_expired": "Deze uitnodiging is verlopen. Vraag een organisator om een nieuwe.",
     "invitation_invalid": "Deze uitnodigingslink klopt niet. Gebruik de link precies zoals die is verstuurd.",
