@@ -146,6 +146,18 @@ async def create_account(
     return Invitation(account.id, normalised, token, now + INVITATION_VALID)
 
 
+def invitation_account_id(token: str, *, secret_key: str, now: datetime) -> str | None:
+    """The account an invitation link is for while the link is genuine and unexpired, else None: what the
+    invitation page needs before the invitee sets a password. Nothing is recorded: opening the page changes nothing
+    (accept_invitation records the attempt)."""
+    try:
+        data = _serializer(secret_key, now).loads(token, max_age=int(INVITATION_VALID.total_seconds()))
+    except BadSignature:  # SignatureExpired included
+        return None
+    account = data.get("account") if isinstance(data, dict) else None
+    return account if isinstance(account, str) else None
+
+
 def new_totp_secret() -> str:
     """A secret for the authenticator app (the page shows it as a QR code of totp_uri)."""
     return pyotp.random_base32()

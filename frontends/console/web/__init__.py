@@ -1,0 +1,75 @@
+"""The organiser console's web front end: server-rendered Dutch pages and a JSON API under /console.
+
+`app(settings)` is a Starlette app whose routes all start with /console, so it can run on its own or be mounted
+at the root of another app. One module a job: `pages` (sign-in, sign-out, invitations, the start page), `api`
+(the JSON API), `access` (who is asking, `require`, the 401/403 answers), `sessions` (the session and CSRF
+cookies) and `rendering` (Dutch texts, templates, forms).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from datetime import datetime
+
+from argon2 import PasswordHasher
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.routing import Mount
+
+from shared.db import Database, utcnow
+from shared.http import RateLimit, TokenBucket, hardening
+from shared.settings import Settings
+
+from ..accounts import DEFAULT_HASHER
+from ..store import open_store
+from .access import Console, Forbidden, NotSignedIn, forbidden, not_signed_in, require
+from .api import api_routes
+from .pages import page_routes
+from .sessions import Csrf, Sessions, secure_cookies
+
+__all__ = ["app", "require"]
+
+# Guessing a password across many accounts (each account's own lockout stops guessing one) or an invitation link.
+RATE_LIMITED = ((frozenset({"POST"}), re.compile(r"/console/login")), (None, re.compile(r"/console/invitation/[^/]*")))
+
+
+def app(
+    settings: Settings,
+    *,
+    db: Database | None = None,
+    clock: Callable[[], datetime] = utcnow,
+    hasher: PasswordHasher = DEFAULT_HASHER,
+) -> Starlette:
+    """The console on its store: DB when given (the caller opens and closes it), else the store at
+    CONSOLE_DATABASE_URL, opened at head by the lifespan."""
+    secret = settings.werkplaatsen_secret_key
+    secure = secure_cookies(settings.public_url)
+    context = Console(secret, Sessions(secret, secure), Csrf(secret, secure), clock, hasher, db)
+
+    @asynccontextmanager
+    async def lifespan(application: Starlette) -> AsyncIterator[None]:
+        if db is not None:
+            yield
+            return
+        opened = await open_store(settings.database_url("console"))
+        application.state.db = opened
+        try:
+            yield
+        finally:
+            await opened.dispose()
+
+    middleware = hardening(settings)
+    if settings.werkplaatsen_rate_limit_per_minute > 0:
+        bucket = TokenBucket(settings.werkplaatsen_rate_limit_per_minute, settings.werkplaatsen_rate_limit_burst)
+        middleware.append(Middleware(RateLimit, bucket=bucket, limited=RATE_LIMITED))
+    application = Starlette(
+        routes=[Mount("/console", routes=[*page_routes(), *api_routes()])],
+        middleware=middleware,
+        exception_handlers={NotSignedIn: not_signed_in, Forbidden: forbidden},
+        lifespan=lifespan,
+    )
+    application.state.console = context
+    application.state.db = db
+    return application

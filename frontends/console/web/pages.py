@@ -1,0 +1,184 @@
+"""The console's pages: sign-in (password, and the authenticator code where the account has one), sign-out,
+accepting an invitation (the password, and for organisers the authenticator app), and the start page."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import Route
+
+from shared.formatting import dutch_time
+
+from ..accounts import (
+    accept_invitation,
+    invitation_account_id,
+    new_totp_secret,
+    principal,
+    record,
+    totp_uri,
+    verify_sign_in,
+)
+from ..domain import ACTIONS, PERMISSIONS, AccountRefused, requires_totp
+from ..store import repositories
+from .access import LOGIN_PATH, address, console, database, require, signed_in
+from .rendering import REFUSAL_TEXTS, WRONG_CREDENTIALS, BadForm, csrf_refused, page, problem, read_form
+
+START_PATH = "/console/"
+
+
+async def login_form(request: Request) -> Response:
+    if await signed_in(request) is not None:
+        return RedirectResponse(START_PATH, 303)
+    notice = "Je account is klaar. Log in met je e-mailadres en wachtwoord." if "welkom" in request.query_params else ""
+    return _login_page(request, notice=notice)
+
+
+def _login_page(request: Request, *, email: str = "", error: str = "", notice: str = "", status: int = 200) -> Response:
+    csrf = console(request).csrf
+    token, fresh = csrf.issue(request)
+    response = page("login.html", status, csrf=token, email=email, error=error, notice=notice)
+    return csrf.attach(response, fresh)
+
+
+async def login(request: Request) -> Response:
+    context = console(request)
+    try:
+        form = await read_form(request)
+    except BadForm as bad:
+        return bad.response
+    if not context.csrf.valid(request, form.get("csrf", "")):
+        return csrf_refused()
+    email = form.get("email", "")
+    async with repositories(database(request)) as repos:
+        outcome = await verify_sign_in(
+            repos.accounts,
+            repos.audit,
+            email=email,
+            password=form.get("password", ""),
+            totp_code=form.get("code", "") or None,
+            address=address(request),
+            now=context.clock(),
+            hasher=context.hasher,
+        )
+    if outcome.account is None:
+        error = REFUSAL_TEXTS.get(outcome.refusal or "", WRONG_CREDENTIALS)
+        if outcome.retry_at is not None:
+            # The failure that locked the account, or an attempt while it is locked: say until when.
+            error = (
+                "Er is te vaak een verkeerd wachtwoord of een verkeerde code ingevuld. Om je account te beschermen "
+                f"kun je pas weer inloggen vanaf {dutch_time(outcome.retry_at)}."
+            )
+        return _login_page(request, email=email, error=error, status=401)
+    response = RedirectResponse(START_PATH, 303)
+    return context.sessions.start(response, outcome.account.id, context.clock())
+
+
+async def logout(request: Request) -> Response:
+    context = console(request)
+    try:
+        form = await read_form(request)
+    except BadForm as bad:
+        return bad.response
+    if not context.csrf.valid(request, form.get("csrf", "")):
+        return csrf_refused()
+    caller = await signed_in(request)
+    if caller is not None and caller.via == "session":
+        async with repositories(database(request)) as repos:
+            account = caller.principal.account_id
+            await record(repos.audit, context.clock(), account, "account.sign_out", account, address=address(request))
+    return context.sessions.end(RedirectResponse(LOGIN_PATH, 303))
+
+
+async def start(request: Request) -> Response:
+    caller = await require(request, "read")
+    csrf = console(request).csrf
+    token, fresh = csrf.issue(request)
+    allowed = [action for action in ACTIONS if action in PERMISSIONS[caller.principal.role]]
+    editions = sorted(caller.principal.editions)
+    response = page("start.html", caller=caller, allowed=allowed, editions=editions, csrf=token)
+    return csrf.attach(response, fresh)
+
+
+# Invitations ---------------------------------------------------------------------------------------------------
+
+
+async def invitation_form(request: Request) -> Response:
+    token = request.path_params["token"]
+    return await _invitation_page(request, token, totp_secret=None)
+
+
+async def _invitation_page(
+    request: Request, token: str, *, totp_secret: str | None, error: str = "", status: int = 200
+) -> Response:
+    context = console(request)
+    account_id = invitation_account_id(token, secret_key=context.secret_key, now=context.clock())
+    async with repositories(database(request)) as repos:
+        account = await repos.accounts.get(account_id) if account_id is not None else None
+    if account is None:
+        return problem(404, "Deze uitnodiging klopt niet (meer)", REFUSAL_TEXTS["invitation_invalid"])
+    if account.status != "invited":
+        return problem(410, "Deze uitnodiging is al gebruikt", REFUSAL_TEXTS["invitation_used"])
+    needs_totp = requires_totp(principal(account).role)
+    if needs_totp and totp_secret is None:
+        totp_secret = new_totp_secret()
+    csrf_token, fresh = context.csrf.issue(request)
+    response = page(
+        "invitation.html",
+        status,
+        csrf=csrf_token,
+        token=token,
+        email=account.email,
+        totp_secret=totp_secret if needs_totp else None,
+        totp_uri=totp_uri(totp_secret, account.email) if needs_totp and totp_secret else "",
+        error=error,
+    )
+    return context.csrf.attach(response, fresh)
+
+
+async def accept(request: Request) -> Response:
+    context = console(request)
+    token = request.path_params["token"]
+    try:
+        form = await read_form(request)
+    except BadForm as bad:
+        return bad.response
+    if not context.csrf.valid(request, form.get("csrf", "")):
+        return csrf_refused()
+    # The secret the page showed comes back with the form: the invitee's app has it, and proves it with a code.
+    totp_secret = form.get("totp_secret", "").strip() or None
+    password = form.get("password", "")
+    if password != form.get("password_again", ""):
+        return await _invitation_page(
+            request, token, totp_secret=totp_secret, error=REFUSAL_TEXTS["passwords_differ"], status=422
+        )
+    try:
+        async with repositories(database(request)) as repos:
+            await accept_invitation(
+                repos.accounts,
+                repos.audit,
+                token=token,
+                password=password,
+                totp_secret=totp_secret,
+                totp_code=form.get("code", "") or None,
+                address=address(request),
+                secret_key=context.secret_key,
+                now=context.clock(),
+                hasher=context.hasher,
+            )
+    except AccountRefused as refused:
+        if refused.code.startswith("invitation_"):
+            return problem(410, "Deze uitnodiging werkt niet (meer)", REFUSAL_TEXTS[refused.code])
+        error = REFUSAL_TEXTS.get(refused.code, "Dat lukte niet. Probeer het opnieuw.")
+        return await _invitation_page(request, token, totp_secret=totp_secret, error=error, status=422)
+    return RedirectResponse(f"{LOGIN_PATH}?welkom=1", 303)
+
+
+def page_routes() -> list[Route]:
+    return [
+        Route("/", start, methods=["GET"]),
+        Route("/login", login_form, methods=["GET"]),
+        Route("/login", login, methods=["POST"]),
+        Route("/logout", logout, methods=["POST"]),
+        Route("/invitation/{token}", invitation_form, methods=["GET"]),
+        Route("/invitation/{token}", accept, methods=["POST"]),
+    ]
