@@ -85,8 +85,9 @@ def dev(
     port: Annotated[int, typer.Option(help="HTTP port for every surface")] = 8000,
     host: Annotated[str, typer.Option(help="HTTP interface")] = "127.0.0.1",
 ) -> None:
-    """Run the whole system in one process: embedded broker, SQLite under ./var, mail in /dev/mailbox."""
-    from services.dev import build_dev_app
+    """Run the whole system in one process: embedded broker, SQLite under ./var, mail in /dev/mailbox, the organiser
+    console under /console (a first sign-in link is printed)."""
+    from services.dev import dev_app
 
     settings = load_settings()
     if settings.werkplaatsen_public_url == "http://localhost:8000" and port != 8000:
@@ -95,7 +96,7 @@ def dev(
     typer.echo(
         f"Werkplaatsen draait op http://{host}:{port}  (mail: /dev/mailbox, data: {settings.werkplaatsen_data_dir})"
     )
-    uvicorn.run(build_dev_app(settings), host=host, port=port, log_level="warning", lifespan="on")
+    uvicorn.run(dev_app(settings), host=host, port=port, log_level="warning", lifespan="on")
 
 
 @db_app.command("revision")

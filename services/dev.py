@@ -10,11 +10,15 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse
 from starlette.routing import Route
+from starlette.types import ASGIApp
 
+from frontends.console.dev import beside, first_sign_in
+from frontends.console.store import MIGRATIONS as CONSOLE_MIGRATIONS
+from frontends.console.web import app as console_app
 from services.scheduling.seed import load_programme, moved_into_future
 from shared.contract import COMMANDS, COMMANDS_EXCHANGE, ErrorItem, message_name
 from shared.contract.scheduling import ScheduleEdition
-from shared.db import utcnow
+from shared.db import Database, migrate, utcnow
 from shared.http import error_response, is_organizer, unauthorized
 from shared.messaging.embedded import EmbeddedBroker
 from shared.messaging.messages import Incoming, Outgoing
@@ -110,7 +114,27 @@ def build_dev_app(settings: Settings) -> Starlette:
             )
         )
 
-    return build_app(
+    console_db = Database(settings.database_url("console"))
+
+    async def open_console() -> None:
+        await migrate(console_db, CONSOLE_MIGRATIONS, "console")
+        # Printed, not logged: the link is for the person who started `werkplaatsen dev`, like the address above.
+        print(
+            await first_sign_in(
+                console_db, secret_key=settings.werkplaatsen_secret_key, public_url=settings.public_url
+            ),
+            flush=True,
+        )
+
+    async def start() -> None:
+        await broker.open()
+        await open_console()
+
+    async def stop() -> None:
+        await broker.close()
+        await console_db.dispose()
+
+    host = build_app(
         services,
         extra_routes=[
             Route("/dev", index),
@@ -118,7 +142,16 @@ def build_dev_app(settings: Settings) -> Starlette:
             Route("/dev/commands/{routing_key}", organiser_command, methods=["POST"]),
             *mailbox_routes(notifications.store),
         ],
-        on_start=broker.open,
+        on_start=start,
         after_start=seed_example_edition,
-        on_stop=broker.close,
+        on_stop=stop,
     )
+    # The console is a front end of its own (frontends/console); it shares this process, its port and lifespan.
+    host.state.console = console_app(settings, db=console_db)
+    return host
+
+
+def dev_app(settings: Settings) -> ASGIApp:
+    """What `werkplaatsen dev` serves: the services' app, and the organiser console under /console."""
+    host = build_dev_app(settings)
+    return beside(host, host.state.console)

@@ -146,6 +146,18 @@ async def create_account(
     return Invitation(account.id, normalised, token, now + INVITATION_VALID)
 
 
+async def reissue_invitation(
+    accounts: Accounts, audit: Audit, *, email: str, actor: str, secret_key: str, now: datetime
+) -> Invitation | None:
+    """A new invitation link for an account still invited (None when it has signed up since, or is unknown)."""
+    account = await accounts.by_email(normalise_email(email))
+    if account is None or account.status != "invited":
+        return None
+    await record(audit, now, actor, "account.reinvite", account.id)
+    token = _serializer(secret_key, now).dumps({"account": account.id})
+    return Invitation(account.id, account.email, token, now + INVITATION_VALID)
+
+
 def invitation_account_id(token: str, *, secret_key: str, now: datetime) -> str | None:
     """The account an invitation link is for while the link is genuine and unexpired, else None: what the
     invitation page needs before the invitee sets a password. Nothing is recorded: opening the page changes nothing
