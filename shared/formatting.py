@@ -44,7 +44,7 @@ def dutch_date(day: date | datetime) -> str:
     """`15 oktober 2027`; a moment is first put in Amsterdam's time, so 23:30 UTC on the 14th is the 15th."""
     if isinstance(day, datetime):
         day = day.astimezone(AMSTERDAM)
-    return f"{day.day} {MONTHS[day.month - 1]} {day.year}"
+    return date_text(day, "nl")
 
 
 def dutch_datetime(value: datetime | str | None, with_time: bool = True) -> str:
@@ -53,8 +53,8 @@ def dutch_datetime(value: datetime | str | None, with_time: bool = True) -> str:
         return ""
     moment = datetime.fromisoformat(value) if isinstance(value, str) else value
     local = moment.astimezone(AMSTERDAM)
-    date_text = f"{local.day} {MONTHS[local.month - 1]} {local.year}"
-    return f"{date_text}, {local:%H:%M} uur" if with_time else date_text
+    day = date_text(local, "nl")
+    return f"{day}, {local:%H:%M} uur" if with_time else day
 
 
 def dutch_time(value: datetime) -> str:
@@ -65,20 +65,7 @@ def dutch_time(value: datetime) -> str:
 # The same in a member's language ("nl" or "en"), as mails, calendar invitations and invoices write them.
 
 MONTH_NAMES = {
-    "nl": (
-        "januari",
-        "februari",
-        "maart",
-        "april",
-        "mei",
-        "juni",
-        "juli",
-        "augustus",
-        "september",
-        "oktober",
-        "november",
-        "december",
-    ),
+    "nl": MONTHS,
     "en": (
         "January",
         "February",
@@ -116,9 +103,7 @@ def date_text(day: date, language: str) -> str:
 def day_text(moment: datetime, language: str) -> str:
     """'dinsdag 15 oktober 2019' in Amsterdam time."""
     local = moment.astimezone(AMSTERDAM)
-    return (
-        f"{WEEKDAY_NAMES[language][local.weekday()]} {local.day} {MONTH_NAMES[language][local.month - 1]} {local.year}"
-    )
+    return f"{WEEKDAY_NAMES[language][local.weekday()]} {date_text(local, language)}"
 
 
 def clock_text(moment: datetime, language: str) -> str:
