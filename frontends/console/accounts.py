@@ -1,4 +1,5 @@
-"""What can be done with accounts: invite, accept an invitation, sign in, personal access tokens, disable.
+"""What can be done with accounts: invite, accept an invitation, sign in, disable (personal access tokens:
+tokens.py).
 
 Plain async functions that take their repositories by argument (the caller owns the transaction: see
 store.repositories) and the time as `now`. Every action appends one entry to the audit log, refusals included;
@@ -9,7 +10,6 @@ and before any other change; store.repositories commits the transaction all the 
 from __future__ import annotations
 
 import functools
-import hashlib
 import secrets
 import uuid
 from collections.abc import Sequence
@@ -35,11 +35,10 @@ from .domain import (
     password_problem,
     requires_totp,
 )
-from .store.tables import AccessTokenRow, AccountRow, AuditRow
+from .store.tables import AccountRow, AuditRow
 
 INVITE_SALT: Final = "console-invite"
 INVITATION_VALID: Final = timedelta(days=7)
-TOKEN_PREFIX: Final = "wpc_"  # recognisable in a leaked log or a secret scanner's rules
 DEFAULT_HASHER: Final = PasswordHasher()  # argon2-cffi's defaults: Argon2id, RFC 9106's low-memory profile
 
 
@@ -49,14 +48,6 @@ class Accounts(Protocol):
     async def add(self, account: AccountRow) -> None: ...
     async def save(self, account: AccountRow) -> None: ...
     async def all(self) -> Sequence[AccountRow]: ...
-
-
-class Tokens(Protocol):
-    async def add(self, token: AccessTokenRow) -> None: ...
-    async def by_hash(self, token_hash: str) -> AccessTokenRow | None: ...
-    async def get(self, token_id: str) -> AccessTokenRow | None: ...
-    async def of_account(self, account_id: str) -> Sequence[AccessTokenRow]: ...
-    async def save(self, token: AccessTokenRow) -> None: ...
 
 
 class Audit(Protocol):
@@ -334,88 +325,6 @@ def _password_ok(hasher: PasswordHasher, password_hash: str, password: str) -> b
         return False
 
 
-# Personal access tokens ----------------------------------------------------------------------------------------
-
-
-def token_hash(token: str) -> str:
-    """Tokens are long and random: a plain SHA-256 is enough to make a stolen table useless (no salt, no Argon2),
-    and it can be looked up by equality."""
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
-@dataclass(frozen=True)
-class NewToken:
-    id: str
-    name: str
-    token: str  # shown once, never stored
-
-
-async def create_token(
-    accounts: Accounts,
-    tokens: Tokens,
-    audit: Audit,
-    *,
-    email: str,
-    name: str,
-    actor: str,
-    address: str = "",
-    now: datetime,
-) -> NewToken:
-    """A new personal access token for the account at EMAIL, carrying its role. A disabled account gets none."""
-    account = await _account(accounts, audit, email, "token.create", actor, address, now)
-    if account.status == "disabled":
-        await record(
-            audit, now, actor, "token.create", account.id, address=address, outcome="rejected", reason="disabled"
-        )
-        raise AccountRefused("disabled")
-    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    row = AccessTokenRow(
-        id=str(uuid.uuid4()),
-        account_id=account.id,
-        name=name.strip() or "token",
-        token_hash=token_hash(token),
-        created_at=now,
-    )
-    await tokens.add(row)
-    await record(audit, now, actor, "token.create", row.id, address=address, reason=f"account={account.id}")
-    return NewToken(row.id, row.name, token)
-
-
-async def list_tokens(accounts: Accounts, tokens: Tokens, *, email: str) -> Sequence[AccessTokenRow]:
-    account = await accounts.by_email(normalise_email(email))
-    if account is None:
-        raise AccountRefused("unknown_account")
-    return await tokens.of_account(account.id)
-
-
-async def revoke_token(
-    tokens: Tokens, audit: Audit, *, token_id: str, actor: str, address: str = "", now: datetime
-) -> None:
-    row = await tokens.get(token_id)
-    if row is None:
-        await record(audit, now, actor, "token.revoke", token_id, address=address, outcome="rejected", reason="unknown")
-        raise AccountRefused("unknown_token")
-    if row.revoked_at is None:
-        row.revoked_at = now
-        await tokens.save(row)
-    await record(audit, now, actor, "token.revoke", row.id, address=address)
-
-
-async def authenticate_token(accounts: Accounts, tokens: Tokens, *, token: str, now: datetime) -> Principal | None:
-    """Who a bearer token speaks for, or None (unknown, revoked, or its account no longer active)."""
-    if not token.startswith(TOKEN_PREFIX):
-        return None
-    row = await tokens.by_hash(token_hash(token))
-    if row is None or row.revoked_at is not None:
-        return None
-    account = await accounts.get(row.account_id)
-    if account is None or account.status == "disabled":
-        return None
-    row.last_used_at = now
-    await tokens.save(row)
-    return principal(account)
-
-
 # Disabling -----------------------------------------------------------------------------------------------------
 
 
@@ -423,16 +332,17 @@ async def disable_account(
     accounts: Accounts, audit: Audit, *, email: str, actor: str, address: str = "", now: datetime
 ) -> AccountRow:
     """The account can no longer sign in, and its tokens no longer authenticate. Its audit entries stay."""
-    account = await _account(accounts, audit, email, "account.disable", actor, address, now)
+    account = await account_by_email(accounts, audit, email, "account.disable", actor, address, now)
     account.status = "disabled"
     await accounts.save(account)
     await record(audit, now, actor, "account.disable", account.id, address=address)
     return account
 
 
-async def _account(
+async def account_by_email(
     accounts: Accounts, audit: Audit, email: str, action: str, actor: str, address: str, now: datetime
 ) -> AccountRow:
+    """The account at EMAIL; an unknown address is refused, with the refusal of ACTION on record."""
     normalised = normalise_email(email)
     account = await accounts.by_email(normalised)
     if account is None:

@@ -15,8 +15,9 @@ from shared.settings import Settings, load_settings
 from .domain import ROLES, AccountRefused, InvalidEmail
 
 if TYPE_CHECKING:
-    from .accounts import Invitation, NewToken
+    from .accounts import Invitation
     from .store import AccountRow, Repositories
+    from .tokens import NewToken
 
 T = TypeVar("T")
 
@@ -144,7 +145,7 @@ def token(
     """Create a personal access token for EMAIL, carrying its role. The token is printed once, as the last line."""
     from shared.db import utcnow
 
-    from .accounts import create_token
+    from .tokens import create_token
 
     async def work(repos: Repositories, settings: Settings) -> NewToken:
         return await create_token(

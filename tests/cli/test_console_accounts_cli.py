@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from frontends.console import accounts
+from frontends.console import tokens
 from frontends.console.domain import Principal
 from frontends.console.store import open_store, repositories
 from shared.db import utcnow
@@ -37,7 +37,7 @@ def authenticate(data_dir: Path, token: str) -> Principal | None:
         db = await open_store(f"sqlite+aiosqlite:///{data_dir / 'console.sqlite3'}")
         try:
             async with repositories(db) as r:
-                return await accounts.authenticate_token(r.accounts, r.tokens, token=token, now=utcnow())
+                return await tokens.authenticate_token(r.accounts, r.tokens, token=token, now=utcnow())
         finally:
             await db.dispose()
 

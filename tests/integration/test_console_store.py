@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import delete, inspect, text, update
 from sqlalchemy.exc import DBAPIError
 
-from frontends.console import accounts
+from frontends.console import accounts, tokens
 from frontends.console.domain import AccountRefused
 from frontends.console.store import MIGRATIONS, AuditRow, open_store, repositories
 from shared.db import Database, migrate
@@ -53,16 +53,16 @@ async def test_a_token_is_found_by_its_hash_and_only_the_hash_is_stored(db: Data
         await accounts.create_account(
             r.accounts, r.audit, email="ann@zwolle.nl", role="viewer", actor="t", secret_key="s", now=NOW
         )
-        made = await accounts.create_token(
+        made = await tokens.create_token(
             r.accounts, r.tokens, r.audit, email="ann@zwolle.nl", name="export", actor="t", now=NOW
         )
     async with db.engine.connect() as conn:
         stored = (await conn.execute(text("SELECT token_hash FROM access_tokens"))).scalars().all()
-    assert stored == [accounts.token_hash(made.token)]
+    assert stored == [tokens.token_hash(made.token)]
     async with repositories(db) as r:
-        found = await r.tokens.by_hash(accounts.token_hash(made.token))
+        found = await r.tokens.by_hash(tokens.token_hash(made.token))
         assert found is not None and found.id == made.id
-        principal = await accounts.authenticate_token(r.accounts, r.tokens, token=made.token, now=NOW)
+        principal = await tokens.authenticate_token(r.accounts, r.tokens, token=made.token, now=NOW)
     assert principal is not None and principal.role == "viewer"
 
 

@@ -10,7 +10,7 @@ import pyotp
 import pytest
 from argon2 import PasswordHasher
 
-from frontends.console import accounts
+from frontends.console import accounts, tokens
 from frontends.console.domain import FIRST_LOCKOUT, LOCKOUT_THRESHOLD, AccountRefused, may
 from frontends.console.store import AuditRow, Repositories, open_store, repositories
 from shared.db import Database
@@ -254,32 +254,32 @@ async def test_an_invited_account_cannot_sign_in_yet(db) -> None:
 
 
 async def new_token(r: Repositories, email: str = "ann@zwolle.nl", name: str = "rapportage") -> accounts.NewToken:
-    return await accounts.create_token(r.accounts, r.tokens, r.audit, email=email, name=name, actor="cli:root", now=NOW)
+    return await tokens.create_token(r.accounts, r.tokens, r.audit, email=email, name=name, actor="cli:root", now=NOW)
 
 
 async def test_a_personal_access_token_is_shown_once_stored_hashed_and_carries_the_role(db) -> None:
     await activate(db, role="facilitator")
     async with repositories(db) as r:
         made = await new_token(r)
-        [listed] = await accounts.list_tokens(r.accounts, r.tokens, email="ann@zwolle.nl")
+        [listed] = await tokens.list_tokens(r.accounts, r.tokens, email="ann@zwolle.nl")
     assert made.token.startswith("wpc_") and len(made.token) > 40
-    assert listed.token_hash == accounts.token_hash(made.token) != made.token
+    assert listed.token_hash == tokens.token_hash(made.token) != made.token
     assert made.token not in " ".join(e.subject + e.reason for e in await audit(db))
     async with repositories(db) as r:
-        principal = await accounts.authenticate_token(r.accounts, r.tokens, token=made.token, now=NOW)
+        principal = await tokens.authenticate_token(r.accounts, r.tokens, token=made.token, now=NOW)
         assert principal is not None and principal.role == "facilitator"
         assert not may(principal, "editions.write")
         assert (await r.tokens.get(made.id)).last_used_at == NOW  # type: ignore[union-attr]
-        assert await accounts.authenticate_token(r.accounts, r.tokens, token=made.token + "x", now=NOW) is None
-        assert await accounts.authenticate_token(r.accounts, r.tokens, token="nonsense", now=NOW) is None
+        assert await tokens.authenticate_token(r.accounts, r.tokens, token=made.token + "x", now=NOW) is None
+        assert await tokens.authenticate_token(r.accounts, r.tokens, token="nonsense", now=NOW) is None
 
 
 async def test_a_revoked_token_no_longer_authenticates(db) -> None:
     await activate(db)
     async with repositories(db) as r:
         made = await new_token(r)
-        await accounts.revoke_token(r.tokens, r.audit, token_id=made.id, actor="a1", now=NOW)
-        assert await accounts.authenticate_token(r.accounts, r.tokens, token=made.token, now=NOW) is None
+        await tokens.revoke_token(r.tokens, r.audit, token_id=made.id, actor="a1", now=NOW)
+        assert await tokens.authenticate_token(r.accounts, r.tokens, token=made.token, now=NOW) is None
     assert (await audit(db))[-1].action == "token.revoke"
 
 
@@ -288,7 +288,7 @@ async def test_a_disabled_account_cannot_sign_in_and_its_tokens_stop_working(db)
     async with repositories(db) as r:
         made = await new_token(r)
         await accounts.disable_account(r.accounts, r.audit, email="ann@zwolle.nl", actor="cli:root", now=NOW)
-        assert await accounts.authenticate_token(r.accounts, r.tokens, token=made.token, now=NOW) is None
+        assert await tokens.authenticate_token(r.accounts, r.tokens, token=made.token, now=NOW) is None
         with pytest.raises(AccountRefused, match="disabled"):
             await new_token(r)
     assert (await sign_in(db)).refusal == "disabled"

@@ -13,7 +13,7 @@ import pyotp
 import pytest
 from argon2 import PasswordHasher
 
-from frontends.console import accounts
+from frontends.console import accounts, tokens
 from frontends.console.store import open_store, repositories
 from frontends.console.web import app
 from frontends.console.web.sessions import SESSION_COOKIE, SESSION_LENGTH
@@ -252,7 +252,7 @@ async def test_a_viewer_gets_403_with_a_dutch_explanation_on_the_audit_api(db, c
     assert error["message"].startswith("Met de rol meelezer mag je niet het auditlogboek lezen")
 
     async with repositories(db) as r:
-        token = await accounts.create_token(
+        token = await tokens.create_token(
             r.accounts,
             r.tokens,
             r.audit,
@@ -269,7 +269,7 @@ async def test_an_organisers_token_reads_the_audit_log_newest_first(db, client) 
     await active_account(db, "ann@zwolle.nl", "organiser")
     await sign_in(client, "ann@zwolle.nl", "fout wachtwoord")
     async with repositories(db) as r:
-        token = await accounts.create_token(
+        token = await tokens.create_token(
             r.accounts, r.tokens, r.audit, email="ann@zwolle.nl", name="script", actor="cli:root", now=datetime.now(UTC)
         )
     headers = {"Authorization": f"Bearer {token.token}"}
@@ -305,10 +305,10 @@ async def test_a_revoked_token_gets_401(db, client) -> None:
     await active_account(db, "ann@zwolle.nl", "organiser")
     async with repositories(db) as r:
         now = datetime.now(UTC)
-        token = await accounts.create_token(
+        token = await tokens.create_token(
             r.accounts, r.tokens, r.audit, email="ann@zwolle.nl", name="x", actor="cli:root", now=now
         )
-        await accounts.revoke_token(r.tokens, r.audit, token_id=token.id, actor="cli:root", now=now)
+        await tokens.revoke_token(r.tokens, r.audit, token_id=token.id, actor="cli:root", now=now)
     answer = await client.get("/console/api/audit", headers={"Authorization": f"Bearer {token.token}"})
     assert answer.status_code == 401
 

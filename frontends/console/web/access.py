@@ -15,9 +15,10 @@ from starlette.responses import RedirectResponse, Response
 
 from shared.db import Database
 
-from ..accounts import authenticate_token, principal
+from ..accounts import principal
 from ..domain import PERMISSIONS, Action, Principal, may
 from ..store import repositories
+from ..tokens import authenticate_token
 from .rendering import ACTION_TEXTS, ROLE_TEXTS, api_errors, page
 from .sessions import Csrf, Sessions
 
