@@ -161,15 +161,7 @@ def contract_asyncapi(
     from services.ops.topology import subscriptions
     from shared.contract.asyncapi import render
 
-    text = render(subscriptions())
-    if check:
-        if not output.exists() or output.read_text(encoding="utf-8") != text:
-            typer.echo(f"{output} is out of date: run `werkplaatsen contract asyncapi`", err=True)
-            raise typer.Exit(1)
-        typer.echo(f"{output} is current")
-        return
-    output.write_text(text, encoding="utf-8")
-    typer.echo(f"wrote {output}")
+    _write_or_check(output, render(subscriptions()), check=check, command="asyncapi")
 
 
 @contract_app.command("topology")
@@ -182,11 +174,14 @@ def contract_topology(
     """Redraw the picture of each service (what it consumes, emits and stores) from its table of consumed messages."""
     from services.ops.topology import updated
 
-    current = output.read_text(encoding="utf-8")
-    text = updated(current)
+    _write_or_check(output, updated(output.read_text(encoding="utf-8")), check=check, command="topology")
+
+
+def _write_or_check(output: Path, text: str, *, check: bool, command: str) -> None:
+    """Write a generated document, or with --check fail when the one on disk differs from TEXT."""
     if check:
-        if text != current:
-            typer.echo(f"{output} is out of date: run `werkplaatsen contract topology`", err=True)
+        if not output.exists() or output.read_text(encoding="utf-8") != text:
+            typer.echo(f"{output} is out of date: run `werkplaatsen contract {command}`", err=True)
             raise typer.Exit(1)
         typer.echo(f"{output} is current")
         return
