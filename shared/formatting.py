@@ -89,11 +89,11 @@ WEEKDAY_NAMES = {
 
 
 def amount_text(cents: int, language: str) -> str:
-    """`€ 242,00` (nl) or `EUR 242.00` (en)."""
+    """`€ 242,00` (nl, as `euro`) or `EUR 242.00` (en). The mails only show amounts of zero or more."""
+    if language != "en":
+        return euro(cents)
     whole, rest = divmod(cents, 100)
-    if language == "en":
-        return f"EUR {whole:,}.{rest:02d}"
-    return f"€ {whole:,}".replace(",", ".") + f",{rest:02d}"
+    return f"EUR {whole:,}.{rest:02d}"
 
 
 def date_text(day: date, language: str) -> str:
