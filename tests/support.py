@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import html
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -431,3 +433,10 @@ class RecordingTransport:
 
     def events(self, name: str) -> list[dict[str, Any]]:
         return [json.loads(o.body) for o in self.published if o.message_type == name]
+
+
+def hidden(page: str, name: str) -> str:
+    """The value of the hidden form field NAME on an HTML page (a CSRF token, a TOTP secret)."""
+    match = re.search(rf'name="{re.escape(name)}" value="([^"]*)"', page)
+    assert match, f"no hidden field {name}"
+    return html.unescape(match.group(1))

@@ -14,16 +14,10 @@ import httpx
 import pyotp
 import pytest
 
-from tests.support import free_port, wait_until
+from tests.support import free_port, hidden, wait_until
 
 PASSWORD = "een lang wachtwoord voor de console"
 LINK = re.compile(r"Console: eerste keer aanmelden als (\S+): (http://\S+/console/invitation/\S+)")
-
-
-def hidden(page: str, name: str) -> str:
-    found = re.search(rf'name="{name}" value="([^"]*)"', page)
-    assert found, f"no hidden field {name}"
-    return found.group(1)
 
 
 @pytest.fixture

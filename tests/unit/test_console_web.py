@@ -3,7 +3,6 @@ end with a disabled account or a logout, CSRF on every form, and who may read th
 
 from __future__ import annotations
 
-import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -19,6 +18,7 @@ from frontends.console.web import app
 from frontends.console.web.sessions import SESSION_COOKIE, SESSION_LENGTH
 from shared.db import Database
 from shared.settings import Settings
+from tests.support import hidden
 
 SECRET = "unit-secret"
 PASSWORD = "een lang wachtwoord"
@@ -82,12 +82,6 @@ async def active_account(db: Database, email: str = "vera@zwolle.nl", role: str 
             hasher=HASHER,
         )
     return secret
-
-
-def hidden(page: str, name: str) -> str:
-    found = re.search(rf'name="{name}" value="([^"]*)"', page)
-    assert found, f"no hidden field {name}"
-    return found.group(1)
 
 
 async def csrf_of(client: httpx.AsyncClient, path: str = "/console/login") -> str:

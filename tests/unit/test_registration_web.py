@@ -37,6 +37,7 @@ from shared.formatting import dutch_datetime
 from shared.links import sign, unsign
 from shared.messaging.messages import Incoming
 from shared.settings import Settings
+from tests.support import hidden
 
 SECRET = "web-test-secret"
 PUBLIC_URL = "https://werkplaatsen.example.nl"
@@ -166,12 +167,6 @@ async def schedule_edition(store: RegistrationStore, slug: str = EDITION) -> Non
             ],
         },
     )
-
-
-def hidden(page: str, name: str) -> str:
-    match = re.search(rf'name="{re.escape(name)}" value="([^"]*)"', page)
-    assert match, f"no hidden field {name}"
-    return html.unescape(match.group(1))
 
 
 def trio_form(page: str, tag: str | None = None, **changes: Any) -> dict[str, Any]:
