@@ -3,7 +3,17 @@
 from typing import TypeVar
 
 from . import notifications, registration, reporting, scheduling
-from .common import COMMANDS_EXCHANGE, EVENTS_EXCHANGE, Command, CommandRejected, ErrorItem, Event, EventData, Reply
+from .common import (
+    COMMANDS_EXCHANGE,
+    EVENTS_EXCHANGE,
+    Actor,
+    Command,
+    CommandRejected,
+    ErrorItem,
+    Event,
+    EventData,
+    Reply,
+)
 
 _MODULES = (registration, scheduling, notifications, reporting)
 
@@ -30,6 +40,7 @@ def message_name(routing_key: str) -> str:
 
 __all__ = [
     "COMMANDS",
+    "Actor",
     "COMMANDS_EXCHANGE",
     "EVENTS",
     "EVENTS_EXCHANGE",

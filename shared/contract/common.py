@@ -17,6 +17,16 @@ class ContractModel(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 
+class Actor(ContractModel):
+    """The organiser-console account that gave a command (never a participant: they act through their links)."""
+
+    account_id: str = Field(max_length=64, description="The account's id in the console (no name, no address).")
+    role: Literal["organiser", "facilitator", "viewer"]
+    via: Literal["console", "api"] = Field(
+        default="console", description="A page of the console, or its API with a personal access token."
+    )
+
+
 class Command(ContractModel):
     """A request to a service. The AMQP `message_id` is its idempotency key."""
 
@@ -25,6 +35,11 @@ class Command(ContractModel):
         default=None,
         description="Queue to send the outcome to ({'status': 'accepted'|'rejected', ...}); "
         "may also be given as the AMQP reply_to property.",
+    )
+    actor: Actor | None = Field(
+        default=None,
+        description="Who gave the command, when it comes from the organiser console; absent for participants' "
+        "and approvers' commands.",
     )
 
 

@@ -128,7 +128,7 @@ async def run_command(
         try:
             async with store.unit_of_work(cause) as uow:
                 if not await store.claim(uow.session, command_id, name):
-                    return await _previous_outcome(store, command_id, name)
+                    return await _previous_outcome(uow, store, command_id, name, reply_to)
                 ids = await work(command, uow) or {}
                 reply = Reply(status="accepted", command_id=command_id, command_type=name, ids=ids)
                 await _finish(uow, store, command_id, reply, reply_to)
@@ -139,7 +139,7 @@ async def run_command(
     reply = Reply(status="rejected", command_id=command_id, command_type=name, errors=errors)
     async with store.unit_of_work(cause) as uow:
         if command_id and not await store.claim(uow.session, command_id, name):
-            return await _previous_outcome(store, command_id, name)
+            return await _previous_outcome(uow, store, command_id, name, reply_to)
         uow.outbox.emit(store.rejected_model(command_id=command_id, command_type=name, errors=errors))
         await _finish(uow, store, command_id, reply, reply_to)
     log.info("command_rejected", codes=[e.code for e in errors])
@@ -157,13 +157,22 @@ async def _finish(uow: UnitOfWork, store: MessageStore, command_id: str, reply: 
         )
 
 
-async def _previous_outcome(store: MessageStore, command_id: str, name: str) -> Reply:
+async def _previous_outcome(
+    uow: UnitOfWork, store: MessageStore, command_id: str, name: str, reply_to: str | None
+) -> Reply:
     log.info("duplicate_command_ignored")
     inbox_duplicate(store.service, name)
     previous = await store.outcome(command_id)
-    if previous:
-        return Reply.model_validate(previous)
-    return Reply(status="accepted", command_id=command_id, command_type=name)
+    reply = (
+        Reply.model_validate(previous)
+        if previous
+        else Reply(status="accepted", command_id=command_id, command_type=name)
+    )
+    # A sender that repeats a command (its first reply lost, or its replica restarted) waits on a reply queue of
+    # its own: it gets the first outcome again, and nothing is done twice.
+    if reply_to:
+        uow.outbox.reply(reply_to, reply)
+    return reply
 
 
 def parse_command(body: bytes, model: type[C]) -> tuple[C | None, list[ErrorItem]]:
