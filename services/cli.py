@@ -81,6 +81,34 @@ def run(
 
 
 @app.command()
+def console(
+    port: Annotated[int, typer.Option(help="HTTP port")] = 8000,
+    host: Annotated[str, typer.Option(help="HTTP interface")] = "0.0.0.0",  # nosec B104  # a container listens on all its interfaces
+) -> None:
+    """Run the organiser console (production): pages and API under /console, commands on RabbitMQ, the services'
+    APIs at CONSOLE_<SERVICE>_URL (default WERKPLAATSEN_PUBLIC_URL)."""
+    from frontends.console.run import production_app
+    from shared.runtime import HTTP_GRACE_SECONDS
+
+    settings = load_settings()
+    if not settings.werkplaatsen_broker_url:
+        raise SettingsError(
+            "WERKPLAATSEN_BROKER_URL: not set (required for `werkplaatsen console`; "
+            "`werkplaatsen dev` includes the console on the embedded broker)"
+        )
+    settings.require_production()
+    configure_logging(settings.werkplaatsen_log_format)
+    uvicorn.run(
+        production_app(settings),
+        host=host,
+        port=port,
+        log_level="warning",
+        lifespan="on",
+        timeout_graceful_shutdown=int(HTTP_GRACE_SECONDS),
+    )
+
+
+@app.command()
 def dev(
     port: Annotated[int, typer.Option(help="HTTP port for every surface")] = 8000,
     host: Annotated[str, typer.Option(help="HTTP interface")] = "127.0.0.1",

@@ -12,7 +12,9 @@ from starlette.responses import HTMLResponse, JSONResponse
 from starlette.routing import Route
 from starlette.types import ASGIApp
 
+from frontends.console.backends import Backends, ServiceApis
 from frontends.console.dev import beside, first_sign_in
+from frontends.console.gateway import CommandGateway, reply_queue_name
 from frontends.console.store import MIGRATIONS as CONSOLE_MIGRATIONS
 from frontends.console.web import app as console_app
 from services.scheduling.seed import load_programme, moved_into_future
@@ -115,6 +117,9 @@ def build_dev_app(settings: Settings) -> Starlette:
         )
 
     console_db = Database(settings.database_url("console"))
+    # The console acts as in production, by publishing commands and waiting for their replies, here on the
+    # embedded broker; it reads the services' APIs in process (the host app below, once it exists).
+    gateway = CommandGateway(broker, reply_queue_name("dev"))
 
     async def open_console() -> None:
         await migrate(console_db, CONSOLE_MIGRATIONS, "console")
@@ -128,9 +133,11 @@ def build_dev_app(settings: Settings) -> Starlette:
 
     async def start() -> None:
         await broker.open()
+        await broker.subscribe_replies("console", gateway.reply_queue, gateway.on_reply)
         await open_console()
 
     async def stop() -> None:
+        await backends.close()
         await broker.close()
         await console_db.dispose()
 
@@ -147,7 +154,10 @@ def build_dev_app(settings: Settings) -> Starlette:
         on_stop=stop,
     )
     # The console is a front end of its own (frontends/console); it shares this process, its port and lifespan.
-    host.state.console = console_app(settings, db=console_db)
+    # The console's lifespan does not run inside `beside` (the host's is the process's), so start and stop above
+    # open what the console needs.
+    backends = Backends(apis=ServiceApis.in_process(host, settings.werkplaatsen_organizer_token), gateway=gateway)
+    host.state.console = console_app(settings, db=console_db, backends=backends)
     return host
 
 

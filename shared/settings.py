@@ -35,6 +35,12 @@ class Settings(BaseSettings):
     reporting_database_url: str | None = None
     # The organiser console's own store (frontends/console): accounts, access tokens, audit log.
     console_database_url: str | None = None
+    # Where the console reads each service's API (`werkplaatsen console`); unset: WERKPLAATSEN_PUBLIC_URL, where a
+    # single ingress serves them all.
+    console_registration_url: str | None = None
+    console_scheduling_url: str | None = None
+    console_notifications_url: str | None = None
+    console_reporting_url: str | None = None
     werkplaatsen_smtp_url: str | None = None
     werkplaatsen_mail_from: str = "Werkplaatsen wijkgericht werken <werkplaatsen@platform31.nl>"
     werkplaatsen_public_url: str = "http://localhost:8000"
@@ -80,6 +86,10 @@ class Settings(BaseSettings):
         if explicit:
             return explicit
         return f"sqlite+aiosqlite:///{self.werkplaatsen_data_dir / service}.sqlite3"
+
+    def console_service_url(self, service: ServiceName) -> str:
+        explicit: str | None = getattr(self, f"console_{service}_url")
+        return (explicit or self.werkplaatsen_public_url).rstrip("/")
 
     @property
     def public_url(self) -> str:

@@ -63,7 +63,7 @@ async def record(
     *,
     address: str = "",
     reason: str = "",
-    outcome: Literal["accepted", "rejected"] = "accepted",
+    outcome: Literal["accepted", "rejected", "pending"] = "accepted",
 ) -> None:
     await audit.append(
         AuditRow(at=now, actor=actor, action=action, subject=subject, address=address, outcome=outcome, reason=reason)

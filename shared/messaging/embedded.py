@@ -90,6 +90,13 @@ class EmbeddedBroker:
     async def subscribe(self, service: str, consumers: Mapping[str, Consumer]) -> None:
         queue = queue_name(service)
         self._bindings += [(exchange, key, queue) for exchange, key in bindings(consumers)]
+        self._consume(queue, service, consumers)
+
+    async def subscribe_replies(self, service: str, queue: str, consumer: Consumer) -> None:
+        """A reply queue: bound to nothing, reached through the default exchange by its name (like RabbitMQ's)."""
+        self._consume(queue, service, {queue: consumer})
+
+    def _consume(self, queue: str, service: str, consumers: Mapping[str, Consumer]) -> None:
         self._queues[queue] = (service, consumers)
         self._signals[queue] = asyncio.Event()
         self._signals[queue].set()  # deliver what a previous run left behind

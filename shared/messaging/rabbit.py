@@ -132,6 +132,23 @@ class RabbitTransport:
         subscriber(self._on_message)
         await self.broker.start()
 
+    async def start_replies(self, queue: str, consumer: Consumer) -> None:
+        """Consume this process's reply queue, and nothing else: not durable, deleted with its last consumer, so
+        a stopped process leaves none behind. Replies are not retried (a late one has nobody waiting for it)."""
+        await self.broker.connect()
+        for name in (COMMANDS_EXCHANGE, EVENTS_EXCHANGE):
+            await self.broker.declare_exchange(exchange(name))
+
+        async def on_reply(message: RabbitMessage) -> None:
+            raw = message.raw_message
+            await consumer(Incoming(body=raw.body, routing_key=queue, message_id=raw.message_id, message_type=raw.type))
+
+        subscriber = self.broker.subscriber(
+            RabbitQueue(queue, durable=False, auto_delete=True), no_reply=True, decoder=_raw_body
+        )
+        subscriber(on_reply)
+        await self.broker.start()
+
     async def stop_consuming(self) -> None:
         """Take no more messages; wait (bounded) for those being handled. The connection stays open for publishing."""
         for subscriber in list(self.broker.subscribers):

@@ -3,7 +3,9 @@
 `app(settings)` is a Starlette app whose routes all start with /console, so it can run on its own or be mounted
 at the root of another app. One module a job: `pages` (sign-in, sign-out, invitations, the start page), `api`
 (the JSON API), `access` (who is asking, `require`, the 401/403 answers), `sessions` (the session and CSRF
-cookies) and `rendering` (Dutch texts, templates, forms).
+cookies), `rendering` (Dutch texts, templates, forms), `acting` (a command on the caller's behalf, audited) and
+`openapi` (each API operation declared once: its route and its part of /console/api/openapi.json). The API's
+operations are listed in OPERATIONS below; each module that has some exports its own tuple.
 """
 
 from __future__ import annotations
@@ -23,13 +25,18 @@ from shared.http import RateLimit, TokenBucket, hardening
 from shared.settings import Settings
 
 from ..accounts import DEFAULT_HASHER
+from ..backends import Backends, ServiceUnavailable
 from ..store import open_store
-from .access import Console, Forbidden, NotSignedIn, forbidden, not_signed_in, require
-from .api import api_routes
+from .access import Console, Forbidden, NotSignedIn, forbidden, not_signed_in, require, service_unavailable
+from .audit_api import OPERATIONS as AUDIT
+from .editions_api import OPERATIONS as EDITIONS
+from .openapi import Operation, api_routes
 from .pages import page_routes
 from .sessions import Csrf, Sessions, secure_cookies
 
-__all__ = ["app", "require"]
+__all__ = ["OPERATIONS", "app", "require"]
+
+OPERATIONS: tuple[Operation, ...] = (*EDITIONS, *AUDIT)
 
 # Guessing a password across many accounts (each account's own lockout stops guessing one) or an invitation link.
 RATE_LIMITED = ((frozenset({"POST"}), re.compile(r"/console/login")), (None, re.compile(r"/console/invitation/[^/]*")))
@@ -41,35 +48,42 @@ def app(
     db: Database | None = None,
     clock: Callable[[], datetime] = utcnow,
     hasher: PasswordHasher = DEFAULT_HASHER,
+    backends: Backends | None = None,
 ) -> Starlette:
     """The console on its store: DB when given (the caller opens and closes it), else the store at
-    CONSOLE_DATABASE_URL, opened at head by the lifespan."""
+    CONSOLE_DATABASE_URL, opened at head by the lifespan. BACKENDS (the services' APIs and the command gateway)
+    are opened and closed by the lifespan too; without them only accounts and the audit log work."""
     secret = settings.werkplaatsen_secret_key
     secure = secure_cookies(settings.public_url)
-    context = Console(secret, Sessions(secret, secure), Csrf(secret, secure), clock, hasher, db)
+    context = Console(secret, Sessions(secret, secure), Csrf(secret, secure), clock, hasher, db, backends)
 
     @asynccontextmanager
     async def lifespan(application: Starlette) -> AsyncIterator[None]:
-        if db is not None:
-            yield
-            return
-        opened = await open_store(settings.database_url("console"))
-        application.state.db = opened
+        opened = None
+        if db is None:
+            opened = await open_store(settings.database_url("console"))
+            application.state.db = opened
+        if backends is not None:
+            await backends.open()
         try:
             yield
         finally:
-            await opened.dispose()
+            if backends is not None:
+                await backends.close()
+            if opened is not None:
+                await opened.dispose()
 
     middleware = hardening(settings)
     if settings.werkplaatsen_rate_limit_per_minute > 0:
         bucket = TokenBucket(settings.werkplaatsen_rate_limit_per_minute, settings.werkplaatsen_rate_limit_burst)
         middleware.append(Middleware(RateLimit, bucket=bucket, limited=RATE_LIMITED))
     application = Starlette(
-        routes=[Mount("/console", routes=[*page_routes(), *api_routes()])],
+        routes=[Mount("/console", routes=[*page_routes(), *api_routes(OPERATIONS)])],
         middleware=middleware,
-        exception_handlers={NotSignedIn: not_signed_in, Forbidden: forbidden},
+        exception_handlers={NotSignedIn: not_signed_in, Forbidden: forbidden, ServiceUnavailable: service_unavailable},
         lifespan=lifespan,
     )
     application.state.console = context
     application.state.db = db
+    application.state.operations = OPERATIONS
     return application

@@ -16,6 +16,7 @@ from starlette.responses import RedirectResponse, Response
 from shared.db import Database
 
 from ..accounts import principal
+from ..backends import Backends, ServiceUnavailable
 from ..domain import PERMISSIONS, Action, Principal, may
 from ..store import repositories
 from ..tokens import authenticate_token
@@ -36,6 +37,7 @@ class Console:
     clock: Callable[[], datetime]
     hasher: PasswordHasher
     db: Database | None = None  # opened by the lifespan when the app was not given one
+    backends: Backends | None = None  # the services' APIs and the command gateway; None: only accounts work
 
 
 def console(request: Request) -> Console:
@@ -137,3 +139,14 @@ async def forbidden(request: Request, exc: Exception) -> Response:
     if is_api(request):
         return api_errors("forbidden", explanation(exc), 403)
     return page("forbidden.html", 403, caller=exc.caller, text=explanation(exc))
+
+
+async def service_unavailable(request: Request, exc: Exception) -> Response:
+    service = exc.service if isinstance(exc, ServiceUnavailable) else "?"
+    text = f"De dienst {service} antwoordt nu niet. Probeer het over een minuut opnieuw; er is niets veranderd."
+    if is_api(request):
+        response: Response = api_errors("service_unavailable", text, 503)
+    else:
+        response = page("problem.html", 503, title="Even geen verbinding", text=text)
+    response.headers["Retry-After"] = "30"
+    return response

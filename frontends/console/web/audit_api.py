@@ -1,16 +1,16 @@
-"""The console's JSON API, authenticated by a personal access token (`Authorization: Bearer wpc_...`) or the
-session. For now: the audit log, newest first."""
+"""The console's audit log in its JSON API (personal access token or session), newest first."""
 
 from __future__ import annotations
 
 from typing import Final
 
+from pydantic import BaseModel, Field
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
 
 from ..store import AuditRow, repositories
 from .access import database, require
+from .openapi import Operation, Query
 from .rendering import api_errors
 
 DEFAULT_AUDIT_LIMIT: Final = 50
@@ -46,5 +46,29 @@ async def audit(request: Request) -> Response:
     return JSONResponse({"items": [audit_item(row) for row in rows]}, headers={"Cache-Control": "no-store"})
 
 
-def api_routes() -> list[Route]:
-    return [Route("/api/audit", audit, methods=["GET"])]
+class AuditItem(BaseModel):
+    actor: str = Field(description="The account id (or, for a refused sign-in, the address that was tried).")
+    action: str
+    subject: str
+    at: str
+    outcome: str = Field(description="accepted, rejected or pending (sent; the service had not answered yet).")
+    reason: str
+
+
+class AuditList(BaseModel):
+    items: list[AuditItem]
+
+
+OPERATIONS: Final = (
+    Operation(
+        "GET",
+        "/api/audit",
+        audit,
+        "Het auditlogboek, nieuwste eerst",
+        "audit.read",
+        "audit",
+        answer=AuditList,
+        answers={200: "De laatste LIMIT regels.", 422: "limit valt buiten 1..500."},
+        query=(Query("limit", "Hoeveel regels (1 tot en met 500, standaard 50).", "integer"),),
+    ),
+)

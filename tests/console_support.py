@@ -1,0 +1,111 @@
+"""The organiser console as the tests drive it: the whole system in one process (`werkplaatsen dev`'s app on the
+embedded broker and SQLite), and accounts made straight in the console's store, each with a personal access token
+for the API."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pyotp
+import pytest
+
+from frontends.console import accounts, tokens
+from frontends.console.dev import beside
+from frontends.console.store import repositories
+from services.dev import build_dev_app
+from services.scheduling.seed import load_programme, moved_into_future
+from shared.db import Database
+from shared.settings import Settings
+
+SECRET = "console-test-secret"
+ORGANISER_TOKEN = "console-test-machine-token"
+PASSWORD = "een lang wachtwoord voor de console"
+
+
+@dataclass
+class Console:
+    http: httpx.AsyncClient  # the whole system; /console for the console
+    db: Database  # the console's store
+
+    async def token(self, email: str, role: str, editions: Sequence[str] = ()) -> str:
+        """A personal access token of a new active account with ROLE (a facilitator for EDITIONS)."""
+        await active_account(self.db, email, role, editions)
+        async with repositories(self.db) as r:
+            made = await tokens.create_token(
+                r.accounts, r.tokens, r.audit, email=email, name="tests", actor="tests", now=datetime.now(UTC)
+            )
+        return made.token
+
+    async def account_id(self, email: str) -> str:
+        async with repositories(self.db) as r:
+            account = await r.accounts.by_email(email)
+        assert account is not None, email
+        return account.id
+
+    async def api(self, method: str, path: str, token: str, **kwargs: Any) -> httpx.Response:
+        headers = {"Authorization": f"Bearer {token}", **kwargs.pop("headers", {})}
+        return await self.http.request(method, path, headers=headers, **kwargs)
+
+
+async def active_account(db: Database, email: str, role: str, editions: Sequence[str] = ()) -> str | None:
+    """An active account made without the pages; its TOTP secret when the role needs one."""
+    now = datetime.now(UTC)
+    async with repositories(db) as r:
+        invitation = await accounts.create_account(
+            r.accounts,
+            r.audit,
+            email=email,
+            role=role,
+            editions=list(editions),
+            actor="tests",
+            secret_key=SECRET,
+            now=now,
+        )
+    secret = pyotp.random_base32() if role == "organiser" else None
+    async with repositories(db) as r:
+        await accounts.accept_invitation(
+            r.accounts,
+            r.audit,
+            token=invitation.token,
+            password=PASSWORD,
+            totp_secret=secret,
+            totp_code=pyotp.TOTP(secret).now() if secret else None,
+            secret_key=SECRET,
+            now=now,
+        )
+    return secret
+
+
+def settings(data_dir: Path) -> Settings:
+    return Settings(
+        werkplaatsen_data_dir=data_dir,
+        werkplaatsen_secret_key=SECRET,
+        werkplaatsen_organizer_token=ORGANISER_TOKEN,
+        werkplaatsen_public_url="http://testserver",
+    )
+
+
+@asynccontextmanager
+async def running_console(data_dir: Path) -> AsyncIterator[Console]:
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("WERKPLAATSEN_RATE_LIMIT_PER_MINUTE", "0")
+        host = build_dev_app(settings(data_dir))
+    whole = beside(host, host.state.console)
+    async with host.router.lifespan_context(host):
+        transport = httpx.ASGITransport(app=whole)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver", timeout=30) as http:
+            yield Console(http, host.state.console.state.console.db)
+
+
+def new_edition(slug: str, *, now: datetime | None = None, **changes: Any) -> dict[str, Any]:
+    """The body of POST /console/api/editions: the example programme moved into the future, under SLUG."""
+    edition = moved_into_future(load_programme(), now or datetime.now(UTC) + timedelta(days=1))
+    body = edition.model_dump(mode="json", exclude_none=True)
+    body.update(edition=slug, **changes)
+    return body
