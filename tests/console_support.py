@@ -22,6 +22,7 @@ from services.dev import build_dev_app
 from services.scheduling.seed import load_programme, moved_into_future
 from shared.db import Database
 from shared.settings import Settings
+from tests.support import hidden
 
 SECRET = "console-test-secret"
 ORGANISER_TOKEN = "console-test-machine-token"
@@ -32,6 +33,20 @@ PASSWORD = "een lang wachtwoord voor de console"
 class Console:
     http: httpx.AsyncClient  # the whole system; /console for the console
     db: Database  # the console's store
+    transport: httpx.AsyncBaseTransport
+
+    @asynccontextmanager
+    async def browser(self, email: str, role: str, editions: Sequence[str] = ()) -> AsyncIterator[httpx.AsyncClient]:
+        """A client of its own (its own cookies), signed in to the pages as a new active account with ROLE."""
+        secret = await active_account(self.db, email, role, editions)
+        async with httpx.AsyncClient(transport=self.transport, base_url="http://localhost", timeout=30) as client:
+            login = await client.get("/console/login")
+            form = {"csrf": hidden(login.text, "csrf"), "email": email, "password": PASSWORD}
+            if secret:
+                form["code"] = pyotp.TOTP(secret).now()
+            signed_in = await client.post("/console/login", data=form)
+            assert signed_in.status_code == 303, signed_in.text[-500:]
+            yield client
 
     async def token(self, email: str, role: str, editions: Sequence[str] = ()) -> str:
         """A personal access token of a new active account with ROLE (a facilitator for EDITIONS)."""
@@ -87,7 +102,7 @@ def settings(data_dir: Path) -> Settings:
         werkplaatsen_data_dir=data_dir,
         werkplaatsen_secret_key=SECRET,
         werkplaatsen_organizer_token=ORGANISER_TOKEN,
-        werkplaatsen_public_url="http://testserver",
+        werkplaatsen_public_url="http://localhost",
     )
 
 
@@ -99,8 +114,8 @@ async def running_console(data_dir: Path) -> AsyncIterator[Console]:
     whole = beside(host, host.state.console)
     async with host.router.lifespan_context(host):
         transport = httpx.ASGITransport(app=whole)
-        async with httpx.AsyncClient(transport=transport, base_url="http://testserver", timeout=30) as http:
-            yield Console(http, host.state.console.state.console.db)
+        async with httpx.AsyncClient(transport=transport, base_url="http://localhost", timeout=30) as http:
+            yield Console(http, host.state.console.state.console.db, transport)
 
 
 def new_edition(slug: str, *, now: datetime | None = None, **changes: Any) -> dict[str, Any]:

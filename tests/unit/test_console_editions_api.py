@@ -102,3 +102,9 @@ async def test_the_openapi_document_is_valid_and_lists_the_operations_the_consol
     docs = await console.http.get("/console/api/docs")
     assert docs.status_code == 200 and "SwaggerUIBundle" in docs.text
     assert (await console.http.get("/console/api/docs/swagger-ui-bundle.js")).status_code == 200
+
+
+async def test_a_signed_in_organiser_reaches_the_api_with_the_session_too(console: Console) -> None:
+    async with console.browser("anna@platform31.nl", "organiser") as browser:
+        created = await browser.post("/console/api/editions", json=new_edition("2031-najaar"))
+        assert created.status_code == 201, created.text
