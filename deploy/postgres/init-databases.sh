@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
-# Creates one database and one owner role per service. Run once by the postgres image on an empty data directory
+# Creates one database and one owner role per service (and the organiser console). Run once by the postgres image on an empty data directory
 # (mounted into /docker-entrypoint-initdb.d); safe to run again by hand, it skips what exists.
 # Each role's password is WERKPLAATSEN_DB_PASSWORD (development); production gives every service its own.
 set -euo pipefail
 
 password="${WERKPLAATSEN_DB_PASSWORD:?set WERKPLAATSEN_DB_PASSWORD}"
-services="${WERKPLAATSEN_SERVICES:-registration scheduling notifications reporting}"
+services="${WERKPLAATSEN_SERVICES:-registration scheduling notifications reporting console}"
 
 for service in $services; do
   psql -v ON_ERROR_STOP=1 --username "${POSTGRES_USER:-postgres}" --dbname "${POSTGRES_DB:-postgres}" \

@@ -73,10 +73,10 @@ def test_infrastructure_has_health_checks_management_plugin_and_a_mail_catcher()
     assert any(m.startswith("./postgres/init-databases.sh:/docker-entrypoint-initdb.d/") for m in mounts)
 
 
-def test_the_postgres_init_script_creates_a_database_for_every_service() -> None:
+def test_the_postgres_init_script_creates_a_database_for_every_service_and_the_console() -> None:
     script = (DEPLOY / "postgres" / "init-databases.sh").read_text(encoding="utf-8")
     default = re.search(r"WERKPLAATSEN_SERVICES:-([a-z ]+)\}", script)
-    assert default is not None and tuple(default.group(1).split()) == SERVICES
+    assert default is not None and tuple(default.group(1).split()) == (*SERVICES, "console")
 
 
 def test_every_file_the_compose_stack_mounts_exists() -> None:

@@ -108,3 +108,9 @@ async def test_a_signed_in_organiser_reaches_the_api_with_the_session_too(consol
     async with console.browser("anna@platform31.nl", "organiser") as browser:
         created = await browser.post("/console/api/editions", json=new_edition("2031-najaar"))
         assert created.status_code == 201, created.text
+
+
+async def test_the_console_answers_its_probes_without_a_login(console: Console) -> None:
+    assert (await console.http.get("/console/health")).json()["status"] == "ok"
+    ready = await console.http.get("/console/ready")
+    assert ready.status_code == 200 and ready.json()["ready"] is True

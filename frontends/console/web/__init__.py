@@ -32,6 +32,7 @@ from .audit_api import OPERATIONS as AUDIT
 from .editions_api import OPERATIONS as EDITIONS
 from .openapi import Operation, api_routes
 from .pages import page_routes
+from .probes import probe_routes
 from .sessions import Csrf, Sessions, secure_cookies
 
 __all__ = ["OPERATIONS", "app", "require"]
@@ -78,7 +79,7 @@ def app(
         bucket = TokenBucket(settings.werkplaatsen_rate_limit_per_minute, settings.werkplaatsen_rate_limit_burst)
         middleware.append(Middleware(RateLimit, bucket=bucket, limited=RATE_LIMITED))
     application = Starlette(
-        routes=[Mount("/console", routes=[*page_routes(), *api_routes(OPERATIONS)])],
+        routes=[Mount("/console", routes=[*probe_routes(), *page_routes(), *api_routes(OPERATIONS)])],
         middleware=middleware,
         exception_handlers={NotSignedIn: not_signed_in, Forbidden: forbidden, ServiceUnavailable: service_unavailable},
         lifespan=lifespan,
