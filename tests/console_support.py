@@ -4,6 +4,8 @@ for the API."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -22,7 +24,7 @@ from services.dev import build_dev_app
 from services.scheduling.seed import load_programme, moved_into_future
 from shared.db import Database
 from shared.settings import Settings
-from tests.support import hidden
+from tests.support import ServiceEnv, ServiceProcess, free_port, hidden
 
 SECRET = "console-test-secret"
 ORGANISER_TOKEN = "console-test-machine-token"
@@ -124,3 +126,45 @@ def new_edition(slug: str, *, now: datetime | None = None, **changes: Any) -> di
     body = edition.model_dump(mode="json", exclude_none=True)
     body.update(edition=slug, **changes)
     return body
+
+
+@dataclass
+class ConsoleProcess(ServiceProcess):
+    """The console as `werkplaatsen console`, the command the deployment runs, on a ServiceEnv's broker."""
+
+    ready_path: str = "/console/ready"
+
+    def command(self) -> list[str]:
+        return [sys.executable, "-m", "services", "console", "--port", str(self.port), "--host", "127.0.0.1"]
+
+
+def console_process(env: ServiceEnv, services: dict[str, ServiceProcess], log: Path) -> ConsoleProcess:
+    """A console process for ENV (whose services include "console", for its database) reading SERVICES' APIs."""
+    port = free_port()
+    environment = env.env("console", port)
+    environment.update({f"CONSOLE_{name.upper()}_URL": process.url for name, process in services.items()})
+    return ConsoleProcess("console", environment, port, log)
+
+
+def cli(env: dict[str, str], *args: str) -> str:
+    """`werkplaatsen ARGS` as an operator runs it, with ENV; its output."""
+    done = subprocess.run(
+        [sys.executable, "-m", "services", *args], env=env, capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done.stdout
+
+
+async def sign_up(base_url: str, invitation_link: str, role: str) -> str | None:
+    """Accept an invitation through the console's page; the TOTP secret it set up (organisers), else None."""
+    async with httpx.AsyncClient(base_url=base_url, timeout=30) as client:
+        form = await client.get(invitation_link)
+        assert form.status_code == 200, form.text[-500:]
+        data = {"csrf": hidden(form.text, "csrf"), "password": PASSWORD, "password_again": PASSWORD}
+        secret = None
+        if role == "organiser":
+            secret = hidden(form.text, "totp_secret")
+            data.update(totp_secret=secret, code=pyotp.TOTP(secret).now())
+        accepted = await client.post(invitation_link, data=data)
+        assert accepted.status_code == 303, accepted.text[-500:]
+    return secret

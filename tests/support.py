@@ -180,6 +180,7 @@ class ServiceProcess(ChildProcess):
     port: int
     log: Path
     process: subprocess.Popen[bytes] | None = None
+    ready_path: str = "/ready"
 
     @property
     def url(self) -> str:
@@ -196,7 +197,7 @@ class ServiceProcess(ChildProcess):
                 )
             try:
                 async with httpx.AsyncClient() as client:
-                    return (await client.get(f"{self.url}/ready", timeout=2)).status_code == 200
+                    return (await client.get(f"{self.url}{self.ready_path}", timeout=2)).status_code == 200
             except httpx.HTTPError:
                 return False
 
