@@ -41,6 +41,9 @@ class Settings(BaseSettings):
     console_scheduling_url: str | None = None
     console_notifications_url: str | None = None
     console_reporting_url: str | None = None
+    # The broker users the organiser console publishes as (comma-separated). When set, the services accept a
+    # command with an `actor` only from them (RabbitMQ validates the AMQP user_id); docs/operations.md.
+    werkplaatsen_console_broker_users: str = ""
     werkplaatsen_smtp_url: str | None = None
     werkplaatsen_mail_from: str = "Werkplaatsen wijkgericht werken <werkplaatsen@platform31.nl>"
     werkplaatsen_public_url: str = "http://localhost:8000"
@@ -86,6 +89,10 @@ class Settings(BaseSettings):
         if explicit:
             return explicit
         return f"sqlite+aiosqlite:///{self.werkplaatsen_data_dir / service}.sqlite3"
+
+    @property
+    def console_publishers(self) -> frozenset[str]:
+        return frozenset(u.strip() for u in self.werkplaatsen_console_broker_users.split(",") if u.strip())
 
     def console_service_url(self, service: ServiceName) -> str:
         explicit: str | None = getattr(self, f"console_{service}_url")

@@ -52,9 +52,19 @@ class Publisher(Protocol):
 class CommandGateway:
     """Sends commands for the console and matches the replies that come back to them."""
 
-    def __init__(self, publisher: Publisher, reply_queue: str, *, wait_seconds: float = REPLY_WAIT_SECONDS) -> None:
+    def __init__(
+        self,
+        publisher: Publisher,
+        reply_queue: str,
+        *,
+        broker_user: str | None = None,
+        wait_seconds: float = REPLY_WAIT_SECONDS,
+    ) -> None:
         self.publisher = publisher
         self.reply_queue = reply_queue
+        # Sent as the AMQP user_id, which RabbitMQ checks against the connection's user: the services believe an
+        # actor only from the console's broker user (WERKPLAATSEN_CONSOLE_BROKER_USERS).
+        self.broker_user = broker_user
         self.wait_seconds = wait_seconds
         self._waiting: dict[str, asyncio.Future[Reply]] = {}
 
@@ -74,6 +84,7 @@ class CommandGateway:
                     message_id=message_id,
                     message_type=message_name(command.routing_key),
                     correlation_id=message_id,
+                    user_id=self.broker_user,
                 )
             )
             return await asyncio.wait_for(asyncio.shield(future), self.wait_seconds)

@@ -4,6 +4,7 @@ services' APIs over HTTP, and commands on RabbitMQ with a reply queue for this p
 from __future__ import annotations
 
 import uuid
+from urllib.parse import unquote, urlsplit
 
 from starlette.applications import Starlette
 
@@ -19,7 +20,8 @@ def rabbit_backends(settings: Settings) -> Backends:
     if not settings.werkplaatsen_broker_url:
         raise ValueError("WERKPLAATSEN_BROKER_URL is required")
     transport = RabbitTransport(settings.werkplaatsen_broker_url, "console")
-    gateway = CommandGateway(transport, reply_queue_name(uuid.uuid4().hex[:16]))
+    user = urlsplit(settings.werkplaatsen_broker_url).username or "guest"  # amqp://host/ means guest
+    gateway = CommandGateway(transport, reply_queue_name(uuid.uuid4().hex[:16]), broker_user=unquote(user))
 
     async def start() -> None:
         await transport.start_replies(gateway.reply_queue, gateway.on_reply)

@@ -42,6 +42,7 @@ def build(settings: Settings, transport: Transport) -> Service:
         Inbox,
         RegistrationCommandRejected,
         wake=relay.wake,
+        actor_publishers=settings.console_publishers,
         approvals=ApprovalLinks(settings.werkplaatsen_secret_key, settings.public_url, config.approval_validity),
         retention=config.retention,
         dead_letters=broker_location(settings),

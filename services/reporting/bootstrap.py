@@ -22,7 +22,15 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 def build(settings: Settings, transport: Transport) -> Service:
     db = Database(settings.database_url("reporting"))
     relay = OutboxRelay(db, Outbox, transport.publish)
-    store = MessageStore(db, "reporting", Outbox, Inbox, ReportingCommandRejected, wake=relay.wake)
+    store = MessageStore(
+        db,
+        "reporting",
+        Outbox,
+        Inbox,
+        ReportingCommandRejected,
+        wake=relay.wake,
+        actor_publishers=settings.console_publishers,
+    )
     key = NameKey.from_secret(settings.werkplaatsen_secret_key)
     return Service(
         name="reporting",

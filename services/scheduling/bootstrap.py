@@ -39,7 +39,15 @@ WAITLIST_BY_EDITION = (
 def build(settings: Settings, transport: Transport, *, clock: Clock = utcnow, timer_interval: float = 1.0) -> Service:
     db = Database(settings.database_url("scheduling"), pool_size=POOL_SIZE)
     relay = OutboxRelay(db, Outbox, transport.publish)
-    store = MessageStore(db, "scheduling", Outbox, Inbox, SchedulingCommandRejected, wake=relay.wake)
+    store = MessageStore(
+        db,
+        "scheduling",
+        Outbox,
+        Inbox,
+        SchedulingCommandRejected,
+        wake=relay.wake,
+        actor_publishers=settings.console_publishers,
+    )
     consumers = consumes.consumers(store, clock, OwnDeadLetters(broker_location(settings), "scheduling"))
     return Service(
         name="scheduling",

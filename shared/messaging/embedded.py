@@ -141,7 +141,7 @@ class EmbeddedBroker:
                         out.message_type,
                         out.correlation_id,
                         out.body,
-                        json.dumps(dict(out.headers)),
+                        json.dumps({**out.headers, **({"x-published-by": out.user_id} if out.user_id else {})}),
                         now,
                     )
                     for q in sorted(queues)
@@ -177,6 +177,7 @@ class EmbeddedBroker:
             content_type="application/json",
             headers=headers,
             attempt=row[7],
+            user_id=headers.get("x-published-by"),
         )
 
     async def _worker(self, queue: str) -> None:

@@ -20,6 +20,8 @@ class Incoming:
     content_type: str | None = None
     headers: Mapping[str, Any] = field(default_factory=dict)
     attempt: int = 1
+    # The broker user that published it, as RabbitMQ validated it (the AMQP user_id property); None when unknown.
+    user_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -31,6 +33,9 @@ class Outgoing:
     message_type: str
     correlation_id: str
     headers: Mapping[str, Any] = field(default_factory=dict)
+    # Set by a publisher that must prove who it is (the console): RabbitMQ refuses the message unless it is the
+    # user of the connection that publishes it.
+    user_id: str | None = None
 
 
 # Processes one message. Returning means done (ack); raising means try again later. What it returns (a command's

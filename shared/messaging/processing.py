@@ -53,6 +53,9 @@ class MessageStore:
     inbox_model: type[InboxMixin]
     rejected_model: type[CommandRejected]
     wake: Callable[[], None] = lambda: None
+    # Broker users whose commands may act on an account's behalf (carry an `actor`): the console's. Empty: any
+    # publisher (development, tests); production sets WERKPLAATSEN_CONSOLE_BROKER_USERS.
+    actor_publishers: frozenset[str] = frozenset()
 
     async def claim(self, session: AsyncSession, message_id: str, message_type: str) -> bool:
         """Record the message as processed; False if it already was (by us or a competing replica)."""
@@ -123,6 +126,8 @@ async def run_command(
             errors = refine_errors(errors)
         if command is not None and command.reply_to:
             reply_to = command.reply_to
+        if command is not None and command.actor is not None and not _may_act_for(store, msg):
+            command, errors = None, [UNTRUSTED_ACTOR]
 
     if command is not None:
         try:
@@ -144,6 +149,18 @@ async def run_command(
         await _finish(uow, store, command_id, reply, reply_to)
     log.info("command_rejected", codes=[e.code for e in errors])
     return reply
+
+
+UNTRUSTED_ACTOR = ErrorItem(
+    field="actor",
+    code="untrusted_actor",
+    message="Namens een account handelen mag alleen de organisatorenconsole; dit bericht komt niet van de console.",
+)
+
+
+def _may_act_for(store: MessageStore, msg: Incoming) -> bool:
+    """An actor is believed only from the console's broker user (RabbitMQ validates the AMQP user_id)."""
+    return not store.actor_publishers or msg.user_id in store.actor_publishers
 
 
 async def _finish(uow: UnitOfWork, store: MessageStore, command_id: str, reply: Reply, reply_to: str | None) -> None:

@@ -56,6 +56,10 @@ ROUTING_KEY_HEADER = "x-original-routing-key"
 EXCHANGE_HEADER = "x-original-exchange"
 REASON_HEADER = "x-dead-letter-reason"
 REPLY_TO_HEADER = "x-reply-to"
+# The validated publisher of a message that the service itself parks in a retry queue (its own connection
+# republishes it, so the AMQP user_id would be the service's): trusted only on messages that come back through
+# the default exchange, which front ends have no permission to publish to (docs/operations.md).
+PUBLISHER_HEADER = "x-published-by"
 DEAD_AT_HEADER = "x-dead-lettered-at"
 REPLAYS_HEADER = "x-replays"
 # How long stopping waits for the messages being handled before it gives up on them (they are then redelivered).
@@ -174,6 +178,7 @@ class RabbitTransport:
             correlation_id=out.correlation_id,
             content_type="application/json",
             headers=dict(out.headers) or None,
+            user_id=out.user_id,
             timeout=10,
         )
 
@@ -216,6 +221,7 @@ class RabbitTransport:
             content_type=raw.content_type,
             headers=headers,
             attempt=int(headers.get(ATTEMPT_HEADER, 1)),
+            user_id=raw.user_id if raw.exchange else _text_or_none(headers.get(PUBLISHER_HEADER)),
         )
         verdict = await deliver(self.service, self._consumers, incoming)
         try:
@@ -235,6 +241,9 @@ class RabbitTransport:
         headers.setdefault(EXCHANGE_HEADER, original_exchange or "")
         if msg.reply_to:  # the AMQP property does not survive the detour through a retry queue
             headers[REPLY_TO_HEADER] = msg.reply_to
+        headers.pop(PUBLISHER_HEADER, None)
+        if msg.user_id:
+            headers[PUBLISHER_HEADER] = msg.user_id
         if verdict.action == "retry":
             headers[ATTEMPT_HEADER] = msg.attempt + 1
             target = retry_queue_name(self.service, msg.attempt)
@@ -262,6 +271,10 @@ class RabbitTransport:
 
 # Headers a dead letter carries that must not travel with its replayed copy.
 _DEATH_HEADERS = ("x-death", "x-first-death-", "x-last-death-", "x-delivery-count", REASON_HEADER, DEAD_AT_HEADER)
+
+
+def _text_or_none(value: Any) -> str | None:
+    return None if value is None else _text(value)
 
 
 def _text(value: Any) -> str:
