@@ -3,7 +3,7 @@
 `app(settings)` is a Starlette app whose routes all start with /console, so it can run on its own or be mounted
 at the root of another app. One module a job: `pages` (sign-in, sign-out, invitations, the start page), `api`
 (the JSON API), `access` (who is asking, `require`, the 401/403 answers), `sessions` (the session and CSRF
-cookies) and `rendering` (Dutch texts, templates, forms).
+cookies), `rendering` (Dutch texts, templates, forms) and `oidc` (sign-in with OpenID Connect).
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from ..accounts import DEFAULT_HASHER
 from ..store import open_store
 from .access import Console, Forbidden, NotSignedIn, forbidden, not_signed_in, require
 from .api import api_routes
+from .oidc import Provider, oidc_routes
 from .pages import page_routes
 from .sessions import Csrf, Sessions, secure_cookies
 
@@ -65,11 +66,12 @@ def app(
         bucket = TokenBucket(settings.werkplaatsen_rate_limit_per_minute, settings.werkplaatsen_rate_limit_burst)
         middleware.append(Middleware(RateLimit, bucket=bucket, limited=RATE_LIMITED))
     application = Starlette(
-        routes=[Mount("/console", routes=[*page_routes(), *api_routes()])],
+        routes=[Mount("/console", routes=[*page_routes(), *api_routes(), *oidc_routes()])],
         middleware=middleware,
         exception_handlers={NotSignedIn: not_signed_in, Forbidden: forbidden},
         lifespan=lifespan,
     )
     application.state.console = context
     application.state.db = db
+    application.state.oidc = Provider.from_settings(settings)  # None while OIDC is off
     return application
