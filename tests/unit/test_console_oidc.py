@@ -28,6 +28,7 @@ from frontends.console.web.oidc import FLOW_LENGTH, Flow, Provider, ProviderProb
 from frontends.console.web.sessions import Sessions
 from shared.db import Database
 from shared.settings import Settings
+from tests.support import free_port
 
 NOW = datetime(2027, 3, 1, 9, 0, tzinfo=UTC)
 SECRET = "unit-secret"
@@ -323,3 +324,14 @@ def test_an_issuer_needs_a_client_id_and_secret_and_https() -> None:
     assert settings(**{**OIDC, "console_oidc_issuer": "http://127.0.0.1:9400"}).console_oidc_issuer
     configured = settings(**OIDC)
     assert "s3cret" not in repr(configured) and "s3cret" not in json.dumps(configured.model_dump(mode="json"))
+
+
+async def test_a_provider_that_cannot_be_reached_is_said_on_the_login_page_and_recorded(db) -> None:
+    unreachable = {**OIDC, "console_oidc_issuer": f"http://127.0.0.1:{free_port()}"}  # nothing listens there
+    async with await client_for(db, settings(**unreachable, console_oidc_name="Keycloak")) as http:
+        answer = await http.get("/console/login/oidc")
+    assert answer.status_code == 502
+    assert "Inloggen met Keycloak lukt nu niet: de dienst is niet bereikbaar." in answer.text
+    assert 'name="password"' in answer.text  # the password form is still there
+    async with repositories(db) as r:
+        assert [(e.action, e.reason) for e in await r.audit.recent()] == [(SIGN_IN_OIDC, "provider_unreachable")]

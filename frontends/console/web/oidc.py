@@ -329,10 +329,10 @@ async def start(request: Request) -> Response:
     flow = Flow.new()
     try:
         url = await idp.authorization_url(flow)
-    except ProviderProblem as problem:
+    except ProviderProblem as trouble:
         async with repositories(database(request)) as repos:
-            await refuse_oidc(repos.audit, context.clock(), problem.refusal, address=address(request))
-        return _refused(request, idp, problem.refusal)
+            await refuse_oidc(repos.audit, context.clock(), trouble.refusal, address=address(request))
+        return _refused(request, idp, trouble.refusal)
     response = RedirectResponse(url, 303)
     response.set_cookie(
         FLOW_COOKIE,
@@ -368,8 +368,8 @@ async def callback(request: Request) -> Response:
     else:
         try:
             claims = await idp.verified_claims(code, flow, now)
-        except ProviderProblem as problem:
-            refusal = problem.refusal
+        except ProviderProblem as trouble:
+            refusal = trouble.refusal
     async with repositories(database(request)) as repos:
         if refusal is not None:
             await refuse_oidc(repos.audit, now, refusal, address=address(request))
