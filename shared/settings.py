@@ -5,8 +5,9 @@ from __future__ import annotations
 import hmac
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ServiceName = Literal["registration", "scheduling", "notifications", "reporting"]
@@ -44,6 +45,12 @@ class Settings(BaseSettings):
     # The broker users the organiser console publishes as (comma-separated). When set, the services accept a
     # command with an `actor` only from them (RabbitMQ validates the AMQP user_id); docs/operations.md.
     werkplaatsen_console_broker_users: str = ""
+    # The console's OpenID Connect sign-in (docs/console.md): off while the issuer is unset. The client id and secret
+    # are validated even when unset (validate_default), so an issuer without them stops the console at start.
+    console_oidc_issuer: str | None = None
+    console_oidc_client_id: str | None = Field(default=None, validate_default=True)
+    console_oidc_client_secret: SecretStr | None = Field(default=None, validate_default=True)
+    console_oidc_name: str = Field(default="je organisatieaccount", min_length=1, max_length=60)
     werkplaatsen_smtp_url: str | None = None
     werkplaatsen_mail_from: str = "Werkplaatsen wijkgericht werken <werkplaatsen@platform31.nl>"
     werkplaatsen_public_url: str = "http://localhost:8000"
@@ -76,6 +83,25 @@ class Settings(BaseSettings):
         if value and not value.startswith(("postgresql+asyncpg://", "sqlite+aiosqlite://")):
             raise ValueError("must start with postgresql+asyncpg:// or sqlite+aiosqlite://")
         return value or None
+
+    @field_validator("console_oidc_issuer")
+    @classmethod
+    def _issuer(cls, value: str | None) -> str | None:
+        # Plain http only on the machine itself (a provider in development or the tests): elsewhere the tokens and
+        # the client secret would cross the network readable.
+        parts = urlsplit(value or "")
+        local = parts.scheme == "http" and parts.hostname in ("localhost", "127.0.0.1")
+        if value and not ((parts.scheme == "https" and parts.hostname) or local):
+            raise ValueError("must be an https:// URL (http only for localhost)")
+        return value or None
+
+    @field_validator("console_oidc_client_id", "console_oidc_client_secret")
+    @classmethod
+    def _oidc_client(cls, value: str | SecretStr | None, info: ValidationInfo) -> str | SecretStr | None:
+        empty = not value or (isinstance(value, SecretStr) and not value.get_secret_value())
+        if empty and info.data.get("console_oidc_issuer"):
+            raise ValueError("required when CONSOLE_OIDC_ISSUER is set")
+        return None if empty else value
 
     @field_validator("werkplaatsen_smtp_url")
     @classmethod

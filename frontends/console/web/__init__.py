@@ -1,11 +1,11 @@
 """The organiser console's web front end: server-rendered Dutch pages and a JSON API under /console.
 
 `app(settings)` is a Starlette app whose routes all start with /console, so it can run on its own or be mounted
-at the root of another app. One module a job: `pages` (sign-in, sign-out, invitations, the start page), `api`
-(the JSON API), `access` (who is asking, `require`, the 401/403 answers), `sessions` (the session and CSRF
-cookies), `rendering` (Dutch texts, templates, forms), `acting` (a command on the caller's behalf, audited) and
-`openapi` (each API operation declared once: its route and its part of /console/api/openapi.json). The API's
-operations are listed in OPERATIONS below; each module that has some exports its own tuple.
+at the root of another app. One module a job: `pages` (sign-in, sign-out, invitations, the start page), `oidc`
+(sign-in with OpenID Connect), `access` (who is asking, `require`, the 401/403 answers), `sessions` (the session
+and CSRF cookies), `rendering` (Dutch texts, templates, forms), `acting` (a command on the caller's behalf,
+audited), `openapi` (each API operation declared once: its route and its part of /console/api/openapi.json) and
+the `*_api` modules. The API's operations are listed in OPERATIONS below; each module exports its own tuple.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from ..store import open_store
 from .access import Console, Forbidden, NotSignedIn, forbidden, not_signed_in, require, service_unavailable
 from .audit_api import OPERATIONS as AUDIT
 from .editions_api import OPERATIONS as EDITIONS
+from .oidc import Provider, oidc_routes
 from .openapi import Operation, api_routes
 from .pages import page_routes
 from .probes import probe_routes
@@ -79,7 +80,7 @@ def app(
         bucket = TokenBucket(settings.werkplaatsen_rate_limit_per_minute, settings.werkplaatsen_rate_limit_burst)
         middleware.append(Middleware(RateLimit, bucket=bucket, limited=RATE_LIMITED))
     application = Starlette(
-        routes=[Mount("/console", routes=[*probe_routes(), *page_routes(), *api_routes(OPERATIONS)])],
+        routes=[Mount("/console", routes=[*probe_routes(), *page_routes(), *oidc_routes(), *api_routes(OPERATIONS)])],
         middleware=middleware,
         exception_handlers={NotSignedIn: not_signed_in, Forbidden: forbidden, ServiceUnavailable: service_unavailable},
         lifespan=lifespan,
@@ -87,4 +88,5 @@ def app(
     application.state.console = context
     application.state.db = db
     application.state.operations = OPERATIONS
+    application.state.oidc = Provider.from_settings(settings)  # None while OIDC is off
     return application

@@ -36,7 +36,9 @@ async def login_form(request: Request) -> Response:
 def _login_page(request: Request, *, email: str = "", error: str = "", notice: str = "", status: int = 200) -> Response:
     csrf = console(request).csrf
     token, fresh = csrf.issue(request)
-    response = page("login.html", status, csrf=token, email=email, error=error, notice=notice)
+    # The button of the OpenID Connect sign-in (web/oidc.py) while a provider is configured.
+    oidc_name = getattr(getattr(request.app.state, "oidc", None), "name", None)
+    response = page("login.html", status, csrf=token, email=email, error=error, notice=notice, oidc_name=oidc_name)
     return csrf.attach(response, fresh)
 
 
