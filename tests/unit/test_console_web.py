@@ -3,9 +3,11 @@ end with a disabled account or a logout, CSRF on every form, and who may read th
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from urllib.parse import unquote
 
 import httpx
 import pyotp
@@ -314,6 +316,9 @@ async def test_an_organiser_accepts_the_invitation_with_an_authenticator_app_and
     assert form.status_code == 200
     secret = hidden(form.text, "totp_secret")
     assert secret in form.text and "otpauth://totp/" in form.text
+    # The same secret as a QR code to scan (an SVG data URI, allowed by the page's policy).
+    qr = re.search(r'<img class="qr" src="data:image/svg\+xml;charset=utf-8,([^"]+)"', form.text)
+    assert qr is not None and "svg" in unquote(qr.group(1))
     csrf = hidden(form.text, "csrf")
 
     no_code = await client.post(
