@@ -157,7 +157,8 @@ async def openapi_json(request: Request) -> Response:
 SWAGGER_DIR: Final = Path(__import__("swagger_ui_bundle").swagger_ui_path)
 SWAGGER_ASSETS: Final = frozenset({"swagger-ui.css", "swagger-ui-bundle.js", "favicon-32x32.png"})
 DOCS_PAGE: Final = """<!doctype html><html lang="nl"><head><meta charset="utf-8">
-<title>API van de organisatorenconsole</title><link rel="stylesheet" href="/console/api/docs/swagger-ui.css">
+<title>API van de organisatorenconsole</title><link rel="icon" href="data:,">
+<link rel="stylesheet" href="/console/api/docs/swagger-ui.css">
 </head><body><div id="api"></div><script src="/console/api/docs/swagger-ui-bundle.js"></script>
 <script nonce="{nonce}">SwaggerUIBundle({{url: "/console/api/openapi.json", dom_id: "#api"}});</script>
 </body></html>"""
