@@ -1,4 +1,5 @@
-"""Reporting use cases. Each takes its dependencies as arguments so tests can pass in-memory fakes.
+"""Reporting's copies of other services' facts: trios, names (as keyed hashes), attendance, erasure, failed
+notifications and billing. Each takes its dependencies as arguments so tests can pass in-memory fakes.
 
 Events may arrive in any order and more than once (the inbox stops the second time). Nothing is dropped for
 arriving early: an event about a trio reporting has not seen registered yet creates the trio's record, which
@@ -7,9 +8,9 @@ TrioRegistered completes later; pages are rendered on request from whatever has 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any
 
 from shared.contract import Event, EventData
 from shared.contract.notifications import NotificationFailed
@@ -25,227 +26,23 @@ from shared.contract.registration import (
     RegistrationDeclined,
     TrioRegistered,
 )
-from shared.contract.reporting import LessonReportPublished, RetractReport
-from shared.contract.scheduling import (
-    AttendanceRecorded,
-    EditionScheduled,
-    PlaceReleased,
-    RegistrationClosed,
-    SessionCompleted,
-    TrioPlaced,
-    TrioWaitlisted,
-)
-from shared.messaging.messages import refuse
+from shared.contract.scheduling import AttendanceRecorded, PlaceReleased, RegistrationClosed, TrioPlaced, TrioWaitlisted
 
-from . import domain
-from .anonymise import Anonymiser, NameKey, NameKind, name_digests
-from .domain import (
+from .. import domain
+from ..anonymise import Anonymiser, NameKey, NameKind, name_digests
+from ..contacts import scrub
+from ..domain import (
     Attendance,
     Case,
-    Edition,
     EventSource,
-    Instrument,
     Municipality,
     NotificationFailure,
-    PlannedSession,
-    RoundPublication,
     SessionReport,
     Trio,
-    anonymised,
-    report_url,
-    scrub,
+    stored_segments,
+    with_segments,
 )
-from .views import round_title
-
-Emit = Callable[[EventData], object]
-
-
-class Reports(Protocol):
-    async def get(self, edition: str, session_number: int, *, for_update: bool = False) -> SessionReport | None: ...
-    async def save(self, report: SessionReport) -> None: ...
-    async def of_edition(self, edition: str) -> list[SessionReport]: ...
-    async def every(self, *, for_update: bool = False) -> list[SessionReport]: ...
-
-
-class Editions(Protocol):
-    async def get(self, slug: str, *, for_update: bool = False) -> Edition | None: ...
-    async def save(self, edition: Edition) -> None: ...
-
-
-class Rounds(Protocol):
-    async def lock(self, edition: str) -> None: ...
-    async def get(self, edition: str, *, for_update: bool = False) -> RoundPublication | None: ...
-    async def save(self, publication: RoundPublication) -> None: ...
-
-
-class Trios(Protocol):
-    async def get(self, registration_id: str, *, for_update: bool = False) -> Trio | None: ...
-    async def save(self, trio: Trio) -> None: ...
-
-
-class Names(Protocol):
-    async def add(self, registration_id: str, digests: dict[str, NameKind]) -> None: ...
-    async def of(self, registration_id: str) -> dict[str, NameKind]: ...
-
-
-class AttendanceLists(Protocol):
-    async def get(self, edition: str, session_number: int, *, for_update: bool = False) -> Attendance | None: ...
-    async def save(self, attendance: Attendance) -> None: ...
-
-
-class Invoices(Protocol):
-    async def get(self, number: str, *, for_update: bool = False) -> domain.InvoiceCopy | None: ...
-    async def save(self, invoice: domain.InvoiceCopy) -> None: ...
-
-
-class Failures(Protocol):
-    async def add(self, failure: NotificationFailure) -> None: ...
-
-
-class Sources(Protocol):
-    async def add(self, source: EventSource) -> None: ...
-
-
-# Public reports
-
-
-async def publish_session_report(
-    event: SessionCompleted,
-    *,
-    envelope: Event[Any],
-    reports: Reports,
-    editions: Editions,
-    rounds: Rounds,
-    emit: Emit,
-    public_url: str,
-) -> None:
-    """Store a held session's report (contact details removed) and announce its public page; after the
-    edition's last session, the round's report too.
-
-    The page is rendered on request, so it needs nothing else yet: the edition's outcome text, the names to
-    scrub and the numbers join in whenever those events arrive, before or after this one.
-    """
-    current = await reports.get(event.edition, event.session_number, for_update=True)
-    if current is not None and current.completed_at > envelope.occurred_at:
-        return  # an older version delivered late (after a retry, or by another replica) changes nothing
-    if current is not None and current.retracted_at is not None:
-        return  # an organiser took it offline; a later version does not bring it back
-    notes = event.notes
-    report = anonymised(
-        SessionReport(
-            edition=event.edition,
-            session_number=event.session_number,
-            title=event.title,
-            starts_at=event.starts_at,
-            trios=event.attendance.trios,
-            municipalities=event.attendance.municipalities,
-            lessons=list(notes.lessons),
-            instruments=[Instrument(i.name, i.description) for i in notes.instruments],
-            quotes=list(notes.quotes),
-            next_steps=list(notes.next_steps),
-            completed_at=envelope.occurred_at,
-        )
-    )
-    await reports.save(report)
-    emit(
-        LessonReportPublished(
-            edition=report.edition,
-            session_number=report.session_number,
-            title=scrub(report.title),
-            url=report_url(public_url, report.edition, report.session_number),
-        )
-    )
-    await publish_round_when_complete(
-        event.edition,
-        reports=reports,
-        editions=editions,
-        rounds=rounds,
-        emit=emit,
-        public_url=public_url,
-        now=envelope.occurred_at,
-    )
-
-
-async def remember_edition(
-    event: EditionScheduled,
-    *,
-    editions: Editions,
-    reports: Reports,
-    rounds: Rounds,
-    emit: Emit,
-    public_url: str,
-    occurred_at: datetime,
-) -> None:
-    """Keep reporting's copy of an edition current (event-carried state). The edition may arrive after its
-    last session's report: then it is what completes the round."""
-    current = await editions.get(event.edition, for_update=True)
-    if current is not None and current.scheduled_at > occurred_at:
-        return  # an older announcement delivered late changes nothing
-    await editions.save(
-        Edition(
-            slug=event.edition,
-            title=event.title,
-            venue=event.venue.model_dump(mode="json"),
-            sessions=[
-                PlannedSession(number=s.number, title=s.title, outcome=s.outcome, starts_at=s.starts_at)
-                for s in event.sessions
-            ],
-            scheduled_at=occurred_at,
-            capacity=event.capacity.model_dump(),
-        )
-    )
-    await publish_round_when_complete(
-        event.edition,
-        reports=reports,
-        editions=editions,
-        rounds=rounds,
-        emit=emit,
-        public_url=public_url,
-        now=occurred_at,
-    )
-
-
-async def publish_round_when_complete(
-    slug: str, *, reports: Reports, editions: Editions, rounds: Rounds, emit: Emit, public_url: str, now: datetime
-) -> bool:
-    """Publish the round's report once the edition's last session has its report; once per edition."""
-    await rounds.lock(slug)
-    edition = await editions.get(slug)
-    if edition is None or await rounds.get(slug, for_update=True) is not None:
-        return False
-    held = await reports.of_edition(slug)
-    if edition.last_session not in {r.session_number for r in held}:
-        return False
-    await rounds.save(RoundPublication(edition=slug, published_at=now))
-    emit(
-        LessonReportPublished(
-            edition=slug, session_number=None, title=scrub(round_title(edition, held)), url=report_url(public_url, slug)
-        )
-    )
-    return True
-
-
-async def retract_report(cmd: RetractReport, *, reports: Reports, rounds: Rounds, now: datetime) -> dict[str, Any]:
-    if cmd.session_number is None:
-        publication = await rounds.get(cmd.edition, for_update=True)
-        if publication is None:
-            raise refuse(
-                "edition", "unknown_report", "Van deze editie is (nog) geen verslag van de ronde gepubliceerd."
-            )
-        if publication.retracted_at is not None:
-            raise refuse("edition", "already_retracted", "Dit verslag is al ingetrokken.")
-        publication.retracted_at = now
-        await rounds.save(publication)
-    else:
-        report = await reports.get(cmd.edition, cmd.session_number, for_update=True)
-        if report is None:
-            raise refuse("session_number", "unknown_report", "Van deze bijeenkomst is (nog) geen verslag gepubliceerd.")
-        if report.retracted_at is not None:
-            raise refuse("session_number", "already_retracted", "Dit verslag is al ingetrokken.")
-        report.retracted_at = now
-        await reports.save(report)
-    return {"edition": cmd.edition, "session_number": cmd.session_number}
-
+from .ports import AttendanceLists, Failures, Invoices, Names, Reports, Sources, Trios
 
 # Reporting's copy of the trios
 
@@ -354,20 +151,9 @@ async def erase_participants(
 
 
 def _cleaned(report: SessionReport, clean: Anonymiser) -> SessionReport:
-    return SessionReport(
-        edition=report.edition,
-        session_number=report.session_number,
-        title=clean.clean(report.title),
-        starts_at=report.starts_at,
-        trios=report.trios,
-        municipalities=report.municipalities,
-        completed_at=report.completed_at,
-        lessons=[clean.clean(t) for t in report.lessons],
-        instruments=[Instrument(clean.clean(i.name), clean.clean(i.description)) for i in report.instruments],
-        quotes=[clean.clean(t) for t in report.quotes],
-        next_steps=[clean.clean(t) for t in report.next_steps],
-        retracted_at=report.retracted_at,
-    )
+    """The report without the erased names; where they were is marked, as for names removed on every page."""
+    pieces = {section: [clean.segments(item) for item in items] for section, items in stored_segments(report).items()}
+    return replace(with_segments(report, pieces), title=clean.clean(report.title))
 
 
 # The organiser's overview
