@@ -302,3 +302,45 @@ async def test_a_draft_is_on_no_page_until_published_and_two_organisers_publishi
         )
     assert len(rejected) == 1 and b'"already_published"' in rejected[0]
     assert page.status_code == 200 and "Een concept." in page.text
+
+
+async def test_summaries_stored_before_drafts_existed_stay_published_after_the_migration() -> None:
+    from alembic import command
+
+    from shared.db import alembic_config
+
+    require_port("127.0.0.1", 5432, "PostgreSQL")
+    name = await create_database("reportmig")
+    db = Database(database_url(name))
+    cfg = alembic_config(MIGRATIONS)
+
+    def upgrade_to(revision: str) -> Any:
+        def run(connection: Any) -> None:
+            cfg.attributes["connection"] = connection
+            command.upgrade(cfg, revision)
+
+        return run
+
+    try:
+        async with db.engine.begin() as conn:
+            await conn.run_sync(upgrade_to("b6f670199754"))  # before drafts
+            await conn.execute(
+                text(
+                    "INSERT INTO session_reports (edition, session_number, title, starts_at, trios, municipalities,"
+                    " lessons, instruments, quotes, next_steps, completed_at, updated_at) VALUES (:e, 1, 'Thema',"
+                    " :held, 7, 6, '[\"Een oude les.\"]', '[]', '[]', '[]', :done, :done)"
+                ),
+                {"e": EDITION, "held": HELD, "done": HELD + timedelta(days=1)},
+            )
+        await migrate(db, MIGRATIONS, "reporting")
+        store = MessageStore(db, "reporting", Outbox, Inbox, ReportingCommandRejected)
+        async with store.db.sessions() as session:
+            row = await session.get(SessionReportRow, (EDITION, 1))
+        assert row is not None and row.published_at == HELD + timedelta(days=1) and row.marks is None
+        app = Starlette(routes=entrypoints.routes(store, key=KEY, public_url=PUBLIC_URL))
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://reporting") as http:
+            page = await http.get(f"/reports/{EDITION}/1")
+        assert page.status_code == 200 and "Een oude les." in page.text
+    finally:
+        await db.dispose()
+        await drop_database(name)
