@@ -128,6 +128,12 @@ async def load(
             "dan is er niets veranderd: hetzelfde programma heeft hetzelfde message_id en telt maar één keer."
         )
         return 1
+    if reply.repeated:
+        echo(
+            f"Dit programma is al eerder geladen (message_id {message_id}); er is niets veranderd. "
+            f"De eerste keer: {'ingepland' if reply.status == 'accepted' else 'geweigerd'}."
+        )
+        return 0 if reply.status == "accepted" else 1
     if reply.status == "rejected":
         for e in reply.errors:
             echo(f"geweigerd: {e.field or '(bericht)'}: {e.code}: {e.message}")

@@ -116,3 +116,7 @@ class Reply(ContractModel):
     command_type: str
     errors: list[ErrorItem] = Field(default_factory=list)
     ids: dict[str, Any] = Field(default_factory=dict, description="Identifiers created, e.g. registration_id.")
+    repeated: bool = Field(
+        default=False,
+        description="True when the command had been received before: its first outcome, nothing done now.",
+    )

@@ -188,7 +188,7 @@ async def _previous_outcome(
     # A sender that repeats a command (its first reply lost, or its replica restarted) waits on a reply queue of
     # its own: it gets the first outcome again, and nothing is done twice.
     if reply_to:
-        uow.outbox.reply(reply_to, reply)
+        uow.outbox.reply(reply_to, reply.model_copy(update={"repeated": True}))
     return reply
 
 
