@@ -40,10 +40,10 @@ def message_name(routing_key: str) -> str:
 
 __all__ = [
     "COMMANDS",
-    "Actor",
     "COMMANDS_EXCHANGE",
     "EVENTS",
     "EVENTS_EXCHANGE",
+    "Actor",
     "Command",
     "CommandRejected",
     "ErrorItem",
