@@ -9,6 +9,10 @@ from typing import Any
 from services.scheduling.seed import load_programme, moved_into_future
 from shared.db import utcnow
 
+# The console account an organiser's command names (`actor`): commands on an approver's behalf, replacing a member
+# and correcting a registration are refused without one.
+ORGANISER = {"account_id": "test-organiser", "role": "organiser", "via": "console"}
+
 
 def open_edition(slug: str | None = None, **changes: Any) -> dict[str, Any]:
     """The seed programme moved into the future: registration open."""

@@ -24,6 +24,8 @@ LESSON_REPORT = "lesson_report"
 INVOICE = "invoice"
 CREDIT_NOTE = "credit_note"
 PAYMENT_REMINDER = "payment_reminder"
+# To one new member of a trio (registration.MemberReplaced): the trio, its status and, once placed, the invitation.
+WELCOME = "welcome"
 MEMBER_KINDS = (
     ACKNOWLEDGEMENT,
     APPROVED,
@@ -35,7 +37,7 @@ MEMBER_KINDS = (
     REMINDER,
     LESSON_REPORT,
 )
-KINDS = (*MEMBER_KINDS, APPROVAL_REQUEST, UNDERSUBSCRIBED)
+KINDS = (*MEMBER_KINDS, APPROVAL_REQUEST, UNDERSUBSCRIBED, WELCOME)
 
 # Mail statuses.
 PENDING = "pending"

@@ -19,6 +19,7 @@ from .adapters import Inbox, Outbox, RegistrationRow, RegistrationStore, load_mu
 from .billing import BillingPolicy
 from .config import load_config
 from .invoice_routes import invoice_routes
+from .query_routes import query_routes
 from .tokens import ApprovalLinks, InvoiceLinks
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -66,6 +67,7 @@ def build(settings: Settings, transport: Transport) -> Service:
         consumers=consumers,
         routes=[
             *entrypoints.routes(store, consumers, settings.werkplaatsen_organizer_token),
+            *query_routes(store, settings.werkplaatsen_organizer_token),
             *web.web_routes(store, consumers, municipalities, settings),
             *invoice_routes(store, consumers, settings.werkplaatsen_organizer_token),
         ],

@@ -10,11 +10,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from shared.contract.registration import (
     ApproveRegistration,
     CancelRegistration,
+    CorrectRegistration,
     DeclineRegistration,
     EraseParticipantData,
     ParticipantDataErased,
     RegisterPayment,
     RegisterTrio,
+    ReplaceMember,
 )
 from shared.contract.scheduling import (
     EditionScheduled,
@@ -28,7 +30,7 @@ from shared.messaging.dead_letters import OwnDeadLetters, scrub_erased
 from shared.messaging.wiring import Consumers, Dependencies, on, subscribe
 
 from . import handlers
-from .adapters import RegistrationStore, SqlBilling, SqlEditions, SqlRegistrations, SqlSeating
+from .adapters import RegistrationStore, SqlBilling, SqlEditions, SqlHistory, SqlRegistrations, SqlSeating
 from .domain import MunicipalityRegister, refine_intake_errors
 
 CONSUMES = (
@@ -38,6 +40,8 @@ CONSUMES = (
     on(CancelRegistration, handlers.cancel),
     on(EraseParticipantData, handlers.erase_on_request),
     on(RegisterPayment, handlers.register_payment),
+    on(ReplaceMember, handlers.replace_member),
+    on(CorrectRegistration, handlers.correct_registration),
     on(EditionScheduled, handlers.remember_edition),
     on(TrioPlaced, handlers.follow_placement),
     on(TrioWaitlisted, handlers.follow_placement),
@@ -57,6 +61,7 @@ def invoicing(store: RegistrationStore, session: AsyncSession) -> handlers.Invoi
         billing=SqlBilling(session),
         policy=store.billing,  # type: ignore[arg-type]
         links=store.invoice_links,
+        history=SqlHistory(session),
     )
 
 
@@ -70,6 +75,7 @@ def consumers(store: RegistrationStore, municipalities: MunicipalityRegister) ->
                 "registrations": SqlRegistrations,
                 "seating": SqlSeating,
                 "billing": SqlBilling,
+                "history": SqlHistory,
                 "invoicing": partial(invoicing, store),
             },
             fixed={

@@ -167,6 +167,8 @@ def erased_event_data(message_type: str, data: dict[str, Any]) -> dict[str, Any]
     data = dict(data)
     if "members" in data:
         data["members"] = [{**m, "name": ERASED, "email": ERASED} for m in data["members"]]
+    if isinstance(data.get("member"), dict):  # MemberReplaced
+        data["member"] = {**data["member"], "name": ERASED, "email": ERASED}
     if isinstance(data.get("case"), dict):
         data["case"] = erased_case(data["case"])
     if data.get("reason"):

@@ -35,7 +35,7 @@ from shared.messaging.processing import MAX_ID_LENGTH
 from shared.messaging.wiring import Consumers
 
 from . import consumes, handlers
-from .adapters import RegistrationStore, SqlBilling, SqlEditions, SqlRegistrations
+from .adapters import RegistrationStore, SqlBilling, SqlEditions, SqlHistory, SqlRegistrations
 
 log = structlog.get_logger()
 
@@ -43,10 +43,16 @@ MAX_BODY_BYTES = 64 * 1024
 # HTTP status of a refusal whose first error has this code; any other refusal is 422.
 REFUSAL_STATUS = {
     "unknown_registration": 404,
+    "unknown_member": 404,
     "already_decided": 409,
     "already_cancelled": 409,
     "already_declined": 409,
+    "invoice_already_issued": 409,
+    "actor_not_organiser": 403,
 }
+# Who an organiser's command over these routes comes from: whoever holds the shared organiser token. Commands on
+# the approver's behalf must name an organiser (`actor_required`); the console names its own accounts instead.
+SHARED_TOKEN_ACTOR = {"account_id": "organiser-token", "role": "organiser", "via": "api"}
 
 
 def _json_or_none(body: bytes) -> Any:
@@ -66,7 +72,11 @@ async def erase_after_retention(store: RegistrationStore, now: datetime) -> list
         cause = Cause(message_id=str(uuid.uuid4()), correlation_id=f"retention:{registration_id}")
         async with store.unit_of_work(cause) as uow:
             return await handlers.erase_participant_data(
-                registration_id, registrations=SqlRegistrations(uow.session), emit=uow.outbox.emit, now=now
+                registration_id,
+                registrations=SqlRegistrations(uow.session),
+                history=SqlHistory(uow.session),
+                emit=uow.outbox.emit,
+                now=now,
             )
 
     async with store.db.sessions() as session:
@@ -157,14 +167,6 @@ def routes(store: RegistrationStore, consumers: Consumers, organizer_token: str)
             headers={"X-Correlation-ID": msg.correlation_id or ""},
         )
 
-    async def list_registrations(request: Request) -> JSONResponse:
-        # Personal data: organisers only.
-        if not is_organizer(request, organizer_token):
-            return unauthorized()
-        async with store.db.sessions() as session:
-            found = await SqlRegistrations(session).overview(request.query_params.get("edition"))
-        return JSONResponse({"registrations": found})
-
     def organiser_command(
         command: type[Command], fields: Callable[[dict[str, Any]], dict[str, Any]]
     ) -> Callable[[Request], Any]:
@@ -181,7 +183,11 @@ def routes(store: RegistrationStore, consumers: Consumers, organizer_token: str)
                 return error_response(
                     [ErrorItem(field="", code="invalid_json", message="Het verzoek moet leeg zijn of een JSON-object.")]
                 )
-            body = {**fields(given), "registration_id": request.path_params["registration_id"]}
+            body = {
+                **fields(given),
+                "registration_id": request.path_params["registration_id"],
+                "actor": SHARED_TOKEN_ACTOR,
+            }
             msg = http_command(request, command, json.dumps(body).encode())
             if isinstance(msg, JSONResponse):
                 return msg
@@ -209,6 +215,7 @@ def routes(store: RegistrationStore, consumers: Consumers, organizer_token: str)
                     registrations=SqlRegistrations(uow.session),
                     approvals=store.approvals,
                     emit=uow.outbox.emit,
+                    history=SqlHistory(uow.session),
                     now=utcnow(),
                 )
         except CommandRefused as refused:
@@ -226,9 +233,10 @@ def routes(store: RegistrationStore, consumers: Consumers, organizer_token: str)
     one = "/api/registrations/{registration_id}"
     return [
         Route("/api/registrations", post_registration, methods=["POST"]),
-        Route("/api/registrations", list_registrations, methods=["GET"]),
         Route(
-            f"{one}/approve", organiser_command(ApproveRegistration, lambda _: {"by_organizer": True}), methods=["POST"]
+            f"{one}/approve",
+            organiser_command(ApproveRegistration, lambda given: {"by_organizer": True, **reason_only(given)}),
+            methods=["POST"],
         ),
         Route(
             f"{one}/decline",

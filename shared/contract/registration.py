@@ -75,16 +75,26 @@ class RegisterTrio(Command):
 
 
 class ApproveRegistration(Command):
-    """Approve a registration: by the approver (with the token from the approval link) or by an organiser."""
+    """Approve a registration: by the approver (with the token from the approval link) or by an organiser on the
+    approver's behalf (`by_organizer`, with an `actor` of role `organiser`)."""
 
     routing_key = "registration.ApproveRegistration"
 
     registration_id: str
     token: str | None = None
     by_organizer: bool = False
+    reason: str | None = Field(
+        default=None,
+        max_length=2000,
+        description="Why an organiser decided on the approver's behalf (e.g. the approver's mail); kept in the "
+        "registration's history. Added in contract 1.2.",
+    )
 
 
 class DeclineRegistration(Command):
+    """Decline a registration: by the approver (token) or by an organiser on the approver's behalf (`by_organizer`,
+    with an `actor` of role `organiser`)."""
+
     routing_key = "registration.DeclineRegistration"
 
     registration_id: str
@@ -119,6 +129,35 @@ class RegisterPayment(Command):
     reference: str | None = Field(
         default=None, max_length=200, description="The bank's or payer's reference, for the bookkeeping."
     )
+
+
+class ReplaceMember(Command):
+    """An organiser replaces one member of a trio by someone else (e.g. a colleague who took over the job).
+
+    The old member is named by `member_index` (0-2, the position in the trio as registered) or by `member_id`
+    (from `GET /api/registrations/{registration_id}`); give exactly one. Added in contract 1.2."""
+
+    routing_key = "registration.ReplaceMember"
+
+    registration_id: str
+    member_index: int | None = Field(default=None, ge=0, le=2, description="Position of the member to replace.")
+    member_id: str | None = Field(default=None, max_length=36, description="Id of the member to replace.")
+    member: Member = Field(description="The new member.")
+    reason: str = Field(min_length=1, max_length=2000, description="Why; kept in the registration's history.")
+
+
+class CorrectRegistration(Command):
+    """An organiser corrects the case text or the invoice details of a registration. A part left out stays as it
+    is; a part given replaces the stored one whole. Added in contract 1.2."""
+
+    routing_key = "registration.CorrectRegistration"
+
+    registration_id: str
+    case: Case | None = None
+    invoice: Invoice | None = Field(
+        default=None, description="Only while no invoice has been issued (`invoice_already_issued` otherwise)."
+    )
+    reason: str = Field(min_length=1, max_length=2000, description="Why; kept in the registration's history.")
 
 
 # Events
@@ -182,6 +221,7 @@ class RegistrationApproved(EventData):
     edition: str
     approved_at: AwareDatetime
     by_organizer: bool
+    reason: str | None = Field(default=None, description="The organiser's reason, when given. Added in contract 1.2.")
 
 
 class RegistrationDeclined(EventData):
@@ -206,6 +246,39 @@ class ParticipantDataErased(EventData):
     routing_key = "registration.ParticipantDataErased"
 
     registration_id: str
+
+
+class MemberReplaced(EventData):
+    """One member of a trio was replaced by an organiser; the old member's personal data is erased from the trio.
+
+    Consumers that keep the trio's members replace the one at `position` (whose id was `replaced_member_id`) by
+    `member`. Added in contract 1.2."""
+
+    routing_key = "registration.MemberReplaced"
+
+    registration_id: str
+    edition: str
+    replaced_at: AwareDatetime
+    position: int = Field(description="Position in the trio (0-2) of the member replaced, as in TrioRegistered.")
+    replaced_member_id: str
+    member: RegisteredMember = Field(description="The new member, with a new member_id.")
+    preferred_domain_mix: bool = Field(description="Whether the trio, with the new member, covers fysiek and sociaal.")
+    reason: str
+
+
+class RegistrationCorrected(EventData):
+    """An organiser corrected a registration's case or invoice details. Added in contract 1.2."""
+
+    routing_key = "registration.RegistrationCorrected"
+
+    registration_id: str
+    edition: str
+    corrected_at: AwareDatetime
+    changed: list[str] = Field(
+        description="The fields that changed, e.g. `case.title`, `case.domains`, `invoice.reference`."
+    )
+    case: Case | None = Field(default=None, description="The whole case after the correction, when it changed.")
+    reason: str
 
 
 class InvoiceRecipient(ContractModel):

@@ -11,6 +11,7 @@ import httpx
 import pytest
 
 from tests.chat.conftest import ChatSystem, Participant
+from tests.factories import ORGANISER
 from tests.support import Bus
 
 pytestmark = pytest.mark.e2e
@@ -123,7 +124,10 @@ async def test_status_follows_the_approval(participant: Participant, edition: di
     room = await participant.open_room()
     registration_id = registration_id_in(await register(participant, room, secrets.token_hex(4)))
 
-    await bus.send("registration.ApproveRegistration", {"registration_id": registration_id, "by_organizer": True})
+    await bus.send(
+        "registration.ApproveRegistration",
+        {"registration_id": registration_id, "by_organizer": True, "actor": ORGANISER},
+    )
     # notifications' message about the approval is relayed after the bot saw the approval itself (one queue)
     await participant.expect(room, 0, "is goedgekeurd")
 

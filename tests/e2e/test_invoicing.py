@@ -16,7 +16,7 @@ from shared.db import utcnow
 from shared.settings import SERVICES
 from tests.e2e.conftest import ORGANIZER_TOKEN, System
 from tests.e2e.test_scheduling_places import acked, register_when_known, schedule
-from tests.factories import open_edition, trio
+from tests.factories import ORGANISER, open_edition, trio
 from tests.support import Bus, ServiceEnv, SmtpSink, running, wait_until
 
 pytestmark = pytest.mark.e2e
@@ -69,7 +69,9 @@ async def register_and_approve(bus: Bus, bodies: list[dict[str, Any]]) -> list[s
         command_id = await bus.send("registration.RegisterTrio", body)
         ids.append((await bus.wait_for("TrioRegistered", correlation_id=command_id))[0]["data"]["registration_id"])
     for rid in ids:
-        await bus.send("registration.ApproveRegistration", {"registration_id": rid, "by_organizer": True})
+        await bus.send(
+            "registration.ApproveRegistration", {"registration_id": rid, "by_organizer": True, "actor": ORGANISER}
+        )
     for rid in ids:
         await bus.wait_for("RegistrationApproved", registration_id=rid)
     return ids

@@ -13,6 +13,7 @@ import httpx
 import pytest
 
 from tests.e2e.conftest import ORGANIZER_TOKEN
+from tests.factories import ORGANISER as ACTOR
 from tests.factories import open_edition, trio
 from tests.support import Bus, wait_until
 
@@ -109,7 +110,11 @@ async def test_tampered_foreign_and_missing_tokens_decide_nothing(bus: Bus, edit
         ({"registration_id": rid, "token": tampered}, ("token", "invalid_token")),
         ({"registration_id": rid, "token": other_token}, ("token", "invalid_token")),
         ({"registration_id": rid}, ("token", "token_required")),
-        ({"registration_id": str(uuid.uuid4()), "by_organizer": True}, ("registration_id", "unknown_registration")),
+        (
+            {"registration_id": str(uuid.uuid4()), "by_organizer": True, "actor": ACTOR},
+            ("registration_id", "unknown_registration"),
+        ),
+        ({"registration_id": rid, "by_organizer": True}, ("actor", "actor_required")),
     ]:
         refused = await command(bus, "registration.ApproveRegistration", body, "RegistrationApproved")
         assert codes(refused) == [expected]
@@ -195,7 +200,7 @@ async def test_status_follows_places_and_waitlist_and_a_late_placement_does_not_
         await command(
             bus,
             "registration.ApproveRegistration",
-            {"registration_id": rid, "by_organizer": True},
+            {"registration_id": rid, "by_organizer": True, "actor": ACTOR},
             "RegistrationApproved",
         )
     await publish_scheduling_event(

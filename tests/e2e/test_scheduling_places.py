@@ -20,7 +20,7 @@ import pytest
 from services.scheduling.seed import SEED_FILE
 from shared.db import utcnow
 from tests.e2e.conftest import ORGANIZER_TOKEN
-from tests.factories import open_edition, trio
+from tests.factories import ORGANISER, open_edition, trio
 from tests.support import Bus, ServiceProcess, free_port, wait_until
 
 pytestmark = pytest.mark.e2e
@@ -114,7 +114,7 @@ async def approve_all(bus: Bus, registered: list[dict[str, Any]]) -> None:
     for event in registered:
         await bus.send(
             "registration.ApproveRegistration",
-            {"registration_id": event["data"]["registration_id"], "by_organizer": True},
+            {"registration_id": event["data"]["registration_id"], "by_organizer": True, "actor": ORGANISER},
         )
     for event in registered:
         await bus.wait_for("RegistrationApproved", registration_id=event["data"]["registration_id"], timeout=60)
@@ -122,7 +122,9 @@ async def approve_all(bus: Bus, registered: list[dict[str, Any]]) -> None:
 
 async def _registration_approves(bus: Bus, event: dict[str, Any]) -> bool:
     rid = event["data"]["registration_id"]
-    command_id = await bus.send("registration.ApproveRegistration", {"registration_id": rid, "by_organizer": True})
+    command_id = await bus.send(
+        "registration.ApproveRegistration", {"registration_id": rid, "by_organizer": True, "actor": ORGANISER}
+    )
     try:
         await wait_until(
             lambda: (

@@ -27,7 +27,7 @@ import httpx
 from services.notifications.domain import normalise_address, notification_id
 from shared.db import utcnow
 from tests.e2e.conftest import ORGANIZER_TOKEN
-from tests.factories import open_edition, trio
+from tests.factories import ORGANISER, open_edition, trio
 from tests.support import Bus, ServiceProcess, SmtpSink, wait_until
 
 MAX_TRIOS = 12
@@ -136,7 +136,7 @@ class Stream:
                     self._approved.add(rid)
                     await self.bus.send(
                         "registration.ApproveRegistration",
-                        {"registration_id": rid, "by_organizer": True},
+                        {"registration_id": rid, "by_organizer": True, "actor": ORGANISER},
                         message_id=str(uuid.uuid5(NAMESPACE, rid)),
                     )
             await asyncio.sleep(0.1)

@@ -95,7 +95,11 @@ async def story(tmp_path_factory) -> AsyncIterator[Story]:
         ids = await command(system, "registration.RegisterTrio", factories.trio(edition["edition"], tag=TAG))
         rid = ids["registration_id"]
         await forward(system, "registration", "TrioRegistered", ("scheduling",))
-        await command(system, "registration.ApproveRegistration", {"registration_id": rid, "by_organizer": True})
+        await command(
+            system,
+            "registration.ApproveRegistration",
+            {"registration_id": rid, "by_organizer": True, "actor": factories.ORGANISER},
+        )
         await forward(system, "registration", "RegistrationApproved", ("scheduling",))
         await allocate_due(system.services["scheduling"].store, utcnow())  # what the deadline timer does
         events = {e["type"]: e for producer in ("registration", "scheduling") for e in await system.outbox(producer)}

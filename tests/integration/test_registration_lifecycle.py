@@ -32,6 +32,7 @@ from shared.contract.registration import (
 )
 from shared.db import Database, migrate, utcnow
 from shared.messaging.messages import Incoming
+from tests.factories import ORGANISER
 from tests.support import database_url, wait_until
 
 pytestmark = pytest.mark.integration
@@ -373,7 +374,9 @@ async def test_intake_rules_that_refine_schema_errors_answer_over_http(http: htt
 
 async def test_status_follows_scheduling_and_a_duplicated_event_counts_once(reg: Registration) -> None:
     rid = await reg.register()
-    await reg.command("registration.ApproveRegistration", {"registration_id": rid, "by_organizer": True})
+    await reg.command(
+        "registration.ApproveRegistration", {"registration_id": rid, "by_organizer": True, "actor": ORGANISER}
+    )
     t0 = utcnow()
     await reg.deliver(
         "scheduling.TrioWaitlisted", {"registration_id": rid, "edition": reg.edition, "position": 2}, occurred_at=t0
@@ -408,7 +411,9 @@ async def test_status_follows_scheduling_and_a_duplicated_event_counts_once(reg:
 
 async def test_replans_applied_by_two_replicas_in_any_order_leave_the_newest_seating(reg: Registration) -> None:
     rid = await reg.register()
-    await reg.command("registration.ApproveRegistration", {"registration_id": rid, "by_organizer": True})
+    await reg.command(
+        "registration.ApproveRegistration", {"registration_id": rid, "by_organizer": True, "actor": ORGANISER}
+    )
     await reg.deliver("scheduling.TrioPlaced", {"registration_id": rid, "edition": reg.edition, "via": "allocation"})
     t0 = utcnow()
     replica = reg.replica()
@@ -451,7 +456,12 @@ async def test_a_database_dump_after_erasure_contains_none_of_the_trios_personal
     kept = (await reg.command("registration.RegisterTrio", kept_body)).ids["registration_id"]
     await reg.command(
         "registration.DeclineRegistration",
-        {"registration_id": erased, "by_organizer": True, "reason": "Afgemeld door Dirk Bestuurderweg"},
+        {
+            "registration_id": erased,
+            "by_organizer": True,
+            "reason": "Afgemeld door Dirk Bestuurderweg",
+            "actor": ORGANISER,
+        },
     )
     # No relay runs here: every event above is still in the outbox, as after a broker outage.
     reply = await reg.command("registration.EraseParticipantData", {"registration_id": erased})

@@ -25,6 +25,7 @@ from services.registration.adapters import (
 )
 from services.registration.bootstrap import MIGRATIONS
 from services.registration.config import RegistrationConfig
+from services.registration.query_routes import query_routes
 from services.registration.tokens import ApprovalLinks
 from shared.contract.registration import RegisterTrio, RegistrationCommandRejected
 from shared.db import Database, migrate, utcnow
@@ -167,7 +168,8 @@ ORGANIZER_TOKEN = "organiser-secret"
 
 @pytest.fixture
 async def http(store: MessageStore) -> AsyncIterator[httpx.AsyncClient]:
-    app = Starlette(routes=entrypoints.routes(store, consumes.consumers(store, MUNICIPALITIES), ORGANIZER_TOKEN))
+    routes = entrypoints.routes(store, consumes.consumers(store, MUNICIPALITIES), ORGANIZER_TOKEN)
+    app = Starlette(routes=[*routes, *query_routes(store, ORGANIZER_TOKEN)])
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client:
         yield client
 
@@ -242,3 +244,30 @@ async def test_registrations_with_personal_data_are_shown_to_organisers_only(htt
     assert registration["registration_id"] == accepted.json()["registration_id"]
     assert registration["status"] == "awaiting_approval"
     assert [m["email"] for m in registration["members"]] == [m["email"].lower() for m in trio()["members"]]
+
+
+async def test_the_organisers_list_filters_and_searches_in_postgresql_and_the_detail_has_the_history(
+    http: httpx.AsyncClient,
+) -> None:
+    organiser = {"Authorization": f"Bearer {ORGANIZER_TOKEN}"}
+    first = (await http.post("/api/registrations", json=trio())).json()["registration_id"]
+    members = [{**m, "email": "ander." + m["email"]} for m in trio()["members"]]
+    members[1]["name"] = "Zoë Ünal"
+    second = (await http.post("/api/registrations", json={**trio(), "members": members})).json()["registration_id"]
+    approved = await http.post(f"/api/registrations/{second}/approve", json={"reason": "Per mail."}, headers=organiser)
+    assert approved.status_code == 200, approved.text
+
+    async def listed(**params: str) -> list[str]:
+        response = await http.get("/api/registrations", params=params, headers=organiser)
+        assert response.status_code == 200, response.text
+        return [r["registration_id"] for r in response.json()["registrations"]]
+
+    assert await listed() == [first, second]
+    assert await listed(status="approved") == [second]
+    assert await listed(q="zoË ün", priority="true", size_class="middelgroot") == [second]  # any case, also non-ASCII
+    assert await listed(q="no such name") == []
+    assert await listed(paid="true") == []
+    assert await listed(limit="1", offset="1") == [second]
+    detail = (await http.get(f"/api/registrations/{second}", headers=organiser)).json()
+    assert [h["type"] for h in detail["history"]] == ["TrioRegistered", "ApprovalRequested", "RegistrationApproved"]
+    assert (detail["history"][-1]["reason"], detail["history"][-1]["actor"]) == ("Per mail.", "organiser-token")

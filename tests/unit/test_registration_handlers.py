@@ -11,15 +11,18 @@ from typing import Any
 import pytest
 
 from services.registration import handlers
+from services.registration.amendments import TrioDetails
 from services.registration.domain import (
     ACTIVE_STATUSES,
     ERASED,
     Edition,
+    Member,
     Municipality,
     MunicipalityRegister,
     Registration,
     RegistrationState,
 )
+from services.registration.history import HistoryEntry
 from services.registration.tokens import ApprovalLinks
 from shared.contract.registration import (
     ApprovalRequested,
@@ -41,6 +44,7 @@ NOW = datetime(2027, 9, 1, 12, tzinfo=UTC)
 SECRET = "unit-test-secret"
 APPROVALS = ApprovalLinks(SECRET, "https://werkplaatsen.example/", timedelta(days=14))
 BAND = SizeBand(40_000, 100_000)
+ORGANISER = {"account_id": "acc-organiser-1", "role": "organiser", "via": "console"}
 EDITION = "2027-najaar"
 MIDSIZE = "GM0203"  # Barneveld: M50 member, 63,927
 SMALL = "GM1680"  # Aa en Hunze: 26,057
@@ -108,8 +112,46 @@ class FakeRegistrations:
     async def unerased_of_editions(self, editions: list[str]) -> list[str]:
         return [i for i, s in self.states.items() if s.edition in editions and not s.erased]
 
+    async def known(self, registration_ids: list[str]) -> set[str]:
+        return set(registration_ids) & set(self.states)
+
+    def row(self, registration_id: str) -> Registration:
+        return next(r for r in self.rows if r.registration_id == registration_id)
+
+    async def details(self, registration_id: str) -> TrioDetails:
+        r = self.row(registration_id)
+        return copy.deepcopy(TrioDetails(members=r.members, case=r.case, invoice=r.invoice, fee=r.fee))
+
+    async def replace_member(self, registration_id: str, position: int, member: Member) -> None:
+        self.row(registration_id).members[position] = copy.deepcopy(member)
+
+    async def correct(self, registration_id: str, case: Any, invoice: Any) -> None:
+        r = self.row(registration_id)
+        r.case = case or r.case
+        r.invoice = invoice or r.invoice
+
     def status(self, registration_id: str) -> str:
         return self.states[registration_id].status
+
+
+class FakeHistory:
+    def __init__(self) -> None:
+        self.entries: list[HistoryEntry] = []
+
+    async def add(self, *entries: HistoryEntry) -> None:
+        self.entries += entries
+
+    async def erase(self, registration_id: str) -> None:
+        self.entries = [
+            HistoryEntry(e.registration_id, e.at, e.event, e.summary, ERASED if e.reason else None, e.actor)
+            if e.registration_id == registration_id
+            else e
+            for e in self.entries
+        ]
+
+    def of(self, registration_id: str) -> list[tuple[str, str | None, str | None]]:
+        """(event, reason, actor) of the registration's entries, in order."""
+        return [(e.event, e.reason, e.actor) for e in self.entries if e.registration_id == registration_id]
 
 
 def edition(**changes: Any) -> Edition:
@@ -164,6 +206,7 @@ async def register(
     *,
     editions: FakeEditions | None = None,
     registrations: FakeRegistrations | None = None,
+    history: FakeHistory | None = None,
     now: datetime = NOW,
 ) -> tuple[dict[str, str], list[Any]]:
     emitted: list[Any] = []
@@ -174,6 +217,7 @@ async def register(
         municipalities=MUNICIPALITIES,
         approvals=APPROVALS,
         emit=emitted.append,
+        history=history if history is not None else FakeHistory(),
         now=now,
     )
     return ids, emitted
@@ -475,10 +519,13 @@ class Trio:
 
     def __init__(self) -> None:
         self.editions, self.registrations = FakeEditions(edition()), FakeRegistrations()
+        self.history = FakeHistory()
         self.emitted: list[Any] = []
 
     async def register(self, body: dict[str, Any] | None = None) -> str:
-        ids, emitted = await register(body or trio(), editions=self.editions, registrations=self.registrations)
+        ids, emitted = await register(
+            body or trio(), editions=self.editions, registrations=self.registrations, history=self.history
+        )
         self.token = emitted[1].approve_url.rsplit("/", 1)[1]
         return ids["registration_id"]
 
@@ -490,6 +537,7 @@ class Trio:
             registrations=self.registrations,
             approvals=APPROVALS,
             emit=emitted.append,
+            history=self.history,
             now=now,
         )
         self.emitted += emitted
@@ -506,17 +554,20 @@ class Trio:
             CancelRegistration(registration_id=registration_id, reason=reason),
             registrations=self.registrations,
             emit=emitted.append,
+            history=self.history,
             now=NOW,
         )
         return emitted
 
     async def place(self, event: Any, occurred_at: datetime) -> None:
-        await handlers.follow_placement(event, registrations=self.registrations, occurred_at=occurred_at)
+        await handlers.follow_placement(
+            event, registrations=self.registrations, history=self.history, occurred_at=occurred_at
+        )
 
     async def erase(self, registration_id: str, now: datetime = NOW) -> list[Any]:
         emitted: list[Any] = []
         await handlers.erase_participant_data(
-            registration_id, registrations=self.registrations, emit=emitted.append, now=now
+            registration_id, registrations=self.registrations, history=self.history, emit=emitted.append, now=now
         )
         return emitted
 
@@ -531,6 +582,7 @@ async def test_approver_approves_with_the_token_from_the_link() -> None:
         "edition": EDITION,
         "approved_at": NOW + timedelta(days=2),
         "by_organizer": False,
+        "reason": None,
     }
     assert t.registrations.status(rid) == "approved"
 
@@ -608,14 +660,14 @@ async def test_deciding_without_a_token_needs_the_organiser() -> None:
 async def test_organiser_decides_on_the_approvers_behalf_even_after_the_link_expired() -> None:
     t = Trio()
     rid = await t.register()
-    (approved,) = await t.decide(registration_id=rid, by_organizer=True, now=NOW + timedelta(days=30))
+    (approved,) = await t.decide(registration_id=rid, by_organizer=True, actor=ORGANISER, now=NOW + timedelta(days=30))
     assert approved.by_organizer is True
     assert t.registrations.status(rid) == "approved"
 
 
 async def test_deciding_on_an_unknown_registration_is_refused() -> None:
     t = Trio()
-    assert await t.refused(t.decide(registration_id=str(uuid.uuid4()), by_organizer=True)) == [
+    assert await t.refused(t.decide(registration_id=str(uuid.uuid4()), by_organizer=True, actor=ORGANISER)) == [
         ("registration_id", "unknown_registration")
     ]
 
@@ -630,7 +682,7 @@ async def test_a_cancelled_registration_can_no_longer_be_approved() -> None:
 async def request_again(t: Trio, rid: str, now: datetime) -> list[Any]:
     emitted: list[Any] = []
     await handlers.request_approval_again(
-        rid, registrations=t.registrations, approvals=APPROVALS, emit=emitted.append, now=now
+        rid, registrations=t.registrations, approvals=APPROVALS, emit=emitted.append, history=t.history, now=now
     )
     return emitted
 
@@ -822,7 +874,7 @@ async def test_personal_data_is_erased_a_retention_period_after_the_last_session
 
     async def erase_one(registration_id: str) -> bool:
         return await handlers.erase_participant_data(
-            registration_id, registrations=registrations, emit=emitted.append, now=now
+            registration_id, registrations=registrations, history=FakeHistory(), emit=emitted.append, now=now
         )
 
     async def run(at: datetime) -> list[str]:

@@ -21,9 +21,10 @@ from services.registration import consumes
 from services.registration.adapters import (
     Inbox,
     Outbox,
+    RegistrationQuery,
     RegistrationRow,
     RegistrationStore,
-    SqlRegistrations,
+    SqlRegistrationQueries,
     load_municipalities,
 )
 from services.registration.bootstrap import MIGRATIONS
@@ -61,7 +62,8 @@ class Site:
 
     async def registrations(self) -> list[dict[str, Any]]:
         async with self.store.db.sessions() as session:
-            return await SqlRegistrations(session).overview(None)
+            found, _ = await SqlRegistrationQueries(session).page(RegistrationQuery(limit=500))
+            return found
 
     async def approve_url(self, registration_id: str) -> str:
         """The approve_url of the ApprovalRequested waiting in the outbox, as notifications would mail it."""

@@ -34,11 +34,13 @@ from .oidc import Provider, oidc_routes
 from .openapi import Operation, api_routes
 from .pages import page_routes
 from .probes import probe_routes
+from .registration_pages import routes as registration_routes
+from .registrations_api import OPERATIONS as REGISTRATIONS
 from .sessions import Csrf, Sessions, secure_cookies
 
 __all__ = ["OPERATIONS", "app", "require"]
 
-OPERATIONS: tuple[Operation, ...] = (*EDITIONS, *AUDIT)
+OPERATIONS: tuple[Operation, ...] = (*EDITIONS, *AUDIT, *REGISTRATIONS)
 
 # Guessing a password across many accounts (each account's own lockout stops guessing one) or an invitation link.
 RATE_LIMITED = ((frozenset({"POST"}), re.compile(r"/console/login")), (None, re.compile(r"/console/invitation/[^/]*")))
@@ -80,7 +82,18 @@ def app(
         bucket = TokenBucket(settings.werkplaatsen_rate_limit_per_minute, settings.werkplaatsen_rate_limit_burst)
         middleware.append(Middleware(RateLimit, bucket=bucket, limited=RATE_LIMITED))
     application = Starlette(
-        routes=[Mount("/console", routes=[*probe_routes(), *page_routes(), *oidc_routes(), *api_routes(OPERATIONS)])],
+        routes=[
+            Mount(
+                "/console",
+                routes=[
+                    *probe_routes(),
+                    *page_routes(),
+                    *oidc_routes(),
+                    *registration_routes(),
+                    *api_routes(OPERATIONS),
+                ],
+            )
+        ],
         middleware=middleware,
         exception_handlers={NotSignedIn: not_signed_in, Forbidden: forbidden, ServiceUnavailable: service_unavailable},
         lifespan=lifespan,

@@ -54,6 +54,10 @@ CONFLICT_CODES: Final = frozenset(
         "already_erased",
         "already_decided",
         "not_placed",
+        "already_declined",
+        "data_erased",
+        "sessions_over",
+        "invoice_already_issued",
     }
 )
 

@@ -7,6 +7,7 @@ messages it emits) are committed with that claim, and the sender delivers them a
 - `acknowledgements`: a registration's acknowledgements and its approver's request
 - `decisions`: approved, declined, cancelled (and the place released by it)
 - `placement`: a place with its calendar invitations, waitlist positions, an undersubscribed round, a moved session
+- `members`: a member replaced: the new one welcomed (with the invitation once placed), the old one's data gone
 - `reminders`: planned from the seating, moved with their session, queued when due
 - `reports`, `billing`: the public lesson reports; invoices, credit notes and payment reminders
 - `editions`, `erasure`: the copy of an edition; a privacy request
@@ -18,6 +19,7 @@ from .billing import remind_payment, send_invoice
 from .decisions import announce_approval, announce_decline, confirm_cancellation
 from .editions import remember_edition
 from .erasure import erase_participant_data
+from .members import welcome_member
 from .notify import Cause
 from .placement import announce_reschedule, announce_waitlist, confirm_placement, warn_undersubscribed
 from .ports import (
@@ -60,4 +62,5 @@ __all__ = [
     "request_approval",
     "send_invoice",
     "warn_undersubscribed",
+    "welcome_member",
 ]

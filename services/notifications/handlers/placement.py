@@ -34,7 +34,7 @@ from .reminders import move_reminders
 log = structlog.get_logger()
 
 
-def _invitation_for(
+def invitation_for(
     edition: EditionInfo, sessions: list[SessionInfo], addresses: Addresses, now: datetime
 ) -> CalendarFor:
     def make(member: RegisteredMember, language: str) -> str:
@@ -80,7 +80,7 @@ async def confirm_placement(
         mails=mails,
         emit=emit,
         now=now,
-        calendar_for=_invitation_for(edition, edition.sessions, addresses, now),
+        calendar_for=invitation_for(edition, edition.sessions, addresses, now),
     )
 
 
@@ -207,5 +207,5 @@ async def announce_reschedule(
             mails=mails,
             emit=emit,
             now=now,
-            calendar_for=_invitation_for(edition, [session], addresses, now),
+            calendar_for=invitation_for(edition, [session], addresses, now),
         )

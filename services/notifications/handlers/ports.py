@@ -36,6 +36,11 @@ class Mails(Protocol):
 
     async def erase(self, registration_id: str) -> int: ...
 
+    async def erase_recipient(self, registration_id: str, recipient: str) -> int:
+        """Blank the registration's mails to `recipient` (a member who left the trio); those not yet sent will not
+        be. Returns how many."""
+        ...
+
     async def supersede(self, registration_id: str, kind: str) -> int:
         """Mark the registration's pending mails of `kind` as not to be sent; returns how many."""
         ...

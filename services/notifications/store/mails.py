@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, Select, select, update
+from sqlalchemy import ColumnElement, CursorResult, Select, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.db import upsert
@@ -89,6 +89,12 @@ class SqlMails:
 
     async def erase(self, registration_id: str) -> int:
         """Blank the addresses and texts of a registration's mails; those not yet sent will not be."""
+        return await self._erase(MailRow.registration_id == registration_id)
+
+    async def erase_recipient(self, registration_id: str, recipient: str) -> int:
+        return await self._erase(MailRow.registration_id == registration_id, MailRow.recipient == recipient)
+
+    async def _erase(self, *which: ColumnElement[bool]) -> int:
         blank = {
             "recipient": "",
             "subject": "",
@@ -98,14 +104,8 @@ class SqlMails:
             "last_error": None,
             "attachments": None,
         }
-        await self.session.execute(
-            update(MailRow)
-            .where(MailRow.registration_id == registration_id, MailRow.status == PENDING)
-            .values(status=ERASED)
-        )
-        result = await self.session.execute(
-            update(MailRow).where(MailRow.registration_id == registration_id).values(**blank)
-        )
+        await self.session.execute(update(MailRow).where(*which, MailRow.status == PENDING).values(status=ERASED))
+        result = await self.session.execute(update(MailRow).where(*which).values(**blank))
         return int(cast(CursorResult[Any], result).rowcount or 0)
 
 

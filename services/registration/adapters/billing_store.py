@@ -173,6 +173,14 @@ class SqlBilling:
             for r in (await self.session.execute(query)).scalars()
         ]
 
+    async def redirect(self, registration_id: str, old_email: str, recipient: Recipient) -> None:
+        """The registration's invoices whose mails went to `old_email` (a member who was replaced) send later mails
+        (payment reminders) to `recipient`; the documents as issued stay unchanged."""
+        rows = await self.session.execute(select(InvoiceRow).where(InvoiceRow.registration_id == registration_id))
+        for row in rows.scalars():
+            if row.recipient.get("email") == old_email:
+                row.recipient = {"email": recipient.email, "language": str(recipient.language)}
+
     async def erase_recipient(self, registration_id: str) -> None:
         """The mailbox invoice mails went to may be a participant's own address: it goes with the personal data.
         The documents as issued stay unchanged (fiscal retention, docs/invoicing.md)."""

@@ -72,6 +72,11 @@ class SqlSeating:
         )
         return bool(cast(CursorResult[Any], await self.session.execute(statement)).rowcount)
 
+    async def plan(self, edition: str, session_number: int) -> dict[str, int] | None:
+        """The session's latest plan (registration id -> table), None before the first."""
+        row = await self.session.get(SeatingPlanRow, (edition, session_number))
+        return dict(row.tables) if row is not None else None
+
     async def tables_of(self, edition: str, registration_id: str) -> dict[int, int]:
         """Session number -> the trio's table, for the sessions whose seating is planned."""
         plans = (await self.session.execute(select(SeatingPlanRow).where(SeatingPlanRow.edition == edition))).scalars()

@@ -1,9 +1,11 @@
-"""The registrations repository: trios with their members, the state after intake, the organisers' overview and
-the status page's view, and erasure of their personal data (also in the outbox)."""
+"""The registrations repository: trios with their members, the state after intake, the status page's view, the
+organisers' changes (a member replaced, a correction) and erasure of their personal data (also in the outbox).
+The organisers' lists and detail are read in queries.py."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -11,11 +13,13 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.contract import EVENTS_EXCHANGE
-from shared.contract.registration import Approver, Case, Fee
+from shared.contract.registration import Approver, Case, Fee, Invoice
 
+from ..amendments import TrioDetails
 from ..domain import (
     ACTIVE_STATUSES,
     ERASED,
+    Member,
     Registration,
     RegistrationState,
     RegistrationView,
@@ -86,58 +90,6 @@ class SqlRegistrations:
             for index, m in enumerate(r.members)
         )
 
-    async def overview(self, edition: str | None) -> list[dict[str, Any]]:
-        """Registrations with their members, oldest first, for organisers."""
-        query = select(RegistrationRow).order_by(RegistrationRow.registered_at)
-        if edition:
-            query = query.where(RegistrationRow.edition == edition)
-        registrations = list((await self.session.execute(query)).scalars())
-        members: dict[str, list[MemberRow]] = {}
-        if registrations:
-            rows = await self.session.execute(
-                select(MemberRow)
-                .where(MemberRow.registration_id.in_([r.id for r in registrations]))
-                .order_by(MemberRow.position)
-            )
-            for m in rows.scalars():
-                members.setdefault(m.registration_id, []).append(m)
-        return [
-            {
-                "registration_id": r.id,
-                "edition": r.edition,
-                "status": r.status,
-                "waitlist_position": r.waitlist_position,
-                "registered_at": r.registered_at.isoformat(),
-                "approval_expires_at": _iso(r.approval_expires_at),
-                "decided_at": _iso(r.decided_at),
-                "decided_by_organizer": r.decided_by_organizer,
-                "decision_reason": r.decision_reason,
-                "cancelled_at": _iso(r.cancelled_at),
-                "cancel_reason": r.cancel_reason,
-                "erased": r.erased_at is not None,
-                "invoice": r.invoice,
-                "municipality": {"code": r.municipality_code, "name": r.municipality_name, "size_class": r.size_class},
-                "case": r.case,
-                "fee": r.fee,
-                "priority": r.priority,
-                "preferred_domain_mix": r.preferred_domain_mix,
-                "approver": r.approver,
-                "channel": r.channel,
-                "members": [
-                    {
-                        "name": m.name,
-                        "email": m.email,
-                        "role": m.role,
-                        "domain": m.domain,
-                        "job_title": m.job_title,
-                        "language": m.language,
-                    }
-                    for m in members.get(r.id, [])
-                ],
-            }
-            for r in registrations
-        ]
-
     async def view(self, registration_id: str) -> RegistrationView | None:
         """The registration as its status and approval pages show it; None if there is no such registration."""
         row = await self.session.get(RegistrationRow, registration_id)
@@ -171,6 +123,72 @@ class SqlRegistrations:
         edition = await SqlEditions(self.session).get(row.edition)
         assert edition is not None  # the caller saw it
         return sessions_of(edition, await SqlSeating(self.session).tables_of(row.edition, row.id))
+
+    async def known(self, registration_ids: list[str]) -> set[str]:
+        if not registration_ids:
+            return set()
+        rows = await self.session.execute(select(RegistrationRow.id).where(RegistrationRow.id.in_(registration_ids)))
+        return set(rows.scalars())
+
+    async def details(self, registration_id: str) -> TrioDetails:
+        row = await self.session.get(RegistrationRow, registration_id)
+        assert row is not None  # the caller holds its state, locked
+        return TrioDetails(
+            members=[_member(m) for m in await self._members(registration_id)],
+            case=Case.model_validate(row.case),
+            invoice=Invoice.model_validate(row.invoice) if row.invoice else None,
+            fee=Fee.model_validate(row.fee),
+        )
+
+    async def _members(self, registration_id: str) -> list[MemberRow]:
+        rows = await self.session.execute(
+            select(MemberRow).where(MemberRow.registration_id == registration_id).order_by(MemberRow.position)
+        )
+        return list(rows.scalars())
+
+    async def replace_member(self, registration_id: str, position: int, member: Member) -> None:
+        """The row of the old member is overwritten, id included: nothing of them stays in the trio."""
+        row = next(m for m in await self._members(registration_id) if m.position == position)
+        old_id = row.id
+        await self.session.execute(
+            update(MemberRow)
+            .where(MemberRow.id == old_id)
+            .values(
+                id=member.member_id,
+                name=member.name,
+                email=member.email,
+                role=str(member.role),
+                domain=str(member.domain),
+                job_title=member.job_title,
+                language=str(member.language),
+            )
+            .execution_options(synchronize_session=False)
+        )
+        self.session.expunge(row)  # its identity (the old id) no longer exists
+
+        def blank(m: Any) -> Any:
+            return {**m, "name": ERASED, "email": ERASED} if isinstance(m, dict) and m.get("member_id") == old_id else m
+
+        def without_old_member(message_type: str, data: dict[str, Any]) -> dict[str, Any] | None:
+            # TrioRegistered lists the members; a MemberReplaced not yet published may have brought the old one in.
+            if isinstance(data.get("members"), list):
+                data = {**data, "members": [blank(m) for m in data["members"]]}
+            if "member" in data:
+                data = {**data, "member": blank(data["member"])}
+            return data
+
+        await self._rewrite_outbox(registration_id, without_old_member)
+
+    async def correct(self, registration_id: str, case: Case | None, invoice: Invoice | None) -> None:
+        values: dict[str, Any] = {}
+        if case is not None:
+            values["case"] = case.model_dump(mode="json")
+        if invoice is not None:
+            values["invoice"] = invoice.model_dump(mode="json")
+        if values:
+            await self.session.execute(
+                update(RegistrationRow).where(RegistrationRow.id == registration_id).values(**values)
+            )
 
     async def get_state(self, registration_id: str, *, for_update: bool = False) -> RegistrationState | None:
         query = select(RegistrationRow).where(RegistrationRow.id == registration_id)
@@ -212,9 +230,12 @@ class SqlRegistrations:
             .values(name=ERASED, email=ERASED, job_title=None)
         )
         await SqlBilling(self.session).erase_recipient(registration_id)
-        await self._erase_outbox(registration_id)
+        await self._rewrite_outbox(registration_id, erased_event_data)
 
-    async def _erase_outbox(self, registration_id: str) -> None:
+    async def _rewrite_outbox(
+        self, registration_id: str, rewrite: Callable[[str, dict[str, Any]], dict[str, Any] | None]
+    ) -> None:
+        """Rewrite the registration's events still waiting in the outbox with `rewrite` (None: drop the event)."""
         # The outbox is nearly always empty (the relay publishes within milliseconds), so reading our events in
         # it is cheap. FOR UPDATE waits for a relay that is publishing a row right now; it then finds it gone.
         # Locking in position order, as the relay does, keeps two erasures from deadlocking on each other's rows.
@@ -234,7 +255,7 @@ class SqlRegistrations:
             envelope = json.loads(row.body)
             if envelope.get("data", {}).get("registration_id") != registration_id:
                 continue
-            data = erased_event_data(row.message_type, envelope["data"])
+            data = rewrite(row.message_type, envelope["data"])
             if data is None:
                 await self.session.execute(delete(Outbox).where(Outbox.position == row.position))
             else:
@@ -263,5 +284,13 @@ class SqlRegistrations:
         return set(rows.scalars())
 
 
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value else None
+def _member(row: MemberRow) -> Member:
+    return Member(
+        member_id=row.id,
+        name=row.name,
+        email=row.email,
+        role=row.role,  # type: ignore[arg-type]  # the column holds only Role values
+        domain=row.domain,  # type: ignore[arg-type]
+        job_title=row.job_title,
+        language=row.language,  # type: ignore[arg-type]
+    )

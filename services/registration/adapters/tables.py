@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Date, ForeignKey, Integer, LargeBinary, String
+from sqlalchemy import JSON, Date, ForeignKey, Index, Integer, LargeBinary, String
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from shared.db import InboxMixin, OutboxMixin, UtcDateTime
@@ -40,6 +40,11 @@ class EditionRow(Base):
 
 class RegistrationRow(Base):
     __tablename__ = "registrations"
+    # The organisers' list (GET /api/registrations): an edition's page in registration order, and the filters.
+    __table_args__ = (
+        Index("ix_registrations_edition_registered_at", "edition", "registered_at"),
+        Index("ix_registrations_status", "status"),
+    )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     edition: Mapped[str] = mapped_column(String(64), index=True)
@@ -153,3 +158,19 @@ class PaymentRow(Base):
     paid_at: Mapped[datetime] = mapped_column(UtcDateTime)
     reference: Mapped[str | None] = mapped_column(String(200), nullable=True)
     recorded_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class HistoryRow(Base):
+    """A registration's history, one row per event about it (services/registration/history.py); append-only,
+    written in the unit of work that emits or applies the event. Erasure blanks `reason` only."""
+
+    __tablename__ = "registration_history"
+    __table_args__ = (Index("ix_registration_history_registration", "registration_id", "at", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    registration_id: Mapped[str] = mapped_column(String(36))
+    at: Mapped[datetime] = mapped_column(UtcDateTime)
+    event: Mapped[str] = mapped_column(String(80))  # routing key, e.g. scheduling.TrioPlaced
+    summary: Mapped[str] = mapped_column(String(500))
+    reason: Mapped[str | None] = mapped_column(String(2000), nullable=True)
+    actor: Mapped[str | None] = mapped_column(String(64), nullable=True)  # Actor.account_id

@@ -1,11 +1,13 @@
 """Registration's use cases as plain async functions; each takes its dependencies as arguments so tests can pass
 in-memory fakes. One job a module: what they are given (ports.py), the registration's own use cases
-(registrations.py), its copies of scheduling's facts (copies.py) and billing (invoicing.py). consumes.py and
-entrypoints.py use them through this package."""
+(registrations.py), what organisers change afterwards (amendments.py), its copies of scheduling's facts (copies.py)
+and billing (invoicing.py); every event about a registration also goes into its history (journal.py). consumes.py
+and entrypoints.py use them through this package."""
 
+from .amendments import correct_registration, replace_member
 from .copies import follow_reschedule, follow_seating, remember_edition
 from .invoicing import credit_invoice, flag_overdue, issue_invoice, register_payment
-from .ports import Billing, Editions, Emit, Invoicing, Municipalities, Registrations, Seating
+from .ports import Billing, Editions, Emit, History, Invoicing, Municipalities, Registrations, Seating
 from .registrations import (
     already_decided,
     cancel,
@@ -25,12 +27,14 @@ __all__ = [
     "Billing",
     "Editions",
     "Emit",
+    "History",
     "Invoicing",
     "Municipalities",
     "Registrations",
     "Seating",
     "already_decided",
     "cancel",
+    "correct_registration",
     "credit_invoice",
     "decide",
     "erase_after_retention",
@@ -46,6 +50,7 @@ __all__ = [
     "register_payment",
     "register_trio",
     "remember_edition",
+    "replace_member",
     "request_approval_again",
     "trio_registered",
 ]

@@ -8,7 +8,8 @@ from datetime import datetime
 from shared.contract.scheduling import EditionScheduled, SeatingPlanned, SessionRescheduled
 
 from ..domain import Edition
-from .ports import Editions, Seating
+from ..history import seating_entries
+from .ports import Editions, History, Registrations, Seating
 
 
 async def remember_edition(event: EditionScheduled, *, editions: Editions, occurred_at: datetime) -> None:
@@ -42,7 +43,14 @@ async def follow_reschedule(event: SessionRescheduled, *, editions: Editions, oc
     await editions.save(current)
 
 
-async def follow_seating(event: SeatingPlanned, *, seating: Seating, occurred_at: datetime) -> None:
-    """Keep each session's latest seating plan; a replan delivered late does not overwrite a newer one."""
+async def follow_seating(
+    event: SeatingPlanned, *, seating: Seating, registrations: Registrations, history: History, occurred_at: datetime
+) -> None:
+    """Keep each session's latest seating plan; a replan delivered late does not overwrite a newer one. The
+    trios whose table changed get a line in their history (a plan holds the edition's placed trios only)."""
     tables = {rid: table.table for table in event.tables for rid in table.registration_ids}
-    await seating.record(event.edition, event.session_number, tables, occurred_at)
+    previous = await seating.plan(event.edition, event.session_number)
+    if await seating.record(event.edition, event.session_number, tables, occurred_at):
+        entries = seating_entries(event, previous, occurred_at)
+        known = await registrations.known(list({e.registration_id for e in entries}))
+        await history.add(*(e for e in entries if e.registration_id in known))

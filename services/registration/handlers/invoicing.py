@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from shared.contract import Actor
 from shared.contract.registration import (
     CreditNoteIssued,
     DocumentLinks,
@@ -29,7 +30,8 @@ from ..billing import (
     payment_problems,
 )
 from ..invoices import credit_note_documents, invoice_documents
-from .ports import Billing, Emit, Invoicing
+from .journal import tell
+from .ports import Billing, Emit, History, Invoicing
 
 
 def _links(invoicing: Invoicing, number: str, *, credit_note: bool = False) -> DocumentLinks:
@@ -60,7 +62,7 @@ async def issue_invoice(registration_id: str, *, invoicing: Invoicing, emit: Emi
     invoice = new_invoice(facts, number, invoicing.policy, now)
     documents = await invoice_documents(invoice)
     await billing.add(invoice, documents)
-    emit(
+    await tell(
         InvoiceIssued(
             invoice_number=number,
             registration_id=registration_id,
@@ -76,12 +78,17 @@ async def issue_invoice(registration_id: str, *, invoicing: Invoicing, emit: Emi
             urls=_links(invoicing, number),
             recipient=_recipient(invoice),
             attachments=documents.attachments(number),
-        )
+        ),
+        emit=emit,
+        history=invoicing.history,
+        at=now,
     )
     return number
 
 
-async def credit_invoice(registration_id: str, *, invoicing: Invoicing, emit: Emit, now: datetime) -> str | None:
+async def credit_invoice(
+    registration_id: str, *, invoicing: Invoicing, emit: Emit, now: datetime, actor: Actor | None = None
+) -> str | None:
     """A cancelled registration's invoice is credited in full by a credit note of its own number range."""
     billing = invoicing.billing
     invoice = await billing.of_registration(registration_id, for_update=True)
@@ -96,7 +103,7 @@ async def credit_invoice(registration_id: str, *, invoicing: Invoicing, emit: Em
     await billing.add_credit_note(note, documents)
     invoice.credit_note_number = number
     await billing.save(invoice)
-    emit(
+    await tell(
         CreditNoteIssued(
             credit_note_number=number,
             invoice_number=invoice.number,
@@ -109,12 +116,18 @@ async def credit_invoice(registration_id: str, *, invoicing: Invoicing, emit: Em
             urls=_links(invoicing, number, credit_note=True),
             recipient=_recipient(invoice),
             attachments=documents.attachments(number),
-        )
+        ),
+        emit=emit,
+        history=invoicing.history,
+        at=now,
+        actor=actor,
     )
     return number
 
 
-async def register_payment(cmd: RegisterPayment, *, billing: Billing, emit: Emit, now: datetime) -> dict[str, object]:
+async def register_payment(
+    cmd: RegisterPayment, *, billing: Billing, history: History, emit: Emit, now: datetime
+) -> dict[str, object]:
     invoice = await billing.get(cmd.invoice_number, for_update=True)
     problems = payment_problems(invoice, cmd.amount_cents)
     if problems:
@@ -123,7 +136,7 @@ async def register_payment(cmd: RegisterPayment, *, billing: Billing, emit: Emit
     invoice.paid_cents += cmd.amount_cents
     await billing.add_payment(invoice.number, cmd.amount_cents, cmd.paid_at, cmd.reference, now)
     await billing.save(invoice)
-    emit(
+    await tell(
         PaymentRegistered(
             invoice_number=invoice.number,
             registration_id=invoice.registration_id,
@@ -133,7 +146,11 @@ async def register_payment(cmd: RegisterPayment, *, billing: Billing, emit: Emit
             reference=cmd.reference,
             paid_cents=invoice.paid_cents,
             open_cents=invoice.open_cents,
-        )
+        ),
+        emit=emit,
+        history=history,
+        at=now,
+        actor=cmd.actor,
     )
     return {"invoice_number": invoice.number, "open_cents": invoice.open_cents}
 
@@ -146,7 +163,7 @@ async def flag_overdue(number: str, *, invoicing: Invoicing, emit: Emit, now: da
         return False
     invoice.overdue_at = now
     await invoicing.billing.save(invoice)
-    emit(
+    await tell(
         InvoiceOverdue(
             invoice_number=invoice.number,
             registration_id=invoice.registration_id,
@@ -159,6 +176,9 @@ async def flag_overdue(number: str, *, invoicing: Invoicing, emit: Emit, now: da
             open_cents=invoice.open_cents,
             urls=_links(invoicing, invoice.number),
             recipient=_recipient(invoice),
-        )
+        ),
+        emit=emit,
+        history=invoicing.history,
+        at=now,
     )
     return True

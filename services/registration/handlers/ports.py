@@ -1,5 +1,6 @@
 """What registration's use cases are given: the repositories they work on (the SQLAlchemy ones in adapters/, the
-unit tests' in-memory fakes), the `emit` callable and what invoicing needs besides the store."""
+unit tests' in-memory fakes), the `emit` callable, the registration's history and what invoicing needs besides the
+store."""
 
 from __future__ import annotations
 
@@ -9,10 +10,14 @@ from datetime import datetime
 from typing import Protocol
 
 from shared.contract import EventData
+from shared.contract.registration import Case
+from shared.contract.registration import Invoice as InvoiceDetails
 from shared.municipalities import Municipality
 
-from ..billing import BillingPolicy, CreditNote, Invoice, InvoiceFacts
-from ..domain import Edition, Registration, RegistrationState
+from ..amendments import TrioDetails
+from ..billing import BillingPolicy, CreditNote, Invoice, InvoiceFacts, Recipient
+from ..domain import Edition, Member, Registration, RegistrationState
+from ..history import HistoryEntry
 from ..invoices import Documents
 from ..tokens import InvoiceLinks
 
@@ -32,10 +37,27 @@ class Registrations(Protocol):
     async def save_state(self, state: RegistrationState) -> None: ...
     async def erase(self, registration_id: str, now: datetime) -> None: ...
     async def unerased_of_editions(self, editions: list[str]) -> list[str]: ...
+    async def known(self, registration_ids: list[str]) -> set[str]:
+        """Those of the ids that are registrations of ours."""
+        ...
+
+    async def details(self, registration_id: str) -> TrioDetails: ...
+    async def replace_member(self, registration_id: str, position: int, member: Member) -> None:
+        """Put `member` in the place of the one at `position`, whose personal data is gone afterwards (also from
+        the registration's events still waiting in the outbox)."""
+        ...
+
+    async def correct(self, registration_id: str, case: Case | None, invoice: InvoiceDetails | None) -> None: ...
+
+
+class History(Protocol):
+    async def add(self, *entries: HistoryEntry) -> None: ...
+    async def erase(self, registration_id: str) -> None: ...
 
 
 class Seating(Protocol):
     async def record(self, edition: str, session_number: int, tables: dict[str, int], planned_at: datetime) -> bool: ...
+    async def plan(self, edition: str, session_number: int) -> dict[str, int] | None: ...
 
 
 class Municipalities(Protocol):
@@ -53,12 +75,17 @@ class Billing(Protocol):
     async def add_payment(
         self, number: str, amount_cents: int, paid_at: datetime, reference: str | None, now: datetime
     ) -> None: ...
+    async def redirect(self, registration_id: str, old_email: str, recipient: Recipient) -> None:
+        """Later mails about the registration's invoices that went to `old_email` go to `recipient`."""
+        ...
 
 
 @dataclass(frozen=True)
 class Invoicing:
-    """What the billing use cases need besides the store: the policy from configuration and the trio's links."""
+    """What the billing use cases need besides the store: the policy from configuration, the trio's links and the
+    registration's history (invoices, credit notes and payments are in it)."""
 
     billing: Billing
     policy: BillingPolicy
     links: InvoiceLinks
+    history: History

@@ -6,6 +6,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
+from shared.contract import Actor
 from shared.contract.registration import (
     ApprovalRequested,
     ApproveRegistration,
@@ -21,10 +22,12 @@ from shared.contract.registration import (
     RegistrationDeclined,
     TrioRegistered,
 )
+from shared.contract.registration import Member as NewMember
 from shared.contract.scheduling import PlaceReleased, TrioPlaced, TrioWaitlisted
 from shared.messaging.messages import CommandRefused, refuse
 from shared.municipalities import Municipality
 
+from ..amendments import organiser_problems
 from ..domain import (
     Edition,
     Member,
@@ -39,7 +42,8 @@ from ..domain import (
 )
 from ..tokens import ApprovalLinks, token_expired, token_required
 from .invoicing import credit_invoice, issue_invoice
-from .ports import Editions, Emit, Invoicing, Municipalities, Registrations
+from .journal import note, tell
+from .ports import Editions, Emit, History, Invoicing, Municipalities, Registrations
 
 
 async def register_trio(
@@ -50,6 +54,7 @@ async def register_trio(
     municipalities: Municipalities,
     approvals: ApprovalLinks,
     emit: Emit,
+    history: History,
     now: datetime,
 ) -> dict[str, str]:
     # Locked first: registrations of one edition then take turns, so the member check below is reliable.
@@ -64,31 +69,42 @@ async def register_trio(
     registration = new_registration(cmd, edition, municipality, now)
     approve_url, registration.approval_expires_at = approvals.issue(registration.registration_id, now)
     await registrations.add(registration)
-    emit(trio_registered(registration))
-    emit(
+    await tell(trio_registered(registration), emit=emit, history=history, at=now)
+    await tell(
         ApprovalRequested(
             registration_id=registration.registration_id,
             approver=registration.approver,
             approve_url=approve_url,
             expires_at=registration.approval_expires_at,
-        )
+        ),
+        emit=emit,
+        history=history,
+        at=now,
     )
     return {"registration_id": registration.registration_id}
 
 
+def new_member(m: NewMember) -> Member:
+    return Member(
+        member_id=str(uuid.uuid4()),
+        name=m.name,
+        email=str(m.email).lower(),
+        role=m.role,
+        domain=m.domain,
+        job_title=m.job_title,
+        language=m.language,
+    )
+
+
+def registered_member(m: Member) -> RegisteredMember:
+    """A member as the events carry them."""
+    return RegisteredMember(
+        member_id=m.member_id, name=m.name, email=m.email, role=m.role, domain=m.domain, language=m.language
+    )
+
+
 def new_registration(cmd: RegisterTrio, edition: Edition, municipality: Municipality, now: datetime) -> Registration:
-    members = [
-        Member(
-            member_id=str(uuid.uuid4()),
-            name=m.name,
-            email=str(m.email).lower(),
-            role=m.role,
-            domain=m.domain,
-            job_title=m.job_title,
-            language=m.language,
-        )
-        for m in cmd.members
-    ]
+    members = [new_member(m) for m in cmd.members]
     return Registration(
         registration_id=str(uuid.uuid4()),
         edition=edition.slug,
@@ -121,12 +137,7 @@ def trio_registered(r: Registration) -> TrioRegistered:
             size_class=m.size_class,
             m50_member=m.m50_member,
         ),
-        members=[
-            RegisteredMember(
-                member_id=p.member_id, name=p.name, email=p.email, role=p.role, domain=p.domain, language=p.language
-            )
-            for p in r.members
-        ],
+        members=[registered_member(p) for p in r.members],
         case=r.case,
         fee=r.fee,
         priority=r.priority,
@@ -169,11 +180,16 @@ async def decide(
     registrations: Registrations,
     approvals: ApprovalLinks,
     emit: Emit,
+    history: History,
     now: datetime,
 ) -> dict[str, str]:
-    """The approver's (token) or an organiser's (by_organizer) decision on a registration awaiting approval."""
+    """The approver's (token) or an organiser's (by_organizer, with the organiser's actor) decision on a
+    registration awaiting approval."""
     expired = False
-    if not cmd.by_organizer:
+    if cmd.by_organizer:
+        if problems := organiser_problems(cmd.actor, "namens de goedkeurder beslissen"):
+            raise CommandRefused(problems)
+    else:
         if not cmd.token:
             raise token_required()
         expired = approvals.check(cmd.token, cmd.registration_id)
@@ -184,33 +200,39 @@ async def decide(
     if not cmd.by_organizer and (expired or (state.approval_expires_at and now >= state.approval_expires_at)):
         raise token_expired()
     state.decided_at, state.decided_by_organizer = now, cmd.by_organizer
+    state.decision_reason = cmd.reason or None
+    decision: RegistrationApproved | RegistrationDeclined
     if isinstance(cmd, ApproveRegistration):
         state.status = "approved"
-        emit(
-            RegistrationApproved(
-                registration_id=state.registration_id,
-                edition=state.edition,
-                approved_at=now,
-                by_organizer=cmd.by_organizer,
-            )
+        decision = RegistrationApproved(
+            registration_id=state.registration_id,
+            edition=state.edition,
+            approved_at=now,
+            by_organizer=cmd.by_organizer,
+            reason=state.decision_reason,
         )
     else:
-        state.status, state.decision_reason = "declined", cmd.reason or None
-        emit(
-            RegistrationDeclined(
-                registration_id=state.registration_id,
-                edition=state.edition,
-                declined_at=now,
-                by_organizer=cmd.by_organizer,
-                reason=state.decision_reason,
-            )
+        state.status = "declined"
+        decision = RegistrationDeclined(
+            registration_id=state.registration_id,
+            edition=state.edition,
+            declined_at=now,
+            by_organizer=cmd.by_organizer,
+            reason=state.decision_reason,
         )
+    await tell(decision, emit=emit, history=history, at=now, actor=cmd.actor)
     await registrations.save_state(state)
     return {"registration_id": state.registration_id}
 
 
 async def request_approval_again(
-    registration_id: str, *, registrations: Registrations, approvals: ApprovalLinks, emit: Emit, now: datetime
+    registration_id: str,
+    *,
+    registrations: Registrations,
+    approvals: ApprovalLinks,
+    emit: Emit,
+    history: History,
+    now: datetime,
 ) -> dict[str, str]:
     """An organiser sends the approver a new link, e.g. when the first one expired or got lost."""
     state = await existing(registrations, registration_id)
@@ -223,13 +245,16 @@ async def request_approval_again(
             "De persoonsgegevens van deze aanmelding zijn verwijderd; er is niemand meer om het te vragen.",
         )
     approve_url, state.approval_expires_at = approvals.issue(registration_id, now)
-    emit(
+    await tell(
         ApprovalRequested(
             registration_id=registration_id,
             approver=state.approver,
             approve_url=approve_url,
             expires_at=state.approval_expires_at,
-        )
+        ),
+        emit=emit,
+        history=history,
+        at=now,
     )
     await registrations.save_state(state)
     return {
@@ -244,6 +269,7 @@ async def cancel(
     *,
     registrations: Registrations,
     emit: Emit,
+    history: History,
     now: datetime,
     invoicing: Invoicing | None = None,
 ) -> dict[str, str]:
@@ -259,11 +285,15 @@ async def cancel(
     state.status, state.waitlist_position = "cancelled", None
     state.cancelled_at, state.cancel_reason = now, cmd.reason or None
     await registrations.save_state(state)
-    emit(
-        RegistrationCancelled(registration_id=state.registration_id, edition=state.edition, reason=state.cancel_reason)
+    await tell(
+        RegistrationCancelled(registration_id=state.registration_id, edition=state.edition, reason=state.cancel_reason),
+        emit=emit,
+        history=history,
+        at=now,
+        actor=cmd.actor,
     )
     if invoicing is not None:
-        await credit_invoice(state.registration_id, invoicing=invoicing, emit=emit, now=now)
+        await credit_invoice(state.registration_id, invoicing=invoicing, emit=emit, now=now, actor=cmd.actor)
     return {"registration_id": state.registration_id}
 
 
@@ -271,12 +301,14 @@ async def follow_placement(
     event: TrioPlaced | TrioWaitlisted | PlaceReleased,
     *,
     registrations: Registrations,
+    history: History,
     occurred_at: datetime,
     invoicing: Invoicing | None = None,
     emit: Emit | None = None,
     now: datetime | None = None,
 ) -> None:
-    """Keep the status the trio sees in step with scheduling's places and waitlist (see apply_placement)."""
+    """Keep the status the trio sees in step with scheduling's places and waitlist (see apply_placement); what
+    changed it goes into its history (a stale event, which changes nothing, does not)."""
     state = await registrations.get_state(event.registration_id, for_update=True)
     if state is None:
         return  # not ours (another system's test data, or an edition registration never knew): nothing to show
@@ -290,12 +322,19 @@ async def follow_placement(
     position = event.position if isinstance(event, TrioWaitlisted) else None
     if apply_placement(state, placement, occurred_at, position):
         await registrations.save_state(state)
+        await note(event, history=history, at=occurred_at)
     if state.status == "placed" and invoicing is not None and emit is not None:
         await issue_invoice(state.registration_id, invoicing=invoicing, emit=emit, now=now or occurred_at)
 
 
 async def erase_participant_data(
-    registration_id: str, *, registrations: Registrations, emit: Emit, now: datetime
+    registration_id: str,
+    *,
+    registrations: Registrations,
+    history: History,
+    emit: Emit,
+    now: datetime,
+    actor: Actor | None = None,
 ) -> bool:
     """Erase a registration's personal data and announce it; False (and nothing emitted) if it already was.
 
@@ -305,15 +344,18 @@ async def erase_participant_data(
     if state.erased:
         return False
     await registrations.erase(registration_id, now)
-    emit(ParticipantDataErased(registration_id=registration_id))
+    await history.erase(registration_id)
+    await tell(ParticipantDataErased(registration_id=registration_id), emit=emit, history=history, at=now, actor=actor)
     return True
 
 
 async def erase_on_request(
-    cmd: EraseParticipantData, *, registrations: Registrations, emit: Emit, now: datetime
+    cmd: EraseParticipantData, *, registrations: Registrations, history: History, emit: Emit, now: datetime
 ) -> dict[str, str]:
     """EraseParticipantData: the privacy request of a participant (or an organiser on their behalf)."""
-    await erase_participant_data(cmd.registration_id, registrations=registrations, emit=emit, now=now)
+    await erase_participant_data(
+        cmd.registration_id, registrations=registrations, history=history, emit=emit, now=now, actor=cmd.actor
+    )
     return {"registration_id": cmd.registration_id}
 
 
