@@ -94,17 +94,16 @@ SUMMARIES: Mapping[type[EventData], Callable[[Any], str]] = {
     MemberReplaced: lambda e: f"Lid {e.position + 1} van het trio vervangen door een nieuw lid",
     RegistrationCorrected: _corrected,
     InvoiceIssued: lambda e: (
-        f"Factuur {e.invoice_number} verstuurd ({euro(e.total_cents)}, te betalen vóór {dutch_date(e.due_date)})"
+        f"Factuur {e.invoice_number} gemaakt ({euro(e.total_cents)}, te betalen vóór {dutch_date(e.due_date)})"
     ),
     CreditNoteIssued: lambda e: (
-        f"Creditnota {e.credit_note_number} voor factuur {e.invoice_number} verstuurd ({euro(e.total_cents)})"
+        f"Creditnota {e.credit_note_number} voor factuur {e.invoice_number} gemaakt ({euro(e.total_cents)})"
     ),
     PaymentRegistered: lambda e: (
         f"Betaling van {euro(e.amount_cents)} op factuur {e.invoice_number} ontvangen; nog open: {euro(e.open_cents)}"
     ),
     InvoiceOverdue: lambda e: (
-        f"Factuur {e.invoice_number} is niet op tijd betaald ({euro(e.open_cents)} open); "
-        "betalingsherinnering verstuurd"
+        f"Factuur {e.invoice_number} is over de betaaltermijn: er staat nog {euro(e.open_cents)} open"
     ),
     TrioPlaced: lambda e: PLACED_VIA.get(e.via, "Geplaatst"),
     TrioWaitlisted: lambda e: f"Op de wachtlijst, plaats {e.position}",

@@ -267,3 +267,71 @@ async def test_erasure_anonymises_the_trio_and_is_announced_once(system, bus: Bu
     listed = json.dumps(found)
     assert not any(m["email"] in listed or m["name"] in listed for m in body["members"])
     assert body["approver"]["email"] not in listed and body["case"]["title"] not in listed
+
+
+# An organiser replaces a member
+
+
+def calendar_of(message: Any) -> str | None:
+    part = next((p for p in message.walk() if p.get_content_type() == "text/calendar"), None)
+    return part.get_content() if part is not None else None
+
+
+async def test_a_replaced_members_successor_gets_the_welcome_and_the_invitation_by_mail_and_the_history_shows_it(
+    system, bus: Bus, edition: str
+) -> None:
+    body = trio(edition)
+    rid, _ = await register(bus, edition, body)
+    await command(
+        bus,
+        "registration.ApproveRegistration",
+        {"registration_id": rid, "by_organizer": True, "actor": ACTOR, "reason": "Akkoord per mail."},
+        "RegistrationApproved",
+    )
+    await bus.send("scheduling.CloseRegistration", {"edition": edition, "actor": ACTOR})
+    await bus.wait_for("TrioPlaced", registration_id=rid, timeout=60)
+    leaving = body["members"][1]["email"]
+
+    def subjects() -> list[str]:
+        return sorted(str(m["Subject"]).split(":")[0] for m in system.smtp.to(leaving))
+
+    expected = ["Aanmelding ontvangen", "Deelname goedgekeurd", "Plaats bevestigd"]
+    await wait_until(lambda: subjects() == sorted(expected), timeout=60, what="the mails of the member who leaves")
+
+    noor = {
+        "name": "Noor El Amrani",
+        "email": f"noor.{rid[:8]}@veenendaal.example",
+        "role": "sectorambtenaar",
+        "domain": "fysiek",
+        "language": "nl",
+    }
+    refused = await command(
+        bus,
+        "registration.ReplaceMember",
+        {"registration_id": rid, "member_index": 1, "member": noor, "reason": "Van functie gewisseld."},
+        "MemberReplaced",
+    )
+    assert codes(refused) == [("actor", "actor_required")]
+    replaced = await command(
+        bus,
+        "registration.ReplaceMember",
+        {"registration_id": rid, "member_index": 1, "member": noor, "reason": "Van functie gewisseld.", "actor": ACTOR},
+        "MemberReplaced",
+    )
+    assert replaced["type"] == "MemberReplaced" and replaced["data"]["position"] == 1
+    assert replaced["data"]["member"]["email"] == noor["email"]
+
+    (welcome,) = await wait_until(lambda: system.smtp.to(noor["email"]), timeout=60, what="the welcome mail")
+    assert welcome["Subject"].startswith("Welkom in het trio van Veenendaal")
+    assert "Jullie trio heeft een plaats." in welcome.get_body(("plain",)).get_content()
+    invitation = calendar_of(welcome)
+    assert invitation is not None and "METHOD:REQUEST" in invitation and noor["email"] in invitation.lower()
+    assert subjects() == sorted(expected)  # nothing more for the member who left
+
+    async with httpx.AsyncClient(headers=ORGANISER) as client:
+        detail = (await client.get(f"{system['registration'].url}/api/registrations/{rid}")).json()
+    assert [m["email"] for m in detail["members"]][1] == noor["email"]
+    assert leaving not in json.dumps(detail)
+    history = [(h["type"], h["actor"]) for h in detail["history"]]
+    assert ("RegistrationApproved", ACTOR["account_id"]) in history and ("TrioPlaced", None) in history
+    assert ("MemberReplaced", ACTOR["account_id"]) in history
