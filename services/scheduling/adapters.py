@@ -42,6 +42,7 @@ class EditionRow(Base):
     # Set once, by whichever replica runs the allocation first (under the row lock); never cleared.
     allocated_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
     undersubscribed: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
+    publish_reports_at_once: Mapped[bool] = mapped_column(Boolean, default=False)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow)
     sessions: Mapped[list[SessionRow]] = relationship(
         cascade="all, delete-orphan", order_by="SessionRow.number", lazy="raise"
@@ -145,6 +146,7 @@ EDITION_FIELDS = (
     "table_size",
     "allocated_at",
     "undersubscribed",
+    "publish_reports_at_once",
 )
 PLACEMENT_FIELDS = ("registration_id", "slot", "via", "priority", "registered_at", "placed_at")
 WAIT_FIELDS = ("registration_id", "position", "priority", "registered_at", "since")

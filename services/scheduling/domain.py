@@ -115,6 +115,7 @@ class Edition:
     sessions: list[Session]
     allocated_at: datetime | None = None
     undersubscribed: bool | None = None
+    publish_reports_at_once: bool = False  # carried to reporting in EditionScheduled; scheduling does not use it
     placements: list[Placement] = field(default_factory=list)
     waitlist: list[WaitEntry] = field(default_factory=list)
 
