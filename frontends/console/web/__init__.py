@@ -32,11 +32,13 @@ from .audit_api import OPERATIONS as AUDIT
 from .editions_api import OPERATIONS as EDITIONS
 from .openapi import Operation, api_routes
 from .pages import page_routes
+from .session_pages import session_routes
 from .sessions import Csrf, Sessions, secure_cookies
+from .sessions_api import OPERATIONS as SESSIONS
 
 __all__ = ["OPERATIONS", "app", "require"]
 
-OPERATIONS: tuple[Operation, ...] = (*EDITIONS, *AUDIT)
+OPERATIONS: tuple[Operation, ...] = (*EDITIONS, *AUDIT, *SESSIONS)
 
 # Guessing a password across many accounts (each account's own lockout stops guessing one) or an invitation link.
 RATE_LIMITED = ((frozenset({"POST"}), re.compile(r"/console/login")), (None, re.compile(r"/console/invitation/[^/]*")))
@@ -78,7 +80,7 @@ def app(
         bucket = TokenBucket(settings.werkplaatsen_rate_limit_per_minute, settings.werkplaatsen_rate_limit_burst)
         middleware.append(Middleware(RateLimit, bucket=bucket, limited=RATE_LIMITED))
     application = Starlette(
-        routes=[Mount("/console", routes=[*page_routes(), *api_routes(OPERATIONS)])],
+        routes=[Mount("/console", routes=[*page_routes(), *api_routes(OPERATIONS), *session_routes()])],
         middleware=middleware,
         exception_handlers={NotSignedIn: not_signed_in, Forbidden: forbidden, ServiceUnavailable: service_unavailable},
         lifespan=lifespan,
