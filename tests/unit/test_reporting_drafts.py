@@ -3,11 +3,13 @@ with every change the anonymiser makes; a SQLite store filled through the servic
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import pytest
 from sqlalchemy import select
 
@@ -231,3 +233,19 @@ async def test_the_list_of_an_edition_known_only_from_its_notes(reporting: Repor
     listing = (await reporting.http.get(f"/api/reports/{EDITION}", headers=ORGANISER)).json()
     assert (listing["title"], listing["publish_reports_at_once"], listing["round"]) == (None, None, None)
     assert [r["status"] for r in listing["reports"]] == ["draft"]
+
+
+async def test_the_preview_and_the_list_answer_as_docs_openapi_describes_them(reporting: Reporting) -> None:
+    document = json.loads((Path(__file__).parents[2] / "docs" / "openapi" / "reporting.json").read_text())
+
+    def check(instance: Any, schema: str) -> None:
+        jsonschema.validate(instance, {"$ref": f"#/components/schemas/{schema}", "components": document["components"]})
+
+    await reporting.deliver(edition_scheduled())
+    await reporting.deliver(session_completed(1, FIRST, quotes=['"Zo gaat dat." — Anna, Ede']))
+    await reporting.deliver(session_completed(2, SECOND))
+    await reporting.publish(2)
+    check(await preview(reporting), "ReportPreview")
+    check((await reporting.http.get(f"/api/reports/{EDITION}", headers=ORGANISER)).json(), "EditionReports")
+    paths = document["paths"]
+    assert {"/api/reports/{edition}", "/api/reports/{edition}/{session_number}"} <= set(paths)

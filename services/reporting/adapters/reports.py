@@ -145,7 +145,8 @@ class SqlRounds:
         """Take the edition's lock row (creating it if needed) until the transaction ends.
 
         The last session's report and the edition itself may be handled at the same moment by two replicas;
-        without a common lock neither would see the other's uncommitted row and nobody would publish the round.
+        without a common lock neither would see the other's uncommitted row and nobody would publish the round
+        (or, in an edition that publishes at once, the session's summary).
         Inserting waits for a competing insert to commit; the row lock then orders the two.
         """
         table = EditionLockRow.__table__

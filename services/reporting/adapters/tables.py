@@ -72,7 +72,8 @@ class RoundReportRow(Base):
 
 
 class EditionLockRow(Base):
-    """One row per edition that reporting has heard of, to serialise the decision to publish the round's report."""
+    """One row per edition that reporting has heard of, to serialise the decisions to publish its summaries (at once)
+    and the round's report."""
 
     __tablename__ = "edition_locks"
 

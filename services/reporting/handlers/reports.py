@@ -15,6 +15,10 @@ drafts existed. Choices:
   default); when the edition then arrives saying `publish_reports_at_once`, its drafts are published then. An
   edition whose setting changes later leaves its drafts as they are: they wait for an organiser.
 - The round's report is published once the edition's last session's summary is published.
+
+Whatever decides about an edition's publications takes the edition's lock first (`Rounds.lock`), then the rows:
+a session's notes and its edition handled at the same moment by two replicas would otherwise each miss the
+other's uncommitted row, leaving a draft in an edition that publishes at once. One order of locks, no deadlock.
 """
 
 from __future__ import annotations
@@ -50,6 +54,7 @@ async def keep_session_report(
     The page is rendered on request, so it needs nothing else yet: the edition's outcome text, the names to
     scrub and the numbers join in whenever those events arrive, before or after this one.
     """
+    await rounds.lock(event.edition)
     current = await reports.get(event.edition, event.session_number, for_update=True)
     if current is not None and current.completed_at > envelope.occurred_at:
         return  # an older version delivered late (after a retry, or by another replica) changes nothing
@@ -100,6 +105,7 @@ async def publish_report(
     public_url: str,
     now: datetime,
 ) -> dict[str, Any]:
+    await rounds.lock(cmd.edition)
     report = _draft(await reports.get(cmd.edition, cmd.session_number, for_update=True))
     report.published_at = now
     await reports.save(report)
@@ -161,6 +167,7 @@ async def remember_edition(
     """Keep reporting's copy of an edition current (event-carried state). The edition may arrive after its
     sessions' summaries: then, if it publishes them at once, it publishes those drafts, and it may be what
     completes the round."""
+    await rounds.lock(event.edition)
     current = await editions.get(event.edition, for_update=True)
     if current is not None and current.scheduled_at > occurred_at:
         return  # an older announcement delivered late changes nothing
