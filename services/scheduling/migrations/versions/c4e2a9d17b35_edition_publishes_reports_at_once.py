@@ -3,7 +3,7 @@
 The edition's setting for reporting (`publish_reports_at_once`); editions that exist keep today's default, off.
 
 Revision ID: c4e2a9d17b35
-Revises: a1732ffbcd3c
+Revises: 2f9e83627f28
 Create Date: 2026-12-02 10:00:00.000000
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "c4e2a9d17b35"
-down_revision = "a1732ffbcd3c"
+down_revision = "2f9e83627f28"
 branch_labels = None
 depends_on = None
 
