@@ -30,9 +30,9 @@ async def console(tmp_path) -> AsyncIterator[Console]:
 
 
 async def held_edition_with_trios(console: Console, organiser: str, slug: str, count: int = 2) -> list[str]:
-    """An edition whose first session began an hour ago, with COUNT trios placed in it: registered and approved
-    while registration was open, then the edition's times moved into the past (registration closes, the deadline
-    has passed, the places are allocated)."""
+    """An edition whose first session has just begun, with COUNT trios placed in it: registered and approved while
+    registration was open, then the edition's times moved (registration closed and the deadline passed: the places
+    are allocated; the first session begins)."""
     body = new_edition(slug)
     assert (await console.api("POST", "/console/api/editions", organiser, json=body)).status_code == 201
     ids = []
@@ -55,19 +55,21 @@ async def held_edition_with_trios(console: Console, organiser: str, slug: str, c
         return len((await allocation())["pool"]) == count
 
     await wait_until(in_pool, what="scheduling to have the approved trios")
+    # No session may be moved into the past: the first one begins two seconds from now.
     now = datetime.now(UTC)
     body["registration_deadline"] = (now - timedelta(days=2)).isoformat()
     body["registration_closes_at"] = (now - timedelta(days=1)).isoformat()
     for index, session in enumerate(body["sessions"]):
-        session["starts_at"] = (now + timedelta(days=30 * index, hours=-1)).isoformat()
-        session["ends_at"] = (now + timedelta(days=30 * index, hours=3)).isoformat()
+        session["starts_at"] = (now + timedelta(days=30 * index, seconds=2)).isoformat()
+        session["ends_at"] = (now + timedelta(days=30 * index, hours=4)).isoformat()
     moved = await console.http.post("/dev/commands/scheduling.ScheduleEdition", json=body, headers=MACHINE)
     assert moved.status_code == 200, moved.text
 
-    async def placed() -> bool:
-        return len((await allocation())["placed"]) == count
+    async def placed_and_begun() -> bool:
+        first = (await console.http.get(f"/api/editions/{slug}/sessions/1", headers=MACHINE)).json()
+        return len(first["placed"]) == count and first["started"]
 
-    await wait_until(placed, what="the trios to be placed")
+    await wait_until(placed_and_begun, what="the trios to be placed and the first session to begin")
     return ids
 
 
@@ -419,7 +421,6 @@ async def test_the_sessions_pages_list_the_sessions_and_reschedule_with_the_reas
         assert "1 maart 2040, 13:00 tot 17:00 uur" in shown.text
         assert "De bijeenkomst is verzet." in shown.text
 
-        # Seating is planned for the sessions still to come (the first one began an hour ago).
         seating = await browser.get("/console/editions/2033-voorjaar/sessions/2/seating")
         assert seating.status_code == 200
         assert "Tafel 1" in seating.text and "Veenendaal" in seating.text

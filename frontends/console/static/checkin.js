@@ -101,6 +101,9 @@
 
   function flush(then) {
     if (sending) {
+      if (then) {
+        window.setTimeout(function () { flush(then); }, 300); // after the request in flight
+      }
       return;
     }
     var queue = load();
