@@ -19,6 +19,7 @@ import pytest
 
 from frontends.console import accounts, tokens
 from frontends.console.dev import beside
+from frontends.console.gateway import CommandGateway
 from frontends.console.store import repositories
 from services.dev import build_dev_app
 from services.scheduling.seed import load_programme, moved_into_future
@@ -36,6 +37,7 @@ class Console:
     http: httpx.AsyncClient  # the whole system; /console for the console
     db: Database  # the console's store
     transport: httpx.AsyncBaseTransport
+    gateway: CommandGateway | None = None  # the console's; a test may shorten its wait (202: still on its way)
 
     @asynccontextmanager
     async def browser(self, email: str, role: str, editions: Sequence[str] = ()) -> AsyncIterator[httpx.AsyncClient]:
@@ -117,7 +119,8 @@ async def running_console(data_dir: Path) -> AsyncIterator[Console]:
     async with host.router.lifespan_context(host):
         transport = httpx.ASGITransport(app=whole)
         async with httpx.AsyncClient(transport=transport, base_url="http://localhost", timeout=30) as http:
-            yield Console(http, host.state.console.state.console.db, transport)
+            context = host.state.console.state.console
+            yield Console(http, context.db, transport, context.backends.gateway)
 
 
 def new_edition(slug: str, *, now: datetime | None = None, **changes: Any) -> dict[str, Any]:

@@ -1,19 +1,23 @@
-"""The console's store on real PostgreSQL: its Alembic history to head (also by replicas starting together), a
-token found by its hash, and an audit log nobody can rewrite."""
+"""The console's store on real PostgreSQL: its Alembic history to head (also by replicas starting together) and in
+step with its models, a token found by its hash, an audit log nobody can rewrite, and check-in taps that count
+once even when two requests carry the same tap at the same moment."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
 from sqlalchemy import delete, inspect, text, update
 from sqlalchemy.exc import DBAPIError
 
 from frontends.console import accounts, tokens
 from frontends.console.domain import AccountRefused
-from frontends.console.store import MIGRATIONS, AuditRow, open_store, repositories
+from frontends.console.drafts import Tap, apply_tap
+from frontends.console.store import MIGRATIONS, AuditRow, Base, open_store, repositories
 from shared.db import Database, migrate
 from tests.support import database_url
 
@@ -95,3 +99,31 @@ async def test_the_audit_log_is_append_only(db: Database, statement) -> None:
     async with repositories(db) as r:
         [entry] = await r.audit.recent()
     assert (entry.actor, entry.action, entry.outcome, entry.at) == ("a1", "report.publish", "rejected", NOW)
+
+
+async def test_the_models_and_the_migrations_agree(db: Database) -> None:
+    async with db.engine.connect() as conn:
+        differences = await conn.run_sync(
+            lambda sync: compare_metadata(MigrationContext.configure(sync), Base.metadata)
+        )
+    assert differences == [], "the console's models and migrations differ: add an Alembic revision"
+
+
+async def test_check_in_taps_sent_at_once_by_two_requests_count_once_and_the_latest_tap_wins(db: Database) -> None:
+    async def send(tap: Tap) -> bool:
+        async with repositories(db) as r:
+            return await apply_tap(
+                r.checkin, r.audit, tap, edition="2027-voorjaar", session_number=1, account_id="a1", address="", now=NOW
+            )
+
+    later = Tap("tap-later-0001", "r1", False, NOW - timedelta(minutes=1))
+    earlier = Tap("tap-earlier-01", "r1", True, NOW - timedelta(minutes=5))
+    # The same tap twice at once (a retry racing the first request), and an older tap arriving after a newer one.
+    assert sorted(await asyncio.gather(send(later), send(later))) == [False, True]
+    assert await send(earlier) is True
+    assert await send(Tap("tap-other-0001", "r2", True, NOW)) is True
+    async with repositories(db) as r:
+        assert await r.checkin.present("2027-voorjaar", 1) == ["r2"]
+        marks = {m.registration_id: m.tap_id for m in await r.checkin.marks("2027-voorjaar", 1)}
+        assert marks == {"r1": "tap-later-0001", "r2": "tap-other-0001"}
+        assert [e.action for e in await r.audit.recent()].count("checkin.absent") == 1

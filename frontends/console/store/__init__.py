@@ -11,8 +11,9 @@ from pathlib import Path
 from shared.db import Database, migrate
 
 from ..domain import AccountRefused
+from .drafts import SqlCheckin, SqlNotesDrafts
 from .repositories import SqlAccounts, SqlAudit, SqlTokens
-from .tables import AccessTokenRow, AccountRow, AuditRow, Base
+from .tables import AccessTokenRow, AccountRow, AuditRow, Base, CheckinMarkRow, CheckinTapRow, NotesDraftRow
 
 MIGRATIONS = Path(__file__).parent.parent / "migrations"
 
@@ -22,9 +23,14 @@ __all__ = [
     "AccountRow",
     "AuditRow",
     "Base",
+    "CheckinMarkRow",
+    "CheckinTapRow",
+    "NotesDraftRow",
     "Repositories",
     "SqlAccounts",
     "SqlAudit",
+    "SqlCheckin",
+    "SqlNotesDrafts",
     "SqlTokens",
     "open_store",
     "repositories",
@@ -36,6 +42,8 @@ class Repositories:
     accounts: SqlAccounts
     tokens: SqlTokens
     audit: SqlAudit
+    checkin: SqlCheckin
+    notes: SqlNotesDrafts
 
 
 async def open_store(url: str) -> Database:
@@ -47,12 +55,18 @@ async def open_store(url: str) -> Database:
 
 @asynccontextmanager
 async def repositories(db: Database) -> AsyncIterator[Repositories]:
-    """The three repositories in one transaction: it commits when the block ends without an error, and when it
+    """The repositories in one transaction: it commits when the block ends without an error, and when it
     ends in AccountRefused (which a handler raises having changed nothing but the audit entry of the refusal)."""
     refused: AccountRefused | None = None
     async with db.transaction() as session:
         try:
-            yield Repositories(SqlAccounts(session), SqlTokens(session), SqlAudit(session))
+            yield Repositories(
+                SqlAccounts(session),
+                SqlTokens(session),
+                SqlAudit(session),
+                SqlCheckin(session),
+                SqlNotesDrafts(session),
+            )
         except AccountRefused as exc:
             refused = exc
     if refused is not None:

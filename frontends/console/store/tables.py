@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Integer, String
+from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from shared.db import UtcDateTime, utcnow
@@ -59,3 +60,44 @@ class AuditRow(Base):
     address: Mapped[str] = mapped_column(String(100), default="")
     outcome: Mapped[str] = mapped_column(String(20))  # accepted | rejected
     reason: Mapped[str] = mapped_column(String(300), default="")
+
+
+class CheckinTapRow(Base):
+    """One tap at the door, by the id the phone gave it: a tap sent again (a retry after a lost answer, a queue
+    replayed after the network came back) finds its row and changes nothing."""
+
+    __tablename__ = "checkin_taps"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)  # client-generated
+    edition: Mapped[str] = mapped_column(String(64))
+    session_number: Mapped[int] = mapped_column(Integer)
+    registration_id: Mapped[str] = mapped_column(String(64))
+    present: Mapped[bool] = mapped_column(Boolean)
+    tapped_at: Mapped[datetime] = mapped_column(UtcDateTime)  # on the phone's clock, no later than its arrival
+    received_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    account_id: Mapped[str] = mapped_column(String(36))
+
+
+class CheckinMarkRow(Base):
+    """Where a trio stands in a session's check-in draft: the latest tap about it (by when it was tapped)."""
+
+    __tablename__ = "checkin_marks"
+
+    edition: Mapped[str] = mapped_column(String(64), primary_key=True)
+    session_number: Mapped[int] = mapped_column(Integer, primary_key=True)
+    registration_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    present: Mapped[bool] = mapped_column(Boolean)
+    tapped_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    tap_id: Mapped[str] = mapped_column(String(64))
+
+
+class NotesDraftRow(Base):
+    """A session's notes as the console last saved them (SessionNotes as JSON), before and after they were sent."""
+
+    __tablename__ = "notes_drafts"
+
+    edition: Mapped[str] = mapped_column(String(64), primary_key=True)
+    session_number: Mapped[int] = mapped_column(Integer, primary_key=True)
+    notes: Mapped[dict[str, Any]] = mapped_column(JSON)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    updated_by: Mapped[str] = mapped_column(String(36))

@@ -36,11 +36,13 @@ from .pages import page_routes
 from .probes import probe_routes
 from .registration_pages import routes as registration_routes
 from .registrations_api import OPERATIONS as REGISTRATIONS
+from .session_pages import session_routes
 from .sessions import Csrf, Sessions, secure_cookies
+from .sessions_api import OPERATIONS as SESSIONS
 
 __all__ = ["OPERATIONS", "app", "require"]
 
-OPERATIONS: tuple[Operation, ...] = (*EDITIONS, *AUDIT, *REGISTRATIONS)
+OPERATIONS: tuple[Operation, ...] = (*EDITIONS, *SESSIONS, *REGISTRATIONS, *AUDIT)
 
 # Guessing a password across many accounts (each account's own lockout stops guessing one) or an invitation link.
 RATE_LIMITED = ((frozenset({"POST"}), re.compile(r"/console/login")), (None, re.compile(r"/console/invitation/[^/]*")))
@@ -90,6 +92,7 @@ def app(
                     *page_routes(),
                     *oidc_routes(),
                     *registration_routes(),
+                    *session_routes(),
                     *api_routes(OPERATIONS),
                 ],
             )

@@ -64,10 +64,15 @@ templates.globals.update(
 )
 
 
-def page_headers(nonce: str) -> dict[str, str]:
+def page_headers(nonce: str, *, script: bool = False, stylesheet: bool = False) -> dict[str, str]:
+    """The page's headers. No page runs a script, but the one given SCRIPT (the check-in page's, served by the
+    console itself from /console/static/, which also sends its taps back to the console); STYLESHEET lets a page
+    link the console's own stylesheets beside its inline style."""
+    styles = f"'self' 'nonce-{nonce}'" if stylesheet else f"'nonce-{nonce}'"
+    scripts = "script-src 'self'; connect-src 'self'; " if script else ""
     return {
         "Content-Security-Policy": (
-            f"default-src 'none'; style-src 'nonce-{nonce}'; img-src 'self' data:; form-action 'self'; "
+            f"default-src 'none'; {scripts}style-src {styles}; img-src 'self' data:; form-action 'self'; "
             "base-uri 'none'; frame-ancestors 'none'"
         ),
         "X-Frame-Options": "DENY",
@@ -76,10 +81,13 @@ def page_headers(nonce: str) -> dict[str, str]:
     }
 
 
-def page(template: str, status_code: int = 200, **context: Any) -> HTMLResponse:
+def page(
+    template: str, status_code: int = 200, *, script: bool = False, stylesheet: bool = False, **context: Any
+) -> HTMLResponse:
     nonce = secrets.token_urlsafe(16)
     body = templates.get_template(template).render(nonce=nonce, **context)
-    return HTMLResponse(body, status_code=status_code, headers=page_headers(nonce))
+    headers = page_headers(nonce, script=script, stylesheet=stylesheet)
+    return HTMLResponse(body, status_code=status_code, headers=headers)
 
 
 def problem(status_code: int, title: str, text: str) -> HTMLResponse:

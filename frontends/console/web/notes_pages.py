@@ -1,0 +1,235 @@
+"""A session's notes and its report: the notes form (lessons, instruments, quotes, next steps), kept as a draft in
+the console's store and sent with "Afronden en naar voorbeeld" (CompleteSession, or ReviseReport while the report
+is still a draft: sessions_api.send_notes); the preview of the public summary as reporting will publish it, with
+every place the anonymiser changed highlighted; and publishing or retracting it."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, Final
+
+from pydantic import ValidationError
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from shared.contract import ErrorItem
+from shared.contract.reporting import PublishReport, RetractReport
+from shared.contract.scheduling import SessionNotes
+from shared.formatting import dutch_datetime
+from shared.messaging.errors import validation_errors
+
+from ..domain import may
+from ..drafts import session_subject
+from ..store import repositories
+from .access import Caller, database, require
+from .acting import Outcome, perform
+from .session_reads import CHANGE_TEXTS, report_of, session_number, session_of
+from .session_render import after, no_such, posted, session_page, session_path, when
+from .sessions_api import keep_draft, send_notes
+
+LISTS: Final = ("lessons", "quotes", "next_steps")
+# The form's fields stay within rendering.read_form's 20: csrf, action, three lists and seven instruments' two.
+MAX_INSTRUMENT_ROWS: Final = 7
+STATUS_TEXTS: Final = {"draft": "Concept: nog niet openbaar", "published": "Gepubliceerd", "retracted": "Ingetrokken"}
+SECTIONS: Final = (
+    ("lessons", "Lessen"),
+    ("instruments", "Instrumenten"),
+    ("quotes", "Citaten"),
+    ("next_steps", "Volgende stappen"),
+)
+
+
+def form_of(notes: Mapping[str, Any]) -> dict[str, Any]:
+    """The form's values for NOTES (SessionNotes as JSON): a list one item a line, and the instruments' rows with
+    room for two more."""
+    instruments = [dict(i) for i in notes.get("instruments", [])]
+    rows = min(MAX_INSTRUMENT_ROWS, max(3, len(instruments) + 2))
+    instruments += [{"name": "", "description": ""}] * (rows - len(instruments))
+    return {**{key: "\n".join(notes.get(key, [])) for key in LISTS}, "instruments": instruments[:rows]}
+
+
+def _lines(text: str) -> list[str]:
+    return [line.strip() for line in text.splitlines() if line.strip()]
+
+
+def notes_from(form: Mapping[str, str]) -> tuple[dict[str, Any], SessionNotes | list[ErrorItem]]:
+    """The posted form's values (to show again) and its notes, or the reasons, each with the form field's name."""
+    rows: list[dict[str, str]] = []
+    for i in range(1, MAX_INSTRUMENT_ROWS + 1):
+        row = {part: form.get(f"instrument_{i}_{part}", "").strip() for part in ("name", "description")}
+        rows.append(row)
+    texts = {key: form.get(key, "") for key in LISTS}
+    values: dict[str, Any] = {**texts, "instruments": rows}
+    errors: list[ErrorItem] = []
+    used = []  # the row number of each instrument that is filled in
+    for number, row in enumerate(rows, start=1):
+        if not row["name"] and not row["description"]:
+            continue
+        used.append(number)
+        for part, missing in (("name", "Geef het instrument een naam."), ("description", "Beschrijf het instrument.")):
+            if not row[part]:
+                errors.append(ErrorItem(field=f"instrument_{number}_{part}", code="required", message=missing))
+    body = {key: _lines(texts[key]) for key in LISTS} | {"instruments": [rows[n - 1] for n in used]}
+    try:
+        notes = SessionNotes.model_validate(body)
+    except ValidationError as exc:
+        errors += [_on_form(e, used) for e in validation_errors(exc)]
+    else:
+        if not errors:
+            return values, notes
+    shown = dict(values)
+    shown["instruments"] = rows[: max(3, (used[-1] if used else 0) + 2)]
+    return shown, errors
+
+
+def _on_form(error: ErrorItem, used: Sequence[int]) -> ErrorItem:
+    """An error of SessionNotes (e.g. `instruments[1].name`, `lessons[0]`) on the form field it came from."""
+    field = error.field
+    if field.startswith("instruments["):
+        index, _, part = field.removeprefix("instruments[").partition("].")
+        field = f"instrument_{used[int(index)]}_{part or 'name'}"
+    else:
+        field = field.split("[")[0]
+    return ErrorItem(field=field, code=error.code, message=error.message)
+
+
+async def notes_form(request: Request) -> Response:
+    slug, number = request.path_params["slug"], session_number(request)
+    caller = await require(request, "notes.write", slug)
+    if number is None:
+        return no_such()
+    session = await session_of(request, slug, number)
+    if session is None:
+        return no_such()
+    async with repositories(database(request)) as repos:
+        draft = await repos.notes.get(slug, number)
+    notes = draft.notes if draft is not None else session.get("notes") or {}
+    saved_at = dutch_datetime(draft.updated_at) if draft is not None else ""
+    return _form_page(request, caller, slug, number, session, form_of(notes), saved_at=saved_at)
+
+
+def _form_page(
+    request: Request,
+    caller: Caller,
+    slug: str,
+    number: int,
+    session: Mapping[str, Any],
+    values: Mapping[str, Any],
+    *,
+    status: int = 200,
+    errors: Sequence[ErrorItem] = (),
+    saved_at: str = "",
+) -> Response:
+    field_ids = {e.field: e.field for e in errors if e.field in LISTS or e.field.startswith("instrument_")}
+    return session_page(
+        request,
+        caller,
+        "session_notes.html",
+        status,
+        slug=slug,
+        number=number,
+        errors=errors,
+        field_ids=field_ids,
+        session=session,
+        when=when(session),
+        form=values,
+        field_errors={e.field: e.message for e in errors if e.field in field_ids},
+        saved_at=saved_at,
+    )
+
+
+async def save_notes_form(request: Request) -> Response:
+    slug, number = request.path_params["slug"], session_number(request)
+    caller = await require(request, "notes.write", slug)
+    form = await posted(request)
+    if not isinstance(form, dict):
+        return form
+    session = await session_of(request, slug, number) if number is not None else None
+    if session is None or number is None:
+        return no_such()
+    values, notes = notes_from(form)
+    if not isinstance(notes, SessionNotes):
+        return _form_page(request, caller, slug, number, session, values, status=422, errors=notes)
+    await keep_draft(request, caller, slug, number, notes)
+    if form.get("action") != "finish":
+        return RedirectResponse(f"{session_path(slug, number, '/notes')}?gedaan=opgeslagen", 303)
+    outcome = await send_notes(request, caller, slug, number, notes)
+    done = after(outcome, session_path(slug, number, "/report"), "afgerond")
+    if done is not None:
+        return done
+    status = outcome.http_status()
+    return _form_page(request, caller, slug, number, session, values, status=status, errors=outcome.errors)
+
+
+async def preview(request: Request) -> Response:
+    slug, number = request.path_params["slug"], session_number(request)
+    caller = await require(request, "read", slug)
+    return await _preview(request, caller, slug, number)
+
+
+async def _preview(
+    request: Request,
+    caller: Caller,
+    slug: str,
+    number: int | None,
+    *,
+    status: int = 200,
+    errors: Sequence[ErrorItem] = (),
+) -> Response:
+    if number is None:
+        return no_such()
+    report = await report_of(request, slug, number)
+    return session_page(
+        request,
+        caller,
+        "session_report.html",
+        status,
+        slug=slug,
+        number=number,
+        errors=errors,
+        report=report,
+        may={
+            "notes": may(caller.principal, "notes.write", slug),
+            "publish": may(caller.principal, "reports.publish", slug),
+        },
+        STATUS_TEXTS=STATUS_TEXTS,
+        SECTIONS=SECTIONS,
+        change_text=lambda kind: CHANGE_TEXTS.get(kind, "aangepast"),
+    )
+
+
+async def _report_action(request: Request, retract: bool) -> Response:
+    slug, number = request.path_params["slug"], session_number(request)
+    caller = await require(request, "reports.publish", slug)
+    form = await posted(request)
+    if not isinstance(form, dict):
+        return form
+    if number is None:
+        return no_such()
+    command = (
+        RetractReport(edition=slug, session_number=number)
+        if retract
+        else PublishReport(edition=slug, session_number=number)
+    )
+    outcome: Outcome = await perform(request, caller, command, subject=session_subject(slug, number))
+    done = after(outcome, session_path(slug, number, "/report"), "ingetrokken" if retract else "gepubliceerd")
+    if done is not None:
+        return done
+    return await _preview(request, caller, slug, number, status=outcome.http_status(), errors=outcome.errors)
+
+
+async def publish(request: Request) -> Response:
+    return await _report_action(request, retract=False)
+
+
+async def retract(request: Request) -> Response:
+    return await _report_action(request, retract=True)
+
+
+ROUTES: Final = (
+    ("/notes", notes_form, "GET"),
+    ("/notes", save_notes_form, "POST"),
+    ("/report", preview, "GET"),
+    ("/report/publish", publish, "POST"),
+    ("/report/retract", retract, "POST"),
+)
