@@ -273,7 +273,8 @@ async def act(request: Request) -> Response:
 async def _with_csrf(request: Request, template: str, status: int, **context: Any) -> Response:
     csrf = console(request).csrf
     token, fresh = csrf.issue(request)
-    response = page(template, status, csrf=token, **TEXTS, **context)
+    values: dict[str, Any] = {**TEXTS, **context}
+    response = page(template, status, csrf=token, **values)
     return csrf.attach(response, fresh)
 
 
