@@ -42,6 +42,8 @@ class EditionRow(Base):
     # Set once, by whichever replica runs the allocation first (under the row lock); never cleared.
     allocated_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
     undersubscribed: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
+    # Set by an early CloseRegistration (the closing moment as scheduled), for ReopenRegistration.
+    planned_closes_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow)
     sessions: Mapped[list[SessionRow]] = relationship(
         cascade="all, delete-orphan", order_by="SessionRow.number", lazy="raise"
@@ -77,6 +79,7 @@ class PlacementRow(Base):
     priority: Mapped[bool] = mapped_column(Boolean)
     registered_at: Mapped[datetime] = mapped_column(UtcDateTime)
     placed_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    hand_reason: Mapped[str | None] = mapped_column(String(2000), nullable=True)
 
 
 class WaitlistRow(Base):
@@ -91,6 +94,7 @@ class WaitlistRow(Base):
     priority: Mapped[bool] = mapped_column(Boolean)
     registered_at: Mapped[datetime] = mapped_column(UtcDateTime)
     since: Mapped[datetime] = mapped_column(UtcDateTime)
+    hand_reason: Mapped[str | None] = mapped_column(String(2000), nullable=True)
 
 
 class RegistrationCopy(Base):
@@ -145,9 +149,10 @@ EDITION_FIELDS = (
     "table_size",
     "allocated_at",
     "undersubscribed",
+    "planned_closes_at",
 )
-PLACEMENT_FIELDS = ("registration_id", "slot", "via", "priority", "registered_at", "placed_at")
-WAIT_FIELDS = ("registration_id", "position", "priority", "registered_at", "since")
+PLACEMENT_FIELDS = ("registration_id", "slot", "via", "priority", "registered_at", "placed_at", "hand_reason")
+WAIT_FIELDS = ("registration_id", "position", "priority", "registered_at", "since", "hand_reason")
 
 
 def to_domain(row: EditionRow, placements: list[Any], waitlist: list[Any]) -> Edition:
@@ -165,13 +170,16 @@ class SqlEditions:
         self.session = session
         self.locking = lock
         # What get() read, so save() writes only the difference: a writer that lost a race then collides
-        # with the other's rows on the unique constraints instead of silently overwriting them.
-        self._read: dict[str, tuple[set[str], list[tuple[Any, ...]]]] = {}
+        # with the other's rows on the unique constraints instead of silently overwriting them. No waitlist
+        # (None) when get() left it out: save() then leaves the waitlist's rows alone.
+        self._read: dict[str, tuple[set[str], list[tuple[Any, ...]] | None]] = {}
         # The edition rows get() loaded, for save(): the session holds them only weakly, so without this save()
         # would read the edition and its sessions again (two round trips per admission).
         self._rows: dict[str, EditionRow] = {}
 
-    async def get(self, slug: str, *, for_update: bool = False) -> Edition | None:
+    async def get(self, slug: str, *, for_update: bool = False, waitlist: bool = True) -> Edition | None:
+        """The edition with its sessions and places; with waitlist=False its waitlist is left empty (not read),
+        for the use cases that change the waitlist with set-based statements (SqlWaitlist)."""
         query = select(EditionRow).where(EditionRow.slug == slug).options(selectinload(EditionRow.sessions))
         if for_update and self.locking:
             # Competing replicas change one edition (its places, waitlist, seating) one at a time.
@@ -180,9 +188,9 @@ class SqlEditions:
         if row is None:
             return None
         self._rows[slug] = row
-        placements, waitlist = await self._places(slug)
-        self._read[slug] = ({p.registration_id for p in placements}, [_entry(w) for w in waitlist])
-        return to_domain(row, placements, waitlist)
+        placements, waiting = await self._places(slug, waitlist=waitlist)
+        self._read[slug] = ({p.registration_id for p in placements}, [_entry(w) for w in waiting] if waitlist else None)
+        return to_domain(row, placements, waiting)
 
     async def lock(self, slug: str) -> bool:
         query = select(EditionRow.slug).where(EditionRow.slug == slug)
@@ -213,17 +221,19 @@ class SqlEditions:
         )
         return list(rows.scalars())
 
-    async def _places(self, slug: str) -> tuple[list[Any], list[Any]]:
+    async def _places(self, slug: str, *, waitlist: bool = True) -> tuple[list[Any], list[Any]]:
         # Plain rows, not ORM objects: save() rewrites these tables with bulk statements.
         placements = PlacementRow.__table__
-        waitlist = WaitlistRow.__table__
         placed = (
             await self.session.execute(
                 select(placements).where(placements.c.edition == slug).order_by(placements.c.slot)
             )
         ).all()
+        if not waitlist:
+            return list(placed), []
+        table = WaitlistRow.__table__
         waiting = (
-            await self.session.execute(select(waitlist).where(waitlist.c.edition == slug).order_by(waitlist.c.position))
+            await self.session.execute(select(table).where(table.c.edition == slug).order_by(table.c.position))
         ).all()
         return list(placed), list(waiting)
 
@@ -248,7 +258,7 @@ class SqlEditions:
         await self._save_places(edition)
 
     async def _save_places(self, edition: Edition) -> None:
-        placed, waiting = self._read.get(edition.slug, (set(), []))
+        placed, read = self._read.get(edition.slug, (set(), []))
         wanted = {p.registration_id: p for p in edition.placements}
         gone = placed - set(wanted)
         if gone:
@@ -261,6 +271,12 @@ class SqlEditions:
                 insert(PlacementRow),
                 [{"edition": edition.slug, **{f: getattr(p, f) for f in PLACEMENT_FIELDS}} for p in new],
             )
+        if read is None:
+            # Read without its waitlist: whatever changed the waitlist did so itself (SqlWaitlist).
+            assert not edition.waitlist, "an edition read without its waitlist cannot save one"
+            self._read[edition.slug] = (set(wanted), None)
+            return
+        waiting = read
         after = [_entry(w) for w in edition.waitlist]
         if waiting != after:
             # Only the entries that left, joined or moved are written: a trio joining the end of a long waitlist
@@ -345,6 +361,14 @@ class SqlRegistrations:
             )
         ).scalars()
         return [_trio(r) for r in rows]
+
+    async def edition(self, registration_id: str) -> str | None:
+        """The edition of a registration scheduling has a copy of."""
+        return (
+            await self.session.execute(
+                select(RegistrationCopy.edition).where(RegistrationCopy.registration_id == registration_id)
+            )
+        ).scalar_one_or_none()
 
     async def of_edition(self, edition: str) -> set[str]:
         rows = await self.session.execute(

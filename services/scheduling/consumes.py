@@ -13,7 +13,10 @@ from shared.contract.registration import (
 from shared.contract.scheduling import (
     CloseRegistration,
     CompleteSession,
+    MoveOnWaitlist,
+    PlaceTrio,
     RecordAttendance,
+    ReopenRegistration,
     RescheduleSession,
     ScheduleEdition,
 )
@@ -24,6 +27,7 @@ from shared.messaging.wiring import Clock, Consumers, Dependencies, on, subscrib
 
 from . import handlers
 from .adapters import SqlEditions, SqlRegistrations
+from .waitlist import SqlWaitlist
 
 CONSUMES = (
     on(ScheduleEdition, handlers.schedule_edition),
@@ -31,6 +35,9 @@ CONSUMES = (
     on(RescheduleSession, handlers.reschedule_session),
     on(RecordAttendance, handlers.record_attendance),
     on(CompleteSession, handlers.complete_session),
+    on(PlaceTrio, handlers.place_trio),
+    on(MoveOnWaitlist, handlers.move_on_waitlist),
+    on(ReopenRegistration, handlers.reopen_registration),
     on(TrioRegistered, handlers.remember_registration),
     on(RegistrationApproved, handlers.registration_approved),
     on(RegistrationDeclined, handlers.registration_left),
@@ -45,7 +52,7 @@ def consumers(store: MessageStore, clock: Clock = utcnow, dead_letters: OwnDeadL
         CONSUMES,
         store,
         Dependencies(
-            per_transaction={"editions": SqlEditions, "registrations": SqlRegistrations},
+            per_transaction={"editions": SqlEditions, "registrations": SqlRegistrations, "waitlist": SqlWaitlist},
             fixed={"dead_letters": dead_letters or OwnDeadLetters(None, store.service)},
             clock=clock,
         ),

@@ -49,10 +49,11 @@ class Placement:
     priority: bool
     registered_at: datetime
     placed_at: datetime
+    hand_reason: str | None = None  # the organiser's reason when placed by hand (PlaceTrio)
 
     @property
     def reason(self) -> str:
-        return reason_text(self.priority, self.registered_at)
+        return self.hand_reason or reason_text(self.priority, self.registered_at)
 
 
 @dataclass
@@ -62,6 +63,9 @@ class WaitEntry:
     priority: bool
     registered_at: datetime
     since: datetime
+    # The organiser's reason when moved by hand (MoveOnWaitlist). Such a trio keeps the position it was given:
+    # trios admitted later are ranked among the others only (see Edition.admit).
+    hand_reason: str | None = None
 
     @property
     def rank(self) -> tuple[bool, datetime, str]:
@@ -69,7 +73,7 @@ class WaitEntry:
 
     @property
     def reason(self) -> str:
-        return reason_text(self.priority, self.registered_at)
+        return self.hand_reason or reason_text(self.priority, self.registered_at)
 
 
 def reason_text(priority: bool, registered_at: datetime) -> str:
@@ -82,6 +86,7 @@ def reason_text(priority: bool, registered_at: datetime) -> str:
 class Placed:
     registration_id: str
     via: Via
+    reason: str | None = None  # by hand only
 
 
 @dataclass(frozen=True)
@@ -89,6 +94,29 @@ class Waitlisted:
     registration_id: str
     position: int
     previous_position: int | None
+    reason: str | None = None  # by hand only
+
+
+@dataclass(frozen=True)
+class Shift:
+    """How a waitlist closes up or makes room: positions lo..hi (hi None: to the end) move by delta."""
+
+    lo: int
+    hi: int | None
+    delta: int
+
+
+def shift_for_leaving(position: int) -> Shift:
+    """A trio at `position` leaves: everyone behind it moves up one."""
+    return Shift(position + 1, None, -1)
+
+
+def shift_for_move(old: int, new: int) -> Shift:
+    """A trio moves from `old` to `new`: the trios in between make room (back one when it moves ahead)."""
+    return Shift(new, old - 1, 1) if new < old else Shift(old + 1, new, -1)
+
+
+Problem = tuple[str, str, str]  # (field, code, Dutch message), as in ErrorItem
 
 
 @dataclass(frozen=True)
@@ -115,6 +143,9 @@ class Edition:
     sessions: list[Session]
     allocated_at: datetime | None = None
     undersubscribed: bool | None = None
+    # While registration is closed early (CloseRegistration): the closing moment it was scheduled for, until
+    # which ReopenRegistration can open it again.
+    planned_closes_at: datetime | None = None
     placements: list[Placement] = field(default_factory=list)
     waitlist: list[WaitEntry] = field(default_factory=list)
 
@@ -151,12 +182,15 @@ class Edition:
         return registration_id in self.placed_ids or registration_id in self.waitlisted_ids
 
     def allocate(self, pool: list[Trio], now: datetime) -> list[Outcome]:
-        """The allocation at the deadline: the first max_trios in rank order placed, the rest waitlisted in order."""
-        ordered = sorted(pool, key=lambda t: rank(t.priority, t.registered_at, t.registration_id))
+        """The allocation at the deadline: the places left (all, unless an organiser placed trios by hand before
+        it) go to the first trios in rank order, the rest are waitlisted in that order."""
+        waiting = (t for t in pool if not self.holds(t.registration_id))
+        ordered = sorted(waiting, key=lambda t: rank(t.priority, t.registered_at, t.registration_id))
+        free = self.places_left
         outcomes: list[Outcome] = []
-        for trio in ordered[: self.max_trios]:
+        for trio in ordered[:free]:
             outcomes.append(self._place(trio.registration_id, "allocation", trio.priority, trio.registered_at, now))
-        for trio in ordered[self.max_trios :]:
+        for trio in ordered[free:]:
             self.waitlist.append(WaitEntry(trio.registration_id, 0, trio.priority, trio.registered_at, now))
         outcomes.extend(self._renumber({}))
         self.allocated_at = now
@@ -170,7 +204,13 @@ class Edition:
         if self.places_left > 0 and self.promotion_open(now):
             return [self._place(trio.registration_id, "direct", trio.priority, trio.registered_at, now)]
         before = self._positions()
-        self.waitlist.append(WaitEntry(trio.registration_id, 0, trio.priority, trio.registered_at, now))
+        entry = WaitEntry(trio.registration_id, 0, trio.priority, trio.registered_at, now)
+        # In rank order among the trios nobody moved by hand: just before the first of them that ranks after it.
+        index = next(
+            (i for i, w in enumerate(self.waitlist) if w.hand_reason is None and w.rank > entry.rank),
+            len(self.waitlist),
+        )
+        self.waitlist.insert(index, entry)
         return self._renumber(before)
 
     def release(self, registration_id: str, reason: str, now: datetime) -> list[Outcome]:
@@ -190,6 +230,61 @@ class Edition:
             return []
         return self._fill(now, self._positions())
 
+    def close_now(self, now: datetime) -> None:
+        """CloseRegistration: registration stops now, and the allocation moment comes now if it had not yet."""
+        self.planned_closes_at = self.registration_closes_at
+        self.registration_closes_at = now
+        self.registration_deadline = min(self.registration_deadline, now)
+
+    def reopen_problem(self, now: datetime) -> Problem | None:
+        if self.registration_open(now):
+            return ("edition", "not_closed", "De aanmelding voor deze editie is nog open.")
+        if self.planned_closes_at is None or self.planned_closes_at <= now:
+            return (
+                "edition",
+                "deadline_passed",
+                "De aanmeldtermijn van deze editie is voorbij; de aanmelding kan niet meer open.",
+            )
+        return None
+
+    def reopen(self) -> None:
+        """Open again until the closing moment as scheduled. An allocation the early close ran stands: trios
+        approved from now on are placed while places are left, and waitlisted after that."""
+        assert self.planned_closes_at is not None
+        self.registration_closes_at, self.planned_closes_at = self.planned_closes_at, None
+
+    def reopen_until(self, now: datetime) -> datetime | None:
+        """Until when ReopenRegistration would succeed; None when it would be refused."""
+        return None if self.reopen_problem(now) else self.planned_closes_at
+
+    def hand_placement_problem(self, now: datetime) -> Problem | None:
+        """Why an organiser cannot give a trio a place now. Unlike the automatic filling (which stops when the
+        first session starts), a place by hand can be given while any session is still to come."""
+        if all(s.starts_at <= now for s in self.sessions):
+            return (
+                "edition",
+                "sessions_over",
+                "Alle bijeenkomsten van deze editie zijn al begonnen; er valt geen plaats meer te geven.",
+            )
+        if len(self.placements) >= self.max_trios:
+            return (
+                "edition",
+                "edition_full",
+                f"Alle {self.max_trios} plaatsen van deze editie zijn bezet. Maak eerst een plaats vrij of verhoog "
+                "het maximum aantal trio's (dan krijgt de eerste op de wachtlijst de nieuwe plaats).",
+            )
+        return None
+
+    def place_by_hand(self, trio: Trio, via: Via, reason: str, now: datetime) -> Placed:
+        """Give a trio a place on an organiser's word (hand_placement_problem must be None). The caller takes it
+        off the waitlist, if it was there."""
+        placed = self._place(trio.registration_id, via, trio.priority, trio.registered_at, now)
+        self.placements[-1].hand_reason = reason
+        return Placed(placed.registration_id, placed.via, reason)
+
+    def placement(self, registration_id: str) -> Placement | None:
+        return next((p for p in self.placements if p.registration_id == registration_id), None)
+
     def _fill(self, now: datetime, before: dict[str, int]) -> list[Outcome]:
         outcomes: list[Outcome] = []
         while self.places_left > 0 and self.waitlist and self.promotion_open(now):
@@ -208,8 +303,8 @@ class Edition:
         return {w.registration_id: w.position for w in self.waitlist}
 
     def _renumber(self, before: dict[str, int]) -> list[Outcome]:
-        """Positions 1..n in rank order; every trio whose position is new or changed is announced."""
-        self.waitlist.sort(key=lambda w: w.rank)
+        """Positions 1..n in list order (rank order, but for trios moved by hand); every trio whose position is
+        new or changed is announced."""
         outcomes: list[Outcome] = []
         for position, entry in enumerate(self.waitlist, start=1):
             entry.position = position
@@ -254,3 +349,18 @@ def schedule_problems(
             )
         )
     return problems
+
+
+def sessions_moved_into_past(edition: Edition, sessions: list[Session], now: datetime) -> list[Problem]:
+    """An update of the edition may not put a session (a new one, or one whose time changes) in the past. A held
+    session that keeps its time is fine."""
+    problems: list[Problem] = []
+    for index, s in enumerate(sessions):
+        old = edition.session(s.number)
+        moved = old is None or (old.starts_at, old.ends_at) != (s.starts_at, s.ends_at)
+        if moved and s.starts_at <= now:
+            problems.append((f"sessions[{index}].starts_at", "session_in_past", SESSION_IN_PAST))
+    return problems
+
+
+SESSION_IN_PAST = "Een bijeenkomst kan niet naar een moment in het verleden worden verplaatst."

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -11,7 +12,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from shared.contract.scheduling import CloseRegistration
+from shared.contract import Command, ErrorItem
+from shared.contract.scheduling import CloseRegistration, MoveOnWaitlist, PlaceTrio, ReopenRegistration
 from shared.db import utcnow
 from shared.http import error_response, http_command, is_organizer, unauthorized
 from shared.jobs import Job, every
@@ -24,8 +26,28 @@ from . import handlers
 from .adapters import SqlEditions, SqlRegistrations
 from .calendar import edition_calendar
 from .domain import Edition, rank, reason_text
+from .queries import DEFAULT_LIMIT, MAX_LIMIT, MAX_OFFSET, STATUSES, SqlTrioList, session_view
 
 log = structlog.get_logger()
+
+# The HTTP status of a refused command, by its (first) error's code: what does not exist 404, what conflicts with
+# the edition's state 409, anything else (bad input) 422. The console answers its own API the same way.
+REFUSAL_STATUS = {
+    "unknown_edition": 404,
+    "unknown_session": 404,
+    "unknown_registration": 404,
+    "edition_closed": 409,
+    "already_allocated": 409,
+    "capacity_below_placed": 409,
+    "already_completed": 409,
+    "not_started": 409,
+    "edition_full": 409,
+    "sessions_over": 409,
+    "already_placed": 409,
+    "not_waitlisted": 409,
+    "not_closed": 409,
+    "deadline_passed": 409,
+}
 
 
 # The registration deadline
@@ -74,11 +96,15 @@ def public_edition(edition: Edition, now: datetime) -> dict[str, Any]:
         "venue": edition.venue,
         "capacity": {"min_trios": edition.min_trios, "max_trios": edition.max_trios},
         "places_left": edition.places_left,
+        "placed": len(edition.placements),
         "waitlisted": len(edition.waitlist),
         "allocated": edition.allocated_at is not None,
         "registration_open": edition.registration_open(now),
         "registration_deadline": edition.registration_deadline.isoformat(),
         "registration_closes_at": edition.registration_closes_at.isoformat(),
+        # Closed early and ReopenRegistration still possible: until when; null otherwise.
+        "registration_reopen_until": _iso(edition.reopen_until(now)),
+        "table_size": edition.table_size,
         "fee": edition.fee,
         "priority_size_classes": edition.priority_size_classes,
         "calendar_url": f"/editions/{edition.slug}/calendar.ics",
@@ -91,10 +117,16 @@ def public_edition(edition: Edition, now: datetime) -> dict[str, Any]:
                 "ends_at": s.ends_at.isoformat(),
                 "sequence": s.sequence,
                 "completed": s.completed_at is not None,
+                "completed_at": _iso(s.completed_at),
+                "present_trios": len(s.present),
             }
             for s in edition.sessions
         ],
     }
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment else None
 
 
 async def allocation_view(edition: Edition, registrations: SqlRegistrations) -> dict[str, Any]:
@@ -171,6 +203,30 @@ def unknown_edition() -> JSONResponse:
     )
 
 
+def unknown_session() -> JSONResponse:
+    message = "Deze editie heeft geen bijeenkomst met dit nummer."
+    return error_response([ErrorItem(field="number", code="unknown_session", message=message)], 404)
+
+
+def trio_page_query(params: Any) -> tuple[tuple[str, ...], int, int] | list[ErrorItem]:
+    """`?status=placed,waitlisted,approved&limit=100&offset=0` (each optional), or what is wrong with it."""
+    errors = []
+    statuses = tuple(s for s in params.get("status", ",".join(STATUSES)).split(",") if s)
+    if not statuses or set(statuses) - set(STATUSES):
+        errors.append(
+            ErrorItem(field="status", code="invalid_parameter", message="Kies uit placed, waitlisted en approved.")
+        )
+    numbers = {}
+    for name, default, lowest, top in (("limit", DEFAULT_LIMIT, 1, MAX_LIMIT), ("offset", 0, 0, MAX_OFFSET)):
+        raw = params.get(name, str(default))
+        if not raw.isdigit() or not lowest <= int(raw) <= top:
+            message = f"Geef een geheel getal van {lowest} tot en met {top}."
+            errors.append(ErrorItem(field=name, code="invalid_parameter", message=message))
+        else:
+            numbers[name] = int(raw)
+    return errors or (statuses, numbers["limit"], numbers["offset"])
+
+
 def routes(store: MessageStore, consumers: Consumers, organizer_token: str, clock: Clock = utcnow) -> list[Route]:
     async def list_editions(_: Request) -> JSONResponse:
         async with store.db.sessions() as session:
@@ -205,23 +261,98 @@ def routes(store: MessageStore, consumers: Consumers, organizer_token: str, cloc
             headers={"Content-Disposition": f'inline; filename="{edition.slug}.ics"'},
         )
 
-    async def close_registration(request: Request) -> JSONResponse:
-        """The organiser closes registration now; places are allocated then if the deadline had not come yet."""
+    async def list_trios(request: Request) -> JSONResponse:
         if not is_organizer(request, organizer_token):
             return unauthorized()
-        msg = http_command(request, CloseRegistration, json.dumps({"edition": request.path_params["slug"]}).encode())
-        if not isinstance(msg, Incoming):
-            return msg
-        reply = await consumers.command(CloseRegistration, msg)
-        if reply.status == "rejected":
-            status = 404 if reply.errors and reply.errors[0].code == "unknown_edition" else 409
-            return error_response(reply.errors, status)
-        return JSONResponse({"status": "accepted", **reply.ids})
+        query = trio_page_query(request.query_params)
+        if isinstance(query, list):
+            return error_response(query)
+        statuses, limit, offset = query
+        slug = request.path_params["slug"]
+        async with store.db.sessions() as session:
+            edition = await SqlEditions(session).get(slug, waitlist=False)
+            if edition is None:
+                return unknown_edition()
+            trios = SqlTrioList(session)
+            counts = await trios.counts(slug)
+            page, total = await trios.page(slug, statuses, limit, offset)
+        return JSONResponse(
+            {
+                "edition": slug,
+                "capacity": {"min_trios": edition.min_trios, "max_trios": edition.max_trios},
+                "places_left": edition.places_left,
+                "counts": counts,
+                "trios": page,
+                "offset": offset,
+                "limit": limit,
+                "next_offset": offset + len(page) if offset + len(page) < total else None,
+            }
+        )
 
+    async def show_session(request: Request) -> JSONResponse:
+        if not is_organizer(request, organizer_token):
+            return unauthorized()
+        raw = request.path_params["number"]
+        number = int(raw) if raw.isdigit() else 0
+        async with store.db.sessions() as session:
+            edition = await SqlEditions(session).get(request.path_params["slug"], waitlist=False)
+            if edition is None:
+                return unknown_edition()
+            held = edition.session(number)
+            if held is None:
+                return unknown_session()
+            municipalities = await SqlRegistrations(session).municipalities(held.present)
+        return JSONResponse(session_view(edition, number, municipalities, clock()))
+
+    def organiser_command(
+        command: type[Command], fields: Callable[[Request, dict[str, Any]], dict[str, Any]]
+    ) -> Callable[[Request], Any]:
+        """A command over HTTP for organisers: the path and the (optional) JSON object body give its `fields`."""
+
+        async def endpoint(request: Request) -> JSONResponse:
+            if not is_organizer(request, organizer_token):
+                return unauthorized()
+            raw = await request.body()
+            try:
+                given = json.loads(raw) if raw.strip() else {}
+            except (UnicodeDecodeError, ValueError, RecursionError):
+                given = None
+            if not isinstance(given, dict):
+                message = "Het verzoek moet leeg zijn of een JSON-object."
+                return error_response([ErrorItem(field="", code="invalid_json", message=message)])
+            body = {"edition": request.path_params["slug"], **fields(request, given)}
+            msg = http_command(request, command, json.dumps(body).encode())
+            if not isinstance(msg, Incoming):
+                return msg
+            reply = await consumers.command(command, msg)
+            if reply.status == "rejected":
+                status = REFUSAL_STATUS.get(reply.errors[0].code, 422) if reply.errors else 422
+                return error_response(reply.errors, status)
+            return JSONResponse({"status": "accepted", **reply.ids})
+
+        return endpoint
+
+    def on_trio(*names: str) -> Callable[[Request, dict[str, Any]], dict[str, Any]]:
+        def fields(request: Request, given: dict[str, Any]) -> dict[str, Any]:
+            chosen = {name: given[name] for name in names if name in given}
+            return {"registration_id": request.path_params["registration_id"], **chosen}
+
+        return fields
+
+    def nothing(_: Request, __: dict[str, Any]) -> dict[str, Any]:
+        return {}
+
+    trio = "/api/editions/{slug}/trios/{registration_id}"
     return [
         Route("/api/editions", list_editions),
         Route("/api/editions/{slug}", show_edition),
         Route("/api/editions/{slug}/allocation", show_allocation),
-        Route("/api/editions/{slug}/close", close_registration, methods=["POST"]),
+        Route("/api/editions/{slug}/trios", list_trios),
+        Route("/api/editions/{slug}/sessions/{number}", show_session),
+        # The organiser closes registration now; places are allocated then if the deadline had not come yet.
+        Route("/api/editions/{slug}/close", organiser_command(CloseRegistration, nothing), methods=["POST"]),
+        Route("/api/editions/{slug}/reopen", organiser_command(ReopenRegistration, nothing), methods=["POST"]),
+        Route(f"{trio}/place", organiser_command(PlaceTrio, on_trio("reason")), methods=["POST"]),
+        Route(f"{trio}/move", organiser_command(MoveOnWaitlist, on_trio("position", "reason")), methods=["POST"]),
         Route("/editions/{slug}/calendar.ics", calendar),
     ]

@@ -100,6 +100,39 @@ class CompleteSession(Command):
     notes: SessionNotes
 
 
+class PlaceTrio(Command):
+    """An organiser gives a trio a place by hand: one from the waitlist, or one approved and not placed yet."""
+
+    routing_key = "scheduling.PlaceTrio"
+
+    edition: str
+    registration_id: str
+    reason: str = Field(
+        min_length=1, max_length=2000, description="Why, in the organiser's words; kept and shown to organisers."
+    )
+
+
+class MoveOnWaitlist(Command):
+    """An organiser moves a waitlisted trio to another position; the trios in between shift by one."""
+
+    routing_key = "scheduling.MoveOnWaitlist"
+
+    edition: str
+    registration_id: str
+    position: int = Field(ge=1, description="The new position, 1 is next in line; at most the waitlist's length.")
+    reason: str = Field(
+        min_length=1, max_length=2000, description="Why, in the organiser's words; kept and shown to organisers."
+    )
+
+
+class ReopenRegistration(Command):
+    """Undo an early CloseRegistration: registration opens again until the closing moment it was scheduled for."""
+
+    routing_key = "scheduling.ReopenRegistration"
+
+    edition: str
+
+
 # Events
 
 
@@ -126,6 +159,9 @@ class TrioPlaced(EventData):
     registration_id: str
     edition: str
     via: Literal["allocation", "direct", "waitlist"]
+    reason: str | None = Field(
+        default=None, description="The organiser's reason when the trio was placed by hand (PlaceTrio); else null."
+    )
 
 
 class TrioWaitlisted(EventData):
@@ -136,6 +172,10 @@ class TrioWaitlisted(EventData):
     position: int = Field(description="Position on the waitlist, 1 is next in line.")
     previous_position: int | None = Field(
         default=None, description="The position before this change; null when the trio was just waitlisted."
+    )
+    reason: str | None = Field(
+        default=None,
+        description="The organiser's reason when this trio was moved by hand (MoveOnWaitlist); null for the others.",
     )
 
 
@@ -203,6 +243,15 @@ class SessionCompleted(EventData):
     starts_at: AwareDatetime
     attendance: Attendance
     notes: SessionNotes
+
+
+class RegistrationReopened(EventData):
+    """Registration that was closed early is open again (ReopenRegistration); EditionScheduled carries it too."""
+
+    routing_key = "scheduling.RegistrationReopened"
+
+    edition: str
+    registration_closes_at: AwareDatetime = Field(description="When registration closes now: as first scheduled.")
 
 
 class SchedulingCommandRejected(CommandRejected):

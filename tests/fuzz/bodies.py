@@ -63,6 +63,14 @@ def valid_body(routing_key: str, targets: Targets = Targets(), pick: int = 0) ->
         },
         "scheduling.RecordAttendance": lambda: {"edition": held, "session_number": 1, "present": [rid]},
         "scheduling.CompleteSession": lambda: {"edition": held, "session_number": 1, "notes": factories.notes()},
+        "scheduling.PlaceTrio": lambda: {"edition": held, "registration_id": rid, "reason": "Sterke casus."},
+        "scheduling.MoveOnWaitlist": lambda: {
+            "edition": held,
+            "registration_id": rid,
+            "position": 1,
+            "reason": "Afspraak met de wethouder.",
+        },
+        "scheduling.ReopenRegistration": lambda: {"edition": held},
         "reporting.RetractReport": lambda: {"edition": held, "session_number": 1},
     }
     missing = set(COMMANDS) - set(bodies)

@@ -51,7 +51,7 @@ class FakeEditions:
     def __init__(self) -> None:
         self.rows: dict[str, Edition] = {}
 
-    async def get(self, slug: str, *, for_update: bool = False) -> Edition | None:
+    async def get(self, slug: str, *, for_update: bool = False, waitlist: bool = True) -> Edition | None:
         return copy.deepcopy(self.rows.get(slug))
 
     async def lock(self, slug: str) -> bool:
@@ -324,6 +324,49 @@ async def test_capacity_cannot_drop_below_the_trios_already_placed() -> None:
     with pytest.raises(CommandRefused) as refused:
         await world.schedule(smaller, now=world.deadline + timedelta(hours=1))
     assert [(e.field, e.code) for e in refused.value.errors] == [("capacity.max_trios", "capacity_below_placed")]
+
+
+async def test_an_edition_update_cannot_move_a_session_into_the_past() -> None:
+    world = World()
+    await world.schedule()
+    sessions = [s.model_copy() for s in world.command.sessions]
+    sessions[0] = sessions[0].model_copy(
+        update={"starts_at": NOW - timedelta(hours=1), "ends_at": NOW + timedelta(hours=3)}
+    )
+    earlier = world.command.model_copy(update={"sessions": sessions, "registration_deadline": NOW - timedelta(days=1)})
+    with pytest.raises(CommandRefused) as refused:
+        await world.schedule(earlier, now=NOW)
+    assert ("sessions[0].starts_at", "session_in_past") in [(e.field, e.code) for e in refused.value.errors]
+    assert world.edition.sessions[0].starts_at == world.command.sessions[0].starts_at  # nothing changed
+
+
+async def test_a_held_session_keeping_its_time_does_not_stop_an_update_of_the_edition() -> None:
+    # Registration open until after the first session: the edition may still change, the held session stays.
+    world = World()
+    late_close = world.command.sessions[1].starts_at - timedelta(days=1)
+    await world.schedule(world.command.model_copy(update={"registration_closes_at": late_close}))
+    after_first = world.first_start + timedelta(days=1)
+    renamed = world.command.model_copy(update={"title": "Nieuwe titel", "registration_closes_at": late_close})
+    await world.schedule(renamed, now=after_first)
+    assert world.edition.title == "Nieuwe titel"
+
+
+async def test_a_session_cannot_be_rescheduled_into_the_past() -> None:
+    world = World()
+    await world.schedule()
+    with pytest.raises(CommandRefused) as refused:
+        await handlers.reschedule_session(
+            RescheduleSession(
+                edition=world.slug,
+                session_number=2,
+                starts_at=NOW - timedelta(days=1),
+                ends_at=NOW - timedelta(days=1) + timedelta(hours=4),
+            ),
+            editions=world.editions,
+            emit=world.emitted.append,
+            now=NOW,
+        )
+    assert [(e.field, e.code) for e in refused.value.errors] == [("starts_at", "session_in_past")]
 
 
 # Allocation

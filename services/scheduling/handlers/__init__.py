@@ -4,6 +4,7 @@ Every use case that touches places locks the edition first (`editions.get(..., f
 competing replicas change one edition's places, waitlist and seating strictly one after the other.
 """
 
+from .by_hand import move_on_waitlist, place_trio
 from .editions import schedule_edition
 from .events import edition_scheduled, session_rescheduled
 from .placement import (
@@ -12,22 +13,27 @@ from .placement import (
     registration_approved,
     registration_left,
     remember_registration,
+    reopen_registration,
 )
-from .ports import Editions, Emit, Registrations
+from .ports import Editions, Emit, Registrations, Waitlist
 from .sessions import complete_session, record_attendance, reschedule_session
 
 __all__ = [
     "Editions",
     "Emit",
     "Registrations",
+    "Waitlist",
     "allocate_if_due",
     "close_registration",
     "complete_session",
     "edition_scheduled",
+    "move_on_waitlist",
+    "place_trio",
     "record_attendance",
     "registration_approved",
     "registration_left",
     "remember_registration",
+    "reopen_registration",
     "reschedule_session",
     "schedule_edition",
     "session_rescheduled",

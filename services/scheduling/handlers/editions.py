@@ -8,7 +8,7 @@ from shared.contract import ErrorItem
 from shared.contract.scheduling import ScheduleEdition
 from shared.messaging.messages import CommandRefused, refuse
 
-from ..domain import Edition, Session, schedule_problems
+from ..domain import Edition, Session, schedule_problems, sessions_moved_into_past
 from .events import edition_scheduled, session_rescheduled
 from .placement import apply_outcomes
 from .ports import Editions, Emit, Registrations
@@ -30,7 +30,7 @@ async def schedule_edition(
         sessions, cmd.capacity.min_trios, cmd.capacity.max_trios, closes_at, cmd.registration_deadline
     )
     if existing is not None:
-        problems += _update_problems(existing, cmd)
+        problems += _update_problems(existing, cmd) + sessions_moved_into_past(existing, sessions, now)
     if problems:
         raise CommandRefused([ErrorItem(field=f, code=c, message=m) for f, c, m in problems])
     if existing is None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from shared.contract.scheduling import (
     Capacity,
     EditionFee,
@@ -48,10 +50,17 @@ def session_rescheduled(edition: Edition, old: Session, new: Session) -> Session
     )
 
 
-def emit_outcomes(edition: Edition, outcomes: list[Outcome], emit: Emit) -> None:
+def emit_outcomes(edition: Edition, outcomes: Sequence[Outcome], emit: Emit) -> None:
     for outcome in outcomes:
         if isinstance(outcome, Placed):
-            emit(TrioPlaced(registration_id=outcome.registration_id, edition=edition.slug, via=outcome.via))
+            emit(
+                TrioPlaced(
+                    registration_id=outcome.registration_id,
+                    edition=edition.slug,
+                    via=outcome.via,
+                    reason=outcome.reason,
+                )
+            )
         elif isinstance(outcome, Waitlisted):
             emit(
                 TrioWaitlisted(
@@ -59,6 +68,7 @@ def emit_outcomes(edition: Edition, outcomes: list[Outcome], emit: Emit) -> None
                     edition=edition.slug,
                     position=outcome.position,
                     previous_position=outcome.previous_position,
+                    reason=outcome.reason,
                 )
             )
         elif isinstance(outcome, Released):

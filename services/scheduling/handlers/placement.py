@@ -14,7 +14,14 @@ from shared.contract.registration import (
     RegistrationDeclined,
     TrioRegistered,
 )
-from shared.contract.scheduling import CloseRegistration, RegistrationClosed, SeatingPlanned, Table
+from shared.contract.scheduling import (
+    CloseRegistration,
+    RegistrationClosed,
+    RegistrationReopened,
+    ReopenRegistration,
+    SeatingPlanned,
+    Table,
+)
 from shared.messaging.messages import refuse
 
 from ..domain import Edition, Outcome, Placed, Released, Trio
@@ -32,14 +39,29 @@ async def close_registration(
     edition = await edition_of(editions, cmd.edition)
     if not edition.registration_open(now):
         raise refuse("edition", "edition_closed", "De aanmelding voor deze editie is al gesloten.")
-    edition.registration_closes_at = now
-    edition.registration_deadline = min(edition.registration_deadline, now)
+    edition.close_now(now)
     # Registration keeps a copy of the edition: this is how it learns to refuse new trios.
     emit(edition_scheduled(edition))
     if edition.allocated_at is None:
         await _allocate(edition, registrations=registrations, emit=emit, now=now)
     await editions.save(edition)
     return {"edition": edition.slug}
+
+
+async def reopen_registration(
+    cmd: ReopenRegistration, *, editions: Editions, emit: Emit, now: datetime
+) -> dict[str, str]:
+    """Open registration again after an early close, until the closing moment it was scheduled for."""
+    edition = await edition_of(editions, cmd.edition, waitlist=False)
+    problem = edition.reopen_problem(now)
+    if problem is not None:
+        raise refuse(*problem)
+    edition.reopen()
+    await editions.save(edition)
+    # Registration (and every other copy of the edition) learns from this that the form may offer it again.
+    emit(edition_scheduled(edition))
+    emit(RegistrationReopened(edition=edition.slug, registration_closes_at=edition.registration_closes_at))
+    return {"edition": edition.slug, "registration_closes_at": edition.registration_closes_at.isoformat()}
 
 
 async def allocate_if_due(

@@ -9,7 +9,7 @@ from typing import Protocol
 from shared.contract import EventData
 from shared.messaging.messages import refuse
 
-from ..domain import Edition, Session, Trio
+from ..domain import Edition, Session, Trio, WaitEntry, Waitlisted
 
 Emit = Callable[[EventData], object]
 
@@ -17,7 +17,9 @@ APPROVED, DECLINED, CANCELLED = "approved", "declined", "cancelled"
 
 
 class Editions(Protocol):
-    async def get(self, slug: str, *, for_update: bool = False) -> Edition | None: ...
+    async def get(self, slug: str, *, for_update: bool = False, waitlist: bool = True) -> Edition | None:
+        """With waitlist=False the edition's waitlist is not read (left empty) and save() leaves it alone."""
+        ...
 
     async def lock(self, slug: str) -> bool:
         """Take the edition's lock, as get(for_update=True) does, without loading it; False when it is unknown."""
@@ -35,12 +37,22 @@ class Registrations(Protocol):
     async def status(self, registration_id: str) -> str | None: ...
     async def set_status(self, registration_id: str, edition: str, status: str, at: datetime) -> None: ...
     async def pool(self, edition: str) -> list[Trio]: ...
+    async def edition(self, registration_id: str) -> str | None: ...
     async def of_edition(self, edition: str) -> set[str]: ...
     async def municipalities(self, registration_ids: list[str]) -> dict[str, str]: ...
 
 
-async def edition_of(editions: Editions, slug: str) -> Edition:
-    edition = await editions.get(slug, for_update=True)
+class Waitlist(Protocol):
+    """One edition's waitlist changed in place (set-based), for the organisers' moves by hand."""
+
+    async def entry(self, edition: str, registration_id: str) -> WaitEntry | None: ...
+    async def length(self, edition: str) -> int: ...
+    async def leave(self, edition: str, entry: WaitEntry) -> list[Waitlisted]: ...
+    async def move(self, edition: str, entry: WaitEntry, position: int, reason: str) -> list[Waitlisted]: ...
+
+
+async def edition_of(editions: Editions, slug: str, *, waitlist: bool = True) -> Edition:
+    edition = await editions.get(slug, for_update=True, waitlist=waitlist)
     if edition is None:
         raise refuse("edition", "unknown_edition", "Deze editie bestaat niet.")
     return edition

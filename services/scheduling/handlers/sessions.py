@@ -16,7 +16,7 @@ from shared.contract.scheduling import (
 )
 from shared.messaging.messages import CommandRefused, refuse
 
-from ..domain import Session
+from ..domain import SESSION_IN_PAST, Session
 from .events import session_rescheduled
 from .ports import Editions, Emit, Registrations, edition_of, session_of
 
@@ -31,6 +31,8 @@ async def reschedule_session(
     if session.completed_at is not None:
         raise refuse("session_number", "already_completed", "Deze bijeenkomst is al afgerond.")
     problems = []
+    if cmd.starts_at <= now and (cmd.starts_at, cmd.ends_at) != (session.starts_at, session.ends_at):
+        problems.append(("starts_at", "session_in_past", SESSION_IN_PAST))
     if cmd.ends_at <= cmd.starts_at:
         problems.append(("ends_at", "session_ends_before_start", "De bijeenkomst eindigt voordat ze begint."))
     if session.number == 1 and cmd.starts_at < edition.registration_deadline:

@@ -1,0 +1,70 @@
+"""The waitlist changed by organisers' hands, with set-based statements: one trio leaving or moving renumbers the
+trios behind it in two UPDATEs, whatever the waitlist's length, instead of loading and rewriting the list.
+
+Positions are unique per edition (uq_waitlist_edition_position) and both PostgreSQL and SQLite check that
+constraint row by row during an UPDATE, so `position = position - 1` could collide midway. The rows that move are
+therefore first turned negative (still unique) and then given their new positions; the trio that moves itself
+waits at position 0 in between. The edition's row lock (taken by the handler) keeps every other writer out.
+"""
+
+from __future__ import annotations
+
+from typing import cast
+
+from sqlalchemy import Table, delete, func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from .adapters import WAIT_FIELDS, WaitlistRow
+from .domain import Shift, WaitEntry, Waitlisted, shift_for_leaving, shift_for_move
+
+TABLE = cast(Table, WaitlistRow.__table__)
+PARKED = 0  # no trio ever holds position 0: the moving trio's place while the others make room
+
+
+class SqlWaitlist:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def entry(self, edition: str, registration_id: str) -> WaitEntry | None:
+        row = (
+            await self.session.execute(
+                select(TABLE).where(TABLE.c.edition == edition, TABLE.c.registration_id == registration_id)
+            )
+        ).one_or_none()
+        return WaitEntry(**{f: getattr(row, f) for f in WAIT_FIELDS}) if row else None
+
+    async def length(self, edition: str) -> int:
+        # Positions are 1..n without gaps, so the last one is the length: one step down the unique index.
+        last = select(func.max(TABLE.c.position)).where(TABLE.c.edition == edition)
+        return (await self.session.execute(last)).scalar_one() or 0
+
+    async def leave(self, edition: str, entry: WaitEntry) -> list[Waitlisted]:
+        """Take the trio off the waitlist; the trios behind it move up one (their moves are returned)."""
+        await self.session.execute(
+            delete(TABLE).where(TABLE.c.edition == edition, TABLE.c.registration_id == entry.registration_id)
+        )
+        return await self._shift(edition, shift_for_leaving(entry.position))
+
+    async def move(self, edition: str, entry: WaitEntry, position: int, reason: str) -> list[Waitlisted]:
+        """Move the trio to `position`; the moved trio first, then every trio that made room, in position order."""
+        mine = (TABLE.c.edition == edition) & (TABLE.c.registration_id == entry.registration_id)
+        await self.session.execute(update(TABLE).where(mine).values(position=PARKED))
+        others = await self._shift(edition, shift_for_move(entry.position, position))
+        await self.session.execute(update(TABLE).where(mine).values(position=position, hand_reason=reason))
+        return [Waitlisted(entry.registration_id, position, entry.position, reason), *others]
+
+    async def _shift(self, edition: str, shift: Shift) -> list[Waitlisted]:
+        moving = (TABLE.c.edition == edition) & (TABLE.c.position >= shift.lo)
+        if shift.hi is not None:
+            moving &= TABLE.c.position <= shift.hi
+        await self.session.execute(update(TABLE).where(moving).values(position=-TABLE.c.position))
+        moved = await self.session.execute(
+            update(TABLE)
+            .where(TABLE.c.edition == edition, TABLE.c.position < 0)
+            .values(position=shift.delta - TABLE.c.position)
+            .returning(TABLE.c.registration_id, TABLE.c.position)
+        )
+        return sorted(
+            (Waitlisted(rid, position, position - shift.delta) for rid, position in moved.all()),
+            key=lambda w: w.position,
+        )
