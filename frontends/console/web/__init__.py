@@ -30,6 +30,7 @@ from ..store import open_store
 from .access import Console, Forbidden, NotSignedIn, forbidden, not_signed_in, require, service_unavailable
 from .audit_api import OPERATIONS as AUDIT
 from .editions_api import OPERATIONS as EDITIONS
+from .navigation import navigation_routes
 from .openapi import Operation, api_routes
 from .pages import page_routes
 from .sessions import Csrf, Sessions, secure_cookies
@@ -78,7 +79,12 @@ def app(
         bucket = TokenBucket(settings.werkplaatsen_rate_limit_per_minute, settings.werkplaatsen_rate_limit_burst)
         middleware.append(Middleware(RateLimit, bucket=bucket, limited=RATE_LIMITED))
     application = Starlette(
-        routes=[Mount("/console", routes=[*page_routes(), *api_routes(OPERATIONS)])],
+        routes=[
+            Mount(
+                "/console",
+                routes=[*page_routes(), *navigation_routes(), *api_routes(OPERATIONS)],
+            )
+        ],
         middleware=middleware,
         exception_handlers={NotSignedIn: not_signed_in, Forbidden: forbidden, ServiceUnavailable: service_unavailable},
         lifespan=lifespan,
