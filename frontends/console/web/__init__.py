@@ -30,14 +30,16 @@ from ..store import open_store
 from .access import Console, Forbidden, NotSignedIn, forbidden, not_signed_in, require, service_unavailable
 from .audit_api import OPERATIONS as AUDIT
 from .editions_api import OPERATIONS as EDITIONS
+from .editions_pages import editions_page_routes
 from .navigation import navigation_routes
 from .openapi import Operation, api_routes
+from .overview import OPERATIONS as OVERVIEW
 from .pages import page_routes
 from .sessions import Csrf, Sessions, secure_cookies
 
 __all__ = ["OPERATIONS", "app", "require"]
 
-OPERATIONS: tuple[Operation, ...] = (*EDITIONS, *AUDIT)
+OPERATIONS: tuple[Operation, ...] = (*EDITIONS, *OVERVIEW, *AUDIT)
 
 # Guessing a password across many accounts (each account's own lockout stops guessing one) or an invitation link.
 RATE_LIMITED = ((frozenset({"POST"}), re.compile(r"/console/login")), (None, re.compile(r"/console/invitation/[^/]*")))
@@ -82,7 +84,7 @@ def app(
         routes=[
             Mount(
                 "/console",
-                routes=[*page_routes(), *navigation_routes(), *api_routes(OPERATIONS)],
+                routes=[*page_routes(), *navigation_routes(), *editions_page_routes(), *api_routes(OPERATIONS)],
             )
         ],
         middleware=middleware,
