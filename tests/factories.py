@@ -18,10 +18,10 @@ def open_edition(slug: str | None = None, **changes: Any) -> dict[str, Any]:
     return body
 
 
-def held_edition(slug: str | None = None) -> dict[str, Any]:
+def held_edition(slug: str | None = None, **changes: Any) -> dict[str, Any]:
     """An edition whose first session took place yesterday (its notes can be entered)."""
     now = utcnow()
-    body = open_edition(slug)
+    body = open_edition(slug, **changes)
 
     def at(days: float, hours: int) -> str:
         return (now + timedelta(days=days, hours=hours)).isoformat()

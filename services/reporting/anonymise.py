@@ -28,6 +28,10 @@ Which word sequences of a name are hashed ("Anna de Vries"):
 A municipality whose trio did not consent to being named is replaced by its description ("een middelgrote
 gemeente in Gelderland") wherever its name is written with a capital; a preceding "gemeente" or "de
 gemeente" goes with it. The case's neighbourhood of such a trio is replaced by "een wijk" the same way.
+
+`Anonymiser.segments` says where it changed a text and why (segments.py: email, phone, name, municipality,
+neighbourhood; attribution from the stored marks); `clean` is the text of those segments, so an organiser's
+preview highlights exactly what differs in the published text.
 """
 
 from __future__ import annotations
@@ -41,7 +45,8 @@ from dataclasses import dataclass, field
 from itertools import pairwise
 from typing import Literal
 
-from .domain import REMOVED, scrub
+from .contacts import REMOVED, scrubbed
+from .segments import Change, Kind, Segment, changed, joined
 
 NameKind = Literal["always", "capitalised"]
 
@@ -168,6 +173,7 @@ class Replacement:
     words: tuple[str, ...]
     description: str
     takes_prefix: bool = False  # "de gemeente X" -> the description, not "de gemeente een ... gemeente"
+    kind: Kind = "neighbourhood"
 
 
 @dataclass(frozen=True)
@@ -193,9 +199,17 @@ class Anonymiser:
         self._longest = max(MAX_NAME_WORDS, longest)
 
     def clean(self, text: str) -> str:
-        text = scrub(text)
+        return joined(self.segments([Segment(text)]))
+
+    def segments(self, pieces: list[Segment]) -> list[Segment]:
+        """The text of the pieces as it will be published, in pieces as written and pieces changed (with why).
+        Pieces changed before (a stored text's marks) stay marked."""
+        pieces = scrubbed(pieces)
+        return changed(pieces, self._changes(joined(pieces)))
+
+    def _changes(self, text: str) -> list[Change]:
         words = [_Word(m.start(), m.end(), fold(m.group()), m.group()[0].isupper()) for m in WORD.finditer(text)]
-        out: list[str] = []
+        changes: list[Change] = []
         position = 0
         i = 0
         while i < len(words):
@@ -209,12 +223,13 @@ class Anonymiser:
                 prefix = MUNICIPALITY_PREFIX.search(text, position, start)
                 if prefix is not None:
                     start = prefix.start()
-            out.append(text[position:start])
-            out.append(_description(replacement, text, start) if isinstance(replacement, Replacement) else REMOVED)
             position = words[i + length - 1].end
+            if isinstance(replacement, Replacement):
+                changes.append(Change(start, position, _description(replacement, text, start), replacement.kind))
+            else:
+                changes.append(Change(start, position, REMOVED, "name"))
             i += length
-        out.append(text[position:])
-        return "".join(out)
+        return changes
 
     def _match(self, text: str, words: list[_Word], i: int) -> tuple[int, Replacement | str] | None:
         """The longest run of words from i that is a known name or place, if any."""
@@ -249,7 +264,7 @@ def municipality_replacement(name: str, description: str) -> list[Replacement]:
     """`Bergen (NH)` is also written `Bergen`; both give way to the description."""
     forms = {name, PARENTHESISED.sub(" ", name).strip()}
     return [
-        Replacement(tuple(normalised_words(form)), description, takes_prefix=True)
+        Replacement(tuple(normalised_words(form)), description, takes_prefix=True, kind="municipality")
         for form in forms
         if normalised_words(form)
     ]

@@ -12,7 +12,7 @@ from shared.messaging.processing import MessageStore
 from shared.runtime import Service, Transport
 from shared.settings import Settings
 
-from . import consumes, dashboard, entrypoints, overview_api
+from . import api, consumes, dashboard, entrypoints, overview_api
 from .adapters import Inbox, Outbox
 from .anonymise import NameKey
 
@@ -38,6 +38,9 @@ def build(settings: Settings, transport: Transport) -> Service:
         ),
         routes=[
             *entrypoints.routes(store, key=key, public_url=settings.public_url),
+            *api.routes(
+                store, key=key, organizer_token=settings.werkplaatsen_organizer_token, public_url=settings.public_url
+            ),
             *overview_api.routes(store, organizer_token=settings.werkplaatsen_organizer_token),
             *dashboard.routes(
                 store,

@@ -16,7 +16,7 @@ from shared.contract.registration import (
     RegistrationDeclined,
     TrioRegistered,
 )
-from shared.contract.reporting import RetractReport
+from shared.contract.reporting import PublishReport, RetractReport, ReviseReport
 from shared.contract.scheduling import (
     AttendanceRecorded,
     EditionScheduled,
@@ -50,8 +50,10 @@ from .anonymise import NameKey
 source = handlers.remember_source
 
 CONSUMES = (
+    on(PublishReport, handlers.publish_report),
+    on(ReviseReport, handlers.revise_report),
     on(RetractReport, handlers.retract_report),
-    on(SessionCompleted, handlers.publish_session_report),
+    on(SessionCompleted, handlers.keep_session_report),
     on(EditionScheduled, handlers.remember_edition),
     on(TrioRegistered, source, handlers.remember_trio),
     on(ApprovalRequested, source, handlers.remember_approver),

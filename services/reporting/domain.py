@@ -1,9 +1,8 @@
-"""Reporting rules: what a public report holds, reporting's copy of the trios, contact details out of free text,
-and how dates and numbers read in Dutch. Pure: no I/O."""
+"""Reporting rules: what a report holds, reporting's copy of the trios, and how dates and numbers read in Dutch
+(contact details out of free text: contacts.py). Pure: no I/O."""
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
@@ -14,42 +13,8 @@ from shared import placement as placement_rule
 from shared.formatting import AMSTERDAM, MONTHS
 from shared.placement import Placement
 
-REMOVED = "[verwijderd]"
-
-EMAIL = re.compile(r"(?<![\w.%+-])[\w.%+-]+@[\w-]+(?:\.[\w-]+)+", re.UNICODE)
-
-# A phone number: a country code (+31, 0031, any +NN) or the Dutch trunk 0, then the number's digits, which may be
-# grouped by a space, dot, hyphen or slash (" - " too), with an optional "(0)" or parenthesised area code.
-_GAP = r"(?:\s?[.\-/]\s?|\s|\)\s?)?"
-PHONE = re.compile(
-    rf"""
-    (?<![\w+@])
-    (?:
-        (?:\+|00)\d{{1,3}}{_GAP}(?:\(0\){_GAP})?   # +31 6..., 0031 6..., +31 (0)6...
-        \d(?:{_GAP}\d){{6,11}}
-      | (?:\((?=0\d{{1,3}}\)))?0\d(?:{_GAP}\d){{8}}  # 06-12345678, 030-1234567, (030) 123 45 67
-    )
-    (?!\d)
-    """,
-    re.VERBOSE,
-)
-# "01-10-2019 13:00" has the digits of a phone number; a leading date means it is not one.
-DATE_PREFIX = re.compile(r"^\d{1,2}[-/.]\d{1,2}[-/.]\d{2,4}")
-
-# "Quoted words" — Name, role: the part after the dash says who spoke.
-ATTRIBUTED_QUOTE = re.compile(r"""^\s*["“”„'‘’«»](?P<words>.+)["“”'‘’«»]\s*[—–-]+\s*\S.*$""", re.DOTALL)
-
-
-def scrub(text: str) -> str:
-    """Replace email addresses and phone numbers in free text by "[verwijderd]"."""
-    text = EMAIL.sub(REMOVED, text)
-    return PHONE.sub(lambda m: m.group(0) if DATE_PREFIX.match(m.group(0)) else REMOVED, text)
-
-
-def unattributed(quote: str) -> str:
-    """A quote without a trailing attribution such as `"..." — Anna, wijkmanager`: quotes are shown anonymously."""
-    match = ATTRIBUTED_QUOTE.match(quote)
-    return match.group("words").strip() if match else quote
+from .contacts import scrubbed, unattributed_segments
+from .segments import Mark, Segment, from_marks, joined, marks_of
 
 
 @dataclass(frozen=True)
@@ -58,9 +23,18 @@ class Instrument:
     description: str
 
 
+ReportStatus = Literal["draft", "published", "retracted"]
+# The report's free texts by section; instruments have two texts each.
+SECTIONS = ("lessons", "instrument_names", "instrument_descriptions", "quotes", "next_steps")
+
+
 @dataclass
 class SessionReport:
-    """The public report of one held session, stored already anonymised and rendered on request."""
+    """The report of one held session, stored already scrubbed of contact details and rendered on request.
+
+    A draft (`published_at` None) is not on any public page until an organiser publishes it; `marks` keeps
+    where the stored text was changed already, per section and item (`SECTIONS`), for the organiser's preview.
+    """
 
     edition: str
     session_number: int
@@ -74,6 +48,18 @@ class SessionReport:
     quotes: list[str] = field(default_factory=list)
     next_steps: list[str] = field(default_factory=list)
     retracted_at: datetime | None = None
+    published_at: datetime | None = None
+    marks: dict[str, list[list[Mark]]] = field(default_factory=dict)
+
+    @property
+    def status(self) -> ReportStatus:
+        if self.retracted_at is not None:
+            return "retracted"
+        return "draft" if self.published_at is None else "published"
+
+    @property
+    def public(self) -> bool:
+        return self.status == "published"
 
     def texts(self) -> list[str]:
         return [
@@ -85,13 +71,44 @@ class SessionReport:
 
 
 def anonymised(report: SessionReport) -> SessionReport:
-    """The report with its free text scrubbed of contact details and its quotes stripped of attribution."""
+    """The report with its free text scrubbed of contact details and its quotes stripped of attribution, each
+    change marked."""
+    pieces = {section: [scrubbed([Segment(t)]) for t in texts] for section, texts in section_texts(report).items()}
+    pieces["quotes"] = [scrubbed(unattributed_segments(q)) for q in report.quotes]
+    return with_segments(report, pieces)
+
+
+def section_texts(report: SessionReport) -> dict[str, list[str]]:
+    return {
+        "lessons": report.lessons,
+        "instrument_names": [i.name for i in report.instruments],
+        "instrument_descriptions": [i.description for i in report.instruments],
+        "quotes": report.quotes,
+        "next_steps": report.next_steps,
+    }
+
+
+def stored_segments(report: SessionReport) -> dict[str, list[list[Segment]]]:
+    """The report's texts as pieces, with what was changed before it was stored marked."""
+    pieces = {}
+    for section, texts in section_texts(report).items():
+        marks = report.marks.get(section, [])
+        pieces[section] = [from_marks(text, marks[n] if n < len(marks) else []) for n, text in enumerate(texts)]
+    return pieces
+
+
+def with_segments(report: SessionReport, pieces: dict[str, list[list[Segment]]]) -> SessionReport:
+    """The report holding these pieces' texts, and their changes as its marks."""
+    text = {section: [joined(item) for item in items] for section, items in pieces.items()}
     return replace(
         report,
-        lessons=[scrub(t) for t in report.lessons],
-        instruments=[Instrument(scrub(i.name), scrub(i.description)) for i in report.instruments],
-        quotes=[scrub(unattributed(q)) for q in report.quotes],
-        next_steps=[scrub(t) for t in report.next_steps],
+        lessons=text["lessons"],
+        instruments=[
+            Instrument(n, d) for n, d in zip(text["instrument_names"], text["instrument_descriptions"], strict=True)
+        ],
+        quotes=text["quotes"],
+        next_steps=text["next_steps"],
+        marks={section: [marks_of(item) for item in items] for section, items in pieces.items()},
     )
 
 
@@ -113,6 +130,7 @@ class Edition:
     sessions: list[PlannedSession]
     scheduled_at: datetime  # occurred_at of the EditionScheduled this copy came from
     capacity: dict[str, int] | None = None
+    publish_reports_at_once: bool = False  # False: a session's report waits as a draft for PublishReport
 
     def outcome(self, number: int) -> str | None:
         return next((s.outcome for s in self.sessions if s.number == number), None)

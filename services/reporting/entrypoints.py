@@ -72,8 +72,8 @@ class PublicPages:
             return not_found()
         async with self.store.db.sessions() as session:
             report = await SqlReports(session).get(slug, int(number))
-            if report is None:
-                return not_found()
+            if report is None or report.published_at is None:
+                return not_found()  # a draft is for organisers' eyes only (api.py)
             if report.retracted_at is not None:
                 return gone()
             edition = await SqlEditions(session).get(slug)

@@ -172,8 +172,9 @@ def round_view(
     clean: Anonymiser,
     published_at: datetime,
 ) -> RoundView:
-    """The round's report. Retracted session reports are left out, as are trios that never took part."""
-    shown = sorted((r for r in reports if r.retracted_at is None), key=lambda r: r.session_number)
+    """The round's report. Drafts and retracted session reports are left out, as are trios that never took
+    part."""
+    shown = sorted((r for r in reports if r.public), key=lambda r: r.session_number)
     sessions = [session_view(r, edition, trios, attendance.get(r.session_number), clean) for r in shown]
     nameable = nameable_municipalities(trios)
     present = {rid for ids in attendance.values() for rid in ids}
@@ -181,10 +182,10 @@ def round_view(
     lessons = [Lesson(s.number, text) for s in sessions for text in s.lessons]
     return RoundView(
         edition=edition.slug,
-        title=clean.clean(round_title(edition, reports)),
+        title=clean.clean(round_title(edition, shown)),
         edition_title=clean.clean(edition.title),
         city=edition.venue.get("city"),
-        period=round_period(edition, reports),
+        period=round_period(edition, shown),
         sessions=sessions,
         themes=rode_lijnen(lessons),
         cases=case_groups(took_part, nameable, clean),
@@ -253,18 +254,18 @@ def index_entries(
         entries.append(
             IndexEntry(
                 path=f"/reports/{edition.slug}",
-                title=clean.clean(round_title(edition, round_reports)),
+                title=clean.clean(round_title(edition, [r for r in round_reports if r.public])),
                 edition=edition.slug,
                 edition_title=clean.clean(edition.title),
                 session_number=None,
                 date=published_at,
                 updated=published_at,
                 summary=f"Het verslag van de hele ronde: de lessen van "
-                f"{sum(1 for r in round_reports if r.retracted_at is None)} bijeenkomsten, de rode lijnen en de "
+                f"{sum(1 for r in round_reports if r.public)} bijeenkomsten, de rode lijnen en de "
                 f"casussen.",
             )
         )
-    for report in reports:
+    for report in (r for r in reports if r.public):
         clean = clean_for[report.edition]
         known = editions.get(report.edition)
         first = clean.clean(report.lessons[0]) if report.lessons else ""
@@ -276,7 +277,7 @@ def index_entries(
                 edition_title=clean.clean(known.title) if known else report.edition,
                 session_number=report.session_number,
                 date=report.starts_at,
-                updated=report.completed_at,
+                updated=report.published_at or report.completed_at,
                 summary=f"Bijeenkomst {report.session_number} op {dutch_date(report.starts_at)}. {first}".strip(),
             )
         )

@@ -44,6 +44,7 @@ class EditionRow(Base):
     undersubscribed: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
     # Set by an early CloseRegistration (the closing moment as scheduled), for ReopenRegistration.
     planned_closes_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    publish_reports_at_once: Mapped[bool] = mapped_column(Boolean, default=False)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow)
     sessions: Mapped[list[SessionRow]] = relationship(
         cascade="all, delete-orphan", order_by="SessionRow.number", lazy="raise"
@@ -150,6 +151,7 @@ EDITION_FIELDS = (
     "allocated_at",
     "undersubscribed",
     "planned_closes_at",
+    "publish_reports_at_once",
 )
 PLACEMENT_FIELDS = ("registration_id", "slot", "via", "priority", "registered_at", "placed_at", "hand_reason")
 WAIT_FIELDS = ("registration_id", "position", "priority", "registered_at", "since", "hand_reason")

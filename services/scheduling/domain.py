@@ -146,6 +146,7 @@ class Edition:
     # While registration is closed early (CloseRegistration): the closing moment it was scheduled for, until
     # which ReopenRegistration can open it again.
     planned_closes_at: datetime | None = None
+    publish_reports_at_once: bool = False  # carried to reporting in EditionScheduled; scheduling does not use it
     placements: list[Placement] = field(default_factory=list)
     waitlist: list[WaitEntry] = field(default_factory=list)
 

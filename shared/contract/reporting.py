@@ -5,8 +5,33 @@ from __future__ import annotations
 from pydantic import Field
 
 from .common import Command, CommandRejected, EventData
+from .scheduling import SessionNotes
 
 # Commands
+
+
+class PublishReport(Command):
+    """Put a session's summary, waiting as a draft since `scheduling.SessionCompleted`, on the public pages.
+
+    Reporting publishes `reporting.LessonReportPublished`, and after the edition's last session also the round's
+    report. A report that is already public is refused (`already_published`): nothing can have changed since.
+    """
+
+    routing_key = "reporting.PublishReport"
+
+    edition: str = Field(max_length=64, description="Slug of the edition, e.g. `2027-najaar`.")
+    session_number: int = Field(ge=1, le=999_999, description="The session whose summary to publish.")
+
+
+class ReviseReport(Command):
+    """Replace a draft summary's notes (anonymised again, as the notes of `SessionCompleted` are) before it is
+    published. A published or retracted summary is not revised (`already_published`, `already_retracted`)."""
+
+    routing_key = "reporting.ReviseReport"
+
+    edition: str = Field(max_length=64, description="Slug of the edition, e.g. `2027-najaar`.")
+    session_number: int = Field(ge=1, le=999_999, description="The session whose draft summary to revise.")
+    notes: SessionNotes = Field(description="The whole new notes; they replace the draft's, nothing is merged.")
 
 
 class RetractReport(Command):

@@ -65,6 +65,11 @@ class ScheduleEdition(Command):
     priority_size_classes: list[Literal["klein", "middelgroot", "groot"]] = Field(default_factory=list)
     table_size: int = Field(default=2, ge=1, description="Trios per table in the seating plan.")
     sessions: list[SessionPlan] = Field(min_length=1)
+    publish_reports_at_once: bool = Field(
+        default=False,
+        description="Publish each session's public summary as soon as the session is completed; by default it "
+        "waits as a draft for an organiser's `reporting.PublishReport`.",
+    )
 
 
 class CloseRegistration(Command):
@@ -151,6 +156,9 @@ class EditionScheduled(EventData):
     priority_size_classes: list[str]
     table_size: int
     sessions: list[SessionPlan]
+    publish_reports_at_once: bool = Field(
+        default=False, description="Reporting publishes session summaries without waiting for PublishReport."
+    )
 
 
 class TrioPlaced(EventData):

@@ -4,7 +4,8 @@ published on werkplaatsen.events (as registration, scheduling and notifications 
 A round of three sessions whose notes name participants and approvers, give their addresses and phone numbers,
 and name municipalities (and neighbourhoods) whose trios did not consent: no public page, Markdown or PDF may
 contain any of it. The events arrive out of order: the first session's notes before anyone registered, the
-edition after the first session.
+edition after the first session. The summaries wait as drafts until an organiser, having read their previews,
+publishes them.
 """
 
 from __future__ import annotations
@@ -277,7 +278,8 @@ async def publish(bus: Bus, data: EventData, occurred_at: datetime | None = None
 
 @pytest.fixture(scope="module")
 async def round_held(system):  # noqa: ANN201
-    """The whole round, published out of order; done when reporting announced the round's report."""
+    """The whole round, published out of order; the drafts read (public pages and the organiser's preview) and
+    then published; done when reporting announced the round's report."""
     async with Bus(system.amqp_url) as bus:
         await publish(bus, session_completed(1), HELD + timedelta(days=1))
         for short in TRIOS:
@@ -320,16 +322,44 @@ async def round_held(system):  # noqa: ANN201
         )
         for number in (2, 3):
             await publish(bus, session_completed(number), SESSIONS[number - 1] + timedelta(days=1))
+        async with httpx.AsyncClient(base_url=system["reporting"].url, timeout=30) as http:
+
+            async def registrations_in() -> bool:
+                response = await http.get(f"/dashboard/{EDITION}/registrations.csv", headers=organiser())
+                return response.status_code == 200 and response.text.count("\r\n") == 5
+
+            async def drafts() -> bool:
+                response = await http.get(f"/api/reports/{EDITION}", headers=organiser())
+                return (
+                    response.status_code == 200 and [r["status"] for r in response.json()["reports"]] == ["draft"] * 3
+                )
+
+            await wait_until(registrations_in, timeout=30, what="the four registrations in reporting's read model")
+            await wait_until(drafts, timeout=30, what="the three sessions' draft summaries")
+            before = {path: (await http.get(path)).status_code for path in PUBLIC_PATHS}
+            before_index = (await http.get("/reports")).text + (await http.get("/reports/feed.atom")).text
+            preview = (await http.get(f"/api/reports/{EDITION}/1", headers=organiser())).json()
+        announced_before = bus.of("LessonReportPublished", edition=EDITION)
+        publish_ids = [
+            await bus.send("reporting.PublishReport", {"edition": EDITION, "session_number": n}) for n in (1, 2, 3)
+        ]
         published = await bus.wait_for("LessonReportPublished", count=4, edition=EDITION, timeout=60)
-    reporting = system["reporting"]
-    async with httpx.AsyncClient(base_url=reporting.url, timeout=30) as http:
+    return {
+        "published": published,
+        "publish_ids": publish_ids,
+        "announced_before": announced_before,
+        "before": before,
+        "before_index": before_index,
+        "preview": preview,
+    }
 
-        async def registrations_in() -> bool:
-            response = await http.get(f"/dashboard/{EDITION}/registrations.csv", headers=organiser())
-            return response.status_code == 200 and response.text.count("\r\n") == 5
 
-        await wait_until(registrations_in, timeout=30, what="the four registrations in reporting's read model")
-    return published
+PUBLIC_PATHS = [
+    f"/reports/{EDITION}",
+    f"/reports/{EDITION}.md",
+    f"/reports/{EDITION}.pdf",
+    *(f"/reports/{EDITION}/{n}" for n in (1, 2, 3)),
+]
 
 
 def organiser() -> dict[str, str]:
@@ -352,9 +382,39 @@ async def get(system, path: str, **kwargs: Any) -> httpx.Response:
         return await http.get(path, **kwargs)
 
 
+async def test_no_summary_was_public_or_announced_before_an_organiser_published_it(system, round_held) -> None:
+    assert round_held["before"] == dict.fromkeys(PUBLIC_PATHS, 404)
+    assert EDITION not in round_held["before_index"]
+    assert round_held["announced_before"] == []
+    by_session = {e["data"]["session_number"]: e for e in round_held["published"]}
+    assert [by_session[n]["correlation_id"] for n in (1, 2, 3)] == round_held["publish_ids"]
+
+
+async def test_the_preview_marks_every_change_the_anonymiser_makes_in_the_first_sessions_summary(
+    system, round_held
+) -> None:
+    preview = round_held["preview"]
+    assert (preview["status"], preview["attendance"]) == ("draft", {"trios": 3, "municipalities": 3})
+
+    def changes(item: dict[str, Any]) -> list[tuple[str, str]]:
+        return [(s["text"], s["kind"]) for s in item["segments"] if s["changed"]]
+
+    first, second, _ = preview["lessons"]
+    assert changes(first) == [("[verwijderd]", "name"), ("[verwijderd]", "email")]
+    assert changes(second) == [("een middelgrote gemeente in Gelderland", "municipality"), ("[verwijderd]", "name")]
+    assert changes(preview["quotes"][0]) == [("een wijk", "neighbourhood"), ("", "attribution")]
+    name, phone = ("[verwijderd]", "name"), ("[verwijderd]", "phone")
+    assert changes(preview["instruments"][0]["description"]) == [name, phone]
+    assert changes(preview["next_steps"][0]) == [name, phone, phone]
+    texts = [i["text"] for i in (*preview["lessons"], *preview["quotes"], *preview["next_steps"])]
+    assert_anonymous(" ".join(texts).replace("<script>alert('xss')</script>", ""), "the preview")
+    page = text_of((await get(system, f"/reports/{EDITION}/1")).text)
+    assert first["text"] in page and second["text"] in page and preview["quotes"][0]["text"] in page
+
+
 async def test_each_session_and_the_round_are_announced_with_their_public_urls(system, round_held) -> None:
     base = system["reporting"].url
-    by_session = {e["data"]["session_number"]: e["data"] for e in round_held}
+    by_session = {e["data"]["session_number"]: e["data"] for e in round_held["published"]}
     assert set(by_session) == {1, 2, 3, None}
     assert by_session[2]["url"] == f"{base}/reports/{EDITION}/2"
     assert by_session[None]["url"] == f"{base}/reports/{EDITION}"

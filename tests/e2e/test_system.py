@@ -8,10 +8,13 @@ import uuid
 import httpx
 import pytest
 
+from tests.e2e.conftest import ORGANIZER_TOKEN
 from tests.factories import held_edition, notes, open_edition, trio
 from tests.support import Bus, wait_until
 
 pytestmark = pytest.mark.e2e
+
+ORGANISER = {"Authorization": f"Bearer {ORGANIZER_TOKEN}"}
 
 
 async def schedule(bus: Bus, body: dict) -> dict:
@@ -112,21 +115,49 @@ async def test_malformed_command_is_rejected_with_a_reason_and_the_service_keeps
     await register(bus, trio(edition["data"]["edition"]))
 
 
-async def test_completed_session_becomes_a_public_lesson_page(system, bus) -> None:
+async def test_a_completed_session_is_public_only_once_an_organiser_has_read_and_published_it(system, bus) -> None:
     edition = (await schedule(bus, held_edition()))["data"]["edition"]
+    command_id = await bus.send(
+        "scheduling.CompleteSession", {"edition": edition, "session_number": 1, "notes": notes()}
+    )
+    await bus.wait_for("SessionCompleted", correlation_id=command_id)
+    async with httpx.AsyncClient(base_url=system["reporting"].url) as client:
+
+        async def draft() -> dict | None:
+            response = await client.get(f"/api/reports/{edition}/1", headers=ORGANISER)
+            return response.json() if response.status_code == 200 else None
+
+        preview = await wait_until(draft, what="the draft summary in reporting")
+        assert preview["status"] == "draft"
+        changed = [s for item in preview["lessons"] for s in item["segments"] if s["changed"]]
+        assert changed == [{"text": "[verwijderd]", "changed": True, "kind": "phone"}]
+        assert (await client.get(f"/reports/{edition}/1")).status_code == 404
+        assert f"/reports/{edition}/1" not in (await client.get("/reports")).text
+        assert bus.of("LessonReportPublished", edition=edition) == []
+
+        publish_id = await bus.send("reporting.PublishReport", {"edition": edition, "session_number": 1})
+        (published,) = await bus.wait_for("LessonReportPublished", correlation_id=publish_id)
+        assert published["data"]["url"] == f"{system['reporting'].url}/reports/{edition}/1"
+        page = await client.get(f"/reports/{edition}/1")
+    assert page.status_code == 200
+    assert "Maak de stip op de horizon samen met de wijk." in page.text
+    assert "Krachtenveldanalyse" in page.text
+    assert "06-12345678" not in page.text
+
+
+async def test_an_edition_that_publishes_at_once_puts_the_lesson_page_online_as_the_session_is_completed(
+    system, bus
+) -> None:
+    edition = (await schedule(bus, held_edition(publish_reports_at_once=True)))["data"]["edition"]
     command_id = await bus.send(
         "scheduling.CompleteSession", {"edition": edition, "session_number": 1, "notes": notes()}
     )
     (completed,) = await bus.wait_for("SessionCompleted", correlation_id=command_id)
     (published,) = await bus.wait_for("LessonReportPublished", correlation_id=command_id)
     assert completed["data"]["title"] == published["data"]["title"]
-    assert published["data"]["url"] == f"{system['reporting'].url}/reports/{edition}/1"
     async with httpx.AsyncClient() as client:
         page = await client.get(published["data"]["url"])
-    assert page.status_code == 200
-    assert "Maak de stip op de horizon samen met de wijk." in page.text
-    assert "Krachtenveldanalyse" in page.text
-    assert "06-12345678" not in page.text
+    assert page.status_code == 200 and "Krachtenveldanalyse" in page.text
 
 
 async def test_front_end_reads_open_editions_with_places_left(system, bus) -> None:

@@ -72,6 +72,8 @@ def valid_body(routing_key: str, targets: Targets = Targets(), pick: int = 0) ->
         },
         "scheduling.ReopenRegistration": lambda: {"edition": held},
         "reporting.RetractReport": lambda: {"edition": held, "session_number": 1},
+        "reporting.PublishReport": lambda: {"edition": held, "session_number": 1},
+        "reporting.ReviseReport": lambda: {"edition": held, "session_number": 1, "notes": factories.notes()},
     }
     missing = set(COMMANDS) - set(bodies)
     assert not missing, f"no valid body for {missing}: add one so the new command is fuzzed too"

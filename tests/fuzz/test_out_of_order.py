@@ -179,7 +179,7 @@ async def reporting_state(system: InProcessSystem, rid: str, edition: str) -> di
     if shown.get("case"):
         shown["case"]["title"] = shown["case"]["title"].split(" ")[0]  # the title carries the telling's tag
     lessons = report.lessons if report else None
-    return {"trio": shown, "lessons": lessons}
+    return {"trio": shown, "lessons": lessons, "report": report.status if report else None}
 
 
 @pytest.fixture(scope="module")

@@ -11,6 +11,7 @@ from services.reporting.anonymise import (
     name_digests,
     neighbourhood_replacement,
 )
+from services.reporting.segments import Change, Segment, changed, from_marks, joined, marks_of
 
 KEY = NameKey.from_secret("test-secret")
 
@@ -99,3 +100,74 @@ def test_an_unconsented_municipality_is_described_instead_of_named(text: str, cl
 def test_the_neighbourhood_of_an_unconsented_trio_is_replaced_unless_it_is_an_ordinary_word() -> None:
     clean = anonymiser(neighbourhoods=("De Burgt", "Centrum")).clean("In De Burgt en het Centrum.")
     assert clean == "In een wijk en het Centrum."
+
+
+# Where the anonymiser changed a text: the organiser's preview
+
+MUNICIPALITIES = (("Barneveld", "een middelgrote gemeente in Gelderland"),)
+
+
+def pieces(segments: list[Segment]) -> list[tuple[str, str | None]]:
+    return [(s.text, s.kind) for s in segments]
+
+
+def test_the_segments_say_where_and_why_the_text_was_changed() -> None:
+    clean = anonymiser("Anna de Vries", municipalities=MUNICIPALITIES, neighbourhoods=("De Burgt",))
+    segments = clean.segments([Segment("Anna uit de gemeente Barneveld (De Burgt): anna@ede.example of 06-12345678.")])
+    assert pieces(segments) == [
+        ("[verwijderd]", "name"),
+        (" uit ", None),
+        ("een middelgrote gemeente in Gelderland", "municipality"),
+        (" (", None),
+        ("een wijk", "neighbourhood"),
+        ("): ", None),
+        ("[verwijderd]", "email"),
+        (" of ", None),
+        ("[verwijderd]", "phone"),
+        (".", None),
+    ]
+    assert [s.changed for s in segments] == [True, False, True, False, True, False, True, False, True, False]
+
+
+def test_a_text_without_anything_to_change_is_one_unchanged_segment() -> None:
+    assert pieces(anonymiser("Anna de Vries").segments([Segment("Begin bij de wijk.")])) == [
+        ("Begin bij de wijk.", None)
+    ]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Anna de Vries vertelde over de wijk.",
+        "A. de Vries en anna de vries",
+        "Pieter Groen wil groene pleinen; Groen en Bakker wil de bakker spreken, zei Wil.",
+        "De gemeente Barneveld koos. In Barneveld lukt dat, zei Anna.",
+        "Anna: anna.devries@barneveld.nl, 06-12345678 of +31 6 1234 5678 op 01-10-2019 13:00",
+        "In De Burgt en het Centrum.",
+        "",
+    ],
+)
+def test_the_segments_join_to_exactly_the_published_text(text: str) -> None:
+    clean = anonymiser(
+        "Anna de Vries", "Pieter Groen", "Wil Bakker", municipalities=MUNICIPALITIES, neighbourhoods=("De Burgt",)
+    )
+    assert joined(clean.segments([Segment(text)])) == clean.clean(text)
+
+
+def test_what_was_changed_before_the_text_was_stored_stays_marked_through_its_marks() -> None:
+    stored = [Segment("Bel me op "), Segment("[verwijderd]", "phone"), Segment("", "attribution")]
+    marks = marks_of(stored)
+    assert marks == [(10, 22, "phone"), (22, 22, "attribution")]
+    text = joined(stored)
+    assert from_marks(text, marks) == stored
+    again = anonymiser("Anna de Vries").segments(from_marks(text, marks))
+    assert pieces(again) == [("Bel me op ", None), ("[verwijderd]", "phone"), ("", "attribution")]
+
+
+def test_marks_that_do_not_fit_the_text_are_left_out() -> None:
+    assert from_marks("kort", [(2, 40, "name"), (0, 1, "gerucht"), (3, 1, "name")]) == [Segment("kort")]
+
+
+def test_a_change_that_covers_an_earlier_change_replaces_it() -> None:
+    earlier = [Segment("a "), Segment("X", "email"), Segment(" b")]
+    assert pieces(changed(earlier, [Change(0, 3, "[weg]", "name")])) == [("[weg]", "name"), (" b", None)]

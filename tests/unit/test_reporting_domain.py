@@ -6,7 +6,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from services.reporting.domain import Instrument, SessionReport, anonymised, scrub, unattributed
+from services.reporting.contacts import scrub, unattributed
+from services.reporting.domain import Instrument, SessionReport, anonymised
 from shared.formatting import dutch_date
 
 

@@ -14,12 +14,12 @@ import pytest
 from sqlalchemy import func, select
 from starlette.applications import Starlette
 
-from services.reporting import consumes, entrypoints
+from services.reporting import api, consumes, entrypoints
 from services.reporting.adapters import Inbox, Outbox, SessionReportRow
 from services.reporting.anonymise import NameKey
 from services.reporting.bootstrap import MIGRATIONS
-from shared.contract import Event, EventData
-from shared.contract.reporting import ReportingCommandRejected
+from shared.contract import Command, Event, EventData
+from shared.contract.reporting import PublishReport, ReportingCommandRejected
 from shared.contract.scheduling import EditionScheduled, SessionCompleted
 from shared.db import Database, migrate
 from shared.messaging.messages import Incoming
@@ -30,6 +30,7 @@ EDITION = "2027-najaar"
 FIRST = datetime(2027, 10, 15, 11, tzinfo=UTC)  # 13:00 in Utrecht
 SECOND = datetime(2027, 11, 7, 12, tzinfo=UTC)
 KEY = NameKey.from_secret("test-secret")
+ORGANISER_TOKEN = "organiser-token"
 OUTCOME = "Na afloop kan je aangeven hoe het wijkgerichte werken in je gemeente gepositioneerd is."
 
 
@@ -39,7 +40,10 @@ class Reporting:
     def __init__(self, store: MessageStore) -> None:
         self.store = store
         self.consumers = consumes.consumers(store, public_url=PUBLIC_URL, key=KEY)
-        routes = entrypoints.routes(store, key=KEY, public_url=PUBLIC_URL)
+        routes = [
+            *entrypoints.routes(store, key=KEY, public_url=PUBLIC_URL),
+            *api.routes(store, key=KEY, organizer_token=ORGANISER_TOKEN, public_url=PUBLIC_URL),
+        ]
         self.http = httpx.AsyncClient(
             transport=httpx.ASGITransport(app=Starlette(routes=routes)), base_url="http://reporting"
         )
@@ -65,6 +69,21 @@ class Reporting:
                 message_type=event.type,
             )
         )
+
+    async def command(self, command: Command) -> None:
+        await self.consumers[command.routing_key](
+            Incoming(
+                body=command.model_dump_json().encode(),
+                routing_key=command.routing_key,
+                message_id=str(uuid.uuid4()),
+                message_type=type(command).__name__,
+            )
+        )
+
+    async def publish(self, *session_numbers: int) -> None:
+        """What an organiser does after reading the drafts: nothing is public before."""
+        for number in session_numbers:
+            await self.command(PublishReport(edition=EDITION, session_number=number))
 
     async def count(self, model: type[Any]) -> int:
         async with self.store.db.sessions() as session:
@@ -98,7 +117,7 @@ def session_completed(number: int = 1, starts_at: datetime = FIRST, **notes: Any
     )
 
 
-def edition_scheduled() -> EditionScheduled:
+def edition_scheduled(*, at_once: bool = False) -> EditionScheduled:
     return EditionScheduled(
         edition=EDITION,
         title="Werkplaatsen wijkgericht werken",
@@ -125,6 +144,7 @@ def edition_scheduled() -> EditionScheduled:
                 "ends_at": SECOND + timedelta(hours=4),
             },
         ],
+        publish_reports_at_once=at_once,
     )
 
 
@@ -137,6 +157,7 @@ async def test_session_page_shows_theme_dutch_date_outcome_lessons_instruments_q
 ) -> None:
     await reporting.deliver(edition_scheduled())
     await reporting.deliver(session_completed())
+    await reporting.publish(1)
     response = await reporting.http.get(f"/reports/{EDITION}/1")
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/html")
@@ -158,6 +179,7 @@ async def test_session_page_never_names_who_was_quoted_nor_shows_contact_details
     await reporting.deliver(
         session_completed(lessons=["Vraag de slides op via anna.devries@barneveld.nl of bel 06-12345678."])
     )
+    await reporting.publish(1)
     html = (await reporting.http.get(f"/reports/{EDITION}/1")).text
     assert "Anna de Vries" not in html
     assert "anna.devries@barneveld.nl" not in html and "@" not in text_of(html)
@@ -167,6 +189,7 @@ async def test_session_page_never_names_who_was_quoted_nor_shows_contact_details
 
 async def test_organisers_text_is_escaped_not_interpreted(reporting: Reporting) -> None:
     await reporting.deliver(session_completed(lessons=["<script>alert(1)</script> & meer"]))
+    await reporting.publish(1)
     html = (await reporting.http.get(f"/reports/{EDITION}/1")).text
     assert "<script>" not in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt; &amp; meer" in html
@@ -176,6 +199,7 @@ async def test_a_report_that_arrives_before_its_edition_is_shown_and_gains_the_o
     reporting: Reporting,
 ) -> None:
     await reporting.deliver(session_completed())
+    await reporting.publish(1)
     before = await reporting.http.get(f"/reports/{EDITION}/1")
     assert before.status_code == 200
     assert "Begin bij de opgave van de wijk" in before.text
@@ -207,6 +231,7 @@ async def test_the_index_lists_published_session_reports_newest_first(reporting:
     await reporting.deliver(edition_scheduled())
     await reporting.deliver(session_completed(1, FIRST))
     await reporting.deliver(session_completed(2, SECOND))
+    await reporting.publish(1, 2)
     response = await reporting.http.get("/reports")
     assert response.status_code == 200
     listed = response.text.split('<ul class="reports">')[1].split("</ul>")[0]
@@ -229,6 +254,7 @@ async def test_the_index_says_so_when_nothing_is_published_yet(reporting: Report
 
 
 async def test_a_redelivered_session_completed_has_no_second_effect(reporting: Reporting) -> None:
+    await reporting.deliver(edition_scheduled(at_once=True))
     event = session_completed()
     await reporting.deliver(event, event_id="evt-1")
     await reporting.deliver(event, event_id="evt-1")
@@ -303,6 +329,7 @@ async def hold_the_round(reporting: Reporting, **lessons: list[str]) -> None:
             2, SECOND, lessons=lessons.get("second", ["Bewoners betrekken lukt met een stip op de horizon."])
         )
     )
+    await reporting.publish(1, 2)
 
 
 async def test_after_the_last_session_the_rounds_report_is_online_anonymised_with_themes_cases_and_numbers(
@@ -351,18 +378,14 @@ async def test_the_rounds_report_downloads_as_a_pdf(reporting: Reporting) -> Non
 async def test_the_rounds_report_is_not_there_before_the_last_session(reporting: Reporting, path: str) -> None:
     await reporting.deliver(edition_scheduled())
     await reporting.deliver(session_completed(1, FIRST))
+    await reporting.publish(1)
     assert (await reporting.http.get(path)).status_code == 404
 
 
 async def retract(reporting: Reporting, session_number: int | None) -> None:
     from shared.contract.reporting import RetractReport
 
-    body = RetractReport(edition=EDITION, session_number=session_number).model_dump_json().encode()
-    await reporting.consumers[RetractReport.routing_key](
-        Incoming(
-            body=body, routing_key=RetractReport.routing_key, message_id=str(uuid.uuid4()), message_type="RetractReport"
-        )
-    )
+    await reporting.command(RetractReport(edition=EDITION, session_number=session_number))
 
 
 async def test_a_retracted_session_report_answers_410_in_dutch_and_leaves_the_index_and_feed(
@@ -425,6 +448,7 @@ async def test_the_session_page_shows_who_was_present_by_size_class_province_and
 
 async def test_names_that_arrive_after_the_notes_are_scrubbed_all_the_same(reporting: Reporting) -> None:
     await reporting.deliver(session_completed(1, FIRST, lessons=["Laura Mitchell gaf het voorbeeld."]))
+    await reporting.publish(1)
     assert "Laura Mitchell" in (await reporting.http.get(f"/reports/{EDITION}/1")).text
     await reporting.deliver(
         trio_registered("r2", "GM0345", "Veenendaal", True, ["Sanne Bos", "Mehmet Yılmaz", "Laura Mitchell"])

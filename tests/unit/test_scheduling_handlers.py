@@ -260,6 +260,15 @@ async def test_scheduling_an_edition_stores_it_and_announces_it_with_its_session
     assert world.edition.places_left == 8
 
 
+async def test_whether_reports_are_published_at_once_is_kept_and_announced_off_unless_the_organiser_says_so() -> None:
+    world = World()
+    await world.schedule()
+    assert world.emitted[-1].publish_reports_at_once is False
+    await world.schedule(world.command.model_copy(update={"publish_reports_at_once": True}))
+    assert world.edition.publish_reports_at_once is True
+    assert world.emitted[-1].publish_reports_at_once is True
+
+
 async def test_edition_whose_deadline_falls_after_the_first_session_is_refused() -> None:
     command = seed_command()
     late = command.model_copy(update={"registration_deadline": command.sessions[0].starts_at + timedelta(days=1)})

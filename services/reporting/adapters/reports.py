@@ -1,4 +1,4 @@
-"""The published reports, the editions they belong to and the round publications."""
+"""The session reports (drafts and published), the editions they belong to and the round publications."""
 
 from __future__ import annotations
 
@@ -19,6 +19,10 @@ def report_from_row(row: SessionReportRow) -> SessionReport:
         session_number=row.session_number,
         **{f: getattr(row, f) for f in REPORT_FIELDS},
         instruments=[Instrument(i["name"], i["description"]) for i in row.instruments],
+        marks={
+            section: [[(m[0], m[1], m[2]) for m in item] for item in items]
+            for section, items in (row.marks or {}).items()
+        },
     )
 
 
@@ -29,6 +33,7 @@ def edition_from_row(row: EditionRow) -> Edition:
         venue=row.venue,
         scheduled_at=row.scheduled_at,
         capacity=row.capacity,
+        publish_reports_at_once=row.publish_reports_at_once,
         sessions=[
             PlannedSession(
                 number=s["number"],
@@ -63,12 +68,13 @@ class SqlReports:
         for f in REPORT_FIELDS:
             setattr(row, f, getattr(report, f))
         row.instruments = [{"name": i.name, "description": i.description} for i in report.instruments]
+        row.marks = {section: [[list(m) for m in item] for item in items] for section, items in report.marks.items()}
 
     async def newest_first(self) -> list[SessionReport]:
-        """The published reports (not retracted)."""
+        """The public reports: published, not retracted."""
         rows = await self.session.execute(
             select(SessionReportRow)
-            .where(SessionReportRow.retracted_at.is_(None))
+            .where(SessionReportRow.published_at.is_not(None), SessionReportRow.retracted_at.is_(None))
             .order_by(SessionReportRow.starts_at.desc(), SessionReportRow.session_number.desc())
         )
         return [report_from_row(r) for r in rows.scalars()]
@@ -108,6 +114,7 @@ class SqlEditions:
         row.venue = edition.venue
         row.scheduled_at = edition.scheduled_at
         row.capacity = edition.capacity
+        row.publish_reports_at_once = edition.publish_reports_at_once
         row.sessions = [
             {"number": s.number, "title": s.title, "outcome": s.outcome, "starts_at": s.starts_at.isoformat()}
             for s in edition.sessions
@@ -138,7 +145,8 @@ class SqlRounds:
         """Take the edition's lock row (creating it if needed) until the transaction ends.
 
         The last session's report and the edition itself may be handled at the same moment by two replicas;
-        without a common lock neither would see the other's uncommitted row and nobody would publish the round.
+        without a common lock neither would see the other's uncommitted row and nobody would publish the round
+        (or, in an edition that publishes at once, the session's summary).
         Inserting waits for a competing insert to commit; the row lock then orders the two.
         """
         table = EditionLockRow.__table__

@@ -34,10 +34,12 @@ class EditionRow(Base):
     sessions: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
     scheduled_at: Mapped[datetime] = mapped_column(UtcDateTime)
     capacity: Mapped[dict[str, int] | None] = mapped_column(JSON, nullable=True)
+    publish_reports_at_once: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
 class SessionReportRow(Base):
-    """A held session's public report data, already anonymised. Pages are rendered from it on request."""
+    """A held session's report, already scrubbed of contact details: a draft until `published_at` is set. Pages
+    are rendered from it on request."""
 
     __tablename__ = "session_reports"
 
@@ -54,6 +56,9 @@ class SessionReportRow(Base):
     completed_at: Mapped[datetime] = mapped_column(UtcDateTime)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow)
     retracted_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    published_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    # Where the stored texts were changed (contact details, attributions), per section and item: the preview's.
+    marks: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
 
 
 class RoundReportRow(Base):
@@ -67,7 +72,8 @@ class RoundReportRow(Base):
 
 
 class EditionLockRow(Base):
-    """One row per edition that reporting has heard of, to serialise the decision to publish the round's report."""
+    """One row per edition that reporting has heard of, to serialise the decisions to publish its summaries (at once)
+    and the round's report."""
 
     __tablename__ = "edition_locks"
 
@@ -182,6 +188,7 @@ REPORT_FIELDS = (
     "next_steps",
     "completed_at",
     "retracted_at",
+    "published_at",
 )
 
 TRIO_FIELDS = (

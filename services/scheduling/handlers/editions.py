@@ -46,6 +46,7 @@ async def schedule_edition(
             priority_size_classes=list(cmd.priority_size_classes),
             table_size=cmd.table_size,
             sessions=sessions,
+            publish_reports_at_once=cmd.publish_reports_at_once,
         )
         await editions.save(edition)
         emit(edition_scheduled(edition))
@@ -102,6 +103,7 @@ async def _update_edition(
     edition.title, edition.venue, edition.fee = cmd.title, cmd.venue.model_dump(), cmd.fee.model_dump()
     edition.registration_deadline, edition.registration_closes_at = cmd.registration_deadline, closes_at
     edition.priority_size_classes, edition.table_size = list(cmd.priority_size_classes), cmd.table_size
+    edition.publish_reports_at_once = cmd.publish_reports_at_once
     edition.sessions = sessions
     outcomes = edition.resize(cmd.capacity.min_trios, cmd.capacity.max_trios, now)
     emit(edition_scheduled(edition))

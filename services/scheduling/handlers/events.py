@@ -35,6 +35,7 @@ def edition_scheduled(edition: Edition) -> EditionScheduled:
             SessionPlan(number=s.number, title=s.title, outcome=s.outcome, starts_at=s.starts_at, ends_at=s.ends_at)
             for s in edition.sessions
         ],
+        publish_reports_at_once=edition.publish_reports_at_once,
     )
 
 
