@@ -86,6 +86,7 @@ async def test_an_organiser_creates_an_edition_through_the_form_and_scheduling_h
     assert edition["capacity"] == {"min_trios": 6, "max_trios": 8}
     assert edition["fee"] == {"amount_cents": 18750, "waived_for_size_classes": ["klein", "middelgroot"]}
     assert edition["priority_size_classes"] == ["middelgroot"] and edition["table_size"] == 2
+    assert edition["publish_reports_at_once"] is False  # unchecked: summaries wait for an organiser's publish
     starts = [datetime.fromisoformat(s["starts_at"]) for s in edition["sessions"]]
     # Typed as 13:00 in Amsterdam: summer time in October, winter time in December.
     assert starts[0] == datetime(YEAR, 10, 6, 13, tzinfo=AMSTERDAM) == datetime(YEAR, 10, 6, 11, tzinfo=UTC)
@@ -167,15 +168,18 @@ async def test_copying_an_edition_fills_in_the_form_a_year_later(console: Consol
 async def test_an_organiser_edits_an_edition_closes_its_registration_early_and_reopens_it(console: Console) -> None:
     slug = f"{YEAR}-najaar"
     async with console.browser("anna@platform31.nl", "organiser") as browser:
-        assert (await post_form(browser, "/console/editions/new", form())).status_code == 303
+        at_once = {"publish_reports_at_once": "ja"}
+        assert (await post_form(browser, "/console/editions/new", form(**at_once))).status_code == 303
         edit = await browser.get(f"/console/editions/{slug}/edit")
         assert value(edit.text, "capacity.max_trios") == "8" and value(edit.text, "fee.amount") == "187,50"
+        assert 'name="publish_reports_at_once" value="ja" checked' in edit.text
         changed = await post_form(
-            browser, f"/console/editions/{slug}/edit", form(**{"capacity.max_trios": "10", "edition": "x"})
+            browser, f"/console/editions/{slug}/edit", form(**{"capacity.max_trios": "10", "edition": "x"}, **at_once)
         )
         assert changed.status_code == 303 and changed.headers["location"].endswith("?gedaan=gewijzigd")
         edition = (await console.http.get(f"/api/editions/{slug}")).json()
         assert edition["capacity"]["max_trios"] == 10  # and the slug stayed: an edit cannot rename an edition
+        assert edition["publish_reports_at_once"] is True
 
         page = await browser.get(f"/console/editions/{slug}")
         csrf = hidden(page.text, "csrf")

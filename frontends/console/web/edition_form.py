@@ -66,11 +66,6 @@ GROUPS: Final = (("fee.waived", "fee.waived"), ("fee.", "fee.amount"), ("priorit
 YEAR: Final = re.compile(r"(?<![0-9])(?:19|20)[0-9]{2}(?![0-9])")
 
 
-def publishes_at_once_setting() -> bool:
-    """Whether the contract has the edition setting (an optional field added to ScheduleEdition)."""
-    return "publish_reports_at_once" in ScheduleEdition.model_fields
-
-
 @dataclass
 class EditionForm:
     """What the form template shows: the inputs' values and, per input, why it was refused."""
@@ -190,8 +185,7 @@ class _Reader:
             table_size=self.text("table_size"),
         )
         body["sessions"] = self.sessions()
-        if publishes_at_once_setting():
-            body["publish_reports_at_once"] = self.values.get("publish_reports_at_once") == CHECKED
+        body["publish_reports_at_once"] = self.values.get("publish_reports_at_once") == CHECKED
         return body
 
     def moment(self, name: str) -> datetime | None:

@@ -20,7 +20,7 @@ from shared.contract.scheduling import CloseRegistration, ReopenRegistration
 from ..domain import may
 from .access import Caller, NotSignedIn, console, require, signed_in
 from .acting import perform, read
-from .edition_form import EditionForm, command_from, publishes_at_once_setting, values_of
+from .edition_form import EditionForm, command_from, values_of
 from .overview import EXPORTS, EditionLine, edition_lines
 from .rendering import BadForm, csrf_refused, page, problem, read_form
 
@@ -134,7 +134,6 @@ def _form_page(
         source=source,
         locked=locked,
         action=f"{EDITIONS_PATH}/{slug}/edit" if slug else f"{EDITIONS_PATH}/new",
-        publish_setting=publishes_at_once_setting(),
     )
 
 
