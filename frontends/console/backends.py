@@ -39,6 +39,14 @@ class Answer:
         return self.status == 200
 
 
+@dataclass(frozen=True)
+class Download:
+    status: int
+    content: bytes
+    media_type: str
+    disposition: str = ""  # Content-Disposition: the file's name
+
+
 class ServiceApis:
     """One HTTP client per service, each with its base URL and the console's credential."""
 
@@ -68,6 +76,18 @@ class ServiceApis:
         except ValueError:
             body = response.text
         return Answer(response.status_code, body)
+
+    async def download(self, service: ServiceName, path: str) -> Download:
+        """A file from a service's API (an export), as it is: bytes, their media type and the file's name."""
+        try:
+            response = await self.clients[service].get(path, headers={"Accept": "*/*"})
+        except httpx.HTTPError as exc:
+            raise ServiceUnavailable(service) from exc
+        if response.status_code >= 500:
+            raise ServiceUnavailable(service)
+        media_type = response.headers.get("content-type", "application/octet-stream")
+        disposition = response.headers.get("content-disposition", "")
+        return Download(response.status_code, response.content, media_type, disposition)
 
     async def close(self) -> None:
         for client in {id(c): c for c in self.clients.values()}.values():

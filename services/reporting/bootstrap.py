@@ -12,7 +12,7 @@ from shared.messaging.processing import MessageStore
 from shared.runtime import Service, Transport
 from shared.settings import Settings
 
-from . import api, consumes, dashboard, entrypoints
+from . import api, consumes, dashboard, entrypoints, overview_api
 from .adapters import Inbox, Outbox
 from .anonymise import NameKey
 
@@ -49,6 +49,7 @@ def build(settings: Settings, transport: Transport) -> Service:
             *api.routes(
                 store, key=key, organizer_token=settings.werkplaatsen_organizer_token, public_url=settings.public_url
             ),
+            *overview_api.routes(store, organizer_token=settings.werkplaatsen_organizer_token),
             *dashboard.routes(
                 store,
                 organizer_token=settings.werkplaatsen_organizer_token,

@@ -105,6 +105,7 @@ def public_edition(edition: Edition, now: datetime) -> dict[str, Any]:
         # Closed early and ReopenRegistration still possible: until when; null otherwise.
         "registration_reopen_until": _iso(edition.reopen_until(now)),
         "table_size": edition.table_size,
+        "publish_reports_at_once": edition.publish_reports_at_once,
         "fee": edition.fee,
         "priority_size_classes": edition.priority_size_classes,
         "calendar_url": f"/editions/{edition.slug}/calendar.ics",

@@ -30,8 +30,11 @@ from ..store import open_store
 from .access import Console, Forbidden, NotSignedIn, forbidden, not_signed_in, require, service_unavailable
 from .audit_api import OPERATIONS as AUDIT
 from .editions_api import OPERATIONS as EDITIONS
+from .editions_pages import editions_page_routes
+from .navigation import navigation_routes
 from .oidc import Provider, oidc_routes
 from .openapi import Operation, api_routes
+from .overview import OPERATIONS as OVERVIEW
 from .pages import page_routes
 from .probes import probe_routes
 from .registration_pages import routes as registration_routes
@@ -42,7 +45,7 @@ from .sessions_api import OPERATIONS as SESSIONS
 
 __all__ = ["OPERATIONS", "app", "require"]
 
-OPERATIONS: tuple[Operation, ...] = (*EDITIONS, *SESSIONS, *REGISTRATIONS, *AUDIT)
+OPERATIONS: tuple[Operation, ...] = (*EDITIONS, *OVERVIEW, *SESSIONS, *REGISTRATIONS, *AUDIT)
 
 # Guessing a password across many accounts (each account's own lockout stops guessing one) or an invitation link.
 RATE_LIMITED = ((frozenset({"POST"}), re.compile(r"/console/login")), (None, re.compile(r"/console/invitation/[^/]*")))
@@ -90,7 +93,9 @@ def app(
                 routes=[
                     *probe_routes(),
                     *page_routes(),
+                    *navigation_routes(),
                     *oidc_routes(),
+                    *editions_page_routes(),
                     *registration_routes(),
                     *session_routes(),
                     *api_routes(OPERATIONS),

@@ -41,6 +41,8 @@ CONFLICT_CODES: Final = frozenset(
         "already_placed",
         "not_waitlisted",
         "registration_closed",
+        "edition_closed",
+        "already_allocated",
         "registration_open",
         "not_closed",
         "deadline_passed",

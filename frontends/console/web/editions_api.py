@@ -1,5 +1,6 @@
-"""The console's API for editions: create one (the fields of ScheduleEdition), read one or all, close
-registration early. Read from the scheduling service's API; acted on by publishing scheduling's commands."""
+"""The console's API for editions: create one (the fields of ScheduleEdition), read one or all, change one while
+registration is open, close registration early and reopen it. Read from the scheduling service's API; acted on
+by publishing scheduling's commands."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from pydantic import BaseModel, Field
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from shared.contract.scheduling import CloseRegistration, ScheduleEdition
+from shared.contract.scheduling import CloseRegistration, ReopenRegistration, ScheduleEdition
 
 from ..domain import may
 from .access import NotSignedIn, require, signed_in
@@ -66,10 +67,32 @@ async def list_editions(request: Request) -> Response:
     return JSONResponse({"editions": editions}, headers={"Cache-Control": "no-store"})
 
 
+async def update_edition(request: Request) -> Response:
+    """The whole edition again (as for creating it), under the slug of the path; scheduling's rules decide what
+    may still change (not after registration closed; not below the trios placed; no session into the past)."""
+    slug = request.path_params["slug"]
+    caller = await require(request, "editions.write", slug)
+    try:
+        command = await parse_body(request, ScheduleEdition, edition=slug)
+    except BadBody as bad:
+        return bad.response
+    if not (await read(request, "scheduling", f"/api/editions/{slug}")).found:
+        return api_errors("unknown_edition", "Deze editie bestaat niet.", 404, field="slug")
+    outcome = await perform(request, caller, command, subject=f"edition:{slug}")
+    return answer(outcome, edition=slug)
+
+
 async def close_edition(request: Request) -> Response:
     slug = request.path_params["slug"]
     caller = await require(request, "editions.write", slug)
     outcome = await perform(request, caller, CloseRegistration(edition=slug), subject=f"edition:{slug}")
+    return answer(outcome, edition=slug)
+
+
+async def reopen_edition(request: Request) -> Response:
+    slug = request.path_params["slug"]
+    caller = await require(request, "editions.write", slug)
+    outcome = await perform(request, caller, ReopenRegistration(edition=slug), subject=f"edition:{slug}")
     return answer(outcome, edition=slug)
 
 
@@ -111,6 +134,24 @@ OPERATIONS: Final = (
         answers={200: "De editie.", 404: "Deze editie bestaat niet."},
     ),
     Operation(
+        "PUT",
+        "/api/editions/{slug}",
+        update_edition,
+        "Een editie wijzigen zolang de aanmelding open is (alle velden opnieuw; de slug komt uit het pad)",
+        "editions.write",
+        "edities",
+        body=NewEdition,
+        answer=EditionAccepted,
+        answers={
+            200: "Gewijzigd.",
+            202: "Verstuurd; de planning heeft nog niet geantwoord.",
+            404: "Deze editie bestaat niet.",
+            409: "Dit mag niet meer (aanmelding gesloten, minder plaatsen dan geplaatst, bijeenkomst in het verleden).",
+            422: "De gegevens kloppen niet (met per veld de reden).",
+        },
+        idempotent_key=True,
+    ),
+    Operation(
         "POST",
         "/api/editions/{slug}/close",
         close_edition,
@@ -119,6 +160,22 @@ OPERATIONS: Final = (
         "edities",
         answer=EditionAccepted,
         answers={200: "Gesloten.", 202: "Verstuurd.", 404: "Deze editie bestaat niet.", 409: "Al gesloten."},
+        idempotent_key=True,
+    ),
+    Operation(
+        "POST",
+        "/api/editions/{slug}/reopen",
+        reopen_edition,
+        "De aanmelding weer openen na vroeg sluiten, tot het geplande sluitmoment",
+        "editions.write",
+        "edities",
+        answer=EditionAccepted,
+        answers={
+            200: "Weer open.",
+            202: "Verstuurd.",
+            404: "Deze editie bestaat niet.",
+            409: "Nog open, of het geplande sluitmoment is voorbij.",
+        },
         idempotent_key=True,
     ),
 )

@@ -19,9 +19,11 @@ from ..accounts import (
     totp_uri,
     verify_sign_in,
 )
-from ..domain import ACTIONS, PERMISSIONS, AccountRefused, requires_totp
+from ..backends import ServiceUnavailable
+from ..domain import ACTIONS, PERMISSIONS, AccountRefused, may, requires_totp
 from ..store import repositories
-from .access import LOGIN_PATH, address, console, database, require, signed_in
+from .access import LOGIN_PATH, NotSignedIn, address, console, database, signed_in
+from .overview import edition_lines
 from .rendering import REFUSAL_TEXTS, WRONG_CREDENTIALS, BadForm, csrf_refused, page, problem, read_form
 
 START_PATH = "/console/"
@@ -93,12 +95,30 @@ async def logout(request: Request) -> Response:
 
 
 async def start(request: Request) -> Response:
-    caller = await require(request, "read")
+    """Who is signed in, what their role may, and the editions they may read with the numbers that matter. Every
+    active account may see it: a facilitator's editions are their own (edition_lines filters them)."""
+    caller = await signed_in(request)
+    if caller is None:
+        raise NotSignedIn
     csrf = console(request).csrf
     token, fresh = csrf.issue(request)
     allowed = [action for action in ACTIONS if action in PERMISSIONS[caller.principal.role]]
-    editions = sorted(caller.principal.editions)
-    response = page("start.html", caller=caller, allowed=allowed, editions=editions, csrf=token)
+    lines, unavailable = None, ""
+    if console(request).backends is not None:  # without the services (tests of accounts): no overview
+        try:
+            lines = await edition_lines(request, caller)
+        except ServiceUnavailable as down:
+            unavailable = f"De cijfers zijn nu niet te zien: de dienst {down.service} antwoordt niet."
+    response = page(
+        "start.html",
+        caller=caller,
+        allowed=allowed,
+        editions_assigned=sorted(caller.principal.editions),
+        lines=lines,
+        unavailable=unavailable,
+        may_write=may(caller.principal, "editions.write"),
+        csrf=token,
+    )
     return csrf.attach(response, fresh)
 
 

@@ -18,6 +18,7 @@ from shared.http import error_response
 from shared.templating import template_environment
 
 from ..domain import Action, Role
+from .menu import menu
 
 ROLE_TEXTS: Final[Mapping[Role, str]] = {"organiser": "organisator", "facilitator": "begeleider", "viewer": "meelezer"}
 
@@ -60,7 +61,7 @@ MAX_FORM_FIELDS: Final = 20
 
 templates = template_environment(Path(__file__).parents[1] / "templates")
 templates.globals.update(
-    dutch_datetime=dutch_datetime, dutch_time=dutch_time, ROLE_TEXTS=ROLE_TEXTS, ACTION_TEXTS=ACTION_TEXTS
+    dutch_datetime=dutch_datetime, dutch_time=dutch_time, ROLE_TEXTS=ROLE_TEXTS, ACTION_TEXTS=ACTION_TEXTS, menu=menu
 )
 
 
@@ -113,8 +114,11 @@ class BadForm(Exception):
         self.response = response
 
 
-async def read_form(request: Request) -> dict[str, str]:
-    """The url-encoded form in the body (the last value of a repeated field), or BadForm with the page to answer."""
+async def read_form(
+    request: Request, *, max_bytes: int = MAX_FORM_BYTES, max_fields: int = MAX_FORM_FIELDS
+) -> dict[str, str]:
+    """The url-encoded form in the body (the last value of a repeated field), or BadForm with the page to answer.
+    A long form (an edition's) passes larger limits."""
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     unreadable = BadForm(problem(400, "Dit formulier kunnen we niet lezen", "Verstuur het formulier vanuit de pagina."))
     if content_type != "application/x-www-form-urlencoded":
@@ -122,10 +126,10 @@ async def read_form(request: Request) -> dict[str, str]:
     body = b""
     async for chunk in request.stream():
         body += chunk
-        if len(body) > MAX_FORM_BYTES:
+        if len(body) > max_bytes:
             raise BadForm(problem(413, "Dit is te veel tekst", "Wat je verstuurde is te groot voor dit formulier."))
     try:
-        fields = parse_qsl(body.decode("utf-8"), keep_blank_values=True, max_num_fields=MAX_FORM_FIELDS)
+        fields = parse_qsl(body.decode("utf-8"), keep_blank_values=True, max_num_fields=max_fields)
     except (UnicodeDecodeError, ValueError):
         raise unreadable from None
     return dict(fields)
