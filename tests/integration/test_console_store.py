@@ -1,5 +1,6 @@
 """The console's store on real PostgreSQL: its Alembic history to head (also by replicas starting together), a
-token found by its hash, and an audit log nobody can rewrite."""
+token found by its hash, an audit log nobody can rewrite, and a TOTP code that signs in once even when two
+sign-ins race."""
 
 from __future__ import annotations
 
@@ -7,13 +8,17 @@ import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
+import pyotp
 import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from argon2 import PasswordHasher
 from sqlalchemy import delete, inspect, text, update
 from sqlalchemy.exc import DBAPIError
 
 from frontends.console import accounts, tokens
 from frontends.console.domain import AccountRefused
-from frontends.console.store import MIGRATIONS, AuditRow, open_store, repositories
+from frontends.console.store import MIGRATIONS, AuditRow, Base, open_store, repositories
 from shared.db import Database, migrate
 from tests.support import database_url
 
@@ -46,6 +51,14 @@ async def test_replicas_starting_together_bring_the_schema_to_head_once(url: str
     finally:
         for d in dbs:
             await d.dispose()
+
+
+async def test_the_history_at_head_matches_the_models(db: Database) -> None:
+    async with db.engine.connect() as conn:
+        differences = await conn.run_sync(
+            lambda sync: compare_metadata(MigrationContext.configure(sync), Base.metadata)
+        )
+    assert differences == [], "the console's models and migrations differ: add a revision"
 
 
 async def test_a_token_is_found_by_its_hash_and_only_the_hash_is_stored(db: Database) -> None:
@@ -95,3 +108,39 @@ async def test_the_audit_log_is_append_only(db: Database, statement) -> None:
     async with repositories(db) as r:
         [entry] = await r.audit.recent()
     assert (entry.actor, entry.action, entry.outcome, entry.at) == ("a1", "report.publish", "rejected", NOW)
+
+
+async def test_two_sign_ins_with_one_totp_code_at_once_get_one_session(db: Database) -> None:
+    hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+    secret = pyotp.random_base32()
+    async with repositories(db) as r:
+        invitation = await accounts.create_account(
+            r.accounts, r.audit, email="ann@zwolle.nl", role="organiser", actor="t", secret_key="s", now=NOW
+        )
+    async with repositories(db) as r:
+        await accounts.accept_invitation(
+            r.accounts,
+            r.audit,
+            token=invitation.token,
+            password="een lang wachtwoord",
+            totp_secret=secret,
+            totp_code=pyotp.TOTP(secret).at(NOW),
+            secret_key="s",
+            now=NOW,
+            hasher=hasher,
+        )
+
+    async def attempt() -> accounts.SignIn:
+        async with repositories(db) as r:
+            return await accounts.verify_sign_in(
+                r.accounts,
+                r.audit,
+                email="ann@zwolle.nl",
+                password="een lang wachtwoord",
+                totp_code=pyotp.TOTP(secret).at(NOW),
+                now=NOW,
+                hasher=hasher,
+            )
+
+    outcomes = await asyncio.gather(attempt(), attempt())
+    assert sorted(o.refusal or "ok" for o in outcomes) == ["ok", "totp_reused"]

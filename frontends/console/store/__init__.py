@@ -11,7 +11,7 @@ from pathlib import Path
 from shared.db import Database, migrate
 
 from ..domain import AccountRefused
-from .repositories import SqlAccounts, SqlAudit, SqlTokens
+from .repositories import AuditQuery, SqlAccounts, SqlAudit, SqlTokens
 from .tables import AccessTokenRow, AccountRow, AuditRow, Base
 
 MIGRATIONS = Path(__file__).parent.parent / "migrations"
@@ -20,6 +20,7 @@ __all__ = [
     "MIGRATIONS",
     "AccessTokenRow",
     "AccountRow",
+    "AuditQuery",
     "AuditRow",
     "Base",
     "Repositories",
