@@ -28,6 +28,8 @@ from ..accounts import DEFAULT_HASHER
 from ..backends import Backends, ServiceUnavailable
 from ..store import open_store
 from .access import Console, Forbidden, NotSignedIn, forbidden, not_signed_in, require, service_unavailable
+from .admin import OPERATIONS as ADMIN
+from .admin import admin_routes
 from .audit_api import OPERATIONS as AUDIT
 from .editions_api import OPERATIONS as EDITIONS
 from .openapi import Operation, api_routes
@@ -36,10 +38,14 @@ from .sessions import Csrf, Sessions, secure_cookies
 
 __all__ = ["OPERATIONS", "app", "require"]
 
-OPERATIONS: tuple[Operation, ...] = (*EDITIONS, *AUDIT)
+OPERATIONS: tuple[Operation, ...] = (*EDITIONS, *AUDIT, *ADMIN)
 
-# Guessing a password across many accounts (each account's own lockout stops guessing one) or an invitation link.
-RATE_LIMITED = ((frozenset({"POST"}), re.compile(r"/console/login")), (None, re.compile(r"/console/invitation/[^/]*")))
+# Guessing a password across many accounts (each account's own lockout stops guessing one), an invitation link or
+# a password reset link.
+RATE_LIMITED = (
+    (frozenset({"POST"}), re.compile(r"/console/login")),
+    (None, re.compile(r"/console/(invitation|reset)/[^/]*")),
+)
 
 
 def app(
@@ -55,7 +61,9 @@ def app(
     are opened and closed by the lifespan too; without them only accounts and the audit log work."""
     secret = settings.werkplaatsen_secret_key
     secure = secure_cookies(settings.public_url)
-    context = Console(secret, Sessions(secret, secure), Csrf(secret, secure), clock, hasher, db, backends)
+    context = Console(
+        secret, Sessions(secret, secure), Csrf(secret, secure), clock, hasher, db, backends, settings.public_url
+    )
 
     @asynccontextmanager
     async def lifespan(application: Starlette) -> AsyncIterator[None]:
@@ -78,7 +86,7 @@ def app(
         bucket = TokenBucket(settings.werkplaatsen_rate_limit_per_minute, settings.werkplaatsen_rate_limit_burst)
         middleware.append(Middleware(RateLimit, bucket=bucket, limited=RATE_LIMITED))
     application = Starlette(
-        routes=[Mount("/console", routes=[*page_routes(), *api_routes(OPERATIONS)])],
+        routes=[Mount("/console", routes=[*page_routes(), *admin_routes(), *api_routes(OPERATIONS)])],
         middleware=middleware,
         exception_handlers={NotSignedIn: not_signed_in, Forbidden: forbidden, ServiceUnavailable: service_unavailable},
         lifespan=lifespan,
