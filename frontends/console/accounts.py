@@ -1,9 +1,10 @@
-"""What can be done with accounts: invite, accept an invitation, sign in, disable (personal access tokens:
-tokens.py).
+"""What can be done with accounts: invite, accept an invitation, sign in, end all sessions, disable (personal
+access tokens: tokens.py; password reset links: resets.py).
 
 Plain async functions that take their repositories by argument (the caller owns the transaction: see
 store.repositories) and the time as `now`. Every action appends one entry to the audit log, refusals included;
-no entry carries a password, a TOTP code or a token. A refusal raises domain.AccountRefused after its audit entry
+no entry carries a password, a TOTP code or a token. An entry about an account has the subject `account:<id>`
+(`account:<address>` for an address no account has). A refusal raises domain.AccountRefused after its audit entry
 and before any other change; store.repositories commits the transaction all the same, so the refusal is on record.
 """
 
@@ -12,12 +13,11 @@ from __future__ import annotations
 import functools
 import secrets
 import uuid
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Final, Literal, Protocol
 
-import pyotp
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from itsdangerous import BadSignature, SignatureExpired, TimestampSigner, URLSafeTimedSerializer
@@ -36,6 +36,9 @@ from .domain import (
     requires_totp,
 )
 from .store.tables import AccountRow, AuditRow
+from .totp import new_totp_secret as new_totp_secret  # the invitation page's, beside accept_invitation
+from .totp import totp_step
+from .totp import totp_uri as totp_uri
 
 INVITE_SALT: Final = "console-invite"
 INVITATION_VALID: Final = timedelta(days=7)
@@ -48,6 +51,8 @@ class Accounts(Protocol):
     async def add(self, account: AccountRow) -> None: ...
     async def save(self, account: AccountRow) -> None: ...
     async def all(self) -> Sequence[AccountRow]: ...
+    async def by_ids(self, account_ids: Collection[str]) -> Sequence[AccountRow]: ...
+    async def claim_totp_step(self, account: AccountRow, step: int) -> bool: ...
 
 
 class Audit(Protocol):
@@ -70,14 +75,38 @@ async def record(
     )
 
 
+async def refusal(
+    audit: Audit,
+    now: datetime,
+    actor: str,
+    action: str,
+    subject: str,
+    reason: str,
+    *,
+    address: str = "",
+    code: str = "",
+) -> AccountRefused:
+    """Put the refusal of ACTION on record (REASON in the log) and return the AccountRefused to raise: CODE, or
+    REASON when the two are the same."""
+    await record(audit, now, actor, action, subject, address=address, outcome="rejected", reason=reason)
+    return AccountRefused(code or reason)
+
+
 def principal(account: AccountRow) -> Principal:
     return Principal(account.id, _role(account.role), _status(account.status), frozenset(account.editions))
+
+
+def subject_of(account: AccountRow | str) -> str:
+    """The audit log's subject for an account (or for the address a refused action named)."""
+    return f"account:{account.id if isinstance(account, AccountRow) else account}"
 
 
 # Invitations ---------------------------------------------------------------------------------------------------
 
 
-def _serializer(secret_key: str, now: datetime) -> URLSafeTimedSerializer:
+def link_serializer(secret_key: str, now: datetime, salt: str = INVITE_SALT) -> URLSafeTimedSerializer:
+    """Signs and reads the console's expiring links (each kind with its own SALT, so one never passes for another)
+    at the handler's NOW."""
     stamp = int(now.timestamp())
 
     class At(TimestampSigner):
@@ -85,7 +114,7 @@ def _serializer(secret_key: str, now: datetime) -> URLSafeTimedSerializer:
         def get_timestamp(self) -> int:
             return stamp
 
-    return URLSafeTimedSerializer(secret_key, salt=INVITE_SALT, signer=At)
+    return URLSafeTimedSerializer(secret_key, salt=salt, signer=At)
 
 
 @dataclass(frozen=True)
@@ -112,15 +141,20 @@ async def create_account(
     """An invited account and the token of its invitation link (valid INVITATION_VALID, usable once)."""
     normalised = normalise_email(email)
     if role not in ROLES:
-        await record(
-            audit, now, actor, "account.create", normalised, address=address, outcome="rejected", reason="unknown_role"
+        raise await refusal(
+            audit, now, actor, "account.create", subject_of(normalised), "unknown_role", address=address
         )
-        raise AccountRefused("unknown_role")
     if await accounts.by_email(normalised) is not None:
-        await record(
-            audit, now, actor, "account.create", normalised, address=address, outcome="rejected", reason="exists"
+        raise await refusal(
+            audit,
+            now,
+            actor,
+            "account.create",
+            subject_of(normalised),
+            "exists",
+            address=address,
+            code="account_exists",
         )
-        raise AccountRefused("account_exists")
     account = AccountRow(
         id=str(uuid.uuid4()),
         email=normalised,
@@ -128,24 +162,25 @@ async def create_account(
         role=role,
         status="invited",
         failed_attempts=0,
+        session_generation=0,
         editions=sorted(set(editions)),
         created_at=now,
     )
     await accounts.add(account)
-    await record(audit, now, actor, "account.create", account.id, address=address, reason=f"role={role}")
-    token = _serializer(secret_key, now).dumps({"account": account.id})
+    await record(audit, now, actor, "account.create", subject_of(account), address=address, reason=f"role={role}")
+    token = link_serializer(secret_key, now).dumps({"account": account.id})
     return Invitation(account.id, normalised, token, now + INVITATION_VALID)
 
 
 async def reissue_invitation(
-    accounts: Accounts, audit: Audit, *, email: str, actor: str, secret_key: str, now: datetime
+    accounts: Accounts, audit: Audit, *, email: str, actor: str, secret_key: str, now: datetime, address: str = ""
 ) -> Invitation | None:
     """A new invitation link for an account still invited (None when it has signed up since, or is unknown)."""
     account = await accounts.by_email(normalise_email(email))
     if account is None or account.status != "invited":
         return None
-    await record(audit, now, actor, "account.reinvite", account.id)
-    token = _serializer(secret_key, now).dumps({"account": account.id})
+    await record(audit, now, actor, "account.reinvite", subject_of(account), address=address)
+    token = link_serializer(secret_key, now).dumps({"account": account.id})
     return Invitation(account.id, account.email, token, now + INVITATION_VALID)
 
 
@@ -154,25 +189,11 @@ def invitation_account_id(token: str, *, secret_key: str, now: datetime) -> str 
     invitation page needs before the invitee sets a password. Nothing is recorded: opening the page changes nothing
     (accept_invitation records the attempt)."""
     try:
-        data = _serializer(secret_key, now).loads(token, max_age=int(INVITATION_VALID.total_seconds()))
+        data = link_serializer(secret_key, now).loads(token, max_age=int(INVITATION_VALID.total_seconds()))
     except BadSignature:  # SignatureExpired included
         return None
     account = data.get("account") if isinstance(data, dict) else None
     return account if isinstance(account, str) else None
-
-
-def new_totp_secret() -> str:
-    """A secret for the authenticator app (the page shows it as a QR code of totp_uri)."""
-    return pyotp.random_base32()
-
-
-def totp_uri(secret: str, email: str) -> str:
-    return pyotp.TOTP(secret).provisioning_uri(name=email, issuer_name="Werkplaatsen")
-
-
-def _totp_ok(secret: str, code: str, now: datetime) -> bool:
-    # One step either side: a phone's clock a little off, or a code typed as it changes.
-    return pyotp.TOTP(secret).verify(code.strip(), for_time=now, valid_window=1)
 
 
 async def accept_invitation(
@@ -191,47 +212,49 @@ async def accept_invitation(
     """Set the password (and the second factor: required for organisers, proven by a code from the app) and make
     the account active. The link then stops working: it only opens an invited account."""
     try:
-        data = _serializer(secret_key, now).loads(token, max_age=int(INVITATION_VALID.total_seconds()))
-    except SignatureExpired:
-        await record(
-            audit, now, "unknown", "account.accept_invitation", address=address, outcome="rejected", reason="expired"
-        )
-        raise AccountRefused("invitation_expired") from None
-    except BadSignature:
-        await record(
-            audit, now, "unknown", "account.accept_invitation", address=address, outcome="rejected", reason="invalid"
-        )
-        raise AccountRefused("invitation_invalid") from None
+        data = link_serializer(secret_key, now).loads(token, max_age=int(INVITATION_VALID.total_seconds()))
+    except BadSignature as bad:  # SignatureExpired included
+        expired = isinstance(bad, SignatureExpired)
+        raise await refusal(
+            audit,
+            now,
+            "unknown",
+            "account.accept_invitation",
+            "",
+            "expired" if expired else "invalid",
+            address=address,
+            code="invitation_expired" if expired else "invitation_invalid",
+        ) from None
     account = await accounts.get(str(data.get("account", ""))) if isinstance(data, dict) else None
-    if account is None or account.status != "invited":
-        reason = "not_invited" if account is not None else "unknown_account"
-        actor = account.id if account is not None else "unknown"
-        await record(
-            audit, now, actor, "account.accept_invitation", actor, address=address, outcome="rejected", reason=reason
+    if account is None:
+        raise await refusal(
+            audit, now, "unknown", "account.accept_invitation", "", "unknown_account", code="invitation_invalid"
         )
-        raise AccountRefused("invitation_used" if account is not None else "invitation_invalid")
-    problem = password_problem(password)
-    if problem is None and requires_totp(_role(account.role)) and not totp_secret:
-        problem = "totp_required"
-    if problem is None and totp_secret and not (totp_code and _totp_ok(totp_secret, totp_code, now)):
-        problem = "bad_totp"
-    if problem is not None:
-        await record(
+    if account.status != "invited":
+        raise await refusal(
             audit,
             now,
             account.id,
             "account.accept_invitation",
-            account.id,
+            subject_of(account),
+            "not_invited",
             address=address,
-            outcome="rejected",
-            reason=problem,
+            code="invitation_used",
         )
-        raise AccountRefused(problem)
+    problem = password_problem(password)
+    if problem is None and requires_totp(_role(account.role)) and not totp_secret:
+        problem = "totp_required"
+    if problem is None and totp_secret and not (totp_code and totp_step(totp_secret, totp_code, now) is not None):
+        problem = "bad_totp"
+    if problem is not None:
+        raise await refusal(
+            audit, now, account.id, "account.accept_invitation", subject_of(account), problem, address=address
+        )
     account.password_hash = hasher.hash(password)
     account.totp_secret = totp_secret or None
     account.status = "active"
     await accounts.save(account)
-    await record(audit, now, account.id, "account.accept_invitation", account.id, address=address)
+    await record(audit, now, account.id, "account.accept_invitation", subject_of(account), address=address)
     return account
 
 
@@ -271,7 +294,9 @@ async def verify_sign_in(
 ) -> SignIn:
     """Check a password (and the TOTP code, where the account has a second factor). Failures count towards the
     lockout (domain.Lockout); while locked, nothing is checked. A missing code after a right password is no
-    failure: it is how the page learns to ask for one."""
+    failure: it is how the page learns to ask for one. A code signs in once: one of the step that last signed in
+    (or an earlier one) is refused as `totp_reused`, so a code seen over a shoulder or in a proxy is worth nothing.
+    (Accepting the invitation proves a code but opens no session, so it uses up no step.)"""
     try:
         normalised = normalise_email(email)
     except ValueError:
@@ -280,7 +305,9 @@ async def verify_sign_in(
 
     async def refuse(refusal: SignInRefusal, retry_at: datetime | None = None) -> SignIn:
         actor = account.id if account is not None else normalised
-        await record(audit, now, actor, "account.sign_in", actor, address=address, outcome="rejected", reason=refusal)
+        await record(
+            audit, now, actor, "account.sign_in", subject_of(actor), address=address, outcome="rejected", reason=refusal
+        )
         return SignIn(refusal=refusal, retry_at=retry_at)
 
     if account is None:
@@ -307,14 +334,17 @@ async def verify_sign_in(
     if account.totp_secret:
         if not totp_code:
             return await refuse("totp_required")
-        if not _totp_ok(account.totp_secret, totp_code, now):
+        step = totp_step(account.totp_secret, totp_code, now)
+        if step is None:
             return await fail("bad_totp")
+        if not await accounts.claim_totp_step(account, step):
+            return await fail("totp_reused")
     after = lockout.after_success()
     account.failed_attempts, account.locked_until = after.failed_attempts, after.locked_until
     if hasher.check_needs_rehash(account.password_hash):
         account.password_hash = hasher.hash(password)
     await accounts.save(account)
-    await record(audit, now, account.id, "account.sign_in", account.id, address=address)
+    await record(audit, now, account.id, "account.sign_in", subject_of(account), address=address)
     return SignIn(account=account)
 
 
@@ -325,17 +355,33 @@ def _password_ok(hasher: PasswordHasher, password_hash: str, password: str) -> b
         return False
 
 
-# Disabling -----------------------------------------------------------------------------------------------------
+# Ending sessions, disabling -------------------------------------------------------------------------------------
+
+
+async def end_sessions(
+    accounts: Accounts, audit: Audit, *, email: str, actor: str, address: str = "", now: datetime
+) -> AccountRow:
+    """Every session of the account ends at once, on every device (its next request finds the session's
+    generation outdated). Its personal access tokens are not touched: they are revoked one by one."""
+    account = await account_by_email(accounts, audit, email, "account.end_sessions", actor, address, now)
+    account.session_generation += 1
+    await accounts.save(account)
+    await record(audit, now, actor, "account.end_sessions", subject_of(account), address=address)
+    return account
 
 
 async def disable_account(
     accounts: Accounts, audit: Audit, *, email: str, actor: str, address: str = "", now: datetime
 ) -> AccountRow:
-    """The account can no longer sign in, and its tokens no longer authenticate. Its audit entries stay."""
+    """The account can no longer sign in, its sessions end and its tokens no longer authenticate. Its audit
+    entries stay. An account does not disable itself from the console: nobody could undo it there."""
     account = await account_by_email(accounts, audit, email, "account.disable", actor, address, now)
+    if actor == account.id:
+        raise await refusal(audit, now, actor, "account.disable", subject_of(account), "own_account", address=address)
     account.status = "disabled"
+    account.session_generation += 1
     await accounts.save(account)
-    await record(audit, now, actor, "account.disable", account.id, address=address)
+    await record(audit, now, actor, "account.disable", subject_of(account), address=address)
     return account
 
 
@@ -346,10 +392,7 @@ async def account_by_email(
     normalised = normalise_email(email)
     account = await accounts.by_email(normalised)
     if account is None:
-        await record(
-            audit, now, actor, action, normalised, address=address, outcome="rejected", reason="unknown_account"
-        )
-        raise AccountRefused("unknown_account")
+        raise await refusal(audit, now, actor, action, subject_of(normalised), "unknown_account", address=address)
     return account
 
 

@@ -16,13 +16,14 @@ from .domain import ROLES, AccountRefused, InvalidEmail
 
 if TYPE_CHECKING:
     from .accounts import Invitation
+    from .resets import ResetLink
     from .store import AccountRow, Repositories
     from .tokens import NewToken
 
 T = TypeVar("T")
 
 accounts_app = typer.Typer(
-    no_args_is_help=True, help="Organiser console accounts: invitations, access tokens, disabling."
+    no_args_is_help=True, help="Organiser console accounts: invitations, password resets, access tokens, disabling."
 )
 
 MESSAGES = {
@@ -30,7 +31,10 @@ MESSAGES = {
     "unknown_account": "no account has that email address",
     "unknown_role": f"unknown role: choose one of {', '.join(ROLES)}",
     "disabled": "the account is disabled",
+    "no_password": "the account has no password yet: it has not accepted its invitation",
 }
+# The console cannot send mail yet: whoever runs a command that makes a link passes it on.
+NOT_MAILED = "(not mailed: the console cannot send mail yet; send the link to the account yourself)"
 
 
 def _operator() -> str:
@@ -102,6 +106,7 @@ def create(
     typer.echo(
         f"invited {invitation.email} as {role}; the link is valid until {invitation.expires_at:%Y-%m-%d %H:%M} UTC:"
     )
+    typer.echo(NOT_MAILED)
     typer.echo(f"{settings.public_url}/console/invitation/{invitation.token}")
 
 
@@ -135,6 +140,32 @@ def disable(email: Annotated[str, typer.Argument()]) -> None:
 
     account = _run(work)
     typer.echo(f"disabled {account.email}")
+
+
+@accounts_app.command("reset")
+def reset(email: Annotated[str, typer.Argument()]) -> None:
+    """Print a password reset link for EMAIL's account (valid 24 hours, usable once; the authenticator app stays).
+    Setting the new password ends every session of the account."""
+    from shared.db import utcnow
+
+    from .resets import issue_password_reset
+
+    async def work(repos: Repositories, settings: Settings) -> ResetLink:
+        return await issue_password_reset(
+            repos.accounts,
+            repos.audit,
+            email=email,
+            actor=_operator(),
+            address="cli",
+            secret_key=settings.werkplaatsen_secret_key,
+            now=utcnow(),
+        )
+
+    link = _run(work)
+    settings = load_settings()
+    typer.echo(f"password reset link for {link.email}, valid until {link.expires_at:%Y-%m-%d %H:%M} UTC:")
+    typer.echo(NOT_MAILED)
+    typer.echo(f"{settings.public_url}/console/reset/{link.token}")
 
 
 @accounts_app.command("token")

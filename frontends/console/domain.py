@@ -147,4 +147,5 @@ SignInRefusal = Literal[
     "totp_required",
     "totp_not_enrolled",
     "bad_totp",
+    "totp_reused",
 ]

@@ -1,5 +1,6 @@
 """Personal access tokens for the console's API: made for an account, shown once, stored only as a hash, listed,
-revoked, and speaking for their account's role while the account is active. Every change is audited."""
+revoked, and speaking for their account's role while the account is active. Every change is audited (subject
+`token:<id>`); a use is not (it would be a row per request), but the token remembers when it was last used."""
 
 from __future__ import annotations
 
@@ -8,14 +9,16 @@ import secrets
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Final, Protocol
 
-from .accounts import Accounts, Audit, account_by_email, principal, record
+from .accounts import Accounts, Audit, account_by_email, principal, record, refusal
 from .domain import AccountRefused, Principal, normalise_email
 from .store.tables import AccessTokenRow
 
 TOKEN_PREFIX: Final = "wpc_"  # recognisable in a leaked log or a secret scanner's rules
+# How exact "last used" is: a script calling every second writes the token's row once a minute, not every time.
+LAST_USE_PRECISION: Final = timedelta(minutes=1)
 
 
 class Tokens(Protocol):
@@ -24,6 +27,7 @@ class Tokens(Protocol):
     async def get(self, token_id: str) -> AccessTokenRow | None: ...
     async def of_account(self, account_id: str) -> Sequence[AccessTokenRow]: ...
     async def save(self, token: AccessTokenRow) -> None: ...
+    async def all(self) -> Sequence[AccessTokenRow]: ...
 
 
 def token_hash(token: str) -> str:
@@ -53,10 +57,7 @@ async def create_token(
     """A new personal access token for the account at EMAIL, carrying its role. A disabled account gets none."""
     account = await account_by_email(accounts, audit, email, "token.create", actor, address, now)
     if account.status == "disabled":
-        await record(
-            audit, now, actor, "token.create", account.id, address=address, outcome="rejected", reason="disabled"
-        )
-        raise AccountRefused("disabled")
+        raise await refusal(audit, now, actor, "token.create", f"account:{account.id}", "disabled", address=address)
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     row = AccessTokenRow(
         id=str(uuid.uuid4()),
@@ -66,7 +67,7 @@ async def create_token(
         created_at=now,
     )
     await tokens.add(row)
-    await record(audit, now, actor, "token.create", row.id, address=address, reason=f"account={account.id}")
+    await record(audit, now, actor, "token.create", f"token:{row.id}", address=address, reason=f"account={account.id}")
     return NewToken(row.id, row.name, token)
 
 
@@ -78,20 +79,33 @@ async def list_tokens(accounts: Accounts, tokens: Tokens, *, email: str) -> Sequ
 
 
 async def revoke_token(
-    tokens: Tokens, audit: Audit, *, token_id: str, actor: str, address: str = "", now: datetime
-) -> None:
+    tokens: Tokens,
+    audit: Audit,
+    *,
+    token_id: str,
+    actor: str,
+    address: str = "",
+    now: datetime,
+    of_account: str | None = None,
+) -> AccessTokenRow:
+    """Revoke a token (again is no error). OF_ACCOUNT, when given, is the only account whose token the actor may
+    revoke: another's is refused as unknown, so nobody learns which token ids exist."""
     row = await tokens.get(token_id)
-    if row is None:
-        await record(audit, now, actor, "token.revoke", token_id, address=address, outcome="rejected", reason="unknown")
-        raise AccountRefused("unknown_token")
+    if row is None or (of_account is not None and row.account_id != of_account):
+        reason = "unknown" if row is None else "not_own"
+        raise await refusal(
+            audit, now, actor, "token.revoke", f"token:{token_id}"[:300], reason, address=address, code="unknown_token"
+        )
     if row.revoked_at is None:
         row.revoked_at = now
         await tokens.save(row)
-    await record(audit, now, actor, "token.revoke", row.id, address=address)
+    await record(audit, now, actor, "token.revoke", f"token:{row.id}", address=address)
+    return row
 
 
 async def authenticate_token(accounts: Accounts, tokens: Tokens, *, token: str, now: datetime) -> Principal | None:
-    """Who a bearer token speaks for, or None (unknown, revoked, or its account no longer active)."""
+    """Who a bearer token speaks for, or None (unknown, revoked, or its account no longer active). The use is
+    remembered to the minute (LAST_USE_PRECISION): most requests read the token and write nothing."""
     if not token.startswith(TOKEN_PREFIX):
         return None
     row = await tokens.by_hash(token_hash(token))
@@ -100,6 +114,7 @@ async def authenticate_token(accounts: Accounts, tokens: Tokens, *, token: str, 
     account = await accounts.get(row.account_id)
     if account is None or account.status == "disabled":
         return None
-    row.last_used_at = now
-    await tokens.save(row)
+    if row.last_used_at is None or now - row.last_used_at >= LAST_USE_PRECISION:
+        row.last_used_at = now
+        await tokens.save(row)
     return principal(account)

@@ -1,6 +1,7 @@
 """The console's store on real PostgreSQL: its Alembic history to head (also by replicas starting together) and in
-step with its models, a token found by its hash, an audit log nobody can rewrite, and check-in taps that count
-once even when two requests carry the same tap at the same moment."""
+step with its models, a token found by its hash, an audit log nobody can rewrite, check-in taps that count once
+even when two requests carry the same tap at the same moment, and a TOTP code that signs in once even when two
+sign-ins race."""
 
 from __future__ import annotations
 
@@ -8,9 +9,11 @@ import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
+import pyotp
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from argon2 import PasswordHasher
 from sqlalchemy import delete, inspect, text, update
 from sqlalchemy.exc import DBAPIError
 
@@ -127,3 +130,39 @@ async def test_check_in_taps_sent_at_once_by_two_requests_count_once_and_the_lat
         marks = {m.registration_id: m.tap_id for m in await r.checkin.marks("2027-voorjaar", 1)}
         assert marks == {"r1": "tap-later-0001", "r2": "tap-other-0001"}
         assert [e.action for e in await r.audit.recent()].count("checkin.absent") == 1
+
+
+async def test_two_sign_ins_with_one_totp_code_at_once_get_one_session(db: Database) -> None:
+    hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+    secret = pyotp.random_base32()
+    async with repositories(db) as r:
+        invitation = await accounts.create_account(
+            r.accounts, r.audit, email="ann@zwolle.nl", role="organiser", actor="t", secret_key="s", now=NOW
+        )
+    async with repositories(db) as r:
+        await accounts.accept_invitation(
+            r.accounts,
+            r.audit,
+            token=invitation.token,
+            password="een lang wachtwoord",
+            totp_secret=secret,
+            totp_code=pyotp.TOTP(secret).at(NOW),
+            secret_key="s",
+            now=NOW,
+            hasher=hasher,
+        )
+
+    async def attempt() -> accounts.SignIn:
+        async with repositories(db) as r:
+            return await accounts.verify_sign_in(
+                r.accounts,
+                r.audit,
+                email="ann@zwolle.nl",
+                password="een lang wachtwoord",
+                totp_code=pyotp.TOTP(secret).at(NOW),
+                now=NOW,
+                hasher=hasher,
+            )
+
+    outcomes = await asyncio.gather(attempt(), attempt())
+    assert sorted(o.refusal or "ok" for o in outcomes) == ["ok", "totp_reused"]

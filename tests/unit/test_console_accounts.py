@@ -101,7 +101,7 @@ async def test_creating_an_account_invites_it_with_a_link_valid_for_seven_days(d
     assert (entry.actor, entry.action, entry.subject, entry.outcome) == (
         "cli:root",
         "account.create",
-        account.id,
+        f"account:{account.id}",
         "accepted",
     )
 

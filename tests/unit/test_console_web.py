@@ -281,7 +281,7 @@ async def test_an_organisers_token_reads_the_audit_log_newest_first(db, client) 
     ]
     assert set(items[0]) == {"actor", "action", "subject", "at", "outcome", "reason"}
     assert items[1]["outcome"] == "rejected" and items[1]["reason"] == "bad_password"
-    assert items[0]["actor"] == "cli:root" and items[0]["subject"] == token.id
+    assert items[0]["actor"] == "cli:root" and items[0]["subject"] == f"token:{token.id}"
     moments = [datetime.fromisoformat(item["at"]) for item in items]
     assert moments == sorted(moments, reverse=True)
 

@@ -12,7 +12,7 @@ from shared.db import Database, migrate
 
 from ..domain import AccountRefused
 from .drafts import SqlCheckin, SqlNotesDrafts
-from .repositories import SqlAccounts, SqlAudit, SqlTokens
+from .repositories import AuditQuery, SqlAccounts, SqlAudit, SqlTokens
 from .tables import AccessTokenRow, AccountRow, AuditRow, Base, CheckinMarkRow, CheckinTapRow, NotesDraftRow
 
 MIGRATIONS = Path(__file__).parent.parent / "migrations"
@@ -21,6 +21,7 @@ __all__ = [
     "MIGRATIONS",
     "AccessTokenRow",
     "AccountRow",
+    "AuditQuery",
     "AuditRow",
     "Base",
     "CheckinMarkRow",

@@ -3,10 +3,11 @@ the audit log. The handlers (accounts.py) see them through the protocols there; 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import Select, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from .tables import AccessTokenRow, AccountRow, AuditRow
@@ -33,6 +34,28 @@ class SqlAccounts:
 
     async def all(self) -> Sequence[AccountRow]:
         return (await self.session.execute(select(AccountRow).order_by(AccountRow.email))).scalars().all()
+
+    async def by_ids(self, account_ids: Collection[str]) -> Sequence[AccountRow]:
+        if not account_ids:
+            return []
+        query = select(AccountRow).where(AccountRow.id.in_(sorted(set(account_ids))))
+        return (await self.session.execute(query)).scalars().all()
+
+    async def claim_totp_step(self, account: AccountRow, step: int) -> bool:
+        """Record STEP as the account's last used TOTP step unless that step (or a later one) was used already.
+        One conditional UPDATE: of two sign-ins with the same code at once, only one gets the row."""
+        claimed = await self.session.execute(
+            update(AccountRow)
+            .where(AccountRow.id == account.id)
+            .where(or_(AccountRow.totp_last_step.is_(None), AccountRow.totp_last_step < step))
+            .values(totp_last_step=step)
+            .execution_options(synchronize_session=False)
+        )
+        if claimed.rowcount != 1:  # type: ignore[attr-defined]
+            return False
+        account.totp_last_step = step
+        await self.session.flush()
+        return True
 
 
 class SqlTokens:
@@ -61,6 +84,23 @@ class SqlTokens:
     async def save(self, token: AccessTokenRow) -> None:
         await self.session.flush()
 
+    async def all(self) -> Sequence[AccessTokenRow]:
+        """Every account's tokens (the organisers' overview): a handful per account, never many."""
+        query = select(AccessTokenRow).order_by(AccessTokenRow.created_at, AccessTokenRow.id)
+        return (await self.session.execute(query)).scalars().all()
+
+
+@dataclass(frozen=True)
+class AuditQuery:
+    """Which entries of the log a page shows: each field given narrows it (equality, or the moment range)."""
+
+    actor: str | None = None
+    action: str | None = None
+    subject: str | None = None
+    outcome: str | None = None
+    since: datetime | None = None  # inclusive
+    until: datetime | None = None  # exclusive
+
 
 class SqlAudit:
     def __init__(self, session: AsyncSession) -> None:
@@ -76,3 +116,29 @@ class SqlAudit:
         if before is not None:
             query = query.where(AuditRow.at < before)
         return (await self.session.execute(query)).scalars().all()
+
+    async def page(self, where: AuditQuery, limit: int, *, before_id: int | None = None) -> Sequence[AuditRow]:
+        """Up to LIMIT entries matching WHERE, newest first, older than the entry BEFORE_ID when given (keyset
+        paging: the next page starts below the last id shown, so entries written meanwhile shift nothing)."""
+        return (await self.session.execute(audit_page_query(where, limit, before_id))).scalars().all()
+
+
+def audit_page_query(where: AuditQuery, limit: int, before_id: int | None = None) -> Select[AuditRow]:
+    """Each equality has its (column, id) index (tables.AuditRow), which yields its rows newest first; the
+    moments have the index on `at`; without a filter the primary key is read backwards. No page reads the log."""
+    query = select(AuditRow).order_by(AuditRow.id.desc()).limit(limit)
+    for column, value in (
+        (AuditRow.actor, where.actor),
+        (AuditRow.action, where.action),
+        (AuditRow.subject, where.subject),
+        (AuditRow.outcome, where.outcome),
+    ):
+        if value is not None:
+            query = query.where(column == value)
+    if where.since is not None:
+        query = query.where(AuditRow.at >= where.since)
+    if where.until is not None:
+        query = query.where(AuditRow.at < where.until)
+    if before_id is not None:
+        query = query.where(AuditRow.id < before_id)
+    return query

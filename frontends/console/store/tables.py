@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from shared.db import UtcDateTime, utcnow
@@ -30,6 +30,11 @@ class AccountRow(Base):
     # The editions (slugs) a facilitator is assigned to.
     editions: Mapped[list[str]] = mapped_column(JSON, default=list)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    # The TOTP time step of the last code that signed in: a code is good once, not for its whole window.
+    totp_last_step: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # In every session cookie; raising it ends all the account's sessions at once (sign out everywhere,
+    # disabling, a new password).
+    session_generation: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class AccessTokenRow(Base):
@@ -51,14 +56,22 @@ class AuditRow(Base):
     DELETE, so not even a bug in the console can rewrite who did what."""
 
     __tablename__ = "audit_log"
+    # Each filter of the log's page is an equality that an index answers in the page's order (newest id first),
+    # so a filtered page reads its own rows, never the whole log.
+    __table_args__ = (
+        Index("ix_audit_log_actor_id", "actor", "id"),
+        Index("ix_audit_log_action_id", "action", "id"),
+        Index("ix_audit_log_subject_id", "subject", "id"),
+        Index("ix_audit_log_outcome_id", "outcome", "id"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, index=True)
-    actor: Mapped[str] = mapped_column(String(320), index=True)  # an account id, or the email a sign-in named
-    action: Mapped[str] = mapped_column(String(100), index=True)
+    actor: Mapped[str] = mapped_column(String(320))  # an account id, or the email a sign-in named
+    action: Mapped[str] = mapped_column(String(100))
     subject: Mapped[str] = mapped_column(String(300), default="")
     address: Mapped[str] = mapped_column(String(100), default="")
-    outcome: Mapped[str] = mapped_column(String(20))  # accepted | rejected
+    outcome: Mapped[str] = mapped_column(String(20))  # accepted | rejected | pending
     reason: Mapped[str] = mapped_column(String(300), default="")
 
 

@@ -28,6 +28,8 @@ from ..accounts import DEFAULT_HASHER
 from ..backends import Backends, ServiceUnavailable
 from ..store import open_store
 from .access import Console, Forbidden, NotSignedIn, forbidden, not_signed_in, require, service_unavailable
+from .admin import OPERATIONS as ADMIN
+from .admin import admin_routes
 from .audit_api import OPERATIONS as AUDIT
 from .editions_api import OPERATIONS as EDITIONS
 from .editions_pages import editions_page_routes
@@ -45,10 +47,14 @@ from .sessions_api import OPERATIONS as SESSIONS
 
 __all__ = ["OPERATIONS", "app", "require"]
 
-OPERATIONS: tuple[Operation, ...] = (*EDITIONS, *OVERVIEW, *SESSIONS, *REGISTRATIONS, *AUDIT)
+OPERATIONS: tuple[Operation, ...] = (*EDITIONS, *OVERVIEW, *SESSIONS, *REGISTRATIONS, *AUDIT, *ADMIN)
 
-# Guessing a password across many accounts (each account's own lockout stops guessing one) or an invitation link.
-RATE_LIMITED = ((frozenset({"POST"}), re.compile(r"/console/login")), (None, re.compile(r"/console/invitation/[^/]*")))
+# Guessing a password across many accounts (each account's own lockout stops guessing one), an invitation link or
+# a password reset link.
+RATE_LIMITED = (
+    (frozenset({"POST"}), re.compile(r"/console/login")),
+    (None, re.compile(r"/console/(invitation|reset)/[^/]*")),
+)
 
 
 def app(
@@ -64,7 +70,9 @@ def app(
     are opened and closed by the lifespan too; without them only accounts and the audit log work."""
     secret = settings.werkplaatsen_secret_key
     secure = secure_cookies(settings.public_url)
-    context = Console(secret, Sessions(secret, secure), Csrf(secret, secure), clock, hasher, db, backends)
+    context = Console(
+        secret, Sessions(secret, secure), Csrf(secret, secure), clock, hasher, db, backends, settings.public_url
+    )
 
     @asynccontextmanager
     async def lifespan(application: Starlette) -> AsyncIterator[None]:
@@ -95,6 +103,7 @@ def app(
                     *page_routes(),
                     *navigation_routes(),
                     *oidc_routes(),
+                    *admin_routes(),
                     *editions_page_routes(),
                     *registration_routes(),
                     *session_routes(),

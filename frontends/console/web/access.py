@@ -38,6 +38,7 @@ class Console:
     hasher: PasswordHasher
     db: Database | None = None  # opened by the lifespan when the app was not given one
     backends: Backends | None = None  # the services' APIs and the command gateway; None: only accounts work
+    public_url: str = ""  # WERKPLAATSEN_PUBLIC_URL: where invitation and reset links point
 
 
 def console(request: Request) -> Console:
@@ -90,9 +91,11 @@ async def signed_in(request: Request) -> Caller | None:
                 return None
             found = await authenticate_token(repos.accounts, repos.tokens, token=token.strip(), now=now)
             return Caller(found, "token") if found is not None and found.status == "active" else None
-        account_id = context.sessions.account_id(request, now)
-        account = await repos.accounts.get(account_id) if account_id is not None else None
-        if account is None or account.status != "active":
+        session = context.sessions.session(request, now)
+        account = await repos.accounts.get(session.account_id) if session is not None else None
+        if account is None or session is None or account.status != "active":
+            return None
+        if session.generation != account.session_generation:  # signed out everywhere since, or a new password
             return None
         return Caller(principal(account), "session", account.email, account.name)
 

@@ -377,7 +377,9 @@ async def callback(request: Request) -> Response:
         outcome = await sign_in_with_oidc(repos.accounts, repos.audit, claims=claims, address=address(request), now=now)
     if outcome.account is None or outcome.refusal is not None:
         return _refused(request, idp, outcome.refusal or "unknown_account", email=outcome.email)
-    response = context.sessions.start(RedirectResponse(START_PATH, 303), outcome.account.id, now)
+    response = context.sessions.start(
+        RedirectResponse(START_PATH, 303), outcome.account.id, now, generation=outcome.account.session_generation
+    )
     return _end_flow(response, request)
 
 

@@ -43,7 +43,7 @@ class Operation:
     path: str  # below /console, e.g. "/api/editions/{slug}"
     endpoint: Endpoint
     summary: str
-    permission: Action
+    permission: Action | None  # None: any signed-in account, for its own things (its tokens)
     tag: str
     body: type[BaseModel] | None = None
     answer: type[BaseModel] | None = None  # the JSON of the success answer, when it has a model
@@ -114,7 +114,11 @@ def document(operations: Sequence[Operation], *, server: str = "/console") -> di
         operation: dict[str, Any] = {
             "operationId": op.endpoint.__name__,
             "summary": op.summary,
-            "description": f"Vereist het recht: {ACTION_TEXTS[op.permission]} (`{op.permission}`).",
+            "description": (
+                f"Vereist het recht: {ACTION_TEXTS[op.permission]} (`{op.permission}`)."
+                if op.permission is not None
+                else "Voor elk ingelogd account, voor wat van dat account zelf is."
+            ),
             "tags": [op.tag],
             "parameters": parameters,
             "responses": answers,

@@ -27,12 +27,21 @@ from .overview import edition_lines
 from .rendering import REFUSAL_TEXTS, WRONG_CREDENTIALS, BadForm, csrf_refused, page, problem, read_form
 
 START_PATH = "/console/"
+# What the login page says after what sent the browser there (?welkom=1 ...).
+LOGIN_NOTICES = {
+    "welkom": "Je account is klaar. Log in met je e-mailadres en wachtwoord.",
+    "hersteld": (
+        "Je nieuwe wachtwoord is ingesteld. Log in met je e-mailadres, het nieuwe wachtwoord en, als je die "
+        "gebruikt, de code uit je authenticator-app."
+    ),
+    "overal": "Je bent overal uitgelogd, op elk apparaat. Log hier opnieuw in als je verder wilt.",
+}
 
 
 async def login_form(request: Request) -> Response:
     if await signed_in(request) is not None:
         return RedirectResponse(START_PATH, 303)
-    notice = "Je account is klaar. Log in met je e-mailadres en wachtwoord." if "welkom" in request.query_params else ""
+    notice = next((text for flag, text in LOGIN_NOTICES.items() if flag in request.query_params), "")
     return _login_page(request, notice=notice)
 
 
@@ -75,7 +84,8 @@ async def login(request: Request) -> Response:
             )
         return _login_page(request, email=email, error=error, status=401)
     response = RedirectResponse(START_PATH, 303)
-    return context.sessions.start(response, outcome.account.id, context.clock())
+    account = outcome.account
+    return context.sessions.start(response, account.id, context.clock(), generation=account.session_generation)
 
 
 async def logout(request: Request) -> Response:

@@ -45,6 +45,7 @@ REFUSAL_TEXTS: Final[Mapping[str, str]] = {
     "disabled": WRONG_CREDENTIALS,
     "totp_required": "Vul ook de code uit je authenticator-app in.",
     "bad_totp": "De code uit je authenticator-app klopt niet. Vul de code in die de app nu toont.",
+    "totp_reused": "Deze code is al gebruikt om in te loggen. Wacht op de volgende code van je app en vul die in.",
     "totp_not_enrolled": (
         "Voor dit account is nog geen authenticator-app ingesteld. Vraag een organisator om een nieuwe uitnodiging."
     ),

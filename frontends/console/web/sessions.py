@@ -38,9 +38,16 @@ def secure_cookies(public_url: str) -> bool:
 
 
 @dataclass(frozen=True)
+class Session:
+    account_id: str
+    generation: int  # the account's session_generation when it signed in: a later one ends this session
+
+
+@dataclass(frozen=True)
 class Sessions:
-    """A session is the account id and its expiry, signed; nothing else is in it. The account is read again on
-    every request (access.require), so disabling an account ends its sessions at once."""
+    """A session is the account id, the account's session generation and the expiry, signed; nothing else is in
+    it. The account is read again on every request (access.signed_in): a disabled account, or one whose generation
+    has moved on (sign out everywhere, a new password), has no session any more."""
 
     secret: str
     secure: bool
@@ -48,7 +55,7 @@ class Sessions:
     def _serializer(self) -> URLSafeSerializer:
         return URLSafeSerializer(self.secret, salt=SESSION_SALT)
 
-    def account_id(self, request: Request, now: datetime) -> str | None:
+    def session(self, request: Request, now: datetime) -> Session | None:
         value = request.cookies.get(SESSION_COOKIE)
         if not value:
             return None
@@ -58,15 +65,22 @@ class Sessions:
             return None
         if not isinstance(data, dict):
             return None
-        account, expires = data.get("account"), data.get("expires")
+        account, expires, generation = data.get("account"), data.get("expires"), data.get("generation")
         # The expiry is in the signed value, not only the cookie's Max-Age: a copied cookie expires all the same.
         if not isinstance(account, str) or not isinstance(expires, int) or now.timestamp() >= expires:
             return None
-        return account
+        if not isinstance(generation, int):  # a cookie from before generations: signed in again, once
+            return None
+        return Session(account, generation)
 
-    def start(self, response: Response, account_id: str, now: datetime) -> Response:
+    def account_id(self, request: Request, now: datetime) -> str | None:
+        found = self.session(request, now)
+        return found.account_id if found is not None else None
+
+    def start(self, response: Response, account_id: str, now: datetime, *, generation: int) -> Response:
+        """Set the session cookie; GENERATION is the account's session_generation now."""
         expires = int((now + SESSION_LENGTH).timestamp())
-        value = self._serializer().dumps({"account": account_id, "expires": expires})
+        value = self._serializer().dumps({"account": account_id, "expires": expires, "generation": generation})
         response.set_cookie(
             SESSION_COOKIE,
             value,
