@@ -31,7 +31,7 @@ MESSAGES = {
     "unknown_account": "no account has that email address",
     "unknown_role": f"unknown role: choose one of {', '.join(ROLES)}",
     "disabled": "the account is disabled",
-    "no_password": "the account has no password yet: it has not accepted its invitation",
+    "no_password": "the account has no password yet: it has not accepted its invitation",  # nosec B105  # a message, no secret
 }
 # The console cannot send mail yet: whoever runs a command that makes a link passes it on.
 NOT_MAILED = "(not mailed: the console cannot send mail yet; send the link to the account yourself)"

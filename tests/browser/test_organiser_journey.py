@@ -10,15 +10,20 @@ import os
 import shutil
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pyotp
 import pytest
 from playwright.async_api import Browser, Page, expect
 
 from shared.settings import SERVICES
+from tests.browser.organiser import act_on_registration, create_edition, reschedule, soon_on_the_minute
 from tests.console_support import PASSWORD, ConsoleProcess, cli, console_process
-from tests.support import ServiceEnv, ServiceProcess, running
+from tests.factories import trio
+from tests.support import ServiceEnv, ServiceProcess, running, wait_until
 
 ORGANISER = "anna@platform31.nl"
 
@@ -32,6 +37,29 @@ class Deployment:
     def invite(self, email: str, role: str, *editions: str) -> str:
         extra = [arg for slug in editions for arg in ("--edition", slug)]
         return cli(self.console.env, "accounts", "create", email, "--role", role, *extra).strip().splitlines()[-1]
+
+    def token(self, email: str) -> str:
+        return cli(self.console.env, "accounts", "token", email, "--name", "journey").strip().splitlines()[-1]
+
+    async def register(self, edition: str, municipality: str, **changes: Any) -> str:
+        """A trio registers through registration's API (waiting while registration may not know the edition yet)."""
+        async with httpx.AsyncClient(base_url=self.services["registration"].url, timeout=30) as http:
+
+            async def accepted() -> str | None:
+                response = await http.post("/api/registrations", json=trio(edition, municipality=municipality, **changes))
+                return response.json()["registration_id"] if response.status_code == 202 else None
+
+            found: str = await wait_until(accepted, timeout=60, interval=0.5, what=f"a trio from {municipality}")
+            return found
+
+    async def api(self, token: str, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        async with httpx.AsyncClient(base_url=self.console.url, timeout=30) as http:
+            return await http.request(method, path, headers={"Authorization": f"Bearer {token}"}, **kwargs)
+
+    async def status(self, token: str, registration_id: str) -> str:
+        detail = await self.api(token, "GET", f"/console/api/registrations/{registration_id}")
+        status: str = detail.json()["status"]
+        return status
 
 
 @pytest.fixture
@@ -90,6 +118,168 @@ async def sign_up_and_sign_in(page: Page, link: str, email: str, camera: Camera 
         await camera.shot(page, "inloggen")
     await page.get_by_role("button", name="Inloggen").click()
     await expect(page).to_have_url(f"{page.url.split('/console')[0]}/console/")
+
+
+async def test_an_organiser_runs_an_edition_from_creating_it_to_publishing_its_first_summary(
+    browser: Browser, deployment: Deployment, artefacts: Path
+) -> None:
+    camera = Camera(artefacts)
+    console = deployment.console.url
+    context = await browser.new_context(viewport={"width": 1280, "height": 900}, locale="nl-NL")
+    page = await context.new_page()
+    await sign_up_and_sign_in(page, deployment.invite(ORGANISER, "organiser"), ORGANISER)
+    token = deployment.token(ORGANISER)
+
+    slug = "proef-2028"
+    await create_edition(page, console, slug, datetime.now(UTC))
+    await camera.shot(page, "editie")
+
+    # Registrations arrive: Veenendaal and Zeist (medium-sized) and Amersfoort (large), for two places.
+    veenendaal = await deployment.register(slug, "GM0345")
+    zeist = await deployment.register(slug, "GM0355")
+    invoice = {"address": "Postbus 4000\n3800 EA Amersfoort", "reference": "WW-2028-17"}
+    amersfoort = await deployment.register(slug, "GM0307", invoice=invoice)
+    await page.goto(f"{console}/console/registrations?edition={slug}")
+    await expect(page.get_by_text("Amersfoort")).to_be_visible()
+    await camera.shot(page, "aanmeldingen")
+
+    await act_on_registration(
+        page, console, veenendaal, "form-approve", "De goedkeurder stemde telefonisch in; zijn mail is onderweg."
+    )
+    await camera.shot(page, "goedgekeurd-namens")
+    for registration_id in (zeist, amersfoort):
+        approved = await deployment.api(
+            token, "POST", f"/console/api/registrations/{registration_id}/approve", json={"reason": "Per mail."}
+        )
+        assert approved.status_code == 200, approved.text
+
+    # Closing registration early allocates the places: the two medium-sized trios in, Amersfoort on the waitlist.
+    await page.goto(f"{console}/console/editions/{slug}")
+    await page.get_by_role("button", name="Aanmelding nu sluiten").click()
+    await expect(page.get_by_role("status")).to_be_visible()
+    await wait_until(
+        lambda: _is(deployment, token, amersfoort, "waitlisted"), timeout=60, what="Amersfoort on the waitlist"
+    )
+
+    # A member of Veenendaal's trio leaves; her successor takes her place.
+    await page.goto(f"{console}/console/registrations/{veenendaal}")
+    replace = page.locator("#form-replace-member")
+    await replace.get_by_label("Wie wordt vervangen").select_option(index=2)
+    await replace.get_by_label("Naam van het nieuwe lid").fill("Dewi Pranoto")
+    await replace.get_by_label("E-mailadres van het nieuwe lid").fill("dewi.pranoto@veenendaal.example")
+    await replace.get_by_label("Reden").fill("Chris Bakker is van baan gewisseld.")
+    await camera.shot(page, "lid-vervangen")
+    await replace.get_by_role("button", name="Lid vervangen").click()
+    await expect(page.get_by_text("Dewi Pranoto").first).to_be_visible()
+
+    # The first session is moved to start in a minute or two (the venue changed its hours).
+    starts = soon_on_the_minute(datetime.now(UTC), timedelta(seconds=75))
+    await reschedule(page, console, slug, 1, starts)
+    await camera.shot(page, "bijeenkomst-verzet")
+
+    # Once the programme has begun, a freed place is not filled by itself: Zeist withdraws, and the organiser
+    # gives its place to Amersfoort by hand.
+    await wait_until(lambda: datetime.now(UTC) >= starts, timeout=180, interval=1, what="the first session begun")
+    await act_on_registration(page, console, zeist, "form-cancel", "Het trio kan de andere data niet.")
+    await wait_until(lambda: _is(deployment, token, zeist, "cancelled"), timeout=60, what="Zeist cancelled")
+    await act_on_registration(
+        page, console, amersfoort, "form-place", "Vrijgekomen plaats na de eerste bijeenkomst; Amersfoort stond eerst."
+    )
+    await wait_until(lambda: _is(deployment, token, amersfoort, "placed"), timeout=60, what="Amersfoort placed")
+    await camera.shot(page, "met-de-hand-geplaatst")
+
+    # At the door, on a phone: Veenendaal and Amersfoort come in.
+    phone = await browser.new_context(
+        viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True, locale="nl-NL"
+    )
+    door = await phone.new_page()
+    await door.goto(f"{console}/console/login")
+    await door.context.add_cookies(await context.cookies())
+    await door.goto(f"{console}/console/editions/{slug}/sessions/1/checkin")
+    for municipality in ("Veenendaal", "Amersfoort"):
+        trio_button = door.get_by_role("button", name=municipality)
+        await trio_button.tap()
+        await expect(trio_button).to_have_attribute("aria-pressed", "true")
+    await camera.shot(door, "aanmelden-bij-de-deur")
+    await door.get_by_role("button", name="Aanwezigheid vastleggen").tap()
+
+    async def recorded() -> bool:
+        session = await deployment.api(token, "GET", f"/console/api/editions/{slug}/sessions/1")
+        return sorted(session.json().get("present", [])) == sorted([veenendaal, amersfoort])
+
+    await wait_until(recorded, timeout=60, what="the attendance recorded by scheduling")
+    await phone.close()
+
+    # The session's notes, the preview with what the anonymiser changed, and publishing it.
+    await page.goto(f"{console}/console/editions/{slug}/sessions/1/notes")
+    await page.get_by_label("Lessen").fill("Begin bij de vraag van de bewoner.\nAnna de Vries: houd het klein.")
+    await page.get_by_label("Citaten").fill("‘Samen zie je meer dan alleen’, zei Anna de Vries.")
+    await camera.shot(page, "verslag-invoeren")
+    await page.get_by_role("button", name="Afronden en naar voorbeeld").click()
+    await expect(page.locator("mark").first).to_be_visible(timeout=60_000)
+    await expect(page.get_by_text("Anna de Vries")).to_have_count(0)
+    await camera.shot(page, "voorbeeld-verslag")
+    await page.get_by_role("button", name="Publiceren").click()
+    await expect(page.get_by_role("status")).to_be_visible()
+    async with httpx.AsyncClient(base_url=deployment.services["reporting"].url, timeout=30) as public:
+
+        async def published() -> bool:
+            return (await public.get(f"/reports/{slug}/1")).status_code == 200
+
+        await wait_until(published, timeout=60, what="the summary on the public reports")
+        assert "Anna de Vries" not in (await public.get(f"/reports/{slug}/1")).text
+
+    # Every action is in the audit log, with the organiser as actor.
+    await page.goto(f"{console}/console/audit")
+    for action in (
+        "ScheduleEdition",
+        "ApproveRegistration",
+        "CloseRegistration",
+        "ReplaceMember",
+        "RescheduleSession",
+        "CancelRegistration",
+        "PlaceTrio",
+        "RecordAttendance",
+        "CompleteSession",
+        "PublishReport",
+    ):
+        await expect(page.get_by_text(action).first).to_be_visible()
+    await camera.shot(page, "auditlog")
+    await context.close()
+
+    await facilitator_and_viewer_are_refused(browser, deployment, slug, amersfoort, camera)
+
+
+async def facilitator_and_viewer_are_refused(
+    browser: Browser, deployment: Deployment, slug: str, registration_id: str, camera: Camera
+) -> None:
+    console = deployment.console.url
+    for email, role in (("fenna@platform31.nl", "facilitator"), ("vera@zwolle.nl", "viewer")):
+        editions = (slug,) if role == "facilitator" else ()
+        context = await browser.new_context(viewport={"width": 1280, "height": 900}, locale="nl-NL")
+        page = await context.new_page()
+        await sign_up_and_sign_in(page, deployment.invite(email, role, *editions), email)
+        # The registration is readable, but no action is offered; asking for one anyway is refused.
+        await page.goto(f"{console}/console/registrations/{registration_id}")
+        await expect(page.locator("#form-place, #form-cancel, #form-replace-member")).to_have_count(0)
+        refused = await page.goto(f"{console}/console/editions/new")
+        assert refused is not None and refused.status == 403
+        await expect(page.get_by_role("heading", name="Dit mag je niet")).to_be_visible()
+        await expect(page.get_by_text("mag je niet edities aanmaken")).to_be_visible()
+        if role == "viewer":
+            await camera.shot(page, "geweigerd")
+        token = deployment.token(email)
+        publish = await deployment.api(token, "POST", f"/console/api/editions/{slug}/sessions/1/report/publish")
+        assert publish.status_code == 403
+        place = await deployment.api(
+            token, "POST", f"/console/api/registrations/{registration_id}/place", json={"reason": "Probeer."}
+        )
+        assert place.status_code == 403
+        await context.close()
+
+
+async def _is(deployment: Deployment, token: str, registration_id: str, status: str) -> bool:
+    return await deployment.status(token, registration_id) == status
 
 
 async def test_an_organiser_signs_up_with_an_authenticator_and_browses_the_api_documentation(

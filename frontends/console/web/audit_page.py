@@ -34,7 +34,7 @@ ACTION_TEXTS: Final[Mapping[str, str]] = {
     "account.end_sessions": "overal uitgelogd",
     "account.disable": "account uitgeschakeld",
     "account.issue_reset": "herstellink voor het wachtwoord gemaakt",
-    "account.reset_password": "nieuw wachtwoord ingesteld",
+    "account.reset_password": "nieuw wachtwoord ingesteld",  # nosec B105  # a Dutch text
     "token.create": "toegangstoken gemaakt",
     "token.revoke": "toegangstoken ingetrokken",
 }

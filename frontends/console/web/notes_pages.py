@@ -5,6 +5,8 @@ every place the anonymiser changed highlighted; and publishing or retracting it.
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
@@ -37,6 +39,8 @@ SECTIONS: Final = (
     ("quotes", "Citaten"),
     ("next_steps", "Volgende stappen"),
 )
+
+REPORT_WAIT_SECONDS = 8.0
 
 
 def form_of(notes: Mapping[str, Any]) -> dict[str, Any]:
@@ -179,6 +183,13 @@ async def _preview(
     if number is None:
         return no_such()
     report = await report_of(request, slug, number)
+    # Just completed: reporting makes the draft from scheduling's SessionCompleted, a moment later. Wait for it
+    # (bounded) rather than show "no summary yet"; past the wait the page refreshes itself until it is there.
+    pending = request.query_params.get("gedaan") == "afgerond"
+    deadline = time.monotonic() + REPORT_WAIT_SECONDS
+    while report is None and pending and time.monotonic() < deadline:
+        await asyncio.sleep(0.2)
+        report = await report_of(request, slug, number)
     return session_page(
         request,
         caller,
@@ -188,6 +199,7 @@ async def _preview(
         number=number,
         errors=errors,
         report=report,
+        pending=pending and report is None,
         may={
             "notes": may(caller.principal, "notes.write", slug),
             "publish": may(caller.principal, "reports.publish", slug),

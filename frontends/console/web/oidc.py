@@ -295,8 +295,8 @@ REFUSAL_STATUS: Final[Mapping[OidcRefusal, int]] = {
     "state_invalid": 400,
     "provider_error": 401,
     "provider_unreachable": 502,
-    "token_failed": 502,
-    "id_token_invalid": 401,
+    "token_failed": 502,  # nosec B105  # an HTTP status
+    "id_token_invalid": 401,  # nosec B105  # an HTTP status
     "no_email": 403,
     "email_unverified": 403,
     "unknown_account": 403,
