@@ -21,6 +21,7 @@ from shared.contract.scheduling import (
     EditionScheduled,
     PlaceReleased,
     RegistrationClosed,
+    RegistrationReopened,
     SessionRescheduled,
     TrioPlaced,
     TrioWaitlisted,
@@ -40,6 +41,11 @@ async def save_edition(data: EditionScheduled, chat: ChatStore, occurred_at: dat
 async def close_edition(data: RegistrationClosed, chat: ChatStore) -> None:
     if (edition := await chat.edition(data.edition)) is not None:
         edition.closed = True
+
+
+async def reopen_edition(data: RegistrationReopened, chat: ChatStore) -> None:
+    if (edition := await chat.edition(data.edition)) is not None:
+        edition.closed = False
 
 
 async def reschedule_session(data: SessionRescheduled, chat: ChatStore) -> None:
@@ -113,6 +119,7 @@ FOLLOWS = (
     on(PlaceReleased, released),
     on(EditionScheduled, save_edition),
     on(RegistrationClosed, close_edition),
+    on(RegistrationReopened, reopen_edition),
     on(SessionRescheduled, reschedule_session),
     on(ChatMessageRequested, deliver_text),
 )

@@ -26,7 +26,7 @@ TITLE = "Werkplaatsen message contract"
 # Semantic: additive changes (a new optional field, a new message) raise the minor version; a change that breaks
 # a consumer would be contract v2 with its own routing keys. 1.1.0: invoicing (RegisterTrio.invoice.email,
 # RegisterPayment, InvoiceIssued, CreditNoteIssued, PaymentRegistered, InvoiceOverdue).
-VERSION = "1.1.0"
+VERSION = "1.2.0"
 
 DESCRIPTION = f"""\
 Messages between the Werkplaatsen services and their front ends (contract v1). A guide with a worked

@@ -23,7 +23,7 @@ from frontends.chat.store import ChatStore, create_schema, message_store
 from shared.contract import Event, EventData
 from shared.contract.notifications import ChatMessageRequested
 from shared.contract.registration import RegistrationCancelled
-from shared.contract.scheduling import TrioPlaced
+from shared.contract.scheduling import RegistrationClosed, RegistrationReopened, TrioPlaced
 from shared.db import Database
 from shared.messaging.messages import Consumer, Incoming
 from shared.messaging.wiring import Consumers
@@ -76,6 +76,7 @@ def test_the_queue_follows_exactly_the_events_of_the_table() -> None:
         "scheduling.PlaceReleased",
         "scheduling.EditionScheduled",
         "scheduling.RegistrationClosed",
+        "scheduling.RegistrationReopened",
         "scheduling.SessionRescheduled",
         "notifications.ChatMessageRequested",
     }
@@ -190,3 +191,15 @@ async def test_replies_keep_their_own_path(monkeypatch: pytest.MonkeyPatch) -> N
     assert await settle(bus_with({}), Raw(json.dumps(reply).encode(), "werkplaatsen.chat", type="Reply")) == [
         "nack requeue=True"
     ]
+
+
+async def test_an_edition_closed_early_and_reopened_takes_registrations_in_the_chat_again(
+    db: Database, events: Consumers
+) -> None:
+    await in_store(db, lambda chat: chat.save_edition("2027-najaar", {"edition": "2027-najaar"}, datetime.now(UTC)))
+    closed = event_of(RegistrationClosed(edition="2027-najaar", placed=[], waitlisted=[], undersubscribed=True))
+    await events[RegistrationClosed.routing_key](incoming(closed))
+    assert (await in_store(db, lambda chat: chat.edition("2027-najaar"))).closed is True
+    reopened = event_of(RegistrationReopened(edition="2027-najaar", registration_closes_at=datetime.now(UTC)))
+    await events[RegistrationReopened.routing_key](incoming(reopened))
+    assert (await in_store(db, lambda chat: chat.edition("2027-najaar"))).closed is False
