@@ -88,6 +88,21 @@ async def test_the_link_werkplaatsen_dev_prints_lets_the_development_organiser_s
         # The services' pages share the port: the console did not take their place.
         assert (await client.get("/dev")).status_code == 200
 
+        # The whole console works on the embedded default: it reads the example edition from scheduling and
+        # reporting in the same process, and acts on it through the embedded broker.
+        async def example_edition() -> str | None:
+            found = re.search(r'id="editie-([a-z0-9-]+)"', (await client.get("/console/editions")).text)
+            return found.group(1) if found else None
+
+        slug = await wait_until(example_edition, timeout=60, interval=0.5, what="the example edition in the console")
+        assert (await client.get(f"/console/editions/{slug}/sessions")).status_code == 200
+        assert (await client.get(f"/console/registrations?edition={slug}")).status_code == 200
+        csrf = hidden((await client.get(f"/console/editions/{slug}")).text, "csrf")
+        closed = await client.post(f"/console/editions/{slug}/close", data={"csrf": csrf})
+        assert closed.status_code == 303, closed.text[-1000:]
+        audit = (await client.get("/console/api/audit", params={"limit": 5})).json()["items"]
+        assert audit[0]["action"] == "CloseRegistration" and audit[0]["outcome"] == "accepted"
+
 
 async def _listening(url: str) -> bool:
     try:
