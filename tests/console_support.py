@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 import pyotp
 import pytest
+from argon2 import PasswordHasher
 
 from frontends.console import accounts, tokens
 from frontends.console.dev import beside
@@ -30,6 +31,8 @@ from tests.support import ServiceEnv, ServiceProcess, free_port, hidden
 SECRET = "console-test-secret"
 ORGANISER_TOKEN = "console-test-machine-token"
 PASSWORD = "een lang wachtwoord voor de console"
+# Argon2 at its cheapest: the tests make many accounts; any PasswordHasher verifies what this one hashed.
+FAST_HASHER = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
 
 
 @dataclass
@@ -72,18 +75,30 @@ class Console:
         return await self.http.request(method, path, headers=headers, **kwargs)
 
 
-async def active_account(db: Database, email: str, role: str, editions: Sequence[str] = ()) -> str | None:
-    """An active account made without the pages; its TOTP secret when the role needs one."""
-    now = datetime.now(UTC)
+async def active_account(
+    db: Database,
+    email: str,
+    role: str = "viewer",
+    editions: Sequence[str] = (),
+    *,
+    name: str = "",
+    secret_key: str = SECRET,
+    password: str = PASSWORD,
+    now: datetime | None = None,
+) -> str | None:
+    """An active account made without the pages (invited, then the invitation accepted); its TOTP secret when the
+    role needs one."""
+    now = now or datetime.now(UTC)
     async with repositories(db) as r:
         invitation = await accounts.create_account(
             r.accounts,
             r.audit,
             email=email,
             role=role,
+            name=name,
             editions=list(editions),
             actor="tests",
-            secret_key=SECRET,
+            secret_key=secret_key,
             now=now,
         )
     secret = pyotp.random_base32() if role == "organiser" else None
@@ -92,11 +107,12 @@ async def active_account(db: Database, email: str, role: str, editions: Sequence
             r.accounts,
             r.audit,
             token=invitation.token,
-            password=PASSWORD,
+            password=password,
             totp_secret=secret,
-            totp_code=pyotp.TOTP(secret).now() if secret else None,
-            secret_key=SECRET,
+            totp_code=pyotp.TOTP(secret).at(now) if secret else None,
+            secret_key=secret_key,
             now=now,
+            hasher=FAST_HASHER,
         )
     return secret
 

@@ -188,6 +188,8 @@ async def test_an_organiser_runs_an_edition_from_creating_it_to_publishing_its_f
         page, console, amersfoort, "form-place", "Vrijgekomen plaats na de eerste bijeenkomst; Amersfoort stond eerst."
     )
     await wait_until(lambda: _is(deployment, token, amersfoort, "placed"), timeout=60, what="Amersfoort placed")
+    await page.reload()  # registration has heard of the place by now: the page shows it, with the reason
+    await expect(page.get_by_text("Vrijgekomen plaats na de eerste bijeenkomst").first).to_be_visible()
     await camera.shot(page, "met-de-hand-geplaatst")
 
     # At the door, on a phone: Veenendaal and Amersfoort come in.

@@ -24,6 +24,7 @@ from frontends.console.store.repositories import audit_page_query
 from frontends.console.web import app
 from shared.db import Database
 from shared.settings import Settings
+from tests.console_support import active_account as make_active_account
 from tests.console_support import new_edition, running_console
 from tests.support import hidden
 
@@ -77,34 +78,7 @@ async def client(console: Starlette) -> AsyncIterator[httpx.AsyncClient]:
 async def active_account(
     db: Database, email: str, role: str = "viewer", editions: tuple[str, ...] = (), name: str = ""
 ) -> str | None:
-    """An active account made without the pages; its TOTP secret when the role needs one."""
-    now = datetime.now(UTC)
-    async with repositories(db) as r:
-        invitation = await accounts.create_account(
-            r.accounts,
-            r.audit,
-            email=email,
-            role=role,
-            name=name,
-            editions=list(editions),
-            actor="cli:root",
-            secret_key=SECRET,
-            now=now,
-        )
-    secret = pyotp.random_base32() if role == "organiser" else None
-    async with repositories(db) as r:
-        await accounts.accept_invitation(
-            r.accounts,
-            r.audit,
-            token=invitation.token,
-            password=PASSWORD,
-            totp_secret=secret,
-            totp_code=pyotp.TOTP(secret).now() if secret else None,
-            secret_key=SECRET,
-            now=now,
-            hasher=HASHER,
-        )
-    return secret
+    return await make_active_account(db, email, role, editions, name=name, secret_key=SECRET, password=PASSWORD)
 
 
 async def sign_in(client: httpx.AsyncClient, email: str, password: str = PASSWORD, code: str = "") -> httpx.Response:

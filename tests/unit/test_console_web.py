@@ -20,6 +20,7 @@ from frontends.console.web import app
 from frontends.console.web.sessions import SESSION_COOKIE, SESSION_LENGTH
 from shared.db import Database
 from shared.settings import Settings
+from tests.console_support import active_account as make_active_account
 from tests.support import hidden
 
 SECRET = "unit-secret"
@@ -68,22 +69,7 @@ async def invite(db: Database, email: str, role: str) -> accounts.Invitation:
 
 
 async def active_account(db: Database, email: str = "vera@zwolle.nl", role: str = "viewer") -> str | None:
-    """An active account (made without the pages); its TOTP secret when the role needs one."""
-    invitation = await invite(db, email, role)
-    secret = pyotp.random_base32() if role == "organiser" else None
-    async with repositories(db) as r:
-        await accounts.accept_invitation(
-            r.accounts,
-            r.audit,
-            token=invitation.token,
-            password=PASSWORD,
-            totp_secret=secret,
-            totp_code=pyotp.TOTP(secret).now() if secret else None,
-            secret_key=SECRET,
-            now=datetime.now(UTC),
-            hasher=HASHER,
-        )
-    return secret
+    return await make_active_account(db, email, role, secret_key=SECRET, password=PASSWORD)
 
 
 async def csrf_of(client: httpx.AsyncClient, path: str = "/console/login") -> str:
