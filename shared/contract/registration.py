@@ -131,6 +131,19 @@ class RegisterPayment(Command):
     )
 
 
+class IssueCreditNote(Command):
+    """An organiser credits an invoice in full without cancelling the registration (e.g. a wrong buyer or
+    reference: the bookkeeping credits it and settles the rest by hand). Registration publishes
+    `registration.CreditNoteIssued`, as it does when an invoiced registration is cancelled. Added in contract 1.3."""
+
+    routing_key = "registration.IssueCreditNote"
+
+    invoice_number: str = Field(max_length=32, description="The invoice to credit, e.g. `WP-2027-0001`.")
+    reason: str = Field(
+        min_length=1, max_length=300, description="Why it is credited; printed on the credit note (Dutch)."
+    )
+
+
 class ReplaceMember(Command):
     """An organiser replaces one member of a trio by someone else (e.g. a colleague who took over the job).
 
@@ -324,7 +337,8 @@ class InvoiceIssued(EventData):
 
 
 class CreditNoteIssued(EventData):
-    """An invoiced registration was cancelled: the invoice is credited in full."""
+    """An invoice is credited in full: its registration was cancelled, or an organiser credited it
+    (`IssueCreditNote`)."""
 
     routing_key = "registration.CreditNoteIssued"
 
@@ -340,6 +354,9 @@ class CreditNoteIssued(EventData):
     urls: DocumentLinks
     recipient: InvoiceRecipient
     attachments: list[Attachment]
+    reason: str | None = Field(
+        default=None, description="Why it was credited, as printed on the credit note. Added in contract 1.3."
+    )
 
 
 class PaymentRegistered(EventData):

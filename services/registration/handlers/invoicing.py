@@ -12,16 +12,19 @@ from shared.contract.registration import (
     InvoiceIssued,
     InvoiceOverdue,
     InvoiceRecipient,
+    IssueCreditNote,
     PaymentRegistered,
     RegisterPayment,
 )
 from shared.messaging.messages import CommandRefused
 
+from ..amendments import organiser_problems
 from ..billing import (
     CREDIT_NOTE_SERIES,
     INVOICE_SERIES,
     CreditNote,
     Invoice,
+    credit_problems,
     invoice_number,
     invoice_year,
     is_overdue,
@@ -90,15 +93,40 @@ async def credit_invoice(
     registration_id: str, *, invoicing: Invoicing, emit: Emit, now: datetime, actor: Actor | None = None
 ) -> str | None:
     """A cancelled registration's invoice is credited in full by a credit note of its own number range."""
-    billing = invoicing.billing
-    invoice = await billing.of_registration(registration_id, for_update=True)
+    invoice = await invoicing.billing.of_registration(registration_id, for_update=True)
     if invoice is None or invoice.credited:
         return None
+    return await _credit(invoice, invoicing=invoicing, emit=emit, now=now, actor=actor)
+
+
+async def issue_credit_note(
+    cmd: IssueCreditNote, *, invoicing: Invoicing | None, emit: Emit, now: datetime
+) -> dict[str, object]:
+    """An organiser credits an invoice in full while the registration stays as it is: the same credit note as a
+    cancellation makes, with the organiser's reason on it. Under the invoice's row lock, so a cancellation at the
+    same moment finds it credited (one credit note per invoice)."""
+    if problems := organiser_problems(cmd.actor, "een factuur crediteren"):
+        raise CommandRefused(problems)
+    invoice = await invoicing.billing.get(cmd.invoice_number, for_update=True) if invoicing else None
+    if problems := credit_problems(invoice):
+        raise CommandRefused(problems)
+    assert invoice is not None and invoicing is not None
+    number = await _credit(invoice, invoicing=invoicing, emit=emit, now=now, actor=cmd.actor, reason=cmd.reason)
+    return {"invoice_number": invoice.number, "credit_note_number": number}
+
+
+async def _credit(
+    invoice: Invoice, *, invoicing: Invoicing, emit: Emit, now: datetime, actor: Actor | None, reason: str | None = None
+) -> str:
+    """The credit note for INVOICE (locked, not yet credited): the number taken last, the documents made once."""
+    billing = invoicing.billing
     year = invoice_year(now)
     number = invoice_number(
         invoicing.policy.credit_note_prefix, year, await billing.next_number(CREDIT_NOTE_SERIES, year)
     )
     note = CreditNote(number=number, invoice=invoice, issued_at=now)
+    if reason:
+        note.reason = reason
     documents = await credit_note_documents(note)
     await billing.add_credit_note(note, documents)
     invoice.credit_note_number = number
@@ -107,7 +135,7 @@ async def credit_invoice(
         CreditNoteIssued(
             credit_note_number=number,
             invoice_number=invoice.number,
-            registration_id=registration_id,
+            registration_id=invoice.registration_id,
             edition=invoice.edition,
             issue_date=note.issue_date,
             amount_cents=invoice.amounts.net_cents,
@@ -116,6 +144,7 @@ async def credit_invoice(
             urls=_links(invoicing, number, credit_note=True),
             recipient=_recipient(invoice),
             attachments=documents.attachments(number),
+            reason=note.reason,
         ),
         emit=emit,
         history=invoicing.history,
