@@ -18,6 +18,7 @@ from shared.contract.registration import (
     RegisterPayment,
     RegisterTrio,
     ReplaceMember,
+    ResendInvoice,
 )
 from shared.contract.scheduling import (
     EditionScheduled,
@@ -42,6 +43,7 @@ CONSUMES = (
     on(EraseParticipantData, handlers.erase_on_request),
     on(RegisterPayment, handlers.register_payment),
     on(IssueCreditNote, handlers.issue_credit_note),
+    on(ResendInvoice, handlers.resend_invoice),
     on(ReplaceMember, handlers.replace_member),
     on(CorrectRegistration, handlers.correct_registration),
     on(EditionScheduled, handlers.remember_edition),

@@ -144,6 +144,15 @@ class IssueCreditNote(Command):
     )
 
 
+class ResendInvoice(Command):
+    """An organiser sends the invoice mail again (e.g. the municipality lost it), with the documents as issued, to
+    the invoice's mailbox as it is now. Registration publishes `registration.InvoiceResent`. Added in contract 1.3."""
+
+    routing_key = "registration.ResendInvoice"
+
+    invoice_number: str = Field(max_length=32, description="The invoice to send again, e.g. `WP-2027-0001`.")
+
+
 class ReplaceMember(Command):
     """An organiser replaces one member of a trio by someone else (e.g. a colleague who took over the job).
 
@@ -334,6 +343,28 @@ class InvoiceIssued(EventData):
     urls: DocumentLinks
     recipient: InvoiceRecipient
     attachments: list[Attachment] = Field(description="The PDF and the UBL 2.1 XML (Peppol BIS Billing 3.0, NLCIUS).")
+
+
+class InvoiceResent(EventData):
+    """An organiser asked for the invoice mail again (`ResendInvoice`): the invoice as issued, its documents attached
+    unchanged, for the mailbox it goes to now. Added in contract 1.3."""
+
+    routing_key = "registration.InvoiceResent"
+
+    invoice_number: str
+    registration_id: str
+    edition: str
+    buyer_name: str
+    buyer_reference: str
+    issue_date: date
+    due_date: date
+    amount_cents: int = Field(description="Net amount (excluding VAT).")
+    vat_cents: int
+    total_cents: int = Field(description="Amount payable (including VAT).")
+    currency: Literal["EUR"] = "EUR"
+    urls: DocumentLinks
+    recipient: InvoiceRecipient
+    attachments: list[Attachment] = Field(description="The PDF and the UBL XML, exactly as issued.")
 
 
 class CreditNoteIssued(EventData):

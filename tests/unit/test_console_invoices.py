@@ -101,3 +101,17 @@ async def test_a_viewer_sees_the_invoices_but_may_not_record_a_payment(console: 
         assert page.status_code == 200 and "Betaling vastleggen" not in page.text
         assert (await browser.post(f"/console/invoices/{number}/payment", data={"amount": "1"})).status_code == 403
     assert (await console.api("GET", f"{API}/{number}", organiser)).json()["state"] == "open"
+
+
+async def test_the_invoice_mail_is_sent_again_from_the_page(console: Console) -> None:
+    organiser = await console.token("anna@platform31.nl", "organiser")
+    number = (await invoiced_trio(console, organiser, "2028-opnieuw"))["invoice_number"]
+    async with console.browser("bea@platform31.nl", "organiser") as browser:
+        page = f"/console/invoices/{number}"
+        sent = await post_form(browser, page, "resend")
+        assert sent.status_code == 303 and sent.headers["location"].endswith("?gedaan=opnieuw")
+        assert "De factuur gaat opnieuw per e-mail" in (await browser.get(sent.headers["location"])).text
+    unknown = await console.api("POST", f"{API}/WP-1999-0001/resend", organiser)
+    assert unknown.status_code == 404
+    audit = (await console.api("GET", "/console/api/audit?limit=20", organiser)).json()["items"]
+    assert any(i["action"] == "ResendInvoice" and i["subject"] == f"invoice:{number}" for i in audit)

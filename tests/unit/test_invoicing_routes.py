@@ -12,6 +12,7 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import select
 from starlette.applications import Starlette
 
 from services.registration import consumes
@@ -26,6 +27,7 @@ from shared.contract.registration import (
     IssueCreditNote,
     RegisterTrio,
     RegistrationCommandRejected,
+    ResendInvoice,
 )
 from shared.db import Database, migrate, utcnow
 from shared.links import sign
@@ -239,3 +241,39 @@ async def test_the_list_narrows_to_a_state_and_a_limit_and_one_invoice_shows_its
     assert [(p["amount_cents"], p["reference"]) for p in detail["payments"]] == [(24200, "afschrift 7")]
     assert (await client.get("/api/invoices/WP-1999-0001", headers=ORGANIZER)).status_code == 404
     assert (await client.get(f"/api/invoices/{paid}")).status_code == 401
+
+
+async def resend(store: RegistrationStore, number: str, **changes: Any) -> Any:
+    body = {"invoice_number": number, "actor": ORGANISER_ACTOR, **changes}
+    command = Incoming(
+        body=json.dumps({k: v for k, v in body.items() if v is not None}).encode(),
+        routing_key="registration.ResendInvoice",
+        message_id=str(uuid.uuid4()),
+        message_type="ResendInvoice",
+    )
+    return await consumes.consumers(store, MUNICIPALITIES).command(ResendInvoice, command)
+
+
+async def outbox_events(store: RegistrationStore, routing_key: str) -> list[dict[str, Any]]:
+    async with store.db.sessions() as session:
+        rows = (await session.execute(select(Outbox).where(Outbox.routing_key == routing_key))).scalars()
+        return [json.loads(row.body)["data"] for row in rows]
+
+
+async def test_an_invoice_is_resent_with_its_documents_as_issued_until_it_is_credited(
+    store: RegistrationStore, client: httpx.AsyncClient
+) -> None:
+    _, number = await invoiced(store)
+    (issued,) = await outbox_events(store, "registration.InvoiceIssued")
+    assert (await resend(store, number)).status == "accepted"
+    (again,) = await outbox_events(store, "registration.InvoiceResent")
+    assert again["attachments"] == issued["attachments"] and again["recipient"] == issued["recipient"]
+    assert (again["invoice_number"], again["total_cents"], again["due_date"]) == (
+        number,
+        issued["total_cents"],
+        issued["due_date"],
+    )
+    assert [e.code for e in (await resend(store, "WP-1999-0001")).errors] == ["unknown_invoice"]
+    assert [e.code for e in (await resend(store, number, actor=None)).errors] == ["actor_required"]
+    assert (await credit(store, number)).status == "accepted"
+    assert [e.code for e in (await resend(store, number)).errors] == ["invoice_credited"]

@@ -1,5 +1,5 @@
 """The console's invoice pages: the list (by edition and state), one invoice with its amounts, payments, state and
-documents, and the forms "Betaling vastleggen" and "Crediteren".
+documents, and the forms "Betaling vastleggen", "Crediteren" and "Opnieuw versturen".
 
 The forms post with their CSRF token; amounts are typed the Dutch way ("242,00") and sent as cents in
 `registration.RegisterPayment`, the date as the value date at midnight in Amsterdam. Success answers with a
@@ -20,7 +20,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from shared.contract import Command, ErrorItem
-from shared.contract.registration import IssueCreditNote, RegisterPayment
+from shared.contract.registration import IssueCreditNote, RegisterPayment, ResendInvoice
 from shared.formatting import AMSTERDAM, dutch_date, euro
 
 from ..domain import may
@@ -36,6 +36,7 @@ AMOUNT: Final = re.compile(r"^(?:€\s*)?(?P<euros>\d{1,3}(?:\.\d{3})+|\d{1,9})(
 DONE_TEXTS: Final[Mapping[str, str]] = {
     "betaald": "De betaling is vastgelegd.",
     "gecrediteerd": "De factuur is gecrediteerd. De creditnota gaat per e-mail naar de ontvanger van de factuur.",
+    "opnieuw": "De factuur gaat opnieuw per e-mail naar het factuuradres, met de documenten zoals uitgegeven.",
     "verstuurd": "Verstuurd. De registratie heeft nog niet geantwoord; vernieuw de pagina over een paar tellen.",
 }
 # The command's fields by the name of the form's input, to show a service's reason next to its input.
@@ -278,10 +279,22 @@ async def credit(request: Request) -> Response:
     )
 
 
+async def resend(request: Request) -> Response:
+    caller, invoice = await readable(request, "invoices.write")
+    if invoice is None:
+        return _unknown()
+    values = await _posted(request)
+    if isinstance(values, Response):
+        return values
+    command = ResendInvoice(invoice_number=invoice["invoice_number"])
+    return await _act(request, caller, invoice, command, form="resend", fields={}, values={}, done="opnieuw", reason="")
+
+
 def routes() -> list[Route]:
     return [
         Route("/invoices", list_page, methods=["GET"]),
         Route("/invoices/{number}", detail_page, methods=["GET"]),
         Route("/invoices/{number}/payment", record_payment, methods=["POST"]),
         Route("/invoices/{number}/credit-note", credit, methods=["POST"]),
+        Route("/invoices/{number}/resend", resend, methods=["POST"]),
     ]

@@ -1,7 +1,8 @@
 """The console's API for invoices: the list (by edition and state), one invoice with its payments and credit note,
 its documents as issued (PDF and UBL, fetched from registration with the console's credential), recording a
-payment and crediting an invoice. Read from registration's `GET /api/invoices`; acted on by publishing
-`registration.RegisterPayment` and `registration.IssueCreditNote` through `acting.perform` (actor and audit).
+payment, crediting an invoice and sending its mail again. Read from registration's `GET /api/invoices`; acted on
+by publishing `registration.RegisterPayment`, `IssueCreditNote` and `ResendInvoice` through `acting.perform`
+(actor and audit).
 
 Invoices belong to an edition, so a facilitator reads only those of their own editions; acting on one needs
 `invoices.write`. The invoicing rules themselves (what may be paid, credited) are registration's (docs/invoicing.md).
@@ -17,7 +18,7 @@ from pydantic import BaseModel, Field
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from shared.contract.registration import IssueCreditNote, RegisterPayment
+from shared.contract.registration import IssueCreditNote, RegisterPayment, ResendInvoice
 
 from ..accounts import record
 from ..backends import Answer
@@ -175,6 +176,15 @@ async def credit(request: Request) -> Response:
     return answer(outcome, accepted=201, invoice_number=number)
 
 
+async def resend(request: Request) -> Response:
+    number = request.path_params["number"]
+    caller, invoice = await readable(request, "invoices.write")
+    if invoice is None:
+        return unknown_invoice()
+    outcome = await perform(request, caller, ResendInvoice(invoice_number=number), subject=f"invoice:{number}")
+    return answer(outcome, invoice_number=number)
+
+
 OPERATIONS: Final = (
     Operation(
         "GET",
@@ -241,6 +251,23 @@ OPERATIONS: Final = (
             404: "Dit factuurnummer kennen we niet.",
             409: "De factuur is al gecrediteerd.",
             422: "Geen reden gegeven.",
+        },
+        idempotent_key=True,
+    ),
+    Operation(
+        "POST",
+        "/api/invoices/{number}/resend",
+        resend,
+        "De factuurmail opnieuw versturen, met de documenten zoals uitgegeven, naar het factuuradres van nu",
+        "invoices.write",
+        "facturen",
+        answer=InvoiceAccepted,
+        answers={
+            200: "Opnieuw verstuurd (de mail staat klaar).",
+            202: "Verstuurd; de registratie heeft nog niet geantwoord.",
+            404: "Dit factuurnummer kennen we niet.",
+            409: "De factuur is gecrediteerd.",
+            422: "Het e-mailadres van de factuur is gewist.",
         },
         idempotent_key=True,
     ),

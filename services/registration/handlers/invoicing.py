@@ -12,9 +12,11 @@ from shared.contract.registration import (
     InvoiceIssued,
     InvoiceOverdue,
     InvoiceRecipient,
+    InvoiceResent,
     IssueCreditNote,
     PaymentRegistered,
     RegisterPayment,
+    ResendInvoice,
 )
 from shared.messaging.messages import CommandRefused
 
@@ -31,8 +33,9 @@ from ..billing import (
     needs_invoice,
     new_invoice,
     payment_problems,
+    resend_problems,
 )
-from ..invoices import credit_note_documents, invoice_documents
+from ..invoices import Documents, credit_note_documents, invoice_documents
 from .journal import tell
 from .ports import Billing, Emit, History, Invoicing
 
@@ -152,6 +155,44 @@ async def _credit(
         actor=actor,
     )
     return number
+
+
+async def resend_invoice(
+    cmd: ResendInvoice, *, invoicing: Invoicing | None, emit: Emit, now: datetime
+) -> dict[str, object]:
+    """The invoice mail again: the stored documents (never made anew: they are the fiscal record), to the
+    invoice's mailbox as it is now (after a member's replacement: the new wijkambtenaar)."""
+    if problems := organiser_problems(cmd.actor, "een factuur opnieuw versturen"):
+        raise CommandRefused(problems)
+    invoice = await invoicing.billing.get(cmd.invoice_number) if invoicing else None
+    if problems := resend_problems(invoice):
+        raise CommandRefused(problems)
+    assert invoice is not None and invoicing is not None
+    pdf = await invoicing.billing.document(invoice.number, "pdf")
+    ubl = await invoicing.billing.document(invoice.number, "xml")
+    assert pdf is not None and ubl is not None  # stored with the invoice, in the same transaction
+    await tell(
+        InvoiceResent(
+            invoice_number=invoice.number,
+            registration_id=invoice.registration_id,
+            edition=invoice.edition,
+            buyer_name=invoice.buyer.name,
+            buyer_reference=invoice.buyer.reference,
+            issue_date=invoice.issue_date,
+            due_date=invoice.due_date,
+            amount_cents=invoice.amounts.net_cents,
+            vat_cents=invoice.amounts.vat_cents,
+            total_cents=invoice.amounts.total_cents,
+            urls=_links(invoicing, invoice.number),
+            recipient=_recipient(invoice),
+            attachments=Documents(pdf=pdf, ubl=ubl).attachments(invoice.number),
+        ),
+        emit=emit,
+        history=invoicing.history,
+        at=now,
+        actor=cmd.actor,
+    )
+    return {"invoice_number": invoice.number}
 
 
 async def register_payment(
