@@ -26,7 +26,8 @@ TITLE = "Werkplaatsen message contract"
 # Semantic: additive changes (a new optional field, a new message) raise the minor version; a change that breaks
 # a consumer would be contract v2 with its own routing keys. 1.1.0: invoicing (RegisterTrio.invoice.email,
 # RegisterPayment, InvoiceIssued, CreditNoteIssued, PaymentRegistered, InvoiceOverdue); 1.2.0: ReplaceMember,
-# CorrectRegistration and their events; 1.3.0: IssueCreditNote and the optional CreditNoteIssued.reason.
+# CorrectRegistration and their events; 1.3.0: IssueCreditNote, ResendInvoice,
+# InvoiceResent and the optional CreditNoteIssued.reason.
 VERSION = "1.3.0"
 
 DESCRIPTION = f"""\
