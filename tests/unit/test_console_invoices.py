@@ -48,6 +48,7 @@ async def test_a_payment_recorded_on_the_page_in_euros_makes_the_invoice_read_ba
         assert paid.status_code == 303 and paid.headers["location"].endswith("?gedaan=betaald")
         after = (await browser.get(paid.headers["location"])).text
         assert "De betaling is vastgelegd." in after and "afschrift 7" in after and "Betaling vastleggen" not in after
+        assert "<td>15 januari 2028</td>" in after  # the value date as typed, though stored in UTC
         pdf = await browser.get(f"{API}/{number}/documents/invoice.pdf")
         assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
 

@@ -76,7 +76,12 @@ def _render(request: Request, caller: Caller, template: str, status: int = 200, 
 
 
 def _day(iso: str | None) -> str:
-    return dutch_date(date.fromisoformat(iso[:10])) if iso else ""
+    """A date (`2028-01-15`) or a moment (a payment's value date, stored in UTC) as the day in Amsterdam."""
+    if not iso:
+        return ""
+    if len(iso) == 10:
+        return dutch_date(date.fromisoformat(iso))
+    return dutch_date(datetime.fromisoformat(iso).astimezone(AMSTERDAM).date())
 
 
 # The list ----------------------------------------------------------------------------------------------------------
