@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
+from frontends.console.web.invoice_pages import amount_cents
 from tests.console_support import Console, invoiced_trio, running_console
 from tests.support import hidden
 
@@ -20,6 +21,14 @@ API = "/console/api/invoices"
 async def console(tmp_path) -> AsyncIterator[Console]:
     async with running_console(tmp_path / "var") as running:
         yield running
+
+
+@pytest.mark.parametrize(
+    ("typed", "cents"),
+    [("242,00", 24200), ("242", 24200), ("€ 242,5", 24250), ("1.242,00", 124200), ("242.00", None), ("twee", None)],
+)
+def test_an_amount_is_read_the_dutch_way_with_a_decimal_comma(typed: str, cents: int | None) -> None:
+    assert amount_cents(typed) == cents
 
 
 async def post_form(client: httpx.AsyncClient, page: str, action: str, **fields: str) -> httpx.Response:
