@@ -26,7 +26,8 @@ from services.dev import build_dev_app
 from services.scheduling.seed import load_programme, moved_into_future
 from shared.db import Database
 from shared.settings import Settings
-from tests.support import ServiceEnv, ServiceProcess, free_port, hidden
+from tests.factories import trio
+from tests.support import ServiceEnv, ServiceProcess, free_port, hidden, wait_until
 
 SECRET = "console-test-secret"
 ORGANISER_TOKEN = "console-test-machine-token"
@@ -145,6 +146,49 @@ def new_edition(slug: str, *, now: datetime | None = None, **changes: Any) -> di
     body = edition.model_dump(mode="json", exclude_none=True)
     body.update(edition=slug, **changes)
     return body
+
+
+INVOICE_DETAILS = {"address": "Gemeente Utrecht\nPostbus 16200\n3500 CE Utrecht", "reference": "PO-2028-17"}
+
+
+async def invoiced_trio(console: Console, token: str, slug: str) -> dict[str, Any]:
+    """An invoiced trio in a new edition of its own: a large municipality (Utrecht, which pays the fee) with its
+    invoice details registers, the organiser approves on the approver's behalf and closes registration, the
+    allocation places the trio and registration invoices it. Its entry of registration's `GET /api/invoices`."""
+    created = await console.api(
+        "POST", "/console/api/editions", token, json=new_edition(slug, capacity={"min_trios": 1, "max_trios": 4})
+    )
+    assert created.status_code == 201, created.text
+    body = trio(slug, municipality="GM0344", invoice=INVOICE_DETAILS)
+
+    async def registered() -> str | None:
+        response = await console.http.post("/api/registrations", json=body)
+        if response.status_code == 202:
+            return str(response.json()["registration_id"])
+        assert response.json()["errors"][0]["code"] == "unknown_edition", response.text
+        return None
+
+    registration_id = await wait_until(registered, what="registration to know the edition")
+    path = f"/console/api/registrations/{registration_id}"
+    approved = await console.api("POST", f"{path}/approve", token, json={"reason": "per mail"})
+    assert approved.status_code == 200, approved.text
+    machine = {"Authorization": f"Bearer {ORGANISER_TOKEN}"}
+
+    async def scheduling_knows() -> bool:
+        counts = (await console.http.get(f"/api/editions/{slug}/trios", headers=machine)).json()["counts"]
+        return bool(counts["approved"] == 1)
+
+    await wait_until(scheduling_knows, what="scheduling to know the approval")
+    closed = await console.api("POST", f"/console/api/editions/{slug}/close", token)
+    assert closed.status_code == 200, closed.text
+
+    async def invoiced() -> dict[str, Any] | None:
+        found = await console.http.get("/api/invoices", params={"edition": slug}, headers=machine)
+        listed: list[dict[str, Any]] = found.json()["invoices"]
+        return listed[0] if listed else None
+
+    invoice: dict[str, Any] = await wait_until(invoiced, what="the placed trio's invoice")
+    return invoice
 
 
 @dataclass

@@ -10,6 +10,7 @@ from shared.contract.registration import (
     CreditNoteIssued,
     InvoiceIssued,
     InvoiceOverdue,
+    InvoiceResent,
     MemberReplaced,
     ParticipantDataErased,
     RegistrationApproved,
@@ -53,6 +54,7 @@ CONSUMES = (
     # Its dead letters may hold the participant's data too (a TrioRegistered it could not process).
     on(ParticipantDataErased, handlers.erase_participant_data, after_commit=[scrub_erased]),
     on(InvoiceIssued, handlers.send_invoice),
+    on(InvoiceResent, handlers.send_invoice),
     on(CreditNoteIssued, handlers.send_invoice),
     on(InvoiceOverdue, handlers.remind_payment),
 )

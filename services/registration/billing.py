@@ -193,6 +193,47 @@ def error(field: str, code: str, message: str) -> ErrorItem:
     return ErrorItem(field=field, code=code, message=message)
 
 
+def credit_problems(invoice: Invoice | None) -> list[ErrorItem]:
+    """An invoice is credited once, in full; a payment already received stays recorded (the bookkeeping pays it
+    back), so a paid invoice can be credited too."""
+    if invoice is None:
+        return [error("invoice_number", "unknown_invoice", "Dit factuurnummer kennen we niet.")]
+    if invoice.credited:
+        return [
+            error(
+                "invoice_number",
+                "already_credited",
+                f"Factuur {invoice.number} is al gecrediteerd (creditnota {invoice.credit_note_number}).",
+            )
+        ]
+    return []
+
+
+def resend_problems(invoice: Invoice | None) -> list[ErrorItem]:
+    """A credited invoice asks nothing any more; an erased mailbox (a participant's own address) has nobody to
+    send to: registration keeps no other address for the invoice."""
+    if invoice is None:
+        return [error("invoice_number", "unknown_invoice", "Dit factuurnummer kennen we niet.")]
+    if invoice.credited:
+        return [
+            error(
+                "invoice_number",
+                "invoice_credited",
+                f"Factuur {invoice.number} is gecrediteerd (creditnota {invoice.credit_note_number}); opnieuw "
+                "versturen heeft geen zin.",
+            )
+        ]
+    if "@" not in invoice.recipient.email:
+        return [
+            error(
+                "invoice_number",
+                "no_recipient",
+                f"Het e-mailadres van factuur {invoice.number} is gewist; er is niemand om hem naar te sturen.",
+            )
+        ]
+    return []
+
+
 def payment_problems(invoice: Invoice | None, amount_cents: int) -> list[ErrorItem]:
     if invoice is None:
         return [error("invoice_number", "unknown_invoice", "Dit factuurnummer kennen we niet.")]

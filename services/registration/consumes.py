@@ -13,10 +13,12 @@ from shared.contract.registration import (
     CorrectRegistration,
     DeclineRegistration,
     EraseParticipantData,
+    IssueCreditNote,
     ParticipantDataErased,
     RegisterPayment,
     RegisterTrio,
     ReplaceMember,
+    ResendInvoice,
 )
 from shared.contract.scheduling import (
     EditionScheduled,
@@ -40,6 +42,8 @@ CONSUMES = (
     on(CancelRegistration, handlers.cancel),
     on(EraseParticipantData, handlers.erase_on_request),
     on(RegisterPayment, handlers.register_payment),
+    on(IssueCreditNote, handlers.issue_credit_note),
+    on(ResendInvoice, handlers.resend_invoice),
     on(ReplaceMember, handlers.replace_member),
     on(CorrectRegistration, handlers.correct_registration),
     on(EditionScheduled, handlers.remember_edition),

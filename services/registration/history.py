@@ -18,6 +18,7 @@ from shared.contract.registration import (
     CreditNoteIssued,
     InvoiceIssued,
     InvoiceOverdue,
+    InvoiceResent,
     MemberReplaced,
     ParticipantDataErased,
     PaymentRegistered,
@@ -96,6 +97,7 @@ SUMMARIES: Mapping[type[EventData], Callable[[Any], str]] = {
     InvoiceIssued: lambda e: (
         f"Factuur {e.invoice_number} gemaakt ({euro(e.total_cents)}, te betalen vóór {dutch_date(e.due_date)})"
     ),
+    InvoiceResent: lambda e: f"Factuur {e.invoice_number} opnieuw verstuurd naar het factuuradres",
     CreditNoteIssued: lambda e: (
         f"Creditnota {e.credit_note_number} voor factuur {e.invoice_number} gemaakt ({euro(e.total_cents)})"
     ),

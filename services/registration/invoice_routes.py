@@ -5,7 +5,8 @@ from the invoice mail or the status page), the organisers' list of invoices and 
 |---|---|
 | `GET /invoices/{number}.pdf`, `.xml` | organisers (Bearer) or `?token=` (purpose `invoice`, that number) |
 | `GET /credit-notes/{number}.pdf`, `.xml` | the same |
-| `GET /api/invoices[?edition=]` | organisers |
+| `GET /api/invoices[?edition=&state=&limit=]` | organisers: `state` open, overdue, paid or credited; `limit` 1-1000 |
+| `GET /api/invoices/{number}` | organisers: one invoice with its payments and credit note |
 | `POST /api/invoices/{number}/payments` | organisers: `{amount_cents, paid_at, reference}`, run as RegisterPayment |
 """
 
@@ -37,6 +38,8 @@ DOCUMENT_HEADERS = {
     "Referrer-Policy": "no-referrer",
 }
 REFUSAL_STATUS = {"unknown_invoice": 404, "already_paid": 409, "invoice_credited": 409}
+STATES = ("open", "overdue", "paid", "credited")
+MAX_LIMIT = 1000
 
 
 def _not_found() -> JSONResponse:
@@ -95,9 +98,32 @@ def invoice_routes(store: RegistrationStore, consumers: Consumers, organizer_tok
     async def listing(request: Request) -> JSONResponse:
         if not is_organizer(request, organizer_token):
             return unauthorized()
+        state, limit = request.query_params.get("state") or None, request.query_params.get("limit", "")
+        if state is not None and state not in STATES:
+            return error_response(
+                [ErrorItem(field="state", code="invalid_state", message="Kies open, overdue, paid of credited.")]
+            )
+        if limit and not (limit.isdigit() and 1 <= int(limit) <= MAX_LIMIT):
+            return error_response(
+                [ErrorItem(field="limit", code="invalid_limit", message=f"Geef een aantal van 1 tot {MAX_LIMIT}.")]
+            )
         async with store.db.sessions() as session:
-            found = await SqlBilling(session).listing(request.query_params.get("edition"))
+            found = await SqlBilling(session).listing(
+                request.query_params.get("edition"), state, int(limit) if limit else None
+            )
         return JSONResponse({"invoices": found}, headers={"Cache-Control": "no-store"})
+
+    async def detail(request: Request) -> JSONResponse:
+        if not is_organizer(request, organizer_token):
+            return unauthorized()
+        number = request.path_params["number"]
+        if not NUMBER.fullmatch(number):
+            return _not_found()
+        async with store.db.sessions() as session:
+            found = await SqlBilling(session).detail(number)
+        if found is None:
+            return _not_found()
+        return JSONResponse(found, headers={"Cache-Control": "no-store"})
 
     async def payment(request: Request) -> JSONResponse:
         if not is_organizer(request, organizer_token):
@@ -128,5 +154,6 @@ def invoice_routes(store: RegistrationStore, consumers: Consumers, organizer_tok
         Route("/invoices/{number}.{kind}", document(credit_note=False), methods=["GET"]),
         Route("/credit-notes/{number}.{kind}", document(credit_note=True), methods=["GET"]),
         Route("/api/invoices", listing, methods=["GET"]),
+        Route("/api/invoices/{number}", detail, methods=["GET"]),
         Route("/api/invoices/{number}/payments", payment, methods=["POST"]),
     ]

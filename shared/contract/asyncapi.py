@@ -25,8 +25,10 @@ from .common import COMMANDS_EXCHANGE, EVENTS_EXCHANGE, Command, Event, EventDat
 TITLE = "Werkplaatsen message contract"
 # Semantic: additive changes (a new optional field, a new message) raise the minor version; a change that breaks
 # a consumer would be contract v2 with its own routing keys. 1.1.0: invoicing (RegisterTrio.invoice.email,
-# RegisterPayment, InvoiceIssued, CreditNoteIssued, PaymentRegistered, InvoiceOverdue).
-VERSION = "1.2.0"
+# RegisterPayment, InvoiceIssued, CreditNoteIssued, PaymentRegistered, InvoiceOverdue); 1.2.0: ReplaceMember,
+# CorrectRegistration and their events, and what else the console needs (docs/contract.md); 1.3.0: IssueCreditNote, ResendInvoice,
+# InvoiceResent and the optional CreditNoteIssued.reason.
+VERSION = "1.3.0"
 
 DESCRIPTION = f"""\
 Messages between the Werkplaatsen services and their front ends (contract v1). A guide with a worked

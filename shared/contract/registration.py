@@ -131,6 +131,28 @@ class RegisterPayment(Command):
     )
 
 
+class IssueCreditNote(Command):
+    """An organiser credits an invoice in full without cancelling the registration (e.g. a wrong buyer or
+    reference: the bookkeeping credits it and settles the rest by hand). Registration publishes
+    `registration.CreditNoteIssued`, as it does when an invoiced registration is cancelled. Added in contract 1.3."""
+
+    routing_key = "registration.IssueCreditNote"
+
+    invoice_number: str = Field(max_length=32, description="The invoice to credit, e.g. `WP-2027-0001`.")
+    reason: str = Field(
+        min_length=1, max_length=300, description="Why it is credited; printed on the credit note (Dutch)."
+    )
+
+
+class ResendInvoice(Command):
+    """An organiser sends the invoice mail again (e.g. the municipality lost it), with the documents as issued, to
+    the invoice's mailbox as it is now. Registration publishes `registration.InvoiceResent`. Added in contract 1.3."""
+
+    routing_key = "registration.ResendInvoice"
+
+    invoice_number: str = Field(max_length=32, description="The invoice to send again, e.g. `WP-2027-0001`.")
+
+
 class ReplaceMember(Command):
     """An organiser replaces one member of a trio by someone else (e.g. a colleague who took over the job).
 
@@ -323,8 +345,31 @@ class InvoiceIssued(EventData):
     attachments: list[Attachment] = Field(description="The PDF and the UBL 2.1 XML (Peppol BIS Billing 3.0, NLCIUS).")
 
 
+class InvoiceResent(EventData):
+    """An organiser asked for the invoice mail again (`ResendInvoice`): the invoice as issued, its documents attached
+    unchanged, for the mailbox it goes to now. Added in contract 1.3."""
+
+    routing_key = "registration.InvoiceResent"
+
+    invoice_number: str
+    registration_id: str
+    edition: str
+    buyer_name: str
+    buyer_reference: str
+    issue_date: date
+    due_date: date
+    amount_cents: int = Field(description="Net amount (excluding VAT).")
+    vat_cents: int
+    total_cents: int = Field(description="Amount payable (including VAT).")
+    currency: Literal["EUR"] = "EUR"
+    urls: DocumentLinks
+    recipient: InvoiceRecipient
+    attachments: list[Attachment] = Field(description="The PDF and the UBL XML, exactly as issued.")
+
+
 class CreditNoteIssued(EventData):
-    """An invoiced registration was cancelled: the invoice is credited in full."""
+    """An invoice is credited in full: its registration was cancelled, or an organiser credited it
+    (`IssueCreditNote`)."""
 
     routing_key = "registration.CreditNoteIssued"
 
@@ -340,6 +385,9 @@ class CreditNoteIssued(EventData):
     urls: DocumentLinks
     recipient: InvoiceRecipient
     attachments: list[Attachment]
+    reason: str | None = Field(
+        default=None, description="Why it was credited, as printed on the credit note. Added in contract 1.3."
+    )
 
 
 class PaymentRegistered(EventData):

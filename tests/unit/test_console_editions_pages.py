@@ -284,8 +284,8 @@ async def test_the_menu_shows_each_role_only_what_it_may_use(console: Console) -
     token = await console.token("anna@platform31.nl", "organiser")
     slug = f"{YEAR}-begeleid"
     assert (await console.api("POST", "/console/api/editions", token, json=new_edition(slug))).status_code == 201
-    everything = ["Edities", "Aanmeldingen", "Audit", "Toegangstokens", "Accounts", "API", "Uitloggen"]
-    reader = ["Edities", "Aanmeldingen", "Toegangstokens", "API", "Uitloggen"]
+    everything = ["Edities", "Aanmeldingen", "Facturen", "Audit", "Toegangstokens", "Accounts", "API", "Uitloggen"]
+    reader = ["Edities", "Aanmeldingen", "Facturen", "Toegangstokens", "API", "Uitloggen"]
     for email, role, editions, expected in [
         ("olga@platform31.nl", "organiser", [], everything),
         ("vera@zwolle.nl", "viewer", [], reader),

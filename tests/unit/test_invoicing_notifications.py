@@ -13,7 +13,7 @@ from services.notifications import handlers
 from services.notifications.delivery import compose
 from services.notifications.domain import EditionInfo, Mail
 from shared.contract import Event
-from shared.contract.registration import CreditNoteIssued, InvoiceIssued, InvoiceOverdue
+from shared.contract.registration import CreditNoteIssued, InvoiceIssued, InvoiceOverdue, InvoiceResent
 
 NOW = datetime(2027, 9, 27, 10, tzinfo=UTC)
 PDF, XML = b"%PDF-1.7 factuur", b"<?xml version='1.0'?><Invoice/>"
@@ -174,3 +174,24 @@ async def test_nothing_is_sent_to_a_mailbox_registration_has_erased() -> None:
     mails = Mails()
     await deliver(handlers.send_invoice, issued("[verwijderd]"), editions=Editions(), mails=mails, now=NOW)
     assert mails.queued == {}
+
+
+def resent(event_id: str) -> Event[Any]:
+    first = issued().data
+    data = InvoiceResent(**first.model_dump(exclude={"municipality"}))
+    event = envelope(data, "InvoiceResent")
+    return event.model_copy(update={"event_id": event_id})
+
+
+async def test_a_resent_invoice_is_the_same_mail_again_once_per_request() -> None:
+    mails = Mails()
+    await deliver(handlers.send_invoice, issued(), editions=Editions(), mails=mails, now=NOW)
+    await deliver(handlers.send_invoice, resent("resend-1"), editions=Editions(), mails=mails, now=NOW)
+    await deliver(handlers.send_invoice, resent("resend-1"), editions=Editions(), mails=mails, now=NOW)  # redelivered
+    await deliver(handlers.send_invoice, resent("resend-2"), editions=Editions(), mails=mails, now=NOW)
+    first, *again = mails.queued.values()
+    assert len(again) == 2
+    for mail in again:
+        assert (mail.kind, mail.subject, mail.text) == (first.kind, first.subject, first.text)
+        files = {p.get_filename(): p.get_payload(decode=True) for p in compose(mail, "w@p.example").iter_attachments()}
+        assert files == {"WP-2027-0001.pdf": PDF, "WP-2027-0001.xml": XML}

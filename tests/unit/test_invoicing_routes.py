@@ -12,6 +12,7 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import select
 from starlette.applications import Starlette
 
 from services.registration import consumes
@@ -23,8 +24,10 @@ from services.registration.web import web_routes
 from shared.contract.registration import (
     CancelRegistration,
     EraseParticipantData,
+    IssueCreditNote,
     RegisterTrio,
     RegistrationCommandRejected,
+    ResendInvoice,
 )
 from shared.db import Database, migrate, utcnow
 from shared.links import sign
@@ -161,3 +164,116 @@ async def test_erasing_the_participants_data_keeps_the_invoice_as_issued(
         invoice = await SqlBilling(session).get(number)
     assert invoice is not None and invoice.recipient.email == "[verwijderd]"
     assert invoice.buyer.reference.startswith("PO-")  # the municipality's reference is no personal data
+
+
+ORGANISER_ACTOR = {"account_id": "5b0f6c1e-2d47-4a1b-9f0e-6c7d8e9fa012", "role": "organiser", "via": "console"}
+
+
+async def credit(store: RegistrationStore, number: str, **changes: Any) -> Any:
+    body = {"invoice_number": number, "reason": "Verkeerde inkoopreferentie", "actor": ORGANISER_ACTOR, **changes}
+    command = Incoming(
+        body=json.dumps({k: v for k, v in body.items() if v is not None}).encode(),
+        routing_key="registration.IssueCreditNote",
+        message_id=str(uuid.uuid4()),
+        message_type="IssueCreditNote",
+    )
+    return await consumes.consumers(store, MUNICIPALITIES).command(IssueCreditNote, command)
+
+
+async def test_an_organiser_credits_an_invoice_once_without_cancelling_the_registration(
+    store: RegistrationStore, client: httpx.AsyncClient
+) -> None:
+    registration_id, number = await invoiced(store)
+    issued = await credit(store, number)
+    assert issued.status == "accepted" and issued.ids["credit_note_number"].startswith("WP-C-")
+    note = issued.ids["credit_note_number"]
+    ubl = (await client.get(f"/credit-notes/{note}.xml", headers=ORGANIZER)).text
+    assert "Verkeerde inkoopreferentie; creditering van factuur " + number in ubl
+    detail = (await client.get(f"/api/invoices/{number}", headers=ORGANIZER)).json()
+    assert detail["state"] == "credited" and detail["open_cents"] == 0
+    assert detail["credit_note"]["number"] == note and detail["credit_note"]["reason"] == "Verkeerde inkoopreferentie"
+    again = await credit(store, number)
+    assert again.status == "rejected" and [e.code for e in again.errors] == ["already_credited"]
+    cancel = Incoming(
+        body=json.dumps({"registration_id": registration_id}).encode(),
+        routing_key="registration.CancelRegistration",
+        message_id=str(uuid.uuid4()),
+        message_type="CancelRegistration",
+    )
+    # The registration was still active; cancelling it now makes no second credit note.
+    assert (await consumes.consumers(store, MUNICIPALITIES).command(CancelRegistration, cancel)).status == "accepted"
+    listed = (await client.get("/api/invoices", params={"state": "credited"}, headers=ORGANIZER)).json()["invoices"]
+    assert [(i["invoice_number"], i["credit_note_number"]) for i in listed] == [(number, note)]
+
+
+async def test_crediting_needs_an_organiser_and_an_invoice_that_exists(store: RegistrationStore) -> None:
+    _, number = await invoiced(store)
+    unknown = await credit(store, "WP-1999-0001")
+    assert unknown.status == "rejected" and [e.code for e in unknown.errors] == ["unknown_invoice"]
+    nobody = await credit(store, number, actor=None)
+    assert [e.code for e in nobody.errors] == ["actor_required"]
+    viewer = await credit(store, number, actor={**ORGANISER_ACTOR, "role": "viewer"})
+    assert [e.code for e in viewer.errors] == ["actor_not_organiser"]
+    empty = await credit(store, number, reason="")
+    assert empty.status == "rejected" and empty.errors[0].field == "reason"
+
+
+async def test_the_list_narrows_to_a_state_and_a_limit_and_one_invoice_shows_its_payments(
+    store: RegistrationStore, client: httpx.AsyncClient
+) -> None:
+    _, paid = await invoiced(store, "a")
+    _, still_open = await invoiced(store, "b")
+    body = {"amount_cents": 24200, "paid_at": "2027-10-14T00:00:00+02:00", "reference": "afschrift 7"}
+    assert (await client.post(f"/api/invoices/{paid}/payments", json=body, headers=ORGANIZER)).status_code == 200
+
+    async def numbers(**params: str) -> list[str]:
+        answer = await client.get("/api/invoices", params=params, headers=ORGANIZER)
+        return [i["invoice_number"] for i in answer.json()["invoices"]]
+
+    assert await numbers(state="paid") == [paid]
+    assert await numbers(state="open") == [still_open]
+    assert await numbers(state="overdue") == [] and await numbers(limit="1") == [paid]
+    bad = await client.get("/api/invoices", params={"state": "unpaid", "limit": "5"}, headers=ORGANIZER)
+    assert bad.status_code == 422 and bad.json()["errors"][0]["code"] == "invalid_state"
+    assert (await client.get("/api/invoices", params={"limit": "0"}, headers=ORGANIZER)).status_code == 422
+    detail = (await client.get(f"/api/invoices/{paid}", headers=ORGANIZER)).json()
+    assert detail["state"] == "paid" and detail["credit_note"] is None
+    assert [(p["amount_cents"], p["reference"]) for p in detail["payments"]] == [(24200, "afschrift 7")]
+    assert (await client.get("/api/invoices/WP-1999-0001", headers=ORGANIZER)).status_code == 404
+    assert (await client.get(f"/api/invoices/{paid}")).status_code == 401
+
+
+async def resend(store: RegistrationStore, number: str, **changes: Any) -> Any:
+    body = {"invoice_number": number, "actor": ORGANISER_ACTOR, **changes}
+    command = Incoming(
+        body=json.dumps({k: v for k, v in body.items() if v is not None}).encode(),
+        routing_key="registration.ResendInvoice",
+        message_id=str(uuid.uuid4()),
+        message_type="ResendInvoice",
+    )
+    return await consumes.consumers(store, MUNICIPALITIES).command(ResendInvoice, command)
+
+
+async def outbox_events(store: RegistrationStore, routing_key: str) -> list[dict[str, Any]]:
+    async with store.db.sessions() as session:
+        rows = (await session.execute(select(Outbox).where(Outbox.routing_key == routing_key))).scalars()
+        return [json.loads(row.body)["data"] for row in rows]
+
+
+async def test_an_invoice_is_resent_with_its_documents_as_issued_until_it_is_credited(
+    store: RegistrationStore, client: httpx.AsyncClient
+) -> None:
+    _, number = await invoiced(store)
+    (issued,) = await outbox_events(store, "registration.InvoiceIssued")
+    assert (await resend(store, number)).status == "accepted"
+    (again,) = await outbox_events(store, "registration.InvoiceResent")
+    assert again["attachments"] == issued["attachments"] and again["recipient"] == issued["recipient"]
+    assert (again["invoice_number"], again["total_cents"], again["due_date"]) == (
+        number,
+        issued["total_cents"],
+        issued["due_date"],
+    )
+    assert [e.code for e in (await resend(store, "WP-1999-0001")).errors] == ["unknown_invoice"]
+    assert [e.code for e in (await resend(store, number, actor=None)).errors] == ["actor_required"]
+    assert (await credit(store, number)).status == "accepted"
+    assert [e.code for e in (await resend(store, number)).errors] == ["invoice_credited"]

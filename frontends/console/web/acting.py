@@ -62,6 +62,9 @@ CONFLICT_CODES: Final = frozenset(
         "data_erased",
         "sessions_over",
         "invoice_already_issued",
+        "already_paid",
+        "invoice_credited",
+        "already_credited",
     }
 )
 

@@ -24,6 +24,7 @@ class MenuItem:
 MENU: Final = (
     MenuItem("editions", "Edities", "/console/editions", "read"),
     MenuItem("registrations", "Aanmeldingen", "/console/registrations", "read"),
+    MenuItem("invoices", "Facturen", "/console/invoices", "read"),
     MenuItem("audit", "Audit", "/console/audit", "audit.read"),
     MenuItem("tokens", "Toegangstokens", "/console/tokens", None),
     MenuItem("accounts", "Accounts", "/console/accounts", "accounts.manage"),

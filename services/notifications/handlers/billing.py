@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from shared.contract import Event
-from shared.contract.registration import CreditNoteIssued, InvoiceIssued, InvoiceOverdue
+from shared.contract.registration import CreditNoteIssued, InvoiceIssued, InvoiceOverdue, InvoiceResent
 from shared.formatting import amount_text, date_text
 
 from ..domain import CREDIT_NOTE, INVOICE, PAYMENT_REMINDER, normalise_address
@@ -22,9 +22,15 @@ def _billing_recipient(email: str) -> str | None:
 
 
 async def send_invoice(
-    document: InvoiceIssued | CreditNoteIssued, *, envelope: Event[Any], editions: Editions, mails: Mails, now: datetime
+    document: InvoiceIssued | InvoiceResent | CreditNoteIssued,
+    *,
+    envelope: Event[Any],
+    editions: Editions,
+    mails: Mails,
+    now: datetime,
 ) -> None:
-    """The invoice (or credit note) to its mailbox, with the PDF and the UBL e-invoice attached, as issued."""
+    """The invoice (or credit note) to its mailbox, with the PDF and the UBL e-invoice attached, as issued; sent
+    again, the same mail once for every InvoiceResent (a redelivery of that event sends nothing more)."""
     recipient = _billing_recipient(document.recipient.email)
     if recipient is None:
         return
@@ -40,8 +46,10 @@ async def send_invoice(
         "pdf_url": document.urls.pdf,
         "ubl_url": document.urls.ubl,
     }
-    if isinstance(document, InvoiceIssued):
+    if isinstance(document, InvoiceIssued | InvoiceResent):
         kind, identity = INVOICE, f"invoice:{document.invoice_number}"
+        if isinstance(document, InvoiceResent):
+            identity = f"invoice-resent:{envelope.event_id}"
         context |= {
             "buyer_name": document.buyer_name,
             "buyer_reference": document.buyer_reference,

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, Final
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -148,30 +149,52 @@ class SqlBilling:
         column = model.pdf if kind == "pdf" else model.ubl
         return (await self.session.execute(select(column).where(model.number == number))).scalar_one_or_none()
 
-    async def listing(self, edition: str | None) -> list[dict[str, Any]]:
-        """Every invoice with its state, oldest first, for organisers and the bookkeeping."""
+    async def listing(
+        self, edition: str | None, state: str | None = None, limit: int | None = None
+    ) -> list[dict[str, Any]]:
+        """Every invoice with its state, oldest first, for organisers and the bookkeeping; STATE (`open`,
+        `overdue`, `paid`, `credited`, as in `state_of`) and LIMIT narrow it down."""
         query = select(InvoiceRow).order_by(InvoiceRow.issued_at, InvoiceRow.number)
         if edition:
             query = query.where(InvoiceRow.edition == edition)
-        return [
-            {
-                "invoice_number": r.number,
-                "registration_id": r.registration_id,
-                "edition": r.edition,
-                "buyer": r.buyer["name"],
-                "buyer_reference": r.buyer["reference"],
-                "issue_date": r.issue_date.isoformat(),
-                "due_date": r.due_date.isoformat(),
-                "amount_cents": r.net_cents,
-                "vat_cents": r.vat_cents,
-                "total_cents": r.total_cents,
-                "paid_cents": r.paid_cents,
-                "open_cents": 0 if r.credit_note_number else max(r.total_cents - r.paid_cents, 0),
-                "overdue": r.overdue_at is not None,
-                "credit_note_number": r.credit_note_number,
+        if state:
+            query = query.where(*STATE_FILTERS[state])
+        if limit:
+            query = query.limit(limit)
+        return [_listed(r) for r in (await self.session.execute(query)).scalars()]
+
+    async def detail(self, number: str) -> dict[str, Any] | None:
+        """One invoice as listed, with its payments (oldest first) and its credit note."""
+        row = (await self.session.execute(select(InvoiceRow).where(InvoiceRow.number == number))).scalar_one_or_none()
+        if row is None:
+            return None
+        payments = await self.session.execute(
+            select(PaymentRow).where(PaymentRow.invoice_number == number).order_by(PaymentRow.paid_at, PaymentRow.id)
+        )
+        credit = (
+            await self.session.execute(select(CreditNoteRow).where(CreditNoteRow.invoice_number == number))
+        ).scalar_one_or_none()
+        return {
+            **_listed(row),
+            "due_at": row.due_at.isoformat(),
+            "description": row.description,
+            "payments": [
+                {
+                    "amount_cents": p.amount_cents,
+                    "paid_at": p.paid_at.isoformat(),
+                    "reference": p.reference,
+                    "recorded_at": p.recorded_at.isoformat(),
+                }
+                for p in payments.scalars()
+            ],
+            "credit_note": {
+                "number": credit.number,
+                "issue_date": credit.issue_date.isoformat(),
+                "reason": credit.reason,
             }
-            for r in (await self.session.execute(query)).scalars()
-        ]
+            if credit
+            else None,
+        }
 
     async def redirect(self, registration_id: str, old_email: str, recipient: Recipient) -> None:
         """The registration's invoices whose mails went to `old_email` (a member who was replaced) send later mails
@@ -189,6 +212,44 @@ class SqlBilling:
             .where(InvoiceRow.registration_id == registration_id)
             .values(recipient={"email": ERASED, "language": "nl"})
         )
+
+
+# Each invoice is in exactly one state; the filters say the same as `_state` below, in SQL.
+_UNPAID = InvoiceRow.paid_cents < InvoiceRow.total_cents
+STATE_FILTERS: Final[Mapping[str, tuple[Any, ...]]] = {
+    "credited": (InvoiceRow.credit_note_number.is_not(None),),
+    "paid": (InvoiceRow.credit_note_number.is_(None), InvoiceRow.paid_cents >= InvoiceRow.total_cents),
+    "overdue": (InvoiceRow.credit_note_number.is_(None), _UNPAID, InvoiceRow.overdue_at.is_not(None)),
+    "open": (InvoiceRow.credit_note_number.is_(None), _UNPAID, InvoiceRow.overdue_at.is_(None)),
+}
+
+
+def _state(r: InvoiceRow) -> str:
+    if r.credit_note_number:
+        return "credited"
+    if r.paid_cents >= r.total_cents:
+        return "paid"
+    return "overdue" if r.overdue_at is not None else "open"
+
+
+def _listed(r: InvoiceRow) -> dict[str, Any]:
+    return {
+        "invoice_number": r.number,
+        "registration_id": r.registration_id,
+        "edition": r.edition,
+        "buyer": r.buyer["name"],
+        "buyer_reference": r.buyer["reference"],
+        "issue_date": r.issue_date.isoformat(),
+        "due_date": r.due_date.isoformat(),
+        "amount_cents": r.net_cents,
+        "vat_cents": r.vat_cents,
+        "total_cents": r.total_cents,
+        "paid_cents": r.paid_cents,
+        "open_cents": 0 if r.credit_note_number else max(r.total_cents - r.paid_cents, 0),
+        "overdue": r.overdue_at is not None,
+        "credit_note_number": r.credit_note_number,
+        "state": _state(r),
+    }
 
 
 def _plain(value: Any) -> dict[str, Any]:

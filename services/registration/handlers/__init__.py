@@ -6,7 +6,7 @@ and entrypoints.py use them through this package."""
 
 from .amendments import correct_registration, replace_member
 from .copies import follow_reschedule, follow_seating, remember_edition
-from .invoicing import credit_invoice, flag_overdue, issue_invoice, register_payment
+from .invoicing import credit_invoice, flag_overdue, issue_credit_note, issue_invoice, register_payment, resend_invoice
 from .ports import Billing, Editions, Emit, History, Invoicing, Municipalities, Registrations, Seating
 from .registrations import (
     already_decided,
@@ -45,6 +45,7 @@ __all__ = [
     "follow_placement",
     "follow_reschedule",
     "follow_seating",
+    "issue_credit_note",
     "issue_invoice",
     "new_registration",
     "register_payment",
@@ -52,5 +53,6 @@ __all__ = [
     "remember_edition",
     "replace_member",
     "request_approval_again",
+    "resend_invoice",
     "trio_registered",
 ]

@@ -12,24 +12,30 @@ from shared.contract.registration import (
     InvoiceIssued,
     InvoiceOverdue,
     InvoiceRecipient,
+    InvoiceResent,
+    IssueCreditNote,
     PaymentRegistered,
     RegisterPayment,
+    ResendInvoice,
 )
 from shared.messaging.messages import CommandRefused
 
+from ..amendments import organiser_problems
 from ..billing import (
     CREDIT_NOTE_SERIES,
     INVOICE_SERIES,
     CreditNote,
     Invoice,
+    credit_problems,
     invoice_number,
     invoice_year,
     is_overdue,
     needs_invoice,
     new_invoice,
     payment_problems,
+    resend_problems,
 )
-from ..invoices import credit_note_documents, invoice_documents
+from ..invoices import Documents, credit_note_documents, invoice_documents
 from .journal import tell
 from .ports import Billing, Emit, History, Invoicing
 
@@ -90,15 +96,40 @@ async def credit_invoice(
     registration_id: str, *, invoicing: Invoicing, emit: Emit, now: datetime, actor: Actor | None = None
 ) -> str | None:
     """A cancelled registration's invoice is credited in full by a credit note of its own number range."""
-    billing = invoicing.billing
-    invoice = await billing.of_registration(registration_id, for_update=True)
+    invoice = await invoicing.billing.of_registration(registration_id, for_update=True)
     if invoice is None or invoice.credited:
         return None
+    return await _credit(invoice, invoicing=invoicing, emit=emit, now=now, actor=actor)
+
+
+async def issue_credit_note(
+    cmd: IssueCreditNote, *, invoicing: Invoicing | None, emit: Emit, now: datetime
+) -> dict[str, object]:
+    """An organiser credits an invoice in full while the registration stays as it is: the same credit note as a
+    cancellation makes, with the organiser's reason on it. Under the invoice's row lock, so a cancellation at the
+    same moment finds it credited (one credit note per invoice)."""
+    if problems := organiser_problems(cmd.actor, "een factuur crediteren"):
+        raise CommandRefused(problems)
+    invoice = await invoicing.billing.get(cmd.invoice_number, for_update=True) if invoicing else None
+    if problems := credit_problems(invoice):
+        raise CommandRefused(problems)
+    assert invoice is not None and invoicing is not None
+    number = await _credit(invoice, invoicing=invoicing, emit=emit, now=now, actor=cmd.actor, reason=cmd.reason)
+    return {"invoice_number": invoice.number, "credit_note_number": number}
+
+
+async def _credit(
+    invoice: Invoice, *, invoicing: Invoicing, emit: Emit, now: datetime, actor: Actor | None, reason: str | None = None
+) -> str:
+    """The credit note for INVOICE (locked, not yet credited): the number taken last, the documents made once."""
+    billing = invoicing.billing
     year = invoice_year(now)
     number = invoice_number(
         invoicing.policy.credit_note_prefix, year, await billing.next_number(CREDIT_NOTE_SERIES, year)
     )
     note = CreditNote(number=number, invoice=invoice, issued_at=now)
+    if reason:
+        note.reason = reason
     documents = await credit_note_documents(note)
     await billing.add_credit_note(note, documents)
     invoice.credit_note_number = number
@@ -107,7 +138,7 @@ async def credit_invoice(
         CreditNoteIssued(
             credit_note_number=number,
             invoice_number=invoice.number,
-            registration_id=registration_id,
+            registration_id=invoice.registration_id,
             edition=invoice.edition,
             issue_date=note.issue_date,
             amount_cents=invoice.amounts.net_cents,
@@ -116,6 +147,7 @@ async def credit_invoice(
             urls=_links(invoicing, number, credit_note=True),
             recipient=_recipient(invoice),
             attachments=documents.attachments(number),
+            reason=note.reason,
         ),
         emit=emit,
         history=invoicing.history,
@@ -123,6 +155,44 @@ async def credit_invoice(
         actor=actor,
     )
     return number
+
+
+async def resend_invoice(
+    cmd: ResendInvoice, *, invoicing: Invoicing | None, emit: Emit, now: datetime
+) -> dict[str, object]:
+    """The invoice mail again: the stored documents (never made anew: they are the fiscal record), to the
+    invoice's mailbox as it is now (after a member's replacement: the new wijkambtenaar)."""
+    if problems := organiser_problems(cmd.actor, "een factuur opnieuw versturen"):
+        raise CommandRefused(problems)
+    invoice = await invoicing.billing.get(cmd.invoice_number) if invoicing else None
+    if problems := resend_problems(invoice):
+        raise CommandRefused(problems)
+    assert invoice is not None and invoicing is not None
+    pdf = await invoicing.billing.document(invoice.number, "pdf")
+    ubl = await invoicing.billing.document(invoice.number, "xml")
+    assert pdf is not None and ubl is not None  # stored with the invoice, in the same transaction
+    await tell(
+        InvoiceResent(
+            invoice_number=invoice.number,
+            registration_id=invoice.registration_id,
+            edition=invoice.edition,
+            buyer_name=invoice.buyer.name,
+            buyer_reference=invoice.buyer.reference,
+            issue_date=invoice.issue_date,
+            due_date=invoice.due_date,
+            amount_cents=invoice.amounts.net_cents,
+            vat_cents=invoice.amounts.vat_cents,
+            total_cents=invoice.amounts.total_cents,
+            urls=_links(invoicing, invoice.number),
+            recipient=_recipient(invoice),
+            attachments=Documents(pdf=pdf, ubl=ubl).attachments(invoice.number),
+        ),
+        emit=emit,
+        history=invoicing.history,
+        at=now,
+        actor=cmd.actor,
+    )
+    return {"invoice_number": invoice.number}
 
 
 async def register_payment(
