@@ -33,6 +33,8 @@ from .admin import admin_routes
 from .audit_api import OPERATIONS as AUDIT
 from .editions_api import OPERATIONS as EDITIONS
 from .editions_pages import editions_page_routes
+from .mail_pages import OPERATIONS as MAIL
+from .mail_pages import mail_routes
 from .navigation import navigation_routes
 from .oidc import Provider, oidc_routes
 from .openapi import Operation, api_routes
@@ -47,7 +49,7 @@ from .sessions_api import OPERATIONS as SESSIONS
 
 __all__ = ["OPERATIONS", "app", "require"]
 
-OPERATIONS: tuple[Operation, ...] = (*EDITIONS, *OVERVIEW, *SESSIONS, *REGISTRATIONS, *AUDIT, *ADMIN)
+OPERATIONS: tuple[Operation, ...] = (*EDITIONS, *OVERVIEW, *SESSIONS, *REGISTRATIONS, *AUDIT, *ADMIN, *MAIL)
 
 # Guessing a password across many accounts (each account's own lockout stops guessing one), an invitation link or
 # a password reset link.
@@ -107,6 +109,7 @@ def app(
                     *editions_page_routes(),
                     *registration_routes(),
                     *session_routes(),
+                    *mail_routes(),
                     *api_routes(OPERATIONS),
                 ],
             )
