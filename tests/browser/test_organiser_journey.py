@@ -46,7 +46,9 @@ class Deployment:
         async with httpx.AsyncClient(base_url=self.services["registration"].url, timeout=30) as http:
 
             async def accepted() -> str | None:
-                response = await http.post("/api/registrations", json=trio(edition, municipality=municipality, **changes))
+                response = await http.post(
+                    "/api/registrations", json=trio(edition, municipality=municipality, **changes)
+                )
                 return response.json()["registration_id"] if response.status_code == 202 else None
 
             found: str = await wait_until(accepted, timeout=60, interval=0.5, what=f"a trio from {municipality}")
