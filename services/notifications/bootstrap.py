@@ -8,7 +8,7 @@ from email.utils import parseaddr
 from pathlib import Path
 
 from shared import links
-from shared.contract.common import CommandRejected
+from shared.contract.notifications import NotificationsCommandRejected
 from shared.db import Database, utcnow
 from shared.messaging.dead_letters import OwnDeadLetters, broker_location
 from shared.messaging.outbox import Cause, OutboxRelay
@@ -76,10 +76,18 @@ def build(settings: Settings, transport: Transport, config: NotificationsConfig 
     # room for all of them and for the consumers besides.
     db = Database(settings.database_url("notifications"), pool_size=config.smtp_concurrency + 4)
     relay = OutboxRelay(db, OutboxRow, transport.publish)
-    # Notifications takes no commands; MessageStore still asks for a rejection model, which stays unused. The
-    # sender's own commits wake only the relay (its NotificationSent leaves at once): woken by its own records, it
-    # would look for mail forever.
-    sender_store = MessageStore(db, "notifications", OutboxRow, Inbox, CommandRejected, wake=relay.wake)
+    # The console's commands (an announcement, a mail sent again) carry an actor, believed only from its broker
+    # user. The sender's own commits wake only the relay (its NotificationSent leaves at once): woken by its own
+    # records, it would look for mail forever.
+    sender_store = MessageStore(
+        db,
+        "notifications",
+        OutboxRow,
+        Inbox,
+        NotificationsCommandRejected,
+        wake=relay.wake,
+        actor_publishers=settings.console_publishers,
+    )
     sender = MailSender(
         sender_store,
         delivery_for(settings),

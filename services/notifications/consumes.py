@@ -1,10 +1,11 @@
 """Everything notifications reacts to: one line per message, its handlers given their dependencies by name
-(shared/messaging/wiring.py). Notifications takes no commands."""
+(shared/messaging/wiring.py). Its commands come from the organiser console."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 
+from shared.contract.notifications import ResendNotification, SendAnnouncement
 from shared.contract.registration import (
     ApprovalRequested,
     CreditNoteIssued,
@@ -34,9 +35,11 @@ from shared.messaging.processing import MessageStore
 from shared.messaging.wiring import Clock, Consumers, Dependencies, on, subscribe
 
 from . import handlers
-from .store import SqlEditions, SqlMails, SqlRegistrations, SqlReminders
+from .store import SqlAnnouncements, SqlEditions, SqlMails, SqlRegistrations, SqlReminders
 
 CONSUMES = (
+    on(SendAnnouncement, handlers.send_announcement),
+    on(ResendNotification, handlers.resend_notification),
     on(EditionScheduled, handlers.remember_edition),
     on(TrioRegistered, handlers.acknowledge_registration),
     on(ApprovalRequested, handlers.request_approval),
@@ -77,6 +80,7 @@ def consumers(
                 "registrations": SqlRegistrations,
                 "mails": SqlMails,
                 "reminders": SqlReminders,
+                "announcements": SqlAnnouncements,
             },
             fixed={
                 "addresses": addresses,

@@ -26,6 +26,11 @@ CREDIT_NOTE = "credit_note"
 PAYMENT_REMINDER = "payment_reminder"
 # To one new member of a trio (registration.MemberReplaced): the trio, its status and, once placed, the invitation.
 WELCOME = "welcome"
+# An organiser's own message to an edition's placed or waitlisted members (notifications.SendAnnouncement).
+ANNOUNCEMENT = "announcement"
+# Where the member's name goes in an announcement rendered once per language; the store puts each name in (a
+# private-use character, which the organiser's text cannot bring in: the handler strips it).
+NAME_PLACEHOLDER = "\ue000name\ue000"
 MEMBER_KINDS = (
     ACKNOWLEDGEMENT,
     APPROVED,

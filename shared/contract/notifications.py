@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field
 
-from .common import EventData
+from .common import Command, CommandRejected, EventData
 
 
 class NotificationSent(EventData):
@@ -33,3 +35,45 @@ class ChatMessageRequested(EventData):
 
     chat_id: str
     text: str
+
+
+class SendAnnouncement(Command):
+    """An organiser's mail to every member of an edition's placed trios or of its waitlist. Each member gets it in
+    their language (`text_en` for English speakers when given, else the Dutch text), with the usual greeting and
+    signature. The command's message_id identifies the announcement: delivered twice, it is sent once."""
+
+    routing_key = "notifications.SendAnnouncement"
+
+    edition: str = Field(max_length=64)
+    audience: Literal["placed", "waitlisted"] = Field(description="The placed trios, or the waitlisted ones.")
+    subject: str = Field(min_length=1, max_length=200, pattern=r"^[^\r\n]*$", description="One line.")
+    text: str = Field(min_length=1, max_length=10000, description="The message in Dutch (plain text).")
+    text_en: str | None = Field(default=None, max_length=10000, description="The message in English (optional).")
+
+
+class AnnouncementQueued(EventData):
+    routing_key = "notifications.AnnouncementQueued"
+
+    announcement_id: str = Field(description="message_id of the SendAnnouncement command.")
+    edition: str
+    audience: str
+    recipients: int = Field(description="How many mails were queued (0 for an empty audience).")
+
+
+class ResendNotification(Command):
+    """Send one mail again, as a new notification with the same contents (e.g. a member lost it)."""
+
+    routing_key = "notifications.ResendNotification"
+
+    notification_id: str = Field(max_length=64)
+
+
+class NotificationResent(EventData):
+    routing_key = "notifications.NotificationResent"
+
+    notification_id: str = Field(description="The new notification.")
+    resent: str = Field(description="The notification sent again.")
+
+
+class NotificationsCommandRejected(CommandRejected):
+    routing_key = "notifications.CommandRejected"

@@ -51,7 +51,8 @@ async def deployed(real_services, tmp_path_factory) -> AsyncIterator[Deployed]:
             token = cli(console.env, "accounts", "token", email, "--name", "e2e").strip().splitlines()[-1]
             async with httpx.AsyncClient(base_url=console.url, timeout=30) as http:
                 audit = await http.get("/console/api/audit", headers={"Authorization": f"Bearer {token}"})
-            account_id = next(i["subject"] for i in audit.json()["items"] if i["action"] == "account.create")
+            subject = next(i["subject"] for i in audit.json()["items"] if i["action"] == "account.create")
+            account_id = subject.removeprefix("account:")
             yield Deployed(console, processes["registration"].url, token, account_id, env.vhost, user)
 
 

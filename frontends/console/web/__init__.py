@@ -35,6 +35,8 @@ from .editions_api import OPERATIONS as EDITIONS
 from .editions_pages import editions_page_routes
 from .invoice_pages import routes as invoice_routes
 from .invoices_api import OPERATIONS as INVOICES
+from .mail_pages import OPERATIONS as MAIL
+from .mail_pages import mail_routes
 from .navigation import navigation_routes
 from .oidc import Provider, oidc_routes
 from .openapi import Operation, api_routes
@@ -49,7 +51,7 @@ from .sessions_api import OPERATIONS as SESSIONS
 
 __all__ = ["OPERATIONS", "app", "require"]
 
-OPERATIONS: tuple[Operation, ...] = (*EDITIONS, *OVERVIEW, *SESSIONS, *REGISTRATIONS, *AUDIT, *ADMIN, *INVOICES)
+OPERATIONS: tuple[Operation, ...] = (*EDITIONS, *OVERVIEW, *SESSIONS, *MAIL, *REGISTRATIONS, *INVOICES, *AUDIT, *ADMIN)
 
 # Guessing a password across many accounts (each account's own lockout stops guessing one), an invitation link or
 # a password reset link.
@@ -110,6 +112,7 @@ def app(
                     *registration_routes(),
                     *session_routes(),
                     *invoice_routes(),
+                    *mail_routes(),
                     *api_routes(OPERATIONS),
                 ],
             )

@@ -33,7 +33,14 @@ M = TypeVar("M", bound=BaseModel)
 
 # Codes the services use for "no such thing" and for "not in this state"; every other refusal is a 422.
 NOT_FOUND_CODES: Final = frozenset(
-    {"unknown_edition", "unknown_registration", "unknown_session", "unknown_report", "unknown_invoice"}
+    {
+        "unknown_edition",
+        "unknown_registration",
+        "unknown_session",
+        "unknown_report",
+        "unknown_invoice",
+        "unknown_notification",
+    }
 )
 CONFLICT_CODES: Final = frozenset(
     {

@@ -10,11 +10,13 @@ messages it emits) are committed with that claim, and the sender delivers them a
 - `members`: a member replaced: the new one welcomed (with the invitation once placed), the old one's data gone
 - `reminders`: planned from the seating, moved with their session, queued when due
 - `reports`, `billing`: the public lesson reports; invoices, credit notes and payment reminders
+- `announcements`: an organiser's mail to an edition's placed or waitlisted members; one mail sent again
 - `editions`, `erasure`: the copy of an edition; a privacy request
 - `notify` (rendering, queueing, a trio's mails and chat message) and `ports` (what the handlers need)
 """
 
 from .acknowledgements import acknowledge_registration, request_approval
+from .announcements import resend_notification, send_announcement
 from .billing import remind_payment, send_invoice
 from .decisions import announce_approval, announce_decline, confirm_cancellation
 from .editions import remember_edition
@@ -60,6 +62,8 @@ __all__ = [
     "remind_payment",
     "reminder_offset",
     "request_approval",
+    "resend_notification",
+    "send_announcement",
     "send_invoice",
     "warn_undersubscribed",
     "welcome_member",

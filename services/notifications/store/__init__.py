@@ -1,6 +1,7 @@
 """Notifications' store: the tables (`tables`), the mails (`mails`), the copies of editions and registrations
 (`copies`) and the reminders (`reminders`)."""
 
+from .announcements import SqlAnnouncements
 from .copies import SqlEditions, SqlRegistrations
 from .mails import MAIL_FIELDS, SqlMails, due_mails, newest_mails, to_mail
 from .reminders import SqlReminders
@@ -16,6 +17,7 @@ __all__ = [
     "Outbox",
     "RegistrationRow",
     "ReminderRow",
+    "SqlAnnouncements",
     "SqlEditions",
     "SqlMails",
     "SqlRegistrations",
