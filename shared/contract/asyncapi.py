@@ -26,9 +26,9 @@ TITLE = "Werkplaatsen message contract"
 # Semantic: additive changes (a new optional field, a new message) raise the minor version; a change that breaks
 # a consumer would be contract v2 with its own routing keys. 1.1.0: invoicing (RegisterTrio.invoice.email,
 # RegisterPayment, InvoiceIssued, CreditNoteIssued, PaymentRegistered, InvoiceOverdue); 1.2.0: ReplaceMember,
-# CorrectRegistration and their events, and what else the console needs (docs/contract.md); 1.3.0: IssueCreditNote, ResendInvoice,
-# InvoiceResent and the optional CreditNoteIssued.reason; 1.4.0: notifications' SendAnnouncement and
-# ResendNotification with their events.
+# CorrectRegistration and their events, and what else the console needs (docs/contract.md); 1.3.0:
+# IssueCreditNote, ResendInvoice, InvoiceResent and the optional CreditNoteIssued.reason; 1.4.0: notifications'
+# SendAnnouncement and ResendNotification with their events.
 VERSION = "1.4.0"
 
 DESCRIPTION = f"""\
