@@ -56,7 +56,7 @@ def _insert(dialect: str) -> str:
         FROM {d["from"]}
         WHERE r.edition = :edition AND r.status = :status AND NOT r.erased AND r.details IS NOT NULL
         ON CONFLICT (notification_id) DO NOTHING
-    """
+    """  # nosec B608  # only this module's constants are interpolated; every value is a bind parameter
 
 
 class SqlAnnouncements:
