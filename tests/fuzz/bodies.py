@@ -91,6 +91,19 @@ def valid_body(routing_key: str, targets: Targets = Targets(), pick: int = 0) ->
         },
         "scheduling.ReopenRegistration": lambda: {"edition": held},
         "reporting.RetractReport": lambda: {"edition": held, "session_number": 1},
+        "registration.IssueCreditNote": lambda: {
+            "invoice_number": "WP-2027-0001",
+            "reason": "Dubbel gefactureerd.",
+            "actor": factories.ORGANISER,
+        },
+        "registration.ResendInvoice": lambda: {"invoice_number": "WP-2027-0001", "actor": factories.ORGANISER},
+        "notifications.SendAnnouncement": lambda: {
+            "edition": held,
+            "audience": "placed",
+            "subject": "Praktische informatie",
+            "text": "Neem je casus mee.",
+        },
+        "notifications.ResendNotification": lambda: {"notification_id": str(uuid.uuid4())},
         "reporting.PublishReport": lambda: {"edition": held, "session_number": 1},
         "reporting.ReviseReport": lambda: {"edition": held, "session_number": 1, "notes": factories.notes()},
     }
