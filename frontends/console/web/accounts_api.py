@@ -12,12 +12,11 @@ from starlette.responses import JSONResponse, Response
 
 from shared.http import error_response
 
-from ..accounts import create_account, disable_account, end_sessions, reissue_invitation
+from ..accounts import create_account
 from ..domain import AccountRefused, Role, may
-from ..resets import issue_password_reset
 from ..store import AccountRow, repositories
 from .access import Forbidden, address, console, database, require
-from .accounts_pages import account_at, invite_problems
+from .account_actions import invite_problems, on_account
 from .acting import BadBody, parse_body
 from .openapi import Operation
 from .rendering import api_errors
@@ -127,19 +126,8 @@ async def invite(request: Request) -> Response:
 
 async def reinvite(request: Request) -> Response:
     caller = await require(request, "accounts.manage")
-    context = console(request)
     try:
-        async with repositories(database(request)) as repos:
-            account = await account_at(repos, caller, request, "account.reinvite")
-            invitation = await reissue_invitation(
-                repos.accounts,
-                repos.audit,
-                email=account.email,
-                actor=caller.principal.account_id,
-                address=address(request),
-                secret_key=context.secret_key,
-                now=context.clock(),
-            )
+        account, invitation = await on_account(request, caller, "reinvite")
     except AccountRefused as refused:
         return _refused(refused)
     if invitation is None:
@@ -149,37 +137,18 @@ async def reinvite(request: Request) -> Response:
 
 async def reset(request: Request) -> Response:
     caller = await require(request, "accounts.manage")
-    context = console(request)
     try:
-        async with repositories(database(request)) as repos:
-            account = await account_at(repos, caller, request, "account.issue_reset")
-            link = await issue_password_reset(
-                repos.accounts,
-                repos.audit,
-                email=account.email,
-                actor=caller.principal.account_id,
-                address=address(request),
-                secret_key=context.secret_key,
-                now=context.clock(),
-            )
+        account, link = await on_account(request, caller, "reset")
     except AccountRefused as refused:
         return _refused(refused)
+    assert link is not None  # a reset always makes its link, or is refused
     return _link(request, account, f"/console/reset/{link.token}", link.expires_at)
 
 
 async def disable(request: Request) -> Response:
     caller = await require(request, "accounts.manage")
     try:
-        async with repositories(database(request)) as repos:
-            account = await account_at(repos, caller, request, "account.disable")
-            await disable_account(
-                repos.accounts,
-                repos.audit,
-                email=account.email,
-                actor=caller.principal.account_id,
-                address=address(request),
-                now=console(request).clock(),
-            )
+        account, _ = await on_account(request, caller, "disable")
     except AccountRefused as refused:
         return _refused(refused)
     return _json({"account": account_item(account)})
@@ -191,16 +160,7 @@ async def end_account_sessions(request: Request) -> Response:
     if not own and not may(caller.principal, "accounts.manage"):
         raise Forbidden(caller, "accounts.manage", None)
     try:
-        async with repositories(database(request)) as repos:
-            account = await account_at(repos, caller, request, "account.end_sessions")
-            await end_sessions(
-                repos.accounts,
-                repos.audit,
-                email=account.email,
-                actor=caller.principal.account_id,
-                address=address(request),
-                now=console(request).clock(),
-            )
+        account, _ = await on_account(request, caller, "end_sessions")
     except AccountRefused as refused:
         return _refused(refused)
     return _json({"account": account_item(account)})

@@ -5,7 +5,6 @@ reset link, ending an account's sessions everywhere, and disabling (after a conf
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
 from datetime import datetime
 from typing import Final, Literal
 
@@ -13,19 +12,15 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from shared.contract import ErrorItem
-
-from ..accounts import create_account, disable_account, end_sessions, refusal, reissue_invitation, subject_of
-from ..domain import ROLES, AccountRefused, InvalidEmail, normalise_email
-from ..resets import issue_password_reset
-from ..store import AccountRow, Repositories, repositories
+from ..accounts import create_account
+from ..domain import ROLES, AccountRefused
+from ..store import repositories
 from .access import LOGIN_PATH, Caller, address, console, database, require
-from .acting import read
+from .account_actions import invite_problems, on_account
 from .rendering import problem
 from .screens import Refused, admin_page, posted, public_link
 
 ACCOUNTS_PATH: Final = "/console/accounts"
-SLUG: Final = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")  # an edition's slug (contract: ScheduleEdition.edition)
 DONE_TEXTS: Final = {
     "uitgeschakeld": "Het account is uitgeschakeld: het kan niet meer inloggen en zijn tokens werken niet meer.",
     "uitgelogd": "Alle sessies van het account zijn beëindigd. Het kan opnieuw inloggen.",
@@ -39,47 +34,6 @@ NO_MAIL: Final = (
 def editions_of(text: str) -> list[str]:
     """The slugs typed in a field, separated by commas or spaces."""
     return sorted({part for part in re.split(r"[\s,;]+", text.strip().lower()) if part})
-
-
-async def invite_problems(
-    request: Request, repos: Repositories, *, email: str, role: str, name: str, editions: Sequence[str]
-) -> list[ErrorItem]:
-    """What is wrong with an invitation, field by field (Dutch): for the form and the API alike."""
-    errors: list[ErrorItem] = []
-    try:
-        if await repos.accounts.by_email(normalise_email(email)) is not None:
-            message = "Er is al een account met dit e-mailadres."
-            errors.append(ErrorItem(field="email", code="account_exists", message=message))
-    except InvalidEmail:
-        message = "Vul een geldig e-mailadres in, zoals naam@gemeente.nl."
-        errors.append(ErrorItem(field="email", code="invalid_email", message=message))
-    if role not in ROLES:
-        errors.append(ErrorItem(field="role", code="unknown_role", message="Kies een rol."))
-    if len(name) > 200:
-        errors.append(ErrorItem(field="name", code="too_long", message="Hoogstens 200 tekens."))
-    wrong = [slug for slug in editions if not SLUG.fullmatch(slug)]
-    if wrong:
-        message = f"Geen editie: {', '.join(wrong)}. Gebruik de korte naam van een editie, zoals 2027-najaar."
-        errors.append(ErrorItem(field="editions", code="invalid_edition", message=message))
-    elif editions and console(request).backends is not None:
-        # A typo would leave a facilitator with nothing to do and nobody the wiser: each edition must exist.
-        unknown = [slug for slug in editions if not (await read(request, "scheduling", f"/api/editions/{slug}")).found]
-        if unknown:
-            message = f"Deze editie bestaat niet: {', '.join(unknown)}."
-            errors.append(ErrorItem(field="editions", code="unknown_edition", message=message))
-    return errors
-
-
-async def account_at(repos: Repositories, caller: Caller, request: Request, action: str) -> AccountRow:
-    """The account in the path; an unknown id is refused (and on record) as an unknown account."""
-    account_id = request.path_params["account_id"]
-    account = await repos.accounts.get(account_id)
-    if account is None:
-        actor = caller.principal.account_id
-        raise await refusal(
-            repos.audit, console(request).clock(), actor, action, subject_of(account_id[:64]), "unknown_account"
-        )
-    return account
 
 
 def unknown_account() -> Response:
@@ -149,18 +103,7 @@ async def reinvite(request: Request) -> Response:
     caller = await require(request, "accounts.manage")
     try:
         await posted(request)
-        context = console(request)
-        async with repositories(database(request)) as repos:
-            account = await account_at(repos, caller, request, "account.reinvite")
-            invitation = await reissue_invitation(
-                repos.accounts,
-                repos.audit,
-                email=account.email,
-                actor=caller.principal.account_id,
-                address=address(request),
-                secret_key=context.secret_key,
-                now=context.clock(),
-            )
+        account, invitation = await on_account(request, caller, "reinvite")
     except Refused as refused:
         return refused.response
     except AccountRefused:
@@ -168,25 +111,14 @@ async def reinvite(request: Request) -> Response:
     if invitation is None:
         return problem(409, "Dit account is al in gebruik", "Het heeft de uitnodiging al aangenomen.")
     path = f"/console/invitation/{invitation.token}"
-    return _link_page(request, caller, "invitation", invitation.email, path, invitation.expires_at)
+    return _link_page(request, caller, "invitation", account.email, path, invitation.expires_at)
 
 
 async def reset(request: Request) -> Response:
     caller = await require(request, "accounts.manage")
-    context = console(request)
     try:
         await posted(request)
-        async with repositories(database(request)) as repos:
-            account = await account_at(repos, caller, request, "account.issue_reset")
-            link = await issue_password_reset(
-                repos.accounts,
-                repos.audit,
-                email=account.email,
-                actor=caller.principal.account_id,
-                address=address(request),
-                secret_key=context.secret_key,
-                now=context.clock(),
-            )
+        account, link = await on_account(request, caller, "reset")
     except Refused as refused:
         return refused.response
     except AccountRefused as refused:
@@ -196,7 +128,8 @@ async def reset(request: Request) -> Response:
         if refused.code == "no_password":
             text = "Dit account heeft nog geen wachtwoord: stuur het een nieuwe uitnodiging."
         return problem(409, "Geen herstellink voor dit account", text)
-    return _link_page(request, caller, "reset", link.email, f"/console/reset/{link.token}", link.expires_at)
+    assert link is not None  # a reset always makes its link, or is refused
+    return _link_page(request, caller, "reset", account.email, f"/console/reset/{link.token}", link.expires_at)
 
 
 async def disable_form(request: Request) -> Response:
@@ -212,16 +145,7 @@ async def disable(request: Request) -> Response:
     caller = await require(request, "accounts.manage")
     try:
         await posted(request)
-        async with repositories(database(request)) as repos:
-            account = await account_at(repos, caller, request, "account.disable")
-            await disable_account(
-                repos.accounts,
-                repos.audit,
-                email=account.email,
-                actor=caller.principal.account_id,
-                address=address(request),
-                now=console(request).clock(),
-            )
+        await on_account(request, caller, "disable")
     except Refused as refused:
         return refused.response
     except AccountRefused as refused:
@@ -233,25 +157,15 @@ async def disable(request: Request) -> Response:
 
 async def end_account_sessions(request: Request) -> Response:
     caller = await require(request, "accounts.manage")
-    context = console(request)
     try:
         await posted(request)
-        async with repositories(database(request)) as repos:
-            account = await account_at(repos, caller, request, "account.end_sessions")
-            await end_sessions(
-                repos.accounts,
-                repos.audit,
-                email=account.email,
-                actor=caller.principal.account_id,
-                address=address(request),
-                now=context.clock(),
-            )
+        account, _ = await on_account(request, caller, "end_sessions")
     except Refused as refused:
         return refused.response
     except AccountRefused:
         return unknown_account()
     if account.id == caller.principal.account_id:  # this session too
-        return context.sessions.end(RedirectResponse(f"{LOGIN_PATH}?overal=1", 303))
+        return console(request).sessions.end(RedirectResponse(f"{LOGIN_PATH}?overal=1", 303))
     return RedirectResponse(f"{ACCOUNTS_PATH}?gedaan=uitgelogd", 303)
 
 
