@@ -15,6 +15,7 @@ from starlette.responses import JSONResponse, Response
 from shared.contract.reporting import PublishReport, RetractReport, ReviseReport
 from shared.contract.scheduling import CompleteSession, RecordAttendance, RescheduleSession, SessionNotes
 
+from ..domain import Action
 from ..drafts import save_notes, session_subject
 from ..store import repositories
 from .access import Caller, address, console, database, require
@@ -22,6 +23,9 @@ from .acting import BadBody, Outcome, answer, parse_body, perform
 from .openapi import Operation
 from .rendering import api_errors
 from .session_reads import report_of, session_number, session_of
+
+# The session commands the API takes as a body plus the path's edition and number.
+SessionCommand = RecordAttendance | RescheduleSession
 
 
 class PresentTrios(BaseModel):
@@ -82,17 +86,22 @@ async def show_session(request: Request) -> Response:
     return JSONResponse({**session, "checkin_present": draft}, headers={"Cache-Control": "no-store"})
 
 
-async def record_attendance(request: Request) -> Response:
+async def _session_command(request: Request, action: Action, model: type[SessionCommand]) -> Response:
+    """A scheduling command about the session in the path: the body's fields, the edition and number from the path."""
     slug, number = request.path_params["slug"], session_number(request)
-    caller = await require(request, "attendance.record", slug)
+    caller = await require(request, action, slug)
     if number is None:
         return no_session()
     try:
-        command = await parse_body(request, RecordAttendance, edition=slug, session_number=number)
+        command = await parse_body(request, model, edition=slug, session_number=number)
     except BadBody as bad:
         return bad.response
     outcome = await perform(request, caller, command, subject=session_subject(slug, number))
     return answer(outcome, edition=slug, session_number=number)
+
+
+async def record_attendance(request: Request) -> Response:
+    return await _session_command(request, "attendance.record", RecordAttendance)
 
 
 async def write_notes(request: Request) -> Response:
@@ -110,16 +119,7 @@ async def write_notes(request: Request) -> Response:
 
 
 async def reschedule(request: Request) -> Response:
-    slug, number = request.path_params["slug"], session_number(request)
-    caller = await require(request, "editions.write", slug)
-    if number is None:
-        return no_session()
-    try:
-        command = await parse_body(request, RescheduleSession, edition=slug, session_number=number)
-    except BadBody as bad:
-        return bad.response
-    outcome = await perform(request, caller, command, subject=session_subject(slug, number))
-    return answer(outcome, edition=slug, session_number=number)
+    return await _session_command(request, "editions.write", RescheduleSession)
 
 
 async def show_report(request: Request) -> Response:
