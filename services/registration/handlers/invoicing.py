@@ -4,6 +4,7 @@ overdue invoices (rules in billing.py, documents in invoices.py)."""
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from shared.contract import Actor
 from shared.contract.registration import (
@@ -51,6 +52,21 @@ def _recipient(invoice: Invoice) -> InvoiceRecipient:
     return InvoiceRecipient(email=invoice.recipient.email, language=invoice.recipient.language)
 
 
+def _about(invoice: Invoice, invoicing: Invoicing) -> dict[str, Any]:
+    """The fields every event about an invoice carries: which invoice, whose, its dates, links and recipient."""
+    return {
+        "invoice_number": invoice.number,
+        "registration_id": invoice.registration_id,
+        "edition": invoice.edition,
+        "buyer_name": invoice.buyer.name,
+        "buyer_reference": invoice.buyer.reference,
+        "issue_date": invoice.issue_date,
+        "due_date": invoice.due_date,
+        "urls": _links(invoicing, invoice.number),
+        "recipient": _recipient(invoice),
+    }
+
+
 async def issue_invoice(registration_id: str, *, invoicing: Invoicing, emit: Emit, now: datetime) -> str | None:
     """Invoice a placed trio that pays the fee, once; the invoice number, or None when none was issued.
 
@@ -70,19 +86,11 @@ async def issue_invoice(registration_id: str, *, invoicing: Invoicing, emit: Emi
     await billing.add(invoice, documents)
     await tell(
         InvoiceIssued(
-            invoice_number=number,
-            registration_id=registration_id,
-            edition=invoice.edition,
+            **_about(invoice, invoicing),
             municipality=facts.municipality_code,
-            buyer_name=invoice.buyer.name,
-            buyer_reference=invoice.buyer.reference,
-            issue_date=invoice.issue_date,
-            due_date=invoice.due_date,
             amount_cents=invoice.amounts.net_cents,
             vat_cents=invoice.amounts.vat_cents,
             total_cents=invoice.amounts.total_cents,
-            urls=_links(invoicing, number),
-            recipient=_recipient(invoice),
             attachments=documents.attachments(number),
         ),
         emit=emit,
@@ -173,18 +181,10 @@ async def resend_invoice(
     assert pdf is not None and ubl is not None  # stored with the invoice, in the same transaction
     await tell(
         InvoiceResent(
-            invoice_number=invoice.number,
-            registration_id=invoice.registration_id,
-            edition=invoice.edition,
-            buyer_name=invoice.buyer.name,
-            buyer_reference=invoice.buyer.reference,
-            issue_date=invoice.issue_date,
-            due_date=invoice.due_date,
+            **_about(invoice, invoicing),
             amount_cents=invoice.amounts.net_cents,
             vat_cents=invoice.amounts.vat_cents,
             total_cents=invoice.amounts.total_cents,
-            urls=_links(invoicing, invoice.number),
-            recipient=_recipient(invoice),
             attachments=Documents(pdf=pdf, ubl=ubl).attachments(invoice.number),
         ),
         emit=emit,
@@ -235,17 +235,7 @@ async def flag_overdue(number: str, *, invoicing: Invoicing, emit: Emit, now: da
     await invoicing.billing.save(invoice)
     await tell(
         InvoiceOverdue(
-            invoice_number=invoice.number,
-            registration_id=invoice.registration_id,
-            edition=invoice.edition,
-            buyer_name=invoice.buyer.name,
-            buyer_reference=invoice.buyer.reference,
-            issue_date=invoice.issue_date,
-            due_date=invoice.due_date,
-            total_cents=invoice.amounts.total_cents,
-            open_cents=invoice.open_cents,
-            urls=_links(invoicing, invoice.number),
-            recipient=_recipient(invoice),
+            **_about(invoice, invoicing), total_cents=invoice.amounts.total_cents, open_cents=invoice.open_cents
         ),
         emit=emit,
         history=invoicing.history,
