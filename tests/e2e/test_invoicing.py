@@ -77,7 +77,18 @@ async def register_and_approve(bus: Bus, bodies: list[dict[str, Any]]) -> list[s
     return ids
 
 
-async def close(bus: Bus, slug: str) -> None:
+async def close(system: System, bus: Bus, slug: str, approved: int) -> None:
+    """Close once scheduling holds every approval: closing allocates from the trios it knows as approved then,
+    and an approval still on its way would be allocated after the others."""
+
+    async def pooled() -> bool:
+        async with httpx.AsyncClient() as client:
+            listing = await client.get(
+                f"{system['scheduling'].url}/api/editions/{slug}/trios", headers=ORGANIZER, timeout=10
+            )
+        return listing.status_code == 200 and listing.json()["counts"].get("approved") == approved
+
+    await wait_until(pooled, what=f"{approved} approved trios in scheduling's pool")
     await bus.send("scheduling.CloseRegistration", {"edition": slug})
     await bus.wait_for("RegistrationClosed", edition=slug)
 
@@ -97,7 +108,7 @@ async def test_a_paying_placed_trio_is_invoiced_and_a_free_or_waitlisted_one_is_
     free, first, second = await register_and_approve(
         bus, [trio(slug, municipality="GM0345"), paying(slug, email="crediteuren@amsterdam.example"), paying(slug)]
     )
-    await close(bus, slug)
+    await close(billing, bus, slug, approved=3)
 
     (issued,) = await bus.wait_for("InvoiceIssued", edition=slug)
     await bus.wait_for("TrioWaitlisted", registration_id=second)
@@ -132,7 +143,7 @@ async def test_a_paying_placed_trio_is_invoiced_and_a_free_or_waitlisted_one_is_
 async def test_twenty_placements_across_two_replicas_give_twenty_consecutive_numbers(billing: System, bus: Bus) -> None:
     slug = (await schedule(bus, open_edition(capacity={"min_trios": 1, "max_trios": 20})))["data"]["edition"]
     await register_and_approve(bus, [paying(slug) for _ in range(20)])
-    await close(bus, slug)
+    await close(billing, bus, slug, approved=20)
 
     issued = await bus.wait_for("InvoiceIssued", count=20, edition=slug, timeout=180)
     sequences = sorted(int(e["data"]["invoice_number"].rsplit("-", 1)[1]) for e in issued)
@@ -151,7 +162,7 @@ async def test_twenty_placements_across_two_replicas_give_twenty_consecutive_num
 async def test_payments_the_overdue_reminder_and_a_cancellation_with_its_credit_note(billing: System, bus: Bus) -> None:
     slug = (await schedule(bus, open_edition(capacity={"min_trios": 1, "max_trios": 1})))["data"]["edition"]
     placed, waiting = await register_and_approve(bus, [paying(slug, email="facturen@amsterdam.example"), paying(slug)])
-    await close(bus, slug)
+    await close(billing, bus, slug, approved=2)
     (issued,) = await bus.wait_for("InvoiceIssued", registration_id=placed)
     number = issued["data"]["invoice_number"]
 
