@@ -8,6 +8,7 @@ from email.utils import parseaddr
 from pathlib import Path
 
 from shared import links
+from shared.chat_binding import binding_code
 from shared.contract.notifications import NotificationsCommandRejected
 from shared.db import Database, utcnow
 from shared.messaging.dead_letters import OwnDeadLetters, broker_location
@@ -45,6 +46,7 @@ def addresses_for(settings: Settings) -> handlers.Addresses:
         sender_email=email or "werkplaatsen@platform31.nl",
         organizer_email=settings.werkplaatsen_organizer_email,
         status_url=lambda registration_id: base + links.status_path(secret, registration_id),
+        chat_code=lambda registration_id, room_id: binding_code(secret, registration_id, room_id),
     )
 
 

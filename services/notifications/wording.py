@@ -111,11 +111,13 @@ def acknowledgement_context(
     edition: EditionInfo | None,
     language: str,
     status_url: str | None = None,
+    chat_code: str | None = None,
 ) -> dict[str, Any]:
     """Everything the acknowledgement templates show one member. An unknown edition is named by its slug."""
     return member_context(event, member, edition, language) | {
         "deadline": moment_text(edition.registration_deadline, language) if edition else None,
         "status_url": status_url,
+        "chat_code": chat_code,
         "domain_mix": event.preferred_domain_mix,
     }
 

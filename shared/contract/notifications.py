@@ -35,6 +35,11 @@ class ChatMessageRequested(EventData):
 
     chat_id: str
     text: str
+    registration_id: str | None = Field(
+        default=None,
+        description="The registration the text is about: a chat front end delivers it only to a room bound to that "
+        "registration (the room id alone is whatever the registering client gave). Added in contract 1.5.",
+    )
 
 
 class SendAnnouncement(Command):

@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from shared.contract import Event
+from shared.contract.common import Channel
 from shared.contract.registration import ApprovalRequested, TrioRegistered
 
 from ..domain import (
@@ -41,11 +42,17 @@ async def acknowledge_registration(
         return
     edition = await editions.get(registration.edition)
     status_url = addresses.status_url(registration.registration_id)
+    # Only the members' mail carries the code that binds the room (the room's own message does not show it).
+    chat_code = (
+        addresses.chat_code(registration.registration_id, registration.chat_id)
+        if addresses.chat_code and registration.channel == Channel.chat and registration.chat_id
+        else None
+    )
     await notify_trio(
         ACKNOWLEDGEMENT,
         Cause.of(envelope),
         copy,
-        lambda m, lang: acknowledgement_context(registration, m, edition, lang, status_url),
+        lambda m, lang: acknowledgement_context(registration, m, edition, lang, status_url, chat_code),
         mails=mails,
         emit=emit,
         now=now,

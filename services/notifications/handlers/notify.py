@@ -121,7 +121,9 @@ async def notify_trio(
         language = group_language(details.members)
         emit(
             ChatMessageRequested(
-                chat_id=details.chat_id, text=render_chat(kind, language, context(details.members[0], language))
+                chat_id=details.chat_id,
+                registration_id=copy.registration_id,
+                text=render_chat(kind, language, context(details.members[0], language)),
             )
         )
     return queued

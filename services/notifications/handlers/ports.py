@@ -63,9 +63,11 @@ class Reminders(Protocol):
 
 @dataclass(frozen=True)
 class Addresses:
-    """Who mails come from, where organiser warnings go, and the status link of a registration."""
+    """Who mails come from, where organiser warnings go, the status link of a registration, and the code that binds
+    the chat room a trio registered from (registration id, room id; shared/chat_binding.py)."""
 
     sender_name: str
     sender_email: str
     organizer_email: str
     status_url: Callable[[str], str]
+    chat_code: Callable[[str, str], str] | None = None
