@@ -17,6 +17,7 @@ from typing import Any
 
 import structlog
 
+from shared.chat_binding import read_binding_code
 from shared.contract import Reply, message_name
 from shared.contract.scheduling import EditionScheduled
 from shared.db import Database, utcnow
@@ -138,6 +139,8 @@ class ChatBot:
         """Record what a line or an outcome led to: the dialogue, the texts to send, the command to publish."""
         for text in outcome.messages:
             store.say(room_id, text)
+        if outcome.bind is not None:
+            await store.bind(room_id, outcome.bind)
         command = outcome.command
         if command is not None:
             message_id = str(uuid.uuid4())
@@ -173,11 +176,16 @@ class ChatBot:
             registration=await store.room_registration(room_id),
             room_id=room_id,
             status_link=self.status_link,
+            unbound=await store.unbound_registrations(room_id),
+            read_code=self.read_code,
         )
 
     def status_link(self, registration_id: str) -> str:
         secret = self.settings.werkplaatsen_secret_key.get_secret_value()
         return self.settings.public_url + status_path(secret, registration_id)
+
+    def read_code(self, code: str) -> tuple[str, str]:
+        return read_binding_code(self.settings.werkplaatsen_secret_key.get_secret_value(), code)
 
     # Sending what the outbox holds
 

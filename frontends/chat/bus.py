@@ -28,6 +28,7 @@ from shared.messaging.delivery import Verdict, deliver
 from shared.messaging.messages import Consumer, Incoming
 from shared.messaging.rabbit import exchange, quorum_queue
 
+from .follows import NO_LONGER_FOLLOWED
 from .store import OutboxRow
 
 log = structlog.get_logger()
@@ -59,6 +60,8 @@ class Bus:
         )
         for routing_key in self.events:
             await queue.bind(EVENTS_EXCHANGE, routing_key=routing_key)
+        for routing_key in NO_LONGER_FOLLOWED:
+            await queue.unbind(EVENTS_EXCHANGE, routing_key=routing_key)
         subscriber = self.broker.subscriber(
             RabbitQueue(self.queue, declare=False),
             channel=Channel(prefetch_count=16),

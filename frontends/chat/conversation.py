@@ -51,15 +51,23 @@ class RoomRegistration:
     waitlist_position: int | None
 
 
+def no_code(_code: str) -> tuple[str, str]:
+    raise ValueError("no binding codes here")
+
+
 @dataclass(frozen=True)
 class Context:
-    """What a reply depends on besides the dialogue: the open editions, the municipalities, the room's trio."""
+    """What a reply depends on besides the dialogue: the open editions, the municipalities, the room's trio (the
+    one it is bound to, and those sent from it that still wait for their code)."""
 
     editions: list[EditionScheduled]  # open for registration, earliest first
     municipalities: MunicipalityIndex
-    registration: RoomRegistration | None
+    registration: RoomRegistration | None  # bound by the mailed code: only this one's status is shown
     room_id: str
     status_link: Callable[[str], str]
+    unbound: list[RoomRegistration] = field(default_factory=list)  # registered from this room, not yet bound
+    # A pasted code's (registration id, room id); raises shared.links.LinkInvalid or LinkExpired.
+    read_code: Callable[[str], tuple[str, str]] = no_code
 
 
 @dataclass
@@ -67,6 +75,7 @@ class Outcome:
     dialogue: Dialogue
     messages: list[str] = field(default_factory=list)
     command: Command | None = None
+    bind: str | None = None  # the registration the room is to be bound to (its code was pasted here)
 
 
 def error_lines(errors: list[ErrorItem]) -> str:

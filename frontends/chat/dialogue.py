@@ -1,13 +1,15 @@
 """The conversation, without I/O: what the bot answers to a participant's line, and to a command's outcome.
 
 A room's `Dialogue` is plain data (conversation.py). This module only routes a line to its flow: registering
-(registering.py, asking the steps of steps.py), the status, the programme and cancelling (status_cancel.py).
+(registering.py, asking the steps of steps.py), the status, the programme and cancelling (status_cancel.py), and
+binding the room to its registration with the mailed code (binding.py).
 """
 
 from __future__ import annotations
 
 from shared.contract import Reply
 
+from .binding import bind_outcome, is_code_line
 from .conversation import HELP, STOP, Context, Dialogue, Outcome
 from .registering import answer_step, registration_outcome, start_registration
 from .status_cancel import cancel_outcome, confirm_cancel, programme_text, start_cancel, status_text
@@ -16,6 +18,8 @@ from .status_cancel import cancel_outcome, confirm_cancel, programme_text, start
 def respond(d: Dialogue, text: str, ctx: Context) -> Outcome:
     text = text.strip()
     word = text.casefold().strip(" .!?")
+    if is_code_line(word):
+        return bind_outcome(d, text, ctx)
     if d.waiting_for:
         if word == "status":
             return Outcome(d, [status_text(ctx)])

@@ -1,5 +1,5 @@
 """The events the bot follows, applied to its own copies: the editions (open, closed, rescheduled), the trios
-registered from its rooms and their status, and the texts notifications asks it to deliver to a room.
+registered from its rooms, their status and their erasure, and the texts notifications asks it to deliver to a room.
 
 One line per event, as the services list what they consume (shared/messaging/wiring.py); its queue is bound to
 exactly these routing keys. Each handler gets the event's data and, by name, `chat` (the bot's store in the
@@ -12,10 +12,10 @@ from datetime import datetime
 
 from shared.contract.notifications import ChatMessageRequested
 from shared.contract.registration import (
+    ParticipantDataErased,
     RegistrationApproved,
     RegistrationCancelled,
     RegistrationDeclined,
-    TrioRegistered,
 )
 from shared.contract.scheduling import (
     EditionScheduled,
@@ -59,14 +59,10 @@ async def reschedule_session(data: SessionRescheduled, chat: ChatStore) -> None:
         edition.data = {**edition.data, "sessions": sessions}
 
 
-# The trios registered from the bot's rooms
-
-
-async def remember_registration(data: TrioRegistered, chat: ChatStore) -> None:
-    if data.chat_id and await chat.known_room(data.chat_id):
-        await chat.add_registration(
-            data.registration_id, data.chat_id, data.edition, data.municipality.name, data.registered_at
-        )
+# The trios registered from the bot's rooms. The bot learns of one from the outcome of its own RegisterTrio (bot.py),
+# not from TrioRegistered: that event's `chat_id` is whatever the registering client gave, so a room named there is
+# not thereby the trio's (a room is bound only by the code mailed to the members, binding.py); and the bot has no
+# use for the members' names and addresses the event carries.
 
 
 async def follow_status(
@@ -101,19 +97,28 @@ async def released(data: PlaceReleased, chat: ChatStore, occurred_at: datetime) 
     await follow_status(chat, data.registration_id, "released", occurred_at)
 
 
+async def erase(data: ParticipantDataErased, chat: ChatStore) -> None:
+    """Registration erased the trio's data (a privacy request, or the retention time passed): so does the bot."""
+    await chat.erase(data.registration_id)
+
+
 # What notifications asks the bot to say
 
 
 async def deliver_text(data: ChatMessageRequested, chat: ChatStore) -> None:
-    if await chat.known_room(data.chat_id):
+    """Only to a room bound to the registration the text is about (without one named: to a room bound to any)."""
+    if data.registration_id is not None:
+        if await chat.is_bound(data.chat_id, data.registration_id):
+            chat.say(data.chat_id, data.text)
+    elif await chat.room_registration(data.chat_id) is not None:
         chat.say(data.chat_id, data.text)
 
 
 FOLLOWS = (
-    on(TrioRegistered, remember_registration),
     on(RegistrationApproved, approved),
     on(RegistrationDeclined, declined),
     on(RegistrationCancelled, cancelled),
+    on(ParticipantDataErased, erase),
     on(TrioPlaced, placed),
     on(TrioWaitlisted, waitlisted),
     on(PlaceReleased, released),
@@ -123,6 +128,11 @@ FOLLOWS = (
     on(SessionRescheduled, reschedule_session),
     on(ChatMessageRequested, deliver_text),
 )
+
+
+# Events an earlier version of the bot followed: unbound from its queue at start, so an existing queue stops
+# getting them (TrioRegistered carries every trio's names and addresses, which the bot must not hold).
+NO_LONGER_FOLLOWED = ("registration.TrioRegistered",)
 
 
 def consumers(store: MessageStore) -> Consumers:

@@ -14,11 +14,14 @@ from shared.contract.common import Channel
 from shared.contract.registration import RegisterTrio
 
 from .answers import Invalid
+from .binding import CHECK_MAIL
 from .conversation import ACTIVE, NO, NO_EDITION, YES, Context, Dialogue, Outcome, error_lines
 from .steps import PARTS, STEPS, chosen_edition, municipality_name, next_step
 
 
 def start_registration(ctx: Context) -> Outcome:
+    if any(r.status in ACTIVE for r in ctx.unbound):
+        return Outcome(Dialogue(), ["Vanuit dit gesprek is al een trio aangemeld. " + CHECK_MAIL])
     if ctx.registration is not None and ctx.registration.status in ACTIVE:
         return Outcome(
             Dialogue(),
@@ -138,16 +141,16 @@ def register_command(d: Dialogue, ctx: Context) -> RegisterTrio:
 
 
 def registration_outcome(d: Dialogue, reply: Reply, ctx: Context) -> Outcome:
-    """RegisterTrio's answer: the status link, or the refused answers asked again."""
+    """RegisterTrio's answer: where the code that binds the room is, or the refused answers asked again. No status
+    link: the room sees the trio's status only once a member bound it (binding.py)."""
     if reply.status == "accepted":
         registration_id = str(reply.ids.get("registration_id", ""))
         return Outcome(
             Dialogue(),
             [
-                "Jullie aanmelding is ontvangen. We hebben jullie bestuurder of leidinggevende gevraagd "
-                "de deelname goed "
-                f"te keuren. De stand van de aanmelding: {ctx.status_link(registration_id)}\n"
-                "Typ 'status' om die hier te zien."
+                "Jullie aanmelding is ontvangen (kenmerk "
+                f"{registration_id}). We hebben jullie bestuurder of leidinggevende gevraagd de deelname goed te "
+                "keuren.\n" + CHECK_MAIL
             ],
         )
     forget = steps_to_ask_again(reply.errors)

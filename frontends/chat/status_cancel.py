@@ -9,6 +9,7 @@ from shared.contract.registration import CancelRegistration
 from shared.contract.scheduling import EditionScheduled
 from shared.formatting import dutch_datetime
 
+from .binding import CHECK_MAIL
 from .conversation import ACTIVE, NO, NO_EDITION, YES, Context, Dialogue, Outcome, error_lines
 
 STATUS_TEXT = {
@@ -23,6 +24,8 @@ STATUS_TEXT = {
 
 def status_text(ctx: Context) -> str:
     r = ctx.registration
+    if r is None and ctx.unbound:
+        return "Vanuit dit gesprek is een trio aangemeld, maar dit gesprek volgt die aanmelding nog niet. " + CHECK_MAIL
     if r is None:
         return "Vanuit dit gesprek is nog geen trio aangemeld. Typ 'aanmelden' om te beginnen."
     status = STATUS_TEXT.get(r.status, r.status)
@@ -52,6 +55,8 @@ def programme_text(ctx: Context) -> str:
 
 def start_cancel(d: Dialogue, ctx: Context) -> Outcome:
     r = ctx.registration
+    if r is None and any(u.status in ACTIVE for u in ctx.unbound):
+        return Outcome(d, ["Annuleren kan hier pas als dit gesprek jullie aanmelding volgt. " + CHECK_MAIL])
     if r is None or r.status not in ACTIVE:
         return Outcome(d, ["Er is vanuit dit gesprek geen lopende aanmelding om te annuleren."])
     return Outcome(

@@ -51,6 +51,25 @@ class RegistrationRow(Base):
     registered_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
 
 
+class BindingRow(Base):
+    """A room bound to a registration: only by the code mailed to the trio's members (shared/chat_binding.py). The
+    room a registration was sent from (`RegistrationRow.room_id`) may see its status only once it is bound."""
+
+    __tablename__ = "room_bindings"
+    room_id: Mapped[str] = mapped_column(String(300), primary_key=True)
+    registration_id: Mapped[str] = mapped_column(String(64), primary_key=True, index=True)
+    bound_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class ErasedRow(Base):
+    """A registration whose data registration erased: nothing of it is kept (nor taken in again by a late
+    message), only its id, which is a random uuid and says nothing about anyone."""
+
+    __tablename__ = "erased_registrations"
+    registration_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    erased_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
 class EditionRow(Base):
     __tablename__ = "editions"
     slug: Mapped[str] = mapped_column(String(64), primary_key=True)
@@ -166,22 +185,41 @@ class ChatStore:
     # Trios registered from the bot's rooms
 
     async def room_registration(self, room_id: str) -> RoomRegistration | None:
+        """The latest registration the room is bound to (by the mailed code); None when it is bound to none."""
         row = (
             await self.s.execute(
                 select(RegistrationRow)
-                .where(RegistrationRow.room_id == room_id)
+                .join(BindingRow, BindingRow.registration_id == RegistrationRow.registration_id)
+                .where(BindingRow.room_id == room_id)
                 .order_by(RegistrationRow.registered_at.desc())
                 .limit(1)
             )
         ).scalar_one_or_none()
-        if row is None:
-            return None
-        return RoomRegistration(row.registration_id, row.edition, row.municipality, row.status, row.waitlist_position)
+        return None if row is None else _room_registration(row)
+
+    async def unbound_registrations(self, room_id: str) -> list[RoomRegistration]:
+        """The registrations sent from the room that it is not bound to yet (their code is in the members' mail)."""
+        bound = select(BindingRow.registration_id).where(BindingRow.room_id == room_id)
+        rows = await self.s.execute(
+            select(RegistrationRow)
+            .where(RegistrationRow.room_id == room_id, RegistrationRow.registration_id.not_in(bound))
+            .order_by(RegistrationRow.registered_at.desc())
+        )
+        return [_room_registration(row) for row in rows.scalars()]
+
+    async def is_bound(self, room_id: str, registration_id: str) -> bool:
+        return await self.s.get(BindingRow, (room_id, registration_id)) is not None
+
+    async def bind(self, room_id: str, registration_id: str) -> None:
+        if not await self.is_bound(room_id, registration_id) and not await self.s.get(ErasedRow, registration_id):
+            self.s.add(BindingRow(room_id=room_id, registration_id=registration_id, bound_at=utcnow()))
 
     async def add_registration(
         self, registration_id: str, room_id: str, edition: str, municipality: str, registered_at: datetime
     ) -> None:
-        if await self.s.get(RegistrationRow, registration_id) is None:
+        if await self.s.get(RegistrationRow, registration_id) is None and not await self.s.get(
+            ErasedRow, registration_id
+        ):
             self.s.add(
                 RegistrationRow(
                     registration_id=registration_id,
@@ -194,6 +232,25 @@ class ChatStore:
 
     async def registration(self, registration_id: str) -> RegistrationRow | None:
         return await self.s.get(RegistrationRow, registration_id)
+
+    async def erase(self, registration_id: str) -> None:
+        """Drop every copy of an erased registration: its row, the rooms bound to it, a command about it awaiting
+        its outcome (and the dialogue waiting for that), and what is still to be said about it."""
+        if await self.s.get(ErasedRow, registration_id) is None:
+            self.s.add(ErasedRow(registration_id=registration_id, erased_at=utcnow()))
+        await self.s.execute(delete(RegistrationRow).where(RegistrationRow.registration_id == registration_id))
+        await self.s.execute(delete(BindingRow).where(BindingRow.registration_id == registration_id))
+        about = PendingCommandRow.context["registration_id"].as_string() == registration_id
+        for pending in (await self.s.execute(select(PendingCommandRow).where(about))).scalars():
+            dialogue = await self.dialogue(pending.room_id)
+            if dialogue.waiting_for == pending.message_id:
+                await self.save_dialogue(pending.room_id, Dialogue())
+            await self.s.delete(pending)
+        # The bot's texts name a registration only by its id (in its status link); a queued command is left to
+        # be sent, as it is the participant's (registration answers it for an erased registration).
+        await self.s.execute(
+            delete(OutboxRow).where(OutboxRow.kind == "matrix", OutboxRow.body.contains(registration_id))
+        )
 
     # Editions (a copy kept from scheduling's events)
 
@@ -222,6 +279,10 @@ class ChatStore:
             self.s.add(SettingRow(key=key, value=value))
         else:
             row.value = value
+
+
+def _room_registration(row: RegistrationRow) -> RoomRegistration:
+    return RoomRegistration(row.registration_id, row.edition, row.municipality, row.status, row.waitlist_position)
 
 
 def apply_status(
