@@ -22,6 +22,7 @@ HELP = (
     "- status: de stand van jullie aanmelding\n"
     "- programma: de bijeenkomsten van de editie waarvoor je je nu kunt aanmelden\n"
     "- annuleren: jullie aanmelding intrekken\n"
+    "- koppel gevolgd door de code uit de bevestigingsmail: de aanmelding in dit gesprek volgen\n"
     "Tijdens het aanmelden stopt 'stop' het gesprek."
 )
 NO_EDITION = "Op dit moment is er geen editie waarvoor je je kunt aanmelden."

@@ -1,13 +1,15 @@
 """The bot's own small store (SQLite by default, any SQLAlchemy async URL works): dialogues, the trios registered
-from its rooms, its copy of the editions, the commands awaiting an outcome, what it has handled, what it still has
-to send, and its Matrix login and sync position.
+from its rooms and the rooms bound to them (binding.py), the ids of erased registrations, its copy of the editions,
+the commands awaiting an outcome, what it has handled, what it still has to send, and its Matrix login and sync
+position.
 
 Each incoming line or message is handled in one transaction that records its id, changes the state and queues what
 to send (`outbox`): a Matrix event id or a reply in `handled`, an event in the shared `inbox` (the event path is the
 services' own, shared/messaging/wiring.py, see follows.py). The outbox is emptied afterwards: Matrix messages with
 the row's transaction id (the homeserver drops a repeated one), commands with their `message_id` (the services drop
 a repeated one), so a crash anywhere between repeats a send at worst, never loses one. The schema is created at
-start: it is the bot's alone and small enough to need no migrations yet.
+start: it is the bot's alone and small enough to need no migrations yet (a new table is created at the next start;
+a new column in an existing table would need one).
 """
 
 from __future__ import annotations

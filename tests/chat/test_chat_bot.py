@@ -5,14 +5,16 @@ from __future__ import annotations
 
 import re
 import secrets
+import sqlite3
+from contextlib import closing
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.chat.conftest import ChatSystem, Participant
+from tests.chat.conftest import ChatSystem, Participant, register_user
 from tests.factories import ORGANISER
-from tests.support import Bus
+from tests.support import Bus, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -61,9 +63,31 @@ async def register(participant: Participant, room: str, tag: str) -> str:
 
 
 def registration_id_in(text: str) -> str:
-    match = re.search(r"/registrations/([0-9a-f-]{36})\?token=", text)
+    match = re.search(r"kenmerk ([0-9a-f-]{36})", text)
     assert match, text
     return match.group(1)
+
+
+async def mailed_code_line(chat_system: ChatSystem, tag: str) -> str:
+    """The `koppel <code>` line of the acknowledgement mail the trio's first member got."""
+
+    def mailed() -> str | None:
+        for mail in chat_system.smtp.to(f"anna.{tag}@veenendaal.example"):
+            text = mail.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+            found = re.search(r"^koppel \S+", text, re.MULTILINE)  # the line ends in CRLF as mailed
+            if found:
+                return found.group(0)
+        return None
+
+    return await wait_until(mailed, interval=0.1, what="the acknowledgement mail with the code")
+
+
+async def register_and_bind(participant: Participant, room: str, chat_system: ChatSystem) -> str:
+    """Register, then paste the mailed code into the room; returns the registration id."""
+    tag = secrets.token_hex(4)
+    registration_id = registration_id_in(await register(participant, room, tag))
+    await participant.ask(room, await mailed_code_line(chat_system, tag), "volgt nu jullie aanmelding")
+    return registration_id
 
 
 async def test_programma_lists_the_sessions_of_the_open_edition(
@@ -109,20 +133,47 @@ async def test_registering_asks_again_for_just_the_field_the_registration_servic
     assert registered["data"]["channel"] == "chat" and registered["data"]["chat_id"] == room
     assert registered["data"]["municipality"]["code"] == "GM0345"
     assert registered["data"]["members"][2]["language"] == "en"
-    # notifications' acknowledgement for a chat registration is relayed into the room
-    await participant.expect(room, 0, f"({edition['edition']}) is ontvangen")
-    link = re.search(r"http://\S+/registrations/\S+", accepted).group(0)  # type: ignore[union-attr]
+    assert "token=" not in accepted  # no status link before a member bound the room
+    code_line = await mailed_code_line(chat_system, tag)
+    await participant.ask(room, code_line, "volgt nu jullie aanmelding")
+
+    status = await participant.ask(room, "status", "wacht op goedkeuring")
+    assert "Veenendaal" in status and registration_id in status
+    link = re.search(r"http://\S+/registrations/\S+", status).group(0)  # type: ignore[union-attr]
     async with httpx.AsyncClient() as client:
         page = await client.get(link, timeout=10)
     assert page.status_code == 200 and "Veenendaal" in page.text
 
-    status = await participant.ask(room, "status", "wacht op goedkeuring")
-    assert "Veenendaal" in status and registration_id in status
 
-
-async def test_status_follows_the_approval(participant: Participant, edition: dict[str, Any], bus: Bus) -> None:
+async def test_a_room_without_the_mailed_code_cannot_bind_to_or_read_another_trios_registration(
+    participant: Participant, edition: dict[str, Any], chat_system: ChatSystem
+) -> None:
+    tag = secrets.token_hex(4)
     room = await participant.open_room()
-    registration_id = registration_id_in(await register(participant, room, secrets.token_hex(4)))
+    registration_id = registration_id_in(await register(participant, room, tag))
+    code_line = await mailed_code_line(chat_system, tag)
+    client = await register_user(chat_system.homeserver.url, f"ander{secrets.token_hex(4)}", "wachtwoord")
+    someone = Participant(client, chat_system.bot_user)
+    await someone.start()
+    try:
+        other = await someone.open_room()
+        # Even with the code in hand (it names the trio's room), and before the trio bound its own room.
+        await someone.ask(other, code_line, "ander chatgesprek")
+        status = await someone.ask(other, "status", "nog geen trio aangemeld")
+        assert registration_id not in status
+        await someone.ask(other, "annuleren", "geen lopende aanmelding")
+        # The trio's own room sees nothing of it either until the code is pasted there.
+        unbound = await participant.ask(room, "status", "volgt die aanmelding nog niet")
+        assert "token=" not in unbound
+    finally:
+        await someone.stop()
+
+
+async def test_status_follows_the_approval(
+    participant: Participant, edition: dict[str, Any], bus: Bus, chat_system: ChatSystem
+) -> None:
+    room = await participant.open_room()
+    registration_id = await register_and_bind(participant, room, chat_system)
 
     await bus.send(
         "registration.ApproveRegistration",
@@ -173,10 +224,10 @@ async def test_a_restarted_bot_continues_the_dialogue_where_it_was(
 
 
 async def test_annuleren_cancels_the_trio_after_confirmation(
-    participant: Participant, edition: dict[str, Any], bus: Bus
+    participant: Participant, edition: dict[str, Any], bus: Bus, chat_system: ChatSystem
 ) -> None:
     room = await participant.open_room()
-    registration_id = registration_id_in(await register(participant, room, secrets.token_hex(4)))
+    registration_id = await register_and_bind(participant, room, chat_system)
 
     await participant.ask(room, "annuleren", "Weet je zeker", "Veenendaal")
     await participant.ask(room, "nee", "blijft staan")
@@ -186,3 +237,23 @@ async def test_annuleren_cancels_the_trio_after_confirmation(
 
     await bus.wait_for("RegistrationCancelled", registration_id=registration_id)
     await participant.ask(room, "status", "geannuleerd")
+
+
+async def test_an_erased_registration_is_gone_from_the_room_and_the_bots_store(
+    participant: Participant, edition: dict[str, Any], bus: Bus, chat_system: ChatSystem
+) -> None:
+    room = await participant.open_room()
+    registration_id = await register_and_bind(participant, room, chat_system)
+
+    await bus.send("registration.EraseParticipantData", {"registration_id": registration_id, "actor": ORGANISER})
+    await bus.wait_for("ParticipantDataErased", registration_id=registration_id)
+
+    def forgotten() -> bool:
+        with closing(sqlite3.connect(chat_system.bot_store)) as db:
+            return not any(
+                db.execute(f"SELECT 1 FROM {table} WHERE registration_id = ?", (registration_id,)).fetchone()  # noqa: S608
+                for table in ("registrations", "room_bindings")
+            )
+
+    await wait_until(forgotten, interval=0.1, what="the bot forgetting the erased registration")
+    await participant.ask(room, "status", "nog geen trio aangemeld")
