@@ -22,8 +22,16 @@ CHECK_MAIL = (
 BOUND = "Dit gesprek volgt nu jullie aanmelding. Typ 'status' voor de stand of 'annuleren' om haar in te trekken."
 
 
-def is_code_line(word: str) -> bool:
-    return word == WORD or word.startswith(WORD + " ")
+def is_code_line(text: str, in_flow: bool) -> bool:
+    """Outside a dialogue every line starting with `koppel`; inside one (where `koppel ...` may be an answer, say a
+    case's title) only `koppel` with one word that has a signed token's shape (payload.timestamp.signature)."""
+    word, _, rest = text.strip().partition(" ")
+    if word.casefold() != WORD:
+        return False
+    if not in_flow:
+        return True
+    code = rest.strip()
+    return bool(code) and " " not in code and code.count(".") >= 2
 
 
 def bind_outcome(d: Dialogue, text: str, ctx: Context) -> Outcome:

@@ -18,7 +18,7 @@ from .status_cancel import cancel_outcome, confirm_cancel, programme_text, start
 def respond(d: Dialogue, text: str, ctx: Context) -> Outcome:
     text = text.strip()
     word = text.casefold().strip(" .!?")
-    if is_code_line(word):
+    if is_code_line(text, in_flow=d.flow is not None):
         return bind_outcome(d, text, ctx)
     if d.waiting_for:
         if word == "status":

@@ -112,3 +112,14 @@ def test_a_placed_trio_is_not_demoted_by_an_older_waitlist_event_and_cancelled_i
     apply_status(row, "cancelled")
     apply_status(row, "placed", now + timedelta(seconds=1))
     assert row.status == "cancelled"
+
+
+def test_an_answer_that_starts_with_koppel_is_an_answer_during_registering_and_a_code_is_still_a_code() -> None:
+    ctx = context()
+    d = respond(Dialogue(), "aanmelden", ctx).dialogue
+    d.answers.update({"municipality": "GM0345"})
+    d = respond(d, "Koppel de Vries", ctx).dialogue
+    assert d.answers["members.0.name"] == "Koppel de Vries"
+
+    code = respond(d, "koppel eyJh.ZmFr.c2ln", ctx)
+    assert "klopt niet" in code.messages[0] and code.bind is None and code.dialogue.flow == "aanmelden"
