@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hmac
+import ipaddress
 from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
@@ -12,6 +13,22 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ServiceName = Literal["registration", "scheduling", "notifications", "reporting"]
 SERVICES: tuple[ServiceName, ...] = ("registration", "scheduling", "notifications", "reporting")
+
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def parse_networks(value: str) -> tuple[Network, ...]:
+    """Comma-separated IP addresses and CIDR ranges; ValueError naming the entry that is neither."""
+    networks = []
+    for entry in (e.strip() for e in value.split(",")):
+        if not entry:
+            continue
+        try:
+            networks.append(ipaddress.ip_network(entry, strict=False))
+        except ValueError:
+            raise ValueError(f"{entry!r} is not an IP address or CIDR range") from None
+    return tuple(networks)
 
 
 class SettingsError(SystemExit):
@@ -63,6 +80,9 @@ class Settings(BaseSettings):
     werkplaatsen_rate_limit_per_minute: int = Field(default=60, ge=0)
     werkplaatsen_rate_limit_burst: int = Field(default=20, ge=1)
     werkplaatsen_max_body_bytes: int = Field(default=1024 * 1024, ge=1024, description="Largest request body.")
+    # The reverse proxies (gateway, ingress controller) whose X-Forwarded-For and X-Forwarded-Proto are believed:
+    # comma-separated IP addresses or CIDR ranges. Empty: the connection's peer is the client (shared/http.py).
+    werkplaatsen_trusted_proxies: str = ""
 
     @field_validator("werkplaatsen_broker_url")
     @classmethod
@@ -103,6 +123,12 @@ class Settings(BaseSettings):
             raise ValueError("required when CONSOLE_OIDC_ISSUER is set")
         return None if empty else value
 
+    @field_validator("werkplaatsen_trusted_proxies")
+    @classmethod
+    def _proxies(cls, value: str) -> str:
+        parse_networks(value)
+        return value
+
     @field_validator("werkplaatsen_smtp_url")
     @classmethod
     def _smtp(cls, value: str | None) -> str | None:
@@ -123,6 +149,10 @@ class Settings(BaseSettings):
     def console_service_url(self, service: ServiceName) -> str:
         explicit: str | None = getattr(self, f"console_{service}_url")
         return (explicit or self.werkplaatsen_public_url).rstrip("/")
+
+    @property
+    def trusted_proxies(self) -> tuple[Network, ...]:
+        return parse_networks(self.werkplaatsen_trusted_proxies)
 
     @property
     def public_url(self) -> str:
