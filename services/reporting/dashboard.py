@@ -23,7 +23,7 @@ from starlette.routing import Route
 
 from shared.db import utcnow
 from shared.http import is_organizer, unauthorized
-from shared.links import LinkExpired, LinkInvalid, sign, unsign
+from shared.links import LinkExpired, LinkInvalid, SecretKeys, sign, unsign
 from shared.messaging.processing import MessageStore
 
 from .adapters import SqlAttendance, SqlEditions, SqlEventSources, SqlFailures, SqlInvoices, SqlTrios
@@ -68,7 +68,7 @@ def fingerprint(token: str) -> str:
 
 
 class OrganiserAuth:
-    def __init__(self, token: str, secret: str, public_url: str) -> None:
+    def __init__(self, token: str, secret: SecretKeys, public_url: str) -> None:
         self.token = token
         self.secret = secret
         url = urlsplit(public_url)
@@ -122,7 +122,7 @@ def routes(
     store: MessageStore,
     *,
     organizer_token: str,
-    secret_key: str,
+    secret_key: SecretKeys,
     public_url: str,
     clock: Callable[[], datetime] = utcnow,
 ) -> list[Route]:

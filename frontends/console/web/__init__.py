@@ -72,7 +72,7 @@ def app(
     """The console on its store: DB when given (the caller opens and closes it), else the store at
     CONSOLE_DATABASE_URL, opened at head by the lifespan. BACKENDS (the services' APIs and the command gateway)
     are opened and closed by the lifespan too; without them only accounts and the audit log work."""
-    secret = settings.werkplaatsen_secret_key
+    secret = settings.secret_keys
     secure = secure_cookies(settings.public_url)
     context = Console(
         secret, Sessions(secret, secure), Csrf(secret, secure), clock, hasher, db, backends, settings.public_url

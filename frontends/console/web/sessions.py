@@ -15,7 +15,7 @@ from itsdangerous import BadSignature, URLSafeSerializer
 from starlette.requests import Request
 from starlette.responses import Response
 
-from shared.links import LinkExpired, LinkInvalid, sign, unsign
+from shared.links import LinkExpired, LinkInvalid, SecretKeys, sign, unsign
 
 SESSION_COOKIE: Final = "werkplaatsen_console_session"
 # Its own salt: a value signed for a link or a CSRF field can never pass for a session.
@@ -49,7 +49,7 @@ class Sessions:
     it. The account is read again on every request (access.signed_in): a disabled account, or one whose generation
     has moved on (sign out everywhere, a new password), has no session any more."""
 
-    secret: str
+    secret: SecretKeys
     secure: bool
 
     def _serializer(self) -> URLSafeSerializer:
@@ -103,7 +103,7 @@ class Csrf:
     posted from another site has the cookie (SameSite=Lax lets top-level POSTs through on some browsers'
     defaults) but cannot read it to make the field."""
 
-    secret: str
+    secret: SecretKeys
     secure: bool
 
     def issue(self, request: Request) -> tuple[str, str | None]:

@@ -38,7 +38,7 @@ def web_routes(
     """The pages and their API; `consumers` carry out the pages' commands (consumes.consumers of the store)."""
     index = MunicipalityIndex(list(municipalities))
     reads = Reads(store)
-    secret = settings.werkplaatsen_secret_key
+    secret = settings.secret_keys
     csrf = Csrf(secret, secure_cookie=settings.public_url.startswith("https://"))
     return [
         *RegistrationForm(consumers, index, reads, csrf, secret).routes(),
