@@ -15,14 +15,14 @@ import hmac
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl
 
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from shared.db import utcnow
-from shared.http import is_organizer, unauthorized
+from shared.http import is_organizer, secure_cookies, unauthorized
 from shared.links import LinkExpired, LinkInvalid, SecretKeys, sign, unsign
 from shared.messaging.processing import MessageStore
 
@@ -48,7 +48,6 @@ COOKIE = "werkplaatsen_organisator"
 PURPOSE = "session"
 SESSION_HOURS = 12
 MAX_LOGIN_BYTES = 4096
-LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1"}
 DASHBOARD_HEADERS = {
     "Cache-Control": "no-store",
     "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; "
@@ -71,8 +70,7 @@ class OrganiserAuth:
     def __init__(self, token: str, secret: SecretKeys, public_url: str) -> None:
         self.token = token
         self.secret = secret
-        url = urlsplit(public_url)
-        self.secure = not (url.scheme == "http" and url.hostname in LOCAL_HOSTS)
+        self.secure = secure_cookies(public_url)
 
     def allows(self, request: Request) -> bool:
         return is_organizer(request, self.token) or self._valid_cookie(request.cookies.get(COOKIE, ""))

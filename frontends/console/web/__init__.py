@@ -21,7 +21,7 @@ from starlette.middleware import Middleware
 from starlette.routing import Mount
 
 from shared.db import Database, utcnow
-from shared.http import RateLimit, TokenBucket, hardening
+from shared.http import RateLimit, TokenBucket, hardening, secure_cookies
 from shared.settings import Settings
 
 from ..accounts import DEFAULT_HASHER
@@ -46,7 +46,7 @@ from .probes import probe_routes
 from .registration_pages import routes as registration_routes
 from .registrations_api import OPERATIONS as REGISTRATIONS
 from .session_pages import session_routes
-from .sessions import Csrf, Sessions, secure_cookies
+from .sessions import Csrf, Sessions
 from .sessions_api import OPERATIONS as SESSIONS
 
 __all__ = ["OPERATIONS", "app", "require"]

@@ -9,7 +9,6 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Final
-from urllib.parse import urlsplit
 
 from itsdangerous import BadSignature, URLSafeSerializer
 from starlette.requests import Request
@@ -27,14 +26,6 @@ CSRF_PURPOSE: Final = "console-csrf"
 CSRF_MAX_AGE_SECONDS: Final = 24 * 3600
 CSRF_COOKIE_VALUE: Final = re.compile(r"[A-Za-z0-9_-]{32,64}")
 COOKIE_PATH: Final = "/console"
-DEV_HOSTS: Final = frozenset({"localhost", "127.0.0.1"})
-
-
-def secure_cookies(public_url: str) -> bool:
-    """Secure everywhere but on a developer's own machine over plain http (`werkplaatsen dev`), where a Secure
-    cookie would never be sent back."""
-    parts = urlsplit(public_url)
-    return not (parts.scheme == "http" and parts.hostname in DEV_HOSTS)
 
 
 @dataclass(frozen=True)
