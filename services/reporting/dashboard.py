@@ -21,8 +21,10 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
+from shared.contract import ErrorItem
+from shared.csvfile import delimiter_of, safe_csv
 from shared.db import utcnow
-from shared.http import is_organizer, secure_cookies, unauthorized
+from shared.http import error_response, is_organizer, secure_cookies, unauthorized
 from shared.links import LinkExpired, LinkInvalid, SecretKeys, sign, unsign
 from shared.messaging.processing import MessageStore
 
@@ -35,7 +37,6 @@ from .overview import (
     INVOICE_COLUMNS,
     REGISTRATION_COLUMNS,
     EditionOverview,
-    as_csv,
     as_xlsx,
     attendance_rows,
     edition_overview,
@@ -102,6 +103,19 @@ class OrganiserAuth:
     def end_session(self, response: Response) -> Response:
         response.delete_cookie(COOKIE, path="/dashboard", httponly=True, samesite="strict", secure=self.secure)
         return response
+
+
+def bad_separator() -> Response:
+    return error_response(
+        [
+            ErrorItem(
+                field="sep",
+                code="invalid_separator",
+                message="Het scheidingsteken (sep) moet ; of , zijn; zonder sep is het ;.",
+            )
+        ],
+        400,
+    )
 
 
 def wants_html(request: Request) -> bool:
@@ -178,6 +192,9 @@ def routes(
         slug, what, kind = (request.path_params[k] for k in ("edition", "what", "kind"))
         if not EDITION.fullmatch(slug) or what not in EXPORTS or kind not in ("csv", "xlsx"):
             return not_found()
+        delimiter = delimiter_of(request.query_params.get("sep"))
+        if delimiter is None:
+            return bad_separator()
         async with store.db.sessions() as session:
             edition = await SqlEditions(session).get(slug)
             trios = await SqlTrios(session).of_edition(slug)
@@ -195,7 +212,7 @@ def routes(
         filename = f"{title}-{slug}.{kind}"
         headers = {"Content-Disposition": f'attachment; filename="{filename}"', "Cache-Control": "no-store"}
         if kind == "csv":
-            return Response(as_csv(columns, rows), media_type="text/csv; charset=utf-8", headers=headers)
+            return Response(safe_csv(columns, rows, delimiter), media_type="text/csv; charset=utf-8", headers=headers)
         return Response(
             as_xlsx(title, columns, rows),
             headers=headers,

@@ -273,7 +273,11 @@ async def test_a_viewer_reads_editions_and_exports_but_may_not_create_edit_or_cl
             assert (await browser.post(path, data={"csrf": csrf, **form(slug)})).status_code == 403, path
         exported = await browser.get(f"/console/api/editions/{slug}/exports/registrations.csv")
         assert exported.status_code == 200 and exported.headers["content-type"].startswith("text/csv")
-        assert "registration_id" in exported.text
+        assert exported.text.lstrip("\ufeff").startswith("registration_id;")  # Dutch Excel's separator
+        commas = await browser.get(f"/console/api/editions/{slug}/exports/registrations.csv", params={"sep": ","})
+        assert commas.text.lstrip("\ufeff").startswith("registration_id,")
+        wrong = await browser.get(f"/console/api/editions/{slug}/exports/registrations.csv", params={"sep": "|"})
+        assert wrong.status_code == 400 and wrong.json()["errors"][0]["code"] == "invalid_separator"
         assert (await browser.get(f"/console/api/editions/{slug}/exports/secrets.txt")).status_code == 404
     assert (await console.http.get(f"/api/editions/{slug}")).json()["registration_open"] is True
     audit = (await console.api("GET", "/console/api/audit?limit=50", token)).json()["items"]
