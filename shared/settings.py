@@ -60,7 +60,7 @@ PUBLISHED_SECRETS = frozenset(
 MIN_SECRET_LENGTH = 32
 MIN_SECRET_BITS = 100
 MIN_SECRET_BITS_PER_CHARACTER = 3.0
-SECRET_ADVICE = 'e.g. python -c "import secrets; print(secrets.token_urlsafe(32))"'
+SECRET_ADVICE = 'e.g. python -c "import secrets; print(secrets.token_urlsafe(32))"'  # nosec B105  # advice, no secret
 
 
 def estimated_bits(value: str) -> float:
