@@ -17,9 +17,9 @@ import asyncpg
 import httpx
 
 from shared.settings import SERVICES
-from tests.support import ServiceEnv, ServiceProcess, amqp_url, database_url, free_port, wait_until
+from tests.support import ServiceEnv, ServiceProcess, amqp_url, database_url, free_port, strong_secret, wait_until
 
-ORGANIZER_TOKEN = "bench-organizer-token"
+ORGANIZER_TOKEN = strong_secret("bench-organizer-token")
 _MESSAGES = re.compile(r"^werkplaatsen_messages_total\{[^}]*\}\s+([0-9.e+]+)$", re.MULTILINE)
 
 
@@ -113,7 +113,7 @@ class System:
         self.env = ServiceEnv(
             "bench",
             self.workdir / "data",
-            "bench-secret",
+            strong_secret("bench-secret"),
             ORGANIZER_TOKEN,
             services=self.services,
             extra=self.extra_env,

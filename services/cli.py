@@ -8,7 +8,7 @@ import os
 import sys
 import tempfile
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 import uvicorn
@@ -41,6 +41,24 @@ def known_service(service: str) -> str:
     return service
 
 
+def server_config(asgi: Any, host: str, port: int) -> uvicorn.Config:
+    """How `run` and `console` serve their app."""
+    from shared.runtime import HTTP_GRACE_SECONDS
+
+    return uvicorn.Config(
+        asgi,
+        host=host,
+        port=port,
+        log_level="warning",
+        lifespan="on",
+        timeout_graceful_shutdown=int(HTTP_GRACE_SECONDS),
+        # The forwarded headers are read by shared/http.py ForwardedClient, from WERKPLAATSEN_TRUSTED_PROXIES only.
+        # Uvicorn's own reading would rewrite the client first, and with FORWARDED_ALLOW_IPS="*" it takes the
+        # left-most X-Forwarded-For entry: the one a client writes itself.
+        proxy_headers=False,
+    )
+
+
 @app.command()
 def run(
     service: ServiceArgument,
@@ -49,7 +67,7 @@ def run(
 ) -> None:
     """Run one service on RabbitMQ and its own database (production)."""
     from shared.messaging.rabbit import RabbitTransport
-    from shared.runtime import HTTP_GRACE_SECONDS, build_app
+    from shared.runtime import build_app
     from shared.tracing import configure_tracing
 
     known_service(service)
@@ -67,14 +85,7 @@ def run(
     try:
         # SIGTERM: uvicorn stops accepting requests, lets running ones finish (HTTP_GRACE_SECONDS), then the
         # lifespan stops the service gracefully (shared/runtime.py).
-        uvicorn.run(
-            build_app([svc]),
-            host=host,
-            port=port,
-            log_level="warning",
-            lifespan="on",
-            timeout_graceful_shutdown=int(HTTP_GRACE_SECONDS),
-        )
+        uvicorn.Server(server_config(build_app([svc]), host, port)).run()
     finally:
         if tracer_provider is not None:
             tracer_provider.shutdown()  # sends the spans still buffered
@@ -88,7 +99,6 @@ def console(
     """Run the organiser console (production): pages and API under /console, commands on RabbitMQ, the services'
     APIs at CONSOLE_<SERVICE>_URL (default WERKPLAATSEN_PUBLIC_URL)."""
     from frontends.console.run import production_app
-    from shared.runtime import HTTP_GRACE_SECONDS
 
     settings = load_settings()
     if not settings.werkplaatsen_broker_url:
@@ -98,14 +108,7 @@ def console(
         )
     settings.require_production()
     configure_logging(settings.werkplaatsen_log_format)
-    uvicorn.run(
-        production_app(settings),
-        host=host,
-        port=port,
-        log_level="warning",
-        lifespan="on",
-        timeout_graceful_shutdown=int(HTTP_GRACE_SECONDS),
-    )
+    uvicorn.Server(server_config(production_app(settings), host, port)).run()
 
 
 @app.command()
@@ -124,7 +127,7 @@ def dev(
     typer.echo(
         f"Werkplaatsen draait op http://{host}:{port}  (mail: /dev/mailbox, data: {settings.werkplaatsen_data_dir})"
     )
-    uvicorn.run(dev_app(settings), host=host, port=port, log_level="warning", lifespan="on")
+    uvicorn.run(dev_app(settings), host=host, port=port, log_level="warning", lifespan="on", proxy_headers=False)
 
 
 @db_app.command("revision")

@@ -125,10 +125,7 @@ def build_dev_app(settings: Settings) -> Starlette:
         await migrate(console_db, CONSOLE_MIGRATIONS, "console")
         # Printed, not logged: the link is for the person who started `werkplaatsen dev`, like the address above.
         print(
-            await first_sign_in(
-                console_db, secret_key=settings.werkplaatsen_secret_key, public_url=settings.public_url
-            ),
-            flush=True,
+            await first_sign_in(console_db, secret_key=settings.secret_keys, public_url=settings.public_url), flush=True
         )
 
     async def start() -> None:

@@ -1,19 +1,22 @@
 """Small HTTP helpers the services share: organiser authentication, error responses, and the hardening every
-service's app gets (`hardening`): security headers on every response, no NUL in URLs, a request size limit,
-and a per-client rate limit on the public endpoints where a guess or a flood does harm (registration, approval
-and status links, the organiser's login)."""
+service's app gets (`hardening`): the client's address from a trusted proxy's X-Forwarded-For only, security
+headers on every response (HSTS on https), no NUL in URLs, a request size limit, and a per-client rate limit on the
+public endpoints where a guess or a flood does harm (registration, approval and status links, the organiser's
+login)."""
 
 from __future__ import annotations
 
 import hmac
+import ipaddress
 import math
 import re
 import time
 import uuid
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 from starlette.middleware import Middleware
 from starlette.requests import Request
@@ -85,14 +88,34 @@ DEFAULT_HTML_POLICY = (
 )
 BASELINE_HEADERS = ((b"x-content-type-options", b"nosniff"), (b"referrer-policy", b"no-referrer"))
 HTML_HEADERS = ((b"content-security-policy", DEFAULT_HTML_POLICY.encode()), (b"x-frame-options", b"DENY"))
+# A year, the usual minimum for preload lists; without includeSubDomains, since the organisation's other hosts are
+# not ours to commit to https.
+HSTS_HEADER = (b"strict-transport-security", b"max-age=31536000")
+LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
+
+
+def is_development_url(public_url: str) -> bool:
+    """Plain http on the developer's own machine (`werkplaatsen dev`, the tests): the one place where cookies are not
+    Secure (a browser would not send them back over http) and no HSTS is sent."""
+    parts = urlsplit(public_url)
+    return parts.scheme == "http" and parts.hostname in LOOPBACK_HOSTS
+
+
+def secure_cookies(public_url: str) -> bool:
+    """Whether a cookie gets the Secure flag: everywhere except in development (is_development_url), so a
+    deployment on plain http fails visibly instead of sending sessions and CSRF cookies readable over the wire."""
+    return not is_development_url(public_url)
 
 
 class SecurityHeaders:
-    """Adds the headers a response lacks: nosniff and no-referrer everywhere, and for HTML a strict policy with
-    frame-ancestors 'none'. Pages that set their own (the registration pages' nonce policy) keep theirs."""
+    """Adds the headers a response lacks: nosniff and no-referrer everywhere, for HTML a strict policy with
+    frame-ancestors 'none', and Strict-Transport-Security when the request came over https (directly or through a
+    trusted proxy, see ForwardedClient) or the public base URL is https. Pages that set their own (the registration
+    pages' nonce policy) keep theirs."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, https_base: bool = False) -> None:
         self.app = app
+        self.https_base = https_base
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -105,11 +128,70 @@ class SecurityHeaders:
                 present = {name.lower() for name, _ in headers}
                 content_type = next((v for n, v in headers if n.lower() == b"content-type"), b"")
                 wanted = BASELINE_HEADERS + (HTML_HEADERS if content_type.startswith(b"text/html") else ())
+                if self.https_base or scope.get("scheme") == "https":
+                    wanted += (HSTS_HEADER,)
                 headers.extend((name, value) for name, value in wanted if name not in present)
                 message = {**message, "headers": headers}
             await send(message)
 
         await self.app(scope, receive, with_headers)
+
+
+# The client behind a reverse proxy
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def _trusted(address: str, proxies: Collection[Network]) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return any(ip in network for network in proxies)
+
+
+def forwarded_client(peer: str, forwarded_for: Sequence[str], proxies: Collection[Network]) -> str:
+    """The client's address: the socket peer, unless that is a trusted proxy; then the right-most address in
+    X-Forwarded-For that is not a trusted proxy. Only what trusted proxies appended counts: everything left of the
+    first untrusted hop may have been written by the client itself."""
+    if not _trusted(peer, proxies):
+        return peer
+    hops = [hop.strip() for value in forwarded_for for hop in value.split(",") if hop.strip()]
+    client = peer
+    for hop in reversed(hops):
+        client = hop
+        if not _trusted(hop, proxies):
+            break
+    return client
+
+
+class ForwardedClient:
+    """Sets the request's client address (and scheme, from X-Forwarded-Proto) from the forwarded headers when, and
+    only when, the connection comes from one of `proxies` (WERKPLAATSEN_TRUSTED_PROXIES). With none configured the
+    socket peer is the client, whatever the headers say. Uvicorn's own proxy-header handling is turned off
+    (services/cli.py) so that this is the one place that decides."""
+
+    def __init__(self, app: ASGIApp, proxies: Collection[Network] = ()) -> None:
+        self.app = app
+        self.proxies = tuple(proxies)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        peer = scope.get("client")
+        if scope["type"] != "http" or not self.proxies or not peer:
+            await self.app(scope, receive, send)
+            return
+        if not _trusted(peer[0], self.proxies):
+            await self.app(scope, receive, send)
+            return
+        headers = scope.get("headers", [])
+        forwarded_for = [v.decode("latin-1") for n, v in headers if n.lower() == b"x-forwarded-for"]
+        client = forwarded_client(peer[0], forwarded_for, self.proxies)
+        scope = {**scope, "client": (client, 0 if client != peer[0] else peer[1])}
+        protos = [v.decode("latin-1") for n, v in headers if n.lower() == b"x-forwarded-proto"]
+        proto = protos[-1].split(",")[-1].strip().lower() if protos else ""
+        if proto in ("http", "https"):
+            scope["scheme"] = proto
+        await self.app(scope, receive, send)
 
 
 # Characters no URL of ours has a use for
@@ -240,8 +322,8 @@ RATE_LIMITED: tuple[tuple[frozenset[str] | None, re.Pattern[str]], ...] = (
 class RateLimit:
     """Answers 429 with Retry-After (and a Dutch explanation) to a client past its budget on a limited path.
 
-    The client is the connection's address; behind a reverse proxy run uvicorn with `--proxy-headers` and
-    `--forwarded-allow-ips` so that this is the visitor's address (X-Forwarded-For from a trusted proxy only)."""
+    The client is the request's address as ForwardedClient left it: the connection's, or behind a trusted proxy
+    (WERKPLAATSEN_TRUSTED_PROXIES) the right-most untrusted hop of X-Forwarded-For, which a client cannot choose."""
 
     def __init__(
         self,
@@ -300,7 +382,10 @@ def hardening(settings: Any = None) -> list[Middleware]:
 
         settings = load_settings()
     stack = [
-        Middleware(SecurityHeaders),
+        # Outermost, so that every later layer (the HSTS decision, the rate limit) sees the client and scheme it
+        # sets, and refusals of the layers below still carry the headers.
+        Middleware(ForwardedClient, proxies=settings.trusted_proxies),
+        Middleware(SecurityHeaders, https_base=settings.public_url.startswith("https://")),
         Middleware(NoNulInUrls),
         Middleware(BodyLimit, limit=settings.werkplaatsen_max_body_bytes),
     ]

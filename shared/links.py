@@ -1,12 +1,30 @@
 """Signed links (status page, approval): one format, so the service that mails a link and the one that
 serves it agree. Each purpose has its own salt, so a token for one purpose is worthless for another; each token
-carries the one value (a registration id) it was made for and when it was made, so it can expire."""
+carries the one value (a registration id) it was made for and when it was made, so it can expire.
+
+Key rotation: a secret may be a list of keys, oldest first (Settings.secret_keys: WERKPLAATSEN_SECRET_KEY_PREVIOUS,
+then WERKPLAATSEN_SECRET_KEY). Tokens are signed with the last and checked against each, so links mailed before a
+rotation keep opening until their own expiry, and stop once their key is dropped from the list."""
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+
+# One key, or every key still accepted with the newest last.
+SecretKeys = str | Sequence[str]
+
+
+def newest(secret: SecretKeys) -> str:
+    """The key new tokens and digests are made with."""
+    return secret if isinstance(secret, str) else secret[-1]
+
+
+def every(secret: SecretKeys) -> list[str]:
+    """Every key a token may have been made with, newest first."""
+    return [secret] if isinstance(secret, str) else list(reversed(secret))
 
 
 class LinkInvalid(Exception):
@@ -23,11 +41,11 @@ class LinkExpired(Exception):
 DEFAULT_MAX_AGE_SECONDS: dict[str, float] = {"status": 730 * 24 * 3600}
 
 
-def sign(secret: str, purpose: str, value: str) -> str:
+def sign(secret: SecretKeys, purpose: str, value: str) -> str:
     return _serializer(secret, purpose).dumps(value)
 
 
-def unsign(secret: str, purpose: str, token: str, max_age_seconds: float | None = None) -> str:
+def unsign(secret: SecretKeys, purpose: str, token: str, max_age_seconds: float | None = None) -> str:
     """The value `token` was made for; LinkInvalid if it was not made with `secret` for `purpose`, LinkExpired
     if it is older than `max_age_seconds` (default: the purpose's DEFAULT_MAX_AGE_SECONDS, else no limit)."""
     if max_age_seconds is None:
@@ -45,10 +63,12 @@ def unsign(secret: str, purpose: str, token: str, max_age_seconds: float | None 
     return value
 
 
-def status_path(secret: str, registration_id: str) -> str:
+def status_path(secret: SecretKeys, registration_id: str) -> str:
     """Where a trio reads its status; the acknowledgement mail links here."""
     return f"/registrations/{registration_id}?token={sign(secret, 'status', registration_id)}"
 
 
-def _serializer(secret: str, purpose: str) -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(secret, salt=f"werkplaatsen:{purpose}")
+def _serializer(secret: SecretKeys, purpose: str) -> URLSafeTimedSerializer:
+    # itsdangerous takes a list of keys oldest first: it signs with the last and verifies with any.
+    keys = secret if isinstance(secret, str) else list(secret)
+    return URLSafeTimedSerializer(keys, salt=f"werkplaatsen:{purpose}")

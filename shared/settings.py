@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import hmac
+import ipaddress
+import math
+from collections import Counter
 from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
@@ -14,6 +17,22 @@ ServiceName = Literal["registration", "scheduling", "notifications", "reporting"
 SERVICES: tuple[ServiceName, ...] = ("registration", "scheduling", "notifications", "reporting")
 
 
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def parse_networks(value: str) -> tuple[Network, ...]:
+    """Comma-separated IP addresses and CIDR ranges; ValueError naming the entry that is neither."""
+    networks = []
+    for entry in (e.strip() for e in value.split(",")):
+        if not entry:
+            continue
+        try:
+            networks.append(ipaddress.ip_network(entry, strict=False))
+        except ValueError:
+            raise ValueError(f"{entry!r} is not an IP address or CIDR range") from None
+    return tuple(networks)
+
+
 class SettingsError(SystemExit):
     """Raised at start-up; its message names the offending variable."""
 
@@ -23,6 +42,45 @@ DEV_SECRET_KEY = "dev-secret-change-me"  # nosec B105  # a published development
 DEV_ORGANIZER_TOKEN = "dev-organizer-token"  # nosec B105  # likewise
 # Placeholders that deployment templates ship (deploy/k8s) and that must be replaced before going live.
 PLACEHOLDERS = ("change-me", "changeme", "change_me")
+# Values this repository has published as examples or fallbacks (deploy/compose.yaml before it required its
+# secrets, the docs): anyone can read them, so production refuses them whatever their length.
+PUBLISHED_SECRETS = frozenset(
+    {
+        DEV_SECRET_KEY,
+        DEV_ORGANIZER_TOKEN,
+        "compose-secret-not-for-production",
+        "compose-organizer-token",
+        "a-long-random-secret-from-the-vault",
+    }
+)
+# What production asks of a secret: `secrets.token_urlsafe(32)` (43 characters, about 190 estimated bits) passes,
+# and so does `secrets.token_hex(16)`. The estimate (Shannon entropy of the value's own characters times its length)
+# catches repetition and a small alphabet; it cannot tell words from randomness, which the length and the
+# published values above are for.
+MIN_SECRET_LENGTH = 32
+MIN_SECRET_BITS = 100
+MIN_SECRET_BITS_PER_CHARACTER = 3.0
+SECRET_ADVICE = 'e.g. python -c "import secrets; print(secrets.token_urlsafe(32))"'  # nosec B105  # advice, no secret
+
+
+def estimated_bits(value: str) -> float:
+    """Shannon entropy of the characters of `value`, times its length."""
+    counts = Counter(value)
+    return -sum(n * math.log2(n / len(value)) for n in counts.values())
+
+
+def secret_problem(value: str) -> str | None:
+    """Why `value` is not good enough as a production secret, or None."""
+    if not value.strip() or any(p in value.lower() for p in PLACEHOLDERS):
+        return "still the placeholder of the deployment template; set a secret value"
+    if value in PUBLISHED_SECRETS:
+        return "a value published in this repository's examples; set a secret value of your own"
+    if len(value) < MIN_SECRET_LENGTH:
+        return f"too short ({len(value)} characters, at least {MIN_SECRET_LENGTH}); {SECRET_ADVICE}"
+    bits = estimated_bits(value)
+    if bits < MIN_SECRET_BITS or bits / len(value) < MIN_SECRET_BITS_PER_CHARACTER:
+        return f"too predictable (repeated or too few different characters); {SECRET_ADVICE}"
+    return None
 
 
 class Settings(BaseSettings):
@@ -55,6 +113,9 @@ class Settings(BaseSettings):
     werkplaatsen_mail_from: str = "Werkplaatsen wijkgericht werken <werkplaatsen@platform31.nl>"
     werkplaatsen_public_url: str = "http://localhost:8000"
     werkplaatsen_secret_key: str = DEV_SECRET_KEY
+    # Keys the secret key replaced, comma-separated, newest last: links and cookies signed with them still open
+    # (until their own expiry); nothing new is signed with them. Drop a key once its links have expired.
+    werkplaatsen_secret_key_previous: str = ""
     werkplaatsen_organizer_token: str = DEV_ORGANIZER_TOKEN
     werkplaatsen_organizer_email: str = "werkplaatsen@platform31.nl"
     werkplaatsen_log_format: Literal["auto", "json", "console"] = "auto"
@@ -63,6 +124,9 @@ class Settings(BaseSettings):
     werkplaatsen_rate_limit_per_minute: int = Field(default=60, ge=0)
     werkplaatsen_rate_limit_burst: int = Field(default=20, ge=1)
     werkplaatsen_max_body_bytes: int = Field(default=1024 * 1024, ge=1024, description="Largest request body.")
+    # The reverse proxies (gateway, ingress controller) whose X-Forwarded-For and X-Forwarded-Proto are believed:
+    # comma-separated IP addresses or CIDR ranges. Empty: the connection's peer is the client (shared/http.py).
+    werkplaatsen_trusted_proxies: str = ""
 
     @field_validator("werkplaatsen_broker_url")
     @classmethod
@@ -103,6 +167,12 @@ class Settings(BaseSettings):
             raise ValueError("required when CONSOLE_OIDC_ISSUER is set")
         return None if empty else value
 
+    @field_validator("werkplaatsen_trusted_proxies")
+    @classmethod
+    def _proxies(cls, value: str) -> str:
+        parse_networks(value)
+        return value
+
     @field_validator("werkplaatsen_smtp_url")
     @classmethod
     def _smtp(cls, value: str | None) -> str | None:
@@ -125,21 +195,37 @@ class Settings(BaseSettings):
         return (explicit or self.werkplaatsen_public_url).rstrip("/")
 
     @property
+    def secret_keys(self) -> list[str]:
+        """Every key a signed link may carry, oldest first and the current one last: itsdangerous signs with the
+        last and verifies with each (shared/links.py)."""
+        previous = [k.strip() for k in self.werkplaatsen_secret_key_previous.split(",") if k.strip()]
+        return [k for k in previous if k != self.werkplaatsen_secret_key] + [self.werkplaatsen_secret_key]
+
+    @property
+    def trusted_proxies(self) -> tuple[Network, ...]:
+        return parse_networks(self.werkplaatsen_trusted_proxies)
+
+    @property
     def public_url(self) -> str:
         return self.werkplaatsen_public_url.rstrip("/")
 
     def require_production(self) -> None:
-        """Production (`werkplaatsen run`) refuses the development defaults and template placeholders for its
-        secrets, and one value used for both (whoever learns the organiser token could then forge links)."""
+        """Production (`werkplaatsen run`, `werkplaatsen console`) refuses the development defaults, template
+        placeholders, published example values and short or predictable secrets, naming the setting; and one value
+        used for both (whoever learns the organiser token could then forge links)."""
+        previous = self.secret_keys[:-1]
         for name, value, default in (
             ("WERKPLAATSEN_SECRET_KEY", self.werkplaatsen_secret_key, DEV_SECRET_KEY),
             ("WERKPLAATSEN_ORGANIZER_TOKEN", self.werkplaatsen_organizer_token, DEV_ORGANIZER_TOKEN),
+            *(("WERKPLAATSEN_SECRET_KEY_PREVIOUS", key, None) for key in previous),
         ):
             if value == default:
                 raise SettingsError(f"{name}: not set (required for `werkplaatsen run`)")
-            if not value.strip() or any(p in value.lower() for p in PLACEHOLDERS):
-                raise SettingsError(f"{name}: still the placeholder of the deployment template; set a secret value")
-        if hmac.compare_digest(self.werkplaatsen_secret_key.encode(), self.werkplaatsen_organizer_token.encode()):
+            problem = secret_problem(value)
+            if problem:
+                raise SettingsError(f"{name}: {problem}")
+        token = self.werkplaatsen_organizer_token.encode()
+        if any(hmac.compare_digest(key.encode(), token) for key in self.secret_keys):
             raise SettingsError("WERKPLAATSEN_ORGANIZER_TOKEN: must differ from WERKPLAATSEN_SECRET_KEY")
 
 

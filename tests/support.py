@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import html
 import json
 import os
@@ -202,6 +203,12 @@ class ServiceProcess(ChildProcess):
                 return False
 
         await wait_until(ready, timeout=timeout, interval=0.2, what=f"{self.name} /ready")
+
+
+def strong_secret(label: str) -> str:
+    """A secret `werkplaatsen run` accepts (shared/settings.py secret_problem), the same for the same label so that a
+    test can sign a link with it too; LABEL keeps it recognisable in a log."""
+    return f"{label}-{hashlib.sha256(label.encode()).hexdigest()[:40]}"
 
 
 @dataclass

@@ -22,6 +22,8 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from itsdangerous import BadSignature, SignatureExpired, TimestampSigner, URLSafeTimedSerializer
 
+from shared.links import SecretKeys
+
 from .domain import (
     ROLES,
     STATUSES,
@@ -104,7 +106,7 @@ def subject_of(account: AccountRow | str) -> str:
 # Invitations ---------------------------------------------------------------------------------------------------
 
 
-def link_serializer(secret_key: str, now: datetime, salt: str = INVITE_SALT) -> URLSafeTimedSerializer:
+def link_serializer(secret_key: SecretKeys, now: datetime, salt: str = INVITE_SALT) -> URLSafeTimedSerializer:
     """Signs and reads the console's expiring links (each kind with its own SALT, so one never passes for another)
     at the handler's NOW."""
     stamp = int(now.timestamp())
@@ -135,7 +137,7 @@ async def create_account(
     editions: Sequence[str] = (),
     actor: str,
     address: str = "",
-    secret_key: str,
+    secret_key: SecretKeys,
     now: datetime,
 ) -> Invitation:
     """An invited account and the token of its invitation link (valid INVITATION_VALID, usable once)."""
@@ -173,7 +175,14 @@ async def create_account(
 
 
 async def reissue_invitation(
-    accounts: Accounts, audit: Audit, *, email: str, actor: str, secret_key: str, now: datetime, address: str = ""
+    accounts: Accounts,
+    audit: Audit,
+    *,
+    email: str,
+    actor: str,
+    secret_key: SecretKeys,
+    now: datetime,
+    address: str = "",
 ) -> Invitation | None:
     """A new invitation link for an account still invited (None when it has signed up since, or is unknown)."""
     account = await accounts.by_email(normalise_email(email))
@@ -184,7 +193,7 @@ async def reissue_invitation(
     return Invitation(account.id, account.email, token, now + INVITATION_VALID)
 
 
-def invitation_account_id(token: str, *, secret_key: str, now: datetime) -> str | None:
+def invitation_account_id(token: str, *, secret_key: SecretKeys, now: datetime) -> str | None:
     """The account an invitation link is for while the link is genuine and unexpired, else None: what the
     invitation page needs before the invitee sets a password. Nothing is recorded: opening the page changes nothing
     (accept_invitation records the attempt)."""
@@ -205,7 +214,7 @@ async def accept_invitation(
     totp_secret: str | None = None,
     totp_code: str | None = None,
     address: str = "",
-    secret_key: str,
+    secret_key: SecretKeys,
     now: datetime,
     hasher: PasswordHasher = DEFAULT_HASHER,
 ) -> AccountRow:

@@ -97,7 +97,7 @@ def create(
             editions=edition or [],
             actor=_operator(),
             address="cli",
-            secret_key=settings.werkplaatsen_secret_key,
+            secret_key=settings.secret_keys,
             now=utcnow(),
         )
 
@@ -157,7 +157,7 @@ def reset(email: Annotated[str, typer.Argument()]) -> None:
             email=email,
             actor=_operator(),
             address="cli",
-            secret_key=settings.werkplaatsen_secret_key,
+            secret_key=settings.secret_keys,
             now=utcnow(),
         )
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from shared.db import Database, utcnow
+from shared.links import SecretKeys
 
 from .accounts import Invitation, create_account, reissue_invitation
 from .store import repositories
@@ -31,7 +32,7 @@ def beside(host: ASGIApp, console: ASGIApp) -> ASGIApp:
     return app
 
 
-async def first_sign_in(db: Database, *, secret_key: str, public_url: str) -> str:
+async def first_sign_in(db: Database, *, secret_key: SecretKeys, public_url: str) -> str:
     """The line to print: the invitation link of the development organiser, or where to sign in once signed up."""
     now = utcnow()
     async with repositories(db) as repos:

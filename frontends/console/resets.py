@@ -17,6 +17,8 @@ from typing import Final
 from argon2 import PasswordHasher
 from itsdangerous import BadSignature, SignatureExpired
 
+from shared.links import SecretKeys, every, newest
+
 from .accounts import DEFAULT_HASHER, Accounts, Audit, account_by_email, link_serializer, record, refusal, subject_of
 from .domain import password_problem
 from .store.tables import AccountRow
@@ -40,7 +42,14 @@ def _replaces(account: AccountRow, secret_key: str) -> str:
 
 
 async def issue_password_reset(
-    accounts: Accounts, audit: Audit, *, email: str, actor: str, address: str = "", secret_key: str, now: datetime
+    accounts: Accounts,
+    audit: Audit,
+    *,
+    email: str,
+    actor: str,
+    address: str = "",
+    secret_key: SecretKeys,
+    now: datetime,
 ) -> ResetLink:
     """A reset link for the active account at EMAIL. An invited account gets a new invitation instead
     (accounts.reissue_invitation); a disabled one nothing."""
@@ -49,13 +58,15 @@ async def issue_password_reset(
         reason = "disabled" if account.status == "disabled" else "no_password"
         raise await refusal(audit, now, actor, "account.issue_reset", subject_of(account), reason, address=address)
     token = link_serializer(secret_key, now, RESET_SALT).dumps(
-        {"account": account.id, "replaces": _replaces(account, secret_key)}
+        {"account": account.id, "replaces": _replaces(account, newest(secret_key))}
     )
     await record(audit, now, actor, "account.issue_reset", subject_of(account), address=address)
     return ResetLink(account.id, account.email, token, now + RESET_VALID)
 
 
-async def _opens(accounts: Accounts, token: str, secret_key: str, now: datetime) -> tuple[AccountRow | None, str]:
+async def _opens(
+    accounts: Accounts, token: str, secret_key: SecretKeys, now: datetime
+) -> tuple[AccountRow | None, str]:
     """The account the link opens, or None and why not (a refusal code)."""
     try:
         data = link_serializer(secret_key, now, RESET_SALT).loads(token, max_age=int(RESET_VALID.total_seconds()))
@@ -68,12 +79,16 @@ async def _opens(accounts: Accounts, token: str, secret_key: str, now: datetime)
     account = await accounts.get(data["account"])
     if account is None or account.status != "active":
         return None, "reset_invalid"
-    if not hmac.compare_digest(str(data.get("replaces", "")), _replaces(account, secret_key)):
+    given = str(data.get("replaces", ""))
+    # Made with whichever key signed the link: a link from before a key rotation still works.
+    if not any(hmac.compare_digest(given, _replaces(account, key)) for key in every(secret_key)):
         return None, "reset_used"
     return account, ""
 
 
-async def reset_link_account(accounts: Accounts, *, token: str, secret_key: str, now: datetime) -> AccountRow | str:
+async def reset_link_account(
+    accounts: Accounts, *, token: str, secret_key: SecretKeys, now: datetime
+) -> AccountRow | str:
     """What the reset page shows before a password is chosen: the account, or the refusal code. Nothing is
     recorded: opening the page changes nothing (reset_password records the attempt)."""
     account, why = await _opens(accounts, token, secret_key, now)
@@ -87,7 +102,7 @@ async def reset_password(
     token: str,
     password: str,
     address: str = "",
-    secret_key: str,
+    secret_key: SecretKeys,
     now: datetime,
     hasher: PasswordHasher = DEFAULT_HASHER,
 ) -> AccountRow:

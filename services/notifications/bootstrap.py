@@ -40,7 +40,7 @@ def delivery_for(settings: Settings) -> Callable[[], Delivery]:
 def addresses_for(settings: Settings) -> handlers.Addresses:
     name, email = parseaddr(settings.werkplaatsen_mail_from)
     base = settings.public_url
-    secret = settings.werkplaatsen_secret_key
+    secret = settings.secret_keys
     return handlers.Addresses(
         sender_name=name,
         sender_email=email or "werkplaatsen@platform31.nl",

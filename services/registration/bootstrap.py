@@ -44,7 +44,7 @@ def build(settings: Settings, transport: Transport) -> Service:
         RegistrationCommandRejected,
         wake=relay.wake,
         actor_publishers=settings.console_publishers,
-        approvals=ApprovalLinks(settings.werkplaatsen_secret_key, settings.public_url, config.approval_validity),
+        approvals=ApprovalLinks(settings.secret_keys, settings.public_url, config.approval_validity),
         retention=config.retention,
         dead_letters=broker_location(settings),
         billing=BillingPolicy(
@@ -54,7 +54,7 @@ def build(settings: Settings, transport: Transport) -> Service:
             invoice_prefix=config.invoice_prefix,
             credit_note_prefix=config.credit_note_prefix,
         ),
-        invoice_links=InvoiceLinks(settings.werkplaatsen_secret_key, settings.public_url),
+        invoice_links=InvoiceLinks(settings.secret_keys, settings.public_url),
     )
     # One set of consumers: the broker's messages and the HTTP routes' commands take the same path.
     consumers = consumes.consumers(store, municipalities)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from shared.links import LinkExpired, LinkInvalid, sign, unsign
+from shared.links import LinkExpired, LinkInvalid, SecretKeys, sign, unsign
 from shared.messaging.messages import CommandRefused, refuse
 
 PURPOSE = "approve"
@@ -15,7 +15,7 @@ MAX_TOKEN_LENGTH = 500
 
 @dataclass(frozen=True)
 class ApprovalLinks:
-    secret: str
+    secret: SecretKeys
     public_url: str
     validity: timedelta
 
@@ -78,7 +78,7 @@ class InvoiceLinks:
     They do not expire: an invoice stays the trio's document for as long as it is kept.
     """
 
-    secret: str
+    secret: SecretKeys
     public_url: str
 
     def url(self, number: str, kind: str, *, credit_note: bool = False) -> str:

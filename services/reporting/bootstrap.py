@@ -53,7 +53,7 @@ def build(settings: Settings, transport: Transport) -> Service:
             *dashboard.routes(
                 store,
                 organizer_token=settings.werkplaatsen_organizer_token,
-                secret_key=settings.werkplaatsen_secret_key,
+                secret_key=settings.secret_keys,
                 public_url=settings.public_url,
             ),
         ],

@@ -15,15 +15,17 @@ import hmac
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl
 
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
+from shared.contract import ErrorItem
+from shared.csvfile import delimiter_of, safe_csv
 from shared.db import utcnow
-from shared.http import is_organizer, unauthorized
-from shared.links import LinkExpired, LinkInvalid, sign, unsign
+from shared.http import error_response, is_organizer, secure_cookies, unauthorized
+from shared.links import LinkExpired, LinkInvalid, SecretKeys, sign, unsign
 from shared.messaging.processing import MessageStore
 
 from .adapters import SqlAttendance, SqlEditions, SqlEventSources, SqlFailures, SqlInvoices, SqlTrios
@@ -35,7 +37,6 @@ from .overview import (
     INVOICE_COLUMNS,
     REGISTRATION_COLUMNS,
     EditionOverview,
-    as_csv,
     as_xlsx,
     attendance_rows,
     edition_overview,
@@ -48,7 +49,6 @@ COOKIE = "werkplaatsen_organisator"
 PURPOSE = "session"
 SESSION_HOURS = 12
 MAX_LOGIN_BYTES = 4096
-LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1"}
 DASHBOARD_HEADERS = {
     "Cache-Control": "no-store",
     "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; "
@@ -68,11 +68,10 @@ def fingerprint(token: str) -> str:
 
 
 class OrganiserAuth:
-    def __init__(self, token: str, secret: str, public_url: str) -> None:
+    def __init__(self, token: str, secret: SecretKeys, public_url: str) -> None:
         self.token = token
         self.secret = secret
-        url = urlsplit(public_url)
-        self.secure = not (url.scheme == "http" and url.hostname in LOCAL_HOSTS)
+        self.secure = secure_cookies(public_url)
 
     def allows(self, request: Request) -> bool:
         return is_organizer(request, self.token) or self._valid_cookie(request.cookies.get(COOKIE, ""))
@@ -106,6 +105,19 @@ class OrganiserAuth:
         return response
 
 
+def bad_separator() -> Response:
+    return error_response(
+        [
+            ErrorItem(
+                field="sep",
+                code="invalid_separator",
+                message="Het scheidingsteken (sep) moet ; of , zijn; zonder sep is het ;.",
+            )
+        ],
+        400,
+    )
+
+
 def wants_html(request: Request) -> bool:
     return "text/html" in request.headers.get("accept", "")
 
@@ -122,7 +134,7 @@ def routes(
     store: MessageStore,
     *,
     organizer_token: str,
-    secret_key: str,
+    secret_key: SecretKeys,
     public_url: str,
     clock: Callable[[], datetime] = utcnow,
 ) -> list[Route]:
@@ -180,6 +192,9 @@ def routes(
         slug, what, kind = (request.path_params[k] for k in ("edition", "what", "kind"))
         if not EDITION.fullmatch(slug) or what not in EXPORTS or kind not in ("csv", "xlsx"):
             return not_found()
+        delimiter = delimiter_of(request.query_params.get("sep"))
+        if delimiter is None:
+            return bad_separator()
         async with store.db.sessions() as session:
             edition = await SqlEditions(session).get(slug)
             trios = await SqlTrios(session).of_edition(slug)
@@ -197,7 +212,7 @@ def routes(
         filename = f"{title}-{slug}.{kind}"
         headers = {"Content-Disposition": f'attachment; filename="{filename}"', "Cache-Control": "no-store"}
         if kind == "csv":
-            return Response(as_csv(columns, rows), media_type="text/csv; charset=utf-8", headers=headers)
+            return Response(safe_csv(columns, rows, delimiter), media_type="text/csv; charset=utf-8", headers=headers)
         return Response(
             as_xlsx(title, columns, rows),
             headers=headers,

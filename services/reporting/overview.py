@@ -6,7 +6,6 @@ keep: participants' names and addresses stay with registration (its organiser AP
 
 from __future__ import annotations
 
-import csv
 import io
 from collections import Counter
 from dataclasses import dataclass
@@ -311,16 +310,6 @@ def _yes(value: bool) -> str:
     return "ja" if value else "nee"
 
 
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def _inert(value: object) -> object:
-    """Text a spreadsheet would run as a formula (a case title starting with "=") is kept as text."""
-    if isinstance(value, str) and value.startswith(FORMULA_START):
-        return "'" + value
-    return value
-
-
 def invoice_rows(invoices: list[InvoiceCopy]) -> list[list[object]]:
     """For the bookkeeping: one line per invoice, amounts in euros (numbers, so a spreadsheet can add them up)."""
     return [
@@ -342,15 +331,6 @@ def invoice_rows(invoices: list[InvoiceCopy]) -> list[list[object]]:
         ]
         for i in sorted(invoices, key=lambda i: i.number)
     ]
-
-
-def as_csv(columns: tuple[str, ...], rows: list[list[object]]) -> bytes:
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(columns)
-    for row in rows:
-        writer.writerow(["" if v is None else _inert(v) for v in row])
-    return out.getvalue().encode("utf-8-sig")  # the byte order mark makes Excel read the accents right
 
 
 def as_xlsx(title: str, columns: tuple[str, ...], rows: list[list[object]]) -> bytes:

@@ -2,13 +2,36 @@
 
 from __future__ import annotations
 
+import re
 from enum import StrEnum
-from typing import Any, ClassVar, Generic, Literal, TypeVar
+from typing import Annotated, Any, ClassVar, Generic, Literal, TypeVar
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic_core import PydanticCustomError
 
 COMMANDS_EXCHANGE = "werkplaatsen.commands"
 EVENTS_EXCHANGE = "werkplaatsen.events"
+
+
+# Every character str.splitlines() breaks at: LF, CR, VT, FF, the file/group/record separators, NEL, LS and PS;
+# written as regex escapes, which Python and JSON Schema (ECMA-262) read alike.
+LINE_BREAKS = r"\n\r\u000b\u000c\u001c-\u001e\u0085\u2028\u2029"
+_LINE_BREAK = re.compile(f"[{LINE_BREAKS}]")
+ONE_LINE_PATTERN = f"^[^{LINE_BREAKS}]*$"
+
+
+def _one_line(value: str) -> str:
+    if _LINE_BREAK.search(value):
+        raise PydanticCustomError(
+            "line_break_not_allowed", "Dit veld moet op één regel: een regeleinde is hier niet toegestaan."
+        )
+    return value
+
+
+# Text that ends up in a mail header, a CSV cell, an iCalendar property or one line of a PDF: a line break there
+# could add a header ("\r\nBcc: ...") or a row. Refused with the code `line_break_not_allowed`. Commands use it for
+# every one-line field; events keep plain `str`, so what they carried before stays readable.
+OneLine = Annotated[str, AfterValidator(_one_line), Field(json_schema_extra={"pattern": ONE_LINE_PATTERN})]
 
 
 class ContractModel(BaseModel):

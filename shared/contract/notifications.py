@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from .common import Command, CommandRejected, EventData
+from .common import Command, CommandRejected, EventData, OneLine
 
 
 class NotificationSent(EventData):
@@ -51,7 +51,7 @@ class SendAnnouncement(Command):
 
     edition: str = Field(max_length=64)
     audience: Literal["placed", "waitlisted"] = Field(description="The placed trios, or the waitlisted ones.")
-    subject: str = Field(min_length=1, max_length=200, pattern=r"^[^\r\n]*$", description="One line.")
+    subject: OneLine = Field(min_length=1, max_length=200, description="One line.")
     text: str = Field(min_length=1, max_length=10000, description="The message in Dutch (plain text).")
     text_en: str | None = Field(default=None, max_length=10000, description="The message in English (optional).")
 

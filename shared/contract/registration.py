@@ -7,15 +7,15 @@ from typing import Literal
 
 from pydantic import AwareDatetime, EmailStr, Field
 
-from .common import Channel, Command, CommandRejected, ContractModel, Domain, EventData, Language, Role
+from .common import Channel, Command, CommandRejected, ContractModel, Domain, EventData, Language, OneLine, Role
 
 
 class Member(ContractModel):
-    name: str = Field(min_length=1, max_length=200)
+    name: OneLine = Field(min_length=1, max_length=200)
     email: EmailStr
     role: Role
     domain: Domain
-    job_title: str | None = Field(default=None, max_length=200)
+    job_title: OneLine | None = Field(default=None, max_length=200)
     language: Language = Language.nl
 
 
@@ -28,11 +28,24 @@ class Case(ContractModel):
     domains: list[Domain] = Field(max_length=6)
 
 
+class CaseGiven(Case):
+    """The case as a command gives it: title and neighbourhood on one line (events carry `Case`, as before)."""
+
+    title: OneLine = Field(max_length=200)
+    neighbourhood: OneLine = Field(max_length=200)
+
+
 class Approver(ContractModel):
     """The administrator or manager who approves the trio's participation."""
 
     name: str = Field(min_length=1, max_length=200)
     email: EmailStr
+
+
+class ApproverGiven(Approver):
+    """The approver as a command gives them: the name on one line (events carry `Approver`, as before)."""
+
+    name: OneLine = Field(min_length=1, max_length=200)
 
 
 class Consent(ContractModel):
@@ -47,7 +60,7 @@ class Invoice(ContractModel):
         max_length=1000,
         description="Postal address for the invoice, lines separated by newlines; the last line `1234 AB Plaats`.",
     )
-    reference: str = Field(max_length=200, description="The municipality's own purchase reference.")
+    reference: OneLine = Field(max_length=200, description="The municipality's own purchase reference.")
     email: EmailStr | None = Field(
         default=None,
         description="Where invoices are sent (e.g. the accounts payable "
@@ -66,12 +79,12 @@ class RegisterTrio(Command):
     edition: str = Field(description="Slug of the edition, e.g. `2027-najaar`.")
     municipality: str = Field(description='CBS municipality code, e.g. "GM0344".', pattern=r"^GM\d{4}$")
     members: list[Member] = Field(min_length=3, max_length=3)
-    case: Case
-    approver: Approver
+    case: CaseGiven
+    approver: ApproverGiven
     consent: Consent
     invoice: Invoice | None = None
     channel: Channel = Channel.web
-    chat_id: str | None = Field(default=None, max_length=300)
+    chat_id: OneLine | None = Field(default=None, max_length=300)
 
 
 class ApproveRegistration(Command):
@@ -123,10 +136,10 @@ class RegisterPayment(Command):
 
     routing_key = "registration.RegisterPayment"
 
-    invoice_number: str = Field(max_length=32, description="The invoice paid, e.g. `WP-2027-0001`.")
+    invoice_number: OneLine = Field(max_length=32, description="The invoice paid, e.g. `WP-2027-0001`.")
     amount_cents: int = Field(gt=0, le=100_000_000, description="Amount received, in euro cents.")
     paid_at: AwareDatetime = Field(description="When the money arrived (value date).")
-    reference: str | None = Field(
+    reference: OneLine | None = Field(
         default=None, max_length=200, description="The bank's or payer's reference, for the bookkeeping."
     )
 
@@ -138,9 +151,9 @@ class IssueCreditNote(Command):
 
     routing_key = "registration.IssueCreditNote"
 
-    invoice_number: str = Field(max_length=32, description="The invoice to credit, e.g. `WP-2027-0001`.")
-    reason: str = Field(
-        min_length=1, max_length=300, description="Why it is credited; printed on the credit note (Dutch)."
+    invoice_number: OneLine = Field(max_length=32, description="The invoice to credit, e.g. `WP-2027-0001`.")
+    reason: OneLine = Field(
+        min_length=1, max_length=300, description="Why it is credited; printed on the credit note (Dutch), one line."
     )
 
 
@@ -150,7 +163,7 @@ class ResendInvoice(Command):
 
     routing_key = "registration.ResendInvoice"
 
-    invoice_number: str = Field(max_length=32, description="The invoice to send again, e.g. `WP-2027-0001`.")
+    invoice_number: OneLine = Field(max_length=32, description="The invoice to send again, e.g. `WP-2027-0001`.")
 
 
 class ReplaceMember(Command):
@@ -175,7 +188,7 @@ class CorrectRegistration(Command):
     routing_key = "registration.CorrectRegistration"
 
     registration_id: str
-    case: Case | None = None
+    case: CaseGiven | None = None
     invoice: Invoice | None = Field(
         default=None, description="Only while no invoice has been issued (`invoice_already_issued` otherwise)."
     )

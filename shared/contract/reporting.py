@@ -5,7 +5,7 @@ from __future__ import annotations
 from pydantic import Field
 
 from .common import Command, CommandRejected, EventData
-from .scheduling import SessionNotes
+from .scheduling import SessionNotesGiven
 
 # Commands
 
@@ -31,7 +31,7 @@ class ReviseReport(Command):
 
     edition: str = Field(max_length=64, description="Slug of the edition, e.g. `2027-najaar`.")
     session_number: int = Field(ge=1, le=999_999, description="The session whose draft summary to revise.")
-    notes: SessionNotes = Field(description="The whole new notes; they replace the draft's, nothing is merged.")
+    notes: SessionNotesGiven = Field(description="The whole new notes; they replace the draft's, nothing is merged.")
 
 
 class RetractReport(Command):

@@ -6,13 +6,21 @@ from typing import Literal
 
 from pydantic import AwareDatetime, Field
 
-from .common import Command, CommandRejected, ContractModel, EventData
+from .common import Command, CommandRejected, ContractModel, EventData, OneLine
 
 
 class Venue(ContractModel):
     name: str = Field(max_length=200)
     address: str = Field(max_length=300)
     city: str = Field(max_length=100)
+
+
+class VenueGiven(Venue):
+    """The venue as a command gives it: name and city on one line (events carry `Venue`, as before); the address may
+    have several lines."""
+
+    name: OneLine = Field(max_length=200)
+    city: OneLine = Field(max_length=100)
 
 
 class Capacity(ContractModel):
@@ -33,6 +41,12 @@ class SessionPlan(ContractModel):
     ends_at: AwareDatetime
 
 
+class SessionPlanGiven(SessionPlan):
+    """A session as a command gives it: the title on one line (events carry `SessionPlan`, as before)."""
+
+    title: OneLine = Field(max_length=300, description="The session's theme.")
+
+
 class SessionNotes(ContractModel):
     lessons: list[str] = Field(default_factory=list)
     instruments: list[Instrument] = Field(default_factory=list)
@@ -45,6 +59,18 @@ class Instrument(ContractModel):
     description: str = Field(max_length=2000)
 
 
+class InstrumentGiven(Instrument):
+    """An instrument as a command gives it: the name on one line."""
+
+    name: OneLine = Field(max_length=200)
+
+
+class SessionNotesGiven(SessionNotes):
+    """Notes as a command gives them: each instrument's name on one line (events carry `SessionNotes`, as before)."""
+
+    instruments: list[InstrumentGiven] = Field(default_factory=list)  # type: ignore[assignment]
+
+
 # Commands
 
 
@@ -54,8 +80,8 @@ class ScheduleEdition(Command):
     routing_key = "scheduling.ScheduleEdition"
 
     edition: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$", description="Slug, e.g. `2027-najaar`.")
-    title: str = Field(max_length=300)
-    venue: Venue
+    title: OneLine = Field(max_length=300)
+    venue: VenueGiven
     capacity: Capacity
     registration_deadline: AwareDatetime = Field(description="The allocation moment.")
     registration_closes_at: AwareDatetime | None = Field(
@@ -64,7 +90,7 @@ class ScheduleEdition(Command):
     fee: EditionFee
     priority_size_classes: list[Literal["klein", "middelgroot", "groot"]] = Field(default_factory=list)
     table_size: int = Field(default=2, ge=1, description="Trios per table in the seating plan.")
-    sessions: list[SessionPlan] = Field(min_length=1)
+    sessions: list[SessionPlanGiven] = Field(min_length=1)
     publish_reports_at_once: bool = Field(
         default=False,
         description="Publish each session's public summary as soon as the session is completed; by default it "
@@ -102,7 +128,7 @@ class CompleteSession(Command):
 
     edition: str
     session_number: int
-    notes: SessionNotes
+    notes: SessionNotesGiven
 
 
 class PlaceTrio(Command):

@@ -40,6 +40,8 @@ def dutch_message(error: ErrorDetails) -> str:
         return f"Kies een van: {ctx.get('expected', '')}."
     if kind == "string_pattern_mismatch":
         return "Dit veld heeft niet de juiste vorm."
+    if kind == "line_break_not_allowed":
+        return "Dit veld moet op één regel: een regeleinde is hier niet toegestaan."
     if kind == "value_error" and "email" in str(error.get("msg", "")).lower():
         return "Dit is geen geldig e-mailadres."
     if kind.startswith("datetime") or kind == "timezone_aware":
@@ -59,9 +61,15 @@ def dutch_message(error: ErrorDetails) -> str:
     return "Deze waarde is ongeldig."
 
 
+# Refusals of the contract's own types (shared/contract/common.py) that keep their code.
+OWN_CODES = frozenset({"line_break_not_allowed"})
+
+
 def error_code(error: ErrorDetails) -> str:
     if error["type"] == "value_error" and "email" in str(error.get("msg", "")).lower():
         return "invalid_email"
+    if error["type"] in OWN_CODES:
+        return error["type"]
     return "schema"
 
 

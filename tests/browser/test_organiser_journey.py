@@ -23,7 +23,7 @@ from shared.settings import SERVICES
 from tests.browser.organiser import act_on_registration, create_edition, reschedule, soon_on_the_minute
 from tests.console_support import PASSWORD, ConsoleProcess, cli, console_process
 from tests.factories import trio
-from tests.support import ServiceEnv, ServiceProcess, running, wait_until
+from tests.support import ServiceEnv, ServiceProcess, running, strong_secret, wait_until
 
 ORGANISER = "anna@platform31.nl"
 
@@ -67,7 +67,11 @@ class Deployment:
 @pytest.fixture
 async def deployment(real_services: None, tmp_path: Path, artefacts: Path) -> AsyncIterator[Deployment]:
     async with ServiceEnv(
-        "organiser", tmp_path / "data", "organiser-secret", "organiser-token", (*SERVICES, "console")
+        "organiser",
+        tmp_path / "data",
+        strong_secret("organiser-secret"),
+        strong_secret("organiser-token"),
+        (*SERVICES, "console"),
     ) as env:
         processes = {name: env.process(name, tmp_path / f"{name}.log") for name in SERVICES}
         console = console_process(env, processes, tmp_path / "console.log")

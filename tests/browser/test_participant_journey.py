@@ -20,11 +20,11 @@ from services.scheduling.seed import SEED_FILE
 from shared.settings import SERVICES
 from tests.browser.journey import Site, participant_journey
 from tests.integration.test_dev_mode import DevProcess
-from tests.support import Bus, ServiceEnv, amqp_url, free_port, running
+from tests.support import Bus, ServiceEnv, amqp_url, free_port, running, strong_secret
 
 pytestmark = pytest.mark.browser
 
-ORGANIZER_TOKEN = "journey-organizer-token"
+ORGANIZER_TOKEN = strong_secret("journey-organizer-token")
 
 
 async def test_a_trio_is_placed_and_seated_and_a_trio_after_the_last_place_is_waitlisted_in_dev_mode(
@@ -86,7 +86,11 @@ async def rabbit_site(real_services: None, tmp_path: Path, artefacts: Path) -> A
     ports = {name: free_port() for name in SERVICES}
     public_url = f"http://127.0.0.1:{ports['registration']}"  # one public site, as behind a reverse proxy
     async with ServiceEnv(
-        "journey", tmp_path / "data", "journey-secret", ORGANIZER_TOKEN, extra={"WERKPLAATSEN_PUBLIC_URL": public_url}
+        "journey",
+        tmp_path / "data",
+        strong_secret("journey-secret"),
+        ORGANIZER_TOKEN,
+        extra={"WERKPLAATSEN_PUBLIC_URL": public_url},
     ) as env:
         assert env.smtp is not None
         smtp = env.smtp

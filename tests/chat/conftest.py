@@ -21,11 +21,21 @@ import httpx
 import pytest
 from nio import AsyncClient, RegisterResponse, RoomCreateResponse, RoomMessageText, RoomSendResponse, SyncResponse
 
-from tests.support import Bus, ChildProcess, ServiceEnv, ServiceProcess, SmtpSink, amqp_url, free_port, wait_until
+from tests.support import (
+    Bus,
+    ChildProcess,
+    ServiceEnv,
+    ServiceProcess,
+    SmtpSink,
+    amqp_url,
+    free_port,
+    strong_secret,
+    wait_until,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 SYNAPSE_PYTHON = ROOT / ".venv-synapse" / "bin" / "python"
-SECRET_KEY = "chat-e2e-secret"
+SECRET_KEY = strong_secret("chat-e2e-secret")
 SERVICES = ("registration", "scheduling", "notifications")
 BOT_QUEUE = "werkplaatsen.chat"
 
@@ -250,7 +260,7 @@ class ChatSystem:
 async def chat_system(real_services, tmp_path_factory):  # noqa: ANN201
     logs = tmp_path_factory.mktemp("chat-logs")
     async with ServiceEnv(
-        "chat", tmp_path_factory.mktemp("data"), SECRET_KEY, "chat-e2e-organizer", services=SERVICES
+        "chat", tmp_path_factory.mktemp("data"), SECRET_KEY, strong_secret("chat-e2e-organizer"), services=SERVICES
     ) as env:
         assert env.smtp is not None
         homeserver = start_synapse(tmp_path_factory.mktemp("synapse"))

@@ -21,9 +21,30 @@ def compose() -> dict[str, Any]:
     return yaml.safe_load((DEPLOY / "compose.yaml").read_text(encoding="utf-8"))
 
 
-def interpolated(value: str) -> str:
-    """Compose's `${NAME:-default}` with nothing set in the environment: the default."""
-    return re.sub(r"\$\{[A-Z0-9_]+:-([^}]*)\}", r"\1", value)
+# What an operator puts in deploy/.env before the first `docker compose up` (the file's header says how).
+OPERATOR_ENV = {
+    "WERKPLAATSEN_SECRET_KEY": "Q3vJ9x_2kLm8RtZpW5nYcB7dHf1sUoEa4gTiXqNw6eM",
+    "WERKPLAATSEN_ORGANIZER_TOKEN": "pV8hK2-wZr5NxYb1TqLm9CfJd3sGa7UoEi4RkWnXy6Q",
+}
+
+
+class Unset(Exception):
+    """Compose's `${NAME:?message}` with NAME unset: compose refuses to start."""
+
+
+def interpolated(value: str, environment: dict[str, str] = OPERATOR_ENV) -> str:
+    """Compose's `${NAME:-default}` and `${NAME:?message}` with ENVIRONMENT set: its value, else the default or
+    Unset."""
+
+    def substitute(match: re.Match[str]) -> str:
+        name, kind, rest = match.groups()
+        if environment.get(name):
+            return environment[name]
+        if kind == "?":
+            raise Unset(f"{name}: {rest}")
+        return rest
+
+    return re.sub(r"\$\{([A-Z0-9_]+):([-?])([^}]*)\}", substitute, value)
 
 
 def test_compose_file_matches_the_compose_specification_schema() -> None:
@@ -52,6 +73,23 @@ def test_each_service_has_its_own_database_and_can_run_as_several_replicas(servi
     settings = Settings(**{k.lower(): v for k, v in env.items() if k.startswith(("WERKPLAATSEN_", service.upper()))})
     settings.require_production()
     assert settings.werkplaatsen_smtp_url == "smtp://mailpit:1025"
+
+
+@pytest.mark.parametrize("secret", ["WERKPLAATSEN_SECRET_KEY", "WERKPLAATSEN_ORGANIZER_TOKEN"])
+def test_compose_has_no_fallback_secret_and_refuses_to_start_without_one(secret: str) -> None:
+    value = str(compose()["services"]["registration"]["environment"][secret])
+    with pytest.raises(Unset, match=secret):
+        interpolated(value, {k: v for k, v in OPERATOR_ENV.items() if k != secret})
+
+
+def test_only_the_gateway_is_trusted_to_name_the_client() -> None:
+    spec = compose()
+    trusted = Settings(
+        werkplaatsen_trusted_proxies=spec["services"]["registration"]["environment"]["WERKPLAATSEN_TRUSTED_PROXIES"]
+    ).trusted_proxies
+    gateway = spec["services"]["gateway"]["networks"]["default"]["ipv4_address"]
+    assert [str(n) for n in trusted] == [f"{gateway}/32"]
+    assert "FORWARDED_ALLOW_IPS" not in spec["services"]["registration"]["environment"]
 
 
 @pytest.mark.parametrize("service", SERVICES)

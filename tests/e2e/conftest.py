@@ -7,9 +7,9 @@ from dataclasses import dataclass, field
 import pytest
 
 from shared.settings import SERVICES
-from tests.support import Bus, ServiceEnv, ServiceProcess, amqp_url, running
+from tests.support import Bus, ServiceEnv, ServiceProcess, amqp_url, running, strong_secret
 
-ORGANIZER_TOKEN = "e2e-organizer-token"
+ORGANIZER_TOKEN = strong_secret("e2e-organizer-token")
 
 
 @dataclass
@@ -29,7 +29,7 @@ class System:
 @pytest.fixture(scope="module")
 async def system(real_services, tmp_path_factory):  # noqa: ANN201
     logs = tmp_path_factory.mktemp("logs")
-    async with ServiceEnv("e2e", tmp_path_factory.mktemp("data"), "e2e-secret", ORGANIZER_TOKEN) as env:
+    async with ServiceEnv("e2e", tmp_path_factory.mktemp("data"), strong_secret("e2e-secret"), ORGANIZER_TOKEN) as env:
         system = System(vhost=env.vhost, smtp_url=env.smtp_url)
         system.smtp = env.smtp  # type: ignore[attr-defined]
         for name in SERVICES:

@@ -19,7 +19,7 @@ import pytest
 from shared.settings import SERVICES
 from tests.console_support import ConsoleProcess, cli, console_process, new_edition, sign_up
 from tests.factories import trio
-from tests.support import AMQP_HOST, ServiceEnv, amqp_url, running, wait_until
+from tests.support import AMQP_HOST, ServiceEnv, amqp_url, running, strong_secret, wait_until
 
 
 @dataclass
@@ -39,7 +39,14 @@ async def deployed(real_services, tmp_path_factory) -> AsyncIterator[Deployed]:
     # The console has a broker user of its own, and the services believe an actor only from that user.
     user = f"wp_console_{uuid.uuid4().hex[:8]}"
     extra = {"WERKPLAATSEN_CONSOLE_BROKER_USERS": user}
-    env = ServiceEnv("e2econsole", tmp_path_factory.mktemp("data"), "e2e-secret", "e2e-token", services, extra)
+    env = ServiceEnv(
+        "e2econsole",
+        tmp_path_factory.mktemp("data"),
+        strong_secret("e2e-secret"),
+        strong_secret("e2e-token"),
+        services,
+        extra,
+    )
     async with env, broker_user(env.vhost, user) as password:
         processes = {name: env.process(name, logs / f"{name}.log") for name in SERVICES}
         console = console_process(env, processes, logs / "console.log")

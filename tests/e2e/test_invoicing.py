@@ -17,7 +17,7 @@ from shared.settings import SERVICES
 from tests.e2e.conftest import ORGANIZER_TOKEN, System
 from tests.e2e.test_scheduling_places import acked, register_when_known, schedule
 from tests.factories import ORGANISER, open_edition, trio
-from tests.support import Bus, ServiceEnv, SmtpSink, running, wait_until
+from tests.support import Bus, ServiceEnv, SmtpSink, running, strong_secret, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -32,7 +32,7 @@ async def billing(real_services, tmp_path_factory) -> AsyncIterator[System]:
     async with ServiceEnv(
         "e2e_inv",
         tmp_path_factory.mktemp("invoicing-data"),
-        "e2e-secret",
+        strong_secret("e2e-secret"),
         ORGANIZER_TOKEN,
         extra={
             "REGISTRATION_PAYMENT_TERM_DAYS": str(PAYMENT_TERM_SECONDS / 86400),

@@ -18,12 +18,12 @@ import httpx
 import pytest
 from icalendar import Calendar
 
-from tests.support import Bus, ServiceEnv, ServiceProcess, SmtpSink, amqp_url, running, wait_until
+from tests.support import Bus, ServiceEnv, ServiceProcess, SmtpSink, amqp_url, running, strong_secret, wait_until
 
 pytestmark = pytest.mark.e2e
 
 AMSTERDAM = ZoneInfo("Europe/Amsterdam")
-TOKEN = "e2e-notifications-organiser"
+TOKEN = strong_secret("e2e-notifications-organiser")
 ORGANISER = "organisatie@platform31.example"
 EDITION = "e2e-najaar"
 
@@ -45,7 +45,7 @@ async def notifications(real_services, tmp_path_factory) -> AsyncIterator[Notifi
     async with ServiceEnv(
         "e2e",
         tmp_path_factory.mktemp("notification-data"),
-        "e2e-secret",
+        strong_secret("e2e-secret"),
         TOKEN,
         services=("notifications",),
         extra={

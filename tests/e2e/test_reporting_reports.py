@@ -563,7 +563,7 @@ async def test_the_exports_open_as_csv_and_xlsx(system, round_held) -> None:
         "Amersfoort": "geplaatst",
         "Vaals": "op de wachtlijst",
     }
-    attendance = await get(system, f"/dashboard/{EDITION}/attendance.csv", headers=organiser())
+    attendance = await get(system, f"/dashboard/{EDITION}/attendance.csv?sep=,", headers=organiser())
     lines = attendance.content.decode("utf-8-sig").splitlines()
     assert len(lines) == 1 + 3 * 3
     assert sum(1 for line in lines if line.endswith(",ja")) == 3 + 2 + 3

@@ -15,7 +15,7 @@ import pytest
 
 from shared.settings import SERVICES
 from tests.e2e.conftest import ORGANIZER_TOKEN, System
-from tests.support import AMQP_HOST, Bus, ServiceEnv, ServiceProcess, SmtpSink, TcpProxy
+from tests.support import AMQP_HOST, Bus, ServiceEnv, ServiceProcess, SmtpSink, TcpProxy, strong_secret
 
 __all__ = ["ORGANIZER_TOKEN", "FaultySystem"]
 
@@ -58,7 +58,7 @@ async def faulty_system(real_services, tmp_path_factory):  # noqa: ANN202
     async with ServiceEnv(
         "faults",
         tmp_path_factory.mktemp("fault-data"),
-        "faults-secret",
+        strong_secret("faults-secret"),
         ORGANIZER_TOKEN,
         broker_host="127.0.0.1",
         broker_port=broker.port,

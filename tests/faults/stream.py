@@ -323,7 +323,7 @@ async def service_views(
         registrations = (
             await http.get(f"{registration.url}/api/registrations", params={"edition": stream.slug})
         ).json()["registrations"]
-        exported = (await http.get(f"{reporting.url}/dashboard/{stream.slug}/registrations.csv")).text
+        exported = (await http.get(f"{reporting.url}/dashboard/{stream.slug}/registrations.csv?sep=,")).text
     rows = list(csv.reader(io.StringIO(exported.lstrip("\ufeff"))))[1:]
     return {
         "scheduling": {p["registration_id"]: "placed" for p in allocation.get("placed", [])}

@@ -14,7 +14,7 @@ import pytest
 
 from shared.runtime import STOP_BOUND_SECONDS
 from tests.factories import open_edition
-from tests.support import Bus, ServiceProcess, amqp_url, database_url, free_port, wait_until
+from tests.support import Bus, ServiceProcess, amqp_url, database_url, free_port, strong_secret, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -56,8 +56,8 @@ async def test_sigterm_mid_stream_finishes_or_hands_back_in_flight_work_and_noth
         **os.environ,
         "WERKPLAATSEN_BROKER_URL": amqp_url(vhost),
         "SCHEDULING_DATABASE_URL": database_url(database),
-        "WERKPLAATSEN_SECRET_KEY": "shutdown-secret",
-        "WERKPLAATSEN_ORGANIZER_TOKEN": "shutdown-token",
+        "WERKPLAATSEN_SECRET_KEY": strong_secret("shutdown-secret"),
+        "WERKPLAATSEN_ORGANIZER_TOKEN": strong_secret("shutdown-token"),
         "WERKPLAATSEN_DATA_DIR": str(tmp_path),
         "WERKPLAATSEN_LOG_FORMAT": "json",
     }

@@ -3,6 +3,8 @@ registration, approval and status endpoints, a request size limit, and security 
 
 from __future__ import annotations
 
+from typing import Any
+
 import httpx
 import pytest
 from starlette.applications import Starlette
@@ -10,7 +12,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
-from shared.http import RateLimit, SecurityHeaders, TokenBucket, hardening
+from shared.http import ForwardedClient, RateLimit, SecurityHeaders, TokenBucket, forwarded_client, hardening
 from shared.settings import Settings
 
 
@@ -52,7 +54,7 @@ ROUTES = [
 ] + [Route("/page", plain_page), Route("/own", own_policy_page)]
 
 
-def app(clock: Clock | None = None, **settings: int) -> Starlette:
+def app(clock: Clock | None = None, **settings: int | str) -> Starlette:
     middleware = hardening(
         Settings(
             **{
@@ -70,7 +72,7 @@ def app(clock: Clock | None = None, **settings: int) -> Starlette:
     return Starlette(routes=ROUTES, middleware=middleware)
 
 
-def client(asgi: Starlette, address: str = "203.0.113.7") -> httpx.AsyncClient:
+def client(asgi: Any, address: str = "203.0.113.7") -> httpx.AsyncClient:
     return httpx.AsyncClient(
         transport=httpx.ASGITransport(app=asgi, client=(address, 40000)), base_url="http://testserver"
     )
@@ -169,8 +171,89 @@ async def test_html_without_a_policy_of_its_own_gets_a_strict_one_and_every_answ
 
 def test_hardening_puts_the_headers_outermost_so_refusals_carry_them_too() -> None:
     stack = hardening(Settings())
-    assert stack[0].cls is SecurityHeaders
+    # The forwarded client is settled first (it answers nothing itself); the headers wrap every refusal.
+    assert [m.cls for m in stack[:2]] == [ForwardedClient, SecurityHeaders]
     assert RateLimit in [m.cls for m in stack]
+
+
+GATEWAY = "10.0.0.5"
+
+
+async def test_forged_forwarded_for_does_not_escape_the_rate_limit(monkeypatch: pytest.MonkeyPatch) -> None:
+    from services.cli import server_config
+
+    # The app as `werkplaatsen run` serves it, under the setting the deployments used to ship: uvicorn must not
+    # read the header itself. The gateway appends the real peer (198.51.100.9) to whatever the client sent: only
+    # that hop counts.
+    monkeypatch.setenv("FORWARDED_ALLOW_IPS", "*")
+    config = server_config(app(trusted_proxies=GATEWAY), "127.0.0.1", 0)
+    config.load()
+    async with client(config.loaded_app, GATEWAY) as http:
+        answers = [
+            await http.post("/api/registrations", headers={"X-Forwarded-For": f"192.0.2.{n}, 198.51.100.9"})
+            for n in range(4)
+        ]
+    assert [a.status_code for a in answers] == [200, 200, 200, 429]
+
+
+async def test_forwarded_for_from_an_untrusted_peer_is_ignored() -> None:
+    # No proxies configured (the default): the socket peer is the client, whatever header it sends.
+    async with client(app(), "203.0.113.50") as http:
+        answers = [await http.post("/", headers={"X-Forwarded-For": f"192.0.2.{n}"}) for n in range(4)]
+    assert [a.status_code for a in answers] == [200, 200, 200, 429]
+
+
+async def test_visitors_behind_a_trusted_gateway_each_have_their_own_budget() -> None:
+    asgi = app(trusted_proxies="10.0.0.0/24")
+    async with client(asgi, GATEWAY) as http:
+        first = [(await http.post("/", headers={"X-Forwarded-For": "198.51.100.1"})).status_code for _ in range(4)]
+        other = await http.post("/", headers={"X-Forwarded-For": "198.51.100.2"})
+    assert first == [200, 200, 200, 429] and other.status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("peer", "header", "client_address"),
+    [
+        ("10.0.0.5", ["192.0.2.1, 198.51.100.9"], "198.51.100.9"),  # the right-most untrusted hop
+        ("10.0.0.5", ["198.51.100.9, 10.0.0.7"], "198.51.100.9"),  # past a second trusted proxy
+        ("10.0.0.5", ["192.0.2.1", "198.51.100.9"], "198.51.100.9"),  # a header sent twice: one list
+        ("10.0.0.5", [], "10.0.0.5"),  # a trusted proxy that sent nothing is the client
+        ("10.0.0.5", ["10.0.0.8"], "10.0.0.8"),  # trusted all the way: the left-most
+        ("203.0.113.7", ["198.51.100.9"], "203.0.113.7"),  # not from a proxy: the peer
+    ],
+)
+def test_the_client_is_the_right_most_hop_no_trusted_proxy_wrote(
+    peer: str, header: list[str], client_address: str
+) -> None:
+    proxies = Settings(werkplaatsen_trusted_proxies="10.0.0.0/24").trusted_proxies
+    assert forwarded_client(peer, header, proxies) == client_address
+
+
+async def test_hsts_is_sent_over_https_and_never_on_plain_http_development() -> None:
+    dev = app(rate_limit_per_minute=0)
+    https_base = app(rate_limit_per_minute=0, public_url="https://werkplaatsen.example.org")
+    behind_gateway = app(rate_limit_per_minute=0, trusted_proxies=GATEWAY)
+    async with client(dev) as plain, client(https_base) as public:
+        assert "strict-transport-security" not in (await plain.get("/reports")).headers
+        # Only a trusted proxy can say the request came over https.
+        forged = await plain.get("/reports", headers={"X-Forwarded-Proto": "https"})
+        assert "strict-transport-security" not in forged.headers
+        assert (await public.get("/reports")).headers["strict-transport-security"] == "max-age=31536000"
+    async with client(behind_gateway, GATEWAY) as proxied:
+        over_https = await proxied.get("/reports", headers={"X-Forwarded-Proto": "https"})
+        over_http = await proxied.get("/reports", headers={"X-Forwarded-Proto": "http"})
+    assert over_https.headers["strict-transport-security"].startswith("max-age=")
+    assert "strict-transport-security" not in over_http.headers
+
+
+def test_a_trusted_proxy_that_is_not_an_address_stops_the_service_naming_the_variable(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from shared.settings import SettingsError, load_settings
+
+    monkeypatch.setenv("WERKPLAATSEN_TRUSTED_PROXIES", "10.0.0.5, gateway")
+    with pytest.raises(SettingsError, match=r"^WERKPLAATSEN_TRUSTED_PROXIES: .*'gateway'"):
+        load_settings()
 
 
 @pytest.mark.parametrize(

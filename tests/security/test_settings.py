@@ -11,7 +11,11 @@ import pytest
 
 from shared.settings import DEV_ORGANIZER_TOKEN, DEV_SECRET_KEY, Settings, SettingsError, load_settings
 
-GOOD = {"werkplaatsen_secret_key": "a-long-random-secret-from-the-vault", "werkplaatsen_organizer_token": "tok-9f8e7d"}
+# What `secrets.token_urlsafe(32)` makes: the kind of value operators are told to set.
+GOOD = {
+    "werkplaatsen_secret_key": "Q3vJ9x_2kLm8RtZpW5nYcB7dHf1sUoEa4gTiXqNw6eM",
+    "werkplaatsen_organizer_token": "pV8hK2-wZr5NxYb1TqLm9CfJd3sGa7UoEi4RkWnXy6Q",
+}
 
 
 def test_production_accepts_secrets_of_its_own() -> None:
@@ -27,12 +31,41 @@ def test_production_accepts_secrets_of_its_own() -> None:
         ({"werkplaatsen_organizer_token": "CHANGEME"}, "WERKPLAATSEN_ORGANIZER_TOKEN: still the placeholder"),
         ({"werkplaatsen_organizer_token": "   "}, "WERKPLAATSEN_ORGANIZER_TOKEN: still the placeholder"),
         ({"werkplaatsen_organizer_token": GOOD["werkplaatsen_secret_key"]}, "must differ from WERKPLAATSEN_SECRET_KEY"),
+        ({"werkplaatsen_secret_key": "x"}, "WERKPLAATSEN_SECRET_KEY: too short (1 characters, at least 32)"),
+        ({"werkplaatsen_organizer_token": "tok-9f8e7d"}, "WERKPLAATSEN_ORGANIZER_TOKEN: too short"),
+        ({"werkplaatsen_secret_key": "ab" * 20}, "WERKPLAATSEN_SECRET_KEY: too predictable"),
+        ({"werkplaatsen_organizer_token": "a" * 64}, "WERKPLAATSEN_ORGANIZER_TOKEN: too predictable"),
+        # The fallbacks deploy/compose.yaml used to start with, and the example this test used to call good.
+        (
+            {"werkplaatsen_secret_key": "compose-secret-not-for-production"},
+            "WERKPLAATSEN_SECRET_KEY: a value published",
+        ),
+        (
+            {"werkplaatsen_organizer_token": "compose-organizer-token"},
+            "WERKPLAATSEN_ORGANIZER_TOKEN: a value published",
+        ),
+        (
+            {"werkplaatsen_secret_key": "a-long-random-secret-from-the-vault"},
+            "WERKPLAATSEN_SECRET_KEY: a value published",
+        ),
+        # A key kept for rotation signs nothing new but still opens links: it must be as strong.
+        ({"werkplaatsen_secret_key_previous": "old"}, "WERKPLAATSEN_SECRET_KEY_PREVIOUS: too short"),
+        (
+            {"werkplaatsen_secret_key_previous": GOOD["werkplaatsen_organizer_token"]},
+            "WERKPLAATSEN_ORGANIZER_TOKEN: must differ from WERKPLAATSEN_SECRET_KEY",
+        ),
     ],
 )
-def test_production_refuses_development_and_template_secrets(changed: dict[str, str], named: str) -> None:
+def test_production_refuses_development_template_published_and_weak_secrets(
+    changed: dict[str, str], named: str
+) -> None:
     with pytest.raises(SettingsError) as refused:
         Settings(**{**GOOD, **changed}).require_production()
     assert named in str(refused.value)
+
+
+def test_a_secret_of_secrets_token_hex_16_is_strong_enough() -> None:
+    Settings(**{**GOOD, "werkplaatsen_secret_key": "fdfb911f965ee083b73ab55a965937cb"}).require_production()
 
 
 def test_secrets_are_read_from_the_environment_and_not_from_a_dotenv_file(
@@ -72,6 +105,14 @@ def test_werkplaatsen_run_refuses_to_start_without_its_secrets() -> None:
     result = run_service({})
     assert result.returncode != 0
     assert "WERKPLAATSEN_SECRET_KEY: not set" in result.stderr + result.stdout
+
+
+def test_werkplaatsen_run_refuses_a_one_character_secret_naming_the_setting() -> None:
+    result = run_service(
+        {"WERKPLAATSEN_SECRET_KEY": "x", "WERKPLAATSEN_ORGANIZER_TOKEN": GOOD["werkplaatsen_organizer_token"]}
+    )
+    assert result.returncode != 0
+    assert "WERKPLAATSEN_SECRET_KEY: too short" in result.stderr + result.stdout
 
 
 def test_werkplaatsen_run_refuses_the_placeholder_of_the_kubernetes_template() -> None:

@@ -127,8 +127,18 @@ async def test_a_refused_field_comes_back_next_to_its_input_and_nothing_is_creat
     assert (await console.http.get(f"/api/editions/{YEAR}-najaar")).status_code == 404
 
 
-async def test_an_empty_required_input_and_a_taken_slug_are_said_next_to_their_inputs(console: Console) -> None:
+async def test_an_empty_required_input_a_line_break_and_a_taken_slug_are_said_next_to_their_inputs(
+    console: Console,
+) -> None:
     async with console.browser("anna@platform31.nl", "organiser") as browser:
+        broken = await post_form(
+            browser, "/console/editions/new", form(**{"title": "Najaar\r\nBcc: x@y", "sessions[2].title": "A\u2028B"})
+        )
+        assert broken.status_code == 422
+        for field in ("veld-title-error", "veld-sessions-2-title-error"):
+            assert (
+                f'id="{field}"><span class="visually-hidden">Fout: </span>Dit veld moet op één regel' in broken.text
+            ), field
         empty = await post_form(browser, "/console/editions/new", form(**{"venue.name": "", "sessions[0].date": ""}))
         assert empty.status_code == 422
         assert (
@@ -273,7 +283,11 @@ async def test_a_viewer_reads_editions_and_exports_but_may_not_create_edit_or_cl
             assert (await browser.post(path, data={"csrf": csrf, **form(slug)})).status_code == 403, path
         exported = await browser.get(f"/console/api/editions/{slug}/exports/registrations.csv")
         assert exported.status_code == 200 and exported.headers["content-type"].startswith("text/csv")
-        assert "registration_id" in exported.text
+        assert exported.text.lstrip("\ufeff").startswith("registration_id;")  # Dutch Excel's separator
+        commas = await browser.get(f"/console/api/editions/{slug}/exports/registrations.csv", params={"sep": ","})
+        assert commas.text.lstrip("\ufeff").startswith("registration_id,")
+        wrong = await browser.get(f"/console/api/editions/{slug}/exports/registrations.csv", params={"sep": "|"})
+        assert wrong.status_code == 400 and wrong.json()["errors"][0]["code"] == "invalid_separator"
         assert (await browser.get(f"/console/api/editions/{slug}/exports/secrets.txt")).status_code == 404
     assert (await console.http.get(f"/api/editions/{slug}")).json()["registration_open"] is True
     audit = (await console.api("GET", "/console/api/audit?limit=50", token)).json()["items"]

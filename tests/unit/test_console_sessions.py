@@ -258,7 +258,7 @@ async def test_the_sessions_operations_are_in_the_openapi_document(console: Cons
     )
     assert {f"{session}/report/publish", f"{session}/report/retract"} <= set(document["paths"])
     notes_body = document["paths"][f"{session}/notes"]["post"]["requestBody"]["content"]["application/json"]
-    assert notes_body["schema"] == {"$ref": "#/components/schemas/SessionNotes"}
+    assert notes_body["schema"] == {"$ref": "#/components/schemas/SessionNotesGiven"}
 
 
 # Check-in at the door

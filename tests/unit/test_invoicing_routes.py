@@ -85,7 +85,8 @@ async def invoiced(store: RegistrationStore, tag: str = "r") -> tuple[str, str]:
 
 async def test_the_status_page_links_the_invoice_and_then_its_credit_note(store: RegistrationStore) -> None:
     registration_id, number = await invoiced(store)
-    settings = Settings(werkplaatsen_secret_key=SECRET, werkplaatsen_public_url="http://testserver")
+    # Plain http on this machine: development, so the CSRF cookie is not Secure and the test client sends it back.
+    settings = Settings(werkplaatsen_secret_key=SECRET, werkplaatsen_public_url="http://localhost")
     app = Starlette(routes=web_routes(store, consumes.consumers(store, MUNICIPALITIES), MUNICIPALITIES, settings))
     status = f"/registrations/{registration_id}?token={sign(SECRET, 'status', registration_id)}"
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver") as web:

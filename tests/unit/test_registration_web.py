@@ -93,7 +93,8 @@ async def open_site(database_url: str, validity: timedelta = timedelta(days=14),
     )
     if edition:
         await schedule_edition(store)
-    settings = Settings(werkplaatsen_secret_key=SECRET, werkplaatsen_public_url="http://testserver")
+    # Plain http on this machine: development, so the CSRF cookie is not Secure and the test client sends it back.
+    settings = Settings(werkplaatsen_secret_key=SECRET, werkplaatsen_public_url="http://localhost")
     app = Starlette(routes=web_routes(store, consumes.consumers(store, MUNICIPALITIES), MUNICIPALITIES, settings))
     client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver")
     return Site(store, client, app)

@@ -291,7 +291,7 @@ async def test_the_registrations_export_as_csv_has_a_row_per_trio_without_person
     assert response.status_code == 200
     assert response.headers["content-type"] == "text/csv; charset=utf-8"
     assert 'filename="aanmeldingen-2027-najaar.csv"' in response.headers["content-disposition"]
-    rows = list(csv.DictReader(io.StringIO(response.content.decode("utf-8-sig"))))
+    rows = list(csv.DictReader(io.StringIO(response.content.decode("utf-8-sig")), delimiter=";"))
     assert [(r["gemeente"], r["status"], r["grootteklasse"]) for r in rows] == [
         ("Barneveld", "geplaatst", "middelgroot"),
         ("Utrecht", "geplaatst", "groot"),

@@ -21,7 +21,7 @@ from starlette.middleware import Middleware
 from starlette.routing import Mount
 
 from shared.db import Database, utcnow
-from shared.http import RateLimit, TokenBucket, hardening
+from shared.http import RateLimit, TokenBucket, hardening, secure_cookies
 from shared.settings import Settings
 
 from ..accounts import DEFAULT_HASHER
@@ -46,7 +46,7 @@ from .probes import probe_routes
 from .registration_pages import routes as registration_routes
 from .registrations_api import OPERATIONS as REGISTRATIONS
 from .session_pages import session_routes
-from .sessions import Csrf, Sessions, secure_cookies
+from .sessions import Csrf, Sessions
 from .sessions_api import OPERATIONS as SESSIONS
 
 __all__ = ["OPERATIONS", "app", "require"]
@@ -72,7 +72,7 @@ def app(
     """The console on its store: DB when given (the caller opens and closes it), else the store at
     CONSOLE_DATABASE_URL, opened at head by the lifespan. BACKENDS (the services' APIs and the command gateway)
     are opened and closed by the lifespan too; without them only accounts and the audit log work."""
-    secret = settings.werkplaatsen_secret_key
+    secret = settings.secret_keys
     secure = secure_cookies(settings.public_url)
     context = Console(
         secret, Sessions(secret, secure), Csrf(secret, secure), clock, hasher, db, backends, settings.public_url

@@ -14,6 +14,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from shared.db import Database
+from shared.links import SecretKeys
 
 from ..accounts import principal
 from ..backends import Backends, ServiceUnavailable
@@ -31,7 +32,9 @@ LOGIN_PATH: Final = "/console/login"
 class Console:
     """What every route needs, on the app's state (`console(request)`)."""
 
-    secret_key: str  # WERKPLAATSEN_SECRET_KEY: invitation links, sessions and CSRF, each with its own salt
+    # WERKPLAATSEN_SECRET_KEY (and the previous keys, Settings.secret_keys): invitation links, sessions and CSRF,
+    # each with its own salt
+    secret_key: SecretKeys
     sessions: Sessions
     csrf: Csrf
     clock: Callable[[], datetime]

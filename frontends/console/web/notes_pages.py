@@ -16,7 +16,7 @@ from starlette.responses import RedirectResponse, Response
 
 from shared.contract import ErrorItem
 from shared.contract.reporting import PublishReport, RetractReport
-from shared.contract.scheduling import SessionNotes
+from shared.contract.scheduling import SessionNotesGiven
 from shared.formatting import dutch_datetime
 from shared.messaging.errors import validation_errors
 
@@ -56,7 +56,7 @@ def _lines(text: str) -> list[str]:
     return [line.strip() for line in text.splitlines() if line.strip()]
 
 
-def notes_from(form: Mapping[str, str]) -> tuple[dict[str, Any], SessionNotes | list[ErrorItem]]:
+def notes_from(form: Mapping[str, str]) -> tuple[dict[str, Any], SessionNotesGiven | list[ErrorItem]]:
     """The posted form's values (to show again) and its notes, or the reasons, each with the form field's name."""
     rows: list[dict[str, str]] = []
     for i in range(1, MAX_INSTRUMENT_ROWS + 1):
@@ -75,7 +75,7 @@ def notes_from(form: Mapping[str, str]) -> tuple[dict[str, Any], SessionNotes | 
                 errors.append(ErrorItem(field=f"instrument_{number}_{part}", code="required", message=missing))
     body = {key: _lines(texts[key]) for key in LISTS} | {"instruments": [rows[n - 1] for n in used]}
     try:
-        notes = SessionNotes.model_validate(body)
+        notes = SessionNotesGiven.model_validate(body)
     except ValidationError as exc:
         errors += [_on_form(e, used) for e in validation_errors(exc)]
     else:
@@ -152,7 +152,7 @@ async def save_notes_form(request: Request) -> Response:
     if session is None or number is None:
         return no_such()
     values, notes = notes_from(form)
-    if not isinstance(notes, SessionNotes):
+    if not isinstance(notes, SessionNotesGiven):
         return _form_page(request, caller, slug, number, session, values, status=422, errors=notes)
     await keep_draft(request, caller, slug, number, notes)
     if form.get("action") != "finish":

@@ -32,6 +32,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
+from shared.links import SecretKeys
 from shared.settings import Settings
 
 from ..oidc_accounts import OidcRefusal, refuse_oidc, sign_in_with_oidc
@@ -77,13 +78,13 @@ class Flow:
         return cls(secrets.token_urlsafe(32), secrets.token_urlsafe(32), secrets.token_urlsafe(48))
 
 
-def seal_flow(secret: str, flow: Flow, now: datetime) -> str:
+def seal_flow(secret: SecretKeys, flow: Flow, now: datetime) -> str:
     expires = int((now + FLOW_LENGTH).timestamp())
     data = {"state": flow.state, "nonce": flow.nonce, "verifier": flow.verifier, "expires": expires}
     return URLSafeSerializer(secret, salt=FLOW_SALT).dumps(data)
 
 
-def open_flow(secret: str, value: str, now: datetime) -> Flow | None:
+def open_flow(secret: SecretKeys, value: str, now: datetime) -> Flow | None:
     """The flow sealed in VALUE while it is genuine and unexpired (the expiry is inside the signature, as for the
     session: a copied cookie expires all the same), else None."""
     try:

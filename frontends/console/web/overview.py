@@ -10,11 +10,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
+from urllib.parse import urlencode
 
 from pydantic import BaseModel, Field
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from shared.csvfile import delimiter_of
 from shared.formatting import euro
 
 from ..accounts import record
@@ -170,7 +172,13 @@ async def export(request: Request) -> Response:
     if name not in EXPORTS:
         return api_errors("unknown_export", f"Deze export bestaat niet. Kies uit: {', '.join(EXPORTS)}.", 404, "export")
     what, kind = name.split(".")
-    found = await backends(request).apis.download("reporting", f"/dashboard/{slug}/{what}.{kind}")
+    delimiter = delimiter_of(request.query_params.get("sep"))
+    if delimiter is None:
+        return api_errors(
+            "invalid_separator", "Het scheidingsteken (sep) moet ; of , zijn; zonder sep is het ;.", 400, "sep"
+        )
+    query = f"?{urlencode({'sep': delimiter})}" if kind == "csv" else ""
+    found = await backends(request).apis.download("reporting", f"/dashboard/{slug}/{what}.{kind}{query}")
     if found.status == 404:
         return api_errors("unknown_edition", "Van deze editie is er (nog) niets te exporteren.", 404, "slug")
     if found.status != 200:
@@ -227,7 +235,8 @@ OPERATIONS: Final = (
         "GET",
         "/api/editions/{slug}/exports/{export}",
         export,
-        "Een export van een editie: registrations, attendance of invoices, als .csv of .xlsx",
+        "Een export van een editie: registrations, attendance of invoices, als .csv (scheidingsteken ;, of , met "
+        "?sep=,) of .xlsx",
         "read",
         "overzicht",
         answers={200: "Het bestand.", 404: "Deze editie of export bestaat niet."},

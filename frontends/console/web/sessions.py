@@ -9,13 +9,12 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Final
-from urllib.parse import urlsplit
 
 from itsdangerous import BadSignature, URLSafeSerializer
 from starlette.requests import Request
 from starlette.responses import Response
 
-from shared.links import LinkExpired, LinkInvalid, sign, unsign
+from shared.links import LinkExpired, LinkInvalid, SecretKeys, sign, unsign
 
 SESSION_COOKIE: Final = "werkplaatsen_console_session"
 # Its own salt: a value signed for a link or a CSRF field can never pass for a session.
@@ -27,14 +26,6 @@ CSRF_PURPOSE: Final = "console-csrf"
 CSRF_MAX_AGE_SECONDS: Final = 24 * 3600
 CSRF_COOKIE_VALUE: Final = re.compile(r"[A-Za-z0-9_-]{32,64}")
 COOKIE_PATH: Final = "/console"
-DEV_HOSTS: Final = frozenset({"localhost", "127.0.0.1"})
-
-
-def secure_cookies(public_url: str) -> bool:
-    """Secure everywhere but on a developer's own machine over plain http (`werkplaatsen dev`), where a Secure
-    cookie would never be sent back."""
-    parts = urlsplit(public_url)
-    return not (parts.scheme == "http" and parts.hostname in DEV_HOSTS)
 
 
 @dataclass(frozen=True)
@@ -49,7 +40,7 @@ class Sessions:
     it. The account is read again on every request (access.signed_in): a disabled account, or one whose generation
     has moved on (sign out everywhere, a new password), has no session any more."""
 
-    secret: str
+    secret: SecretKeys
     secure: bool
 
     def _serializer(self) -> URLSafeSerializer:
@@ -103,7 +94,7 @@ class Csrf:
     posted from another site has the cookie (SameSite=Lax lets top-level POSTs through on some browsers'
     defaults) but cannot read it to make the field."""
 
-    secret: str
+    secret: SecretKeys
     secure: bool
 
     def issue(self, request: Request) -> tuple[str, str | None]:

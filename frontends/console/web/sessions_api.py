@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from shared.contract.reporting import PublishReport, RetractReport, ReviseReport
-from shared.contract.scheduling import CompleteSession, RecordAttendance, RescheduleSession, SessionNotes
+from shared.contract.scheduling import CompleteSession, RecordAttendance, RescheduleSession, SessionNotesGiven
 
 from ..domain import Action
 from ..drafts import save_notes, session_subject
@@ -47,7 +47,7 @@ def no_session() -> JSONResponse:
     return api_errors("unknown_session", "Deze editie heeft geen bijeenkomst met dit nummer.", 404, field="number")
 
 
-async def send_notes(request: Request, caller: Caller, slug: str, number: int, notes: SessionNotes) -> Outcome:
+async def send_notes(request: Request, caller: Caller, slug: str, number: int, notes: SessionNotesGiven) -> Outcome:
     """The session's notes to where they belong now: with CompleteSession while the session is not completed,
     as a revision of the report while that is still a draft. Otherwise CompleteSession all the same, which
     scheduling refuses with its reason (already completed: the report was published or retracted)."""
@@ -61,7 +61,7 @@ async def send_notes(request: Request, caller: Caller, slug: str, number: int, n
     return await perform(request, caller, complete, subject=session_subject(slug, number))
 
 
-async def keep_draft(request: Request, caller: Caller, slug: str, number: int, notes: SessionNotes) -> None:
+async def keep_draft(request: Request, caller: Caller, slug: str, number: int, notes: SessionNotesGiven) -> None:
     async with repositories(database(request)) as repos:
         await save_notes(
             repos.notes,
@@ -110,7 +110,7 @@ async def write_notes(request: Request) -> Response:
     if number is None:
         return no_session()
     try:
-        notes = await parse_body(request, SessionNotes)
+        notes = await parse_body(request, SessionNotesGiven)
     except BadBody as bad:
         return bad.response
     await keep_draft(request, caller, slug, number, notes)
@@ -189,7 +189,7 @@ OPERATIONS: Final = (
         "Het verslag van de bijeenkomst: rondt de bijeenkomst af, of herziet het concept van het verslag",
         "notes.write",
         "bijeenkomsten",
-        body=SessionNotes,
+        body=SessionNotesGiven,
         answer=SessionAccepted,
         answers=ACTED,
         idempotent_key=True,

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from starlette.routing import Route
 
+from shared.http import secure_cookies
 from shared.messaging.wiring import Consumers
 from shared.municipalities import MunicipalityIndex
 from shared.settings import Settings
@@ -38,8 +39,8 @@ def web_routes(
     """The pages and their API; `consumers` carry out the pages' commands (consumes.consumers of the store)."""
     index = MunicipalityIndex(list(municipalities))
     reads = Reads(store)
-    secret = settings.werkplaatsen_secret_key
-    csrf = Csrf(secret, secure_cookie=settings.public_url.startswith("https://"))
+    secret = settings.secret_keys
+    csrf = Csrf(secret, secure_cookie=secure_cookies(settings.public_url))
     return [
         *RegistrationForm(consumers, index, reads, csrf, secret).routes(),
         *MunicipalitySearch(index, reads).routes(),

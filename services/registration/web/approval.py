@@ -18,7 +18,7 @@ from starlette.routing import Route
 from shared.contract import Reply
 from shared.contract.registration import ApproveRegistration, DeclineRegistration
 from shared.db import utcnow
-from shared.links import LinkInvalid, unsign
+from shared.links import LinkInvalid, SecretKeys, unsign
 from shared.messaging.wiring import Consumers
 
 from ..tokens import MAX_TOKEN_LENGTH
@@ -32,7 +32,7 @@ from .rendering import page
 class ApprovalPages:
     consumers: Consumers
     reads: Reads
-    secret: str
+    secret: SecretKeys
 
     def routes(self) -> list[Route]:
         return [

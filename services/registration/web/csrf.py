@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from starlette.requests import Request
 from starlette.responses import Response
 
-from shared.links import LinkExpired, LinkInvalid, sign, unsign
+from shared.links import LinkExpired, LinkInvalid, SecretKeys, sign, unsign
 
 CSRF_COOKIE = "werkplaatsen_csrf"
 CSRF_MAX_AGE_SECONDS = 24 * 3600  # a form left open overnight is shown again, with its values, to resubmit
@@ -20,7 +20,7 @@ CSRF_COOKIE_VALUE = re.compile(r"[A-Za-z0-9_-]{32,64}")
 
 @dataclass(frozen=True)
 class Csrf:
-    secret: str
+    secret: SecretKeys
     secure_cookie: bool
 
     def issue(self, request: Request) -> tuple[str, str | None]:

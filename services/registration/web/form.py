@@ -18,7 +18,7 @@ from starlette.routing import Route
 from shared.contract import Reply
 from shared.contract.registration import RegisterTrio
 from shared.db import utcnow
-from shared.links import LinkExpired, LinkInvalid, sign, status_path, unsign
+from shared.links import LinkExpired, LinkInvalid, SecretKeys, sign, status_path, unsign
 from shared.messaging.wiring import Consumers
 from shared.municipalities import Municipality, MunicipalityIndex
 
@@ -38,7 +38,7 @@ class RegistrationForm:
     municipalities: MunicipalityIndex
     reads: Reads
     csrf: Csrf
-    secret: str
+    secret: SecretKeys
 
     def routes(self) -> list[Route]:
         return [Route("/", self.form, methods=["GET"]), Route("/", self.submit, methods=["POST"])]

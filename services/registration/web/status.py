@@ -13,7 +13,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from shared.contract.registration import CancelRegistration
-from shared.links import LinkExpired, LinkInvalid, sign, unsign
+from shared.links import LinkExpired, LinkInvalid, SecretKeys, sign, unsign
 from shared.messaging.wiring import Consumers
 
 from ..adapters import RegistrationStore
@@ -36,7 +36,7 @@ class StatusPages:
     store: RegistrationStore  # the invoice's links
     reads: Reads
     csrf: Csrf
-    secret: str
+    secret: SecretKeys
 
     def routes(self) -> list[Route]:
         return [
