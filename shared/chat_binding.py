@@ -11,18 +11,18 @@ from __future__ import annotations
 
 import json
 
-from .links import LinkInvalid, sign, unsign
+from .links import LinkInvalid, SecretKeys, sign, unsign
 
 PURPOSE = "chat"
 # As long as the status link: a member may start following the trio in the chat any time it can matter.
 MAX_AGE_SECONDS = 730 * 24 * 3600
 
 
-def binding_code(secret: str, registration_id: str, room_id: str) -> str:
+def binding_code(secret: SecretKeys, registration_id: str, room_id: str) -> str:
     return sign(secret, PURPOSE, json.dumps([registration_id, room_id]))
 
 
-def read_binding_code(secret: str, code: str) -> tuple[str, str]:
+def read_binding_code(secret: SecretKeys, code: str) -> tuple[str, str]:
     """(registration id, room id) the code was made for; LinkInvalid or LinkExpired as shared/links.py says."""
     value = unsign(secret, PURPOSE, code.strip(), max_age_seconds=MAX_AGE_SECONDS)
     try:
