@@ -349,7 +349,7 @@ def dlq_purge(
 def _run_dlq(work):  # noqa: ANN001, ANN202
     try:
         return asyncio.run(work())
-    except LookupError as exc:
+    except (LookupError, TimeoutError) as exc:  # no such queue; another operation holds it (its sweep lock)
         typer.echo(str(exc.args[0] if exc.args else exc), err=True)
         raise typer.Exit(1) from None
 

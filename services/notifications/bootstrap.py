@@ -19,8 +19,9 @@ from shared.settings import Settings
 
 from . import consumes, entrypoints, handlers
 from .config import NotificationsConfig, load_config
-from .delivery import Delivery, EmlDelivery, SmtpDelivery
+from .delivery import Delivery, EmlCopies, EmlDelivery, NoCopies, SmtpDelivery
 from .domain import Reminder
+from .handlers.ports import MailCopies
 from .sender import MailSender
 from .store import Inbox, SqlEditions, SqlMails, SqlRegistrations, SqlReminders
 from .store import Outbox as OutboxRow
@@ -35,6 +36,13 @@ def delivery_for(settings: Settings) -> Callable[[], Delivery]:
         return lambda: SmtpDelivery(smtp_url)
     directory = settings.werkplaatsen_data_dir / "mail"
     return lambda: EmlDelivery(directory)
+
+
+def mail_copies_for(settings: Settings) -> MailCopies:
+    """Where delivery_for leaves copies of the mails it sends: the .eml files, when there is no SMTP server."""
+    if settings.werkplaatsen_smtp_url:
+        return NoCopies()
+    return EmlCopies(settings.werkplaatsen_data_dir / "mail")
 
 
 def addresses_for(settings: Settings) -> handlers.Addresses:
@@ -115,6 +123,7 @@ def build(settings: Settings, transport: Transport, config: NotificationsConfig 
             addresses_for(settings),
             config.offsets,
             dead_letters=OwnDeadLetters(broker_location(settings), "notifications"),
+            mail_copies=mail_copies_for(settings),
         ),
         # Cooperative: on SIGTERM the sender finishes the mails it is handing over instead of being cancelled.
         routes=entrypoints.routes(store, settings.werkplaatsen_organizer_token),

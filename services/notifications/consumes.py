@@ -35,6 +35,8 @@ from shared.messaging.processing import MessageStore
 from shared.messaging.wiring import Clock, Consumers, Dependencies, on, subscribe
 
 from . import handlers
+from .delivery import NoCopies
+from .handlers.ports import MailCopies
 from .store import SqlAnnouncements, SqlEditions, SqlMails, SqlRegistrations, SqlReminders
 
 CONSUMES = (
@@ -70,6 +72,7 @@ def consumers(
     *,
     clock: Clock = utcnow,
     dead_letters: OwnDeadLetters | None = None,
+    mail_copies: MailCopies | None = None,
 ) -> Consumers:
     return subscribe(
         CONSUMES,
@@ -86,6 +89,7 @@ def consumers(
                 "addresses": addresses,
                 "offsets": offsets,
                 "dead_letters": dead_letters or OwnDeadLetters(None, store.service),
+                "mail_copies": mail_copies or NoCopies(),
             },
             clock=clock,
         ),

@@ -71,6 +71,9 @@ def build(settings: Settings, transport: Transport) -> Service:
             *web.web_routes(store, consumers, municipalities, settings),
             *invoice_routes(store, consumers, settings.werkplaatsen_organizer_token),
         ],
-        background=[entrypoints.retention_job(store), entrypoints.overdue_job(store, config.overdue_check_seconds)],
+        background=[
+            entrypoints.retention_job(store, interval_seconds=config.retention_check_seconds),
+            entrypoints.overdue_job(store, config.overdue_check_seconds),
+        ],
         metrics=[query_gauge(db, REGISTRATIONS, BY_STATUS)],
     )

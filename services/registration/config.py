@@ -36,6 +36,9 @@ class RegistrationConfig(BaseSettings):
     retention_days: float = Field(
         default=365, ge=0, description="Personal data is erased this long after an edition's last session."
     )
+    retention_check_seconds: float = Field(
+        default=3600, gt=0, description="How often registrations past their retention period are looked for."
+    )
 
     # Invoicing (docs/invoicing.md)
     payment_term_days: float = Field(default=30, gt=0, description="Days between an invoice and its due moment.")

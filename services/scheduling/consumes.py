@@ -27,6 +27,7 @@ from shared.messaging.wiring import Clock, Consumers, Dependencies, on, subscrib
 
 from . import handlers
 from .adapters import SqlEditions, SqlRegistrations
+from .erasure import SqlPersonalText
 from .waitlist import SqlWaitlist
 
 CONSUMES = (
@@ -42,8 +43,9 @@ CONSUMES = (
     on(RegistrationApproved, handlers.registration_approved),
     on(RegistrationDeclined, handlers.registration_left),
     on(RegistrationCancelled, handlers.registration_left),
-    # Scheduling keeps no personal data, but its dead letters may (a TrioRegistered it could not process).
-    on(ParticipantDataErased, after_commit=[scrub_erased]),
+    # Scheduling keeps no names or addresses, but organisers' text may name people (erasure.py), and its dead
+    # letters may hold them (a TrioRegistered it could not process).
+    on(ParticipantDataErased, handlers.erase_personal_text, after_commit=[scrub_erased]),
 )
 
 
@@ -52,7 +54,12 @@ def consumers(store: MessageStore, clock: Clock = utcnow, dead_letters: OwnDeadL
         CONSUMES,
         store,
         Dependencies(
-            per_transaction={"editions": SqlEditions, "registrations": SqlRegistrations, "waitlist": SqlWaitlist},
+            per_transaction={
+                "editions": SqlEditions,
+                "registrations": SqlRegistrations,
+                "waitlist": SqlWaitlist,
+                "personal_text": SqlPersonalText,
+            },
             fixed={"dead_letters": dead_letters or OwnDeadLetters(None, store.service)},
             clock=clock,
         ),

@@ -18,12 +18,14 @@ to the queue when the connection closes. `stop` then closes the connection, afte
 
 from __future__ import annotations
 
+import asyncio
 import builtins
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import aio_pika
+import aiormq
 import structlog
 from faststream import AckPolicy
 from faststream.rabbit import ExchangeType, QueueType, RabbitBroker, RabbitExchange, RabbitQueue
@@ -51,6 +53,8 @@ if TYPE_CHECKING:
 log = structlog.get_logger()
 
 DELIVERY_LIMIT = 20
+# How long an operation on a dead-letter queue waits for another to finish with it (RabbitDeadLetters).
+SWEEP_LOCK_SECONDS = 60
 ATTEMPT_HEADER = "x-attempt"
 ROUTING_KEY_HEADER = "x-original-routing-key"
 EXCHANGE_HEADER = "x-original-exchange"
@@ -68,6 +72,10 @@ CONSUMER_GRACE_SECONDS = 10.0
 
 def dead_letter_queue_name(service: str) -> str:
     return f"werkplaatsen.{service}.dlq"
+
+
+def sweep_lock_name(service: str) -> str:
+    return f"werkplaatsen.{service}.dlq.lock"
 
 
 def retry_queue_name(service: str, step: int) -> str:
@@ -339,21 +347,29 @@ class RabbitDeadLetters:
     """One service's dead-letter queue for operators: look at it, replay letters into the service queue, purge them.
 
     Letters are taken with basic.get and held unacked while an operation decides: the ones it does not act on go
-    back to the queue (nack with requeue, or the channel closing if the tool dies). A replayed copy goes straight
-    to the service's own queue (not through the exchange, which would deliver it to every other subscriber again),
-    with the original routing key in `x-original-routing-key`, and is confirmed by the broker before its dead
-    letter is acked: a crash in between leaves both, and the consumer's inbox makes the second one a no-op.
+    back to the queue (nack with requeue, or the channel closing if the tool dies). Held letters are invisible to
+    anyone else, so one operation at a time: each first takes the queue's sweep lock, an exclusive queue
+    `werkplaatsen.<service>.dlq.lock` that RabbitMQ lets one connection declare and removes when that connection
+    ends (also when its process dies). Without it, two replicas scrubbing for two erasures at once would each miss
+    the letters the other holds, and an operator listing the queue would hide letters from a scrub.
+
+    A replayed copy goes straight to the service's own queue (not through the exchange, which would deliver it to
+    every other subscriber again), with the original routing key in `x-original-routing-key`, and is confirmed by
+    the broker before its dead letter is acked: a crash in between leaves both, and the consumer's inbox makes the
+    second one a no-op.
     """
 
-    def __init__(self, url: str, service: str) -> None:
+    def __init__(self, url: str, service: str, lock_timeout: float = SWEEP_LOCK_SECONDS) -> None:
         self.url = url
         self.service = service
+        self.lock_timeout = lock_timeout
 
     async def __aenter__(self) -> RabbitDeadLetters:
         self._connection = await aio_pika.connect(self.url)
         try:
             self._channel = await self._connection.channel(publisher_confirms=True)
             self._queue = await self._channel.declare_queue(dead_letter_queue_name(self.service), passive=True)
+            await self._take_sweep_lock()
         except aio_pika.exceptions.ChannelNotFoundEntity:
             await self._connection.close()
             raise LookupError(
@@ -367,6 +383,22 @@ class RabbitDeadLetters:
 
     async def __aexit__(self, *exc: object) -> None:
         await self._connection.close()
+
+    async def _take_sweep_lock(self) -> None:
+        """Hold the queue's sweep lock for as long as this connection lives; wait (bounded) while another has it."""
+        deadline = asyncio.get_running_loop().time() + self.lock_timeout
+        while True:
+            channel = await self._connection.channel()  # a refused declaration closes its channel
+            try:
+                await channel.declare_queue(sweep_lock_name(self.service), exclusive=True, auto_delete=True)
+                return
+            except aiormq.exceptions.ChannelLockedResource:
+                if asyncio.get_running_loop().time() > deadline:
+                    raise TimeoutError(
+                        f"{dead_letter_queue_name(self.service)}: another sweep or operator holds it "
+                        f"for more than {self.lock_timeout:.0f} s"
+                    ) from None
+                await asyncio.sleep(0.2)
 
     async def list(self, limit: int | None = None) -> builtins.list[DeadLetter]:
         seen, _ = await self._each(_never, _nothing, limit=limit)

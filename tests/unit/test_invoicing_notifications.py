@@ -28,8 +28,8 @@ class Mails:
         self.queued.update((m.notification_id, m) for m in mails if m.notification_id in added)
         return added
 
-    async def erase(self, registration_id: str) -> int:
-        return 0
+    async def erase(self, registration_id: str) -> list[str]:
+        return []
 
     async def supersede(self, registration_id: str, kind: str) -> int:
         return 0

@@ -17,6 +17,7 @@ from starlette.applications import Starlette
 
 from services.registration import consumes
 from services.registration.adapters import Inbox, Outbox, RegistrationStore, SqlBilling
+from services.registration.adapters.tables import CreditNoteRow
 from services.registration.bootstrap import MIGRATIONS
 from services.registration.invoice_routes import invoice_links_of, invoice_routes
 from services.registration.tokens import ApprovalLinks, InvoiceLinks
@@ -148,11 +149,7 @@ async def test_organisers_record_a_partial_payment_and_get_clear_refusals(
     assert (listed["paid_cents"], listed["open_cents"], listed["overdue"]) == (4200, 20000, False)
 
 
-async def test_erasing_the_participants_data_keeps_the_invoice_as_issued(
-    store: RegistrationStore, client: httpx.AsyncClient
-) -> None:
-    registration_id, number = await invoiced(store)
-    before = (await client.get(f"/invoices/{number}.xml", headers=ORGANIZER)).content
+async def erase(store: RegistrationStore, registration_id: str) -> None:
     erase = Incoming(
         body=json.dumps({"registration_id": registration_id}).encode(),
         routing_key="registration.EraseParticipantData",
@@ -160,11 +157,52 @@ async def test_erasing_the_participants_data_keeps_the_invoice_as_issued(
         message_type="EraseParticipantData",
     )
     assert (await consumes.consumers(store, MUNICIPALITIES).command(EraseParticipantData, erase)).status == "accepted"
-    assert (await client.get(f"/invoices/{number}.xml", headers=ORGANIZER)).content == before
+
+
+async def test_erasing_the_participants_data_keeps_what_the_law_asks_of_the_invoice_and_not_their_address(
+    store: RegistrationStore, client: httpx.AsyncClient
+) -> None:
+    # No invoice mailbox given: the invoice went to the first wijkambtenaar, whose address is the buyer's
+    # electronic address (BT-49) in the documents.
+    registration_id, number = await invoiced(store)
+    await credit(store, number)
+    before = (await client.get(f"/invoices/{number}.xml", headers=ORGANIZER)).content
+    pdf = (await client.get(f"/invoices/{number}.pdf", headers=ORGANIZER)).content
+    assert b"anna.r@utrecht.example" in before
+
+    await erase(store, registration_id)
+
     async with store.db.sessions() as session:
         invoice = await SqlBilling(session).get(number)
+        (credit_note,) = (await session.execute(select(CreditNoteRow))).scalars()
+    after = (await client.get(f"/invoices/{number}.xml", headers=ORGANIZER)).content
+    assert b"utrecht.example" not in after and b"utrecht.example" not in credit_note.ubl
+    assert after.replace(b"[verwijderd]", b"anna.r@utrecht.example") == before  # the rest as issued
+    assert (await client.get(f"/invoices/{number}.pdf", headers=ORGANIZER)).content == pdf  # it never showed it
     assert invoice is not None and invoice.recipient.email == "[verwijderd]"
+    assert invoice.buyer.endpoint_email == "[verwijderd]"
     assert invoice.buyer.reference.startswith("PO-")  # the municipality's reference is no personal data
+    assert (invoice.number, invoice.amounts.total_cents, invoice.buyer.name) == (number, 24200, "Gemeente Utrecht")
+
+
+async def test_erasing_the_participants_data_leaves_documents_sent_to_the_municipalitys_own_mailbox_as_issued(
+    store: RegistrationStore, client: httpx.AsyncClient
+) -> None:
+    body = paying_trio("m")
+    body["invoice"]["email"] = "facturen@utrecht.example"
+    command = Incoming(
+        body=json.dumps(body).encode(), routing_key="registration.RegisterTrio", message_id=str(uuid.uuid4())
+    )
+    consumers = consumes.consumers(store, MUNICIPALITIES)
+    registration_id = str((await consumers.command(RegisterTrio, command)).ids["registration_id"])
+    await consumers["scheduling.TrioPlaced"](placed(registration_id))
+    links = await invoice_links_of(store, registration_id)
+    assert links is not None
+    before = (await client.get(f"/invoices/{links['number']}.xml", headers=ORGANIZER)).content
+
+    await erase(store, registration_id)
+
+    assert (await client.get(f"/invoices/{links['number']}.xml", headers=ORGANIZER)).content == before
 
 
 ORGANISER_ACTOR = {"account_id": "5b0f6c1e-2d47-4a1b-9f0e-6c7d8e9fa012", "role": "organiser", "via": "console"}

@@ -14,7 +14,7 @@ import structlog.testing
 from icalendar import Calendar
 
 from services.notifications import handlers
-from services.notifications.delivery import compose
+from services.notifications.delivery import NoCopies, compose
 from services.notifications.domain import (
     ACKNOWLEDGEMENT,
     APPROVAL_REQUEST,
@@ -99,19 +99,19 @@ class FakeMails:
                 added.add(mail.notification_id)
         return added
 
-    async def erase(self, registration_id: str) -> int:
+    async def erase(self, registration_id: str) -> list[str]:
         erased = [m for m in self.rows.values() if m.registration_id == registration_id]
         for mail in erased:
             mail.status = ERASED if mail.status == PENDING else mail.status
             mail.recipient, mail.subject, mail.text, mail.html, mail.calendar = "", "", "", None, None
-        return len(erased)
+        return [m.notification_id for m in erased]
 
-    async def erase_recipient(self, registration_id: str, recipient: str) -> int:
+    async def erase_recipient(self, registration_id: str, recipient: str) -> list[str]:
         erased = [m for m in self.rows.values() if m.registration_id == registration_id and m.recipient == recipient]
         for mail in erased:
             mail.status = ERASED if mail.status == PENDING else mail.status
             mail.recipient, mail.subject, mail.text, mail.html, mail.calendar = "", "", "", None, None
-        return len(erased)
+        return [m.notification_id for m in erased]
 
     async def supersede(self, registration_id: str, kind: str) -> int:
         stale = [
@@ -233,6 +233,7 @@ class World:
             editions=self.editions,
             registrations=self.registrations,
             mails=self.mails,
+            mail_copies=NoCopies(),
             addresses=ADDRESSES,
             now=now,
         )
@@ -1132,6 +1133,7 @@ async def test_erasure_blanks_the_registrations_mails_and_copy_and_stops_later_m
         envelope(ParticipantDataErased(registration_id="reg-1")),
         registrations=world.registrations,
         mails=world.mails,
+        mail_copies=NoCopies(),
     )
 
     assert all(m.recipient == "" and m.text == "" and m.html is None for m in world.mails.rows.values())

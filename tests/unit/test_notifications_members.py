@@ -10,6 +10,7 @@ import pytest
 from icalendar import Calendar
 
 from services.notifications import handlers
+from services.notifications.delivery import NoCopies
 from services.notifications.domain import ERASED, WELCOME
 from shared.contract.registration import ParticipantDataErased
 from tests.unit.test_notifications_handlers import (
@@ -108,6 +109,7 @@ async def test_a_replacement_before_the_registration_waits_and_after_erasure_doe
         envelope(ParticipantDataErased(registration_id="reg-1")),
         registrations=world.registrations,
         mails=world.mails,
+        mail_copies=NoCopies(),
     )
     await world.member_replaced(member_replaced(), now=NOW)
     assert world.mails.all(NOOR) == []

@@ -2,16 +2,18 @@
 files (`eml`); both in two steps (`ports`), so the sender can record the handoff before the last one."""
 
 from .composition import MAIL_POLICY, compose, message_id_for
-from .eml import EmlDelivery, EmlHandoff
+from .eml import EmlCopies, EmlDelivery, EmlHandoff, NoCopies
 from .ports import Delivery, Handoff
 from .smtp import SmtpDelivery, SmtpHandoff
 
 __all__ = [
     "MAIL_POLICY",
     "Delivery",
+    "EmlCopies",
     "EmlDelivery",
     "EmlHandoff",
     "Handoff",
+    "NoCopies",
     "SmtpDelivery",
     "SmtpHandoff",
     "compose",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+from collections.abc import Sequence
 from email.message import EmailMessage
 from pathlib import Path
 
@@ -25,6 +26,29 @@ class EmlDelivery:
         partial.write_bytes(content)
 
     async def close(self) -> None:
+        return None
+
+
+class EmlCopies:
+    """The .eml files of development, removed with the mails they copy (a privacy request, a member replaced)."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+
+    async def forget(self, notification_ids: Sequence[str]) -> None:
+        if notification_ids:
+            await asyncio.to_thread(self._remove, notification_ids)
+
+    def _remove(self, notification_ids: Sequence[str]) -> None:
+        for notification_id in notification_ids:
+            for name in (f"{notification_id}.eml", f"{notification_id}.eml.partial"):
+                (self.directory / name).unlink(missing_ok=True)
+
+
+class NoCopies:
+    """Mail through SMTP: nothing outside the database to remove."""
+
+    async def forget(self, notification_ids: Sequence[str]) -> None:
         return None
 
 

@@ -24,7 +24,7 @@ from ..domain import (
 from ..wording import member_context
 from .notify import Cause, known_edition, known_registration, new_mail, queue
 from .placement import invitation_for
-from .ports import Addresses, Editions, Mails, RegistrationNotYetKnown, Registrations
+from .ports import Addresses, Editions, MailCopies, Mails, RegistrationNotYetKnown, Registrations
 
 log = structlog.get_logger()
 
@@ -36,6 +36,7 @@ async def welcome_member(
     editions: Editions,
     registrations: Registrations,
     mails: Mails,
+    mail_copies: MailCopies,
     addresses: Addresses,
     now: datetime,
 ) -> None:
@@ -58,7 +59,8 @@ async def welcome_member(
     )
     await registrations.save(copy)
     erased = await mails.erase_recipient(copy.registration_id, normalise_address(current.email))
-    log.info("member_replaced", mails_erased=erased)
+    await mail_copies.forget(erased)
+    log.info("member_replaced", mails_erased=len(erased))
     address = normalise_address(replaced.member.email)
     if copy.status in FINAL_STATUSES or "@" not in address:
         return  # no welcome into a trio that has ended, nor to an address registration has erased already

@@ -34,16 +34,24 @@ class Mails(Protocol):
         """Store pending mails in one go; the notification_ids stored (a mail whose id exists is not stored)."""
         ...
 
-    async def erase(self, registration_id: str) -> int: ...
+    async def erase(self, registration_id: str) -> list[str]:
+        """Blank the registration's mails; those not yet sent will not be. Returns their notification_ids."""
+        ...
 
-    async def erase_recipient(self, registration_id: str, recipient: str) -> int:
+    async def erase_recipient(self, registration_id: str, recipient: str) -> list[str]:
         """Blank the registration's mails to `recipient` (a member who left the trio); those not yet sent will not
-        be. Returns how many."""
+        be. Returns their notification_ids."""
         ...
 
     async def supersede(self, registration_id: str, kind: str) -> int:
         """Mark the registration's pending mails of `kind` as not to be sent; returns how many."""
         ...
+
+
+class MailCopies(Protocol):
+    """Copies of sent mails outside the database: the .eml files of development (delivery/eml.py)."""
+
+    async def forget(self, notification_ids: Sequence[str]) -> None: ...
 
 
 class Registrations(Protocol):

@@ -87,14 +87,14 @@ class SqlMails:
         )
         return [to_mail(r) for r in rows.scalars()]
 
-    async def erase(self, registration_id: str) -> int:
-        """Blank the addresses and texts of a registration's mails; those not yet sent will not be."""
+    async def erase(self, registration_id: str) -> list[str]:
+        """Blank the addresses and texts of a registration's mails; those not yet sent will not be. Their ids."""
         return await self._erase(MailRow.registration_id == registration_id)
 
-    async def erase_recipient(self, registration_id: str, recipient: str) -> int:
+    async def erase_recipient(self, registration_id: str, recipient: str) -> list[str]:
         return await self._erase(MailRow.registration_id == registration_id, MailRow.recipient == recipient)
 
-    async def _erase(self, *which: ColumnElement[bool]) -> int:
+    async def _erase(self, *which: ColumnElement[bool]) -> list[str]:
         blank = {
             "recipient": "",
             "subject": "",
@@ -105,8 +105,10 @@ class SqlMails:
             "attachments": None,
         }
         await self.session.execute(update(MailRow).where(*which, MailRow.status == PENDING).values(status=ERASED))
-        result = await self.session.execute(update(MailRow).where(*which).values(**blank))
-        return int(cast(CursorResult[Any], result).rowcount or 0)
+        result = await self.session.execute(
+            update(MailRow).where(*which).values(**blank).returning(MailRow.notification_id)
+        )
+        return [str(notification_id) for notification_id in result.scalars()]
 
 
 async def newest_mails(session: AsyncSession, limit: int = 200) -> list[Mail]:

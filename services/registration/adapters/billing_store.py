@@ -15,7 +15,7 @@ from shared.db import upsert
 
 from ..billing import Amounts, Buyer, CreditNote, Invoice, InvoiceFacts, Recipient, Seller, VatRule
 from ..domain import ERASED
-from ..invoices import Documents
+from ..invoices import Documents, credit_note_ubl, invoice_ubl
 from .tables import CreditNoteRow, EditionRow, InvoiceCounterRow, InvoiceRow, MemberRow, PaymentRow, RegistrationRow
 
 
@@ -204,14 +204,29 @@ class SqlBilling:
             if row.recipient.get("email") == old_email:
                 row.recipient = {"email": recipient.email, "language": str(recipient.language)}
 
-    async def erase_recipient(self, registration_id: str) -> None:
-        """The mailbox invoice mails went to may be a participant's own address: it goes with the personal data.
-        The documents as issued stay unchanged (fiscal retention, docs/invoicing.md)."""
+    async def erase_recipient(self, registration_id: str, mailbox: str | None) -> None:
+        """The mailbox invoice mails went to may be a participant's own address: it goes with the personal data,
+        also from the stored UBL documents (the buyer's electronic address, BT-49, which the PDF does not show),
+        made again without it unless it is `mailbox`, the municipality's own. Everything the law asks of an invoice
+        stays as issued: number, dates, amounts, the municipality as buyer with its address and reference
+        (docs/invoicing.md)."""
         await self.session.execute(
             update(InvoiceRow)
             .where(InvoiceRow.registration_id == registration_id)
             .values(recipient={"email": ERASED, "language": "nl"})
         )
+        rows = await self.session.execute(select(InvoiceRow).where(InvoiceRow.registration_id == registration_id))
+        for row in rows.scalars():
+            if row.buyer.get("endpoint_email") in (mailbox, ERASED):
+                continue
+            row.buyer = {**row.buyer, "endpoint_email": ERASED}
+            invoice = _invoice(row)
+            row.ubl = invoice_ubl(invoice)
+            note = await self.session.scalar(select(CreditNoteRow).where(CreditNoteRow.invoice_number == row.number))
+            if note is not None:
+                note.ubl = credit_note_ubl(
+                    CreditNote(number=note.number, invoice=invoice, issued_at=note.issued_at, reason=note.reason)
+                )
 
 
 # Each invoice is in exactly one state; the filters say the same as `_state` below, in SQL.

@@ -217,6 +217,7 @@ class SqlRegistrations:
         """Replace the registration's personal data and free text, also in its messages not yet published."""
         row = await self.session.get(RegistrationRow, registration_id)
         assert row is not None
+        mailbox = (row.invoice or {}).get("email")  # the municipality's own invoice mailbox, if it gave one
         row.erased_at = now
         row.case = erased_case(row.case)
         row.approver = {"name": ERASED, "email": ERASED}
@@ -229,7 +230,7 @@ class SqlRegistrations:
             .where(MemberRow.registration_id == registration_id)
             .values(name=ERASED, email=ERASED, job_title=None)
         )
-        await SqlBilling(self.session).erase_recipient(registration_id)
+        await SqlBilling(self.session).erase_recipient(registration_id, mailbox)
         await self._rewrite_outbox(registration_id, erased_event_data)
 
     async def _rewrite_outbox(

@@ -6,6 +6,7 @@ competing replicas change one edition's places, waitlist and seating strictly on
 
 from .by_hand import move_on_waitlist, place_trio
 from .editions import schedule_edition
+from .erasure import erase_personal_text
 from .events import edition_scheduled, session_rescheduled
 from .placement import (
     allocate_if_due,
@@ -27,6 +28,7 @@ __all__ = [
     "close_registration",
     "complete_session",
     "edition_scheduled",
+    "erase_personal_text",
     "move_on_waitlist",
     "place_trio",
     "record_attendance",
