@@ -7,6 +7,7 @@ the HTML pages (web/) and the invoice routes do the same.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import uuid
 from collections.abc import Callable
@@ -35,7 +36,8 @@ from shared.messaging.processing import MAX_ID_LENGTH
 from shared.messaging.wiring import Consumers
 
 from . import consumes, handlers
-from .adapters import RegistrationStore, SqlBilling, SqlEditions, SqlHistory, SqlRegistrations
+from .adapters import RegistrationStore, SqlApprovalRequests, SqlBilling, SqlEditions, SqlHistory, SqlRegistrations
+from .approval_limits import CLIENT_HEADER
 
 log = structlog.get_logger()
 
@@ -158,6 +160,8 @@ def routes(store: RegistrationStore, consumers: Consumers, organizer_token: str)
         msg = http_command(request, RegisterTrio, body)
         if isinstance(msg, JSONResponse):
             return msg
+        if request.client:
+            msg = dataclasses.replace(msg, headers={**msg.headers, CLIENT_HEADER: request.client.host})
         reply = await consumers.command(RegisterTrio, msg)
         if reply.status == "rejected":
             return refusal_response(reply, msg.correlation_id)
@@ -217,6 +221,7 @@ def routes(store: RegistrationStore, consumers: Consumers, organizer_token: str)
                     emit=uow.outbox.emit,
                     history=SqlHistory(uow.session),
                     now=utcnow(),
+                    approval_requests=SqlApprovalRequests(uow.session),
                 )
         except CommandRefused as refused:
             return refusal_response(

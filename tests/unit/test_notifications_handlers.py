@@ -400,7 +400,9 @@ def member_replaced(
     )
 
 
-def approval_requested(registration_id: str = "reg-1", *, event_id: str | None = None) -> Event[Any]:
+def approval_requested(
+    registration_id: str = "reg-1", *, event_id: str | None = None, held: bool = False
+) -> Event[Any]:
     return envelope(
         ApprovalRequested(
             registration_id=registration_id,
@@ -408,6 +410,7 @@ def approval_requested(registration_id: str = "reg-1", *, event_id: str | None =
             approve_url=f"https://werkplaatsen.example/registrations/{registration_id}/approval?token=abc",
             # 07:14 UTC in September is 09:14 in Amsterdam.
             expires_at=datetime(2027, 9, 16, 7, 14, tzinfo=UTC),
+            held=held,
         ),
         event_id=event_id,
         correlation_id="corr-approval",
@@ -623,6 +626,28 @@ async def test_approval_request_that_arrives_before_the_registration_is_mailed_o
     assert mail.caused_by == request.event_id and mail.correlation_id == "corr-approval"
     assert "De link is geldig tot donderdag 16 september 2027" in mail.text
     assert len(world.mails.all(kind=ACKNOWLEDGEMENT)) == 3
+
+
+async def test_a_held_approval_request_is_not_mailed_whichever_arrives_first() -> None:
+    after = World(edition())
+    await after.register(trio_registered())
+    await after.approval_requested(approval_requested(held=True))
+    before = World(edition())
+    await before.approval_requested(approval_requested(held=True))
+    await before.register(trio_registered())
+
+    assert after.mails.all(kind=APPROVAL_REQUEST) == before.mails.all(kind=APPROVAL_REQUEST) == []
+    assert len(before.mails.all(kind=ACKNOWLEDGEMENT)) == 3
+
+
+async def test_an_organisers_request_after_a_held_one_is_mailed() -> None:
+    world = World(edition())
+    await world.register(trio_registered())
+    await world.approval_requested(approval_requested(held=True))
+    await world.approval_requested(approval_requested(event_id="evt-organiser"))
+
+    (mail,) = world.mails.all(kind=APPROVAL_REQUEST)
+    assert mail.caused_by == "evt-organiser"
 
 
 async def test_replayed_approval_request_mails_the_approver_once() -> None:

@@ -28,6 +28,7 @@ from ..domain import (
     erased_event_data,
     sessions_of,
 )
+from .approval_requests import SqlApprovalRequests
 from .billing_store import SqlBilling
 from .copies import SqlEditions, SqlSeating
 from .tables import EditionRow, MemberRow, Outbox, RegistrationRow
@@ -230,6 +231,7 @@ class SqlRegistrations:
             .values(name=ERASED, email=ERASED, job_title=None)
         )
         await SqlBilling(self.session).erase_recipient(registration_id)
+        await SqlApprovalRequests(self.session).forget(registration_id)
         await self._rewrite_outbox(registration_id, erased_event_data)
 
     async def _rewrite_outbox(

@@ -7,7 +7,7 @@ and entrypoints.py use them through this package."""
 from .amendments import correct_registration, replace_member
 from .copies import follow_reschedule, follow_seating, remember_edition
 from .invoicing import credit_invoice, flag_overdue, issue_credit_note, issue_invoice, register_payment, resend_invoice
-from .ports import Billing, Editions, Emit, History, Invoicing, Municipalities, Registrations, Seating
+from .ports import ApprovalRequests, Billing, Editions, Emit, History, Invoicing, Municipalities, Registrations, Seating
 from .registrations import (
     already_decided,
     cancel,
@@ -24,6 +24,7 @@ from .registrations import (
 )
 
 __all__ = [
+    "ApprovalRequests",
     "Billing",
     "Editions",
     "Emit",

@@ -15,6 +15,7 @@ from shared.contract.registration import Invoice as InvoiceDetails
 from shared.municipalities import Municipality
 
 from ..amendments import TrioDetails
+from ..approval_limits import ApprovalRequestCounts
 from ..billing import BillingPolicy, CreditNote, Invoice, InvoiceFacts, Recipient
 from ..domain import Edition, Member, Registration, RegistrationState
 from ..history import HistoryEntry
@@ -48,6 +49,14 @@ class Registrations(Protocol):
         ...
 
     async def correct(self, registration_id: str, case: Case | None, invoice: InvoiceDetails | None) -> None: ...
+
+
+class ApprovalRequests(Protocol):
+    async def counts(self, approver_email: str, client: str | None, since: datetime) -> ApprovalRequestCounts: ...
+    async def add(
+        self, registration_id: str, approver_email: str, client: str | None, at: datetime, *, held: bool
+    ) -> None: ...
+    async def release(self, registration_id: str, at: datetime) -> None: ...
 
 
 class History(Protocol):

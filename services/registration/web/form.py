@@ -25,7 +25,7 @@ from shared.municipalities import Municipality, MunicipalityIndex
 from ..domain import Edition, fee_for, has_priority
 from .csrf import Csrf
 from .form_fields import UNRESOLVED_MUNICIPALITY, FormState, form_errors, municipality_problem, trio_command
-from .posted import BadForm, command_message, read_form
+from .posted import BadForm, client_headers, command_message, read_form
 from .reads import Reads
 from .rendering import allocation_moment, not_found, page
 
@@ -91,7 +91,8 @@ class RegistrationForm:
         typed = form.get("municipality", "")
         municipality, candidates = self.municipalities.resolve(typed)
         body = trio_command(form, municipality.code if municipality else UNRESOLVED_MUNICIPALITY)
-        reply = await self.consumers.command(RegisterTrio, command_message(RegisterTrio.routing_key, body, message_id))
+        msg = command_message(RegisterTrio.routing_key, body, message_id, client_headers(request))
+        reply = await self.consumers.command(RegisterTrio, msg)
         if reply.status == "accepted":
             return await self.registered(reply)
         # The refused command's outcome is kept under its message id: a corrected form needs a new one.
