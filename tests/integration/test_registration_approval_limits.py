@@ -15,6 +15,7 @@ from starlette.applications import Starlette
 from services.registration import consumes, entrypoints
 from services.registration.adapters import ApprovalRequestRow, HistoryRow
 from services.registration.approval_limits import ApprovalLimits
+from services.registration.query_routes import query_routes
 from tests.integration.test_registration_lifecycle import (
     MUNICIPALITIES,
     ORGANIZER_TOKEN,
@@ -32,7 +33,10 @@ async def limited(reg: Registration) -> AsyncIterator[tuple[Registration, httpx.
         reg.store, approval_limits=ApprovalLimits(per_approver_per_day=1, per_client_per_day=2)
     )
     app = Starlette(
-        routes=entrypoints.routes(reg.store, consumes.consumers(reg.store, MUNICIPALITIES), ORGANIZER_TOKEN)
+        routes=[
+            *entrypoints.routes(reg.store, consumes.consumers(reg.store, MUNICIPALITIES), ORGANIZER_TOKEN),
+            *query_routes(reg.store, ORGANIZER_TOKEN),
+        ]
     )
     transport = httpx.ASGITransport(app=app, client=("203.0.113.7", 50000))
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
@@ -70,6 +74,10 @@ async def test_approval_requests_past_the_limits_are_held_and_an_organiser_sends
             .all()
         )
     assert any("aangehouden" in s for s in summaries)
+    organiser = {"Authorization": f"Bearer {ORGANIZER_TOKEN}"}
+    listed = (await http.get("/api/approval-requests/held", headers=organiser)).json()["held"]
+    assert [h["registration_id"] for h in listed] == [ids[1], ids[3]]
+    assert (await http.get("/api/approval-requests/held")).status_code == 401
 
     sent = await http.post(
         f"/api/registrations/{ids[1]}/approval-request", headers={"Authorization": f"Bearer {ORGANIZER_TOKEN}"}
@@ -81,6 +89,8 @@ async def test_approval_requests_past_the_limits_are_held_and_an_organiser_sends
         (True, True),
         (False, False),
     ]
+    listed = (await http.get("/api/approval-requests/held", headers=organiser)).json()["held"]
+    assert [h["registration_id"] for h in listed] == [ids[3]]
 
     erased = await http.post(
         f"/api/registrations/{ids[1]}/erase", headers={"Authorization": f"Bearer {ORGANIZER_TOKEN}"}
