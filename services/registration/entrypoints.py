@@ -38,6 +38,7 @@ from shared.messaging.wiring import Consumers
 from . import consumes, handlers
 from .adapters import RegistrationStore, SqlApprovalRequests, SqlBilling, SqlEditions, SqlHistory, SqlRegistrations
 from .approval_limits import CLIENT_HEADER
+from .enumeration import only_already_registered, public_errors, stand_in_id
 
 log = structlog.get_logger()
 
@@ -163,10 +164,16 @@ def routes(store: RegistrationStore, consumers: Consumers, organizer_token: str)
         if request.client:
             msg = dataclasses.replace(msg, headers={**msg.headers, CLIENT_HEADER: request.client.host})
         reply = await consumers.command(RegisterTrio, msg)
-        if reply.status == "rejected":
-            return refusal_response(reply, msg.correlation_id)
+        registration_id = reply.ids.get("registration_id")
+        # Whether someone is registered already is not the registrant's to learn (enumeration.py).
+        if reply.status == "rejected" and only_already_registered(reply.errors):
+            registration_id = stand_in_id(store.approvals.secret, reply.command_id)
+        elif reply.status == "rejected":
+            return refusal_response(
+                reply.model_copy(update={"errors": public_errors(reply.errors)}), msg.correlation_id
+            )
         return JSONResponse(
-            {"registration_id": reply.ids.get("registration_id"), "status": "accepted"},
+            {"registration_id": registration_id, "status": "accepted"},
             status_code=202,
             headers={"X-Correlation-ID": msg.correlation_id or ""},
         )

@@ -252,12 +252,11 @@ class MemberAddress(ContractModel):
 class RegistrationAttemptRefused(EventData):
     """A registration was refused because members in it already take part in the edition with another trio
     (`member_already_registered`). The public answer does not say so (it would tell anyone who is registered);
-    notifications tells the members themselves instead. The refusal itself is the RegisterTrio's
-    CommandRejected (`command_id`). Added in contract 1.5."""
+    notifications tells the members themselves instead. The refusal itself is the CommandRejected of the
+    RegisterTrio this event's `causation_id` names. Added in contract 1.5."""
 
     routing_key = "registration.RegistrationAttemptRefused"
 
-    command_id: str
     edition: str
     attempted_at: AwareDatetime
     municipality: str = Field(description="The municipality's name from the CBS list, the only detail mailed.")

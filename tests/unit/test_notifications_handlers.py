@@ -45,6 +45,7 @@ from shared.contract.registration import (
     MemberReplaced,
     ParticipantDataErased,
     RegistrationApproved,
+    RegistrationAttemptRefused,
     RegistrationCancelled,
     RegistrationDeclined,
     TrioRegistered,
@@ -1281,6 +1282,20 @@ async def everything(world: World, languages: tuple[str, str, str]) -> None:
         handlers.confirm_cancellation,
         envelope(RegistrationCancelled(registration_id="reg-1", edition=EDITION, reason="Ziekte")),
         **world.trio,
+        now=NOW,
+    )
+    await deliver(
+        handlers.tell_of_registration_attempt,
+        envelope(
+            RegistrationAttemptRefused(
+                edition=EDITION,
+                attempted_at=NOW,
+                municipality="Barneveld",
+                already_registered=[{"email": "anna@barneveld.nl", "language": languages[0]}],
+            )
+        ),
+        editions=world.editions,
+        mails=world.mails,
         now=NOW,
     )
 

@@ -43,6 +43,7 @@ from ..domain import (
     intake_problems,
     preferred_domain_mix,
 )
+from ..enumeration import attempt_refused
 from ..tokens import ApprovalLinks, token_expired, token_required
 from .invoicing import credit_invoice, issue_invoice
 from .journal import note, tell
@@ -70,7 +71,8 @@ async def register_trio(
     taken = await registrations.active_member_emails(cmd.edition, emails) if edition else set()
     problems = intake_problems(cmd, edition=edition, municipality=municipality, registered_emails=taken, now=now)
     if problems:
-        raise CommandRefused(problems)
+        notice = attempt_refused(cmd, problems, municipality.name, now) if municipality else None
+        raise CommandRefused(problems, events=[notice] if notice else [])
     assert edition is not None and municipality is not None  # intake_problems reports both missing
     registration = new_registration(cmd, edition, municipality, now)
     approve_url, registration.approval_expires_at = approvals.issue(registration.registration_id, now)
