@@ -247,6 +247,9 @@ class MemberAddress(ContractModel):
 
     email: EmailStr
     language: Language
+    registration_id: str | None = Field(
+        default=None, description="The registration they are in: its erasure erases what was sent to them too."
+    )
 
 
 class RegistrationAttemptRefused(EventData):

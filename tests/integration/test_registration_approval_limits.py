@@ -1,6 +1,6 @@
-"""The daily limits on approval requests against real PostgreSQL, over the HTTP API: the client's address is
-counted, a request past a limit is held (in the outbox as held, in the history), an organiser sends it, and
-erasure forgets the approver's address."""
+"""Against real PostgreSQL over the HTTP API: the daily limits on approval requests (the client's address is
+counted; a request past a limit is held, in the outbox as held and in the history; an organiser sends it; erasure
+forgets the approver's address), and a registration of someone already registered answered as an accepted one."""
 
 from __future__ import annotations
 
@@ -97,3 +97,26 @@ async def test_approval_requests_past_the_limits_are_held_and_an_organiser_sends
     )
     assert erased.status_code == 200
     assert [rid for rid, *_ in await rows(registration)] == [ids[0], ids[2], ids[3]]
+
+
+async def test_a_registration_of_someone_already_registered_is_answered_as_accepted_and_the_member_told(
+    limited: tuple[Registration, httpx.AsyncClient],
+) -> None:
+    registration, http = limited
+    first = trio(registration.edition, "first")
+    registered = await http.post("/api/registrations", json=first)
+    again = {**trio(registration.edition, "again"), "members": [*trio(registration.edition, "x")["members"][:2]]}
+    again["members"].append({**first["members"][2], "name": "Iemand Anders"})
+    answered = await http.post("/api/registrations", json=again)
+
+    assert registered.status_code == answered.status_code == 202
+    (told,) = await registration.outbox("RegistrationAttemptRefused")
+    assert told["data"]["already_registered"] == [
+        {
+            "email": first["members"][2]["email"],
+            "language": "nl",
+            "registration_id": registered.json()["registration_id"],
+        }
+    ]
+    (rejected,) = await registration.outbox("CommandRejected")
+    assert rejected["data"]["errors"][0]["code"] == "member_already_registered"

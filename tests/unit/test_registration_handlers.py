@@ -97,6 +97,15 @@ class FakeRegistrations:
             if m.email in emails
         }
 
+    async def registrations_of_members(self, edition: str, emails: list[str]) -> dict[str, str]:
+        return {
+            m.email: r.registration_id
+            for r in self.rows
+            if r.edition == edition and self.states[r.registration_id].status in ACTIVE_STATUSES
+            for m in r.members
+            if m.email in emails
+        }
+
     async def get_state(self, registration_id: str, *, for_update: bool = False) -> RegistrationState | None:
         return copy.deepcopy(self.states.get(registration_id))
 

@@ -18,7 +18,8 @@ from .ports import Editions, Mails
 async def tell_of_registration_attempt(
     attempt: RegistrationAttemptRefused, *, envelope: Event[Any], editions: Editions, mails: Mails, now: datetime
 ) -> None:
-    """One mail to each address, at most one a day per edition: repeated attempts must not flood a member."""
+    """One mail to each address, at most one a day per edition: repeated attempts must not flood a member. The mail
+    belongs to the registration the member is in, so that erasing that one erases it too."""
     edition = await editions.get(attempt.edition)
     identity = f"registration-attempt:{attempt.edition}:{attempt.attempted_at.date().isoformat()}"
     batch = []
@@ -30,7 +31,7 @@ async def tell_of_registration_attempt(
                 REGISTRATION_ATTEMPT,
                 Cause.of(envelope),
                 identity,
-                None,
+                member.registration_id,
                 normalise_address(str(member.email)),
                 language,
                 context,

@@ -285,6 +285,19 @@ class SqlRegistrations:
         )
         return set(rows.scalars())
 
+    async def registrations_of_members(self, edition: str, emails: list[str]) -> dict[str, str]:
+        """The active registration of the edition each of these (lower-cased) addresses is in."""
+        rows = await self.session.execute(
+            select(MemberRow.email, MemberRow.registration_id)
+            .join(RegistrationRow, RegistrationRow.id == MemberRow.registration_id)
+            .where(
+                RegistrationRow.edition == edition,
+                RegistrationRow.status.in_(ACTIVE_STATUSES),
+                MemberRow.email.in_(emails),
+            )
+        )
+        return {email: registration_id for email, registration_id in rows}
+
 
 def _member(row: MemberRow) -> Member:
     return Member(

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from types import MappingProxyType
 from typing import Any
 
-from shared.contract import Actor
+from shared.contract import Actor, ErrorItem
 from shared.contract.registration import (
     ApprovalRequested,
     ApproveRegistration,
@@ -20,6 +20,7 @@ from shared.contract.registration import (
     RegisteredMember,
     RegisterTrio,
     RegistrationApproved,
+    RegistrationAttemptRefused,
     RegistrationCancelled,
     RegistrationDeclined,
     TrioRegistered,
@@ -71,8 +72,7 @@ async def register_trio(
     taken = await registrations.active_member_emails(cmd.edition, emails) if edition else set()
     problems = intake_problems(cmd, edition=edition, municipality=municipality, registered_emails=taken, now=now)
     if problems:
-        notice = attempt_refused(cmd, problems, municipality.name, now) if municipality else None
-        raise CommandRefused(problems, events=[notice] if notice else [])
+        raise CommandRefused(problems, events=await attempt_notices(cmd, problems, municipality, registrations, now))
     assert edition is not None and municipality is not None  # intake_problems reports both missing
     registration = new_registration(cmd, edition, municipality, now)
     approve_url, registration.approval_expires_at = approvals.issue(registration.registration_id, now)
@@ -95,6 +95,25 @@ async def register_trio(
         at=now,
     )
     return {"registration_id": registration.registration_id}
+
+
+async def attempt_notices(
+    cmd: RegisterTrio,
+    problems: list[ErrorItem],
+    municipality: Municipality | None,
+    registrations: Registrations,
+    now: datetime,
+) -> list[RegistrationAttemptRefused]:
+    """RegistrationAttemptRefused when members already registered are the only reason (enumeration.py)."""
+    notice = attempt_refused(cmd, problems, municipality.name, now) if municipality else None
+    if notice is None:
+        return []
+    theirs = await registrations.registrations_of_members(
+        cmd.edition, [str(a.email) for a in notice.already_registered]
+    )
+    for address in notice.already_registered:
+        address.registration_id = theirs.get(str(address.email))
+    return [notice]
 
 
 def new_member(m: NewMember) -> Member:
