@@ -4,11 +4,21 @@ mailed at once and never dropped."""
 from __future__ import annotations
 
 import copy
+import json
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
+import httpx
+from sqlalchemy import select
+from starlette.applications import Starlette
+
+from services.registration import consumes
+from services.registration.adapters import Outbox
 from services.registration.approval_limits import CLIENT_HEADER, ApprovalLimits
+from services.registration.web import web_routes
 from shared.contract.registration import ApprovalRequested
+from shared.settings import Settings
 from tests.unit.test_registration_handlers import (
     NOW,
     FakeApprovalRequests,
@@ -21,6 +31,7 @@ from tests.unit.test_registration_handlers import (
     request_again,
     trio,
 )
+from tests.unit.test_registration_web import MUNICIPALITIES, SECRET, open_site, sqlite_url, trio_form
 
 APPROVER = {"name": "Dirk Visser", "email": "Dirk.Visser@barneveld.nl"}
 
@@ -103,3 +114,24 @@ async def test_an_organisers_request_sends_a_held_approval_request_and_counts_to
     held_row, organisers_row = t.approval_requests.rows[-2:]
     assert held_row[5] == NOW + timedelta(minutes=5)  # released
     assert organisers_row[0] == rid and organisers_row[4] is False
+
+
+async def test_the_form_counts_its_visitor_as_the_registering_client(tmp_path: Path) -> None:
+    site = await open_site(sqlite_url(tmp_path))
+    try:
+        site.store.approval_limits = ApprovalLimits(per_approver_per_day=100, per_client_per_day=1)
+        settings = Settings(werkplaatsen_secret_key=SECRET, werkplaatsen_public_url="http://testserver")
+        app = Starlette(
+            routes=web_routes(site.store, consumes.consumers(site.store, MUNICIPALITIES), MUNICIPALITIES, settings)
+        )
+        transport = httpx.ASGITransport(app=app, client=("198.51.100.9", 40000))
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as browser:
+            for tag in ("one", "two"):
+                page = (await browser.get("/")).text
+                assert (await browser.post("/", data=trio_form(page, tag=tag))).status_code == 200
+        async with site.store.db.sessions() as session:
+            rows = (await session.execute(select(Outbox).where(Outbox.message_type == "ApprovalRequested"))).scalars()
+            held = [json.loads(r.body)["data"]["held"] for r in rows]
+        assert held == [False, True]
+    finally:
+        await site.close()
