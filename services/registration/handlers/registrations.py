@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from types import MappingProxyType
 from typing import Any
 
-from shared.contract import Actor, ErrorItem
+from shared.contract import Actor
 from shared.contract.registration import (
     ApprovalRequested,
     ApproveRegistration,
@@ -20,7 +20,6 @@ from shared.contract.registration import (
     RegisteredMember,
     RegisterTrio,
     RegistrationApproved,
-    RegistrationAttemptRefused,
     RegistrationCancelled,
     RegistrationDeclined,
     TrioRegistered,
@@ -44,8 +43,8 @@ from ..domain import (
     intake_problems,
     preferred_domain_mix,
 )
-from ..enumeration import attempt_refused
 from ..tokens import ApprovalLinks, token_expired, token_required
+from .attempts import attempt_notices
 from .invoicing import credit_invoice, issue_invoice
 from .journal import note, tell
 from .ports import ApprovalRequests, Editions, Emit, History, Invoicing, Municipalities, Registrations
@@ -95,25 +94,6 @@ async def register_trio(
         at=now,
     )
     return {"registration_id": registration.registration_id}
-
-
-async def attempt_notices(
-    cmd: RegisterTrio,
-    problems: list[ErrorItem],
-    municipality: Municipality | None,
-    registrations: Registrations,
-    now: datetime,
-) -> list[RegistrationAttemptRefused]:
-    """RegistrationAttemptRefused when members already registered are the only reason (enumeration.py)."""
-    notice = attempt_refused(cmd, problems, municipality.name, now) if municipality else None
-    if notice is None:
-        return []
-    theirs = await registrations.registrations_of_members(
-        cmd.edition, [str(a.email) for a in notice.already_registered]
-    )
-    for address in notice.already_registered:
-        address.registration_id = theirs.get(str(address.email))
-    return [notice]
 
 
 def new_member(m: NewMember) -> Member:
