@@ -1,6 +1,7 @@
 """Registration's use cases as plain async functions; each takes its dependencies as arguments so tests can pass
 in-memory fakes. One job a module: what they are given (ports.py), the registration's own use cases
-(registrations.py), what organisers change afterwards (amendments.py), its copies of scheduling's facts (copies.py)
+(registrations.py; attempts.py tells members a refused registration named), what organisers change afterwards
+(amendments.py), its copies of scheduling's facts (copies.py)
 and billing (invoicing.py); every event about a registration also goes into its history (journal.py). consumes.py
 and entrypoints.py use them through this package."""
 
