@@ -26,6 +26,8 @@ CREDIT_NOTE = "credit_note"
 PAYMENT_REMINDER = "payment_reminder"
 # To one new member of a trio (registration.MemberReplaced): the trio, its status and, once placed, the invitation.
 WELCOME = "welcome"
+# To members already registered whom someone tried to register with another trio (RegistrationAttemptRefused).
+REGISTRATION_ATTEMPT = "registration_attempt"
 # An organiser's own message to an edition's placed or waitlisted members (notifications.SendAnnouncement).
 ANNOUNCEMENT = "announcement"
 # Where the member's name goes in an announcement rendered once per language; the store puts each name in (a
@@ -42,7 +44,7 @@ MEMBER_KINDS = (
     REMINDER,
     LESSON_REPORT,
 )
-KINDS = (*MEMBER_KINDS, APPROVAL_REQUEST, UNDERSUBSCRIBED, WELCOME)
+KINDS = (*MEMBER_KINDS, APPROVAL_REQUEST, UNDERSUBSCRIBED, WELCOME, REGISTRATION_ATTEMPT)
 
 # Mail statuses.
 PENDING = "pending"

@@ -125,21 +125,12 @@ def acknowledgement_context(
 def approval_context(
     registration: TrioRegistered, approval: ApprovalRequested, edition: EditionInfo | None, language: str
 ) -> dict[str, Any]:
-    """What the approver needs to decide: who, which case, what it costs, and the link with its expiry."""
+    """What the approver's mail says: fixed text with the municipality (registration took its name from the CBS
+    list), the edition, the fee and the signed link. Nothing a registrant wrote (names, case, the approver's name)
+    goes into it: otherwise anyone could mail their own text to any address by naming it as the approver. The
+    approval page behind the link shows those details."""
     return {
-        "approver_name": approval.approver.name,
-        "members": [
-            {
-                "name": m.name,
-                "role": ROLE_NAMES[language][m.role.value],
-                "domain": DOMAIN_NAMES[language][m.domain.value],
-            }
-            for m in registration.members
-        ],
         "municipality": registration.municipality.name,
-        "case_title": registration.case.title,
-        "neighbourhood": registration.case.neighbourhood,
-        "case_summary": registration.case.summary,
         "fee": fee_text(registration.fee, language),
         "approve_url": approval.approve_url,
         "expires": moment_text(approval.expires_at, language),

@@ -46,6 +46,7 @@ def build(settings: Settings, transport: Transport) -> Service:
         actor_publishers=settings.console_publishers,
         approvals=ApprovalLinks(settings.secret_keys, settings.public_url, config.approval_validity),
         retention=config.retention,
+        approval_limits=config.approval_limits,
         dead_letters=broker_location(settings),
         billing=BillingPolicy(
             seller=config.seller,

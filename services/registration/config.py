@@ -13,6 +13,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from shared.municipalities import SizeBand
 from shared.settings import SettingsError
 
+from .approval_limits import ApprovalLimits
 from .billing import Seller, VatRule
 
 DATA_DIR = Path(__file__).parent / "data"
@@ -33,6 +34,16 @@ class RegistrationConfig(BaseSettings):
     midsize_max: int = Field(default=100_000, ge=0, description="Most inhabitants of a middelgroot municipality.")
     m50_file: FilePath = Field(default=M50_FILE, description="CSV of M50 members with a gm_code column.")
     approval_days: float = Field(default=14, gt=0, description="How long an approval link stays valid.")
+    approval_requests_per_approver_per_day: int = Field(
+        default=5,
+        ge=1,
+        description="Approval requests mailed to one approver address in a day; more are held for an organiser.",
+    )
+    approval_requests_per_client_per_day: int = Field(
+        default=10,
+        ge=1,
+        description="Approval requests mailed for registrations from one client (HTTP address, chat) in a day.",
+    )
     retention_days: float = Field(
         default=365, ge=0, description="Personal data is erased this long after an edition's last session."
     )
@@ -103,6 +114,10 @@ class RegistrationConfig(BaseSettings):
     @property
     def approval_validity(self) -> timedelta:
         return timedelta(days=self.approval_days)
+
+    @property
+    def approval_limits(self) -> ApprovalLimits:
+        return ApprovalLimits(self.approval_requests_per_approver_per_day, self.approval_requests_per_client_per_day)
 
     @property
     def retention(self) -> timedelta:

@@ -32,7 +32,15 @@ from shared.messaging.dead_letters import OwnDeadLetters, scrub_erased
 from shared.messaging.wiring import Consumers, Dependencies, on, subscribe
 
 from . import handlers
-from .adapters import RegistrationStore, SqlBilling, SqlEditions, SqlHistory, SqlRegistrations, SqlSeating
+from .adapters import (
+    RegistrationStore,
+    SqlApprovalRequests,
+    SqlBilling,
+    SqlEditions,
+    SqlHistory,
+    SqlRegistrations,
+    SqlSeating,
+)
 from .domain import MunicipalityRegister, refine_intake_errors
 
 CONSUMES = (
@@ -77,6 +85,7 @@ def consumers(store: RegistrationStore, municipalities: MunicipalityRegister) ->
             per_transaction={
                 "editions": SqlEditions,
                 "registrations": SqlRegistrations,
+                "approval_requests": SqlApprovalRequests,
                 "seating": SqlSeating,
                 "billing": SqlBilling,
                 "history": SqlHistory,
@@ -85,6 +94,7 @@ def consumers(store: RegistrationStore, municipalities: MunicipalityRegister) ->
             fixed={
                 "municipalities": municipalities,
                 "approvals": store.approvals,
+                "approval_limits": store.approval_limits,
                 "dead_letters": OwnDeadLetters(store.dead_letters, store.service),
             },
         ),

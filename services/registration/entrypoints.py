@@ -7,6 +7,7 @@ the HTML pages (web/) and the invoice routes do the same.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import uuid
 from collections.abc import Callable
@@ -35,7 +36,9 @@ from shared.messaging.processing import MAX_ID_LENGTH
 from shared.messaging.wiring import Consumers
 
 from . import consumes, handlers
-from .adapters import RegistrationStore, SqlBilling, SqlEditions, SqlHistory, SqlRegistrations
+from .adapters import RegistrationStore, SqlApprovalRequests, SqlBilling, SqlEditions, SqlHistory, SqlRegistrations
+from .approval_limits import CLIENT_HEADER
+from .enumeration import only_already_registered, public_errors, stand_in_id
 
 log = structlog.get_logger()
 
@@ -158,11 +161,19 @@ def routes(store: RegistrationStore, consumers: Consumers, organizer_token: str)
         msg = http_command(request, RegisterTrio, body)
         if isinstance(msg, JSONResponse):
             return msg
+        if request.client:
+            msg = dataclasses.replace(msg, headers={**msg.headers, CLIENT_HEADER: request.client.host})
         reply = await consumers.command(RegisterTrio, msg)
-        if reply.status == "rejected":
-            return refusal_response(reply, msg.correlation_id)
+        registration_id = reply.ids.get("registration_id")
+        # Whether someone is registered already is not the registrant's to learn (enumeration.py).
+        if reply.status == "rejected" and only_already_registered(reply.errors):
+            registration_id = stand_in_id(store.approvals.secret, reply.command_id)
+        elif reply.status == "rejected":
+            return refusal_response(
+                reply.model_copy(update={"errors": public_errors(reply.errors)}), msg.correlation_id
+            )
         return JSONResponse(
-            {"registration_id": reply.ids.get("registration_id"), "status": "accepted"},
+            {"registration_id": registration_id, "status": "accepted"},
             status_code=202,
             headers={"X-Correlation-ID": msg.correlation_id or ""},
         )
@@ -217,6 +228,7 @@ def routes(store: RegistrationStore, consumers: Consumers, organizer_token: str)
                     emit=uow.outbox.emit,
                     history=SqlHistory(uow.session),
                     now=utcnow(),
+                    approval_requests=SqlApprovalRequests(uow.session),
                 )
         except CommandRefused as refused:
             return refusal_response(

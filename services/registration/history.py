@@ -49,6 +49,12 @@ def _registered(e: TrioRegistered) -> str:
 
 
 def _approval_requested(e: ApprovalRequested) -> str:
+    if e.held:
+        return (
+            "Goedkeuringsverzoek aangehouden, niet gemaild: naar dit adres of van deze afzender gingen het afgelopen "
+            "etmaal al zoveel verzoeken als er per dag mogen. Een organisator kan het alsnog versturen met een "
+            "nieuw goedkeuringsverzoek"
+        )
     return f"Goedkeuring gevraagd aan de bestuurder of manager (link geldig tot {dutch_datetime(e.expires_at)})"
 
 

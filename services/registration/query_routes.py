@@ -4,7 +4,9 @@
   comma-separated lists), `priority` and `paid` (`true`/`false`), searched with `q` (part of the municipality's or
   a member's name), paged with `limit` (1-500, default 50) and `offset`;
 - `GET /api/registrations/{registration_id}`: one registration with its members, case, approver, invoice details
-  and state, placement and its history.
+  and state, placement and its history;
+- `GET /api/approval-requests/held`: the approval requests held by the daily limits (approval_limits.py) and not
+  yet sent by an organiser, oldest first (at most 500).
 
 Bad query values are refused with 422 and the usual error objects (code `invalid_query`), never ignored: a typo in
 a filter must not silently widen the list. The shapes are documented in docs/contract.md.
@@ -25,7 +27,7 @@ from shared.http import error_response, is_organizer, unauthorized
 from shared.municipalities import SizeClass
 from shared.placement import STATUSES
 
-from .adapters import RegistrationQuery, RegistrationStore, SqlRegistrationQueries
+from .adapters import RegistrationQuery, RegistrationStore, SqlApprovalRequests, SqlRegistrationQueries
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 500
@@ -137,7 +139,15 @@ def query_routes(store: RegistrationStore, organizer_token: str) -> list[Route]:
             )
         return JSONResponse(detail)
 
+    async def held_approval_requests(request: Request) -> JSONResponse:
+        async with store.db.sessions() as session:
+            held = await SqlApprovalRequests(session).held()
+        return JSONResponse(
+            {"held": [{"registration_id": h.registration_id, "requested_at": h.requested_at.isoformat()} for h in held]}
+        )
+
     return [
+        Route("/api/approval-requests/held", organisers_only(held_approval_requests), methods=["GET"]),
         Route("/api/registrations", organisers_only(list_registrations), methods=["GET"]),
         Route("/api/registrations/{registration_id}", organisers_only(one_registration), methods=["GET"]),
     ]

@@ -247,6 +247,38 @@ class ApprovalRequested(EventData):
     approver: Approver
     approve_url: str
     expires_at: AwareDatetime
+    held: bool = Field(
+        default=False,
+        description="The request is held, not mailed: the approver's address (or the registering client) reached "
+        "its daily number of approval requests. It stays visible in the registration's history; an organiser "
+        "sends it with POST /api/registrations/{id}/approval-request. Added in contract 1.5.",
+    )
+
+
+class MemberAddress(ContractModel):
+    """A member's address and the language their mail is written in."""
+
+    email: EmailStr
+    language: Language
+    registration_id: str | None = Field(
+        default=None, description="The registration they are in: its erasure erases what was sent to them too."
+    )
+
+
+class RegistrationAttemptRefused(EventData):
+    """A registration was refused because members in it already take part in the edition with another trio
+    (`member_already_registered`). The public answer does not say so (it would tell anyone who is registered);
+    notifications tells the members themselves instead. The refusal itself is the CommandRejected of the
+    RegisterTrio this event's `causation_id` names. Added in contract 1.5."""
+
+    routing_key = "registration.RegistrationAttemptRefused"
+
+    edition: str
+    attempted_at: AwareDatetime
+    municipality: str = Field(description="The municipality's name from the CBS list, the only detail mailed.")
+    already_registered: list[MemberAddress] = Field(
+        min_length=1, description="The addresses already registered (with the attempt's language for each)."
+    )
 
 
 class RegistrationApproved(EventData):

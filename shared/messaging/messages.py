@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from shared.contract import COMMANDS, COMMANDS_EXCHANGE, EVENTS_EXCHANGE, ErrorItem
+from shared.contract import COMMANDS, COMMANDS_EXCHANGE, EVENTS_EXCHANGE, ErrorItem, EventData
 
 
 @dataclass(frozen=True)
@@ -58,11 +58,15 @@ class PermanentFailure(Exception):
 
 
 class CommandRefused(Exception):
-    """A handler refuses a command; nothing it did is kept and CommandRejected is published instead."""
+    """A handler refuses a command; nothing it did is kept and CommandRejected is published instead.
 
-    def __init__(self, errors: list[ErrorItem]) -> None:
+    `events` are published with the CommandRejected, in its transaction (so once, like the refusal): what others
+    must hear about the refusal besides its codes, e.g. the members a refused registration named."""
+
+    def __init__(self, errors: list[ErrorItem], events: Sequence[EventData] = ()) -> None:
         super().__init__("; ".join(f"{e.field}: {e.code}" for e in errors))
         self.errors = errors
+        self.events = tuple(events)
 
 
 def refuse(field: str, code: str, message: str) -> CommandRefused:

@@ -111,6 +111,7 @@ async def run_command(
     reply_to = msg.reply_to
     cause = Cause(message_id=command_id or str(uuid.uuid4()), correlation_id=msg.correlation_id or command_id)
     errors: list[ErrorItem] = []
+    with_refusal: tuple[EventData, ...] = ()
     command: C | None = None
     if not command_id:
         errors = [
@@ -139,13 +140,15 @@ async def run_command(
                 await _finish(uow, store, command_id, reply, reply_to)
             return reply
         except CommandRefused as refused:
-            errors = refused.errors
+            errors, with_refusal = refused.errors, refused.events
 
     reply = Reply(status="rejected", command_id=command_id, command_type=name, errors=errors)
     async with store.unit_of_work(cause) as uow:
         if command_id and not await store.claim(uow.session, command_id, name):
             return await _previous_outcome(uow, store, command_id, name, reply_to)
         uow.outbox.emit(store.rejected_model(command_id=command_id, command_type=name, errors=errors))
+        for event in with_refusal:
+            uow.outbox.emit(event)
         await _finish(uow, store, command_id, reply, reply_to)
     log.info("command_rejected", codes=[e.code for e in errors])
     return reply

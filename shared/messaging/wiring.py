@@ -16,7 +16,8 @@ the line's handlers in order, all in one unit of work (`MessageStore.unit_of_wor
 Handlers are plain async functions. The first positional parameter receives the message (the command, or the
 event's `data`); every other parameter is a dependency, given by its name:
 - from the unit of work: `session`, `emit` (the outbox's), `outbox`, `now` (the service clock, read once per
-  message), and for events `envelope` (the whole `Event`, with its ids) and `occurred_at`;
+  message), for events `envelope` (the whole `Event`, with its ids) and `occurred_at`, for commands `headers`
+  (the message's headers, e.g. what an HTTP route of the service passes along);
 - from the service (`Dependencies`): `per_transaction` factories called with the session (repositories), and
   `fixed` values (configuration, signers, reference data).
 The names a handler asks for are checked once, when the service is wired: a handler that needs something the
@@ -98,7 +99,7 @@ class Dependencies:
 
 
 # The unit of work's own dependencies; `envelope` and `occurred_at` only for events.
-UNIT_OF_WORK_NAMES = frozenset({"session", "emit", "outbox", "now", "envelope", "occurred_at"})
+UNIT_OF_WORK_NAMES = frozenset({"session", "emit", "outbox", "now", "envelope", "occurred_at", "headers"})
 
 
 @dataclass(frozen=True)
@@ -130,10 +131,17 @@ class Call:
 class Scope:
     """One message's dependencies, each made at most once (two handlers of a line share a repository)."""
 
-    def __init__(self, deps: Dependencies, uow: UnitOfWork | None, envelope: Event[Any] | None) -> None:
+    def __init__(
+        self,
+        deps: Dependencies,
+        uow: UnitOfWork | None,
+        envelope: Event[Any] | None,
+        headers: Mapping[str, Any] | None = None,
+    ) -> None:
         self.deps = deps
         self.uow = uow
         self.envelope = envelope
+        self.headers: Mapping[str, Any] = headers or {}
         self.made: dict[str, Any] = {}
 
     def get(self, name: str) -> Any:
@@ -148,6 +156,8 @@ class Scope:
             return self.deps.clock()
         if name == "envelope":
             return self.envelope
+        if name == "headers":
+            return self.headers
         if name == "occurred_at":
             return self.envelope.occurred_at if self.envelope is not None else None
         if self.uow is None:
@@ -209,7 +219,7 @@ class Consumers(Mapping[str, Consumer]):
 
         async def consume(msg: Incoming) -> Reply:
             async def work(command: Any, uow: UnitOfWork) -> Any:
-                return await Scope(self.deps, uow, None).call(call, command)
+                return await Scope(self.deps, uow, None, msg.headers).call(call, command)
 
             refiner = None if refine is None else (lambda errors: refine(errors, _json_or_none(msg.body)))
             return await run_command(self.store, msg, model, work, refine_errors=refiner)

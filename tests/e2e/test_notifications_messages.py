@@ -235,7 +235,9 @@ async def test_every_notification_of_the_table_in_dutch_and_english_once_from_tw
     assert f"https://werkplaatsen.example/registrations/{reg}?token=" in plain(ack_nl)
     assert "Fee for your trio: 200 euro" in plain(ack_en)
     (approval,) = await mails(smtp, f"jan.{tag}@veenendaal.example", "Goedkeuring gevraagd")
-    assert "- Sanne de Vries, wijkambtenaar (sociaal domein)" in plain(approval)
+    # Fixed text: the municipality, not what the registrant wrote (names, case); those are behind the link.
+    assert "Een trio van de gemeente Veenendaal heeft zich aangemeld voor" in plain(approval)
+    assert "Sanne de Vries" not in plain(approval) and "Jan van den Berg" not in plain(approval)
     assert "De link is geldig tot maandag 16 september 2030 om 09.14 uur." in plain(approval)
     assert f"https://werkplaatsen.example/registrations/{reg}/approval?token=abc" in plain(approval)
 

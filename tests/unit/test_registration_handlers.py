@@ -12,6 +12,7 @@ import pytest
 
 from services.registration import handlers
 from services.registration.amendments import TrioDetails
+from services.registration.approval_limits import DEFAULT_LIMITS, ApprovalLimits, ApprovalRequestCounts
 from services.registration.domain import (
     ACTIVE_STATUSES,
     ERASED,
@@ -96,6 +97,15 @@ class FakeRegistrations:
             if m.email in emails
         }
 
+    async def registrations_of_members(self, edition: str, emails: list[str]) -> dict[str, str]:
+        return {
+            m.email: r.registration_id
+            for r in self.rows
+            if r.edition == edition and self.states[r.registration_id].status in ACTIVE_STATUSES
+            for m in r.members
+            if m.email in emails
+        }
+
     async def get_state(self, registration_id: str, *, for_update: bool = False) -> RegistrationState | None:
         return copy.deepcopy(self.states.get(registration_id))
 
@@ -132,6 +142,30 @@ class FakeRegistrations:
 
     def status(self, registration_id: str) -> str:
         return self.states[registration_id].status
+
+
+class FakeApprovalRequests:
+    """The approval requests made: (registration id, approver address, client, at, held, released)."""
+
+    def __init__(self) -> None:
+        self.rows: list[list[Any]] = []
+
+    async def counts(self, approver_email: str, client: str | None, since: datetime) -> ApprovalRequestCounts:
+        mailed = [r for r in self.rows if r[3] >= since and not r[4]]
+        return ApprovalRequestCounts(
+            to_approver=sum(1 for r in mailed if r[1] == approver_email.lower()),
+            from_client=sum(1 for r in mailed if client and r[2] == client),
+        )
+
+    async def add(
+        self, registration_id: str, approver_email: str, client: str | None, at: datetime, *, held: bool
+    ) -> None:
+        self.rows.append([registration_id, approver_email.lower(), client, at, held, None])
+
+    async def release(self, registration_id: str, at: datetime) -> None:
+        for r in self.rows:
+            if r[0] == registration_id and r[4] and r[5] is None:
+                r[5] = at
 
 
 class FakeHistory:
@@ -208,6 +242,9 @@ async def register(
     registrations: FakeRegistrations | None = None,
     history: FakeHistory | None = None,
     now: datetime = NOW,
+    approval_requests: FakeApprovalRequests | None = None,
+    limits: ApprovalLimits = DEFAULT_LIMITS,
+    headers: dict[str, Any] | None = None,
 ) -> tuple[dict[str, str], list[Any]]:
     emitted: list[Any] = []
     ids = await handlers.register_trio(
@@ -219,6 +256,9 @@ async def register(
         emit=emitted.append,
         history=history if history is not None else FakeHistory(),
         now=now,
+        approval_requests=approval_requests if approval_requests is not None else FakeApprovalRequests(),
+        approval_limits=limits,
+        headers=headers or {},
     )
     return ids, emitted
 
@@ -520,11 +560,16 @@ class Trio:
     def __init__(self) -> None:
         self.editions, self.registrations = FakeEditions(edition()), FakeRegistrations()
         self.history = FakeHistory()
+        self.approval_requests = FakeApprovalRequests()
         self.emitted: list[Any] = []
 
     async def register(self, body: dict[str, Any] | None = None) -> str:
         ids, emitted = await register(
-            body or trio(), editions=self.editions, registrations=self.registrations, history=self.history
+            body or trio(),
+            editions=self.editions,
+            registrations=self.registrations,
+            history=self.history,
+            approval_requests=self.approval_requests,
         )
         self.token = emitted[1].approve_url.rsplit("/", 1)[1]
         return ids["registration_id"]
@@ -682,7 +727,13 @@ async def test_a_cancelled_registration_can_no_longer_be_approved() -> None:
 async def request_again(t: Trio, rid: str, now: datetime) -> list[Any]:
     emitted: list[Any] = []
     await handlers.request_approval_again(
-        rid, registrations=t.registrations, approvals=APPROVALS, emit=emitted.append, history=t.history, now=now
+        rid,
+        registrations=t.registrations,
+        approvals=APPROVALS,
+        emit=emitted.append,
+        history=t.history,
+        now=now,
+        approval_requests=t.approval_requests,
     )
     return emitted
 

@@ -10,13 +10,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
 from services.scheduling.adapters import Inbox, Outbox
 from services.scheduling.bootstrap import MIGRATIONS
+from shared.contract import ErrorItem
 from shared.contract.registration import RegistrationCancelled
 from shared.contract.scheduling import CloseRegistration, SchedulingCommandRejected
 from shared.db import Database, migrate
-from shared.messaging.messages import Incoming
+from shared.messaging.messages import CommandRefused, Incoming
 from shared.messaging.processing import MessageStore
 from shared.messaging.wiring import Dependencies, on, subscribe
 
@@ -116,3 +118,42 @@ async def test_a_step_after_commit_that_fails_leaves_the_committed_work_standing
     consumers = subscribe([on(RegistrationCancelled, record, after_commit=[broken])], store)
     assert await consumers[RegistrationCancelled.routing_key](cancelled_event(str(uuid.uuid4()))) is True
     assert applied == ["r-1"]
+
+
+async def test_a_command_handler_gets_the_message_headers_its_route_passed_along(store: MessageStore) -> None:
+    seen: list[Any] = []
+
+    async def close(cmd: CloseRegistration, *, headers: Any) -> None:
+        seen.append(dict(headers))
+
+    consumers = subscribe([on(CloseRegistration, close)], store)
+    await consumers.command(
+        CloseRegistration,
+        Incoming(
+            body=b'{"edition": "2027-voorjaar"}',
+            routing_key=CloseRegistration.routing_key,
+            message_id="m-h",
+            headers={"x-werkplaatsen-client": "203.0.113.7"},
+        ),
+    )
+    assert seen == [{"x-werkplaatsen-client": "203.0.113.7"}]
+
+
+async def test_events_a_refusal_carries_are_published_with_its_command_rejected_once(store: MessageStore) -> None:
+    async def close(cmd: CloseRegistration, *, emit: Any) -> None:
+        emit(RegistrationCancelled(registration_id="kept-back", edition=cmd.edition))  # undone with the refusal
+        raise CommandRefused(
+            [ErrorItem(field="edition", code="some_reason", message="Nee.")],
+            events=[RegistrationCancelled(registration_id="told", edition=cmd.edition)],
+        )
+
+    consumers = subscribe([on(CloseRegistration, close)], store)
+    msg = Incoming(body=b'{"edition": "2027-voorjaar"}', routing_key=CloseRegistration.routing_key, message_id="m-r")
+    first = await consumers.command(CloseRegistration, msg)
+    again = await consumers.command(CloseRegistration, msg)
+
+    assert first.status == again.status == "rejected"
+    async with store.db.sessions() as session:
+        rows = (await session.execute(select(Outbox).order_by(Outbox.position))).scalars().all()
+    published = [(r.message_type, json.loads(r.body)["data"].get("registration_id")) for r in rows]
+    assert published == [("CommandRejected", None), ("RegistrationCancelled", "told")]

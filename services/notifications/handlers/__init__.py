@@ -5,6 +5,7 @@ A handler runs in the transaction that records its event in the inbox: the mails
 messages it emits) are committed with that claim, and the sender delivers them afterwards.
 
 - `acknowledgements`: a registration's acknowledgements and its approver's request
+- `attempts`: members already registered told of another registration that named them
 - `decisions`: approved, declined, cancelled (and the place released by it)
 - `placement`: a place with its calendar invitations, waitlist positions, an undersubscribed round, a moved session
 - `members`: a member replaced: the new one welcomed (with the invitation once placed), the old one's data gone
@@ -17,6 +18,7 @@ messages it emits) are committed with that claim, and the sender delivers them a
 
 from .acknowledgements import acknowledge_registration, request_approval
 from .announcements import resend_notification, send_announcement
+from .attempts import tell_of_registration_attempt
 from .billing import remind_payment, send_invoice
 from .decisions import announce_approval, announce_decline, confirm_cancellation
 from .editions import remember_edition
@@ -65,6 +67,7 @@ __all__ = [
     "resend_notification",
     "send_announcement",
     "send_invoice",
+    "tell_of_registration_attempt",
     "warn_undersubscribed",
     "welcome_member",
 ]

@@ -70,7 +70,12 @@ async def request_approval(
     mails: Mails,
     now: datetime,
 ) -> None:
-    """Mail the approver. Without the registration's copy yet, the request is kept and TrioRegistered sends it."""
+    """Mail the approver. Without the registration's copy yet, the request is kept and TrioRegistered sends it.
+
+    A held request (registration's daily limits per approver address and client) is not mailed and not kept:
+    registration keeps it, and an organiser's new request sends it."""
+    if request.held:
+        return
     copy = await registrations.merge_approval(
         request.registration_id, ApprovalCopy(envelope.event_id, envelope.correlation_id, request)
     )

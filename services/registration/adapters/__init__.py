@@ -3,6 +3,7 @@ scheduling's facts (copies.py), the registrations repository (registrations.py),
 (history.py), the organisers' reads (queries.py), the billing store (billing_store.py) and the municipality files
 (municipalities.py). The names other modules use are re-exported."""
 
+from .approval_requests import SqlApprovalRequests
 from .billing_store import SqlBilling
 from .copies import SqlEditions, SqlSeating
 from .history import SqlHistory
@@ -11,6 +12,7 @@ from .queries import RegistrationQuery, SqlRegistrationQueries
 from .registrations import SqlRegistrations
 from .store import RegistrationStore
 from .tables import (
+    ApprovalRequestRow,
     Base,
     CreditNoteRow,
     EditionRow,
@@ -26,6 +28,7 @@ from .tables import (
 )
 
 __all__ = [
+    "ApprovalRequestRow",
     "Base",
     "CreditNoteRow",
     "EditionRow",
@@ -40,6 +43,7 @@ __all__ = [
     "RegistrationRow",
     "RegistrationStore",
     "SeatingPlanRow",
+    "SqlApprovalRequests",
     "SqlBilling",
     "SqlEditions",
     "SqlHistory",

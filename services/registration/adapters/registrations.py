@@ -28,6 +28,7 @@ from ..domain import (
     erased_event_data,
     sessions_of,
 )
+from .approval_requests import SqlApprovalRequests
 from .billing_store import SqlBilling
 from .copies import SqlEditions, SqlSeating
 from .tables import EditionRow, MemberRow, Outbox, RegistrationRow
@@ -231,6 +232,7 @@ class SqlRegistrations:
             .values(name=ERASED, email=ERASED, job_title=None)
         )
         await SqlBilling(self.session).erase_recipient(registration_id, mailbox)
+        await SqlApprovalRequests(self.session).forget(registration_id)
         await self._rewrite_outbox(registration_id, erased_event_data)
 
     async def _rewrite_outbox(
@@ -283,6 +285,19 @@ class SqlRegistrations:
             )
         )
         return set(rows.scalars())
+
+    async def registrations_of_members(self, edition: str, emails: list[str]) -> dict[str, str]:
+        """The active registration of the edition each of these (lower-cased) addresses is in."""
+        rows = await self.session.execute(
+            select(MemberRow.email, MemberRow.registration_id)
+            .join(RegistrationRow, RegistrationRow.id == MemberRow.registration_id)
+            .where(
+                RegistrationRow.edition == edition,
+                RegistrationRow.status.in_(ACTIVE_STATUSES),
+                MemberRow.email.in_(emails),
+            )
+        )
+        return {email: registration_id for email, registration_id in rows}
 
 
 def _member(row: MemberRow) -> Member:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from shared.messaging.processing import MessageStore
 
+from ..approval_limits import DEFAULT_LIMITS, ApprovalLimits
 from ..billing import BillingPolicy
 from ..tokens import ApprovalLinks, InvoiceLinks
 
@@ -17,6 +18,7 @@ class RegistrationStore(MessageStore):
     """Registration's message store, with what its command paths need besides the database."""
 
     approvals: ApprovalLinks
+    approval_limits: ApprovalLimits = DEFAULT_LIMITS
     retention: timedelta = timedelta(days=365)
     # Where dead letters are (services.ops.dead_letters.broker_location); erasure scrubs them. None: not scrubbed.
     dead_letters: str | Path | None = None

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Date, ForeignKey, Index, Integer, LargeBinary, String
+from sqlalchemy import JSON, Boolean, Date, ForeignKey, Index, Integer, LargeBinary, String
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from shared.db import InboxMixin, OutboxMixin, UtcDateTime
@@ -174,3 +174,24 @@ class HistoryRow(Base):
     summary: Mapped[str] = mapped_column(String(500))
     reason: Mapped[str | None] = mapped_column(String(2000), nullable=True)
     actor: Mapped[str | None] = mapped_column(String(64), nullable=True)  # Actor.account_id
+
+
+class ApprovalRequestRow(Base):
+    """Every approval request made (mailed or held), so that the requests to one approver address, and from one
+    registering client, in the last day can be counted (domain.approval_held); one row per ApprovalRequested.
+    Deleted with the registration's personal data."""
+
+    __tablename__ = "approval_requests"
+    __table_args__ = (
+        Index("ix_approval_requests_approver_at", "approver_email", "requested_at"),
+        Index("ix_approval_requests_client_at", "client", "requested_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    registration_id: Mapped[str] = mapped_column(String(36), index=True)
+    approver_email: Mapped[str] = mapped_column(String(320))  # lower-cased
+    client: Mapped[str | None] = mapped_column(String(320), nullable=True)
+    requested_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    held: Mapped[bool] = mapped_column(Boolean)
+    # When an organiser sent a held request after all (a new, mailed request); None while it is still held.
+    released_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)

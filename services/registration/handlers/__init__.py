@@ -1,13 +1,14 @@
 """Registration's use cases as plain async functions; each takes its dependencies as arguments so tests can pass
 in-memory fakes. One job a module: what they are given (ports.py), the registration's own use cases
-(registrations.py), what organisers change afterwards (amendments.py), its copies of scheduling's facts (copies.py)
+(registrations.py; attempts.py tells members a refused registration named), what organisers change afterwards
+(amendments.py), its copies of scheduling's facts (copies.py)
 and billing (invoicing.py); every event about a registration also goes into its history (journal.py). consumes.py
 and entrypoints.py use them through this package."""
 
 from .amendments import correct_registration, replace_member
 from .copies import follow_reschedule, follow_seating, remember_edition
 from .invoicing import credit_invoice, flag_overdue, issue_credit_note, issue_invoice, register_payment, resend_invoice
-from .ports import Billing, Editions, Emit, History, Invoicing, Municipalities, Registrations, Seating
+from .ports import ApprovalRequests, Billing, Editions, Emit, History, Invoicing, Municipalities, Registrations, Seating
 from .registrations import (
     already_decided,
     cancel,
@@ -24,6 +25,7 @@ from .registrations import (
 )
 
 __all__ = [
+    "ApprovalRequests",
     "Billing",
     "Editions",
     "Emit",

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime, timedelta
+from types import MappingProxyType
+from typing import Any
 
 from shared.contract import Actor
 from shared.contract.registration import (
@@ -28,6 +30,7 @@ from shared.messaging.messages import CommandRefused, refuse
 from shared.municipalities import Municipality
 
 from ..amendments import organiser_problems
+from ..approval_limits import DAY, DEFAULT_LIMITS, ApprovalLimits, approval_held, registering_client
 from ..domain import (
     Edition,
     Member,
@@ -41,9 +44,10 @@ from ..domain import (
     preferred_domain_mix,
 )
 from ..tokens import ApprovalLinks, token_expired, token_required
+from .attempts import attempt_notices
 from .invoicing import credit_invoice, issue_invoice
 from .journal import note, tell
-from .ports import Editions, Emit, History, Invoicing, Municipalities, Registrations
+from .ports import ApprovalRequests, Editions, Emit, History, Invoicing, Municipalities, Registrations
 
 
 async def register_trio(
@@ -56,6 +60,9 @@ async def register_trio(
     emit: Emit,
     history: History,
     now: datetime,
+    approval_requests: ApprovalRequests,
+    approval_limits: ApprovalLimits = DEFAULT_LIMITS,
+    headers: Mapping[str, Any] = MappingProxyType({}),
 ) -> dict[str, str]:
     # Locked first: registrations of one edition then take turns, so the member check below is reliable.
     edition = await editions.get(cmd.edition, for_update=True)
@@ -64,18 +71,23 @@ async def register_trio(
     taken = await registrations.active_member_emails(cmd.edition, emails) if edition else set()
     problems = intake_problems(cmd, edition=edition, municipality=municipality, registered_emails=taken, now=now)
     if problems:
-        raise CommandRefused(problems)
+        raise CommandRefused(problems, events=await attempt_notices(cmd, problems, municipality, registrations, now))
     assert edition is not None and municipality is not None  # intake_problems reports both missing
     registration = new_registration(cmd, edition, municipality, now)
     approve_url, registration.approval_expires_at = approvals.issue(registration.registration_id, now)
     await registrations.add(registration)
     await tell(trio_registered(registration), emit=emit, history=history, at=now)
+    client = registering_client(headers, cmd.chat_id)
+    counts = await approval_requests.counts(registration.approver.email, client, now - DAY)
+    held = approval_held(counts, approval_limits)
+    await approval_requests.add(registration.registration_id, registration.approver.email, client, now, held=held)
     await tell(
         ApprovalRequested(
             registration_id=registration.registration_id,
             approver=registration.approver,
             approve_url=approve_url,
             expires_at=registration.approval_expires_at,
+            held=held,
         ),
         emit=emit,
         history=history,
@@ -233,8 +245,10 @@ async def request_approval_again(
     emit: Emit,
     history: History,
     now: datetime,
+    approval_requests: ApprovalRequests,
 ) -> dict[str, str]:
-    """An organiser sends the approver a new link, e.g. when the first one expired or got lost."""
+    """An organiser sends the approver a new link, e.g. when the first one expired or got lost, or a request held
+    by the daily limits. It counts towards those limits but is never held itself: an organiser asked for it."""
     state = await existing(registrations, registration_id)
     if state.status != "awaiting_approval":
         raise already_decided(state)
@@ -245,6 +259,8 @@ async def request_approval_again(
             "De persoonsgegevens van deze aanmelding zijn verwijderd; er is niemand meer om het te vragen.",
         )
     approve_url, state.approval_expires_at = approvals.issue(registration_id, now)
+    await approval_requests.release(registration_id, now)
+    await approval_requests.add(registration_id, state.approver.email, None, now, held=False)
     await tell(
         ApprovalRequested(
             registration_id=registration_id,

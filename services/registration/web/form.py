@@ -15,17 +15,17 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from shared.contract import Reply
 from shared.contract.registration import RegisterTrio
 from shared.db import utcnow
-from shared.links import LinkExpired, LinkInvalid, SecretKeys, sign, status_path, unsign
+from shared.links import LinkExpired, LinkInvalid, SecretKeys, sign, unsign
 from shared.messaging.wiring import Consumers
 from shared.municipalities import Municipality, MunicipalityIndex
 
 from ..domain import Edition, fee_for, has_priority
+from ..enumeration import only_already_registered, public_errors
 from .csrf import Csrf
 from .form_fields import UNRESOLVED_MUNICIPALITY, FormState, form_errors, municipality_problem, trio_command
-from .posted import BadForm, command_message, read_form
+from .posted import BadForm, client_headers, command_message, read_form
 from .reads import Reads
 from .rendering import allocation_moment, not_found, page
 
@@ -91,12 +91,16 @@ class RegistrationForm:
         typed = form.get("municipality", "")
         municipality, candidates = self.municipalities.resolve(typed)
         body = trio_command(form, municipality.code if municipality else UNRESOLVED_MUNICIPALITY)
-        reply = await self.consumers.command(RegisterTrio, command_message(RegisterTrio.routing_key, body, message_id))
-        if reply.status == "accepted":
-            return await self.registered(reply)
+        msg = command_message(RegisterTrio.routing_key, body, message_id, client_headers(request))
+        reply = await self.consumers.command(RegisterTrio, msg)
+        # A registration refused only because its members are registered already gets the same page as an
+        # accepted one (enumeration.py): the members hear of it by mail.
+        if municipality and (reply.status == "accepted" or only_already_registered(reply.errors)):
+            return await self.registered(form.get("edition", ""), municipality)
         # The refused command's outcome is kept under its message id: a corrected form needs a new one.
         state.values = self.with_new_key(form)
-        form_errors(state, reply.errors, None if municipality else municipality_problem(typed, candidates))
+        errors = public_errors(reply.errors)
+        form_errors(state, errors, None if municipality else municipality_problem(typed, candidates))
         return await self.render_form(request, state, 422)
 
     def form_message_id(self, form_key: str) -> str | None:
@@ -110,19 +114,19 @@ class RegistrationForm:
         items = [(k, v) for k, v in form.multi_items() if k != "form_key"]
         return MultiDict([*items, ("form_key", sign(self.secret, PURPOSE, str(uuid.uuid4())))])
 
-    async def registered(self, reply: Reply) -> Response:
-        registration_id = str(reply.ids.get("registration_id", ""))
-        view = await self.reads.view(registration_id)
-        if view is None:
+    async def registered(self, slug: str, municipality: Municipality) -> Response:
+        """ "Check your mail": made from what was posted, not from the store, so that it reads the same whether the
+        registration was accepted or refused for members already registered. The status link is in the mail."""
+        edition = await self.reads.edition(slug)
+        if edition is None:
             return not_found()
-        edition = await self.reads.edition(view.edition)
         return page(
             "registered.html",
-            view=view,
             edition=edition,
+            municipality=municipality,
+            fee=fee_for(edition, municipality.size_class),
             allocation_at=allocation_moment(edition),
             now=utcnow(),
-            status_link=status_path(self.secret, registration_id),
         )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -13,6 +14,7 @@ from starlette.responses import Response
 from shared.contract import message_name
 from shared.messaging.messages import Incoming
 
+from ..approval_limits import CLIENT_HEADER
 from ..entrypoints import read_body
 from .rendering import page
 
@@ -64,7 +66,14 @@ async def read_form(request: Request) -> MultiDict:
         ) from None
 
 
-def command_message(routing_key: str, body: dict[str, Any], message_id: str) -> Incoming:
+def client_headers(request: Request) -> dict[str, str]:
+    """The client's address for the command's per-client limits (approval_limits.CLIENT_HEADER)."""
+    return {CLIENT_HEADER: request.client.host} if request.client else {}
+
+
+def command_message(
+    routing_key: str, body: dict[str, Any], message_id: str, headers: Mapping[str, Any] | None = None
+) -> Incoming:
     return Incoming(
         body=json.dumps(body).encode(),
         routing_key=routing_key,
@@ -72,4 +81,5 @@ def command_message(routing_key: str, body: dict[str, Any], message_id: str) -> 
         correlation_id=message_id,
         message_type=message_name(routing_key),
         content_type="application/json",
+        headers=headers or {},
     )
