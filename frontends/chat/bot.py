@@ -24,6 +24,7 @@ from shared.db import Database, utcnow
 from shared.links import status_path
 from shared.messaging.messages import Consumer, Incoming
 from shared.municipalities import MunicipalityIndex, read_municipalities
+from shared.refusals import only_already_registered, stand_in_id
 
 from .bus import Bus
 from .conversation import HELP, Context, Dialogue, Outcome
@@ -115,6 +116,11 @@ class ChatBot:
         dialogue = await store.dialogue(room_id)
         if dialogue.waiting_for != reply.command_id:
             return
+        if reply.command_type == "RegisterTrio" and only_already_registered(reply.errors):
+            # Answered as the form answers it: accepted, with a stand-in reference (shared/refusals.py). The room
+            # keeps no registration for it, so nothing waits for a code that never comes.
+            stand_in = stand_in_id(self.settings.werkplaatsen_secret_key.get_secret_value(), reply.command_id)
+            reply = reply.model_copy(update={"status": "accepted", "errors": [], "ids": {"registration_id": stand_in}})
         await self.apply(store, room_id, on_reply(dialogue, reply, await self.context(store, room_id)))
 
     # The rooms

@@ -12,6 +12,7 @@ import re
 from shared.contract import ErrorItem, Reply
 from shared.contract.common import Channel
 from shared.contract.registration import RegisterTrio
+from shared.refusals import public_errors
 
 from .answers import Invalid
 from .binding import CHECK_MAIL
@@ -142,7 +143,8 @@ def register_command(d: Dialogue, ctx: Context) -> RegisterTrio:
 
 def registration_outcome(d: Dialogue, reply: Reply, ctx: Context) -> Outcome:
     """RegisterTrio's answer: where the code that binds the room is, or the refused answers asked again. No status
-    link: the room sees the trio's status only once a member bound it (binding.py)."""
+    link: the room sees the trio's status only once a member bound it (binding.py). A reason that says a member is
+    registered already is not shown (shared/refusals.py): registration mails that member instead."""
     if reply.status == "accepted":
         registration_id = str(reply.ids.get("registration_id", ""))
         return Outcome(
@@ -153,20 +155,21 @@ def registration_outcome(d: Dialogue, reply: Reply, ctx: Context) -> Outcome:
                 "keuren.\n" + CHECK_MAIL
             ],
         )
-    forget = steps_to_ask_again(reply.errors)
+    errors = public_errors(reply.errors)
+    forget = steps_to_ask_again(errors)
     if not forget:
         return Outcome(
             d,
             [
                 "De aanmelding is nog niet gelukt:\n"
-                + error_lines(reply.errors)
+                + error_lines(errors)
                 + "\nAntwoord 'ja' om het opnieuw te proberen of 'stop' om te stoppen."
             ],
         )
     for key in forget:
         d.answers.pop(key, None)
     return ask_next(
-        d, ctx, ["De aanmelding is nog niet gelukt:\n" + error_lines(reply.errors) + "\nIk vraag alleen dat opnieuw."]
+        d, ctx, ["De aanmelding is nog niet gelukt:\n" + error_lines(errors) + "\nIk vraag alleen dat opnieuw."]
     )
 
 

@@ -34,11 +34,11 @@ from shared.messaging.messages import CommandRefused
 from shared.messaging.outbox import Cause
 from shared.messaging.processing import MAX_ID_LENGTH
 from shared.messaging.wiring import Consumers
+from shared.refusals import only_already_registered, public_errors, stand_in_id
 
 from . import consumes, handlers
 from .adapters import RegistrationStore, SqlApprovalRequests, SqlBilling, SqlEditions, SqlHistory, SqlRegistrations
 from .approval_limits import CLIENT_HEADER
-from .enumeration import only_already_registered, public_errors, stand_in_id
 
 log = structlog.get_logger()
 

@@ -9,27 +9,14 @@ other problems as well only those are shown: once they are fixed, the answer is 
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import re
-import uuid
 from datetime import datetime
 
 from shared.contract import ErrorItem
 from shared.contract.registration import MemberAddress, RegisterTrio, RegistrationAttemptRefused
+from shared.refusals import only_already_registered
 
-ALREADY_REGISTERED = "member_already_registered"
 MEMBER_FIELD = re.compile(r"^members\[(\d)\]\.email$")
-
-
-def only_already_registered(errors: list[ErrorItem]) -> bool:
-    """A refusal the public answer hides: every reason is a member already registered."""
-    return bool(errors) and all(e.code == ALREADY_REGISTERED for e in errors)
-
-
-def public_errors(errors: list[ErrorItem]) -> list[ErrorItem]:
-    """The reasons a registrant is shown."""
-    return [e for e in errors if e.code != ALREADY_REGISTERED]
 
 
 def attempt_refused(
@@ -47,10 +34,3 @@ def attempt_refused(
             MemberAddress(email=str(cmd.members[i].email).lower(), language=cmd.members[i].language) for i in positions
         ],
     )
-
-
-def stand_in_id(secret: str, command_id: str) -> str:
-    """The registration id the API answers for a hidden refusal: like a real one (a random-looking UUID4), the
-    same for a repeated command, and not computable without the secret (so it cannot be told from a real one)."""
-    digest = hmac.new(secret.encode(), f"stand-in:{command_id}".encode(), hashlib.sha256).digest()
-    return str(uuid.UUID(bytes=digest[:16], version=4))

@@ -23,7 +23,7 @@ from frontends.chat.settings import ChatSettings
 from frontends.chat.store import ChatStore, create_schema, message_store
 from services.notifications import handlers
 from shared.chat_binding import binding_code, read_binding_code
-from shared.contract import Reply
+from shared.contract import ErrorItem, Reply
 from shared.contract.notifications import ChatMessageRequested
 from shared.contract.registration import ParticipantDataErased
 from shared.links import LinkInvalid
@@ -219,3 +219,30 @@ async def test_an_erased_registration_leaves_no_copy_in_the_chat_store(
         await store.add_registration(registration_id, ROOM, "2027-najaar", "Ede", NOW)
         await store.bind(ROOM, registration_id)
     assert rows_naming(store_file, registration_id) == {"erased_registrations": 1, "outbox": 1}
+
+
+async def test_a_refusal_only_because_a_member_is_registered_already_is_answered_in_the_room_as_an_acceptance(
+    bot: ChatBot,
+) -> None:
+    await bot.greet(ROOM)
+    await said(bot, ROOM)
+    message_id = str(uuid.uuid4())
+    async with bot.db.transaction() as session:
+        store = ChatStore(session)
+        await store.await_outcome(message_id, ROOM, "RegisterTrio", {"edition": "2027-najaar", "municipality": "Ede"})
+        await store.save_dialogue(ROOM, Dialogue(waiting_for=message_id))
+    already = ErrorItem(
+        field="members[1].email",
+        code="member_already_registered",
+        message="Deze deelnemer is voor deze editie al aangemeld met een ander trio.",
+    )
+    await bot.handle_reply(
+        Reply(status="rejected", command_id=message_id, command_type="RegisterTrio", errors=[already])
+    )
+    answer = "\n".join(await said(bot, ROOM))
+    assert "aanmelding is ontvangen" in answer and "al aangemeld" not in answer
+    reference = re.search(r"kenmerk ([0-9a-f-]{36})", answer)
+    assert reference is not None and uuid.UUID(reference.group(1)).version == 4
+    async with bot.db.transaction() as session:
+        # Nothing waits for a code for the stand-in reference.
+        assert await ChatStore(session).registration(reference.group(1)) is None

@@ -20,9 +20,9 @@ from shared.db import utcnow
 from shared.links import LinkExpired, LinkInvalid, SecretKeys, sign, unsign
 from shared.messaging.wiring import Consumers
 from shared.municipalities import Municipality, MunicipalityIndex
+from shared.refusals import only_already_registered, public_errors
 
 from ..domain import Edition, fee_for, has_priority
-from ..enumeration import only_already_registered, public_errors
 from .csrf import Csrf
 from .form_fields import UNRESOLVED_MUNICIPALITY, FormState, form_errors, municipality_problem, trio_command
 from .posted import BadForm, client_headers, command_message, read_form
