@@ -8,16 +8,19 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
-from services.reporting.adapters import Inbox, Outbox, SqlNames, StoredNameKey
+from services.reporting.adapters import Inbox, Outbox, SqlFalsePositives, SqlNames, StoredNameKey
 from services.reporting.anonymise import Anonymiser, NameKey, name_digests
 from services.reporting.bootstrap import MIGRATIONS
-from shared.contract.reporting import ReportingCommandRejected
+from shared.contract import Actor
+from shared.contract.reporting import MarkFalsePositive, ReportingCommandRejected
 from shared.db import Database, migrate
 from shared.messaging.processing import MessageStore
 from tests.unit.test_reporting_pages import EDITION, Reporting, session_completed, text_of, trio_registered
 
 OTHER_EDITION = "2026-voorjaar"
+ORGANISER = Actor(account_id="test-organiser", role="organiser")
 
 
 @pytest.fixture
@@ -98,3 +101,33 @@ async def test_a_municipality_another_editions_trio_did_not_consent_to_naming_is
     text = await published_lessons(reporting, "Barneveld deed vorig jaar ook mee.")
     assert "Barneveld" not in text
     assert "Een middelgrote gemeente in Gelderland deed vorig jaar ook mee." in text
+
+
+async def false_positives_of(reporting: Reporting, edition: str) -> list[str]:
+    async with reporting.store.db.sessions() as session:
+        return await SqlFalsePositives(session).of_edition(edition)
+
+
+async def test_an_organisers_false_positive_is_published_as_written_in_that_edition_only(reporting: Reporting) -> None:
+    await reporting.deliver(trio_registered("r1", "GM0345", "Veenendaal", True, ["Wil Bakker", "Sanne Bos", "X Y"]))
+    await reporting.command(MarkFalsePositive(edition=EDITION, phrase="Bakker", actor=ORGANISER))
+    text = await published_lessons(reporting, "Bakker Van Dam levert het brood; Wil Bakker haalt het op.")
+    assert "Bakker Van Dam levert het brood; [verwijderd] haalt het op." in text
+    assert await false_positives_of(reporting, EDITION) == ["bakker"]
+    assert await false_positives_of(reporting, OTHER_EDITION) == []
+
+    await reporting.command(MarkFalsePositive(edition=EDITION, phrase="BAKKER", false_positive=False, actor=ORGANISER))
+    assert await false_positives_of(reporting, EDITION) == []
+
+
+@pytest.mark.parametrize(
+    ("phrase", "code"), [("06-12345678", "not_a_word"), ("anna@ede.nl", "not_a_word"), ("a b c d e f g", "too_long")]
+)
+async def test_contact_details_numbers_and_long_phrases_are_never_false_positives(
+    reporting: Reporting, phrase: str, code: str
+) -> None:
+    await reporting.command(MarkFalsePositive(edition=EDITION, phrase=phrase, actor=ORGANISER))
+    assert await false_positives_of(reporting, EDITION) == []
+    async with reporting.store.db.sessions() as session:
+        rejected = [r for r in (await session.execute(select(Outbox))).scalars() if "CommandRejected" in r.routing_key]
+    assert code in str(rejected[-1].body)
