@@ -25,7 +25,8 @@ does not disappear from every other edition's reports for ever.
 
 Which word sequences of a name are hashed ("Anna de Vries"):
 - the whole name ("anna de vries") and the surname with its particles ("de vries"): removed wherever they
-  occur, in any capitalisation;
+  occur, in any capitalisation (a surname made of particles and ordinary words, "de wit", only where a word
+  of it is written with a capital);
 - each single word that is not a particle ("anna", "vries"): removed in any capitalisation, unless the
   word is also an ordinary Dutch word (`COMMON_WORDS`: "Groen", "Bakker", "Wil", "Roos"...); such a word is
   removed only where it is written with a capital (a name), so "groen" in "groene schoolpleinen" stays.
@@ -210,7 +211,10 @@ def name_digests(key: NameKey, name: str) -> dict[str, NameKind]:
         add(product(*variants), "always")
     surname = _surname(words)
     if 1 < len(surname) < len(words):
-        add(product(*variants[len(words) - len(surname) :]), "always")
+        # "de wit", "van dijk", "de boer": a surname of particles and ordinary words is also the ordinary words
+        # ("de boer op"); it is removed where it is written with a capital, like those words.
+        ordinary = all(w in PARTICLES or w in COMMON_WORDS for w in surname)
+        add(product(*variants[len(words) - len(surname) :]), "capitalised" if ordinary else "always")
     for word, spelled in zip(words, variants, strict=True):
         if len(word) < 2 or word in PARTICLES:
             continue
@@ -320,7 +324,7 @@ class Anonymiser:
             ):
                 return length, replacement
             if length <= MAX_NAME_WORDS:
-                rule = self._name_rule(folded, run[0].capitalised)
+                rule = self._name_rule(folded, any(w.capitalised for w in run))
                 if rule is not None:
                     return length, rule
         return None
