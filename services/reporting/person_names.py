@@ -101,7 +101,15 @@ def _joined(text: str, a: Word, b: Word) -> bool:
 
 
 def _particles_before(text: str, words: Sequence[Word], i: int) -> int:
-    """ "de Vries": the surname's particles belong to it."""
-    while i > 0 and words[i - 1].folded in NAME_PARTICLES and NAME_GAP.match(text[words[i - 1].end : words[i].start]):
-        i -= 1
-    return i
+    """The surname's particles belong to it ("de Vries", "van den Berg"); a lone lowercase "van" is more often
+    the sentence's ("het plein van Jansen") and stays."""
+    start = i
+    while start > 0 and words[start - 1].folded in NAME_PARTICLES and _gap(text, words[start - 1], words[start]):
+        start -= 1
+    if start == i - 1 and words[start].folded in ("van", "von") and not words[start].capitalised:
+        return i
+    return start
+
+
+def _gap(text: str, a: Word, b: Word) -> bool:
+    return NAME_GAP.match(text[a.end : b.start]) is not None

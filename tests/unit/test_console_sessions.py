@@ -353,7 +353,10 @@ async def test_notes_go_from_the_form_to_a_highlighted_preview_and_once_publishe
         csrf = hidden(form_page.text, "csrf")
         fields = {
             "csrf": csrf,
-            "lessons": "Anna de Vries liet zien hoe je de wijk erbij haalt.\nBel 06-12345678 voor meer.",
+            "lessons": (
+                "Anna de Vries liet zien hoe je de wijk erbij haalt.\nBel 06-12345678 voor meer.\n"
+                "Bij bakkerij De Bakker werd het plein groen; Chris Bakker hielp."
+            ),
             "instrument_1_name": "Krachtenveldanalyse",
             "instrument_1_description": "Wie heeft invloed op de opgave?",
             "quotes": "Samen de wijk in, dat werkt.",
@@ -375,9 +378,26 @@ async def test_notes_go_from_the_form_to_a_highlighted_preview_and_once_publishe
             return shown.text if "<mark title=" in shown.text else None
 
         text = await wait_until(preview, what="the preview with its highlights")
-        assert "Anna de Vries" not in text and "06-12345678" not in text
-        assert re.search(r'<mark title="naam weggehaald">', text)
-        assert re.search(r'<mark title="telefoonnummer weggehaald">', text)
+        article = text[text.index('<article class="preview"') : text.index("</article>")]
+        assert "Anna de Vries" not in article and "06-12345678" not in article and "De Bakker" not in article
+        assert '<mark title="naam van een deelnemer of goedkeurder van deze editie">' in article
+        assert '<mark title="telefoonnummer">' in article
+        # Every change is listed with what was there and by which rule; a word that is no name can be marked.
+        assert re.search(r"<td>Anna de Vries</td>\s*<td>\[verwijderd\]</td>\s*<td>naam van een deelnemer", text)
+        assert re.search(r"<td>Bakker</td>\s*<td>\[verwijderd\]</td>\s*<td>naam van een deelnemer", text)
+        marked = await browser.post(
+            f"{path}/report/false-positive", data={"csrf": hidden(text, "csrf"), "phrase": "Bakker"}
+        )
+        assert marked.status_code == 303
+        assert marked.headers["location"] == f"{path}/report?gedaan=gemarkeerd"
+
+        async def kept() -> str | None:
+            shown = (await browser.get(f"{path}/report")).text
+            return shown if "<li>Bij bakkerij De Bakker werd het plein groen; <mark" in shown else None
+
+        text = await wait_until(kept, what="the preview keeping the false positive")
+        assert "Geen naam in deze editie" in text and "<li>bakker" in text
+        assert "Anna de Vries" not in text[text.index('<article class="preview"') : text.index("</article>")]
         assert "Concept: nog niet openbaar" in text
         title = re.search(r'<h2 id="verslag-titel">([^<]+)</h2>', text)
         assert title is not None
@@ -394,7 +414,7 @@ async def test_notes_go_from_the_form_to_a_highlighted_preview_and_once_publishe
 
     await wait_until(public, what="the published report on /reports")
     actions = [e["action"] for e in await audit(console, organiser) if e["subject"] == "session:2032-najaar/1"]
-    assert {"notes.draft_saved", "CompleteSession", "PublishReport"} <= set(actions)
+    assert {"notes.draft_saved", "CompleteSession", "MarkFalsePositive", "PublishReport"} <= set(actions)
 
 
 async def test_the_sessions_pages_list_the_sessions_and_reschedule_with_the_reasons_next_to_the_fields(

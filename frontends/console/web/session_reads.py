@@ -15,6 +15,9 @@ from .acting import read
 CHANGE_TEXTS: Final = {
     "email": "e-mailadres weggehaald",
     "phone": "telefoonnummer weggehaald",
+    "bsn": "BSN weggehaald",
+    "iban": "rekeningnummer weggehaald",
+    "invisible": "onzichtbaar teken weggehaald",
     "name": "naam weggehaald",
     "municipality": "gemeentenaam vervangen",
     "neighbourhood": "wijknaam vervangen",
