@@ -41,7 +41,8 @@ ordinary word ("Houten", "houten banken"), and after "gemeente" always; a preced
 goes with it. The case's neighbourhood of such a trio is replaced by "een wijk" the same way.
 
 False positives: organisers keep a list per edition of words and phrases that are no name there (`allowed`,
-false_positives.py); a change whose replaced words are on it is not made. Contact details and numbers are never
+handlers/false_positives.py, kept in adapters/anonymiser_store.py); a change whose replaced words are on it is not
+made. Contact details and numbers are never
 on it: they are no ordinary words.
 
 `Anonymiser.segments` says where it changed a text, by which rule (`RULES`) and what was there; `clean` is the
