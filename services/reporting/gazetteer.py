@@ -79,3 +79,18 @@ NOT_NAMES = frozenset(
     veiligheid openbare orde college raad gemeente gemeenteraad provincie staten wethouders burgemeester
 """.split()
 )
+
+# After a name, a word that makes it the name of a place or an institution ("Emma Kinderziekenhuis",
+# "Willem de Zwijgerschool" is one word and never matched).
+INSTITUTIONS = frozenset(
+    """
+    ziekenhuis kinderziekenhuis school basisschool college lyceum gymnasium stichting fonds huis kerk kapel
+    plein straat laan weg park museum route prijs hof hoeve centrum kliniek hospice brug
+""".split()
+)
+
+# Places whose names begin with a first name, written out as the rules split them.
+PLACES = frozenset({("hendrik", "ido", "ambacht")})
+
+# Before a first name, a word that makes it a saint's, a church's or a place's name ("Sint Jan").
+SAINTS = frozenset({"sint", "st", "heilige", "h"})

@@ -11,7 +11,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from .gazetteer import FIRST_NAMES, NOT_NAMES, SURNAMES, TITLES
+from .gazetteer import FIRST_NAMES, INSTITUTIONS, NOT_NAMES, PLACES, SAINTS, SURNAMES, TITLES
 
 # Words inside one name are separated by a space, a hyphen or an apostrophe; after an initial also by its dot.
 NAME_GAP = re.compile(r"^[ \t\u00a0\-'’]{1,3}$")
@@ -27,6 +27,7 @@ PARTICLES = frozenset(
 )
 # Particles that stand inside a name written in running text ("Karin van den Berg"); the others ("in", "op",
 # "voor") are more often the sentence going on, so a name found by rule does not reach over them.
+NO_NAME_PARTS = NOT_NAMES | TITLES | INSTITUTIONS  # capitalised, yet no part of a name
 NAME_PARTICLES = frozenset("de der den van von ten ter te t s la le du da di del el al bin ben".split())
 
 
@@ -67,6 +68,8 @@ def found_names(text: str, words: Sequence[Word], common: frozenset[str]) -> dic
         elif word.capitalised and word.folded in SURNAMES and word.folded not in common and len(word.folded) >= 4:
             first = _particles_before(text, words, i)
             hit = Found(first, _name_end(text, words, i, after_title=False) or i, "surname")
+        if hit is not None and hit.rule != "title_name" and not _a_person(text, words, hit):
+            hit = None
         if hit is not None:
             found.setdefault(hit.first, hit)
             i = hit.last + 1
@@ -86,7 +89,8 @@ def _name_end(text: str, words: Sequence[Word], i: int, *, after_title: bool) ->
         word = words[j]
         if j > i and not _joined(text, words[j - 1], word):
             break
-        if word.initial or (word.capitalised and word.folded not in NOT_NAMES and word.folded not in TITLES):
+        acronym = word.end - word.start > 1 and text[word.start : word.end].isupper()  # "GGD", "CBS"
+        if word.initial or (word.capitalised and not acronym and word.folded not in NO_NAME_PARTS):
             if not word.initial or after_title:
                 last = j
         elif word.folded not in NAME_PARTICLES:
@@ -113,3 +117,19 @@ def _particles_before(text: str, words: Sequence[Word], i: int) -> int:
 
 def _gap(text: str, a: Word, b: Word) -> bool:
     return NAME_GAP.match(text[a.end : b.start]) is not None
+
+
+def _a_person(text: str, words: Sequence[Word], hit: Found) -> bool:
+    """Whether a name found by a list is a person's and not part of a compound ("Maria-onderwijs"), a saint's
+    name ("Sint Jan"), a place's ("Hendrik-Ido-Ambacht") or an institution's ("Emma Kinderziekenhuis")."""
+    if tuple(w.folded for w in words[hit.first : hit.last + 1]) in PLACES:
+        return False
+    if hit.first > 0 and words[hit.first - 1].folded in SAINTS and _gap(text, words[hit.first - 1], words[hit.first]):
+        return False
+    after = hit.last + 1
+    if after < len(words) and _gap(text, words[hit.last], words[after]):
+        following = words[after]
+        hyphen = "-" in text[words[hit.last].end : following.start]
+        if following.folded in INSTITUTIONS or (hyphen and not following.capitalised):
+            return False
+    return True

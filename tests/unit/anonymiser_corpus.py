@@ -216,6 +216,11 @@ HAND_WRITTEN = (
     Note("Wil Bakker (vorige editie) en de bakker van de markt.", people=("Wil Bakker",), keep=("de bakker",)),
     Note("Mark de Wit vroeg het aan De Wit junior.", people=("Mark de Wit",)),
     Note(
+        "Het Emma Kinderziekenhuis, het Maria-onderwijs en de Sint Maarten; ook Hendrik-Ido-Ambacht doet mee.",
+        keep=("Het Emma Kinderziekenhuis, het Maria-onderwijs en de Sint Maarten; ook Hendrik-Ido-Ambacht doet mee.",),
+    ),
+    Note("Emma Bos-Kuijpers van de GGD schoof aan.", people=("Emma Bos-Kuijpers",), keep=("van de GGD",)),
+    Note(
         "Het college van burgemeester en wethouders besloot in juni.",
         keep=("Het college van burgemeester en wethouders besloot in juni.",),
     ),
