@@ -196,6 +196,15 @@ async def test_notes_through_the_api_make_a_draft_that_is_revised_published_and_
 
     draft = await wait_until(report, what="reporting's draft")
     assert draft["status"] == "draft"
+    # What the anonymiser replaced is for those who write the notes, not for a viewer.
+    viewer = await console.token("vera@zwolle.nl", "viewer")
+    shown = (await console.api("GET", f"{base}/report", viewer)).json()
+    changed = [s for item in draft["lessons"] for s in item["segments"] if s["changed"]]
+    assert changed and all("original" in s for s in changed)
+    assert not [s for item in shown["lessons"] for s in item["segments"] if "original" in s]
+    assert [s["text"] for item in shown["lessons"] for s in item["segments"]] == [
+        s["text"] for item in draft["lessons"] for s in item["segments"]
+    ]
     revised = notes() | {"lessons": ["Een nieuwe les."]}
     assert (await console.api("POST", f"{base}/notes", organiser, json=revised)).status_code == 200
     assert await wait_until(lambda: _lessons_are(report, ["Een nieuwe les."]), what="the revised draft")

@@ -48,6 +48,22 @@ async def report_of(request: Request, slug: str, number: int) -> dict[str, Any] 
     return found.body if found.found and isinstance(found.body, dict) else None
 
 
+def without_originals(report: dict[str, Any]) -> dict[str, Any]:
+    """The preview without what the anonymiser replaced: that is for those who write or publish the notes, not
+    for viewers."""
+
+    def text(item: dict[str, Any]) -> dict[str, Any]:
+        return {**item, "segments": [{k: v for k, v in s.items() if k != "original"} for s in item.get("segments", [])]}
+
+    out = dict(report)
+    for key in ("lessons", "quotes", "next_steps"):
+        out[key] = [text(item) for item in report.get(key) or []]
+    out["instruments"] = [
+        {"name": text(i["name"]), "description": text(i["description"])} for i in report.get("instruments") or []
+    ]
+    return out
+
+
 @dataclass(frozen=True)
 class Trio:
     registration_id: str

@@ -15,14 +15,14 @@ from starlette.responses import JSONResponse, Response
 from shared.contract.reporting import PublishReport, RetractReport, ReviseReport
 from shared.contract.scheduling import CompleteSession, RecordAttendance, RescheduleSession, SessionNotes
 
-from ..domain import Action
+from ..domain import Action, may
 from ..drafts import save_notes, session_subject
 from ..store import repositories
 from .access import Caller, address, console, database, require
 from .acting import BadBody, Outcome, answer, parse_body, perform
 from .openapi import Operation
 from .rendering import api_errors
-from .session_reads import report_of, session_number, session_of
+from .session_reads import report_of, session_number, session_of, without_originals
 
 # The session commands the API takes as a body plus the path's edition and number.
 SessionCommand = RecordAttendance | RescheduleSession
@@ -124,10 +124,12 @@ async def reschedule(request: Request) -> Response:
 
 async def show_report(request: Request) -> Response:
     slug, number = request.path_params["slug"], session_number(request)
-    await require(request, "read", slug)
+    caller = await require(request, "read", slug)
     report = await report_of(request, slug, number) if number is not None else None
     if report is None:
         return api_errors("unknown_report", "Van deze bijeenkomst is (nog) geen verslag.", 404, field="number")
+    if not may(caller.principal, "notes.write", slug):
+        report = without_originals(report)
     return JSONResponse(report, headers={"Cache-Control": "no-store"})
 
 
