@@ -111,7 +111,7 @@ COMMON_WORDS = frozenset(
     wil wind winter wit wolf zomer zon zuid zwart
     ben bas job kim max roel sterre fleur jasmijn lente
     ton rob bob els amber lies mees frank dick joke floor noor rosa vera
-    leeuwen linden heuvel vonk boon haas ridder jonker maas rijn vliet jonge pol ven kramer peters
+    leeuwen linden heuvel vonk boon haas ridder jonker maas rijn vliet jonge pol ven kramer frans
     houten buren hoorn loon weert putten duiven son
 """.split()
 )

@@ -54,7 +54,7 @@ SURNAMES = frozenset(
     bruijn bruin heijden schouten beek willems vliet ven hoekstra maas verhoeven koster dam wal prins blom huisman
     peeters jonge kuipers veenstra kramer brink scholten wijk postma martens vink ridder pol vonk sanders hermans
     evers lammers laan bosman verbeek koning gerritsen wolters loon rijn hofman goossens boon timmermans kuiper
-    verhoef hoek dongen wouters jonker bergsma kok claassen haas dijkman vreeswijk yilmaz kaya demir sahin celik
+    verhoef hoek wouters jonker bergsma kok claassen haas dijkman vreeswijk yilmaz kaya demir sahin celik
     yildiz yildirim ozturk aydin ozdemir arslan dogan kilic aslan cetin kara koc kurt ozkan simsek el amrani
     bouzid benali haddou ouali idrissi tahiri bakkali ziani
 """.split()

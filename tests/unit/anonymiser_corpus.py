@@ -219,6 +219,11 @@ HAND_WRITTEN = (
         "Het Emma Kinderziekenhuis, het Maria-onderwijs en de Sint Maarten; ook Hendrik-Ido-Ambacht doet mee.",
         keep=("Het Emma Kinderziekenhuis, het Maria-onderwijs en de Sint Maarten; ook Hendrik-Ido-Ambacht doet mee.",),
     ),
+    Note(
+        "De handleiding is er in het Frans en het Engels; Frans Timmermans stond op de poster.",
+        people=("Timmermans",),  # "Frans" stays: the language
+        keep=("in het Frans en het Engels",),
+    ),
     Note("Emma Bos-Kuijpers van de GGD schoof aan.", people=("Emma Bos-Kuijpers",), keep=("van de GGD",)),
     Note(
         "Het college van burgemeester en wethouders besloot in juni.",
