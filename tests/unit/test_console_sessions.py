@@ -205,6 +205,13 @@ async def test_notes_through_the_api_make_a_draft_that_is_revised_published_and_
     assert [s["text"] for item in shown["lessons"] for s in item["segments"]] == [
         s["text"] for item in draft["lessons"] for s in item["segments"]
     ]
+    # A word removed by mistake is marked through the API too; a viewer may not, nor may a number be marked.
+    marked = await console.api("POST", f"{base}/report/false-positives", organiser, json={"phrase": "Bakker"})
+    assert marked.status_code == 200, marked.text
+    assert await status_of(console, viewer, f"{base}/report/false-positives", {"phrase": "Visser"}) == 403
+    number = await console.api("POST", f"{base}/report/false-positives", organiser, json={"phrase": "06-1234"})
+    assert number.status_code == 422 and number.json()["errors"][0]["code"] == "not_a_word"
+    assert (await wait_until(report, what="the list in the preview"))["false_positives"] == ["bakker"]
     revised = notes() | {"lessons": ["Een nieuwe les."]}
     assert (await console.api("POST", f"{base}/notes", organiser, json=revised)).status_code == 200
     assert await wait_until(lambda: _lessons_are(report, ["Een nieuwe les."]), what="the revised draft")
@@ -221,6 +228,10 @@ async def test_notes_through_the_api_make_a_draft_that_is_revised_published_and_
 
     actions = [e["action"] for e in await audit(console, organiser) if e["subject"] == "session:2029-najaar/1"]
     assert {"CompleteSession", "ReviseReport", "PublishReport", "RetractReport", "notes.draft_saved"} <= set(actions)
+
+
+async def status_of(console: Console, token: str, path: str, body: dict[str, Any]) -> int:
+    return (await console.api("POST", path, token, json=body)).status_code
 
 
 async def _lessons_are(report: Any, lessons: list[str]) -> bool:
@@ -265,7 +276,9 @@ async def test_the_sessions_operations_are_in_the_openapi_document(console: Cons
     assert {session, *(f"{session}/{op}" for op in ("attendance", "notes", "reschedule", "report"))} <= set(
         document["paths"]
     )
-    assert {f"{session}/report/publish", f"{session}/report/retract"} <= set(document["paths"])
+    assert {f"{session}/report/publish", f"{session}/report/retract", f"{session}/report/false-positives"} <= set(
+        document["paths"]
+    )
     notes_body = document["paths"][f"{session}/notes"]["post"]["requestBody"]["content"]["application/json"]
     assert notes_body["schema"] == {"$ref": "#/components/schemas/SessionNotes"}
 
