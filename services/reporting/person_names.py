@@ -85,6 +85,8 @@ def _name_end(text: str, words: Sequence[Word], i: int, *, after_title: bool) ->
     j = i if after_title else i + 1
     if not after_title and (j >= len(words) or not _joined(text, words[i], words[j])):
         return None
+    if after_title and _of_a_place(words, i):
+        return None
     while j < len(words):
         word = words[j]
         if j > i and not _joined(text, words[j - 1], word):
@@ -97,6 +99,15 @@ def _name_end(text: str, words: Sequence[Word], i: int, *, after_title: bool) ->
             break
         j += 1
     return last
+
+
+def _of_a_place(words: Sequence[Word], i: int) -> bool:
+    """ "burgemeester van Ede", "wethouder van Barneveld": after a title a lowercase "van" and one capitalised word
+    that is no frequent surname say where, not who ("wethouder van den Berg", "wethouder van Dijk" say who)."""
+    if words[i].folded != "van" or words[i].capitalised or i + 1 >= len(words):
+        return False
+    place = words[i + 1]
+    return place.capitalised and place.folded not in NAME_PARTICLES and place.folded not in SURNAMES
 
 
 def _joined(text: str, a: Word, b: Word) -> bool:

@@ -224,6 +224,11 @@ HAND_WRITTEN = (
         people=("Timmermans",),  # "Frans" stays: the language
         keep=("in het Frans en het Engels",),
     ),
+    Note(
+        "De burgemeester van Veenendaal en de wethouder van Ede openden; wethouder van den Berg sloot af.",
+        people=("Berg",),
+        keep=("De burgemeester van Veenendaal en de wethouder van Ede openden; wethouder",),
+    ),
     Note("Emma Bos-Kuijpers van de GGD schoof aan.", people=("Emma Bos-Kuijpers",), keep=("van de GGD",)),
     Note(
         "Het college van burgemeester en wethouders besloot in juni.",
