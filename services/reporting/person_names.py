@@ -28,6 +28,7 @@ PARTICLES = frozenset(
 # Particles that stand inside a name written in running text ("Karin van den Berg"); the others ("in", "op",
 # "voor") are more often the sentence going on, so a name found by rule does not reach over them.
 NO_NAME_PARTS = NOT_NAMES | TITLES | INSTITUTIONS  # capitalised, yet no part of a name
+LISTED = FIRST_NAMES | SURNAMES
 NAME_PARTICLES = frozenset("de der den van von ten ter te t s la le du da di del el al bin ben".split())
 
 
@@ -56,7 +57,7 @@ def found_names(text: str, words: Sequence[Word], common: frozenset[str]) -> dic
         word = words[i]
         hit: Found | None = None
         if word.folded in TITLES and i + 1 < len(words) and TITLE_GAP.match(text[word.end : words[i + 1].start]):
-            last = _name_end(text, words, i + 1, after_title=True)
+            last = _name_end(text, words, i + 1, after_title=True, common=common)
             if last is not None:
                 hit = Found(i + 1, last, "title_name")
         elif word.folded in FIRST_NAMES and (word.capitalised or (len(word.folded) >= 4 and word.folded not in common)):
@@ -78,9 +79,12 @@ def found_names(text: str, words: Sequence[Word], common: frozenset[str]) -> dic
     return found
 
 
-def _name_end(text: str, words: Sequence[Word], i: int, *, after_title: bool) -> int | None:
+def _name_end(
+    text: str, words: Sequence[Word], i: int, *, after_title: bool, common: frozenset[str] = frozenset()
+) -> int | None:
     """The index of the last word of the name that starts at words[i] (after a title) or goes on after words[i]
-    (a first name): initials, particles and capitalised words, ending in a capitalised word. None: no name."""
+    (a first name): initials, particles and capitalised words, ending in a capitalised word; after a title also
+    listed names typed in lower case ("wethouder karin hoekstra") that are no ordinary word. None: no name."""
     last: int | None = None
     j = i if after_title else i + 1
     if not after_title and (j >= len(words) or not _joined(text, words[i], words[j])):
@@ -92,7 +96,8 @@ def _name_end(text: str, words: Sequence[Word], i: int, *, after_title: bool) ->
         if j > i and not _joined(text, words[j - 1], word):
             break
         acronym = word.end - word.start > 1 and text[word.start : word.end].isupper()  # "GGD", "CBS"
-        if word.initial or (word.capitalised and not acronym and word.folded not in NO_NAME_PARTS):
+        typed_low = after_title and len(word.folded) >= 4 and word.folded in LISTED and word.folded not in common
+        if word.initial or typed_low or (word.capitalised and not acronym and word.folded not in NO_NAME_PARTS):
             if not word.initial or after_title:
                 last = j
         elif word.folded not in NAME_PARTICLES:

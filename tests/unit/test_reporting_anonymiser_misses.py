@@ -46,6 +46,7 @@ def test_invisible_characters_do_not_hide_a_registered_name(text: str) -> None:
         ("Karin Hoekstra had het voorbeeld.", "Hoekstra"),
         ("Daarna sprak Mohamed over de moskee.", "Mohamed"),
         ("De wijkagent, Peter Kuijpers, zag het anders.", "Kuijpers"),
+        ("Daarna sprak wethouder karin hoekstra.", "hoekstra"),
     ],
 )
 def test_people_nobody_registered_are_not_named(text: str, name: str) -> None:
