@@ -13,11 +13,11 @@ from shared.contract import ErrorItem
 from shared.http import error_response, is_organizer, unauthorized
 from shared.messaging.processing import MessageStore
 
-from .adapters import SqlEditions, SqlNames, SqlReports, SqlRounds, SqlTrios
+from .adapters import SqlEditions, SqlReports, SqlRounds
 from .anonymise import NameKey
 from .entrypoints import EDITION, SESSION_NUMBER
 from .preview import edition_reports, report_preview
-from .views import anonymiser_for
+from .scrubbing import edition_anonymiser
 
 # Drafts and the anonymiser's changes are for the organiser who asked, not for a shared cache.
 HEADERS = {"Cache-Control": "no-store"}
@@ -40,7 +40,7 @@ def routes(store: MessageStore, *, key: NameKey, organizer_token: str, public_ur
             if known is None and not reports:
                 return not_found("edition", "unknown_edition", "Deze editie bestaat niet.")
             publication = await SqlRounds(session).get(slug)
-            clean = anonymiser_for(key, await SqlNames(session).every(), await SqlTrios(session).of_edition(slug))
+            clean = await edition_anonymiser(session, key, slug)
         return JSONResponse(edition_reports(slug, known, reports, publication, clean, public_url), headers=HEADERS)
 
     async def report(request: Request) -> Response:
@@ -53,7 +53,7 @@ def routes(store: MessageStore, *, key: NameKey, organizer_token: str, public_ur
             found = await SqlReports(session).get(slug, int(number))
             if found is None:
                 return not_found("session_number", "unknown_report", "Van deze bijeenkomst is (nog) geen verslag.")
-            clean = anonymiser_for(key, await SqlNames(session).every(), await SqlTrios(session).of_edition(slug))
+            clean = await edition_anonymiser(session, key, slug)
         return JSONResponse(report_preview(found, clean, public_url), headers=HEADERS)
 
     return [

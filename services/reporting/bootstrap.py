@@ -13,8 +13,7 @@ from shared.runtime import Service, Transport
 from shared.settings import Settings
 
 from . import api, consumes, dashboard, entrypoints, overview_api
-from .adapters import Inbox, Outbox
-from .anonymise import NameKey
+from .adapters import Inbox, Outbox, StoredNameKey
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -31,13 +30,19 @@ def build(settings: Settings, transport: Transport) -> Service:
         wake=relay.wake,
         actor_publishers=settings.console_publishers,
     )
-    key = NameKey.from_secret(settings.werkplaatsen_secret_key)
+    # Reporting's own key, independent of WERKPLAATSEN_SECRET_KEY (anonymise.py); read once the store is migrated.
+    key = StoredNameKey()
+
+    async def load_key() -> None:
+        await key.load(db, settings.werkplaatsen_secret_key)
+
     return Service(
         name="reporting",
         store=store,
         relay=relay,
         transport=transport,
         migrations=MIGRATIONS,
+        on_start=[load_key],
         consumers=consumes.consumers(
             store,
             public_url=settings.public_url,

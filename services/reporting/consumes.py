@@ -16,7 +16,7 @@ from shared.contract.registration import (
     RegistrationDeclined,
     TrioRegistered,
 )
-from shared.contract.reporting import PublishReport, RetractReport, ReviseReport
+from shared.contract.reporting import MarkFalsePositive, PublishReport, RetractReport, ReviseReport
 from shared.contract.scheduling import (
     AttendanceRecorded,
     EditionScheduled,
@@ -37,6 +37,7 @@ from .adapters import (
     SqlEditions,
     SqlEventSources,
     SqlFailures,
+    SqlFalsePositives,
     SqlInvoices,
     SqlNames,
     SqlReports,
@@ -53,6 +54,7 @@ CONSUMES = (
     on(PublishReport, handlers.publish_report),
     on(ReviseReport, handlers.revise_report),
     on(RetractReport, handlers.retract_report),
+    on(MarkFalsePositive, handlers.mark_false_positive),
     on(SessionCompleted, handlers.keep_session_report),
     on(EditionScheduled, handlers.remember_edition),
     on(TrioRegistered, source, handlers.remember_trio),
@@ -92,6 +94,7 @@ def consumers(
                 "rounds": SqlRounds,
                 "trios": SqlTrios,
                 "names": SqlNames,
+                "false_positives": SqlFalsePositives,
                 "attendance": SqlAttendance,
                 "failures": SqlFailures,
                 "invoices": SqlInvoices,

@@ -13,11 +13,12 @@ from starlette.routing import Route
 
 from shared.messaging.processing import MessageStore
 
-from .adapters import SqlAttendance, SqlEditions, SqlNames, SqlReports, SqlRounds, SqlTrios
+from .adapters import SqlAttendance, SqlEditions, SqlReports, SqlRounds, SqlTrios
 from .anonymise import Anonymiser, NameKey
 from .charts import bar_chart
 from .documents import PdfMaker, render_atom, render_html, render_markdown, svg
-from .views import RoundView, anonymiser_for, index_entries, round_view, session_view
+from .scrubbing import edition_anonymiser
+from .views import RoundView, index_entries, round_view, session_view
 
 FEED_EPOCH = datetime(2019, 10, 15, tzinfo=UTC)  # the first round's first session: "nothing yet" in the feed
 SESSION_NUMBER = re.compile(r"[0-9]{1,6}")  # anything else cannot name a session (and must not overflow SQL)
@@ -63,8 +64,7 @@ class PublicPages:
         ]
 
     async def _anonymiser(self, session: AsyncSession, edition: str) -> Anonymiser:
-        trios = await SqlTrios(session).of_edition(edition)
-        return anonymiser_for(self.key, await SqlNames(session).every(), trios)
+        return await edition_anonymiser(session, self.key, edition)
 
     async def session_page(self, request: Request) -> Response:
         slug, number = request.path_params["edition"], request.path_params["session_number"]
@@ -79,7 +79,7 @@ class PublicPages:
             edition = await SqlEditions(session).get(slug)
             trios = await SqlTrios(session).of_edition(slug)
             attendance = await SqlAttendance(session).get(slug, report.session_number)
-            clean = anonymiser_for(self.key, await SqlNames(session).every(), trios)
+            clean = await edition_anonymiser(session, self.key, slug, trios)
             published = await SqlRounds(session).get(slug)
         view = session_view(report, edition, trios, attendance.present if attendance else None, clean)
         round_path = f"/reports/{slug}" if published is not None and published.retracted_at is None else None
@@ -98,7 +98,7 @@ class PublicPages:
             trios = await SqlTrios(session).of_edition(slug)
             reports = await SqlReports(session).of_edition(slug)
             attendance = await SqlAttendance(session).of_edition(slug)
-            clean = anonymiser_for(self.key, await SqlNames(session).every(), trios)
+            clean = await edition_anonymiser(session, self.key, slug, trios)
         return round_view(edition, reports, trios, attendance, clean, publication.published_at)
 
     def _round_html(self, view: RoundView, *, pdf: bool) -> str:

@@ -7,13 +7,25 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from .anonymise import Anonymiser
+from .anonymise import RULES, Anonymiser
 from .domain import Edition, RoundPublication, SessionReport, report_url, stored_segments
 from .segments import Segment, joined
 
 
 def segment_json(segment: Segment) -> dict[str, Any]:
-    return {"text": segment.text, "changed": segment.changed, "kind": segment.kind}
+    """A piece; a changed one also says by which rule (`rule`, `reason` in Dutch) and what it replaced (`original`),
+    so an organiser can tell a false positive. The preview is for organisers only (api.py), never public."""
+    if not segment.changed:
+        return {"text": segment.text, "changed": False, "kind": None}
+    rule = segment.rule or segment.kind or ""
+    return {
+        "text": segment.text,
+        "changed": True,
+        "kind": segment.kind,
+        "rule": rule,
+        "reason": RULES.get(rule, rule),
+        "original": segment.original,
+    }
 
 
 def text_json(segments: list[Segment]) -> dict[str, Any]:
@@ -35,6 +47,7 @@ def report_preview(report: SessionReport, clean: Anonymiser, public_url: str) ->
         ],
         "quotes": [text_json(item) for item in pieces["quotes"]],
         "next_steps": [text_json(item) for item in pieces["next_steps"]],
+        "false_positives": sorted(clean.allowed),
     }
 
 

@@ -10,10 +10,10 @@ the stored text with their kind. Reading it back (`from_marks`) gives the pieces
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal, cast, get_args
 
-Kind = Literal["email", "phone", "name", "municipality", "neighbourhood", "attribution"]
+Kind = Literal["email", "phone", "bsn", "iban", "invisible", "name", "municipality", "neighbourhood", "attribution"]
 KINDS = frozenset(get_args(Kind))
 
 Mark = tuple[int, int, Kind]  # start, end (in the stored text) and kind of a changed piece
@@ -23,6 +23,10 @@ Mark = tuple[int, int, Kind]  # start, end (in the stored text) and kind of a ch
 class Segment:
     text: str
     kind: Kind | None = None  # None: as written
+    # Which rule changed it (anonymise.RULES) and what was there before: the organiser's preview shows both, so a
+    # word censored by mistake can be put on the edition's list of false positives. Neither reaches a public page.
+    rule: str | None = field(default=None, compare=False)
+    original: str | None = field(default=None, compare=False)
 
     @property
     def changed(self) -> bool:
@@ -37,6 +41,7 @@ class Change:
     end: int
     text: str
     kind: Kind
+    rule: str | None = None  # None: the kind says it
 
 
 def joined(segments: Iterable[Segment]) -> str:
@@ -50,6 +55,7 @@ def changed(segments: Sequence[Segment], changes: Iterable[Change]) -> list[Segm
     piece keeps that piece's kind. An empty changed piece (a left-out attribution) inside a change's span goes
     with it.
     """
+    whole = joined(segments)
     located: list[tuple[int, int, Segment]] = []
     position = 0
     for segment in segments:
@@ -66,14 +72,14 @@ def changed(segments: Sequence[Segment], changes: Iterable[Change]) -> list[Segm
                 return
             a, b = max(start, cursor), min(end, limit)
             if b > a or (start == end and start >= cursor):
-                out.append(Segment(segment.text[a - start : b - start], segment.kind))
+                out.append(replace(segment, text=segment.text[a - start : b - start]))
             if end > limit:
                 return  # it goes on past the limit: the rest comes after the change
             i += 1
 
     for change in changes:
         take_until(change.start)
-        out.append(Segment(change.text, change.kind))
+        out.append(Segment(change.text, change.kind, change.rule or change.kind, whole[change.start : change.end]))
         cursor = change.end
         while i < len(located) and located[i][1] <= cursor and not located[i][0] == located[i][1] == cursor:
             i += 1

@@ -18,6 +18,7 @@ from .anonymise import Anonymiser, NameKey, NameKind, Replacement, municipality_
 from .domain import (
     DOMAINS,
     Edition,
+    Municipality,
     Numbers,
     SessionReport,
     Trio,
@@ -31,9 +32,19 @@ from .themes import Lesson, Theme, rode_lijnen
 PARTNERS = ("Platform31", "het Landelijk Platform Buurtgericht werken (LPB)", "M50", "het A&O fonds Gemeenten")
 
 
-def anonymiser_for(key: NameKey, names: dict[str, NameKind], trios: Iterable[Trio]) -> Anonymiser:
-    """The anonymiser for pages about one edition: every known name, and the municipalities (and their
-    trios' neighbourhoods) that may not be named in that edition."""
+def anonymiser_for(
+    key: NameKey,
+    names: dict[str, NameKind],
+    trios: Iterable[Trio],
+    *,
+    other_names: dict[str, NameKind] | None = None,
+    elsewhere: Iterable[tuple[Municipality, bool]] = (),
+    allowed: Iterable[str] = (),
+) -> Anonymiser:
+    """The anonymiser for pages about one edition: its people's names (`names`) and other editions' (`other_names`,
+    see anonymise.py), the municipalities (and their trios' neighbourhoods) that may not be named in that edition,
+    the municipalities not in it that another edition's trio did not consent to naming (`elsewhere`: "Barneveld
+    deed vorig jaar ook mee" names that trio), and the edition's false positives (`allowed`)."""
     trios = list(trios)
     nameable = nameable_municipalities(trios)
     replacements: list[Replacement] = []
@@ -43,7 +54,12 @@ def anonymiser_for(key: NameKey, names: dict[str, NameKind], trios: Iterable[Tri
         replacements.extend(municipality_replacement(trio.municipality.name, trio.municipality.description))
         if trio.case is not None:
             replacements.extend(neighbourhood_replacement(trio.case.neighbourhood))
-    return Anonymiser(key, names, replacements)
+    here = {t.municipality.code for t in trios if t.municipality is not None}
+    for municipality, consented in elsewhere:
+        if not consented and municipality.code not in here:
+            here.add(municipality.code)
+            replacements.extend(municipality_replacement(municipality.name, municipality.description, elsewhere=True))
+    return Anonymiser(key, names, replacements, other_names or {}, frozenset(allowed))
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,8 @@ TITLE = "Werkplaatsen message contract"
 # CorrectRegistration and their events, and what else the console needs (docs/contract.md); 1.3.0:
 # IssueCreditNote, ResendInvoice, InvoiceResent and the optional CreditNoteIssued.reason; 1.4.0: notifications'
 # SendAnnouncement and ResendNotification with their events; 1.5.0: ChatMessageRequested.registration_id,
-# ApprovalRequested.held and RegistrationAttemptRefused.
+# ApprovalRequested.held, RegistrationAttemptRefused and reporting.MarkFalsePositive; one-line command fields
+# refuse line breaks.
 VERSION = "1.5.0"
 
 DESCRIPTION = f"""\

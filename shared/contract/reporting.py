@@ -49,6 +49,21 @@ class RetractReport(Command):
     )
 
 
+class MarkFalsePositive(Command):
+    """Tell the anonymiser that a word or phrase it removed from an edition's reports is no name there (the
+    organiser's preview shows each removal and by which rule), or with `false_positive` false that it is one
+    again. From then on that exact word or phrase is left as written in the edition's summaries and round's
+    report, wherever a name rule alone removed it; a longer name around it still goes ("Bakker" is kept, "Wil
+    Bakker" is not). Contact details and numbers are never kept: a phrase with a digit or "@" is refused
+    (`not_a_word`), as is one of more than six words (`too_long`)."""
+
+    routing_key = "reporting.MarkFalsePositive"
+
+    edition: str = Field(max_length=64, description="Slug of the edition, e.g. `2027-najaar`.")
+    phrase: str = Field(min_length=1, max_length=200, description='The word or phrase as removed, e.g. "Bakker".')
+    false_positive: bool = Field(default=True, description="False: remove the phrase from the edition's list.")
+
+
 # Events
 
 

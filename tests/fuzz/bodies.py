@@ -91,6 +91,7 @@ def valid_body(routing_key: str, targets: Targets = Targets(), pick: int = 0) ->
         },
         "scheduling.ReopenRegistration": lambda: {"edition": held},
         "reporting.RetractReport": lambda: {"edition": held, "session_number": 1},
+        "reporting.MarkFalsePositive": lambda: {"edition": held, "phrase": "Bakker", "actor": factories.ORGANISER},
         "registration.IssueCreditNote": lambda: {
             "invoice_number": "WP-2027-0001",
             "reason": "Dubbel gefactureerd.",

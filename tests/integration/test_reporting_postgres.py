@@ -344,3 +344,23 @@ async def test_summaries_stored_before_drafts_existed_stay_published_after_the_m
     finally:
         await db.dispose()
         await drop_database(name)
+
+
+async def test_replicas_starting_at_once_on_postgres_share_one_name_key_and_keep_the_derived_one(
+    store: MessageStore,
+) -> None:
+    """Reporting's own key is made once whoever starts first; digests made before it (keyed from the secret)
+    are still found after WERKPLAATSEN_SECRET_KEY rotates."""
+    from services.reporting.adapters import SqlNames, StoredNameKey
+    from services.reporting.anonymise import Anonymiser, name_digests
+
+    async with store.db.transaction() as session:
+        await SqlNames(session).add("r-before", name_digests(NameKey.from_secret("old-secret"), "Gijsbrecht Oudeboom"))
+    keys = [StoredNameKey() for _ in range(4)]
+    await asyncio.gather(*(key.load(store.db, "old-secret") for key in keys))
+    assert len({(key.key, key.previous) for key in keys}) == 1
+    rotated = StoredNameKey()
+    await rotated.load(store.db, "a-new-secret")
+    async with store.db.sessions() as session:
+        digests = await SqlNames(session).every()
+    assert Anonymiser(rotated, digests).clean("Gijsbrecht Oudeboom vertelde") == "[verwijderd] vertelde"

@@ -196,6 +196,22 @@ async def test_notes_through_the_api_make_a_draft_that_is_revised_published_and_
 
     draft = await wait_until(report, what="reporting's draft")
     assert draft["status"] == "draft"
+    # What the anonymiser replaced is for those who write the notes, not for a viewer.
+    viewer = await console.token("vera@zwolle.nl", "viewer")
+    shown = (await console.api("GET", f"{base}/report", viewer)).json()
+    changed = [s for item in draft["lessons"] for s in item["segments"] if s["changed"]]
+    assert changed and all("original" in s for s in changed)
+    assert not [s for item in shown["lessons"] for s in item["segments"] if "original" in s]
+    assert [s["text"] for item in shown["lessons"] for s in item["segments"]] == [
+        s["text"] for item in draft["lessons"] for s in item["segments"]
+    ]
+    # A word removed by mistake is marked through the API too; a viewer may not, nor may a number be marked.
+    marked = await console.api("POST", f"{base}/report/false-positives", organiser, json={"phrase": "Bakker"})
+    assert marked.status_code == 200, marked.text
+    assert await status_of(console, viewer, f"{base}/report/false-positives", {"phrase": "Visser"}) == 403
+    number = await console.api("POST", f"{base}/report/false-positives", organiser, json={"phrase": "06-1234"})
+    assert number.status_code == 422 and number.json()["errors"][0]["code"] == "not_a_word"
+    assert (await wait_until(report, what="the list in the preview"))["false_positives"] == ["bakker"]
     revised = notes() | {"lessons": ["Een nieuwe les."]}
     assert (await console.api("POST", f"{base}/notes", organiser, json=revised)).status_code == 200
     assert await wait_until(lambda: _lessons_are(report, ["Een nieuwe les."]), what="the revised draft")
@@ -212,6 +228,10 @@ async def test_notes_through_the_api_make_a_draft_that_is_revised_published_and_
 
     actions = [e["action"] for e in await audit(console, organiser) if e["subject"] == "session:2029-najaar/1"]
     assert {"CompleteSession", "ReviseReport", "PublishReport", "RetractReport", "notes.draft_saved"} <= set(actions)
+
+
+async def status_of(console: Console, token: str, path: str, body: dict[str, Any]) -> int:
+    return (await console.api("POST", path, token, json=body)).status_code
 
 
 async def _lessons_are(report: Any, lessons: list[str]) -> bool:
@@ -256,7 +276,9 @@ async def test_the_sessions_operations_are_in_the_openapi_document(console: Cons
     assert {session, *(f"{session}/{op}" for op in ("attendance", "notes", "reschedule", "report"))} <= set(
         document["paths"]
     )
-    assert {f"{session}/report/publish", f"{session}/report/retract"} <= set(document["paths"])
+    assert {f"{session}/report/publish", f"{session}/report/retract", f"{session}/report/false-positives"} <= set(
+        document["paths"]
+    )
     notes_body = document["paths"][f"{session}/notes"]["post"]["requestBody"]["content"]["application/json"]
     assert notes_body["schema"] == {"$ref": "#/components/schemas/SessionNotesGiven"}
 
@@ -353,7 +375,10 @@ async def test_notes_go_from_the_form_to_a_highlighted_preview_and_once_publishe
         csrf = hidden(form_page.text, "csrf")
         fields = {
             "csrf": csrf,
-            "lessons": "Anna de Vries liet zien hoe je de wijk erbij haalt.\nBel 06-12345678 voor meer.",
+            "lessons": (
+                "Anna de Vries liet zien hoe je de wijk erbij haalt.\nBel 06-12345678 voor meer.\n"
+                "Bij bakkerij De Bakker werd het plein groen; Chris Bakker hielp."
+            ),
             "instrument_1_name": "Krachtenveldanalyse",
             "instrument_1_description": "Wie heeft invloed op de opgave?",
             "quotes": "Samen de wijk in, dat werkt.",
@@ -375,9 +400,26 @@ async def test_notes_go_from_the_form_to_a_highlighted_preview_and_once_publishe
             return shown.text if "<mark title=" in shown.text else None
 
         text = await wait_until(preview, what="the preview with its highlights")
-        assert "Anna de Vries" not in text and "06-12345678" not in text
-        assert re.search(r'<mark title="naam weggehaald">', text)
-        assert re.search(r'<mark title="telefoonnummer weggehaald">', text)
+        article = text[text.index('<article class="preview"') : text.index("</article>")]
+        assert "Anna de Vries" not in article and "06-12345678" not in article and "De Bakker" not in article
+        assert '<mark title="naam van een deelnemer of goedkeurder van deze editie">' in article
+        assert '<mark title="telefoonnummer">' in article
+        # Every change is listed with what was there and by which rule; a word that is no name can be marked.
+        assert re.search(r"<td>Anna de Vries</td>\s*<td>\[verwijderd\]</td>\s*<td>naam van een deelnemer", text)
+        assert re.search(r"<td>Bakker</td>\s*<td>\[verwijderd\]</td>\s*<td>naam van een deelnemer", text)
+        marked = await browser.post(
+            f"{path}/report/false-positive", data={"csrf": hidden(text, "csrf"), "phrase": "Bakker"}
+        )
+        assert marked.status_code == 303
+        assert marked.headers["location"] == f"{path}/report?gedaan=gemarkeerd"
+
+        async def kept() -> str | None:
+            shown = (await browser.get(f"{path}/report")).text
+            return shown if "<li>Bij bakkerij De Bakker werd het plein groen; <mark" in shown else None
+
+        text = await wait_until(kept, what="the preview keeping the false positive")
+        assert "Geen naam in deze editie" in text and "<li>bakker" in text
+        assert "Anna de Vries" not in text[text.index('<article class="preview"') : text.index("</article>")]
         assert "Concept: nog niet openbaar" in text
         title = re.search(r'<h2 id="verslag-titel">([^<]+)</h2>', text)
         assert title is not None
@@ -394,7 +436,7 @@ async def test_notes_go_from_the_form_to_a_highlighted_preview_and_once_publishe
 
     await wait_until(public, what="the published report on /reports")
     actions = [e["action"] for e in await audit(console, organiser) if e["subject"] == "session:2032-najaar/1"]
-    assert {"notes.draft_saved", "CompleteSession", "PublishReport"} <= set(actions)
+    assert {"notes.draft_saved", "CompleteSession", "MarkFalsePositive", "PublishReport"} <= set(actions)
 
 
 async def test_the_sessions_pages_list_the_sessions_and_reschedule_with_the_reasons_next_to_the_fields(

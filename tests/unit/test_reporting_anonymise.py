@@ -7,6 +7,7 @@ import pytest
 from services.reporting.anonymise import (
     Anonymiser,
     NameKey,
+    false_positive,
     municipality_replacement,
     name_digests,
     neighbourhood_replacement,
@@ -66,8 +67,8 @@ def test_contact_details_are_removed_along_with_names() -> None:
 
 def test_hashes_made_with_another_key_find_nothing() -> None:
     other = NameKey.from_secret("another-secret")
-    digests = name_digests(other, "Anna de Vries")
-    assert Anonymiser(KEY, digests).clean("Anna de Vries") == "Anna de Vries"
+    digests = name_digests(other, "Gijsbrecht Oudeboom")  # no name the rules for unregistered people know
+    assert Anonymiser(KEY, digests).clean("Gijsbrecht Oudeboom") == "Gijsbrecht Oudeboom"
 
 
 def test_the_digests_of_a_name_are_keyed_hashes_not_the_name() -> None:
@@ -171,3 +172,22 @@ def test_marks_that_do_not_fit_the_text_are_left_out() -> None:
 def test_a_change_that_covers_an_earlier_change_replaces_it() -> None:
     earlier = [Segment("a "), Segment("X", "email"), Segment(" b")]
     assert pieces(changed(earlier, [Change(0, 3, "[weg]", "name")])) == [("[weg]", "name"), (" b", None)]
+
+
+def test_each_change_says_by_which_rule_and_what_it_replaced() -> None:
+    clean = anonymiser("Anna de Vries", municipalities=MUNICIPALITIES)
+    text = "Anna en wethouder Karin Hoekstra uit barneveld: bel 06-12345678 of mail k at barneveld dot nl."
+    changes = [(s.original, s.rule) for s in clean.segments([Segment(text)]) if s.changed]
+    assert changes == [
+        ("Anna", "registered_name"),
+        ("Karin Hoekstra", "title_name"),
+        ("barneveld", "municipality"),
+        ("06-12345678", "phone"),
+        ("k at barneveld dot nl", "email_spelled"),
+    ]
+
+
+def test_a_false_positive_of_the_edition_is_left_as_written_but_not_the_longer_name_around_it() -> None:
+    digests = name_digests(KEY, "Wil Bakker")
+    clean = Anonymiser(KEY, digests, allowed=frozenset({false_positive("Bakker")}))
+    assert clean.clean("Bakker Van Dam levert; Wil Bakker haalt.") == "Bakker Van Dam levert; [verwijderd] haalt."

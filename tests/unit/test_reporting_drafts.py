@@ -128,7 +128,7 @@ async def test_the_preview_shows_the_summary_as_it_will_be_published_with_every_
     assert shown["attendance"] == {"trios": 7, "municipalities": 6}
     assert shown["url"] == f"{PUBLIC_URL}/reports/{EDITION}/1"
     (lesson,) = shown["lessons"]
-    assert lesson["segments"] == [
+    assert [plain(s) for s in lesson["segments"]] == [
         {"text": "[verwijderd]", "changed": True, "kind": "name"},
         {"text": " uit ", "changed": False, "kind": None},
         {"text": "een middelgrote gemeente in Gelderland", "changed": True, "kind": "municipality"},
@@ -136,8 +136,14 @@ async def test_the_preview_shows_the_summary_as_it_will_be_published_with_every_
         {"text": "[verwijderd]", "changed": True, "kind": "email"},
         {"text": ".", "changed": False, "kind": None},
     ]
+    # Each change says by which rule and what it replaced (the address was replaced before it was stored).
+    name, _, place, _, address, _ = lesson["segments"]
+    assert (name["rule"], name["original"]) == ("registered_name", "Anna")
+    assert name["reason"] == "naam van een deelnemer of goedkeurder van deze editie"
+    assert (place["rule"], place["original"]) == ("municipality", "Barneveld")
+    assert (address["rule"], address["original"]) == ("email", "[verwijderd]")
     (quote,) = shown["quotes"]
-    assert quote["segments"] == [
+    assert [plain(s) for s in quote["segments"]] == [
         {"text": "De wijk is geen project.", "changed": False, "kind": None},
         {"text": "", "changed": True, "kind": "attribution"},
     ]
@@ -151,6 +157,10 @@ async def test_the_preview_shows_the_summary_as_it_will_be_published_with_every_
         assert item["text"] in page
 
 
+def plain(segment: dict[str, Any]) -> dict[str, Any]:
+    return {k: segment[k] for k in ("text", "changed", "kind")}
+
+
 async def test_a_revised_draft_is_previewed_and_published_with_its_new_notes(reporting: Reporting) -> None:
     await reporting.deliver(session_completed())
     await reporting.command(
@@ -160,7 +170,7 @@ async def test_a_revised_draft_is_previewed_and_published_with_its_new_notes(rep
     )
     shown = await preview(reporting)
     assert [item["text"] for item in shown["lessons"]] == ["Herschreven: bel [verwijderd]."]
-    assert shown["lessons"][0]["segments"][1] == {"text": "[verwijderd]", "changed": True, "kind": "phone"}
+    assert plain(shown["lessons"][0]["segments"][1]) == {"text": "[verwijderd]", "changed": True, "kind": "phone"}
     assert shown["instruments"] == [] and shown["quotes"] == [] and shown["next_steps"] == []
     await reporting.publish(1)
     assert "Herschreven: bel [verwijderd]." in text_of((await reporting.http.get(f"/reports/{EDITION}/1")).text)

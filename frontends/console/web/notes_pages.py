@@ -1,7 +1,9 @@
 """A session's notes and its report: the notes form (lessons, instruments, quotes, next steps), kept as a draft in
 the console's store and sent with "Afronden en naar voorbeeld" (CompleteSession, or ReviseReport while the report
 is still a draft: sessions_api.send_notes); the preview of the public summary as reporting will publish it, with
-every place the anonymiser changed highlighted; and publishing or retracting it."""
+every place the anonymiser changed highlighted and listed (what was there, by which rule), so an organiser can
+mark a word that is no name as a false positive of the edition (MarkFalsePositive) or take that back; and
+publishing or retracting it."""
 
 from __future__ import annotations
 
@@ -15,7 +17,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from shared.contract import ErrorItem
-from shared.contract.reporting import PublishReport, RetractReport
+from shared.contract.reporting import MarkFalsePositive, PublishReport, RetractReport
 from shared.contract.scheduling import SessionNotesGiven
 from shared.formatting import dutch_datetime
 from shared.messaging.errors import validation_errors
@@ -41,6 +43,34 @@ SECTIONS: Final = (
 )
 
 REPORT_WAIT_SECONDS = 8.0
+# The kinds of change a false positive can undo: names and places. Contact details and numbers always go.
+WORD_KINDS: Final = frozenset({"name", "municipality", "neighbourhood"})
+REMOVED: Final = "[verwijderd]"
+
+
+def changes_of(report: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Every change in the preview, in reading order: what was there, what is published, by which rule, and
+    whether it may be marked as no name (a word rule, and a word to mark)."""
+    texts = []
+    for key, _ in SECTIONS:
+        for item in report.get(key) or []:
+            texts += [item["name"], item["description"]] if key == "instruments" else [item]
+    changes = []
+    for text in texts:
+        for piece in text.get("segments", []):
+            if not piece.get("changed"):
+                continue
+            original = piece.get("original")
+            words = bool(original) and original != REMOVED and any(c.isalpha() for c in original or "")
+            changes.append(
+                {
+                    "original": original if original and original != piece["text"] else None,
+                    "text": piece["text"],
+                    "reason": piece.get("reason") or CHANGE_TEXTS.get(piece.get("kind") or "", "aangepast"),
+                    "markable": words and piece.get("kind") in WORD_KINDS,
+                }
+            )
+    return changes
 
 
 def form_of(notes: Mapping[str, Any]) -> dict[str, Any]:
@@ -206,6 +236,8 @@ async def _preview(
         },
         STATUS_TEXTS=STATUS_TEXTS,
         SECTIONS=SECTIONS,
+        # What was written is for those who write or publish the notes, not for viewers.
+        changes=changes_of(report) if report and may(caller.principal, "notes.write", slug) else [],
         change_text=lambda kind: CHANGE_TEXTS.get(kind, "aangepast"),
     )
 
@@ -230,6 +262,27 @@ async def _report_action(request: Request, retract: bool) -> Response:
     return await _preview(request, caller, slug, number, status=outcome.http_status(), errors=outcome.errors)
 
 
+async def mark_false_positive(request: Request) -> Response:
+    """ "Is geen naam" on a change of the preview, or "Toch weghalen" on the edition's list."""
+    slug, number = request.path_params["slug"], session_number(request)
+    caller = await require(request, "reports.publish", slug)
+    form = await posted(request)
+    if not isinstance(form, dict):
+        return form
+    if number is None:
+        return no_such()
+    phrase = form.get("phrase", "").strip()
+    if not phrase:
+        error = ErrorItem(field="phrase", code="required", message="Kies het woord dat geen naam is.")
+        return await _preview(request, caller, slug, number, status=422, errors=[error])
+    command = MarkFalsePositive(edition=slug, phrase=phrase[:200], false_positive=form.get("action") != "remove")
+    outcome: Outcome = await perform(request, caller, command, subject=session_subject(slug, number))
+    done = after(outcome, session_path(slug, number, "/report"), "gemarkeerd")
+    if done is not None:
+        return done
+    return await _preview(request, caller, slug, number, status=outcome.http_status(), errors=outcome.errors)
+
+
 async def publish(request: Request) -> Response:
     return await _report_action(request, retract=False)
 
@@ -244,4 +297,5 @@ ROUTES: Final = (
     ("/report", preview, "GET"),
     ("/report/publish", publish, "POST"),
     ("/report/retract", retract, "POST"),
+    ("/report/false-positive", mark_false_positive, "POST"),
 )

@@ -15,6 +15,9 @@ from .acting import read
 CHANGE_TEXTS: Final = {
     "email": "e-mailadres weggehaald",
     "phone": "telefoonnummer weggehaald",
+    "bsn": "BSN weggehaald",
+    "iban": "rekeningnummer weggehaald",
+    "invisible": "onzichtbaar teken weggehaald",
     "name": "naam weggehaald",
     "municipality": "gemeentenaam vervangen",
     "neighbourhood": "wijknaam vervangen",
@@ -43,6 +46,22 @@ async def report_of(request: Request, slug: str, number: int) -> dict[str, Any] 
     """Reporting's preview of the session's summary: status and every text in segments (changed or not)."""
     found = await read(request, "reporting", f"/api/reports/{slug}/{number}")
     return found.body if found.found and isinstance(found.body, dict) else None
+
+
+def without_originals(report: dict[str, Any]) -> dict[str, Any]:
+    """The preview without what the anonymiser replaced: that is for those who write or publish the notes, not
+    for viewers."""
+
+    def text(item: dict[str, Any]) -> dict[str, Any]:
+        return {**item, "segments": [{k: v for k, v in s.items() if k != "original"} for s in item.get("segments", [])]}
+
+    out = dict(report)
+    for key in ("lessons", "quotes", "next_steps"):
+        out[key] = [text(item) for item in report.get(key) or []]
+    out["instruments"] = [
+        {"name": text(i["name"]), "description": text(i["description"])} for i in report.get("instruments") or []
+    ]
+    return out
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,7 @@ NOTICES: Final[Mapping[str, str]] = {
     "opgeslagen": "Het concept is opgeslagen.",
     "gepubliceerd": "Het verslag is gepubliceerd.",
     "ingetrokken": "Het verslag is ingetrokken.",
+    "gemarkeerd": "De lijst van woorden die geen naam zijn is bijgewerkt; het voorbeeld houdt er rekening mee.",
     "afgerond": "Het verslag is verstuurd. Hieronder zie je het zoals het gepubliceerd wordt.",
 }
 

@@ -12,17 +12,17 @@ from pydantic import AwareDatetime, BaseModel, Field
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from shared.contract.reporting import PublishReport, RetractReport, ReviseReport
+from shared.contract.reporting import MarkFalsePositive, PublishReport, RetractReport, ReviseReport
 from shared.contract.scheduling import CompleteSession, RecordAttendance, RescheduleSession, SessionNotesGiven
 
-from ..domain import Action
+from ..domain import Action, may
 from ..drafts import save_notes, session_subject
 from ..store import repositories
 from .access import Caller, address, console, database, require
 from .acting import BadBody, Outcome, answer, parse_body, perform
-from .openapi import Operation
+from .openapi import Operation, command_body
 from .rendering import api_errors
-from .session_reads import report_of, session_number, session_of
+from .session_reads import report_of, session_number, session_of, without_originals
 
 # The session commands the API takes as a body plus the path's edition and number.
 SessionCommand = RecordAttendance | RescheduleSession
@@ -41,6 +41,10 @@ class SessionAccepted(BaseModel):
     status: str = Field(description="`accepted`, or `pending` when the service has not answered yet (202).")
     edition: str
     session_number: int
+
+
+# The body of report/false-positives, for the document; the edition comes from the path.
+FalsePositive: Final = command_body(MarkFalsePositive, "FalsePositive")
 
 
 def no_session() -> JSONResponse:
@@ -124,10 +128,12 @@ async def reschedule(request: Request) -> Response:
 
 async def show_report(request: Request) -> Response:
     slug, number = request.path_params["slug"], session_number(request)
-    await require(request, "read", slug)
+    caller = await require(request, "read", slug)
     report = await report_of(request, slug, number) if number is not None else None
     if report is None:
         return api_errors("unknown_report", "Van deze bijeenkomst is (nog) geen verslag.", 404, field="number")
+    if not may(caller.principal, "notes.write", slug):
+        report = without_originals(report)
     return JSONResponse(report, headers={"Cache-Control": "no-store"})
 
 
@@ -147,6 +153,20 @@ async def retract_report(request: Request) -> Response:
     if number is None:
         return no_session()
     command = RetractReport(edition=slug, session_number=number)
+    outcome = await perform(request, caller, command, subject=session_subject(slug, number))
+    return answer(outcome, edition=slug, session_number=number)
+
+
+async def mark_false_positive(request: Request) -> Response:
+    """A word the anonymiser removed from the edition's reports that is no name there (or is one again)."""
+    slug, number = request.path_params["slug"], session_number(request)
+    caller = await require(request, "reports.publish", slug)
+    if number is None:
+        return no_session()
+    try:
+        command = await parse_body(request, MarkFalsePositive, edition=slug)
+    except BadBody as bad:
+        return bad.response
     outcome = await perform(request, caller, command, subject=session_subject(slug, number))
     return answer(outcome, edition=slug, session_number=number)
 
@@ -224,6 +244,18 @@ OPERATIONS: Final = (
         "verslagen",
         answer=SessionAccepted,
         answers={**ACTED, 409: "Al gepubliceerd of ingetrokken."},
+        idempotent_key=True,
+    ),
+    Operation(
+        "POST",
+        f"{SESSION}/report/false-positives",
+        mark_false_positive,
+        "Een weggehaald woord is geen naam in deze editie (`false_positive` false: het is er toch een)",
+        "reports.publish",
+        "verslagen",
+        body=FalsePositive,
+        answer=SessionAccepted,
+        answers={**ACTED, 422: "Geen woord (cijfers of @) of meer dan zes woorden."},
         idempotent_key=True,
     ),
     Operation(

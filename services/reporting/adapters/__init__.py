@@ -1,5 +1,13 @@
 """Reporting's store: declarative tables and the repositories the handlers and pages use."""
 
+from .anonymiser_store import (
+    FalsePositiveRow,
+    NameKeyRow,
+    SqlFalsePositives,
+    SqlScopedNames,
+    StoredNameKey,
+    municipalities_elsewhere,
+)
 from .read_model import SqlAttendance, SqlEventSources, SqlFailures, SqlInvoices, SqlNames, SqlTrios, trio_from_row
 from .reports import SqlEditions, SqlReports, SqlRounds, edition_from_row, report_from_row
 from .tables import (
@@ -24,9 +32,11 @@ __all__ = [
     "EditionLockRow",
     "EditionRow",
     "EventSourceRow",
+    "FalsePositiveRow",
     "Inbox",
     "InvoiceRow",
     "NameDigestRow",
+    "NameKeyRow",
     "NotificationFailureRow",
     "Outbox",
     "RoundReportRow",
@@ -35,13 +45,17 @@ __all__ = [
     "SqlEditions",
     "SqlEventSources",
     "SqlFailures",
+    "SqlFalsePositives",
     "SqlInvoices",
     "SqlNames",
     "SqlReports",
     "SqlRounds",
+    "SqlScopedNames",
     "SqlTrios",
+    "StoredNameKey",
     "TrioRow",
     "edition_from_row",
+    "municipalities_elsewhere",
     "report_from_row",
     "trio_from_row",
 ]

@@ -13,6 +13,7 @@ from .copies import (
     remember_source,
     remember_trio,
 )
+from .false_positives import mark_false_positive
 from .reports import (
     keep_session_report,
     publish_report,
@@ -29,6 +30,7 @@ __all__ = [
     "follow_decision",
     "follow_placement",
     "keep_session_report",
+    "mark_false_positive",
     "publish_report",
     "publish_round_when_complete",
     "record_attendance",
