@@ -120,7 +120,7 @@ async def test_the_form_counts_its_visitor_as_the_registering_client(tmp_path: P
     site = await open_site(sqlite_url(tmp_path))
     try:
         site.store.approval_limits = ApprovalLimits(per_approver_per_day=100, per_client_per_day=1)
-        settings = Settings(werkplaatsen_secret_key=SECRET, werkplaatsen_public_url="http://testserver")
+        settings = Settings(werkplaatsen_secret_key=SECRET, werkplaatsen_public_url="http://localhost")
         app = Starlette(
             routes=web_routes(site.store, consumes.consumers(site.store, MUNICIPALITIES), MUNICIPALITIES, settings)
         )

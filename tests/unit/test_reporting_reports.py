@@ -11,7 +11,7 @@ import pytest
 from services.reporting import handlers
 from services.reporting.domain import RoundPublication
 from shared.contract.reporting import LessonReportPublished, RetractReport, ReviseReport
-from shared.contract.scheduling import SessionNotes
+from shared.contract.scheduling import SessionNotesGiven
 from shared.messaging.messages import CommandRefused
 from tests.unit.reporting_fakes import (
     COMPLETED,
@@ -45,7 +45,8 @@ async def known(event: Any = None) -> FakeEditions:
 
 async def revise(number: int, reports: FakeReports, **notes: Any) -> dict[str, Any]:
     return await handlers.revise_report(
-        ReviseReport(edition=EDITION, session_number=number, notes=SessionNotes.model_validate(notes)), reports=reports
+        ReviseReport(edition=EDITION, session_number=number, notes=SessionNotesGiven.model_validate(notes)),
+        reports=reports,
     )
 
 
