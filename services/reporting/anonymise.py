@@ -14,9 +14,11 @@ How reporting keeps the names it must scrub (the choice issue 6 asks to document
   time the service started with it, and stays a fallback (`NameKey.previous`) for those rows. Trade-off: the
   key is in the database, so a copy of the database lets someone test guessed names against the hashes; it
   still holds no name, and the alternative (a key outside the store) loses every hash when that key rotates.
-- `registration.ParticipantDataErased` therefore leaves the hashes in place (a name typed in session notes
-  must stay unpublishable after its owner asked to be forgotten) and removes everything else reporting holds
-  about the trio's people.
+- `registration.ParticipantDataErased` removes the erased names from reporting's stored notes and then the
+  hashes too: with the key in the same store they are pseudonymous data, which an erasure must reach (issue
+  18). A name typed in notes after its owner's erasure is then caught only by the rules for people nobody
+  registered (person_names.py): a title or a frequent first name before it, or a frequent surname. Erasure
+  normally comes with retention, after the edition's last notes.
 
 Whose names a page scrubs (views.anonymiser_for): every hash of the people of the page's own edition
 (`names`), and of everyone else only the hashes that are removed in any capitalisation (`other_names`: whole

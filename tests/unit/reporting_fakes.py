@@ -76,6 +76,9 @@ class FakeNames:
     async def of(self, registration_id: str) -> dict[str, NameKind]:
         return dict(self.rows.get(registration_id, {}))
 
+    async def forget(self, registration_id: str) -> None:
+        self.rows.pop(registration_id, None)
+
 
 class FakeAttendance:
     def __init__(self) -> None:

@@ -115,6 +115,7 @@ async def test_the_approvers_name_is_kept_as_hashes_too() -> None:
             approve_url="https://x.example/a",
             expires_at=HELD,
         ),
+        trios=FakeTrios(),
         names=names,
         key=KEY,
     )
@@ -183,11 +184,10 @@ async def test_an_older_attendance_list_delivered_late_changes_nothing() -> None
     assert attendance.rows[(EDITION, 1)].present == ["a", "b"]
 
 
-async def test_erasure_forgets_the_case_and_the_erased_names_in_stored_notes_but_keeps_the_hashes() -> None:
+async def test_erasure_forgets_the_case_the_erased_names_in_stored_notes_and_then_their_hashes() -> None:
     trios, names, reports = FakeTrios(), FakeNames(), FakeReports()
     await handlers.remember_trio(trio_registered(), trios=trios, names=names, key=KEY)
     await complete(session_completed(lessons=["Anna de Vries en Pieter vertelden over Groen en groen."]), reports, [])
-    digests = dict(names.rows[REGISTRATION])
     await handlers.erase_participants(
         ParticipantDataErased(registration_id=REGISTRATION),
         trios=trios,
@@ -199,12 +199,12 @@ async def test_erasure_forgets_the_case_and_the_erased_names_in_stored_notes_but
     trio = trios.rows[REGISTRATION]
     assert trio.case is None and trio.erased_at == COMPLETED
     assert trio.municipality is not None and trio.domains == ["fysiek", "sociaal", "veiligheid"]
-    assert names.rows[REGISTRATION] == digests
+    assert REGISTRATION not in names.rows
     assert reports.rows[(EDITION, 1)].lessons == ["[verwijderd] en [verwijderd] vertelden over [verwijderd] en groen."]
     assert [kind for *_, kind in reports.rows[(EDITION, 1)].marks["lessons"][0]] == ["name"] * 3  # for the preview
 
 
-async def test_an_erasure_that_arrives_before_the_registration_keeps_the_case_out() -> None:
+async def test_an_erasure_that_arrives_before_the_registration_keeps_the_case_and_the_names_out() -> None:
     trios = FakeTrios()
     await handlers.erase_participants(
         ParticipantDataErased(registration_id=REGISTRATION),
@@ -214,8 +214,21 @@ async def test_an_erasure_that_arrives_before_the_registration_keeps_the_case_ou
         key=KEY,
         now=COMPLETED,
     )
-    await handlers.remember_trio(trio_registered(), trios=trios, names=FakeNames(), key=KEY)
+    names = FakeNames()
+    await handlers.remember_trio(trio_registered(), trios=trios, names=names, key=KEY)
+    await handlers.remember_approver(
+        ApprovalRequested(
+            registration_id=REGISTRATION,
+            approver={"name": "Hendrik Janssen", "email": "h.janssen@barneveld.example"},
+            approve_url="https://x.example/a",
+            expires_at=HELD,
+        ),
+        trios=trios,
+        names=names,
+        key=KEY,
+    )
     assert trios.rows[REGISTRATION].case is None and trios.rows[REGISTRATION].status == "awaiting_approval"
+    assert names.rows == {}  # nor its names' hashes
 
 
 async def test_a_failed_notification_is_kept_without_the_address_it_quotes() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import cast
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.db import upsert
@@ -129,6 +129,9 @@ class SqlNames:
     async def of(self, registration_id: str) -> dict[str, NameKind]:
         rows = await self.session.execute(select(NameDigestRow).where(NameDigestRow.registration_id == registration_id))
         return {r.digest: r.kind for r in rows.scalars()}  # type: ignore[misc]
+
+    async def forget(self, registration_id: str) -> None:
+        await self.session.execute(delete(NameDigestRow).where(NameDigestRow.registration_id == registration_id))
 
     async def every(self) -> dict[str, NameKind]:
         """Every known digest; "always" wins when two people's names share a word."""

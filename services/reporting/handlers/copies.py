@@ -73,11 +73,14 @@ async def remember_trio(event: TrioRegistered, *, trios: Trios, names: Names, ke
     trio.channel = str(event.channel)
     domain.note_registered(trio)
     await trios.save(trio)
-    await names.add(event.registration_id, _digests(key, (member.name for member in event.members)))
+    if trio.erased_at is None:
+        await names.add(event.registration_id, _digests(key, (member.name for member in event.members)))
 
 
-async def remember_approver(event: ApprovalRequested, *, names: Names, key: NameKey) -> None:
-    await names.add(event.registration_id, _digests(key, [event.approver.name]))
+async def remember_approver(event: ApprovalRequested, *, trios: Trios, names: Names, key: NameKey) -> None:
+    trio = await trios.get(event.registration_id, for_update=True)
+    if trio is None or trio.erased_at is None:  # after an erasure its names are not kept again
+        await names.add(event.registration_id, _digests(key, [event.approver.name]))
 
 
 def _digests(key: NameKey, people: Any) -> dict[str, NameKind]:
@@ -135,8 +138,8 @@ async def record_attendance(event: AttendanceRecorded, *, attendance: Attendance
 async def erase_participants(
     event: ParticipantDataErased, *, trios: Trios, names: Names, reports: Reports, key: NameKey, now: datetime
 ) -> None:
-    """Forget the trio's case text, and the erased names in reporting's copy of every session's notes; the name
-    hashes stay, so the names can never be published later (see anonymise.py)."""
+    """Forget the trio's case text, the erased names in reporting's copy of every session's notes, and then the
+    names' hashes too: keyed with a key in this same database they could be guessed back (see anonymise.py)."""
     trio = await _trio(trios, event.registration_id)
     domain.erase(trio, now)
     await trios.save(trio)
@@ -148,6 +151,7 @@ async def erase_participants(
         cleaned = _cleaned(report, clean)
         if cleaned != report:
             await reports.save(cleaned)
+    await names.forget(event.registration_id)
 
 
 def _cleaned(report: SessionReport, clean: Anonymiser) -> SessionReport:
