@@ -60,6 +60,12 @@ def run(
             "use `werkplaatsen dev` for the embedded broker)"
         )
     settings.require_production()
+    if not settings.console_publishers:
+        # Without it every publisher's `actor` would be believed: anyone on the broker could act as an organiser.
+        raise SettingsError(
+            "WERKPLAATSEN_CONSOLE_BROKER_USERS: not set (required for `werkplaatsen run`: the broker users of the "
+            "console and the operators, whose commands may carry an actor; docs/broker-permissions.md)"
+        )
     configure_logging(settings.werkplaatsen_log_format)
     tracer_provider = configure_tracing(service)
     transport = RabbitTransport(settings.werkplaatsen_broker_url, service, tracer_provider=tracer_provider)

@@ -28,8 +28,9 @@ TITLE = "Werkplaatsen message contract"
 # RegisterPayment, InvoiceIssued, CreditNoteIssued, PaymentRegistered, InvoiceOverdue); 1.2.0: ReplaceMember,
 # CorrectRegistration and their events, and what else the console needs (docs/contract.md); 1.3.0:
 # IssueCreditNote, ResendInvoice, InvoiceResent and the optional CreditNoteIssued.reason; 1.4.0: notifications'
-# SendAnnouncement and ResendNotification with their events.
-VERSION = "1.4.0"
+# SendAnnouncement and ResendNotification with their events; 1.5.0: Actor.via `operator` (organiser commands need
+# a trusted actor, docs/broker-permissions.md).
+VERSION = "1.5.0"
 
 DESCRIPTION = f"""\
 Messages between the Werkplaatsen services and their front ends (contract v1). A guide with a worked
