@@ -90,7 +90,7 @@ def users() -> dict[str, BrokerUser]:
     # The operators' tools: a server-named reply queue (amq.gen-...), the dead-letter queues they list, replay
     # (through the default exchange) and purge.
     tools = r"amq\.gen-.+|werkplaatsen\.[a-z]+\.dlq"
-    found = {service: service_user(service) for service in SERVICES}
+    found: dict[str, BrokerUser] = {service: service_user(service) for service in SERVICES}
     found["console"] = BrokerUser(
         component="console",
         configure=f"^({replies}|{EXCHANGES})$",
