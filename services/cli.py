@@ -294,7 +294,7 @@ def broker_users() -> None:
                 raise SettingsError(f"{name}: {exc}") from None
     if not accounts:
         raise SettingsError("WERKPLAATSEN_BROKER_URL_<COMPONENT>: none set; nothing to do")
-    asyncio.run(apply(admin, accounts))
+    asyncio.run(apply(admin, accounts, wait_seconds=120))
     typer.echo("broker users: " + ", ".join(f"{c} ({a.user})" for c, a in accounts.items()))
 
 

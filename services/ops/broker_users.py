@@ -14,6 +14,7 @@ them, which would also let it delete them.
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 import re
 from collections.abc import Iterable, Mapping
@@ -135,11 +136,12 @@ class Account:
         return cls(unquote(parts.username), unquote(parts.password), unquote(parts.path.lstrip("/")) or "/")
 
 
-async def apply(management_url: str, accounts: Mapping[str, Account]) -> None:
+async def apply(management_url: str, accounts: Mapping[str, Account], *, wait_seconds: float = 0) -> None:
     """Create or update each component's user with its password, permissions and topic permissions.
 
     `management_url` is the management API with an administrator's credentials (http://admin:pw@rabbitmq:15672);
-    a component without an account is left alone (e.g. the chat bot where it is not deployed)."""
+    a component without an account is left alone (e.g. the chat bot where it is not deployed). It waits up to
+    `wait_seconds` for the API to answer: in a fresh stack the broker takes its AMQP port before its management one."""
     parts = urlsplit(management_url)
     base = f"{parts.scheme}://{parts.hostname}:{parts.port or 15672}{parts.path.rstrip('/')}/api"
     auth = (unquote(parts.username or "guest"), unquote(parts.password or "guest"))
@@ -148,6 +150,7 @@ async def apply(management_url: str, accounts: Mapping[str, Account]) -> None:
     if unknown:
         raise ValueError(f"no broker user is defined for {', '.join(sorted(unknown))}")
     async with httpx.AsyncClient(timeout=10) as http:
+        await _wait_until_up(http, auth, base, wait_seconds)
         for component, account in accounts.items():
             rights = table[component]
             user, vhost = quote(account.user, safe=""), quote(account.vhost, safe="")
@@ -158,7 +161,35 @@ async def apply(management_url: str, accounts: Mapping[str, Account]) -> None:
                 await _put(http, auth, f"{base}/topic-permissions/{vhost}/{user}", {"exchange": exchange, **topic})
 
 
+async def _wait_until_up(http: httpx.AsyncClient, auth: tuple[str, str], base: str, wait_seconds: float) -> None:
+    deadline = asyncio.get_running_loop().time() + wait_seconds
+    while True:
+        try:
+            if (await http.get(f"{base}/overview", auth=auth)).status_code < 500:
+                return
+        except httpx.TransportError:
+            pass
+        if asyncio.get_running_loop().time() >= deadline:
+            raise RuntimeError(f"the RabbitMQ management API at {base} does not answer")
+        await asyncio.sleep(2)
+
+
 async def _put(http: httpx.AsyncClient, auth: tuple[str, str], url: str, body: dict[str, Any]) -> None:
     response = await http.put(url, json=body, auth=auth)
     if response.status_code not in (200, 201, 204):
         raise RuntimeError(f"RabbitMQ refused {url.split('/api/', 1)[1]}: {response.status_code} {response.text[:200]}")
+
+
+def markdown_table() -> str:
+    """The table of docs/broker-permissions.md, as the code makes it (a test keeps the document current)."""
+    lines = [
+        "| user | may publish on `werkplaatsen.commands` | may publish on `werkplaatsen.events` | "
+        "default exchange (replies, retries) |",
+        "|---|---|---|---|",
+    ]
+    for component, user in users().items():
+        commands = ", ".join(f"`{k}`" for k in sorted(user.commands)) or "nothing"
+        events = f"its own (`{component}.*`, {len(user.events)})" if user.events else "nothing"
+        default = "yes" if "amq\\.default" in user.write else "no"
+        lines.append(f"| `werkplaatsen-{component}` | {commands} | {events} | {default} |")
+    return "\n".join(lines) + "\n"
