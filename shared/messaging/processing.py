@@ -273,7 +273,8 @@ def command_digest(msg: Incoming, name: str) -> str:
         content = msg.body.hex()
     if isinstance(content, dict):
         content = {k: v for k, v in content.items() if k != "reply_to"}
-    canonical = json.dumps([name, msg.user_id or "", content], sort_keys=True, ensure_ascii=False)
+    # ASCII: a lone surrogate (valid in JSON, not in UTF-8) stays an escape instead of failing the encoding.
+    canonical = json.dumps([name, msg.user_id or "", content], sort_keys=True)
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 

@@ -152,7 +152,7 @@ async def prepare_targets(system: InProcessSystem, trios: int = 4) -> Targets:
     for body in (open_edition, held_edition):
         outcome = await system.command(
             Incoming(
-                body=json.dumps(body).encode(),
+                body=json.dumps(factories.by_organiser("scheduling.ScheduleEdition", body)).encode(),
                 routing_key="scheduling.ScheduleEdition",
                 message_id=str(uuid.uuid4()),
                 message_type="ScheduleEdition",
