@@ -9,8 +9,11 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 import aio_pika
+
+from tests.factories import by_organiser
 
 WINDOW = 200  # publishes awaiting their confirm at once, like a busy front end
 # Approving on the approver's behalf names the organiser who does it (the console's account; see docs/contract.md).
@@ -41,6 +44,12 @@ class Driver:
     _pending: set[asyncio.Future[Any]] = field(default_factory=set)
     _errors: list[BaseException] = field(default_factory=list)
 
+    @property
+    def user(self) -> str:
+        """The broker user it publishes as (the AMQP user_id, which RabbitMQ checks): the one the services trust to
+        speak for organisers in the benchmark (WERKPLAATSEN_CONSOLE_BROKER_USERS)."""
+        return unquote(urlsplit(self.url).username or "guest")
+
     async def __aenter__(self) -> Driver:
         self.connection = await aio_pika.connect_robust(self.url)
         self.channel = await self.connection.channel(publisher_confirms=True)
@@ -65,8 +74,9 @@ class Driver:
         command_id = str(uuid.uuid4())
         publish = self.commands.publish(
             aio_pika.Message(
-                json.dumps(body).encode(),
+                json.dumps(by_organiser(routing_key, body)).encode(),
                 message_id=command_id,
+                user_id=self.user,
                 type=routing_key.split(".", 1)[1],
                 content_type="application/json",
                 delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
@@ -87,6 +97,7 @@ class Driver:
         publish = self.commands.publish(
             aio_pika.Message(
                 json.dumps(body).encode(),
+                user_id=self.user,
                 message_id=command_id,
                 type="RegisterTrio",
                 content_type="application/json",

@@ -22,10 +22,12 @@ db_app = typer.Typer(no_args_is_help=True, help="Database migrations.")
 contract_app = typer.Typer(no_args_is_help=True, help="The published message contract.")
 editions_app = typer.Typer(no_args_is_help=True, help="Editions (rounds of sessions) of the programme.")
 dlq_app = typer.Typer(no_args_is_help=True, help="Dead letters: messages a service could not process.")
+broker_app = typer.Typer(no_args_is_help=True, help="RabbitMQ users: who may publish what.")
 app.add_typer(db_app, name="db")
 app.add_typer(contract_app, name="contract")
 app.add_typer(editions_app, name="editions")
 app.add_typer(dlq_app, name="dlq")
+app.add_typer(broker_app, name="broker")
 app.add_typer(accounts_app, name="accounts")
 
 ServiceArgument = Annotated[str, typer.Argument(help="registration, scheduling, notifications or reporting")]
@@ -78,6 +80,12 @@ def run(
             "use `werkplaatsen dev` for the embedded broker)"
         )
     settings.require_production()
+    if not settings.console_publishers:
+        # Without it every publisher's `actor` would be believed: anyone on the broker could act as an organiser.
+        raise SettingsError(
+            "WERKPLAATSEN_CONSOLE_BROKER_USERS: not set (required for `werkplaatsen run`: the broker users of the "
+            "console and the operators, whose commands may carry an actor; docs/broker-permissions.md)"
+        )
     configure_logging(settings.werkplaatsen_log_format)
     tracer_provider = configure_tracing(service)
     transport = RabbitTransport(settings.werkplaatsen_broker_url, service, tracer_provider=tracer_provider)
@@ -265,6 +273,32 @@ def _selection(ids: list[str], everything: bool):  # noqa: ANN202
 def _missing(ids: list[str], done: list) -> list[str]:
     found = {letter.id for letter in done}
     return [i for i in ids if i not in found]
+
+
+@broker_app.command("users")
+def broker_users() -> None:
+    """Create or update the broker user of each component whose URL is set (WERKPLAATSEN_BROKER_URL_<COMPONENT>:
+    REGISTRATION, SCHEDULING, NOTIFICATIONS, REPORTING, CONSOLE, CHAT, OPERATOR) with the permissions and topic
+    permissions of docs/broker-permissions.md, through the management API at WERKPLAATSEN_BROKER_ADMIN_URL."""
+    from services.ops.broker_users import Account, apply, users
+
+    admin = os.environ.get("WERKPLAATSEN_BROKER_ADMIN_URL", "")
+    if not admin.startswith(("http://", "https://")):
+        raise SettingsError(
+            "WERKPLAATSEN_BROKER_ADMIN_URL: not set (the management API, http://admin:pw@rabbitmq:15672)"
+        )
+    accounts = {}
+    for component in users():
+        name = f"WERKPLAATSEN_BROKER_URL_{component.upper()}"
+        if url := os.environ.get(name):
+            try:
+                accounts[component] = Account.of(url)
+            except ValueError as exc:
+                raise SettingsError(f"{name}: {exc}") from None
+    if not accounts:
+        raise SettingsError("WERKPLAATSEN_BROKER_URL_<COMPONENT>: none set; nothing to do")
+    asyncio.run(apply(admin, accounts, wait_seconds=120))
+    typer.echo("broker users: " + ", ".join(f"{c} ({a.user})" for c, a in accounts.items()))
 
 
 @dlq_app.command("list")

@@ -14,7 +14,7 @@ from starlette.types import ASGIApp
 
 from frontends.console.backends import Backends, ServiceApis
 from frontends.console.dev import beside, first_sign_in
-from frontends.console.gateway import CommandGateway, reply_queue_name
+from frontends.console.gateway import CommandGateway, id_key, reply_queue_name
 from frontends.console.store import MIGRATIONS as CONSOLE_MIGRATIONS
 from frontends.console.web import app as console_app
 from services.scheduling.seed import load_programme, moved_into_future
@@ -24,6 +24,7 @@ from shared.db import Database, migrate, utcnow
 from shared.http import error_response, is_organizer, unauthorized
 from shared.messaging.embedded import EmbeddedBroker
 from shared.messaging.messages import Incoming, Outgoing
+from shared.messaging.processing import OPERATOR_ACTOR, ORGANISER_TOKEN_ACTOR
 from shared.runtime import Service, build_app
 from shared.settings import SERVICES, Settings
 
@@ -91,7 +92,8 @@ def build_dev_app(settings: Settings) -> Starlette:
         message_id = request.headers.get("idempotency-key", "")[:200] or str(uuid.uuid4())
         await owner.consumers[routing_key](
             Incoming(
-                body=body,
+                body=as_organiser(body),
+                local=True,
                 routing_key=routing_key,
                 message_id=message_id,
                 correlation_id=message_id,
@@ -99,7 +101,10 @@ def build_dev_app(settings: Settings) -> Starlette:
                 content_type="application/json",
             )
         )
-        outcome = await owner.store.outcome(message_id) or {"status": "accepted", "command_id": message_id}
+        outcome = await owner.store.outcome(message_id, message_name(routing_key)) or {
+            "status": "accepted",
+            "command_id": message_id,
+        }
         return JSONResponse(outcome, status_code=200 if outcome.get("status") == "accepted" else 422)
 
     async def seed_example_edition() -> None:
@@ -109,7 +114,9 @@ def build_dev_app(settings: Settings) -> Starlette:
             Outgoing(
                 exchange=COMMANDS_EXCHANGE,
                 routing_key=ScheduleEdition.routing_key,
-                body=json.dumps(edition.model_dump(mode="json", exclude_none=True)).encode(),
+                body=json.dumps(
+                    {**edition.model_dump(mode="json", exclude_none=True), "actor": OPERATOR_ACTOR}
+                ).encode(),
                 message_id=f"dev-seed-{edition.edition}",
                 message_type="ScheduleEdition",
                 correlation_id=f"dev-seed-{edition.edition}",
@@ -119,7 +126,7 @@ def build_dev_app(settings: Settings) -> Starlette:
     console_db = Database(settings.database_url("console"))
     # The console acts as in production, by publishing commands and waiting for their replies, here on the
     # embedded broker; it reads the services' APIs in process (the host app below, once it exists).
-    gateway = CommandGateway(broker, reply_queue_name("dev"))
+    gateway = CommandGateway(broker, reply_queue_name("dev"), id_key=id_key(settings.werkplaatsen_secret_key))
 
     async def open_console() -> None:
         await migrate(console_db, CONSOLE_MIGRATIONS, "console")
@@ -162,3 +169,14 @@ def dev_app(settings: Settings) -> ASGIApp:
     """What `werkplaatsen dev` serves: the services' app, and the organiser console under /console."""
     host = build_dev_app(settings)
     return beside(host, host.state.console)
+
+
+def as_organiser(body: bytes) -> bytes:
+    """A command posted with the organiser token, given by it (ORGANISER_TOKEN_ACTOR) unless it names its actor."""
+    try:
+        given = json.loads(body)
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        return body  # refused as it is, with the parser's reason
+    if not isinstance(given, dict) or "actor" in given:
+        return body
+    return json.dumps({**given, "actor": ORGANISER_TOKEN_ACTOR}).encode()

@@ -78,8 +78,14 @@ class InboxMixin:
 
         def __init__(self, **values: Any) -> None: ...
 
+    # Keyed by the message's id within its type: an id is the sender's idempotency key, and whoever may send one
+    # kind of command must not be able to use up the id of another kind (an organiser's erasure, say) in advance.
     message_id: Mapped[str] = mapped_column(String(200), primary_key=True)
-    message_type: Mapped[str] = mapped_column(String(100))
+    message_type: Mapped[str] = mapped_column(String(100), primary_key=True)
+    # A command's digest (its body, reply_to left out, and its publisher): a repeat with the same id but another
+    # digest is not a repeat but a reused id, and is refused (shared/messaging/processing.py). None for events and
+    # for rows from before the digest was kept.
+    digest: Mapped[str | None] = mapped_column(String(64), nullable=True)
     # A command's outcome, so a repeated command (same message_id) gets the same answer.
     outcome: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     processed_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)

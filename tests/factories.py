@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import uuid
 from datetime import timedelta
 from typing import Any
@@ -12,6 +13,29 @@ from shared.db import utcnow
 # The console account an organiser's command names (`actor`): commands on an approver's behalf, replacing a member
 # and correcting a registration are refused without one.
 ORGANISER = {"account_id": "test-organiser", "role": "organiser", "via": "console"}
+
+
+@functools.cache
+def organiser_commands() -> frozenset[str]:
+    """Routing keys of the commands that only an organiser (or a facilitator) may give: each service's consumes
+    table says so (`given_by`), and they are refused without an actor."""
+    import importlib
+
+    from shared.settings import SERVICES
+
+    return frozenset(
+        line.routing_key
+        for service in SERVICES
+        for line in importlib.import_module(f"services.{service}.consumes").CONSUMES
+        if line.given_by
+    )
+
+
+def by_organiser(routing_key: str, body: dict[str, Any]) -> dict[str, Any]:
+    """BODY as an organiser's console would send it: with the organiser as its actor where the command needs one."""
+    if routing_key in organiser_commands() and body.get("actor") is None:
+        return {**body, "actor": ORGANISER}
+    return body
 
 
 def open_edition(slug: str | None = None, **changes: Any) -> dict[str, Any]:

@@ -21,6 +21,7 @@ from email import message_from_bytes, policy
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 import aio_pika
 import asyncpg
@@ -29,6 +30,7 @@ from aiosmtpd.controller import Controller
 
 from shared.messaging.messages import Consumer, Outgoing
 from shared.settings import SERVICES
+from tests.factories import by_organiser
 
 PG_ADMIN_DSN = os.environ.get("WERKPLAATSEN_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 AMQP_HOST = os.environ.get("WERKPLAATSEN_TEST_AMQP_HOST", "127.0.0.1")
@@ -276,6 +278,9 @@ class ServiceEnv:
             "WERKPLAATSEN_ORGANIZER_TOKEN": self.organizer_token,
             "WERKPLAATSEN_DATA_DIR": str(self.data_dir),
             "WERKPLAATSEN_LOG_FORMAT": "json",
+            # The tests' Bus publishes as guest, standing in for the console: its actors are believed (`werkplaatsen
+            # run` refuses to start without this setting). A test of the console's own user overrides it.
+            "WERKPLAATSEN_CONSOLE_BROKER_USERS": "guest",
             **self.extra,
         }
 
@@ -309,7 +314,9 @@ async def running(*processes: ServiceProcess) -> AsyncIterator[None]:
 
 
 class Bus:
-    """A front end's view of RabbitMQ: publish commands, watch every event."""
+    """A front end's view of RabbitMQ: publish commands, watch every event. It stands in for the console: its
+    messages carry its broker user as the AMQP user_id (RabbitMQ checks it), and an organiser's command in a
+    dict body gets the organiser as its actor (factories.by_organiser); a bytes body is sent as it is."""
 
     def __init__(self, url: str) -> None:
         self.url = url
@@ -344,10 +351,11 @@ class Bus:
         reply_to: str | None = None,
     ) -> str:
         message_id = message_id or str(uuid.uuid4())
-        payload = body if isinstance(body, bytes) else json.dumps(body).encode()
+        payload = body if isinstance(body, bytes) else json.dumps(by_organiser(routing_key, body)).encode()
         await self.commands.publish(
             aio_pika.Message(
                 payload,
+                user_id=unquote(urlsplit(self.url).username or "guest"),
                 message_id=message_id,
                 correlation_id=correlation_id,
                 reply_to=reply_to,

@@ -3,8 +3,8 @@ waits (bounded) for the owning service's reply on a reply queue of its own.
 
 Guarantees and trade-offs:
 - One effect per command: the message id is the service's idempotency key, so the API turns an `Idempotency-Key`
-  into a stable message id (`message_id_for`) and a repeated request repeats the first outcome (the service sends
-  its stored outcome to the reply queue again, shared/messaging/processing.py).
+  into a stable message id (`message_id_for`, an HMAC nobody else can predict) and a repeated request repeats the
+  first outcome (the service sends its stored outcome to the reply queue again, shared/messaging/processing.py).
 - The console never refuses because of the system's own lag: when no reply arrives within the wait, the command
   is still on its way and will be carried out or refused by its service; the caller answers 202 (accepted for
   processing) and the outcome shows up in the service's state and the CommandRejected events.
@@ -15,6 +15,8 @@ Guarantees and trade-offs:
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
 import json
 import uuid
 from collections.abc import Mapping
@@ -29,20 +31,27 @@ from shared.messaging.messages import Incoming, Outgoing
 log = structlog.get_logger()
 
 REPLY_WAIT_SECONDS: Final = 10.0
-# Idempotency keys name a command of one account: two accounts (or one account's two kinds of command) using the
-# same key are two commands.
-_KEY_NAMESPACE: Final = uuid.UUID("6f1d0a52-3a5e-4a43-9d1b-6f0f1c2b7a10")
 
 
 def reply_queue_name(process_id: str) -> str:
     return f"werkplaatsen.console.replies.{process_id}"
 
 
-def message_id_for(actor: Actor, command_type: str, idempotency_key: str | None) -> str:
-    """The command's message id: stable for the same account, command type and Idempotency-Key, else fresh."""
+def id_key(secret_key: str) -> bytes:
+    """The console's key for message ids, derived from WERKPLAATSEN_SECRET_KEY for this one purpose."""
+    return hmac.new(secret_key.encode(), b"werkplaatsen:console:message-ids", hashlib.sha256).digest()
+
+
+def message_id_for(key: bytes, actor: Actor, command_type: str, idempotency_key: str | None) -> str:
+    """The command's message id: stable for the same account, command type and Idempotency-Key, else fresh.
+
+    An HMAC under the console's own key, so nobody else can tell in advance which id an organiser's request will
+    have (and use it up: shared/messaging/processing.py). Two accounts, or one account's two kinds of command,
+    with the same key are two commands."""
     if not idempotency_key:
         return str(uuid.uuid4())
-    return str(uuid.uuid5(_KEY_NAMESPACE, f"{actor.account_id}\x1f{command_type}\x1f{idempotency_key}"))
+    scoped = "\x1f".join((actor.account_id, command_type, idempotency_key)).encode()
+    return "console-" + hmac.new(key, scoped, hashlib.sha256).hexdigest()[:40]
 
 
 class Publisher(Protocol):
@@ -57,6 +66,7 @@ class CommandGateway:
         publisher: Publisher,
         reply_queue: str,
         *,
+        id_key: bytes,
         broker_user: str | None = None,
         wait_seconds: float = REPLY_WAIT_SECONDS,
     ) -> None:
@@ -65,8 +75,12 @@ class CommandGateway:
         # Sent as the AMQP user_id, which RabbitMQ checks against the connection's user: the services believe an
         # actor only from the console's broker user (WERKPLAATSEN_CONSOLE_BROKER_USERS).
         self.broker_user = broker_user
+        self.id_key = id_key
         self.wait_seconds = wait_seconds
         self._waiting: dict[str, asyncio.Future[Reply]] = {}
+
+    def message_id_for(self, actor: Actor, command_type: str, idempotency_key: str | None) -> str:
+        return message_id_for(self.id_key, actor, command_type, idempotency_key)
 
     async def send(self, command: Command, actor: Actor, *, message_id: str | None = None) -> Reply | None:
         """Publish COMMAND on ACTOR's behalf; its Reply, or None when none came within the wait (still on its way)."""

@@ -12,7 +12,7 @@ from shared.messaging.rabbit import RabbitTransport
 from shared.settings import SERVICES, Settings
 
 from .backends import Backends, ServiceApis
-from .gateway import CommandGateway, reply_queue_name
+from .gateway import CommandGateway, id_key, reply_queue_name
 from .web import app
 
 
@@ -21,7 +21,12 @@ def rabbit_backends(settings: Settings) -> Backends:
         raise ValueError("WERKPLAATSEN_BROKER_URL is required")
     transport = RabbitTransport(settings.werkplaatsen_broker_url, "console")
     user = urlsplit(settings.werkplaatsen_broker_url).username or "guest"  # amqp://host/ means guest
-    gateway = CommandGateway(transport, reply_queue_name(uuid.uuid4().hex[:16]), broker_user=unquote(user))
+    gateway = CommandGateway(
+        transport,
+        reply_queue_name(uuid.uuid4().hex[:16]),
+        id_key=id_key(settings.werkplaatsen_secret_key),
+        broker_user=unquote(user),
+    )
 
     async def start() -> None:
         await transport.start_replies(gateway.reply_queue, gateway.on_reply)

@@ -32,7 +32,7 @@ from shared.contract.scheduling import (
 )
 from shared.db import utcnow
 from shared.messaging.dead_letters import OwnDeadLetters, scrub_erased
-from shared.messaging.processing import MessageStore
+from shared.messaging.processing import ORGANISER, MessageStore
 from shared.messaging.wiring import Clock, Consumers, Dependencies, on, subscribe
 
 from . import handlers
@@ -41,8 +41,8 @@ from .handlers.ports import MailCopies
 from .store import SqlAnnouncements, SqlEditions, SqlMails, SqlRegistrations, SqlReminders
 
 CONSUMES = (
-    on(SendAnnouncement, handlers.send_announcement),
-    on(ResendNotification, handlers.resend_notification),
+    on(SendAnnouncement, handlers.send_announcement, given_by=ORGANISER),
+    on(ResendNotification, handlers.resend_notification, given_by=ORGANISER),
     on(EditionScheduled, handlers.remember_edition),
     on(TrioRegistered, handlers.acknowledge_registration),
     on(ApprovalRequested, handlers.request_approval),

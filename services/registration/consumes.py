@@ -29,6 +29,7 @@ from shared.contract.scheduling import (
     TrioWaitlisted,
 )
 from shared.messaging.dead_letters import OwnDeadLetters, scrub_erased
+from shared.messaging.processing import ORGANISER
 from shared.messaging.wiring import Consumers, Dependencies, on, subscribe
 
 from . import handlers
@@ -48,12 +49,12 @@ CONSUMES = (
     on(ApproveRegistration, handlers.decide),
     on(DeclineRegistration, handlers.decide),
     on(CancelRegistration, handlers.cancel),
-    on(EraseParticipantData, handlers.erase_on_request),
-    on(RegisterPayment, handlers.register_payment),
-    on(IssueCreditNote, handlers.issue_credit_note),
-    on(ResendInvoice, handlers.resend_invoice),
-    on(ReplaceMember, handlers.replace_member),
-    on(CorrectRegistration, handlers.correct_registration),
+    on(EraseParticipantData, handlers.erase_on_request, given_by=ORGANISER),
+    on(RegisterPayment, handlers.register_payment, given_by=ORGANISER),
+    on(IssueCreditNote, handlers.issue_credit_note, given_by=ORGANISER),
+    on(ResendInvoice, handlers.resend_invoice, given_by=ORGANISER),
+    on(ReplaceMember, handlers.replace_member, given_by=ORGANISER),
+    on(CorrectRegistration, handlers.correct_registration, given_by=ORGANISER),
     on(EditionScheduled, handlers.remember_edition),
     on(TrioPlaced, handlers.follow_placement),
     on(TrioWaitlisted, handlers.follow_placement),

@@ -32,7 +32,7 @@ from shared.http import error_response, http_command, is_organizer, unauthorized
 from shared.jobs import Job, every
 from shared.messaging.messages import CommandRefused
 from shared.messaging.outbox import Cause
-from shared.messaging.processing import MAX_ID_LENGTH
+from shared.messaging.processing import MAX_ID_LENGTH, ORGANISER_TOKEN_ACTOR, from_organiser_route
 from shared.messaging.wiring import Consumers
 from shared.refusals import only_already_registered, public_errors, stand_in_id
 
@@ -53,11 +53,10 @@ REFUSAL_STATUS = {
     "invoice_already_issued": 409,
     "actor_not_organiser": 403,
 }
+
+
 # Who an organiser's command over these routes comes from: whoever holds the shared organiser token. Commands on
 # the approver's behalf must name an organiser (`actor_required`); the console names its own accounts instead.
-SHARED_TOKEN_ACTOR = {"account_id": "organiser-token", "role": "organiser", "via": "api"}
-
-
 def _json_or_none(body: bytes) -> Any:
     try:
         return json.loads(body)
@@ -197,12 +196,12 @@ def routes(store: RegistrationStore, consumers: Consumers, organizer_token: str)
             body = {
                 **fields(given),
                 "registration_id": request.path_params["registration_id"],
-                "actor": SHARED_TOKEN_ACTOR,
+                "actor": ORGANISER_TOKEN_ACTOR,
             }
             msg = http_command(request, command, json.dumps(body).encode())
             if isinstance(msg, JSONResponse):
                 return msg
-            reply = await consumers.command(command, msg)
+            reply = await consumers.command(command, from_organiser_route(msg))
             if reply.status == "rejected":
                 return refusal_response(reply, msg.correlation_id)
             return JSONResponse(

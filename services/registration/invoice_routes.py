@@ -23,6 +23,7 @@ from starlette.routing import Route
 from shared.contract import ErrorItem
 from shared.contract.registration import RegisterPayment
 from shared.http import error_response, http_command, is_organizer, unauthorized
+from shared.messaging.processing import ORGANISER_TOKEN_ACTOR, from_organiser_route
 from shared.messaging.wiring import Consumers
 
 from .adapters import RegistrationStore, SqlBilling
@@ -139,11 +140,11 @@ def invoice_routes(store: RegistrationStore, consumers: Consumers, organizer_tok
             return error_response(
                 [ErrorItem(field="", code="invalid_json", message="Het verzoek moet een JSON-object zijn.")]
             )
-        body = {**given, "invoice_number": request.path_params["number"]}
+        body = {**given, "invoice_number": request.path_params["number"], "actor": ORGANISER_TOKEN_ACTOR}
         msg = http_command(request, RegisterPayment, json.dumps(body).encode())
         if isinstance(msg, JSONResponse):
             return msg
-        reply = await consumers.command(RegisterPayment, msg)
+        reply = await consumers.command(RegisterPayment, from_organiser_route(msg))
         if reply.status == "rejected":
             response = refusal_response(reply, msg.correlation_id)
             response.status_code = REFUSAL_STATUS.get(reply.errors[0].code, 422) if reply.errors else 422

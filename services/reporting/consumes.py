@@ -28,7 +28,7 @@ from shared.contract.scheduling import (
 )
 from shared.db import utcnow
 from shared.messaging.dead_letters import OwnDeadLetters, scrub_erased
-from shared.messaging.processing import MessageStore
+from shared.messaging.processing import ORGANISER, STAFF, MessageStore
 from shared.messaging.wiring import Clock, Consumers, Dependencies, on, subscribe
 
 from . import handlers
@@ -51,10 +51,10 @@ from .anonymise import NameKey
 source = handlers.remember_source
 
 CONSUMES = (
-    on(PublishReport, handlers.publish_report),
-    on(ReviseReport, handlers.revise_report),
-    on(RetractReport, handlers.retract_report),
-    on(MarkFalsePositive, handlers.mark_false_positive),
+    on(PublishReport, handlers.publish_report, given_by=ORGANISER),
+    on(ReviseReport, handlers.revise_report, given_by=STAFF),
+    on(RetractReport, handlers.retract_report, given_by=ORGANISER),
+    on(MarkFalsePositive, handlers.mark_false_positive, given_by=ORGANISER),
     on(SessionCompleted, handlers.keep_session_report),
     on(EditionScheduled, handlers.remember_edition),
     on(TrioRegistered, source, handlers.remember_trio),

@@ -22,7 +22,7 @@ from shared.contract.scheduling import (
 )
 from shared.db import utcnow
 from shared.messaging.dead_letters import OwnDeadLetters, scrub_erased
-from shared.messaging.processing import MessageStore
+from shared.messaging.processing import ORGANISER, STAFF, MessageStore
 from shared.messaging.wiring import Clock, Consumers, Dependencies, on, subscribe
 
 from . import handlers
@@ -31,14 +31,14 @@ from .erasure import SqlPersonalText
 from .waitlist import SqlWaitlist
 
 CONSUMES = (
-    on(ScheduleEdition, handlers.schedule_edition),
-    on(CloseRegistration, handlers.close_registration),
-    on(RescheduleSession, handlers.reschedule_session),
-    on(RecordAttendance, handlers.record_attendance),
-    on(CompleteSession, handlers.complete_session),
-    on(PlaceTrio, handlers.place_trio),
-    on(MoveOnWaitlist, handlers.move_on_waitlist),
-    on(ReopenRegistration, handlers.reopen_registration),
+    on(ScheduleEdition, handlers.schedule_edition, given_by=ORGANISER),
+    on(CloseRegistration, handlers.close_registration, given_by=ORGANISER),
+    on(RescheduleSession, handlers.reschedule_session, given_by=ORGANISER),
+    on(RecordAttendance, handlers.record_attendance, given_by=STAFF),
+    on(CompleteSession, handlers.complete_session, given_by=STAFF),
+    on(PlaceTrio, handlers.place_trio, given_by=ORGANISER),
+    on(MoveOnWaitlist, handlers.move_on_waitlist, given_by=ORGANISER),
+    on(ReopenRegistration, handlers.reopen_registration, given_by=ORGANISER),
     on(TrioRegistered, handlers.remember_registration),
     on(RegistrationApproved, handlers.registration_approved),
     on(RegistrationDeclined, handlers.registration_left),

@@ -19,7 +19,7 @@ from shared.http import error_response, http_command, is_organizer, unauthorized
 from shared.jobs import Job, every
 from shared.messaging.messages import Incoming
 from shared.messaging.outbox import Cause
-from shared.messaging.processing import MessageStore
+from shared.messaging.processing import ORGANISER_TOKEN_ACTOR, MessageStore, from_organiser_route
 from shared.messaging.wiring import Clock, Consumers
 
 from . import handlers
@@ -321,11 +321,11 @@ def routes(store: MessageStore, consumers: Consumers, organizer_token: str, cloc
             if not isinstance(given, dict):
                 message = "Het verzoek moet leeg zijn of een JSON-object."
                 return error_response([ErrorItem(field="", code="invalid_json", message=message)])
-            body = {"edition": request.path_params["slug"], **fields(request, given)}
+            body = {"edition": request.path_params["slug"], **fields(request, given), "actor": ORGANISER_TOKEN_ACTOR}
             msg = http_command(request, command, json.dumps(body).encode())
             if not isinstance(msg, Incoming):
                 return msg
-            reply = await consumers.command(command, msg)
+            reply = await consumers.command(command, from_organiser_route(msg))
             if reply.status == "rejected":
                 status = REFUSAL_STATUS.get(reply.errors[0].code, 422) if reply.errors else 422
                 return error_response(reply.errors, status)

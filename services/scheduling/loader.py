@@ -1,7 +1,9 @@
 """`werkplaatsen editions load FILE`: schedule an edition from a programme file, as an organiser tool would.
 
 The command goes over RabbitMQ like any front end's. Its message_id is derived from what is sent, so
-loading the same file twice schedules the edition once.
+loading the same file twice schedules the edition once. ScheduleEdition is an organiser's command: it carries the
+operator's actor and the AMQP user_id of WERKPLAATSEN_BROKER_URL's user, which RabbitMQ checks and the service
+believes when that user is in WERKPLAATSEN_CONSOLE_BROKER_USERS (docs/broker-permissions.md).
 """
 
 from __future__ import annotations
@@ -12,14 +14,16 @@ import json
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 import aio_pika
 from aio_pika.exceptions import DeliveryError
 from pydantic import ValidationError
 
-from shared.contract import COMMANDS_EXCHANGE, ErrorItem, Reply
+from shared.contract import COMMANDS_EXCHANGE, Actor, ErrorItem, Reply
 from shared.contract.scheduling import ScheduleEdition
 from shared.messaging.errors import validation_errors
+from shared.messaging.processing import OPERATOR_ACTOR
 
 from .seed import load_programme, moved_into_future
 
@@ -50,7 +54,8 @@ def edition_command(path: Path, *, future: bool, now: datetime) -> ScheduleEditi
 
 
 def command_body(command: ScheduleEdition) -> bytes:
-    return json.dumps(command.model_dump(mode="json", exclude_none=True), sort_keys=True, ensure_ascii=False).encode()
+    given = command.model_copy(update={"actor": Actor.model_validate(OPERATOR_ACTOR)})
+    return json.dumps(given.model_dump(mode="json", exclude_none=True), sort_keys=True, ensure_ascii=False).encode()
 
 
 def command_id(body: bytes) -> str:
@@ -79,6 +84,7 @@ async def send(url: str, body: bytes, message_id: str, *, timeout: float | None)
                 correlation_id=message_id,
                 reply_to=replies.name,
                 type="ScheduleEdition",
+                user_id=unquote(urlsplit(url).username or "") or None,
                 content_type="application/json",
                 delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
             ),

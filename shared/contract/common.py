@@ -45,8 +45,10 @@ class Actor(ContractModel):
 
     account_id: str = Field(max_length=64, description="The account's id in the console (no name, no address).")
     role: Literal["organiser", "facilitator", "viewer"]
-    via: Literal["console", "api"] = Field(
-        default="console", description="A page of the console, or its API with a personal access token."
+    via: Literal["console", "api", "operator"] = Field(
+        default="console",
+        description="A page of the console, or its API with a personal access token; `operator`: an operator's "
+        "command line (`werkplaatsen editions load`), account_id `operator`. Added in contract 1.5.",
     )
 
 

@@ -22,6 +22,9 @@ class Incoming:
     attempt: int = 1
     # The broker user that published it, as RabbitMQ validated it (the AMQP user_id property); None when unknown.
     user_id: str | None = None
+    # Made by the service itself from an HTTP request that it authenticated as an organiser's (the organiser token):
+    # its `actor` is believed like the console's. No transport sets it.
+    local: bool = False
 
 
 @dataclass(frozen=True)

@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import hashlib
+import hmac
 import json
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar, cast
+from typing import Any, Literal, TypeVar, cast
 
 import structlog
 from pydantic import ValidationError
 from sqlalchemy import Table, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared.contract import Command, CommandRejected, ErrorItem, Event, EventData, Reply, message_name
+from shared.contract import Actor, Command, CommandRejected, ErrorItem, Event, EventData, Reply, message_name
 from shared.db import Database, InboxMixin, OutboxMixin, upsert
 from shared.messaging.errors import validation_errors
 from shared.messaging.messages import CommandRefused, Incoming, PermanentFailure
@@ -24,6 +27,7 @@ from shared.metrics import inbox_duplicate
 log = structlog.get_logger()
 
 C = TypeVar("C", bound=Command)
+Claim = Literal["new", "repeat", "reused"]
 # The inbox keeps message ids and the outbox correlation ids in columns of this size.
 MAX_ID_LENGTH = 200
 # PostgreSQL's integer columns; a larger number in a command could only ever fail in the database.
@@ -57,17 +61,29 @@ class MessageStore:
     # publisher (development, tests); production sets WERKPLAATSEN_CONSOLE_BROKER_USERS.
     actor_publishers: frozenset[str] = frozenset()
 
-    async def claim(self, session: AsyncSession, message_id: str, message_type: str) -> bool:
-        """Record the message as processed; False if it already was (by us or a competing replica)."""
+    async def claim(
+        self, session: AsyncSession, message_id: str, message_type: str, digest: str | None = None
+    ) -> Claim:
+        """Record the message as processed. "repeat" if it already was (by us or a competing replica) with the same
+        digest, "reused" if its id and type were taken by a message with another digest."""
         table = cast(Table, self.inbox_model.__table__)
         # ON CONFLICT DO NOTHING waits for a concurrent claimant's transaction, then reports the conflict.
         statement = (
             upsert(session)(table)
-            .values(message_id=message_id, message_type=message_type)
-            .on_conflict_do_nothing(index_elements=["message_id"])
+            .values(message_id=message_id, message_type=message_type, digest=digest)
+            .on_conflict_do_nothing(index_elements=["message_id", "message_type"])
             .returning(table.c.message_id)
         )
-        return (await session.execute(statement)).first() is not None
+        if (await session.execute(statement)).first() is not None:
+            return "new"
+        if digest is None:
+            return "repeat"
+        inbox = self.inbox_model
+        kept = await session.scalar(
+            select(inbox.digest).where(inbox.message_id == message_id, inbox.message_type == message_type)
+        )
+        # A row from before digests were kept cannot tell: it counts as the same command, as it did then.
+        return "repeat" if kept is None or hmac.compare_digest(kept, digest) else "reused"
 
     @contextlib.asynccontextmanager
     async def unit_of_work(self, cause: Cause | None = None) -> AsyncIterator[UnitOfWork]:
@@ -84,10 +100,14 @@ class MessageStore:
             yield UnitOfWork(session, Outbox(session, self.outbox_model, self.service, cause))
         self.wake()
 
-    async def outcome(self, message_id: str) -> dict[str, Any] | None:
+    async def outcome(self, message_id: str, message_type: str) -> dict[str, Any] | None:
+        """The recorded outcome of the command of this type with this id, if any."""
+        inbox = self.inbox_model
         async with self.db.sessions() as session:
             row = (
-                await session.execute(select(self.inbox_model.outcome).where(self.inbox_model.message_id == message_id))
+                await session.execute(
+                    select(inbox.outcome).where(inbox.message_id == message_id, inbox.message_type == message_type)
+                )
             ).first()
             return row[0] if row else None
 
@@ -97,13 +117,27 @@ CommandWork = Callable[[C, UnitOfWork], Awaitable[dict[str, Any] | None]]
 
 ErrorRefiner = Callable[[list[ErrorItem]], list[ErrorItem]]
 
+# Who may give a command (a service's consumes table declares it per command, see wiring.on): an actor of one of
+# these roles, from a publisher the service trusts to speak for accounts. Empty: anyone (a participant's command).
+Roles = frozenset[str]
+ANYONE: Roles = frozenset()
+ORGANISER: Roles = frozenset({"organiser"})
+# Attendance and a session's notes: the facilitators of an edition too (the console keeps them to their editions).
+STAFF: Roles = frozenset({"organiser", "facilitator"})
+
 
 async def run_command(
-    store: MessageStore, msg: Incoming, model: type[C], work: CommandWork[C], refine_errors: ErrorRefiner | None = None
+    store: MessageStore,
+    msg: Incoming,
+    model: type[C],
+    work: CommandWork[C],
+    refine_errors: ErrorRefiner | None = None,
+    given_by: Roles = ANYONE,
 ) -> Reply:
     """Carry out a command once. Returns the outcome (also sent to reply_to and, if refused, as CommandRejected).
 
-    `refine_errors` lets a service give schema errors its own, more specific codes (e.g. `trio_size`).
+    `refine_errors` lets a service give schema errors its own, more specific codes (e.g. `trio_size`); `given_by`
+    the roles one of which the command's trusted `actor` must have.
     """
     command_id = msg.message_id or ""
     name = message_name(model.routing_key)
@@ -127,32 +161,49 @@ async def run_command(
             errors = refine_errors(errors)
         if command is not None and command.reply_to:
             reply_to = command.reply_to
-        if command is not None and command.actor is not None and not _may_act_for(store, msg):
-            command, errors = None, [UNTRUSTED_ACTOR]
+        if command is not None and (problems := actor_problems(store, msg, command.actor, given_by, name)):
+            command, errors = None, problems
+    digest = command_digest(msg, name)
+    claim: Claim = "new"
 
     if command is not None:
         try:
             async with store.unit_of_work(cause) as uow:
-                if not await store.claim(uow.session, command_id, name):
+                claim = await store.claim(uow.session, command_id, name, digest)
+                if claim == "repeat":
                     return await _previous_outcome(uow, store, command_id, name, reply_to)
-                ids = await work(command, uow) or {}
-                reply = Reply(status="accepted", command_id=command_id, command_type=name, ids=ids)
-                await _finish(uow, store, command_id, reply, reply_to)
-            return reply
+                if claim == "new":
+                    ids = await work(command, uow) or {}
+                    reply = Reply(status="accepted", command_id=command_id, command_type=name, ids=ids)
+                    await _finish(uow, store, command_id, name, reply, reply_to)
+            if claim == "new":
+                return reply
         except CommandRefused as refused:
             errors, with_refusal = refused.errors, refused.events
 
-    reply = Reply(status="rejected", command_id=command_id, command_type=name, errors=errors)
     async with store.unit_of_work(cause) as uow:
-        if command_id and not await store.claim(uow.session, command_id, name):
-            return await _previous_outcome(uow, store, command_id, name, reply_to)
+        if command_id and claim == "new":
+            claim = await store.claim(uow.session, command_id, name, digest)
+            if claim == "repeat":
+                return await _previous_outcome(uow, store, command_id, name, reply_to)
+        if claim == "reused":
+            # Refused without touching the inbox: its row, and the outcome in it, are the first command's.
+            errors = [ID_REUSED]
+        reply = Reply(status="rejected", command_id=command_id, command_type=name, errors=errors)
         uow.outbox.emit(store.rejected_model(command_id=command_id, command_type=name, errors=errors))
-        for event in with_refusal:
+        for event in with_refusal if claim == "new" else []:
             uow.outbox.emit(event)
-        await _finish(uow, store, command_id, reply, reply_to)
+        await _finish(uow, store, command_id if claim == "new" else "", name, reply, reply_to)
     log.info("command_rejected", codes=[e.code for e in errors])
     return reply
 
+
+ID_REUSED = ErrorItem(
+    field="message_id",
+    code="message_id_reused",
+    message="Dit message_id is al gebruikt voor een ander bericht van dit soort; geef elk nieuw verzoek een eigen "
+    "message_id (Idempotency-Key). Er is niets uitgevoerd.",
+)
 
 UNTRUSTED_ACTOR = ErrorItem(
     field="actor",
@@ -160,20 +211,88 @@ UNTRUSTED_ACTOR = ErrorItem(
     message="Namens een account handelen mag alleen de organisatorenconsole; dit bericht komt niet van de console.",
 )
 
+ROLE_TEXTS = {"organiser": "organisator", "facilitator": "begeleider", "viewer": "meelezer"}
+
+
+def actor_problems(
+    store: MessageStore, msg: Incoming, actor: Actor | None, given_by: Roles, name: str
+) -> list[ErrorItem]:
+    """Why the command's actor does not count: not believed from this publisher, or missing or of another role
+    where the command may only be given by one of `given_by`."""
+    if actor is not None and not _may_act_for(store, msg):
+        return [UNTRUSTED_ACTOR]
+    if not given_by:
+        return []
+    who = " of ".join(ROLE_TEXTS[role] for role in sorted(given_by, key=["organiser", "facilitator"].index))
+    if actor is None:
+        return [
+            ErrorItem(
+                field="actor",
+                code="actor_required",
+                message=f"Alleen een {who} kan {name} geven; dit bericht zegt niet wie het geeft.",
+            )
+        ]
+    if actor.role not in given_by:
+        code = "actor_not_organiser" if given_by == ORGANISER else "actor_not_staff"
+        return [
+            ErrorItem(
+                field="actor",
+                code=code,
+                message=f"Alleen een {who} kan {name} geven, geen {ROLE_TEXTS.get(actor.role, actor.role)}.",
+            )
+        ]
+    return []
+
+
+# The organiser token of the services' own HTTP APIs names no account: the commands its routes give carry this actor.
+ORGANISER_TOKEN_ACTOR: dict[str, str] = {"account_id": "organiser-token", "role": "organiser", "via": "api"}
+
+
+# What an operator's command line (`werkplaatsen editions load`, the development seed) gives its commands as: it
+# publishes as a broker user in WERKPLAATSEN_CONSOLE_BROKER_USERS (docs/broker-permissions.md).
+OPERATOR_ACTOR: dict[str, str] = {"account_id": "operator", "role": "organiser", "via": "operator"}
+
+
+def from_organiser_route(msg: Incoming) -> Incoming:
+    """MSG as given by a service's HTTP route that checked the organiser token: its actor is believed."""
+    return dataclasses.replace(msg, local=True)
+
 
 def _may_act_for(store: MessageStore, msg: Incoming) -> bool:
-    """An actor is believed only from the console's broker user (RabbitMQ validates the AMQP user_id)."""
-    return not store.actor_publishers or msg.user_id in store.actor_publishers
+    """An actor is believed only from the console's broker user (RabbitMQ validates the AMQP user_id), or from the
+    service's own HTTP route that authenticated the organiser; with no such users configured (development), from
+    anyone: production refuses to start so (`werkplaatsen run`)."""
+    return not store.actor_publishers or msg.local or msg.user_id in store.actor_publishers
 
 
-async def _finish(uow: UnitOfWork, store: MessageStore, command_id: str, reply: Reply, reply_to: str | None) -> None:
+def command_digest(msg: Incoming, name: str) -> str:
+    """What makes a command this command: its type, publisher and body, without its reply_to (a sender that
+    repeats a command after a restart waits on a new reply queue) and in one canonical form (a repeat need not
+    be byte for byte the same)."""
+    content: Any
+    try:
+        content = json.loads(msg.body)
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        content = msg.body.hex()
+    if isinstance(content, dict):
+        content = {k: v for k, v in content.items() if k != "reply_to"}
+    # ASCII: a lone surrogate (valid in JSON, not in UTF-8) stays an escape instead of failing the encoding.
+    canonical = json.dumps([name, msg.user_id or "", content], sort_keys=True)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+async def _finish(
+    uow: UnitOfWork, store: MessageStore, command_id: str, name: str, reply: Reply, reply_to: str | None
+) -> None:
     if reply_to:
         uow.outbox.reply(reply_to, reply)
     if command_id:
         # One UPDATE, not a load and a flush: the claim inserted the row with Core, so the session does not hold it.
         inbox = store.inbox_model
         await uow.session.execute(
-            update(inbox).where(inbox.message_id == command_id).values(outcome=reply.model_dump(mode="json"))
+            update(inbox)
+            .where(inbox.message_id == command_id, inbox.message_type == name)
+            .values(outcome=reply.model_dump(mode="json"))
         )
 
 
@@ -182,7 +301,7 @@ async def _previous_outcome(
 ) -> Reply:
     log.info("duplicate_command_ignored")
     inbox_duplicate(store.service, name)
-    previous = await store.outcome(command_id)
+    previous = await store.outcome(command_id, name)
     reply = (
         Reply.model_validate(previous)
         if previous
@@ -266,7 +385,7 @@ async def run_event(store: MessageStore, msg: Incoming, model: type[E], work: Ev
     check_ids(envelope.event_id, envelope.correlation_id)
     cause = Cause(message_id=envelope.event_id, correlation_id=envelope.correlation_id)
     async with store.unit_of_work(cause) as uow:
-        if not await store.claim(uow.session, envelope.event_id, envelope.type):
+        if await store.claim(uow.session, envelope.event_id, envelope.type) != "new":
             log.info("duplicate_event_ignored")
             inbox_duplicate(store.service, envelope.type)
             return False

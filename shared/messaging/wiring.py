@@ -8,6 +8,11 @@ A service lists every message it reacts to in its `consumes.py`, one line each:
         on(ParticipantDataErased, handlers.erase_participants, after_commit=[scrub_dead_letters]),
     )
 
+A command that only an organiser (or a facilitator) may give says so on its line, `given_by=ORGANISER` (or
+`STAFF`): it is then carried out only with an `actor` of such a role from a publisher the service trusts to speak
+for accounts (processing.actor_problems), else refused with `actor_required`, `actor_not_organiser` or
+`untrusted_actor`. The rule lives here, once, not in each handler.
+
 `subscribe` makes a consumer of each line, keyed by the model's routing key (which is also what the service's
 queue is bound to). A consumer parses the message against its contract model, claims it in the inbox and calls
 the line's handlers in order, all in one unit of work (`MessageStore.unit_of_work`): a command through
@@ -44,7 +49,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from shared.contract import Command, ErrorItem, Event, EventData, Reply
 from shared.db import utcnow
 from shared.messaging.messages import Consumer, Incoming
-from shared.messaging.processing import MessageStore, UnitOfWork, run_command, run_event
+from shared.messaging.processing import ANYONE, MessageStore, Roles, UnitOfWork, run_command, run_event
 
 log = structlog.get_logger()
 
@@ -65,6 +70,8 @@ class Consumes:
     # Run once the unit of work has committed, outside it: work on other systems that must not hold the
     # transaction open and whose failure must not undo what was committed (it is logged).
     after_commit: tuple[Handler, ...] = ()
+    # A command only some may give (processing.ORGANISER, STAFF): it must carry a trusted actor of such a role.
+    given_by: Roles = ANYONE
 
     @property
     def routing_key(self) -> str:
@@ -80,13 +87,16 @@ def on(
     *handlers: Handler,
     refine_errors: ErrorRefiner | None = None,
     after_commit: Sequence[Handler] = (),
+    given_by: Roles = ANYONE,
 ) -> Consumes:
     if issubclass(model, Command) and (len(handlers) != 1 or after_commit):
         raise ValueError(
             f"{model.__name__}: a command has exactly one handler (its outcome is the reply) and "
             "nothing after it (what follows a command reacts to the events it caused)"
         )
-    return Consumes(model, tuple(handlers), refine_errors, tuple(after_commit))
+    if given_by and not issubclass(model, Command):
+        raise ValueError(f"{model.__name__}: only a command is given by someone (an event is a fact)")
+    return Consumes(model, tuple(handlers), refine_errors, tuple(after_commit), given_by)
 
 
 @dataclass(frozen=True)
@@ -222,7 +232,7 @@ class Consumers(Mapping[str, Consumer]):
                 return await Scope(self.deps, uow, None, msg.headers).call(call, command)
 
             refiner = None if refine is None else (lambda errors: refine(errors, _json_or_none(msg.body)))
-            return await run_command(self.store, msg, model, work, refine_errors=refiner)
+            return await run_command(self.store, msg, model, work, refine_errors=refiner, given_by=line.given_by)
 
         return consume
 

@@ -46,3 +46,12 @@ def test_an_unknown_service_is_refused() -> None:
     result = run("run", "billing", WERKPLAATSEN_BROKER_URL="amqp://guest:guest@127.0.0.1/")
     assert result.returncode == 2
     assert "billing" in result.stderr
+
+
+def test_production_refuses_to_start_without_the_broker_users_whose_actors_it_may_believe() -> None:
+    # Secrets set, a broker never reached: the setting is checked before anything connects.
+    secrets = {"WERKPLAATSEN_SECRET_KEY": "s" * 40, "WERKPLAATSEN_ORGANIZER_TOKEN": "t" * 40}
+    result = run("run", "scheduling", WERKPLAATSEN_BROKER_URL="amqp://guest:guest@127.0.0.1:1/none", **secrets)
+    assert result.returncode == 2
+    last_line = result.stderr.strip().splitlines()[-1]
+    assert last_line.startswith("werkplaatsen: configuration error: WERKPLAATSEN_CONSOLE_BROKER_USERS: not set")

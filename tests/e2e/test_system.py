@@ -175,9 +175,9 @@ async def test_web_form_endpoint_accepts_a_trio_and_explains_errors_in_dutch(sys
     await register(bus, trio(slug))  # registration now knows the edition
     url = f"{system['registration'].url}/api/registrations"
     async with httpx.AsyncClient() as client:
-        key = str(uuid.uuid4())
-        accepted = await client.post(url, json=trio(slug), headers={"Idempotency-Key": key})
-        again = await client.post(url, json=trio(slug), headers={"Idempotency-Key": key})
+        key, body = str(uuid.uuid4()), trio(slug)  # a client repeating its request sends the same body
+        accepted = await client.post(url, json=body, headers={"Idempotency-Key": key})
+        again = await client.post(url, json=body, headers={"Idempotency-Key": key})
         refused = await client.post(url, json=trio(slug, consent={"privacy": False}))
     assert accepted.status_code == 202 and again.status_code == 202
     assert again.json()["registration_id"] == accepted.json()["registration_id"]

@@ -110,7 +110,7 @@ def valid_body(routing_key: str, targets: Targets = Targets(), pick: int = 0) ->
     }
     missing = set(COMMANDS) - set(bodies)
     assert not missing, f"no valid body for {missing}: add one so the new command is fuzzed too"
-    return bodies[routing_key]()
+    return factories.by_organiser(routing_key, bodies[routing_key]())
 
 
 def paths(value: Any, prefix: Path = ()) -> list[Path]:

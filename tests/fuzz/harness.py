@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from shared.contract import COMMANDS, Reply
+from shared.contract import COMMANDS, Reply, message_name
 from shared.db import migrate
 from shared.messaging.delivery import Verdict, deliver
 from shared.messaging.messages import Incoming
@@ -69,7 +69,7 @@ class InProcessSystem:
         verdict = await self.deliver(msg, service)
         reply = None
         if msg.message_id:
-            kept = await service.store.outcome(msg.message_id)
+            kept = await service.store.outcome(msg.message_id, message_name(msg.routing_key))
             reply = Reply.model_validate(kept) if kept else None
         return Outcome(verdict, reply, await self.rejections(service) - before)
 
@@ -152,7 +152,7 @@ async def prepare_targets(system: InProcessSystem, trios: int = 4) -> Targets:
     for body in (open_edition, held_edition):
         outcome = await system.command(
             Incoming(
-                body=json.dumps(body).encode(),
+                body=json.dumps(factories.by_organiser("scheduling.ScheduleEdition", body)).encode(),
                 routing_key="scheduling.ScheduleEdition",
                 message_id=str(uuid.uuid4()),
                 message_type="ScheduleEdition",

@@ -120,7 +120,11 @@ async def test_every_generated_bad_body_is_refused_with_a_useful_error_or_dead_l
 async def test_after_the_fuzz_a_valid_registration_still_goes_through(system: InProcessSystem) -> None:
     edition = factories.open_edition()
     scheduled = await system.command(
-        incoming("scheduling.ScheduleEdition", json.dumps(edition).encode(), {"message_id": str(uuid.uuid4())})
+        incoming(
+            "scheduling.ScheduleEdition",
+            json.dumps(factories.by_organiser("scheduling.ScheduleEdition", edition)).encode(),
+            {"message_id": str(uuid.uuid4())},
+        )
     )
     assert scheduled.reply is not None and scheduled.reply.status == "accepted", scheduled.reply
     (announced,) = [

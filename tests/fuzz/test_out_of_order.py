@@ -48,7 +48,7 @@ class Story:
 async def command(system: InProcessSystem, routing_key: str, body: dict[str, Any]) -> dict[str, Any]:
     outcome = await system.command(
         Incoming(
-            body=json.dumps(body).encode(),
+            body=json.dumps(factories.by_organiser(routing_key, body)).encode(),
             routing_key=routing_key,
             message_id=str(uuid.uuid4()),
             message_type=routing_key.split(".")[1],

@@ -19,7 +19,7 @@ from shared.messaging.messages import Outgoing
 from shared.messaging.rabbit import RabbitTransport
 from shared.settings import Settings
 from shared.tracing import configure_tracing
-from tests.factories import open_edition
+from tests.factories import by_organiser, open_edition
 from tests.support import Bus, ServiceProcess, amqp_url, database_url, free_port, wait_until
 
 pytestmark = pytest.mark.integration
@@ -48,7 +48,7 @@ async def test_a_command_and_the_event_it_causes_in_another_service_share_one_tr
         await service.start()
     try:
         await front_end.broker.connect()
-        body = open_edition()
+        body = by_organiser("scheduling.ScheduleEdition", open_edition())
         with provider.get_tracer("test").start_as_current_span("front end submits") as root:
             await front_end.publish(
                 Outgoing(
@@ -126,6 +126,7 @@ async def test_a_service_exports_its_spans_over_otlp_when_an_endpoint_is_set(vho
     env = {
         **os.environ,
         "WERKPLAATSEN_BROKER_URL": amqp_url(vhost),
+        "WERKPLAATSEN_CONSOLE_BROKER_USERS": "guest",
         "SCHEDULING_DATABASE_URL": database_url(await pg_database("otlp")),
         "WERKPLAATSEN_SECRET_KEY": "otlp-secret",
         "WERKPLAATSEN_ORGANIZER_TOKEN": "otlp-token",

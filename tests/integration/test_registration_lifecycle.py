@@ -32,7 +32,7 @@ from shared.contract.registration import (
 )
 from shared.db import Database, migrate, utcnow
 from shared.messaging.messages import Incoming
-from tests.factories import ORGANISER
+from tests.factories import ORGANISER, by_organiser
 from tests.support import database_url, wait_until
 
 pytestmark = pytest.mark.integration
@@ -86,7 +86,7 @@ class Registration:
 
     async def command(self, routing_key: str, body: dict[str, Any], message_id: str | None = None) -> Any:
         msg = Incoming(
-            body=json.dumps(body).encode(),
+            body=json.dumps(by_organiser(routing_key, body)).encode(),
             routing_key=routing_key,
             message_id=message_id or str(uuid.uuid4()),
             message_type=routing_key.split(".", 1)[1],
@@ -519,3 +519,72 @@ async def test_the_background_job_erases_by_its_own_clock_without_anyone_asking(
     finally:
         job.cancel()
     assert (await reg.view(rid)).erased
+
+
+# Idempotency keys: an id taken by one kind of command does not block another kind, and an id reused for another
+# body is refused with its reason, also when two replicas receive them at the same moment.
+
+
+async def test_a_participants_command_sent_first_with_the_id_of_an_organisers_erasure_does_not_block_it(
+    reg: Registration,
+) -> None:
+    rid = await reg.register()
+    # The id the organiser's erasure will carry, used first by a participant's command (here their cancellation,
+    # as the registration pages and the chat send it: no actor).
+    taken = f"predicted-{uuid.uuid4()}"
+    cancelled = await reg.command("registration.CancelRegistration", {"registration_id": rid}, taken)
+    assert cancelled.status == "accepted"
+
+    erased = await reg.command(
+        "registration.EraseParticipantData", {"registration_id": rid, "actor": ORGANISER}, message_id=taken
+    )
+    assert (erased.status, erased.repeated) == ("accepted", False)
+    assert (await reg.view(rid)).erased
+    async with reg.store.db.sessions() as session:
+        rows = (await session.execute(select(Inbox.message_type).where(Inbox.message_id == taken))).scalars().all()
+    assert sorted(rows) == ["CancelRegistration", "EraseParticipantData"]
+
+
+async def test_an_erasure_repeated_gets_its_first_outcome_and_one_with_another_body_is_refused_with_the_code(
+    reg: Registration,
+) -> None:
+    first, second = await reg.register(), await reg.register()
+    erase = {"registration_id": first, "actor": ORGANISER}
+    assert (await reg.command("registration.EraseParticipantData", erase, "erase-1")).status == "accepted"
+    again = await reg.command("registration.EraseParticipantData", erase, "erase-1")
+    assert (again.status, again.ids) == ("accepted", {"registration_id": first})
+
+    other = {"registration_id": second, "actor": ORGANISER}
+    refused = await reg.command("registration.EraseParticipantData", other, "erase-1")
+    assert [(e.field, e.code) for e in refused.errors] == [("message_id", "message_id_reused")]
+    assert "message_id" in refused.errors[0].message and "niets uitgevoerd" in refused.errors[0].message
+    assert not (await reg.view(second)).erased  # nothing done for the reused id
+    rejections = [json.loads(r) for r in await rejected(reg)]
+    assert [(r["data"]["command_id"], r["data"]["errors"][0]["code"]) for r in rejections] == [
+        ("erase-1", "message_id_reused")
+    ]
+
+
+async def test_two_replicas_given_one_id_with_two_bodies_at_once_carry_out_one_and_refuse_the_other(
+    reg: Registration,
+) -> None:
+    first, second = await reg.register(), await reg.register()
+    other = Registration(reg.replica(), reg.database, reg.edition, reg.last_session_ends)
+    try:
+        replies = await asyncio.gather(
+            reg.command("registration.CancelRegistration", {"registration_id": first}, "same-id"),
+            other.command("registration.CancelRegistration", {"registration_id": second}, "same-id"),
+        )
+    finally:
+        await other.store.db.dispose()
+    outcomes = sorted((r.status, [e.code for e in r.errors]) for r in replies)
+    assert outcomes == [("accepted", []), ("rejected", ["message_id_reused"])]
+    statuses = sorted([(await reg.view(first)).status, (await reg.view(second)).status])
+    assert statuses == ["awaiting_approval", "cancelled"]  # one of them, and only one, was cancelled
+
+
+async def rejected(reg: Registration) -> list[bytes]:
+    async with reg.store.db.sessions() as session:
+        return list(
+            (await session.execute(select(Outbox.body).where(Outbox.message_type == "CommandRejected"))).scalars()
+        )

@@ -55,6 +55,7 @@ async def test_sigterm_mid_stream_finishes_or_hands_back_in_flight_work_and_noth
     env = {
         **os.environ,
         "WERKPLAATSEN_BROKER_URL": amqp_url(vhost),
+        "WERKPLAATSEN_CONSOLE_BROKER_USERS": "guest",
         "SCHEDULING_DATABASE_URL": database_url(database),
         "WERKPLAATSEN_SECRET_KEY": strong_secret("shutdown-secret"),
         "WERKPLAATSEN_ORGANIZER_TOKEN": strong_secret("shutdown-token"),

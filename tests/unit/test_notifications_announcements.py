@@ -21,6 +21,7 @@ from shared.db import Database, migrate
 from shared.messaging.messages import Incoming
 from shared.messaging.processing import MessageStore
 from shared.messaging.wiring import Consumers
+from tests.factories import by_organiser
 from tests.unit.test_notifications_consumes import ADDRESSES
 from tests.unit.test_notifications_handlers import EDITION, TITLE, edition, trio_registered
 
@@ -48,7 +49,7 @@ async def store(tmp_path: Path) -> AsyncIterator[MessageStore]:
 
 def command(model: Any, message_id: str, **fields: Any) -> Incoming:
     return Incoming(
-        body=json.dumps(fields).encode(),
+        body=json.dumps(by_organiser(model.routing_key, fields)).encode(),
         routing_key=model.routing_key,
         message_id=message_id,
         correlation_id=message_id,

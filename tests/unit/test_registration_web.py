@@ -38,6 +38,7 @@ from shared.formatting import dutch_datetime
 from shared.links import sign, status_path
 from shared.messaging.messages import Incoming
 from shared.settings import Settings
+from tests.factories import by_organiser
 from tests.support import hidden
 
 SECRET = "web-test-secret"
@@ -146,7 +147,7 @@ async def command(store: RegistrationStore, routing_key: str, body: dict[str, An
     consumer = consumes.consumers(store, MUNICIPALITIES)[routing_key]
     await consumer(
         Incoming(
-            body=json.dumps(body).encode(),
+            body=json.dumps(by_organiser(routing_key, body)).encode(),
             routing_key=routing_key,
             message_id=str(uuid.uuid4()),
             message_type=routing_key.split(".")[1],
@@ -623,7 +624,7 @@ async def test_cancelling_asks_for_confirmation_and_then_shows_the_cancelled_sta
     (registration,) = await site.registrations()
     assert (registration["status"], registration["cancel_reason"]) == ("cancelled", "Reorganisatie")
     # Pressing the button again changes nothing and shows the same status.
-    again = await site.client.post(f"/registrations/{registration_id}/cancel", data=form)
+    again = await site.client.post(f"/registrations/{registration_id}/cancel", data={**form, "reason": "Reorganisatie"})
     assert again.status_code == 303
     assert (await site.registrations())[0]["status"] == "cancelled"
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import uuid
 from collections.abc import AsyncIterator
@@ -24,6 +25,7 @@ from shared.contract.scheduling import EditionScheduled, SessionCompleted
 from shared.db import Database, migrate
 from shared.messaging.messages import Incoming
 from shared.messaging.processing import MessageStore
+from tests.factories import by_organiser
 
 PUBLIC_URL = "https://werkplaatsen.example.nl"
 EDITION = "2027-najaar"
@@ -73,7 +75,7 @@ class Reporting:
     async def command(self, command: Command) -> None:
         await self.consumers[command.routing_key](
             Incoming(
-                body=command.model_dump_json().encode(),
+                body=json.dumps(by_organiser(command.routing_key, command.model_dump(mode="json"))).encode(),
                 routing_key=command.routing_key,
                 message_id=str(uuid.uuid4()),
                 message_type=type(command).__name__,

@@ -28,6 +28,7 @@ from shared.contract.scheduling import (
 )
 from shared.messaging.messages import Incoming
 from shared.messaging.processing import MessageStore
+from tests.factories import by_organiser
 from tests.unit.test_scheduling_http import TOKEN, Scheduling, store
 
 __all__ = ["store"]  # the fixture, shared with test_scheduling_http
@@ -39,7 +40,7 @@ class Organiser(Scheduling):
     """Scheduling on SQLite, with the organiser's commands and the answers they get."""
 
     async def run(self, model: type, **body: Any) -> Reply:
-        body = {"edition": self.slug, **body}
+        body = by_organiser(model.routing_key, {"edition": self.slug, **body})
         message = Incoming(body=json.dumps(body).encode(), routing_key=model.routing_key, message_id=str(uuid.uuid4()))
         return await self.consumers.command(model, message)
 

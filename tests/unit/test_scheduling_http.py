@@ -24,6 +24,7 @@ from shared.contract.scheduling import SchedulingCommandRejected
 from shared.db import Database, migrate
 from shared.messaging.messages import Incoming
 from shared.messaging.processing import MessageStore
+from tests.factories import by_organiser
 
 TOKEN = "organiser-token"
 NOW = datetime(2027, 3, 1, 12, tzinfo=UTC)
@@ -56,7 +57,11 @@ class Scheduling:
 
     async def send(self, routing_key: str, body: dict) -> None:
         await self.consumers[routing_key](
-            Incoming(body=json.dumps(body).encode(), routing_key=routing_key, message_id=str(uuid.uuid4()))
+            Incoming(
+                body=json.dumps(by_organiser(routing_key, body)).encode(),
+                routing_key=routing_key,
+                message_id=str(uuid.uuid4()),
+            )
         )
 
     async def publish(self, data: TrioRegistered | RegistrationApproved | RegistrationCancelled) -> None:

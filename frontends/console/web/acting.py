@@ -24,7 +24,6 @@ from shared.settings import ServiceName
 
 from ..accounts import record
 from ..backends import Answer, Backends, ServiceUnavailable
-from ..gateway import message_id_for
 from ..store import repositories
 from .access import Caller, address, console, database
 
@@ -121,8 +120,9 @@ async def perform(request: Request, caller: Caller, command: Command, *, subject
     """Send COMMAND on CALLER's behalf and record it in the audit log, whatever comes of it."""
     actor = actor_of(caller)
     name = message_name(command.routing_key)
-    message_id = message_id_for(actor, name, request.headers.get("idempotency-key", "")[:200] or None)
-    reply = await backends(request).gateway.send(command, actor, message_id=message_id)
+    gateway = backends(request).gateway
+    message_id = gateway.message_id_for(actor, name, request.headers.get("idempotency-key", "")[:200] or None)
+    reply = await gateway.send(command, actor, message_id=message_id)
     outcome = Outcome("pending" if reply is None else reply.status, reply)
     refusal = "; ".join(f"{e.code}" + (f" ({e.field})" if e.field else "") for e in outcome.errors)
     async with repositories(database(request)) as repos:

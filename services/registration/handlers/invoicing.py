@@ -21,7 +21,6 @@ from shared.contract.registration import (
 )
 from shared.messaging.messages import CommandRefused
 
-from ..amendments import organiser_problems
 from ..billing import (
     CREDIT_NOTE_SERIES,
     INVOICE_SERIES,
@@ -116,8 +115,6 @@ async def issue_credit_note(
     """An organiser credits an invoice in full while the registration stays as it is: the same credit note as a
     cancellation makes, with the organiser's reason on it. Under the invoice's row lock, so a cancellation at the
     same moment finds it credited (one credit note per invoice)."""
-    if problems := organiser_problems(cmd.actor, "een factuur crediteren"):
-        raise CommandRefused(problems)
     invoice = await invoicing.billing.get(cmd.invoice_number, for_update=True) if invoicing else None
     if problems := credit_problems(invoice):
         raise CommandRefused(problems)
@@ -170,8 +167,6 @@ async def resend_invoice(
 ) -> dict[str, object]:
     """The invoice mail again: the stored documents (never made anew: they are the fiscal record), to the
     invoice's mailbox as it is now (after a member's replacement: the new wijkambtenaar)."""
-    if problems := organiser_problems(cmd.actor, "een factuur opnieuw versturen"):
-        raise CommandRefused(problems)
     invoice = await invoicing.billing.get(cmd.invoice_number) if invoicing else None
     if problems := resend_problems(invoice):
         raise CommandRefused(problems)
