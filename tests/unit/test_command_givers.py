@@ -42,6 +42,7 @@ GIVEN_BY: dict[str, Roles] = {
     "scheduling.RecordAttendance": STAFF,
     "scheduling.CompleteSession": STAFF,
     "reporting.PublishReport": ORGANISER,
+    "reporting.MarkFalsePositive": ORGANISER,
     "reporting.RetractReport": ORGANISER,
     "reporting.ReviseReport": STAFF,
     "notifications.SendAnnouncement": ORGANISER,
