@@ -177,6 +177,7 @@ class EmbeddedBroker:
             content_type="application/json",
             headers=headers,
             attempt=row[7],
+            retryable=True,
             user_id=headers.get("x-published-by"),
         )
 

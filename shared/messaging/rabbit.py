@@ -221,6 +221,7 @@ class RabbitTransport:
             content_type=raw.content_type,
             headers=headers,
             attempt=int(headers.get(ATTEMPT_HEADER, 1)),
+            retryable=True,
             user_id=raw.user_id if raw.exchange else _text_or_none(headers.get(PUBLISHER_HEADER)),
         )
         verdict = await deliver(self.service, self._consumers, incoming)
