@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from shared.contract import Command, CommandRejected, ErrorItem, Event, EventData, Reply, message_name
 from shared.db import Database, InboxMixin, OutboxMixin, upsert
 from shared.messaging.errors import validation_errors
-from shared.messaging.messages import CommandRefused, Incoming, PermanentFailure
+from shared.messaging.messages import CommandRefused, Incoming, NotYetKnown, PermanentFailure, may_wait_for_announcement
 from shared.messaging.outbox import Cause, Outbox
 from shared.metrics import inbox_duplicate
 
@@ -140,6 +140,12 @@ async def run_command(
             return reply
         except CommandRefused as refused:
             errors = refused.errors
+        except NotYetKnown as not_yet:
+            # The copy it names may still be on its way: rolled back (inbox claim included) and retried, with no
+            # reply yet, until the wait is over; then refused like any other refusal.
+            if msg.retryable and may_wait_for_announcement(msg.attempt):
+                raise
+            errors = not_yet.errors
 
     reply = Reply(status="rejected", command_id=command_id, command_type=name, errors=errors)
     async with store.unit_of_work(cause) as uow:
