@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -26,6 +27,7 @@ from shared.contract.scheduling import (
     RecordAttendance,
     ReopenRegistration,
 )
+from shared.messaging.delivery import deliver
 from shared.messaging.messages import Incoming
 from shared.messaging.processing import MessageStore
 from tests.unit.test_scheduling_http import TOKEN, Scheduling, store
@@ -234,6 +236,46 @@ async def test_placing_by_hand_is_refused_for_a_trio_that_cannot_have_a_place(or
     assert codes(await organiser.place(ids[8], reason="   ")) == ["schema"]  # a reason is required
     organiser.clock.now = organiser.command.sessions[-1].starts_at
     assert codes(await organiser.place(ids[8])) == ["sessions_over"]
+
+
+async def test_placing_a_trio_scheduling_has_not_heard_of_yet_waits_for_its_registration_and_approval(
+    organiser: Organiser,
+) -> None:
+    rid = str(uuid.uuid4())
+    body = {"edition": organiser.slug, "registration_id": rid, "reason": "Net goedgekeurd in de console"}
+    place = Incoming(
+        body=json.dumps(body).encode(), routing_key=PlaceTrio.routing_key, message_id="place-1", retryable=True
+    )
+    assert (await deliver("scheduling", organiser.consumers, place)).action == "retry"  # no TrioRegistered yet
+    await organiser.approved_trio(0, rid, approve=False)
+    assert (await deliver("scheduling", organiser.consumers, replace(place, attempt=2))).action == "retry"
+    assert await organiser.events("CommandRejected") == []
+    await organiser.approved_trio(0, rid)  # the approval arrives too (the copy is kept once)
+    assert (await deliver("scheduling", organiser.consumers, replace(place, attempt=3))).action == "ack"
+    assert (await organiser.edition()).placed_ids == [rid]
+
+
+async def test_placing_a_trio_that_never_arrives_is_refused_once_the_wait_is_over(organiser: Organiser) -> None:
+    body = {"edition": organiser.slug, "registration_id": "nooit-aangemeld", "reason": "x"}
+    place = Incoming(
+        body=json.dumps(body).encode(), routing_key=PlaceTrio.routing_key, message_id="place-2", retryable=True
+    )
+    assert (await deliver("scheduling", organiser.consumers, replace(place, attempt=4))).action == "ack"
+    (rejected,) = await organiser.events("CommandRejected")
+    assert [e["code"] for e in rejected["errors"]] == ["unknown_registration"]
+
+
+async def test_moving_a_trio_whose_approval_is_on_its_way_waits_for_it(organiser: Organiser) -> None:
+    ids = await organiser.allocated_with(9)
+    late = await organiser.approved_trio(20, approve=False)
+    body = {"edition": organiser.slug, "registration_id": late, "position": 1, "reason": "Afspraak"}
+    move = Incoming(
+        body=json.dumps(body).encode(), routing_key=MoveOnWaitlist.routing_key, message_id="move-1", retryable=True
+    )
+    assert (await deliver("scheduling", organiser.consumers, move)).action == "retry"
+    await organiser.approved_trio(20, late)
+    assert (await deliver("scheduling", organiser.consumers, replace(move, attempt=2))).action == "ack"
+    assert await organiser.waitlist() == [late, ids[8]]
 
 
 # Moving on the waitlist

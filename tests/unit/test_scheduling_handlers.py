@@ -42,7 +42,7 @@ from shared.contract.scheduling import (
     TrioPlaced,
     TrioWaitlisted,
 )
-from shared.messaging.messages import CommandRefused
+from shared.messaging.messages import CommandRefused, NotYetKnown
 
 NOW = datetime(2027, 3, 1, 12, tzinfo=UTC)
 
@@ -92,6 +92,10 @@ class FakeRegistrations:
 
     async def of_edition(self, edition: str) -> set[str]:
         return {rid for rid, (ed, _) in self.copies.items() if ed == edition}
+
+    async def edition(self, registration_id: str) -> str | None:
+        found = self.copies.get(registration_id)
+        return found[0] if found else None
 
     async def municipalities(self, registration_ids: list[str]) -> dict[str, str]:
         return {r: t.municipality for r, t in (await self.trios(registration_ids)).items()}
@@ -655,13 +659,28 @@ async def test_attendance_names_only_registrations_of_the_edition() -> None:
     world = World()
     await world.schedule()
     (rid,) = await world.approved_trios(1)
+    await world.registrations.add("andere-editie", Trio("of-another-edition", False, NOW))
     with pytest.raises(CommandRefused) as refused:
         await handlers.record_attendance(
-            RecordAttendance(edition=world.slug, session_number=1, present=[rid, "someone-else"]),
+            RecordAttendance(edition=world.slug, session_number=1, present=[rid, "of-another-edition"]),
             **world.deps(),
             now=world.first_start + timedelta(hours=1),
         )
     assert [(e.field, e.code) for e in refused.value.errors] == [("present[1]", "unknown_registration")]
+
+
+async def test_attendance_naming_a_trio_not_yet_announced_to_scheduling_waits_for_it() -> None:
+    world = World()
+    await world.schedule()
+    (rid,) = await world.approved_trios(1)
+    with pytest.raises(NotYetKnown) as not_yet:
+        await handlers.record_attendance(
+            RecordAttendance(edition=world.slug, session_number=1, present=[rid, "registered-a-moment-ago"]),
+            **world.deps(),
+            now=world.first_start + timedelta(hours=1),
+        )
+    assert [(e.field, e.code) for e in not_yet.value.errors] == [("present[1]", "unknown_registration")]
+    assert world.of(AttendanceRecorded) == []
 
 
 async def test_attendance_cannot_be_recorded_before_the_session() -> None:

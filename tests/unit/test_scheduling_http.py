@@ -75,8 +75,8 @@ class Scheduling:
             Incoming(body=body.model_dump_json().encode(), routing_key=data.routing_key, message_id=event_id)
         )
 
-    async def approved_trio(self, n: int) -> str:
-        rid = str(uuid.uuid4())
+    async def approved_trio(self, n: int, rid: str | None = None, *, approve: bool = True) -> str:
+        rid = rid or str(uuid.uuid4())
         await self.publish(
             TrioRegistered.model_validate(
                 {
@@ -116,9 +116,11 @@ class Scheduling:
                 }
             )
         )
-        await self.publish(
-            RegistrationApproved(registration_id=rid, edition=self.slug, approved_at=self.clock(), by_organizer=True)
-        )
+        if approve:
+            approved = RegistrationApproved(
+                registration_id=rid, edition=self.slug, approved_at=self.clock(), by_organizer=True
+            )
+            await self.publish(approved)
         return rid
 
     async def get(self, path: str, **headers: str) -> httpx.Response:

@@ -24,7 +24,7 @@ from shared.contract.registration import (
 )
 from shared.contract.registration import Member as NewMember
 from shared.contract.scheduling import PlaceReleased, TrioPlaced, TrioWaitlisted
-from shared.messaging.messages import CommandRefused, refuse
+from shared.messaging.messages import CommandRefused, NotYetKnown, refuse
 from shared.municipalities import Municipality
 
 from ..amendments import organiser_problems
@@ -63,6 +63,9 @@ async def register_trio(
     emails = [str(m.email).lower() for m in cmd.members]
     taken = await registrations.active_member_emails(cmd.edition, emails) if edition else set()
     problems = intake_problems(cmd, edition=edition, municipality=municipality, registered_emails=taken, now=now)
+    if [p.code for p in problems] == ["unknown_edition"]:
+        # Scheduling may have announced it a moment ago and our copy is still on its way: wait (bounded) for it.
+        raise NotYetKnown(problems)
     if problems:
         raise CommandRefused(problems)
     assert edition is not None and municipality is not None  # intake_problems reports both missing
