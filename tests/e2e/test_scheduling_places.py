@@ -73,30 +73,52 @@ def trio_body(slug: str, *, priority: bool) -> dict[str, Any]:
 
 
 async def register_many(bus: Bus, slug: str, priorities: list[bool]) -> list[dict[str, Any]]:
-    """Register trios at once (after one that waits until registration knows the edition); their TrioRegistered."""
-    first = await register_when_known(bus, trio_body(slug, priority=priorities[0]))
-    ids = [await bus.send("registration.RegisterTrio", trio_body(slug, priority=p)) for p in priorities[1:]]
-    events = [first]
-    for command_id in ids:
-        events.append((await bus.wait_for("TrioRegistered", correlation_id=command_id, timeout=60))[0])
-    return events
+    """Register trios at once, the moment the edition is announced; their TrioRegistered in that order."""
+    ids = [await bus.send("registration.RegisterTrio", trio_body(slug, priority=p)) for p in priorities]
+    return [(await bus.wait_for("TrioRegistered", correlation_id=command_id, timeout=60))[0] for command_id in ids]
 
 
 async def register_when_known(bus: Bus, body: dict[str, Any]) -> dict[str, Any]:
-    for _ in range(100):
-        command_id = await bus.send("registration.RegisterTrio", body)
-        outcome = await wait_until(
-            lambda: (
-                bus.of("TrioRegistered", correlation_id=command_id)
-                or bus.of("CommandRejected", correlation_id=command_id)
-            ),
-            what="RegisterTrio outcome",
-        )
-        if outcome[0]["type"] == "TrioRegistered":
-            return outcome[0]
-        assert [e["code"] for e in outcome[0]["data"]["errors"]] == ["unknown_edition"], outcome[0]["data"]
-        await asyncio.sleep(0.1)
-    raise AssertionError("registration never learnt of the edition")
+    """One RegisterTrio, sent as soon as the edition is announced: registration waits for its copy of the edition
+    (it does not refuse a trio for an edition whose EditionScheduled is still on its way)."""
+    command_id = await bus.send("registration.RegisterTrio", body)
+    outcome = await wait_until(
+        lambda: (
+            bus.of("TrioRegistered", correlation_id=command_id) or bus.of("CommandRejected", correlation_id=command_id)
+        ),
+        timeout=60,
+        what="RegisterTrio outcome",
+    )
+    assert outcome[0]["type"] == "TrioRegistered", outcome[0]["data"]
+    return outcome[0]
+
+
+async def test_a_trio_registering_before_registration_has_its_copy_of_the_edition_is_registered_not_refused(
+    system, bus
+) -> None:
+    body = edition_body(deadline_in=timedelta(days=1))
+    replies = await bus.channel.declare_queue(exclusive=True)
+    received: dict[str, dict[str, Any]] = {}
+
+    async def collect(message: aio_pika.abc.AbstractIncomingMessage) -> None:
+        async with message.process():
+            reply = json.loads(message.body)
+            received[reply["command_id"]] = reply
+
+    await replies.consume(collect)
+    # The trio is sent first: it reaches registration before scheduling has even scheduled the edition.
+    command_id = await bus.send(
+        "registration.RegisterTrio", trio_body(body["edition"], priority=True), reply_to=replies.name
+    )
+    await bus.send("scheduling.ScheduleEdition", body)
+
+    (registered,) = await bus.wait_for("TrioRegistered", correlation_id=command_id, timeout=60)
+    await wait_until(lambda: command_id in received, what="the reply")
+    assert received[command_id]["status"] == "accepted"  # the only reply: no refusal came first
+    assert received[command_id]["ids"]["registration_id"] == registered["data"]["registration_id"]
+    assert bus.of("CommandRejected", correlation_id=command_id) == []
+    assert await acked(system["registration"], "registration.RegisterTrio") >= 1
+    assert await retried(system["registration"], "registration.RegisterTrio") >= 1  # it did wait
 
 
 _approval_by_command: bool | None = None
@@ -211,13 +233,21 @@ def latest_seating(bus: Bus, slug: str) -> dict[int, list[list[str]]]:
 
 
 async def acked(process: ServiceProcess, routing_key: str) -> float:
+    return await handled(process, routing_key, "ack")
+
+
+async def retried(process: ServiceProcess, routing_key: str) -> float:
+    return await handled(process, routing_key, "retry")
+
+
+async def handled(process: ServiceProcess, routing_key: str, outcome: str) -> float:
     text = (await get(f"{process.url}/metrics")).text
     return sum(
         float(line.rsplit(" ", 1)[1])
         for line in text.splitlines()
         if line.startswith("werkplaatsen_messages_total{")
         and f'routing_key="{routing_key}"' in line
-        and 'outcome="ack"' in line
+        and f'outcome="{outcome}"' in line
     )
 
 
