@@ -61,6 +61,21 @@ class Edition:
     def registration_open(self, now: datetime) -> bool:
         return now < self.registration_closes_at
 
+    def allocated(self, now: datetime) -> bool:
+        """The places are allocated (the deadline or an organiser's CloseRegistration): a trio registering now gets
+        a free place at once after its approval, or the waitlist."""
+        return self.registration_deadline is not None and self.registration_deadline <= now
+
+    def stopped(self, now: datetime) -> bool:
+        """Registration has closed while the sessions are still to come (an organiser's StopRegistration, or a
+        closing moment set before the first session)."""
+        first = self.first_session_starts_at()
+        return not self.registration_open(now) and first is not None and now < first
+
+    def first_session_starts_at(self) -> datetime | None:
+        starts = [datetime.fromisoformat(str(s["starts_at"])) for s in self.sessions if s.get("starts_at")]
+        return min(starts, default=None)
+
     def last_session_ends_at(self) -> datetime | None:
         ends = [datetime.fromisoformat(str(s["ends_at"])) for s in self.sessions if s.get("ends_at")]
         return max(ends, default=None)

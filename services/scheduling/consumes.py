@@ -19,6 +19,7 @@ from shared.contract.scheduling import (
     ReopenRegistration,
     RescheduleSession,
     ScheduleEdition,
+    StopRegistration,
 )
 from shared.db import utcnow
 from shared.messaging.dead_letters import OwnDeadLetters, scrub_erased
@@ -37,6 +38,7 @@ CONSUMES = (
     on(CompleteSession, handlers.complete_session),
     on(PlaceTrio, handlers.place_trio),
     on(MoveOnWaitlist, handlers.move_on_waitlist),
+    on(StopRegistration, handlers.stop_registration),
     on(ReopenRegistration, handlers.reopen_registration),
     on(TrioRegistered, handlers.remember_registration),
     on(RegistrationApproved, handlers.registration_approved),

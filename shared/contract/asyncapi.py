@@ -29,7 +29,7 @@ TITLE = "Werkplaatsen message contract"
 # CorrectRegistration and their events, and what else the console needs (docs/contract.md); 1.3.0:
 # IssueCreditNote, ResendInvoice, InvoiceResent and the optional CreditNoteIssued.reason; 1.4.0: notifications'
 # SendAnnouncement and ResendNotification with their events.
-VERSION = "1.4.0"
+VERSION = "1.5.0"
 
 DESCRIPTION = f"""\
 Messages between the Werkplaatsen services and their front ends (contract v1). A guide with a worked

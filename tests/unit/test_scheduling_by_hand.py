@@ -26,6 +26,7 @@ from shared.contract.scheduling import (
     PlaceTrio,
     RecordAttendance,
     ReopenRegistration,
+    StopRegistration,
 )
 from shared.messaging.delivery import deliver
 from shared.messaging.messages import Incoming
@@ -331,10 +332,14 @@ async def test_a_move_the_waitlist_cannot_make_is_refused(organiser: Organiser) 
 # Reopening registration
 
 
-async def test_registration_closed_early_reopens_until_its_scheduled_closing_moment(organiser: Organiser) -> None:
+async def test_registration_stopped_reopens_until_its_scheduled_closing_moment(organiser: Organiser) -> None:
     planned = organiser.command.sessions[0].starts_at  # registration_closes_at defaults to the first session
     await organiser.approved_trio(0)
-    assert (await organiser.run(CloseRegistration)).status == "accepted"
+    assert (await organiser.run(CloseRegistration)).status == "accepted"  # allocates; registration stays open
+    assert codes(await organiser.run(ReopenRegistration)) == ["not_closed"]
+    assert (await organiser.run(StopRegistration, reason="Genoeg aanmeldingen")).status == "accepted"
+    (stopped,) = await organiser.events("RegistrationStopped")
+    assert stopped["reason"] == "Genoeg aanmeldingen"
     shown = (await organiser.get(f"/api/editions/{organiser.slug}")).json()
     assert shown["registration_open"] is False
     assert datetime.fromisoformat(shown["registration_reopen_until"]) == planned
@@ -353,7 +358,7 @@ async def test_registration_closed_early_reopens_until_its_scheduled_closing_mom
 
 
 async def test_registration_cannot_reopen_once_its_scheduled_closing_moment_has_passed(organiser: Organiser) -> None:
-    await organiser.run(CloseRegistration)
+    await organiser.run(StopRegistration)
     organiser.clock.now = organiser.command.sessions[0].starts_at
     assert codes(await organiser.run(ReopenRegistration)) == ["deadline_passed"]
 
@@ -383,6 +388,10 @@ async def test_commands_over_http_answer_a_conflicting_state_with_409_and_what_i
     assert moved.status_code == 200 and moved.json()["status"] == "accepted"
     reopen = await organiser.post(f"/api/editions/{organiser.slug}/reopen", **ORGANISER)
     assert reopen.status_code == 409 and reopen.json()["errors"][0]["code"] == "not_closed"
+    stop = await organiser.post_json(f"/api/editions/{organiser.slug}/stop", {"reason": "Vol"}, **ORGANISER)
+    assert stop.status_code == 200 and stop.json()["reopen_until"]
+    again = await organiser.post_json(f"/api/editions/{organiser.slug}/stop", {}, **ORGANISER)
+    assert again.status_code == 409 and again.json()["errors"][0]["code"] == "edition_closed"
 
 
 async def test_the_trios_of_an_edition_are_listed_for_organisers_a_page_at_a_time(organiser: Organiser) -> None:

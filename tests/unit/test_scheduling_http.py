@@ -184,7 +184,7 @@ async def test_the_organiser_closes_registration_over_http_which_allocates_once(
     # The same request again (a retry after a lost answer) has no second effect; a new one is refused.
     assert (await scheduling.post(path, **organiser)).status_code == 200
     again = await scheduling.post(path, Authorization=f"Bearer {TOKEN}")
-    assert again.status_code == 409 and again.json()["errors"][0]["code"] == "edition_closed"
+    assert again.status_code == 409 and again.json()["errors"][0]["code"] == "already_allocated"
     unknown = await scheduling.post("/api/editions/geen-editie/close", Authorization=f"Bearer {TOKEN}")
     assert unknown.status_code == 404 and unknown.json()["errors"][0]["code"] == "unknown_edition"
     (closed,) = await scheduling.events("RegistrationClosed")
