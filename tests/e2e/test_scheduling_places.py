@@ -370,6 +370,39 @@ async def test_a_placed_trio_that_cancels_is_replaced_by_the_head_of_the_waitlis
     )
 
 
+async def test_trios_registering_after_an_early_allocation_are_placed_while_places_last_then_waitlisted_in_order(
+    system, replicas, bus
+) -> None:
+    body = edition_body(deadline_in=timedelta(days=1), max_trios=3, min_trios=1)
+    slug = (await schedule(bus, body))["data"]["edition"]
+    early = await register_many(bus, slug, [True, True])
+    await approve_all(bus, early)
+    await wait_until(lambda: _pool_size(system["scheduling"], slug, 2), what="the approved trios in the pool")
+    close = await bus.send("scheduling.CloseRegistration", {"edition": slug})
+    (closed,) = await bus.wait_for("RegistrationClosed", correlation_id=close)
+    assert sorted(closed["data"]["placed"]) == sorted(e["data"]["registration_id"] for e in early)
+
+    # Registration stays open: these are registered (not refused) and approved at once, across three replicas.
+    late = await register_many(bus, slug, [False, False, True, False])
+    await approve_all(bus, late)
+
+    async def settled() -> dict[str, Any] | None:
+        view = await allocation(system["scheduling"], slug)
+        return view if len(view["placed"]) + len(view["waitlist"]) == 6 else None
+
+    view = await wait_until(settled, timeout=60, what="the late trios placed or waitlisted")
+    late_ids = {e["data"]["registration_id"] for e in late}
+    (direct,) = [p for p in view["placed"] if p["registration_id"] in late_ids]  # the one free place
+    assert direct["via"] == "direct"
+    waiting = [w["registration_id"] for w in view["waitlist"]]
+    rank = {e["data"]["registration_id"]: (not e["data"]["priority"], e["data"]["registered_at"]) for e in late}
+    assert waiting == sorted(waiting, key=lambda rid: rank[rid])  # priority first, then by registration time
+    await wait_until(
+        lambda: latest_positions(bus, slug) == {w["registration_id"]: w["position"] for w in view["waitlist"]},
+        what="the last announced positions to match the waitlist",
+    )
+
+
 async def test_moved_session_is_announced_and_the_subscribable_calendar_follows(system, replicas, bus) -> None:
     body = edition_body(deadline_in=timedelta(days=1))
     slug = (await schedule(bus, body))["data"]["edition"]
