@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from shared.contract import ErrorItem
@@ -79,6 +79,19 @@ class Edition:
     def last_session_ends_at(self) -> datetime | None:
         ends = [datetime.fromisoformat(str(s["ends_at"])) for s in self.sessions if s.get("ends_at")]
         return max(ends, default=None)
+
+
+# How far back a registration's moment may be put: the first receipt of a command that waited in the retry queues.
+MAX_RECEIPT_AGE = timedelta(minutes=5)
+
+
+def registered_moment(now: datetime, received_at: datetime | None) -> datetime:
+    """A trio's `registered_at`, which orders the allocation and the waitlist: when registration first received
+    the command, so a command that waited for its edition (NotYetKnown) loses no place to ones sent after it.
+    Bounded by MAX_RECEIPT_AGE and never later than now, so a wrong moment cannot move a trio far."""
+    if received_at is None:
+        return now
+    return min(now, max(received_at, now - MAX_RECEIPT_AGE))
 
 
 def fee_for(edition: Edition, size: SizeClass) -> Fee:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from shared.contract import COMMANDS, COMMANDS_EXCHANGE, EVENTS_EXCHANGE, ErrorItem
@@ -26,6 +27,9 @@ class Incoming:
     # something another service has not announced yet may wait for it (NotYetKnown). A caller that carries out a
     # command itself (an HTTP route) has none and gets the refusal at once.
     retryable: bool = False
+    # When this service first received the message, for one back from its retry queues (set by the transport when
+    # it parks the message, never taken from a publisher); None on a first delivery.
+    first_received_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -40,6 +44,22 @@ class Outgoing:
     # Set by a publisher that must prove who it is (the console): RabbitMQ refuses the message unless it is the
     # user of the connection that publishes it.
     user_id: str | None = None
+
+
+# The transport's record of a message's first receipt, carried through the retry queues (see Incoming).
+FIRST_RECEIVED_HEADER = "x-first-received-at"
+
+
+def first_received(value: Any) -> datetime | None:
+    """The FIRST_RECEIVED_HEADER's moment, or None when absent or unreadable."""
+    text = value.decode(errors="replace") if isinstance(value, bytes) else value
+    if not isinstance(text, str):
+        return None
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else None
 
 
 # Processes one message. Returning means done (ack); raising means try again later. What it returns (a command's

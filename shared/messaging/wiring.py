@@ -16,7 +16,9 @@ the line's handlers in order, all in one unit of work (`MessageStore.unit_of_wor
 Handlers are plain async functions. The first positional parameter receives the message (the command, or the
 event's `data`); every other parameter is a dependency, given by its name:
 - from the unit of work: `session`, `emit` (the outbox's), `outbox`, `now` (the service clock, read once per
-  message), and for events `envelope` (the whole `Event`, with its ids) and `occurred_at`;
+  message), for commands `received_at` (when the service first received the command: `now`, or the first
+  attempt's moment for a command back from the retry queues), and for events `envelope` (the whole `Event`, with
+  its ids) and `occurred_at`;
 - from the service (`Dependencies`): `per_transaction` factories called with the session (repositories), and
   `fixed` values (configuration, signers, reference data).
 The names a handler asks for are checked once, when the service is wired: a handler that needs something the
@@ -98,7 +100,7 @@ class Dependencies:
 
 
 # The unit of work's own dependencies; `envelope` and `occurred_at` only for events.
-UNIT_OF_WORK_NAMES = frozenset({"session", "emit", "outbox", "now", "envelope", "occurred_at"})
+UNIT_OF_WORK_NAMES = frozenset({"session", "emit", "outbox", "now", "received_at", "envelope", "occurred_at"})
 
 
 @dataclass(frozen=True)
@@ -130,10 +132,17 @@ class Call:
 class Scope:
     """One message's dependencies, each made at most once (two handlers of a line share a repository)."""
 
-    def __init__(self, deps: Dependencies, uow: UnitOfWork | None, envelope: Event[Any] | None) -> None:
+    def __init__(
+        self,
+        deps: Dependencies,
+        uow: UnitOfWork | None,
+        envelope: Event[Any] | None,
+        first_received_at: datetime | None = None,
+    ) -> None:
         self.deps = deps
         self.uow = uow
         self.envelope = envelope
+        self.first_received_at = first_received_at
         self.made: dict[str, Any] = {}
 
     def get(self, name: str) -> Any:
@@ -146,6 +155,8 @@ class Scope:
             return self.deps.fixed[name]
         if name == "now":
             return self.deps.clock()
+        if name == "received_at":
+            return self.first_received_at or self.get("now")
         if name == "envelope":
             return self.envelope
         if name == "occurred_at":
@@ -209,7 +220,7 @@ class Consumers(Mapping[str, Consumer]):
 
         async def consume(msg: Incoming) -> Reply:
             async def work(command: Any, uow: UnitOfWork) -> Any:
-                return await Scope(self.deps, uow, None).call(call, command)
+                return await Scope(self.deps, uow, None, msg.first_received_at).call(call, command)
 
             refiner = None if refine is None else (lambda errors: refine(errors, _json_or_none(msg.body)))
             return await run_command(self.store, msg, model, work, refine_errors=refiner)

@@ -119,6 +119,10 @@ async def test_a_trio_registering_before_registration_has_its_copy_of_the_editio
     assert bus.of("CommandRejected", correlation_id=command_id) == []
     assert await acked(system["registration"], "registration.RegisterTrio") >= 1
     assert await retried(system["registration"], "registration.RegisterTrio") >= 1  # it did wait
+    # It waited in the retry queue, but keeps the moment registration first received it: before the edition existed.
+    (scheduled,) = await bus.wait_for("EditionScheduled", edition=body["edition"])
+    registered_at = datetime.fromisoformat(registered["data"]["registered_at"])
+    assert registered_at < datetime.fromisoformat(scheduled["occurred_at"])
 
 
 _approval_by_command: bool | None = None

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -15,10 +17,11 @@ from shared.db import Database, migrate
 from shared.messaging.delivery import deliver
 from shared.messaging.messages import Incoming, NotYetKnown, may_wait_for_announcement, not_yet_known
 from shared.messaging.processing import MessageStore
-from shared.messaging.wiring import Consumers, on, subscribe
+from shared.messaging.wiring import Consumers, Dependencies, on, subscribe
 
 BODY = b'{"edition": "2027-voorjaar", "reply_to": "amq.gen-reply"}'
 KEY = CloseRegistration.routing_key
+LATER = datetime(2027, 3, 1, 9, 0, 6, tzinfo=UTC)
 
 
 @pytest.fixture
@@ -100,3 +103,18 @@ async def test_an_event_handler_that_is_not_yet_able_is_retried_then_dead_letter
 
     assert (await deliver("scheduling", {KEY: waiting}, delivered(1))).action == "retry"
     assert (await deliver("scheduling", {KEY: waiting}, delivered(5))).action == "dead_letter"
+
+
+async def test_a_command_back_from_the_retry_queue_is_given_the_moment_it_was_first_received(
+    store: MessageStore,
+) -> None:
+    seen: list[object] = []
+
+    async def close(cmd: CloseRegistration, *, received_at: datetime, now: datetime) -> None:
+        seen.append((received_at, now))
+
+    consumers = subscribe([on(CloseRegistration, close)], store, Dependencies(clock=lambda: LATER))
+    first = datetime(2027, 3, 1, 9, 0, tzinfo=UTC)
+    await consumers[KEY](delivered(1))
+    await consumers[KEY](replace(delivered(2), message_id="m-2", first_received_at=first))
+    assert seen == [(LATER, LATER), (first, LATER)]

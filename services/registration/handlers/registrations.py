@@ -39,6 +39,7 @@ from ..domain import (
     has_priority,
     intake_problems,
     preferred_domain_mix,
+    registered_moment,
 )
 from ..tokens import ApprovalLinks, token_expired, token_required
 from .invoicing import credit_invoice, issue_invoice
@@ -56,6 +57,7 @@ async def register_trio(
     emit: Emit,
     history: History,
     now: datetime,
+    received_at: datetime | None = None,
 ) -> dict[str, str]:
     # Locked first: registrations of one edition then take turns, so the member check below is reliable.
     edition = await editions.get(cmd.edition, for_update=True)
@@ -70,6 +72,7 @@ async def register_trio(
         raise CommandRefused(problems)
     assert edition is not None and municipality is not None  # intake_problems reports both missing
     registration = new_registration(cmd, edition, municipality, now)
+    registration.registered_at = registered_moment(now, received_at)
     approve_url, registration.approval_expires_at = approvals.issue(registration.registration_id, now)
     await registrations.add(registration)
     await tell(trio_registered(registration), emit=emit, history=history, at=now)
