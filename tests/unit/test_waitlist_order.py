@@ -10,6 +10,8 @@ import pytest
 
 from services.registration import handlers as registration
 from services.registration.domain import MAX_RECEIPT_AGE, registered_moment
+from services.reporting.domain import Trio
+from services.reporting.overview import edition_overview
 from services.scheduling import handlers as scheduling
 from shared.contract.registration import RegisterTrio, TrioRegistered
 from shared.messaging.messages import NotYetKnown
@@ -93,3 +95,15 @@ def test_the_first_receipt_counts_only_within_bounds() -> None:
     assert registered_moment(now, now - timedelta(seconds=36)) == now - timedelta(seconds=36)
     assert registered_moment(now, now - timedelta(days=3)) == now - MAX_RECEIPT_AGE
     assert registered_moment(now, now + timedelta(minutes=1)) == now
+
+
+def test_reportings_waitlist_is_in_the_same_order_whichever_row_came_first() -> None:
+    # Two trios at one position for a moment: the TrioWaitlisted moving one of them is still on its way.
+    early = Trio("r-early", registered_at=reg.NOW, status="waitlisted", waitlist_position=1)
+    later = Trio("r-later", registered_at=reg.NOW + timedelta(minutes=1), status="waitlisted", waitlist_position=1)
+    last = Trio("r-last", registered_at=reg.NOW - timedelta(days=1), status="waitlisted", waitlist_position=2)
+    orders = {
+        tuple(t.registration_id for t in edition_overview(None, "e", list(rows), {}).waitlist)
+        for rows in itertools.permutations([early, later, last])
+    }
+    assert orders == {("r-early", "r-later", "r-last")}
