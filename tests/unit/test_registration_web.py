@@ -524,10 +524,11 @@ async def test_an_edition_whose_registration_was_stopped_is_not_offered_and_the_
         await schedule_edition(site.store, deadline=stopped_at - timedelta(days=1), closes_at=stopped_at)
         response = await site.client.get("/")
         assert "geen editie waarvoor je je kunt aanmelden" in response.text
-        assert "De aanmelding voor Werkplaatsen wijkgericht werken, najaar 2027 is gestopt" in response.text
+        closed = "De aanmelding voor Werkplaatsen wijkgericht werken, najaar 2027 is gesloten: nieuwe aanmeldingen"
+        assert closed in response.text
         await schedule_edition(site.store, "2028-voorjaar", title="Voorjaar 2028")
         page = (await site.client.get("/")).text
-        assert "Voorjaar 2028" in page and "najaar 2027 is gestopt" in page
+        assert "Voorjaar 2028" in page and "najaar 2027 is gesloten: nieuwe aanmeldingen nemen we niet meer aan" in page
     finally:
         await site.close()
 
