@@ -108,7 +108,7 @@ def public_edition(edition: Edition, now: datetime) -> dict[str, Any]:
         "registration_open": edition.registration_open(now),
         "registration_deadline": edition.registration_deadline.isoformat(),
         "registration_closes_at": edition.registration_closes_at.isoformat(),
-        # Closed early and ReopenRegistration still possible: until when; null otherwise.
+        # Stopped and ReopenRegistration still possible: until when; null otherwise.
         "registration_reopen_until": _iso(edition.reopen_until(now)),
         "table_size": edition.table_size,
         "publish_reports_at_once": edition.publish_reports_at_once,
