@@ -145,6 +145,11 @@ async def run_command(
             # reply yet, until the wait is over; then refused like any other refusal.
             if msg.retryable and may_wait_for_announcement(msg.attempt):
                 raise
+            if not msg.retryable:
+                # A caller with no retry queue (an HTTP route) is answered now but nothing is kept: the same
+                # request repeated (its Idempotency-Key) once the announcement has arrived is carried out.
+                log.info("command_not_yet_possible", codes=[e.code for e in not_yet.errors])
+                return Reply(status="rejected", command_id=command_id, command_type=name, errors=not_yet.errors)
             errors = not_yet.errors
 
     reply = Reply(status="rejected", command_id=command_id, command_type=name, errors=errors)

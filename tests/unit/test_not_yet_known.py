@@ -90,11 +90,16 @@ async def test_after_the_wait_the_command_is_refused_with_its_stable_code_and_du
     assert await outbox(store) == ["CommandRejected", "Reply"]
 
 
-async def test_a_caller_without_a_retry_queue_gets_the_refusal_at_once(
-    store: MessageStore, consumers: Consumers
+async def test_a_caller_without_a_retry_queue_gets_the_refusal_at_once_and_its_repeat_is_carried_out_later(
+    store: MessageStore, consumers: Consumers, known: set[str]
 ) -> None:
     reply = await consumers.command(CloseRegistration, delivered(1, retryable=False))
     assert reply.status == "rejected" and [e.code for e in reply.errors] == ["unknown_edition"]
+    # Nothing kept: the same request (an HTTP Idempotency-Key) is not refused for ever.
+    assert await store.outcome("m-1") is None and await outbox(store) == []
+    known.add("2027-voorjaar")
+    again = await consumers.command(CloseRegistration, delivered(1, retryable=False))
+    assert again.status == "accepted"
 
 
 async def test_an_event_handler_that_is_not_yet_able_is_retried_then_dead_lettered_like_any_failure() -> None:
