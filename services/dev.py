@@ -18,7 +18,7 @@ from frontends.console.gateway import CommandGateway, id_key, reply_queue_name
 from frontends.console.store import MIGRATIONS as CONSOLE_MIGRATIONS
 from frontends.console.web import app as console_app
 from services.scheduling.seed import load_programme, moved_into_future
-from shared.contract import COMMANDS, COMMANDS_EXCHANGE, ErrorItem, message_name
+from shared.contract import COMMANDS, COMMANDS_EXCHANGE, ErrorItem, Reply, message_name
 from shared.contract.scheduling import ScheduleEdition
 from shared.db import Database, migrate, utcnow
 from shared.http import error_response, is_organizer, unauthorized
@@ -90,7 +90,7 @@ def build_dev_app(settings: Settings) -> Starlette:
             )
         # Like the HTTP APIs: the same Idempotency-Key repeats the first outcome instead of acting twice.
         message_id = request.headers.get("idempotency-key", "")[:200] or str(uuid.uuid4())
-        await owner.consumers[routing_key](
+        answered = await owner.consumers[routing_key](
             Incoming(
                 body=as_organiser(body),
                 local=True,
@@ -101,10 +101,8 @@ def build_dev_app(settings: Settings) -> Starlette:
                 content_type="application/json",
             )
         )
-        outcome = await owner.store.outcome(message_id, message_name(routing_key)) or {
-            "status": "accepted",
-            "command_id": message_id,
-        }
+        # The consumer's own answer: a refusal for something not announced yet is answered but not kept.
+        outcome = answered.model_dump(mode="json") if isinstance(answered, Reply) else {"status": "accepted"}
         return JSONResponse(outcome, status_code=200 if outcome.get("status") == "accepted" else 422)
 
     async def seed_example_edition() -> None:

@@ -20,8 +20,8 @@ from shared.contract.registration import (
 from shared.contract.scheduling import (
     EditionScheduled,
     PlaceReleased,
-    RegistrationClosed,
     RegistrationReopened,
+    RegistrationStopped,
     SessionRescheduled,
     TrioPlaced,
     TrioWaitlisted,
@@ -38,7 +38,8 @@ async def save_edition(data: EditionScheduled, chat: ChatStore, occurred_at: dat
     await chat.save_edition(data.edition, data.model_dump(mode="json"), occurred_at)
 
 
-async def close_edition(data: RegistrationClosed, chat: ChatStore) -> None:
+async def close_edition(data: RegistrationStopped, chat: ChatStore) -> None:
+    # Stopped, not RegistrationClosed: that one is the allocation, after which late trios may still register.
     if (edition := await chat.edition(data.edition)) is not None:
         edition.closed = True
 
@@ -123,7 +124,7 @@ FOLLOWS = (
     on(TrioWaitlisted, waitlisted),
     on(PlaceReleased, released),
     on(EditionScheduled, save_edition),
-    on(RegistrationClosed, close_edition),
+    on(RegistrationStopped, close_edition),
     on(RegistrationReopened, reopen_edition),
     on(SessionRescheduled, reschedule_session),
     on(ChatMessageRequested, deliver_text),

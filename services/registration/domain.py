@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from shared.contract import ErrorItem
@@ -61,9 +61,37 @@ class Edition:
     def registration_open(self, now: datetime) -> bool:
         return now < self.registration_closes_at
 
+    def allocated(self, now: datetime) -> bool:
+        """The places are allocated (the deadline or an organiser's CloseRegistration): a trio registering now gets
+        a free place at once after its approval, or the waitlist."""
+        return self.registration_deadline is not None and self.registration_deadline <= now
+
+    def stopped(self, now: datetime) -> bool:
+        """Registration has closed while the sessions are still to come (an organiser's StopRegistration, or a
+        closing moment set before the first session)."""
+        first = self.first_session_starts_at()
+        return not self.registration_open(now) and first is not None and now < first
+
+    def first_session_starts_at(self) -> datetime | None:
+        starts = [datetime.fromisoformat(str(s["starts_at"])) for s in self.sessions if s.get("starts_at")]
+        return min(starts, default=None)
+
     def last_session_ends_at(self) -> datetime | None:
         ends = [datetime.fromisoformat(str(s["ends_at"])) for s in self.sessions if s.get("ends_at")]
         return max(ends, default=None)
+
+
+# How far back a registration's moment may be put: the first receipt of a command that waited in the retry queues.
+MAX_RECEIPT_AGE = timedelta(minutes=5)
+
+
+def registered_moment(now: datetime, received_at: datetime | None) -> datetime:
+    """A trio's `registered_at`, which orders the allocation and the waitlist: when registration first received
+    the command, so a command that waited for its edition (NotYetKnown) loses no place to ones sent after it.
+    Bounded by MAX_RECEIPT_AGE and never later than now, so a wrong moment cannot move a trio far."""
+    if received_at is None:
+        return now
+    return min(now, max(received_at, now - MAX_RECEIPT_AGE))
 
 
 def fee_for(edition: Edition, size: SizeClass) -> Fee:

@@ -126,13 +126,22 @@ def edition_overview(
         fees_waived_cents=sum(t.fee_cents for t in placed if t.fee_waived),
         fees_waived_trios=sum(1 for t in placed if t.fee_waived),
         fees_open_cents=sum(t.fee_due_cents for t in active if t.status != "placed"),
-        waitlist=sorted(
-            (t for t in trios if t.status == "waitlisted"),
-            key=lambda t: (t.waitlist_position is None, t.waitlist_position or 0),
-        ),
+        waitlist=sorted((t for t in trios if t.status == "waitlisted"), key=waitlist_order),
         attendance=_attendance(edition, trios, attendance, len(placed)),
         registered_days=sorted(t.registered_at.astimezone(AMSTERDAM).date() for t in registered if t.registered_at),
         billing=billing_summary(invoices or []),
+    )
+
+
+def waitlist_order(t: Trio) -> tuple[bool, int, bool, datetime | None, str]:
+    """By the position scheduling announced; two trios holding one position for a moment (the event moving one of
+    them still on its way) by registration time and id, not by the order their rows came in."""
+    return (
+        t.waitlist_position is None,
+        t.waitlist_position or 0,
+        t.registered_at is None,
+        t.registered_at,
+        t.registration_id,
     )
 
 

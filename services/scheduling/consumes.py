@@ -19,6 +19,7 @@ from shared.contract.scheduling import (
     ReopenRegistration,
     RescheduleSession,
     ScheduleEdition,
+    StopRegistration,
 )
 from shared.db import utcnow
 from shared.messaging.dead_letters import OwnDeadLetters, scrub_erased
@@ -38,6 +39,7 @@ CONSUMES = (
     on(CompleteSession, handlers.complete_session, given_by=STAFF),
     on(PlaceTrio, handlers.place_trio, given_by=ORGANISER),
     on(MoveOnWaitlist, handlers.move_on_waitlist, given_by=ORGANISER),
+    on(StopRegistration, handlers.stop_registration, given_by=ORGANISER),
     on(ReopenRegistration, handlers.reopen_registration, given_by=ORGANISER),
     on(TrioRegistered, handlers.remember_registration),
     on(RegistrationApproved, handlers.registration_approved),

@@ -143,8 +143,8 @@ class Edition:
     sessions: list[Session]
     allocated_at: datetime | None = None
     undersubscribed: bool | None = None
-    # While registration is closed early (CloseRegistration): the closing moment it was scheduled for, until
-    # which ReopenRegistration can open it again.
+    # While registration is stopped (StopRegistration; or closed early by CloseRegistration before it allocated
+    # without closing): the closing moment it was scheduled for, until which ReopenRegistration can open it again.
     planned_closes_at: datetime | None = None
     publish_reports_at_once: bool = False  # carried to reporting in EditionScheduled; scheduling does not use it
     placements: list[Placement] = field(default_factory=list)
@@ -231,11 +231,27 @@ class Edition:
             return []
         return self._fill(now, self._positions())
 
-    def close_now(self, now: datetime) -> None:
-        """CloseRegistration: registration stops now, and the allocation moment comes now if it had not yet."""
+    def allocation_problem(self) -> Problem | None:
+        """Why CloseRegistration cannot allocate now."""
+        if self.allocated_at is not None:
+            return ("edition", "already_allocated", "De plaatsen van deze editie zijn al verdeeld.")
+        return None
+
+    def allocate_now(self, now: datetime) -> None:
+        """CloseRegistration: the allocation moment comes now if it had not yet. Registration stays open until
+        registration_closes_at, so trios approved later still reach a free place or the waitlist."""
+        self.registration_deadline = min(self.registration_deadline, now)
+
+    def stop_problem(self, now: datetime) -> Problem | None:
+        if not self.registration_open(now):
+            return ("edition", "edition_closed", "De aanmelding voor deze editie is al gesloten.")
+        return None
+
+    def stop_now(self, now: datetime) -> None:
+        """StopRegistration: registration stops now; ReopenRegistration can undo it until the moment it was
+        scheduled to close."""
         self.planned_closes_at = self.registration_closes_at
         self.registration_closes_at = now
-        self.registration_deadline = min(self.registration_deadline, now)
 
     def reopen_problem(self, now: datetime) -> Problem | None:
         if self.registration_open(now):
@@ -249,7 +265,7 @@ class Edition:
         return None
 
     def reopen(self) -> None:
-        """Open again until the closing moment as scheduled. An allocation the early close ran stands: trios
+        """Open again until the closing moment as scheduled. An allocation that ran meanwhile stands: trios
         approved from now on are placed while places are left, and waitlisted after that."""
         assert self.planned_closes_at is not None
         self.registration_closes_at, self.planned_closes_at = self.planned_closes_at, None

@@ -13,7 +13,13 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from shared.contract import Command, ErrorItem
-from shared.contract.scheduling import CloseRegistration, MoveOnWaitlist, PlaceTrio, ReopenRegistration
+from shared.contract.scheduling import (
+    CloseRegistration,
+    MoveOnWaitlist,
+    PlaceTrio,
+    ReopenRegistration,
+    StopRegistration,
+)
 from shared.db import utcnow
 from shared.http import error_response, http_command, is_organizer, unauthorized
 from shared.jobs import Job, every
@@ -102,7 +108,7 @@ def public_edition(edition: Edition, now: datetime) -> dict[str, Any]:
         "registration_open": edition.registration_open(now),
         "registration_deadline": edition.registration_deadline.isoformat(),
         "registration_closes_at": edition.registration_closes_at.isoformat(),
-        # Closed early and ReopenRegistration still possible: until when; null otherwise.
+        # Stopped and ReopenRegistration still possible: until when; null otherwise.
         "registration_reopen_until": _iso(edition.reopen_until(now)),
         "table_size": edition.table_size,
         "publish_reports_at_once": edition.publish_reports_at_once,
@@ -343,6 +349,12 @@ def routes(store: MessageStore, consumers: Consumers, organizer_token: str, cloc
     def nothing(_: Request, __: dict[str, Any]) -> dict[str, Any]:
         return {}
 
+    def on_edition(*names: str) -> Callable[[Request, dict[str, Any]], dict[str, Any]]:
+        def fields(_: Request, given: dict[str, Any]) -> dict[str, Any]:
+            return {name: given[name] for name in names if name in given}
+
+        return fields
+
     trio = "/api/editions/{slug}/trios/{registration_id}"
     return [
         Route("/api/editions", list_editions),
@@ -350,8 +362,9 @@ def routes(store: MessageStore, consumers: Consumers, organizer_token: str, cloc
         Route("/api/editions/{slug}/allocation", show_allocation),
         Route("/api/editions/{slug}/trios", list_trios),
         Route("/api/editions/{slug}/sessions/{number}", show_session),
-        # The organiser closes registration now; places are allocated then if the deadline had not come yet.
+        # The organiser allocates the places now (registration stays open for late trios), or stops registration.
         Route("/api/editions/{slug}/close", organiser_command(CloseRegistration, nothing), methods=["POST"]),
+        Route("/api/editions/{slug}/stop", organiser_command(StopRegistration, on_edition("reason")), methods=["POST"]),
         Route("/api/editions/{slug}/reopen", organiser_command(ReopenRegistration, nothing), methods=["POST"]),
         Route(f"{trio}/place", organiser_command(PlaceTrio, on_trio("reason")), methods=["POST"]),
         Route(f"{trio}/move", organiser_command(MoveOnWaitlist, on_trio("position", "reason")), methods=["POST"]),

@@ -29,7 +29,8 @@ TITLE = "Werkplaatsen message contract"
 # CorrectRegistration and their events, and what else the console needs (docs/contract.md); 1.3.0:
 # IssueCreditNote, ResendInvoice, InvoiceResent and the optional CreditNoteIssued.reason; 1.4.0: notifications'
 # SendAnnouncement and ResendNotification with their events; 1.5.0: ChatMessageRequested.registration_id,
-# ApprovalRequested.held, RegistrationAttemptRefused, reporting.MarkFalsePositive and Actor.via `operator`; one-line
+# ApprovalRequested.held, RegistrationAttemptRefused, reporting.MarkFalsePositive, Actor.via `operator`,
+# StopRegistration and RegistrationStopped; one-line
 # command fields refuse line breaks, and organiser commands need a trusted actor (docs/broker-permissions.md).
 VERSION = "1.5.0"
 

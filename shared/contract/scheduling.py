@@ -99,9 +99,26 @@ class ScheduleEdition(Command):
 
 
 class CloseRegistration(Command):
+    """Allocate the places now (the allocation moment comes now if it had not yet). Registration itself stays open
+    until `registration_closes_at`: a trio approved afterwards gets a free place at once, otherwise the waitlist
+    in the allocation order. To stop registration altogether: StopRegistration."""
+
     routing_key = "scheduling.CloseRegistration"
 
     edition: str
+
+
+class StopRegistration(Command):
+    """Stop registration altogether, now: registration refuses new trios (`registration_closed`) and its form no
+    longer offers the edition. It does not allocate (CloseRegistration does, or the deadline). ReopenRegistration
+    opens registration again until the closing moment it was scheduled for."""
+
+    routing_key = "scheduling.StopRegistration"
+
+    edition: str
+    reason: str | None = Field(
+        default=None, max_length=2000, description="Why, in the organiser's words; carried by RegistrationStopped."
+    )
 
 
 class RescheduleSession(Command):
@@ -157,7 +174,7 @@ class MoveOnWaitlist(Command):
 
 
 class ReopenRegistration(Command):
-    """Undo an early CloseRegistration: registration opens again until the closing moment it was scheduled for."""
+    """Undo a StopRegistration: registration opens again until the closing moment it was scheduled for."""
 
     routing_key = "scheduling.ReopenRegistration"
 
@@ -279,8 +296,22 @@ class SessionCompleted(EventData):
     notes: SessionNotes
 
 
+class RegistrationStopped(EventData):
+    """Registration was stopped before its time (StopRegistration); EditionScheduled carries the new closing moment
+    too, which is how registration learns to refuse new trios."""
+
+    routing_key = "scheduling.RegistrationStopped"
+
+    edition: str
+    stopped_at: AwareDatetime
+    reopen_until: AwareDatetime = Field(
+        description="Until when ReopenRegistration can open registration again: the closing moment as scheduled."
+    )
+    reason: str | None = Field(default=None, description="The organiser's reason, if given.")
+
+
 class RegistrationReopened(EventData):
-    """Registration that was closed early is open again (ReopenRegistration); EditionScheduled carries it too."""
+    """Registration that was stopped is open again (ReopenRegistration); EditionScheduled carries it too."""
 
     routing_key = "scheduling.RegistrationReopened"
 

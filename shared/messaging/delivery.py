@@ -13,7 +13,7 @@ import asyncpg
 import sqlalchemy.exc
 import structlog
 
-from shared.messaging.messages import Consumer, Incoming, PermanentFailure, outage_delay, retry_delay
+from shared.messaging.messages import Consumer, Incoming, NotYetKnown, PermanentFailure, outage_delay, retry_delay
 from shared.metrics import DEAD_LETTERS, HANDLER_SECONDS, MESSAGES
 
 log = structlog.get_logger()
@@ -106,6 +106,14 @@ async def _run(consumers: Mapping[str, Consumer], msg: Incoming) -> Verdict:
     except PermanentFailure as exc:
         log.error("message_dead_lettered", reason=str(exc)[:500])
         return Verdict("dead_letter", str(exc)[:1000])
+    except NotYetKnown as exc:
+        # Not an error: what the message names is still on its way (run_command decides how long to wait).
+        delay = retry_delay(msg.attempt)
+        if delay is None:
+            log.error("message_dead_lettered", attempt=msg.attempt, reason=str(exc)[:500])
+            return Verdict("dead_letter", f"gave up after {msg.attempt} attempts: {exc}"[:1000])
+        log.info("message_waits_for_announcement", attempt=msg.attempt, delay=delay, reason=str(exc)[:500])
+        return Verdict("retry", str(exc)[:1000], delay)
     except Exception as exc:
         reason = f"{type(exc).__name__}: {exc}"[:1000]
         if is_outage(exc):

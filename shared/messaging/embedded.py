@@ -22,13 +22,22 @@ import json
 import re
 import time
 from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
 from pathlib import Path
 
 import aiosqlite
 import structlog
 
 from shared.messaging.delivery import DeadLetter, deliver, letter_id
-from shared.messaging.messages import Consumer, Incoming, Outgoing, bindings, queue_name
+from shared.messaging.messages import (
+    FIRST_RECEIVED_HEADER,
+    Consumer,
+    Incoming,
+    Outgoing,
+    bindings,
+    first_received,
+    queue_name,
+)
 
 # As long as RabbitTransport: a stopping service waits this long for the messages it is handling.
 CONSUMER_GRACE_SECONDS = 10.0
@@ -141,7 +150,12 @@ class EmbeddedBroker:
                         out.message_type,
                         out.correlation_id,
                         out.body,
-                        json.dumps({**out.headers, **({"x-published-by": out.user_id} if out.user_id else {})}),
+                        json.dumps(
+                            {
+                                **{k: v for k, v in out.headers.items() if k != FIRST_RECEIVED_HEADER},
+                                **({"x-published-by": out.user_id} if out.user_id else {}),
+                            }
+                        ),
                         now,
                     )
                     for q in sorted(queues)
@@ -177,7 +191,9 @@ class EmbeddedBroker:
             content_type="application/json",
             headers=headers,
             attempt=row[7],
+            retryable=True,
             user_id=headers.get("x-published-by"),
+            first_received_at=first_received(headers.get(FIRST_RECEIVED_HEADER)),
         )
 
     async def _worker(self, queue: str) -> None:
@@ -204,9 +220,11 @@ class EmbeddedBroker:
         async with self._lock:
             assert self._db is not None
             if action in ("retry", "wait"):
+                received = (msg.first_received_at or datetime.now(UTC)).isoformat()
+                headers = json.dumps({**msg.headers, FIRST_RECEIVED_HEADER: received})
                 await self._db.execute(
-                    "UPDATE messages SET attempt = attempt + ?, available_at = ? WHERE id = ?",
-                    (1 if action == "retry" else 0, time.time() + delay, row_id),
+                    "UPDATE messages SET attempt = attempt + ?, available_at = ?, headers = ? WHERE id = ?",
+                    (1 if action == "retry" else 0, time.time() + delay, headers, row_id),
                 )
             else:
                 if action == "dead_letter":

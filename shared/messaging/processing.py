@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from shared.contract import Actor, Command, CommandRejected, ErrorItem, Event, EventData, Reply, message_name
 from shared.db import Database, InboxMixin, OutboxMixin, upsert
 from shared.messaging.errors import validation_errors
-from shared.messaging.messages import CommandRefused, Incoming, PermanentFailure
+from shared.messaging.messages import CommandRefused, Incoming, NotYetKnown, PermanentFailure, may_wait_for_announcement
 from shared.messaging.outbox import Cause, Outbox
 from shared.metrics import inbox_duplicate
 
@@ -180,6 +180,17 @@ async def run_command(
                 return reply
         except CommandRefused as refused:
             errors, with_refusal = refused.errors, refused.events
+        except NotYetKnown as not_yet:
+            # The copy it names may still be on its way: rolled back (inbox claim included) and retried, with no
+            # reply yet, until the wait is over; then refused like any other refusal.
+            if msg.retryable and may_wait_for_announcement(msg.attempt):
+                raise
+            if not msg.retryable:
+                # A caller with no retry queue (an HTTP route) is answered now but nothing is kept: the same
+                # request repeated (its Idempotency-Key) once the announcement has arrived is carried out.
+                log.info("command_not_yet_possible", codes=[e.code for e in not_yet.errors])
+                return Reply(status="rejected", command_id=command_id, command_type=name, errors=not_yet.errors)
+            errors = not_yet.errors
 
     async with store.unit_of_work(cause) as uow:
         if command_id and claim == "new":

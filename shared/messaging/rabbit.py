@@ -37,12 +37,14 @@ from prometheus_client import REGISTRY
 from shared.contract import COMMANDS_EXCHANGE, EVENTS_EXCHANGE
 from shared.messaging.delivery import DeadLetter, Verdict, deliver, letter_id
 from shared.messaging.messages import (
+    FIRST_RECEIVED_HEADER,
     OUTAGE_RETRY_STEP,
     RETRY_DELAYS_SECONDS,
     Consumer,
     Incoming,
     Outgoing,
     bindings,
+    first_received,
     queue_name,
 )
 
@@ -229,7 +231,10 @@ class RabbitTransport:
             content_type=raw.content_type,
             headers=headers,
             attempt=int(headers.get(ATTEMPT_HEADER, 1)),
+            retryable=True,
             user_id=raw.user_id if raw.exchange else _text_or_none(headers.get(PUBLISHER_HEADER)),
+            # Only ours: a message from an exchange is a first delivery, whatever its publisher put in the header.
+            first_received_at=None if raw.exchange else first_received(headers.get(FIRST_RECEIVED_HEADER)),
         )
         verdict = await deliver(self.service, self._consumers, incoming)
         try:
@@ -252,6 +257,10 @@ class RabbitTransport:
         headers.pop(PUBLISHER_HEADER, None)
         if msg.user_id:
             headers[PUBLISHER_HEADER] = msg.user_id
+        if verdict.action in ("retry", "wait"):
+            headers[FIRST_RECEIVED_HEADER] = (msg.first_received_at or datetime.now(UTC)).isoformat()
+        else:
+            headers.pop(FIRST_RECEIVED_HEADER, None)
         if verdict.action == "retry":
             headers[ATTEMPT_HEADER] = msg.attempt + 1
             target = retry_queue_name(self.service, msg.attempt)

@@ -21,8 +21,9 @@ the line's handlers in order, all in one unit of work (`MessageStore.unit_of_wor
 Handlers are plain async functions. The first positional parameter receives the message (the command, or the
 event's `data`); every other parameter is a dependency, given by its name:
 - from the unit of work: `session`, `emit` (the outbox's), `outbox`, `now` (the service clock, read once per
-  message), for events `envelope` (the whole `Event`, with its ids) and `occurred_at`, for commands `headers`
-  (the message's headers, e.g. what an HTTP route of the service passes along);
+  message), for commands `received_at` (when the service first received the command: `now`, or the first
+  attempt's moment for a command back from the retry queues) and `headers` (the message's headers, e.g. what an HTTP
+  route of the service passes along), and for events `envelope` (the whole `Event`, with its ids) and `occurred_at`;
 - from the service (`Dependencies`): `per_transaction` factories called with the session (repositories), and
   `fixed` values (configuration, signers, reference data).
 The names a handler asks for are checked once, when the service is wired: a handler that needs something the
@@ -109,7 +110,9 @@ class Dependencies:
 
 
 # The unit of work's own dependencies; `envelope` and `occurred_at` only for events.
-UNIT_OF_WORK_NAMES = frozenset({"session", "emit", "outbox", "now", "envelope", "occurred_at", "headers"})
+UNIT_OF_WORK_NAMES = frozenset(
+    {"session", "emit", "outbox", "now", "received_at", "envelope", "occurred_at", "headers"}
+)
 
 
 @dataclass(frozen=True)
@@ -147,11 +150,13 @@ class Scope:
         uow: UnitOfWork | None,
         envelope: Event[Any] | None,
         headers: Mapping[str, Any] | None = None,
+        first_received_at: datetime | None = None,
     ) -> None:
         self.deps = deps
         self.uow = uow
         self.envelope = envelope
         self.headers: Mapping[str, Any] = headers or {}
+        self.first_received_at = first_received_at
         self.made: dict[str, Any] = {}
 
     def get(self, name: str) -> Any:
@@ -164,6 +169,8 @@ class Scope:
             return self.deps.fixed[name]
         if name == "now":
             return self.deps.clock()
+        if name == "received_at":
+            return self.first_received_at or self.get("now")
         if name == "envelope":
             return self.envelope
         if name == "headers":
@@ -229,7 +236,7 @@ class Consumers(Mapping[str, Consumer]):
 
         async def consume(msg: Incoming) -> Reply:
             async def work(command: Any, uow: UnitOfWork) -> Any:
-                return await Scope(self.deps, uow, None, msg.headers).call(call, command)
+                return await Scope(self.deps, uow, None, msg.headers, msg.first_received_at).call(call, command)
 
             refiner = None if refine is None else (lambda errors: refine(errors, _json_or_none(msg.body)))
             return await run_command(self.store, msg, model, work, refine_errors=refiner, given_by=line.given_by)

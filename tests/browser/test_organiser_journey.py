@@ -159,9 +159,9 @@ async def test_an_organiser_runs_an_edition_from_creating_it_to_publishing_its_f
         )
         assert approved.status_code == 200, approved.text
 
-    # Closing registration early allocates the places: the two medium-sized trios in, Amersfoort on the waitlist.
+    # Allocating early: the two medium-sized trios in, Amersfoort on the waitlist (registration stays open).
     await page.goto(f"{console}/console/editions/{slug}")
-    await page.get_by_role("button", name="Aanmelding nu sluiten").click()
+    await page.get_by_role("button", name="Plaatsen nu verdelen").click()
     await expect(page.get_by_role("status")).to_be_visible()
     await wait_until(
         lambda: _is(deployment, token, amersfoort, "waitlisted"), timeout=60, what="Amersfoort on the waitlist"

@@ -73,30 +73,56 @@ def trio_body(slug: str, *, priority: bool) -> dict[str, Any]:
 
 
 async def register_many(bus: Bus, slug: str, priorities: list[bool]) -> list[dict[str, Any]]:
-    """Register trios at once (after one that waits until registration knows the edition); their TrioRegistered."""
-    first = await register_when_known(bus, trio_body(slug, priority=priorities[0]))
-    ids = [await bus.send("registration.RegisterTrio", trio_body(slug, priority=p)) for p in priorities[1:]]
-    events = [first]
-    for command_id in ids:
-        events.append((await bus.wait_for("TrioRegistered", correlation_id=command_id, timeout=60))[0])
-    return events
+    """Register trios at once, the moment the edition is announced; their TrioRegistered in that order."""
+    ids = [await bus.send("registration.RegisterTrio", trio_body(slug, priority=p)) for p in priorities]
+    return [(await bus.wait_for("TrioRegistered", correlation_id=command_id, timeout=60))[0] for command_id in ids]
 
 
 async def register_when_known(bus: Bus, body: dict[str, Any]) -> dict[str, Any]:
-    for _ in range(100):
-        command_id = await bus.send("registration.RegisterTrio", body)
-        outcome = await wait_until(
-            lambda: (
-                bus.of("TrioRegistered", correlation_id=command_id)
-                or bus.of("CommandRejected", correlation_id=command_id)
-            ),
-            what="RegisterTrio outcome",
-        )
-        if outcome[0]["type"] == "TrioRegistered":
-            return outcome[0]
-        assert [e["code"] for e in outcome[0]["data"]["errors"]] == ["unknown_edition"], outcome[0]["data"]
-        await asyncio.sleep(0.1)
-    raise AssertionError("registration never learnt of the edition")
+    """One RegisterTrio, sent as soon as the edition is announced: registration waits for its copy of the edition
+    (it does not refuse a trio for an edition whose EditionScheduled is still on its way)."""
+    command_id = await bus.send("registration.RegisterTrio", body)
+    outcome = await wait_until(
+        lambda: (
+            bus.of("TrioRegistered", correlation_id=command_id) or bus.of("CommandRejected", correlation_id=command_id)
+        ),
+        timeout=60,
+        what="RegisterTrio outcome",
+    )
+    assert outcome[0]["type"] == "TrioRegistered", outcome[0]["data"]
+    return outcome[0]
+
+
+async def test_a_trio_registering_before_registration_has_its_copy_of_the_edition_is_registered_not_refused(
+    system, bus
+) -> None:
+    body = edition_body(deadline_in=timedelta(days=1))
+    replies = await bus.channel.declare_queue(exclusive=True)
+    received: dict[str, dict[str, Any]] = {}
+
+    async def collect(message: aio_pika.abc.AbstractIncomingMessage) -> None:
+        async with message.process():
+            reply = json.loads(message.body)
+            received[reply["command_id"]] = reply
+
+    await replies.consume(collect)
+    # The trio is sent first: it reaches registration before scheduling has even scheduled the edition.
+    command_id = await bus.send(
+        "registration.RegisterTrio", trio_body(body["edition"], priority=True), reply_to=replies.name
+    )
+    await bus.send("scheduling.ScheduleEdition", body)
+
+    (registered,) = await bus.wait_for("TrioRegistered", correlation_id=command_id, timeout=60)
+    await wait_until(lambda: command_id in received, what="the reply")
+    assert received[command_id]["status"] == "accepted"  # the only reply: no refusal came first
+    assert received[command_id]["ids"]["registration_id"] == registered["data"]["registration_id"]
+    assert bus.of("CommandRejected", correlation_id=command_id) == []
+    assert await acked(system["registration"], "registration.RegisterTrio") >= 1
+    assert await retried(system["registration"], "registration.RegisterTrio") >= 1  # it did wait
+    # It waited in the retry queue, but keeps the moment registration first received it: before the edition existed.
+    (scheduled,) = await bus.wait_for("EditionScheduled", edition=body["edition"])
+    registered_at = datetime.fromisoformat(registered["data"]["registered_at"])
+    assert registered_at < datetime.fromisoformat(scheduled["occurred_at"])
 
 
 _approval_by_command: bool | None = None
@@ -211,13 +237,21 @@ def latest_seating(bus: Bus, slug: str) -> dict[int, list[list[str]]]:
 
 
 async def acked(process: ServiceProcess, routing_key: str) -> float:
+    return await handled(process, routing_key, "ack")
+
+
+async def retried(process: ServiceProcess, routing_key: str) -> float:
+    return await handled(process, routing_key, "retry")
+
+
+async def handled(process: ServiceProcess, routing_key: str, outcome: str) -> float:
     text = (await get(f"{process.url}/metrics")).text
     return sum(
         float(line.rsplit(" ", 1)[1])
         for line in text.splitlines()
         if line.startswith("werkplaatsen_messages_total{")
         and f'routing_key="{routing_key}"' in line
-        and 'outcome="ack"' in line
+        and f'outcome="{outcome}"' in line
     )
 
 
@@ -337,6 +371,39 @@ async def test_a_placed_trio_that_cancels_is_replaced_by_the_head_of_the_waitlis
             for plan in latest_seating(bus, slug).values()
         ),
         what="seating replanned",
+    )
+
+
+async def test_trios_registering_after_an_early_allocation_are_placed_while_places_last_then_waitlisted_in_order(
+    system, replicas, bus
+) -> None:
+    body = edition_body(deadline_in=timedelta(days=1), max_trios=3, min_trios=1)
+    slug = (await schedule(bus, body))["data"]["edition"]
+    early = await register_many(bus, slug, [True, True])
+    await approve_all(bus, early)
+    await wait_until(lambda: _pool_size(system["scheduling"], slug, 2), what="the approved trios in the pool")
+    close = await bus.send("scheduling.CloseRegistration", {"edition": slug})
+    (closed,) = await bus.wait_for("RegistrationClosed", correlation_id=close)
+    assert sorted(closed["data"]["placed"]) == sorted(e["data"]["registration_id"] for e in early)
+
+    # Registration stays open: these are registered (not refused) and approved at once, across three replicas.
+    late = await register_many(bus, slug, [False, False, True, False])
+    await approve_all(bus, late)
+
+    async def settled() -> dict[str, Any] | None:
+        view = await allocation(system["scheduling"], slug)
+        return view if len(view["placed"]) + len(view["waitlist"]) == 6 else None
+
+    view = await wait_until(settled, timeout=60, what="the late trios placed or waitlisted")
+    late_ids = {e["data"]["registration_id"] for e in late}
+    (direct,) = [p for p in view["placed"] if p["registration_id"] in late_ids]  # the one free place
+    assert direct["via"] == "direct"
+    waiting = [w["registration_id"] for w in view["waitlist"]]
+    rank = {e["data"]["registration_id"]: (not e["data"]["priority"], e["data"]["registered_at"]) for e in late}
+    assert waiting == sorted(waiting, key=lambda rid: rank[rid])  # priority first, then by registration time
+    await wait_until(
+        lambda: latest_positions(bus, slug) == {w["registration_id"]: w["position"] for w in view["waitlist"]},
+        what="the last announced positions to match the waitlist",
     )
 
 

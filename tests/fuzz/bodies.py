@@ -90,6 +90,11 @@ def valid_body(routing_key: str, targets: Targets = Targets(), pick: int = 0) ->
             "reason": "Afspraak met de wethouder.",
         },
         "scheduling.ReopenRegistration": lambda: {"edition": held},
+        "scheduling.StopRegistration": lambda: {
+            "edition": held,
+            "reason": "De zaal is kleiner.",
+            "actor": factories.ORGANISER,
+        },
         "reporting.RetractReport": lambda: {"edition": held, "session_number": 1},
         "reporting.MarkFalsePositive": lambda: {"edition": held, "phrase": "Bakker", "actor": factories.ORGANISER},
         "registration.IssueCreditNote": lambda: {

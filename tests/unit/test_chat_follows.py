@@ -23,7 +23,7 @@ from frontends.chat.store import ChatStore, create_schema, message_store
 from shared.contract import Event, EventData
 from shared.contract.notifications import ChatMessageRequested
 from shared.contract.registration import RegistrationCancelled
-from shared.contract.scheduling import RegistrationClosed, RegistrationReopened, TrioPlaced
+from shared.contract.scheduling import RegistrationClosed, RegistrationReopened, RegistrationStopped, TrioPlaced
 from shared.db import Database
 from shared.messaging.messages import Consumer, Incoming
 from shared.messaging.wiring import Consumers
@@ -75,7 +75,7 @@ def test_the_queue_follows_exactly_the_events_of_the_table() -> None:
         "scheduling.TrioWaitlisted",
         "scheduling.PlaceReleased",
         "scheduling.EditionScheduled",
-        "scheduling.RegistrationClosed",
+        "scheduling.RegistrationStopped",
         "scheduling.RegistrationReopened",
         "scheduling.SessionRescheduled",
         "notifications.ChatMessageRequested",
@@ -200,12 +200,14 @@ async def test_replies_keep_their_own_path(monkeypatch: pytest.MonkeyPatch) -> N
     ]
 
 
-async def test_an_edition_closed_early_and_reopened_takes_registrations_in_the_chat_again(
+async def test_an_edition_stopped_and_reopened_takes_registrations_in_the_chat_again(
     db: Database, events: Consumers
 ) -> None:
     await in_store(db, lambda chat: chat.save_edition("2027-najaar", {"edition": "2027-najaar"}, datetime.now(UTC)))
-    closed = event_of(RegistrationClosed(edition="2027-najaar", placed=[], waitlisted=[], undersubscribed=True))
-    await events[RegistrationClosed.routing_key](incoming(closed))
+    assert RegistrationClosed.routing_key not in events  # the allocation: late trios may still register
+    now = datetime.now(UTC)
+    stopped = event_of(RegistrationStopped(edition="2027-najaar", stopped_at=now, reopen_until=now, reason=None))
+    await events[RegistrationStopped.routing_key](incoming(stopped))
     assert (await in_store(db, lambda chat: chat.edition("2027-najaar"))).closed is True
     reopened = event_of(RegistrationReopened(edition="2027-najaar", registration_closes_at=datetime.now(UTC)))
     await events[RegistrationReopened.routing_key](incoming(reopened))

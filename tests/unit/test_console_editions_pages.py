@@ -175,7 +175,9 @@ async def test_copying_an_edition_fills_in_the_form_a_year_later(console: Consol
     assert 'name="fee.amount" value="{}"'.format(body["fee"]["amount_cents"] // 100) in page
 
 
-async def test_an_organiser_edits_an_edition_closes_its_registration_early_and_reopens_it(console: Console) -> None:
+async def test_an_organiser_edits_an_edition_allocates_early_stops_registration_and_reopens_it(
+    console: Console,
+) -> None:
     slug = f"{YEAR}-najaar"
     async with console.browser("anna@platform31.nl", "organiser") as browser:
         at_once = {"publish_reports_at_once": "ja"}
@@ -193,17 +195,31 @@ async def test_an_organiser_edits_an_edition_closes_its_registration_early_and_r
 
         page = await browser.get(f"/console/editions/{slug}")
         csrf = hidden(page.text, "csrf")
+        assert "Plaatsen nu verdelen" in page.text and "Aanmelding stoppen" in page.text
         closed = await browser.post(f"/console/editions/{slug}/close", data={"csrf": csrf})
-        assert closed.status_code == 303 and closed.headers["location"].endswith("?gedaan=gesloten")
-        assert (await console.http.get(f"/api/editions/{slug}")).json()["registration_open"] is False
+        assert closed.status_code == 303 and closed.headers["location"].endswith("?gedaan=verdeeld")
+        shown = (await console.http.get(f"/api/editions/{slug}")).json()
+        assert shown["allocated"] is True and shown["registration_open"] is True  # late trios still welcome
         again = await browser.post(f"/console/editions/{slug}/close", data={"csrf": csrf})
-        assert again.status_code == 409 and "De aanmelding voor deze editie is al gesloten." in again.text
+        assert again.status_code == 409 and "De plaatsen van deze editie zijn al verdeeld." in again.text
+        allocated_page = await browser.get(closed.headers["location"])
+        assert "De plaatsen zijn verdeeld. De aanmelding blijft open" in allocated_page.text
+        assert "Plaatsen nu verdelen" not in allocated_page.text and "Aanmelding stoppen" in allocated_page.text
+
+        stopped = await browser.post(
+            f"/console/editions/{slug}/stop", data={"csrf": csrf, "reason": "De zaal is kleiner geworden"}
+        )
+        assert stopped.status_code == 303 and stopped.headers["location"].endswith("?gedaan=gestopt")
+        assert (await console.http.get(f"/api/editions/{slug}")).json()["registration_open"] is False
+        again_stopped = await browser.post(f"/console/editions/{slug}/stop", data={"csrf": csrf})
+        assert again_stopped.status_code == 409
+        assert "De aanmelding voor deze editie is al gesloten." in again_stopped.text
         locked = await browser.get(f"/console/editions/{slug}/edit")
         assert "kan de editie niet meer worden gewijzigd" in locked.text
         assert f'action="/console/editions/{slug}/edit"' not in locked.text
 
-        closed_page = await browser.get(closed.headers["location"])
-        assert "De aanmelding is gesloten." in closed_page.text and "Aanmelding heropenen" in closed_page.text
+        stopped_page = await browser.get(stopped.headers["location"])
+        assert "De aanmelding is gestopt" in stopped_page.text and "Aanmelding heropenen" in stopped_page.text
         reopened = await browser.post(f"/console/editions/{slug}/reopen", data={"csrf": csrf})
         assert reopened.status_code == 303 and reopened.headers["location"].endswith("?gedaan=heropend")
         assert (await console.http.get(f"/api/editions/{slug}")).json()["registration_open"] is True
@@ -226,12 +242,18 @@ async def test_the_api_changes_an_edition_and_reopens_its_registration(console: 
 
     assert (await console.api("POST", f"/console/api/editions/{slug}/reopen", token)).status_code == 409
     assert (await console.api("POST", f"/console/api/editions/{slug}/close", token)).status_code == 200
+    assert (await console.api("POST", f"/console/api/editions/{slug}/reopen", token)).status_code == 409  # open
+    too_long = await console.api("POST", f"/console/api/editions/{slug}/stop", token, json={"reason": "x" * 2001})
+    assert too_long.status_code == 422 and too_long.json()["errors"][0]["field"] == "reason"
+    stopped = await console.api("POST", f"/console/api/editions/{slug}/stop", token, json={"reason": "Vol"})
+    assert stopped.status_code == 200 and stopped.json()["edition"] == slug
     reopened = await console.api("POST", f"/console/api/editions/{slug}/reopen", token)
     assert reopened.status_code == 200 and reopened.json()["edition"] == slug
     viewer = await console.token("vera@zwolle.nl", "viewer")
     assert (await console.api("POST", f"/console/api/editions/{slug}/reopen", viewer)).status_code == 403
     audit = (await console.api("GET", "/console/api/audit?limit=20", token)).json()["items"]
-    assert [i["outcome"] for i in audit if i["action"] == "ReopenRegistration"] == ["accepted", "rejected"]
+    assert [i["outcome"] for i in audit if i["action"] == "ReopenRegistration"] == ["accepted", "rejected", "rejected"]
+    assert [i["outcome"] for i in audit if i["action"] == "StopRegistration"] == ["accepted"]
 
 
 async def test_the_start_page_and_the_list_show_the_numbers_of_each_edition(console: Console) -> None:
@@ -273,13 +295,19 @@ async def test_a_viewer_reads_editions_and_exports_but_may_not_create_edit_or_cl
         assert listed.status_code == 200 and f'href="/console/editions/{slug}"' in listed.text
         assert "Nieuwe editie" not in listed.text
         one = await browser.get(f"/console/editions/{slug}")
-        assert one.status_code == 200 and "Aanmelding nu sluiten" not in one.text and f"{slug}/edit" not in one.text
+        assert one.status_code == 200 and f"{slug}/edit" not in one.text
+        assert "Plaatsen nu verdelen" not in one.text and "Aanmelding stoppen" not in one.text
         csrf = hidden(one.text, "csrf")
         for path in ("/console/editions/new", f"/console/editions/{slug}/edit", f"/console/editions/{slug}/copy"):
             refused = await browser.get(path)
             assert refused.status_code == 403, path
             assert "Met de rol meelezer mag je niet edities aanmaken en wijzigen" in refused.text
-        for path in ("/console/editions/new", f"/console/editions/{slug}/edit", f"/console/editions/{slug}/close"):
+        for path in (
+            "/console/editions/new",
+            f"/console/editions/{slug}/edit",
+            f"/console/editions/{slug}/close",
+            f"/console/editions/{slug}/stop",
+        ):
             assert (await browser.post(path, data={"csrf": csrf, **form(slug)})).status_code == 403, path
         exported = await browser.get(f"/console/api/editions/{slug}/exports/registrations.csv")
         assert exported.status_code == 200 and exported.headers["content-type"].startswith("text/csv")

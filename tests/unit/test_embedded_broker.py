@@ -139,3 +139,27 @@ def test_driver_and_pool_errors_count_as_an_outage_and_handler_errors_do_not() -
 async def _two(broker: EmbeddedBroker) -> list[dict[str, object]] | None:
     letters = await broker.dead_letters()
     return letters if len(letters) == 2 else None
+
+
+async def test_a_retried_message_keeps_the_moment_it_was_first_received_and_no_publisher_can_set_it(
+    tmp_path, monkeypatch
+) -> None:
+    monkeypatch.setattr(messages, "RETRY_DELAYS_SECONDS", (0.01, 0.01))
+    broker = EmbeddedBroker(tmp_path / "broker.sqlite3")
+    await broker.open()
+    seen: list[object] = []
+
+    async def not_yet(msg: Incoming) -> None:
+        seen.append(msg.first_received_at)
+        if len(seen) < 3:
+            raise messages.NotYetKnown([])
+
+    await broker.transport("a").start({"registration.TrioRegistered": not_yet})
+    forged = event("registration.TrioRegistered")
+    forged = Outgoing(**{**vars(forged), "headers": {messages.FIRST_RECEIVED_HEADER: "2000-01-01T00:00:00+00:00"}})
+    await broker.publish(forged)
+    await wait_until(lambda: len(seen) == 3, timeout=10)
+    await broker.close()
+    first, again, last = seen
+    assert first is None  # a first delivery: the publisher's header is not believed
+    assert again is not None and again == last and again.year > 2000  # type: ignore[attr-defined]

@@ -18,6 +18,7 @@ from services.notifications.domain import STATUS_PLACED, STATUS_WAITLISTED, Mail
 from services.notifications.store import Inbox, MailRow, Outbox, SqlEditions, SqlRegistrations, newest_mails
 from shared.contract.notifications import NotificationsCommandRejected, ResendNotification, SendAnnouncement
 from shared.db import Database, migrate
+from shared.messaging.delivery import deliver
 from shared.messaging.messages import Incoming
 from shared.messaging.processing import MessageStore
 from shared.messaging.wiring import Consumers
@@ -130,6 +131,14 @@ async def test_a_subject_of_two_lines_or_an_unknown_edition_is_refused(store: Me
     )
     assert [e.field for e in two_lines.errors] == ["subject"]
     assert [e.code for e in unknown.errors] == ["unknown_edition"]
+
+
+async def test_an_announcement_for_an_edition_whose_copy_is_on_its_way_waits_for_it(store: MessageStore) -> None:
+    consumers = consumers_of(store)
+    sent = replace(command(SendAnnouncement, "ann-6", **announcement(edition="2030-voorjaar")), retryable=True)
+    verdict = await deliver("notifications", consumers, sent)
+    assert verdict.action == "retry" and "unknown_edition" in verdict.reason
+    assert await store.outcome("ann-6") is None  # not refused: it is tried again after the retry delay
     assert await mails(store) == []
 
 

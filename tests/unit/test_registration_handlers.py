@@ -38,7 +38,7 @@ from shared.contract.registration import (
     TrioRegistered,
 )
 from shared.contract.scheduling import EditionScheduled, PlaceReleased, TrioPlaced, TrioWaitlisted
-from shared.messaging.messages import CommandRefused
+from shared.messaging.messages import CommandRefused, NotYetKnown
 from shared.municipalities import SizeBand
 
 NOW = datetime(2027, 9, 1, 12, tzinfo=UTC)
@@ -335,8 +335,24 @@ async def test_chat_registration_keeps_its_chat_id() -> None:
 # Refusals, one per rule
 
 
-async def test_unknown_edition_is_refused() -> None:
-    assert await refusal(trio(edition="2099-voorjaar")) == [("edition", "unknown_edition")]
+async def test_an_edition_not_yet_known_is_waited_for_not_refused_and_nothing_is_stored() -> None:
+    registrations, history = FakeRegistrations(), FakeHistory()
+    with pytest.raises(NotYetKnown) as not_yet:
+        await register(trio(edition="2099-voorjaar"), registrations=registrations, history=history)
+    # The refusal it becomes once the wait is over (shared.messaging.processing): the stable code, in Dutch.
+    assert [(e.field, e.code, e.message) for e in not_yet.value.errors] == [
+        ("edition", "unknown_edition", "Deze editie bestaat niet.")
+    ]
+    assert registrations.rows == [] and history.entries == []
+
+
+async def test_the_same_registration_goes_through_once_the_edition_has_arrived() -> None:
+    editions = FakeEditions()
+    with pytest.raises(NotYetKnown):
+        await register(trio(), editions=editions)
+    await editions.save(edition())
+    ids, (event, _) = await register(trio(), editions=editions)
+    assert isinstance(event, TrioRegistered) and event.registration_id == ids["registration_id"]
 
 
 async def test_registration_after_closing_is_refused() -> None:

@@ -155,18 +155,25 @@ async def command(store: RegistrationStore, routing_key: str, body: dict[str, An
     )
 
 
-async def schedule_edition(store: RegistrationStore, slug: str = EDITION) -> None:
+async def schedule_edition(
+    store: RegistrationStore,
+    slug: str = EDITION,
+    *,
+    deadline: datetime | None = None,
+    closes_at: datetime | None = None,
+    title: str = "Werkplaatsen wijkgericht werken, najaar 2027",
+) -> None:
     starts = utcnow() + timedelta(days=45)
     await deliver(
         store,
         "scheduling.EditionScheduled",
         {
             "edition": slug,
-            "title": "Werkplaatsen wijkgericht werken, najaar 2027",
+            "title": title,
             "venue": {"name": "Werkplaats", "address": "Adres volgt", "city": "Utrecht"},
             "capacity": {"min_trios": 6, "max_trios": 8},
-            "registration_deadline": (starts - timedelta(days=14)).isoformat(),
-            "registration_closes_at": starts.isoformat(),
+            "registration_deadline": (deadline or starts - timedelta(days=14)).isoformat(),
+            "registration_closes_at": (closes_at or starts).isoformat(),
             "fee": {"amount_cents": 20000, "waived_for_size_classes": ["middelgroot"]},
             "priority_size_classes": ["middelgroot"],
             "table_size": 3,
@@ -510,6 +517,35 @@ async def test_without_an_open_edition_the_page_says_so(tmp_path: Path) -> None:
         response = await site.client.get("/")
         assert response.status_code == 200
         assert "geen editie waarvoor je je kunt aanmelden" in response.text
+    finally:
+        await site.close()
+
+
+async def test_an_edition_whose_places_are_allocated_still_takes_trios_and_the_form_says_they_go_to_the_waitlist(
+    site: Site,
+) -> None:
+    # CloseRegistration (or the deadline) allocated the places; registration stays open until the first session.
+    await schedule_edition(site.store, deadline=utcnow() - timedelta(hours=1))
+    page = (await site.client.get("/")).text
+    assert "De plaatsen voor Werkplaatsen wijkgericht werken, najaar 2027 zijn al verdeeld" in page
+    assert "anders komen jullie op de wachtlijst" in page
+    assert "plaatsen verdeeld; aanmelden voor een vrije plaats of de wachtlijst tot" in page
+    registration_id, _ = await register(site)
+    assert registration_id
+
+
+async def test_an_edition_whose_registration_was_stopped_is_not_offered_and_the_page_says_so(tmp_path: Path) -> None:
+    site = await open_site(sqlite_url(tmp_path), edition=False)
+    try:
+        stopped_at = utcnow() - timedelta(minutes=5)
+        await schedule_edition(site.store, deadline=stopped_at - timedelta(days=1), closes_at=stopped_at)
+        response = await site.client.get("/")
+        assert "geen editie waarvoor je je kunt aanmelden" in response.text
+        closed = "De aanmelding voor Werkplaatsen wijkgericht werken, najaar 2027 is gesloten: nieuwe aanmeldingen"
+        assert closed in response.text
+        await schedule_edition(site.store, "2028-voorjaar", title="Voorjaar 2028")
+        page = (await site.client.get("/")).text
+        assert "Voorjaar 2028" in page and "najaar 2027 is gesloten: nieuwe aanmeldingen nemen we niet meer aan" in page
     finally:
         await site.close()
 

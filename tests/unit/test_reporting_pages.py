@@ -414,7 +414,8 @@ async def test_a_retracted_rounds_report_answers_410_in_every_format(reporting: 
 
 
 async def test_retracting_an_unknown_report_publishes_a_rejection(reporting: Reporting) -> None:
-    await retract(reporting, 1)
+    await reporting.deliver(edition_scheduled())
+    await retract(reporting, 9)  # the edition has no session 9: no SessionCompleted can be on its way
     async with reporting.store.db.sessions() as session:
         row = (await session.execute(select(Outbox))).scalar_one()
     assert row.routing_key == "reporting.CommandRejected"

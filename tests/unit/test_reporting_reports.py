@@ -12,7 +12,7 @@ from services.reporting import handlers
 from services.reporting.domain import RoundPublication
 from shared.contract.reporting import LessonReportPublished, RetractReport, ReviseReport
 from shared.contract.scheduling import SessionNotesGiven
-from shared.messaging.messages import CommandRefused
+from shared.messaging.messages import CommandRefused, NotYetKnown
 from tests.unit.reporting_fakes import (
     COMPLETED,
     EDITION,
@@ -121,10 +121,36 @@ async def test_publishing_twice_is_refused_as_already_published_and_announces_on
     assert emitted == [ANNOUNCED]
 
 
-async def test_publishing_a_session_without_notes_is_refused_as_unknown_report() -> None:
-    with pytest.raises(CommandRefused) as refused:
-        await publish_command(2, FakeReports(), [])
-    assert codes(refused) == [("session_number", "unknown_report")]
+async def test_publishing_a_session_that_cannot_have_notes_is_refused_as_unknown_report() -> None:
+    editions = await known(three_sessions())
+    with pytest.raises(CommandRefused) as not_held:  # session 2 starts a month after the command
+        await publish_command(2, FakeReports(), [], editions=editions)
+    with pytest.raises(CommandRefused) as no_such_session:
+        await publish_command(4, FakeReports(), [], editions=editions)
+    assert codes(not_held) == codes(no_such_session) == [("session_number", "unknown_report")]
+
+
+@pytest.mark.parametrize("edition_known", [True, False])
+async def test_publishing_a_held_session_whose_notes_are_still_on_their_way_waits_for_them(edition_known: bool) -> None:
+    editions = await known() if edition_known else FakeEditions()
+    with pytest.raises(NotYetKnown) as not_yet:
+        await publish_command(1, FakeReports(), [], editions=editions)
+    assert [(e.field, e.code) for e in not_yet.value.errors] == [("session_number", "unknown_report")]
+    with pytest.raises(NotYetKnown):
+        await handlers.revise_report(
+            ReviseReport(edition=EDITION, session_number=1, notes=SessionNotesGiven()),
+            reports=FakeReports(),
+            editions=editions,
+            now=COMPLETED,
+        )
+    with pytest.raises(NotYetKnown):
+        await handlers.retract_report(
+            RetractReport(edition=EDITION, session_number=1),
+            reports=FakeReports(),
+            rounds=FakeRounds(),
+            editions=editions,
+            now=COMPLETED,
+        )
 
 
 async def test_a_revised_draft_holds_the_new_notes_anonymised_and_publishes_them() -> None:

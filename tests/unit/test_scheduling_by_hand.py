@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -25,7 +26,9 @@ from shared.contract.scheduling import (
     PlaceTrio,
     RecordAttendance,
     ReopenRegistration,
+    StopRegistration,
 )
+from shared.messaging.delivery import deliver
 from shared.messaging.messages import Incoming
 from shared.messaging.processing import MessageStore
 from tests.factories import by_organiser
@@ -237,6 +240,46 @@ async def test_placing_by_hand_is_refused_for_a_trio_that_cannot_have_a_place(or
     assert codes(await organiser.place(ids[8])) == ["sessions_over"]
 
 
+async def test_placing_a_trio_scheduling_has_not_heard_of_yet_waits_for_its_registration_and_approval(
+    organiser: Organiser,
+) -> None:
+    rid = str(uuid.uuid4())
+    body = {"edition": organiser.slug, "registration_id": rid, "reason": "Net goedgekeurd in de console"}
+    place = Incoming(
+        body=json.dumps(body).encode(), routing_key=PlaceTrio.routing_key, message_id="place-1", retryable=True
+    )
+    assert (await deliver("scheduling", organiser.consumers, place)).action == "retry"  # no TrioRegistered yet
+    await organiser.approved_trio(0, rid, approve=False)
+    assert (await deliver("scheduling", organiser.consumers, replace(place, attempt=2))).action == "retry"
+    assert await organiser.events("CommandRejected") == []
+    await organiser.approved_trio(0, rid)  # the approval arrives too (the copy is kept once)
+    assert (await deliver("scheduling", organiser.consumers, replace(place, attempt=3))).action == "ack"
+    assert (await organiser.edition()).placed_ids == [rid]
+
+
+async def test_placing_a_trio_that_never_arrives_is_refused_once_the_wait_is_over(organiser: Organiser) -> None:
+    body = {"edition": organiser.slug, "registration_id": "nooit-aangemeld", "reason": "x"}
+    place = Incoming(
+        body=json.dumps(body).encode(), routing_key=PlaceTrio.routing_key, message_id="place-2", retryable=True
+    )
+    assert (await deliver("scheduling", organiser.consumers, replace(place, attempt=4))).action == "ack"
+    (rejected,) = await organiser.events("CommandRejected")
+    assert [e["code"] for e in rejected["errors"]] == ["unknown_registration"]
+
+
+async def test_moving_a_trio_whose_approval_is_on_its_way_waits_for_it(organiser: Organiser) -> None:
+    ids = await organiser.allocated_with(9)
+    late = await organiser.approved_trio(20, approve=False)
+    body = {"edition": organiser.slug, "registration_id": late, "position": 1, "reason": "Afspraak"}
+    move = Incoming(
+        body=json.dumps(body).encode(), routing_key=MoveOnWaitlist.routing_key, message_id="move-1", retryable=True
+    )
+    assert (await deliver("scheduling", organiser.consumers, move)).action == "retry"
+    await organiser.approved_trio(20, late)
+    assert (await deliver("scheduling", organiser.consumers, replace(move, attempt=2))).action == "ack"
+    assert await organiser.waitlist() == [late, ids[8]]
+
+
 # Moving on the waitlist
 
 
@@ -290,10 +333,14 @@ async def test_a_move_the_waitlist_cannot_make_is_refused(organiser: Organiser) 
 # Reopening registration
 
 
-async def test_registration_closed_early_reopens_until_its_scheduled_closing_moment(organiser: Organiser) -> None:
+async def test_registration_stopped_reopens_until_its_scheduled_closing_moment(organiser: Organiser) -> None:
     planned = organiser.command.sessions[0].starts_at  # registration_closes_at defaults to the first session
     await organiser.approved_trio(0)
-    assert (await organiser.run(CloseRegistration)).status == "accepted"
+    assert (await organiser.run(CloseRegistration)).status == "accepted"  # allocates; registration stays open
+    assert codes(await organiser.run(ReopenRegistration)) == ["not_closed"]
+    assert (await organiser.run(StopRegistration, reason="Genoeg aanmeldingen")).status == "accepted"
+    (stopped,) = await organiser.events("RegistrationStopped")
+    assert stopped["reason"] == "Genoeg aanmeldingen"
     shown = (await organiser.get(f"/api/editions/{organiser.slug}")).json()
     assert shown["registration_open"] is False
     assert datetime.fromisoformat(shown["registration_reopen_until"]) == planned
@@ -312,7 +359,7 @@ async def test_registration_closed_early_reopens_until_its_scheduled_closing_mom
 
 
 async def test_registration_cannot_reopen_once_its_scheduled_closing_moment_has_passed(organiser: Organiser) -> None:
-    await organiser.run(CloseRegistration)
+    await organiser.run(StopRegistration)
     organiser.clock.now = organiser.command.sessions[0].starts_at
     assert codes(await organiser.run(ReopenRegistration)) == ["deadline_passed"]
 
@@ -342,6 +389,10 @@ async def test_commands_over_http_answer_a_conflicting_state_with_409_and_what_i
     assert moved.status_code == 200 and moved.json()["status"] == "accepted"
     reopen = await organiser.post(f"/api/editions/{organiser.slug}/reopen", **ORGANISER)
     assert reopen.status_code == 409 and reopen.json()["errors"][0]["code"] == "not_closed"
+    stop = await organiser.post_json(f"/api/editions/{organiser.slug}/stop", {"reason": "Vol"}, **ORGANISER)
+    assert stop.status_code == 200 and stop.json()["reopen_until"]
+    again = await organiser.post_json(f"/api/editions/{organiser.slug}/stop", {}, **ORGANISER)
+    assert again.status_code == 409 and again.json()["errors"][0]["code"] == "edition_closed"
 
 
 async def test_the_trios_of_an_edition_are_listed_for_organisers_a_page_at_a_time(organiser: Organiser) -> None:

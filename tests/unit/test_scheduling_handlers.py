@@ -34,15 +34,18 @@ from shared.contract.scheduling import (
     PlaceReleased,
     RecordAttendance,
     RegistrationClosed,
+    RegistrationStopped,
+    ReopenRegistration,
     RescheduleSession,
     ScheduleEdition,
     SeatingPlanned,
     SessionCompleted,
     SessionRescheduled,
+    StopRegistration,
     TrioPlaced,
     TrioWaitlisted,
 )
-from shared.messaging.messages import CommandRefused
+from shared.messaging.messages import CommandRefused, NotYetKnown
 
 NOW = datetime(2027, 3, 1, 12, tzinfo=UTC)
 
@@ -92,6 +95,10 @@ class FakeRegistrations:
 
     async def of_edition(self, edition: str) -> set[str]:
         return {rid for rid, (ed, _) in self.copies.items() if ed == edition}
+
+    async def edition(self, registration_id: str) -> str | None:
+        found = self.copies.get(registration_id)
+        return found[0] if found else None
 
     async def municipalities(self, registration_ids: list[str]) -> dict[str, str]:
         return {r: t.municipality for r, t in (await self.trios(registration_ids)).items()}
@@ -544,19 +551,66 @@ async def test_a_declined_registration_leaves_the_pool() -> None:
     assert world.of(RegistrationClosed)[0].placed == [ids[0], ids[2]]
 
 
-async def test_closing_registration_allocates_at_once_and_tells_registration_to_stop_accepting() -> None:
+async def test_closing_registration_allocates_at_once_and_leaves_registration_open_for_late_trios() -> None:
     world = World()
     await world.schedule()
     ids = await world.approved_trios(2)
     world.clear()
     await handlers.close_registration(CloseRegistration(edition=world.slug), **world.deps(), now=NOW)
     (scheduled,) = world.of(EditionScheduled)
-    assert scheduled.registration_closes_at == NOW
+    # The allocation moment is now; registration closes when it was scheduled to (the first session's start).
+    assert scheduled.registration_deadline == NOW and scheduled.registration_closes_at == world.first_start
+    assert world.edition.registration_open(NOW + timedelta(days=1))
     assert world.of(RegistrationClosed)[0].placed == ids
     assert not await world.allocate(now=world.deadline + timedelta(days=1))
     with pytest.raises(CommandRefused) as refused:
         await handlers.close_registration(CloseRegistration(edition=world.slug), **world.deps(), now=NOW)
+    assert refused.value.errors[0].code == "already_allocated"
+
+
+async def test_a_trio_registering_and_approved_after_an_early_allocation_gets_a_free_place_or_the_waitlist() -> None:
+    world = World(capacity=Capacity(min_trios=1, max_trios=2))
+    await world.schedule()
+    early = await world.approved_trios(1)
+    await handlers.close_registration(CloseRegistration(edition=world.slug), **world.deps(), now=NOW)
+    later = NOW + timedelta(days=2)
+    late = [await world.register(now=later) for _ in range(3)]
+    priority = await world.register(priority=True, now=later)
+    for rid in [*late, priority]:
+        await world.approve(rid, later)
+    assert world.edition.placed_ids == [*early, late[0]]  # the free place at once
+    # The rest waitlisted by the rule: the priority trio first, then by registration time.
+    assert world.edition.waitlisted_ids == [priority, late[1], late[2]]
+
+
+async def test_stopping_registration_refuses_new_trios_without_allocating_and_can_be_undone() -> None:
+    world = World()
+    await world.schedule()
+    await world.approved_trios(2)
+    world.clear()
+    outcome = await handlers.stop_registration(
+        StopRegistration(edition=world.slug, reason="De zaal is kleiner"),
+        editions=world.editions,
+        emit=world.emitted.append,
+        now=NOW,
+    )
+    scheduled, stopped = world.emitted
+    assert isinstance(scheduled, EditionScheduled) and scheduled.registration_closes_at == NOW
+    assert isinstance(stopped, RegistrationStopped)
+    assert (stopped.stopped_at, stopped.reopen_until, stopped.reason) == (NOW, world.first_start, "De zaal is kleiner")
+    assert outcome["reopen_until"] == world.first_start.isoformat()
+    assert world.of(RegistrationClosed) == [] and world.edition.allocated_at is None
+    with pytest.raises(CommandRefused) as refused:
+        await handlers.stop_registration(
+            StopRegistration(edition=world.slug), editions=world.editions, emit=world.emitted.append, now=NOW
+        )
     assert refused.value.errors[0].code == "edition_closed"
+    # The deadline still allocates; reopening brings back the closing moment as scheduled.
+    assert await world.allocate()
+    await handlers.reopen_registration(
+        ReopenRegistration(edition=world.slug), editions=world.editions, emit=world.emitted.append, now=world.deadline
+    )
+    assert world.edition.registration_closes_at == world.first_start
 
 
 # Seating
@@ -655,13 +709,28 @@ async def test_attendance_names_only_registrations_of_the_edition() -> None:
     world = World()
     await world.schedule()
     (rid,) = await world.approved_trios(1)
+    await world.registrations.add("andere-editie", Trio("of-another-edition", False, NOW))
     with pytest.raises(CommandRefused) as refused:
         await handlers.record_attendance(
-            RecordAttendance(edition=world.slug, session_number=1, present=[rid, "someone-else"]),
+            RecordAttendance(edition=world.slug, session_number=1, present=[rid, "of-another-edition"]),
             **world.deps(),
             now=world.first_start + timedelta(hours=1),
         )
     assert [(e.field, e.code) for e in refused.value.errors] == [("present[1]", "unknown_registration")]
+
+
+async def test_attendance_naming_a_trio_not_yet_announced_to_scheduling_waits_for_it() -> None:
+    world = World()
+    await world.schedule()
+    (rid,) = await world.approved_trios(1)
+    with pytest.raises(NotYetKnown) as not_yet:
+        await handlers.record_attendance(
+            RecordAttendance(edition=world.slug, session_number=1, present=[rid, "registered-a-moment-ago"]),
+            **world.deps(),
+            now=world.first_start + timedelta(hours=1),
+        )
+    assert [(e.field, e.code) for e in not_yet.value.errors] == [("present[1]", "unknown_registration")]
+    assert world.of(AttendanceRecorded) == []
 
 
 async def test_attendance_cannot_be_recorded_before_the_session() -> None:

@@ -80,8 +80,8 @@ class Scheduling:
             Incoming(body=body.model_dump_json().encode(), routing_key=data.routing_key, message_id=event_id)
         )
 
-    async def approved_trio(self, n: int) -> str:
-        rid = str(uuid.uuid4())
+    async def approved_trio(self, n: int, rid: str | None = None, *, approve: bool = True) -> str:
+        rid = rid or str(uuid.uuid4())
         await self.publish(
             TrioRegistered.model_validate(
                 {
@@ -121,9 +121,11 @@ class Scheduling:
                 }
             )
         )
-        await self.publish(
-            RegistrationApproved(registration_id=rid, edition=self.slug, approved_at=self.clock(), by_organizer=True)
-        )
+        if approve:
+            approved = RegistrationApproved(
+                registration_id=rid, edition=self.slug, approved_at=self.clock(), by_organizer=True
+            )
+            await self.publish(approved)
         return rid
 
     async def get(self, path: str, **headers: str) -> httpx.Response:
@@ -187,7 +189,7 @@ async def test_the_organiser_closes_registration_over_http_which_allocates_once(
     # The same request again (a retry after a lost answer) has no second effect; a new one is refused.
     assert (await scheduling.post(path, **organiser)).status_code == 200
     again = await scheduling.post(path, Authorization=f"Bearer {TOKEN}")
-    assert again.status_code == 409 and again.json()["errors"][0]["code"] == "edition_closed"
+    assert again.status_code == 409 and again.json()["errors"][0]["code"] == "already_allocated"
     unknown = await scheduling.post("/api/editions/geen-editie/close", Authorization=f"Bearer {TOKEN}")
     assert unknown.status_code == 404 and unknown.json()["errors"][0]["code"] == "unknown_edition"
     (closed,) = await scheduling.events("RegistrationClosed")

@@ -1,5 +1,6 @@
 """The console's API for editions: create one (the fields of ScheduleEdition), read one or all, change one while
-registration is open, close registration early and reopen it. Read from the scheduling service's API; acted on
+registration is open, allocate the places early (registration stays open for late trios), stop registration and
+reopen it. Read from the scheduling service's API; acted on
 by publishing scheduling's commands."""
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from pydantic import BaseModel, Field
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from shared.contract.scheduling import CloseRegistration, ReopenRegistration, ScheduleEdition
+from shared.contract.scheduling import CloseRegistration, ReopenRegistration, ScheduleEdition, StopRegistration
 
 from ..domain import may
 from .access import NotSignedIn, require, signed_in
@@ -19,6 +20,7 @@ from .openapi import Operation, command_body
 from .rendering import api_errors
 
 NewEdition: Final = command_body(ScheduleEdition, "NewEdition")
+StopBody: Final = command_body(StopRegistration, "StopRegistrationBody")
 
 
 class EditionAccepted(BaseModel):
@@ -89,6 +91,17 @@ async def close_edition(request: Request) -> Response:
     return answer(outcome, edition=slug)
 
 
+async def stop_edition(request: Request) -> Response:
+    slug = request.path_params["slug"]
+    caller = await require(request, "editions.write", slug)
+    try:
+        command = await parse_body(request, StopRegistration, edition=slug)
+    except BadBody as bad:
+        return bad.response
+    outcome = await perform(request, caller, command, subject=f"edition:{slug}")
+    return answer(outcome, edition=slug)
+
+
 async def reopen_edition(request: Request) -> Response:
     slug = request.path_params["slug"]
     caller = await require(request, "editions.write", slug)
@@ -155,18 +168,37 @@ OPERATIONS: Final = (
         "POST",
         "/api/editions/{slug}/close",
         close_edition,
-        "De aanmelding nu sluiten (plaatsen worden dan verdeeld)",
+        "De plaatsen nu verdelen; de aanmelding blijft open tot het sluitmoment (late trio's: vrije plaats of "
+        "wachtlijst)",
         "editions.write",
         "edities",
         answer=EditionAccepted,
-        answers={200: "Gesloten.", 202: "Verstuurd.", 404: "Deze editie bestaat niet.", 409: "Al gesloten."},
+        answers={200: "Verdeeld.", 202: "Verstuurd.", 404: "Deze editie bestaat niet.", 409: "Al verdeeld."},
+        idempotent_key=True,
+    ),
+    Operation(
+        "POST",
+        "/api/editions/{slug}/stop",
+        stop_edition,
+        "De aanmelding helemaal stoppen (met een reden, optioneel); verdeelt de plaatsen niet",
+        "editions.write",
+        "edities",
+        body=StopBody,
+        answer=EditionAccepted,
+        answers={
+            200: "Gestopt.",
+            202: "Verstuurd.",
+            404: "Deze editie bestaat niet.",
+            409: "De aanmelding is al gesloten.",
+            422: "De reden is te lang.",
+        },
         idempotent_key=True,
     ),
     Operation(
         "POST",
         "/api/editions/{slug}/reopen",
         reopen_edition,
-        "De aanmelding weer openen na vroeg sluiten, tot het geplande sluitmoment",
+        "De aanmelding weer openen na stoppen, tot het geplande sluitmoment",
         "editions.write",
         "edities",
         answer=EditionAccepted,

@@ -1,5 +1,6 @@
 """The editions' pages: the list with the numbers that matter, one edition (its state, numbers, exports and links),
-and creating, copying and editing one through the edition form, closing registration early and reopening it.
+and creating, copying and editing one through the edition form, allocating the places early, stopping registration
+and reopening it.
 
 Every change is a scheduling command sent with `perform` (actor and audit); a refusal comes back as the form
 again with the service's reasons next to the inputs (edition_form.py), a success as a redirect (303) to the
@@ -7,15 +8,17 @@ edition's page, which says what happened."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Final
 
+from pydantic import ValidationError
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from shared.contract import Command, ErrorItem
-from shared.contract.scheduling import CloseRegistration, ReopenRegistration
+from shared.contract.scheduling import CloseRegistration, ReopenRegistration, StopRegistration
+from shared.messaging.errors import validation_errors
 
 from ..domain import may
 from .access import Caller, NotSignedIn, console, require, signed_in
@@ -31,7 +34,9 @@ FORM_FIELDS: Final = 80
 DONE_TEXTS: Final[Mapping[str, str]] = {
     "aangemaakt": "De editie is aangemaakt. De aanmelding staat open tot het moment dat je hebt gekozen.",
     "gewijzigd": "De wijzigingen zijn opgeslagen. Geplaatste trio's krijgen bericht als een bijeenkomst verschuift.",
-    "gesloten": "De aanmelding is gesloten. De plaatsen worden nu verdeeld, als dat nog niet was gebeurd.",
+    "verdeeld": "De plaatsen zijn verdeeld. De aanmelding blijft open tot het sluitmoment: wie zich nog aanmeldt, "
+    "krijgt na goedkeuring een vrije plaats of komt op de wachtlijst.",
+    "gestopt": "De aanmelding is gestopt: nieuwe aanmeldingen worden geweigerd.",
     "heropend": "De aanmelding is weer open.",
     "verstuurd": "Verstuurd. De planning heeft nog niet geantwoord; ververs deze pagina over een paar seconden.",
 }
@@ -214,14 +219,20 @@ async def update(request: Request) -> Response:
     return _done(slug, outcome.status, "gewijzigd")
 
 
-# Registration: close early, reopen ----------------------------------------------------------------------------
+# Registration: allocate early, stop, reopen -------------------------------------------------------------------
 
 
-async def _registration_command(request: Request, command: Command, slug: str, what: str) -> Response:
+async def _registration_command(
+    request: Request, make: Callable[[Mapping[str, str]], Command], slug: str, what: str
+) -> Response:
     caller = await require(request, "editions.write", slug)
     values = await _posted(request)
     if isinstance(values, Response):
         return values
+    try:
+        command = make(values)
+    except ValidationError as exc:
+        return await _edition_page(request, caller, slug, errors=validation_errors(exc), status=422)
     outcome = await perform(request, caller, command, subject=f"edition:{slug}")
     if outcome.status == "rejected":
         return await _edition_page(request, caller, slug, errors=outcome.errors, status=outcome.http_status())
@@ -230,12 +241,21 @@ async def _registration_command(request: Request, command: Command, slug: str, w
 
 async def close(request: Request) -> Response:
     slug = request.path_params["slug"]
-    return await _registration_command(request, CloseRegistration(edition=slug), slug, "gesloten")
+    return await _registration_command(request, lambda _: CloseRegistration(edition=slug), slug, "verdeeld")
+
+
+async def stop(request: Request) -> Response:
+    slug = request.path_params["slug"]
+
+    def command(values: Mapping[str, str]) -> Command:
+        return StopRegistration(edition=slug, reason=values.get("reason", "").strip() or None)
+
+    return await _registration_command(request, command, slug, "gestopt")
 
 
 async def reopen(request: Request) -> Response:
     slug = request.path_params["slug"]
-    return await _registration_command(request, ReopenRegistration(edition=slug), slug, "heropend")
+    return await _registration_command(request, lambda _: ReopenRegistration(edition=slug), slug, "heropend")
 
 
 def editions_page_routes() -> list[Route]:
@@ -248,5 +268,6 @@ def editions_page_routes() -> list[Route]:
         Route("/editions/{slug}/edit", edit_form, methods=["GET"]),
         Route("/editions/{slug}/edit", update, methods=["POST"]),
         Route("/editions/{slug}/close", close, methods=["POST"]),
+        Route("/editions/{slug}/stop", stop, methods=["POST"]),
         Route("/editions/{slug}/reopen", reopen, methods=["POST"]),
     ]

@@ -119,7 +119,7 @@ class EditionLine:
 
     @property
     def reopen_until(self) -> datetime | None:
-        """Closed early, and ReopenRegistration would open registration again until this moment (scheduling's
+        """Stopped, and ReopenRegistration would open registration again until this moment (scheduling's
         word); None otherwise."""
         until = self.edition.get("registration_reopen_until")
         return datetime.fromisoformat(until) if until else None
@@ -206,7 +206,7 @@ class OverviewLine(BaseModel):
     title: str | None
     registration_open: bool | None
     registration_closes_at: str | None
-    registration_reopen_until: str | None = Field(description="Closed early: until when it can be reopened.")
+    registration_reopen_until: str | None = Field(description="Stopped: until when it can be reopened.")
     allocated: bool | None
     capacity: dict[str, int] | None
     places_left: int | None

@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Protocol
 
 from shared.contract.notifications import AnnouncementQueued, NotificationResent, ResendNotification, SendAnnouncement
-from shared.messaging.messages import refuse
+from shared.messaging.messages import not_yet_known, refuse
 from shared.messaging.outbox import Outbox
 
 from ..domain import ANNOUNCEMENT, ERASED, NAME_PLACEHOLDER, PENDING, Mail, notification_id
@@ -58,7 +58,8 @@ async def send_announcement(
 ) -> dict[str, str]:
     edition = await editions.get(command.edition)
     if edition is None:
-        raise refuse("edition", "unknown_edition", "Deze editie bestaat niet.")
+        # Our copy of an edition scheduling announced a moment ago may still be on its way: wait (bounded) for it.
+        raise not_yet_known("edition", "unknown_edition", "Deze editie bestaat niet.")
     title = edition_context(edition.slug, edition, "nl")["edition_title"]
     announcement_id = outbox.cause.message_id
     recipients = await announcements.queue(

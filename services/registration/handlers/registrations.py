@@ -26,7 +26,7 @@ from shared.contract.registration import (
 )
 from shared.contract.registration import Member as NewMember
 from shared.contract.scheduling import PlaceReleased, TrioPlaced, TrioWaitlisted
-from shared.messaging.messages import CommandRefused, refuse
+from shared.messaging.messages import CommandRefused, NotYetKnown, refuse
 from shared.municipalities import Municipality
 
 from ..amendments import organiser_problems
@@ -42,6 +42,7 @@ from ..domain import (
     has_priority,
     intake_problems,
     preferred_domain_mix,
+    registered_moment,
 )
 from ..tokens import ApprovalLinks, token_expired, token_required
 from .attempts import attempt_notices
@@ -63,6 +64,7 @@ async def register_trio(
     approval_requests: ApprovalRequests,
     approval_limits: ApprovalLimits = DEFAULT_LIMITS,
     headers: Mapping[str, Any] = MappingProxyType({}),
+    received_at: datetime | None = None,
 ) -> dict[str, str]:
     # Locked first: registrations of one edition then take turns, so the member check below is reliable.
     edition = await editions.get(cmd.edition, for_update=True)
@@ -70,10 +72,14 @@ async def register_trio(
     emails = [str(m.email).lower() for m in cmd.members]
     taken = await registrations.active_member_emails(cmd.edition, emails) if edition else set()
     problems = intake_problems(cmd, edition=edition, municipality=municipality, registered_emails=taken, now=now)
+    if [p.code for p in problems] == ["unknown_edition"]:
+        # Scheduling may have announced it a moment ago and our copy is still on its way: wait (bounded) for it.
+        raise NotYetKnown(problems)
     if problems:
         raise CommandRefused(problems, events=await attempt_notices(cmd, problems, municipality, registrations, now))
     assert edition is not None and municipality is not None  # intake_problems reports both missing
     registration = new_registration(cmd, edition, municipality, now)
+    registration.registered_at = registered_moment(now, received_at)
     approve_url, registration.approval_expires_at = approvals.issue(registration.registration_id, now)
     await registrations.add(registration)
     await tell(trio_registered(registration), emit=emit, history=history, at=now)

@@ -48,9 +48,9 @@ class RegistrationForm:
         return await self.render_form(request, FormState(values))
 
     async def render_form(self, request: Request, state: FormState, status_code: int = 200) -> Response:
-        editions = await self.reads.open_editions()
+        editions, stopped = await self.reads.form_editions()
         if not editions:
-            return page("closed.html", 200 if status_code == 200 else status_code)
+            return page("closed.html", 200 if status_code == 200 else status_code, stopped=stopped)
         values = state.values
         if not values.get("edition") and len(editions) == 1:
             values = MultiDict([*values.multi_items(), ("edition", editions[0].slug)])
@@ -65,6 +65,8 @@ class RegistrationForm:
             summary=state.summary,
             csrf=token,
             editions=editions,
+            allocated=[e for e in editions if e.allocated(utcnow())],
+            stopped=stopped,
             municipalities=self.municipalities,
             chosen=municipality_facts(municipality, chosen) if municipality and chosen else None,
         )

@@ -19,10 +19,16 @@ class Reads:
             return await SqlEditions(session).get(slug[:64])
 
     async def open_editions(self) -> list[Edition]:
+        return (await self.form_editions())[0]
+
+    async def form_editions(self) -> tuple[list[Edition], list[Edition]]:
+        """The editions open for registration, and those whose registration closed before their sessions: the form
+        says so of those instead of leaving them out without a word."""
         now = utcnow()
         async with self.store.db.sessions() as session:
             editions = await SqlEditions(session).all()
-        return sorted((e for e in editions if e.registration_open(now)), key=lambda e: e.registration_closes_at)
+        by_closing = sorted(editions, key=lambda e: e.registration_closes_at)
+        return [e for e in by_closing if e.registration_open(now)], [e for e in by_closing if e.stopped(now)]
 
     async def only_open_edition(self) -> Edition | None:
         editions = await self.open_editions()

@@ -30,7 +30,7 @@ from typing import Any
 from shared.contract import Event
 from shared.contract.reporting import LessonReportPublished, PublishReport, RetractReport, ReviseReport
 from shared.contract.scheduling import EditionScheduled, SessionCompleted, SessionNotes
-from shared.messaging.messages import refuse
+from shared.messaging.messages import CommandRefused, NotYetKnown, not_yet_known, refuse
 
 from ..contacts import scrub
 from ..domain import Edition, Instrument, PlannedSession, RoundPublication, SessionReport, anonymised, report_url
@@ -106,7 +106,10 @@ async def publish_report(
     now: datetime,
 ) -> dict[str, Any]:
     await rounds.lock(cmd.edition)
-    report = _draft(await reports.get(cmd.edition, cmd.session_number, for_update=True))
+    found = await reports.get(cmd.edition, cmd.session_number, for_update=True)
+    if found is None:
+        raise await missing_report(cmd.edition, cmd.session_number, editions=editions, now=now)
+    report = _draft(found)
     report.published_at = now
     await reports.save(report)
     await _announce(report, reports=reports, editions=editions, rounds=rounds, emit=emit, public_url=public_url)
@@ -117,16 +120,37 @@ async def publish_report(
     }
 
 
-async def revise_report(cmd: ReviseReport, *, reports: Reports) -> dict[str, Any]:
-    report = _draft(await reports.get(cmd.edition, cmd.session_number, for_update=True))
+async def revise_report(
+    cmd: ReviseReport, *, reports: Reports, editions: Editions | None = None, now: datetime | None = None
+) -> dict[str, Any]:
+    found = await reports.get(cmd.edition, cmd.session_number, for_update=True)
+    if found is None and editions is not None and now is not None:
+        raise await missing_report(cmd.edition, cmd.session_number, editions=editions, now=now)
+    report = _draft(found)
     await reports.save(with_notes(report, cmd.notes))
     return {"edition": report.edition, "session_number": report.session_number}
+
+
+async def missing_report(
+    edition: str, session_number: int, *, editions: Editions, now: datetime
+) -> CommandRefused | NotYetKnown:
+    """A command names a session whose report we do not have. Scheduling may have completed it a moment ago (its
+    SessionCompleted on its way): then the command waits for it. Refused at once only when it cannot come: the
+    edition we know has no such session, or the session has not started (scheduling completes none before)."""
+    known = await editions.get(edition)
+    session = next((s for s in known.sessions if s.number == session_number), None) if known else None
+    if known is not None and (session is None or session.starts_at > now):
+        return refuse("session_number", "unknown_report", UNKNOWN_REPORT)
+    return not_yet_known("session_number", "unknown_report", UNKNOWN_REPORT)
+
+
+UNKNOWN_REPORT = "Van deze bijeenkomst is (nog) geen verslag."
 
 
 def _draft(report: SessionReport | None) -> SessionReport:
     """The report, if it is a draft an organiser may still revise and publish."""
     if report is None:
-        raise refuse("session_number", "unknown_report", "Van deze bijeenkomst is (nog) geen verslag.")
+        raise refuse("session_number", "unknown_report", UNKNOWN_REPORT)
     if report.status == "retracted":
         raise refuse("session_number", "already_retracted", "Dit verslag is ingetrokken.")
     if report.status == "published":
@@ -236,7 +260,9 @@ async def publish_round_when_complete(
     return True
 
 
-async def retract_report(cmd: RetractReport, *, reports: Reports, rounds: Rounds, now: datetime) -> dict[str, Any]:
+async def retract_report(
+    cmd: RetractReport, *, reports: Reports, rounds: Rounds, now: datetime, editions: Editions | None = None
+) -> dict[str, Any]:
     if cmd.session_number is None:
         publication = await rounds.get(cmd.edition, for_update=True)
         if publication is None:
@@ -249,6 +275,8 @@ async def retract_report(cmd: RetractReport, *, reports: Reports, rounds: Rounds
         await rounds.save(publication)
     else:
         report = await reports.get(cmd.edition, cmd.session_number, for_update=True)
+        if report is None and editions is not None:
+            raise await missing_report(cmd.edition, cmd.session_number, editions=editions, now=now)
         if report is None:
             raise refuse("session_number", "unknown_report", "Van deze bijeenkomst is (nog) geen verslag gepubliceerd.")
         if report.retracted_at is not None:

@@ -15,6 +15,7 @@ from .placement import (
     registration_left,
     remember_registration,
     reopen_registration,
+    stop_registration,
 )
 from .ports import Editions, Emit, Registrations, Waitlist
 from .sessions import complete_session, record_attendance, reschedule_session
@@ -39,4 +40,5 @@ __all__ = [
     "reschedule_session",
     "schedule_edition",
     "session_rescheduled",
+    "stop_registration",
 ]

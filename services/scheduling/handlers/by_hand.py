@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from shared.contract.scheduling import MoveOnWaitlist, PlaceTrio
-from shared.messaging.messages import CommandRefused, refuse
+from shared.messaging.messages import CommandRefused, not_yet_known, refuse
 
 from ..domain import Edition, Trio, Via, WaitEntry
 from .events import emit_outcomes
@@ -76,6 +76,9 @@ async def _approved_in_pool(edition: Edition, registration_id: str, registration
     await _of_this_edition(edition, registration_id, registrations)
     status = await registrations.status(registration_id)
     trio = await registrations.trio(registration_id)
+    if status is None:
+        # Registration may have approved it a moment ago (the organiser saw it there): wait for the approval.
+        raise not_yet_known("registration_id", "not_waitlisted", _not_waitlisted(status))
     if status != APPROVED or trio is None:
         raise refuse("registration_id", "not_waitlisted", _not_waitlisted(status))
     return trio
@@ -90,11 +93,19 @@ async def _waiting(
     if edition.placement(registration_id) is not None:
         raise _already_placed()
     await _of_this_edition(edition, registration_id, registrations)
-    raise refuse("registration_id", "not_waitlisted", _not_waitlisted(await registrations.status(registration_id)))
+    status = await registrations.status(registration_id)
+    if status is None:
+        # An approval on its way is admitted (placed or waitlisted) the moment it arrives: wait for it.
+        raise not_yet_known("registration_id", "not_waitlisted", _not_waitlisted(status))
+    raise refuse("registration_id", "not_waitlisted", _not_waitlisted(status))
 
 
 async def _of_this_edition(edition: Edition, registration_id: str, registrations: Registrations) -> None:
-    if await registrations.edition(registration_id) != edition.slug:
+    of = await registrations.edition(registration_id)
+    if of is None:
+        # Registration announces every trio (TrioRegistered); our copy of this one may still be on its way.
+        raise not_yet_known("registration_id", "unknown_registration", "Deze aanmelding hoort niet bij deze editie.")
+    if of != edition.slug:
         raise refuse("registration_id", "unknown_registration", "Deze aanmelding hoort niet bij deze editie.")
 
 

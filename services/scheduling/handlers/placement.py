@@ -1,4 +1,5 @@
-"""Allocation and placement: closing registration, admitting approved trios, releasing places, seating.
+"""Allocation and placement: allocating (CloseRegistration, the deadline), stopping and reopening registration,
+admitting approved trios, releasing places, seating.
 
 Registration events may reach scheduling in another order than they were published (competing
 consumers, retries). None is dropped: each records what it says (the copy of the trio, or its decision)
@@ -18,8 +19,10 @@ from shared.contract.scheduling import (
     CloseRegistration,
     RegistrationClosed,
     RegistrationReopened,
+    RegistrationStopped,
     ReopenRegistration,
     SeatingPlanned,
+    StopRegistration,
     Table,
 )
 from shared.messaging.messages import refuse
@@ -35,23 +38,42 @@ from .ports import APPROVED, CANCELLED, DECLINED, Editions, Emit, Registrations,
 async def close_registration(
     cmd: CloseRegistration, *, editions: Editions, registrations: Registrations, emit: Emit, now: datetime
 ) -> dict[str, str]:
-    """Close registration now; allocates at once if the deadline had not come yet."""
+    """Allocate now. Registration stays open until its closing moment: late trios are admitted (Edition.admit)."""
     edition = await edition_of(editions, cmd.edition)
-    if not edition.registration_open(now):
-        raise refuse("edition", "edition_closed", "De aanmelding voor deze editie is al gesloten.")
-    edition.close_now(now)
-    # Registration keeps a copy of the edition: this is how it learns to refuse new trios.
+    problem = edition.allocation_problem()
+    if problem is not None:
+        raise refuse(*problem)
+    edition.allocate_now(now)
+    # Registration keeps a copy of the edition: this is how its form learns that places are allocated.
     emit(edition_scheduled(edition))
-    if edition.allocated_at is None:
-        await _allocate(edition, registrations=registrations, emit=emit, now=now)
+    await _allocate(edition, registrations=registrations, emit=emit, now=now)
     await editions.save(edition)
     return {"edition": edition.slug}
+
+
+async def stop_registration(cmd: StopRegistration, *, editions: Editions, emit: Emit, now: datetime) -> dict[str, str]:
+    """Stop registration now, without allocating (that stays the deadline's, or CloseRegistration's, work)."""
+    edition = await edition_of(editions, cmd.edition, waitlist=False)
+    problem = edition.stop_problem(now)
+    if problem is not None:
+        raise refuse(*problem)
+    edition.stop_now(now)
+    await editions.save(edition)
+    # Registration (and every other copy of the edition) learns from this that new trios are refused.
+    emit(edition_scheduled(edition))
+    assert edition.planned_closes_at is not None  # set by stop_now
+    emit(
+        RegistrationStopped(
+            edition=edition.slug, stopped_at=now, reopen_until=edition.planned_closes_at, reason=cmd.reason or None
+        )
+    )
+    return {"edition": edition.slug, "reopen_until": edition.planned_closes_at.isoformat()}
 
 
 async def reopen_registration(
     cmd: ReopenRegistration, *, editions: Editions, emit: Emit, now: datetime
 ) -> dict[str, str]:
-    """Open registration again after an early close, until the closing moment it was scheduled for."""
+    """Open registration again after a stop, until the closing moment it was scheduled for."""
     edition = await edition_of(editions, cmd.edition, waitlist=False)
     problem = edition.reopen_problem(now)
     if problem is not None:

@@ -14,7 +14,7 @@ from shared.contract.scheduling import (
     SessionCompleted,
     SessionNotes,
 )
-from shared.messaging.messages import CommandRefused, refuse
+from shared.messaging.messages import CommandRefused, NotYetKnown, refuse
 
 from ..domain import SESSION_IN_PAST, Session
 from .events import session_rescheduled
@@ -74,6 +74,10 @@ async def record_attendance(
         if rid not in known
     ]
     if unknown:
+        strays = [rid for rid in cmd.present if rid not in known]
+        if all([await registrations.edition(rid) is None for rid in strays]):
+            # Trios we have no copy of at all may be ones whose TrioRegistered is still on its way: wait for them.
+            raise NotYetKnown(unknown)
         raise CommandRefused(unknown)
     session.present = list(dict.fromkeys(cmd.present))
     await editions.save(edition)
