@@ -43,6 +43,7 @@ GIVEN_BY: dict[str, Roles] = {
     "scheduling.CompleteSession": STAFF,
     "reporting.PublishReport": ORGANISER,
     "reporting.MarkFalsePositive": ORGANISER,
+    "scheduling.StopRegistration": ORGANISER,
     "reporting.RetractReport": ORGANISER,
     "reporting.ReviseReport": STAFF,
     "notifications.SendAnnouncement": ORGANISER,

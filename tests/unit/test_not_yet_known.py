@@ -64,7 +64,7 @@ async def test_while_the_wait_lasts_the_command_is_retried_with_no_reply_no_reje
         assert (verdict.action, verdict.delay) == ("retry", delay)
         assert "unknown_edition" in verdict.reason
     assert await outbox(store) == []  # neither a CommandRejected nor a reply to the waiting caller
-    assert await store.outcome("m-1") is None
+    assert await store.outcome("m-1", "CloseRegistration") is None
 
 
 async def test_when_the_announcement_arrives_during_the_wait_the_command_is_carried_out(
@@ -73,7 +73,7 @@ async def test_when_the_announcement_arrives_during_the_wait_the_command_is_carr
     assert (await deliver("scheduling", consumers, delivered(1))).action == "retry"
     known.add("2027-voorjaar")
     assert (await deliver("scheduling", consumers, delivered(2))).action == "ack"
-    outcome = await store.outcome("m-1")
+    outcome = await store.outcome("m-1", "CloseRegistration")
     assert outcome is not None and outcome["status"] == "accepted"
 
 
@@ -82,7 +82,7 @@ async def test_after_the_wait_the_command_is_refused_with_its_stable_code_and_du
 ) -> None:
     assert not may_wait_for_announcement(4)  # 1 + 5 + 30 s waited: past the bound
     assert (await deliver("scheduling", consumers, delivered(4))).action == "ack"
-    outcome = await store.outcome("m-1")
+    outcome = await store.outcome("m-1", "CloseRegistration")
     assert outcome is not None and outcome["status"] == "rejected"
     assert [(e["field"], e["code"], e["message"]) for e in outcome["errors"]] == [
         ("edition", "unknown_edition", "Deze editie bestaat niet.")
@@ -96,7 +96,7 @@ async def test_a_caller_without_a_retry_queue_gets_the_refusal_at_once_and_its_r
     reply = await consumers.command(CloseRegistration, delivered(1, retryable=False))
     assert reply.status == "rejected" and [e.code for e in reply.errors] == ["unknown_edition"]
     # Nothing kept: the same request (an HTTP Idempotency-Key) is not refused for ever.
-    assert await store.outcome("m-1") is None and await outbox(store) == []
+    assert await store.outcome("m-1", "CloseRegistration") is None and await outbox(store) == []
     known.add("2027-voorjaar")
     again = await consumers.command(CloseRegistration, delivered(1, retryable=False))
     assert again.status == "accepted"

@@ -246,7 +246,10 @@ async def test_placing_a_trio_scheduling_has_not_heard_of_yet_waits_for_its_regi
     rid = str(uuid.uuid4())
     body = {"edition": organiser.slug, "registration_id": rid, "reason": "Net goedgekeurd in de console"}
     place = Incoming(
-        body=json.dumps(body).encode(), routing_key=PlaceTrio.routing_key, message_id="place-1", retryable=True
+        body=json.dumps(by_organiser(PlaceTrio.routing_key, body)).encode(),
+        routing_key=PlaceTrio.routing_key,
+        message_id="place-1",
+        retryable=True,
     )
     assert (await deliver("scheduling", organiser.consumers, place)).action == "retry"  # no TrioRegistered yet
     await organiser.approved_trio(0, rid, approve=False)
@@ -260,7 +263,10 @@ async def test_placing_a_trio_scheduling_has_not_heard_of_yet_waits_for_its_regi
 async def test_placing_a_trio_that_never_arrives_is_refused_once_the_wait_is_over(organiser: Organiser) -> None:
     body = {"edition": organiser.slug, "registration_id": "nooit-aangemeld", "reason": "x"}
     place = Incoming(
-        body=json.dumps(body).encode(), routing_key=PlaceTrio.routing_key, message_id="place-2", retryable=True
+        body=json.dumps(by_organiser(PlaceTrio.routing_key, body)).encode(),
+        routing_key=PlaceTrio.routing_key,
+        message_id="place-2",
+        retryable=True,
     )
     assert (await deliver("scheduling", organiser.consumers, replace(place, attempt=4))).action == "ack"
     (rejected,) = await organiser.events("CommandRejected")
@@ -272,7 +278,10 @@ async def test_moving_a_trio_whose_approval_is_on_its_way_waits_for_it(organiser
     late = await organiser.approved_trio(20, approve=False)
     body = {"edition": organiser.slug, "registration_id": late, "position": 1, "reason": "Afspraak"}
     move = Incoming(
-        body=json.dumps(body).encode(), routing_key=MoveOnWaitlist.routing_key, message_id="move-1", retryable=True
+        body=json.dumps(by_organiser(MoveOnWaitlist.routing_key, body)).encode(),
+        routing_key=MoveOnWaitlist.routing_key,
+        message_id="move-1",
+        retryable=True,
     )
     assert (await deliver("scheduling", organiser.consumers, move)).action == "retry"
     await organiser.approved_trio(20, late)

@@ -29,6 +29,7 @@ async def intake(body: dict, editions: reg.FakeEditions, **moments: object) -> T
         approvals=reg.APPROVALS,
         emit=emitted.append,
         history=reg.FakeHistory(),
+        approval_requests=reg.FakeApprovalRequests(),
         **moments,  # type: ignore[arg-type]
     )
     event = emitted[0]
