@@ -138,7 +138,8 @@ async def test_an_announcement_for_an_edition_whose_copy_is_on_its_way_waits_for
     sent = replace(command(SendAnnouncement, "ann-6", **announcement(edition="2030-voorjaar")), retryable=True)
     verdict = await deliver("notifications", consumers, sent)
     assert verdict.action == "retry" and "unknown_edition" in verdict.reason
-    assert await store.outcome("ann-6", "SendAnnouncement") is None  # not refused: it is tried again after the retry delay
+    # Not refused: it is tried again after the retry delay.
+    assert await store.outcome("ann-6", "SendAnnouncement") is None
     assert await mails(store) == []
 
 
