@@ -6,6 +6,8 @@ import os
 import subprocess
 import sys
 
+from tests.support import strong_secret
+
 
 def run(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
     clean = {
@@ -50,7 +52,10 @@ def test_an_unknown_service_is_refused() -> None:
 
 def test_production_refuses_to_start_without_the_broker_users_whose_actors_it_may_believe() -> None:
     # Secrets set, a broker never reached: the setting is checked before anything connects.
-    secrets = {"WERKPLAATSEN_SECRET_KEY": "s" * 40, "WERKPLAATSEN_ORGANIZER_TOKEN": "t" * 40}
+    secrets = {
+        "WERKPLAATSEN_SECRET_KEY": strong_secret("cli-secret"),
+        "WERKPLAATSEN_ORGANIZER_TOKEN": strong_secret("cli-token"),
+    }
     result = run("run", "scheduling", WERKPLAATSEN_BROKER_URL="amqp://guest:guest@127.0.0.1:1/none", **secrets)
     assert result.returncode == 2
     last_line = result.stderr.strip().splitlines()[-1]
