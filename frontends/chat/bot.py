@@ -119,7 +119,7 @@ class ChatBot:
         if reply.command_type == "RegisterTrio" and only_already_registered(reply.errors):
             # Answered as the form answers it: accepted, with a stand-in reference (shared/refusals.py). The room
             # keeps no registration for it, so nothing waits for a code that never comes.
-            stand_in = stand_in_id(self.settings.werkplaatsen_secret_key.get_secret_value(), reply.command_id)
+            stand_in = stand_in_id(self.settings.secret_keys, reply.command_id)
             reply = reply.model_copy(update={"status": "accepted", "errors": [], "ids": {"registration_id": stand_in}})
         await self.apply(store, room_id, on_reply(dialogue, reply, await self.context(store, room_id)))
 
@@ -187,11 +187,10 @@ class ChatBot:
         )
 
     def status_link(self, registration_id: str) -> str:
-        secret = self.settings.werkplaatsen_secret_key.get_secret_value()
-        return self.settings.public_url + status_path(secret, registration_id)
+        return self.settings.public_url + status_path(self.settings.secret_keys, registration_id)
 
     def read_code(self, code: str) -> tuple[str, str]:
-        return read_binding_code(self.settings.werkplaatsen_secret_key.get_secret_value(), code)
+        return read_binding_code(self.settings.secret_keys, code)
 
     # Sending what the outbox holds
 

@@ -29,12 +29,22 @@ class ChatSettings(BaseSettings):
     werkplaatsen_broker_url: str
     werkplaatsen_public_url: str = "http://localhost:8000"
     werkplaatsen_secret_key: SecretStr = SecretStr("dev-secret-change-me")
+    # As the services read it (shared/settings.py): keys replaced by a rotation, comma-separated, whose codes and
+    # links still open until their own expiry.
+    werkplaatsen_secret_key_previous: SecretStr = SecretStr("")
     werkplaatsen_log_format: str = "auto"
     # The municipalities' size classes (whether a fee is due): registration's own variables, so the bot asks for
     # invoice details exactly when registration will want them.
     registration_midsize_min: int = Field(default=40_000, ge=0, description="Fewest inhabitants of a middelgroot")
     registration_midsize_max: int = Field(default=100_000, ge=0, description="Most inhabitants of a middelgroot")
     registration_m50_file: FilePath = Field(default=M50_FILE, description="CSV of M50 members with a gm_code column.")
+
+    @property
+    def secret_keys(self) -> list[str]:
+        """Every key a code or link may carry, oldest first and the current one last (shared/links.py)."""
+        current = self.werkplaatsen_secret_key.get_secret_value()
+        previous = [k.strip() for k in self.werkplaatsen_secret_key_previous.get_secret_value().split(",")]
+        return [k for k in previous if k and k != current] + [current]
 
     @field_validator("werkplaatsen_chat_homeserver")
     @classmethod

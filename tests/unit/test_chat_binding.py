@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import SecretStr
 
 from frontends.chat.bot import ChatBot
 from frontends.chat.conversation import Dialogue
@@ -246,3 +247,22 @@ async def test_a_refusal_only_because_a_member_is_registered_already_is_answered
     async with bot.db.transaction() as session:
         # Nothing waits for a code for the stand-in reference.
         assert await ChatStore(session).registration(reference.group(1)) is None
+
+
+async def test_a_code_mailed_before_the_secret_key_was_rotated_still_binds_while_the_old_key_is_listed(
+    bot: ChatBot,
+) -> None:
+    registration_id = await registered_from(bot, ROOM)
+    mailed = binding_code(SECRET, registration_id, ROOM)  # mailed by notifications before the rotation
+    new_settings = bot.settings.model_copy(
+        update={
+            "werkplaatsen_secret_key": SecretStr("chat-binding-test-secret-after-rotation"),
+            "werkplaatsen_secret_key_previous": SecretStr(SECRET),
+        }
+    )
+    assert bot.read_code(mailed) == (registration_id, ROOM) and new_settings.secret_keys[-1] != SECRET
+    bot.settings = new_settings
+    assert bot.read_code(mailed) == (registration_id, ROOM)
+    bot.settings = new_settings.model_copy(update={"werkplaatsen_secret_key_previous": SecretStr("")})
+    with pytest.raises(LinkInvalid):
+        bot.read_code(mailed)  # once the old key is dropped, its codes no longer bind
