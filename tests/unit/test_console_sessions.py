@@ -16,6 +16,7 @@ import httpx
 import pytest
 from openapi_spec_validator import validate
 
+from frontends.console.store import repositories
 from tests.console_support import ORGANISER_TOKEN, Console, new_edition, running_console
 from tests.factories import notes, trio
 from tests.support import hidden, wait_until
@@ -224,8 +225,13 @@ async def test_notes_through_the_api_make_a_draft_that_is_revised_published_and_
     assert await wait_until(lambda: _lessons_are(report, ["Een nieuwe les."]), what="the revised draft")
 
     assert (await console.api("POST", f"{base}/report/retract", organiser)).status_code == 409  # not public yet
+    async with repositories(console.db) as repos:
+        assert await repos.notes.get("2029-najaar", 1) is not None  # revisable: the console keeps the draft
     published = await console.api("POST", f"{base}/report/publish", organiser)
     assert published.status_code == 200, published.text
+    async with repositories(console.db) as repos:
+        # No longer revisable: the notes, which may name people, stay only in reporting's anonymised copy.
+        assert await repos.notes.get("2029-najaar", 1) is None
     again = await console.api("POST", f"{base}/report/publish", organiser)
     assert again.status_code == 409
     assert again.json()["errors"][0]["code"] == "already_published"

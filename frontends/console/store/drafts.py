@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, and_, or_, select
+from sqlalchemy import Table, and_, delete, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.db import upsert
@@ -79,6 +79,13 @@ class SqlNotesDrafts:
 
     async def get(self, edition: str, session_number: int) -> NotesDraftRow | None:
         return await self.session.get(NotesDraftRow, (edition, session_number))
+
+    async def forget(self, edition: str, session_number: int) -> None:
+        await self.session.execute(
+            delete(NotesDraftRow).where(
+                NotesDraftRow.edition == edition, NotesDraftRow.session_number == session_number
+            )
+        )
 
     async def save(
         self, edition: str, session_number: int, notes: dict[str, Any], *, by: str, now: datetime

@@ -17,7 +17,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from shared.contract import ErrorItem
-from shared.contract.reporting import MarkFalsePositive, PublishReport, RetractReport
+from shared.contract.reporting import MarkFalsePositive
 from shared.contract.scheduling import SessionNotesGiven
 from shared.formatting import dutch_datetime
 from shared.messaging.errors import validation_errors
@@ -29,7 +29,7 @@ from .access import Caller, database, require
 from .acting import Outcome, perform
 from .session_reads import CHANGE_TEXTS, report_of, session_number, session_of
 from .session_render import after, no_such, posted, session_page, session_path, when
-from .sessions_api import keep_draft, send_notes
+from .sessions_api import keep_draft, send_notes, settle_report
 
 LISTS: Final = ("lessons", "quotes", "next_steps")
 # The form's fields stay within rendering.read_form's 20: csrf, action, three lists and seven instruments' two.
@@ -250,12 +250,7 @@ async def _report_action(request: Request, retract: bool) -> Response:
         return form
     if number is None:
         return no_such()
-    command = (
-        RetractReport(edition=slug, session_number=number)
-        if retract
-        else PublishReport(edition=slug, session_number=number)
-    )
-    outcome: Outcome = await perform(request, caller, command, subject=session_subject(slug, number))
+    outcome: Outcome = await settle_report(request, caller, slug, number, retract=retract)
     done = after(outcome, session_path(slug, number, "/report"), "ingetrokken" if retract else "gepubliceerd")
     if done is not None:
         return done

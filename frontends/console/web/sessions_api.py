@@ -137,13 +137,27 @@ async def show_report(request: Request) -> Response:
     return JSONResponse(report, headers={"Cache-Control": "no-store"})
 
 
+async def settle_report(request: Request, caller: Caller, slug: str, number: int, *, retract: bool) -> Outcome:
+    """Publish or retract the session's summary. Once either is accepted the notes can no longer be revised, so
+    the console's draft of them (which may name people) is dropped: reporting keeps the anonymised copy."""
+    command = (
+        RetractReport(edition=slug, session_number=number)
+        if retract
+        else PublishReport(edition=slug, session_number=number)
+    )
+    outcome = await perform(request, caller, command, subject=session_subject(slug, number))
+    if outcome.status == "accepted":
+        async with repositories(database(request)) as repos:
+            await repos.notes.forget(slug, number)
+    return outcome
+
+
 async def publish_report(request: Request) -> Response:
     slug, number = request.path_params["slug"], session_number(request)
     caller = await require(request, "reports.publish", slug)
     if number is None:
         return no_session()
-    command = PublishReport(edition=slug, session_number=number)
-    outcome = await perform(request, caller, command, subject=session_subject(slug, number))
+    outcome = await settle_report(request, caller, slug, number, retract=False)
     return answer(outcome, edition=slug, session_number=number)
 
 
@@ -152,8 +166,7 @@ async def retract_report(request: Request) -> Response:
     caller = await require(request, "reports.publish", slug)
     if number is None:
         return no_session()
-    command = RetractReport(edition=slug, session_number=number)
-    outcome = await perform(request, caller, command, subject=session_subject(slug, number))
+    outcome = await settle_report(request, caller, slug, number, retract=True)
     return answer(outcome, edition=slug, session_number=number)
 
 
