@@ -25,6 +25,11 @@ def compose() -> dict[str, Any]:
 OPERATOR_ENV = {
     "WERKPLAATSEN_SECRET_KEY": "Q3vJ9x_2kLm8RtZpW5nYcB7dHf1sUoEa4gTiXqNw6eM",
     "WERKPLAATSEN_ORGANIZER_TOKEN": "pV8hK2-wZr5NxYb1TqLm9CfJd3sGa7UoEi4RkWnXy6Q",
+    "RABBITMQ_ADMIN_PASSWORD": "r7Yq2mXk9TzV4bNw",
+    **{
+        f"WERKPLAATSEN_BROKER_PASSWORD_{component}": f"{component.lower()}-Hq8sLz3vR6"
+        for component in ("REGISTRATION", "SCHEDULING", "NOTIFICATIONS", "REPORTING", "CONSOLE", "OPERATOR")
+    },
 }
 
 
