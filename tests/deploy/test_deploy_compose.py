@@ -87,6 +87,19 @@ def test_compose_has_no_fallback_secret_and_refuses_to_start_without_one(secret:
         interpolated(value, {k: v for k, v in OPERATOR_ENV.items() if k != secret})
 
 
+def test_no_broker_password_has_a_fallback_and_the_broker_listens_on_loopback_only() -> None:
+    # A password every copy of this file shares would let anyone who reaches the broker act as the console.
+    text = (DEPLOY / "compose.yaml").read_text(encoding="utf-8")
+    passwords = sorted(
+        set(re.findall(r"\$\{((?:WERKPLAATSEN_BROKER_PASSWORD_|RABBITMQ_ADMIN_PASSWORD)[A-Z_]*):", text))
+    )
+    assert len(passwords) == 7
+    for name in passwords:
+        uses = re.findall(rf"\$\{{{name}:(.)", text)
+        assert uses and set(uses) == {"?"}, (name, uses)  # compose refuses to start without it
+    assert all(port.startswith("127.0.0.1:") for port in compose()["services"]["rabbitmq"]["ports"])
+
+
 def test_only_the_gateway_is_trusted_to_name_the_client() -> None:
     spec = compose()
     trusted = Settings(
