@@ -9,8 +9,7 @@ Revises: c4e2a9d17b35
 Create Date: 2026-12-04 19:00:00.000000
 """
 
-import sqlalchemy as sa
-from alembic import op
+from shared.migrations import inbox_keyed_by_id, inbox_keyed_by_type_and_id
 
 revision = "bdffaf8d0b06"
 down_revision = "c4e2a9d17b35"
@@ -19,28 +18,8 @@ depends_on = None
 
 
 def upgrade() -> None:
-    if op.get_bind().dialect.name == "sqlite":
-        # SQLite cannot change a primary key in place: batch mode copies the table into one with the new key.
-        with op.batch_alter_table("inbox", recreate="always") as batch:
-            batch.add_column(sa.Column("digest", sa.String(length=64), nullable=True))
-            batch.create_primary_key("inbox_pkey", ["message_id", "message_type"])
-    else:
-        op.add_column("inbox", sa.Column("digest", sa.String(length=64), nullable=True))
-        op.drop_constraint("inbox_pkey", "inbox", type_="primary")
-        op.create_primary_key("inbox_pkey", "inbox", ["message_id", "message_type"])
+    inbox_keyed_by_type_and_id()
 
 
 def downgrade() -> None:
-    # Back to one row per id: of an id used by several types, the first processed stays.
-    op.execute(
-        "DELETE FROM inbox WHERE EXISTS (SELECT 1 FROM inbox AS earlier WHERE earlier.message_id = inbox.message_id"
-        " AND (earlier.processed_at, earlier.message_type) < (inbox.processed_at, inbox.message_type))"
-    )
-    if op.get_bind().dialect.name == "sqlite":
-        with op.batch_alter_table("inbox", recreate="always") as batch:
-            batch.drop_column("digest")
-            batch.create_primary_key("inbox_pkey", ["message_id"])
-    else:
-        op.drop_constraint("inbox_pkey", "inbox", type_="primary")
-        op.create_primary_key("inbox_pkey", "inbox", ["message_id"])
-        op.drop_column("inbox", "digest")
+    inbox_keyed_by_id()
