@@ -123,6 +123,8 @@ async def open_system(
     for name in names:
         service = importlib.import_module(f"services.{name}.bootstrap").build(settings, RecordingTransport())
         await migrate(service.store.db, service.migrations, name)
+        for hook in service.on_start:  # what the runtime does once the store is migrated (reporting's name key)
+            await hook()
         services[name] = service
     return InProcessSystem(services, settings)
 
