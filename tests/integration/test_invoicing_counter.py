@@ -23,6 +23,7 @@ from services.registration.tokens import ApprovalLinks, InvoiceLinks
 from shared.contract.registration import CancelRegistration, RegisterPayment, RegisterTrio, RegistrationCommandRejected
 from shared.db import Database, migrate, utcnow
 from shared.messaging.messages import Incoming
+from tests.factories import by_organiser
 from tests.integration.test_registration_store import schedule_edition
 from tests.support import database_url
 
@@ -191,7 +192,10 @@ async def test_cancelled_trio_gets_a_credit_note_and_payments_are_checked(replic
     def pay(amount: int, invoice_number: str = number) -> Incoming:
         return message(
             "registration.RegisterPayment",
-            {"invoice_number": invoice_number, "amount_cents": amount, "paid_at": utcnow().isoformat()},
+            by_organiser(
+                "registration.RegisterPayment",
+                {"invoice_number": invoice_number, "amount_cents": amount, "paid_at": utcnow().isoformat()},
+            ),
         )
 
     partial = await consumes.consumers(store, MUNICIPALITIES).command(RegisterPayment, pay(10000))

@@ -20,7 +20,7 @@ from shared.messaging.rabbit import RabbitTransport
 from shared.settings import Settings
 from shared.tracing import configure_tracing
 from tests.factories import by_organiser, open_edition
-from tests.support import Bus, ServiceProcess, amqp_url, database_url, free_port, wait_until
+from tests.support import Bus, ServiceProcess, amqp_url, database_url, free_port, strong_secret, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -128,8 +128,8 @@ async def test_a_service_exports_its_spans_over_otlp_when_an_endpoint_is_set(vho
         "WERKPLAATSEN_BROKER_URL": amqp_url(vhost),
         "WERKPLAATSEN_CONSOLE_BROKER_USERS": "guest",
         "SCHEDULING_DATABASE_URL": database_url(await pg_database("otlp")),
-        "WERKPLAATSEN_SECRET_KEY": "otlp-secret",
-        "WERKPLAATSEN_ORGANIZER_TOKEN": "otlp-token",
+        "WERKPLAATSEN_SECRET_KEY": strong_secret("otlp-secret"),
+        "WERKPLAATSEN_ORGANIZER_TOKEN": strong_secret("otlp-token"),
         "WERKPLAATSEN_DATA_DIR": str(tmp_path),
         "WERKPLAATSEN_LOG_FORMAT": "json",
         "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{collector.server_port}",

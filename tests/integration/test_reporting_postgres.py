@@ -24,6 +24,7 @@ from shared.contract.scheduling import EditionScheduled, SessionCompleted
 from shared.db import Database, migrate
 from shared.messaging.messages import Incoming
 from shared.messaging.processing import MessageStore
+from tests.factories import ORGANISER
 from tests.support import create_database, database_url, drop_database, require_port
 
 pytestmark = pytest.mark.integration
@@ -286,7 +287,7 @@ async def test_a_draft_is_on_no_page_until_published_and_two_organisers_publishi
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://reporting") as http:
         assert (await http.get(f"/reports/{EDITION}/1")).status_code == 404
         assert await announced(store) == []
-        body = PublishReport(edition=EDITION, session_number=1).model_dump_json().encode()
+        body = PublishReport(edition=EDITION, session_number=1, actor=ORGANISER).model_dump_json().encode()
         publish = [
             Incoming(body=body, routing_key=PublishReport.routing_key, message_id=str(uuid.uuid4()), message_type="x")
             for _ in range(2)

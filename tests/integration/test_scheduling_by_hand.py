@@ -22,6 +22,7 @@ from shared.db import utcnow
 from shared.messaging.messages import Incoming
 from shared.messaging.processing import MessageStore
 from shared.messaging.wiring import Consumers
+from tests.factories import by_organiser
 from tests.integration.test_scheduling_store import approved, envelope, registered, replicas, schedule, url
 from tests.support import wait_until
 
@@ -58,7 +59,7 @@ async def edition_after_its_first_session(
 
 def command(model: type, **body: object) -> Incoming:
     return Incoming(
-        body=json.dumps(body).encode(),
+        body=json.dumps(by_organiser(model.routing_key, body)).encode(),
         routing_key=model.routing_key,
         message_id=str(uuid.uuid4()),
         message_type=model.__name__,
