@@ -17,6 +17,7 @@ import asyncpg
 import httpx
 import pytest
 from aiosmtpd.controller import Controller
+from sqlalchemy import event as sql_events
 from sqlalchemy import func, select
 from starlette.applications import Starlette
 
@@ -464,6 +465,50 @@ async def test_replans_of_one_session_on_two_replicas_each_apply_at_the_first_at
         for db in replicas:
             await db.dispose()
     assert planned == len(trios) * 2  # offsets 7d and 1d
+
+
+@pytest.mark.parametrize("trios", [3, 300])
+async def test_planning_a_sessions_reminders_costs_the_same_statements_for_one_table_as_for_a_hundred(
+    pg_database: Callable[..., Any], trios: int
+) -> None:
+    db = Database(database_url(await pg_database("notifications")))
+    await migrate(db, bootstrap.MIGRATIONS, "notifications")
+    store = MessageStore(db, "notifications", Outbox, Inbox, CommandRejected)
+    ids = [f"reg-{i}" for i in range(trios)]
+    statements: list[str] = []
+
+    def count(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        statements.append(statement)
+
+    try:
+        await receive(store, edition_scheduled(utcnow() + timedelta(days=30)))
+        first, moved = (
+            envelope(
+                SeatingPlanned(
+                    edition=EDITION,
+                    session_number=1,
+                    tables=[
+                        {"table": 1 + (i // 3 + shift) % 100, "registration_ids": ids[i : i + 3]}
+                        for i in range(0, trios, 3)
+                    ],
+                )
+            )
+            for shift in (0, 1)
+        )
+        await receive(store, first)
+        sql_events.listen(db.engine.sync_engine, "before_cursor_execute", count)
+        await receive(store, moved)  # every trio at another table
+        sql_events.remove(db.engine.sync_engine, "before_cursor_execute", count)
+        async with db.sessions() as session:
+            tables = (await session.execute(select(ReminderRow.registration_id, ReminderRow.table_number))).all()
+    finally:
+        await db.dispose()
+    reminder_writes = [
+        s for s in statements if "reminders" in s and s.lstrip().upper().startswith(("INSERT", "UPDATE"))
+    ]
+    assert len(reminder_writes) == 1  # one upsert for the whole plan, not one per trio and offset
+    assert len(tables) == trios * 2 and {t for _, t in tables} <= set(range(1, 101))
+    assert dict(tables)["reg-0"] == 2  # moved to the new table
 
 
 async def _reminders_sent(db: Database, expected: int) -> bool:

@@ -181,6 +181,14 @@ class FakeReminders:
     async def save(self, reminder: Reminder) -> None:
         self.rows[reminder.key] = copy.deepcopy(reminder)
 
+    async def plan(self, reminders: Sequence[Reminder]) -> None:
+        for reminder in reminders:
+            planned = self.rows.get(reminder.key)
+            if planned is None:
+                self.rows[reminder.key] = copy.deepcopy(reminder)
+            else:
+                planned.table = reminder.table
+
     async def of_session(self, edition: str, session_number: int) -> list[Reminder]:
         return [
             copy.deepcopy(r) for r in self.rows.values() if r.edition == edition and r.session_number == session_number

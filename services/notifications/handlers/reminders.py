@@ -32,23 +32,25 @@ async def plan_reminders(
     session = edition.session(seating.session_number)
     if session is None:
         return
-    for table in seating.tables:
-        for registration_id in table.registration_ids:
-            for label, offset in offsets:
-                key = reminder_key(seating.edition, seating.session_number, registration_id, label)
-                reminder = await reminders.get(key) or Reminder(
-                    key=key,
-                    edition=seating.edition,
-                    session_number=seating.session_number,
-                    registration_id=registration_id,
-                    offset=label,
-                    table=table.table,
-                    due_at=session.starts_at - offset,
-                    caused_by=envelope.event_id,
-                    correlation_id=envelope.correlation_id,
-                )
-                reminder.table = table.table
-                await reminders.save(reminder)
+    # One upsert for the whole plan: a reminder per trio and offset, whose table follows the newest seating.
+    await reminders.plan(
+        [
+            Reminder(
+                key=reminder_key(seating.edition, seating.session_number, registration_id, label),
+                edition=seating.edition,
+                session_number=seating.session_number,
+                registration_id=registration_id,
+                offset=label,
+                table=table.table,
+                due_at=session.starts_at - offset,
+                caused_by=envelope.event_id,
+                correlation_id=envelope.correlation_id,
+            )
+            for table in seating.tables
+            for registration_id in table.registration_ids
+            for label, offset in offsets
+        ]
+    )
 
 
 async def move_reminders(reminders: Reminders, edition: str, session: SessionInfo, now: datetime) -> None:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+
+from shared.db import upsert
 
 from ..domain import Reminder
 from .tables import ReminderRow
@@ -52,6 +55,34 @@ class SqlReminders:
         row.generation = reminder.generation
         row.queued_at = reminder.queued_at
         row.skipped = reminder.skipped
+
+    async def plan(self, reminders: Sequence[Reminder]) -> None:
+        """One statement for a whole seating plan: new reminders are added, those planned before keep their due
+        time and state and only take their trio's new table."""
+        if not reminders:
+            return
+        insert = upsert(self.session)(ReminderRow.__table__).values(
+            [
+                {
+                    "key": r.key,
+                    "edition": r.edition,
+                    "session_number": r.session_number,
+                    "registration_id": r.registration_id,
+                    "offset": r.offset,
+                    "table_number": r.table,
+                    "due_at": r.due_at,
+                    "caused_by": r.caused_by,
+                    "correlation_id": r.correlation_id,
+                    "generation": r.generation,
+                    "queued_at": r.queued_at,
+                    "skipped": r.skipped,
+                }
+                for r in reminders
+            ]
+        )
+        await self.session.execute(
+            insert.on_conflict_do_update(index_elements=["key"], set_={"table_number": insert.excluded.table_number})
+        )
 
     async def of_session(self, edition: str, session_number: int) -> list[Reminder]:
         rows = await self.session.execute(
