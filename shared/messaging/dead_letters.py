@@ -20,7 +20,7 @@ import structlog
 from shared.contract.registration import ParticipantDataErased
 from shared.messaging.delivery import DeadLetter
 from shared.messaging.embedded import EmbeddedDeadLetters
-from shared.messaging.rabbit import RabbitDeadLetters
+from shared.messaging.rabbit_dead_letters import RabbitDeadLetters
 from shared.settings import Settings
 
 log = structlog.get_logger()

@@ -22,7 +22,6 @@ import json
 import re
 import time
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
 from pathlib import Path
 
 import aiosqlite
@@ -36,6 +35,7 @@ from shared.messaging.messages import (
     Outgoing,
     bindings,
     first_received,
+    parked_first_received,
     queue_name,
 )
 
@@ -220,8 +220,7 @@ class EmbeddedBroker:
         async with self._lock:
             assert self._db is not None
             if action in ("retry", "wait"):
-                received = (msg.first_received_at or datetime.now(UTC)).isoformat()
-                headers = json.dumps({**msg.headers, FIRST_RECEIVED_HEADER: received})
+                headers = json.dumps({**msg.headers, FIRST_RECEIVED_HEADER: parked_first_received(msg)})
                 await self._db.execute(
                     "UPDATE messages SET attempt = attempt + ?, available_at = ?, headers = ? WHERE id = ?",
                     (1 if action == "retry" else 0, time.time() + delay, headers, row_id),

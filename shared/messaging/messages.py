@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from shared.contract import COMMANDS, COMMANDS_EXCHANGE, EVENTS_EXCHANGE, ErrorItem, EventData
@@ -51,6 +51,11 @@ class Outgoing:
 
 # The transport's record of a message's first receipt, carried through the retry queues (see Incoming).
 FIRST_RECEIVED_HEADER = "x-first-received-at"
+
+
+def parked_first_received(msg: Incoming) -> str:
+    """FIRST_RECEIVED_HEADER for a message a transport parks for retry: when this service first received it."""
+    return (msg.first_received_at or datetime.now(UTC)).isoformat()
 
 
 def first_received(value: Any) -> datetime | None:
