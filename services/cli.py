@@ -280,23 +280,9 @@ def broker_users() -> None:
     """Create or update the broker user of each component whose URL is set (WERKPLAATSEN_BROKER_URL_<COMPONENT>:
     REGISTRATION, SCHEDULING, NOTIFICATIONS, REPORTING, CONSOLE, CHAT, OPERATOR) with the permissions and topic
     permissions of docs/broker-permissions.md, through the management API at WERKPLAATSEN_BROKER_ADMIN_URL."""
-    from services.ops.broker_users import Account, apply, users
+    from services.ops.broker_users import apply, configured
 
-    admin = os.environ.get("WERKPLAATSEN_BROKER_ADMIN_URL", "")
-    if not admin.startswith(("http://", "https://")):
-        raise SettingsError(
-            "WERKPLAATSEN_BROKER_ADMIN_URL: not set (the management API, http://admin:pw@rabbitmq:15672)"
-        )
-    accounts = {}
-    for component in users():
-        name = f"WERKPLAATSEN_BROKER_URL_{component.upper()}"
-        if url := os.environ.get(name):
-            try:
-                accounts[component] = Account.of(url)
-            except ValueError as exc:
-                raise SettingsError(f"{name}: {exc}") from None
-    if not accounts:
-        raise SettingsError("WERKPLAATSEN_BROKER_URL_<COMPONENT>: none set; nothing to do")
+    admin, accounts = configured(os.environ)
     asyncio.run(apply(admin, accounts, wait_seconds=120))
     typer.echo("broker users: " + ", ".join(f"{c} ({a.user})" for c, a in accounts.items()))
 

@@ -25,7 +25,7 @@ from urllib.parse import quote, unquote, urlsplit
 import httpx
 
 from shared.contract import COMMANDS, COMMANDS_EXCHANGE, EVENTS, EVENTS_EXCHANGE
-from shared.settings import SERVICES
+from shared.settings import SERVICES, SettingsError
 
 NOTHING = "^$"
 EXCHANGES = f"{re.escape(COMMANDS_EXCHANGE)}|{re.escape(EVENTS_EXCHANGE)}"
@@ -134,6 +134,27 @@ class Account:
         if not parts.username or not parts.password:
             raise ValueError("the broker URL must name a user and a password")
         return cls(unquote(parts.username), unquote(parts.password), unquote(parts.path.lstrip("/")) or "/")
+
+
+def configured(environ: Mapping[str, str]) -> tuple[str, dict[str, Account]]:
+    """The management API's URL and the account of each component whose broker URL ENVIRON sets
+    (WERKPLAATSEN_BROKER_ADMIN_URL, WERKPLAATSEN_BROKER_URL_<COMPONENT>); SettingsError naming what is wrong."""
+    admin = environ.get("WERKPLAATSEN_BROKER_ADMIN_URL", "")
+    if not admin.startswith(("http://", "https://")):
+        raise SettingsError(
+            "WERKPLAATSEN_BROKER_ADMIN_URL: not set (the management API, http://admin:pw@rabbitmq:15672)"
+        )
+    accounts = {}
+    for component in users():
+        name = f"WERKPLAATSEN_BROKER_URL_{component.upper()}"
+        if url := environ.get(name):
+            try:
+                accounts[component] = Account.of(url)
+            except ValueError as exc:
+                raise SettingsError(f"{name}: {exc}") from None
+    if not accounts:
+        raise SettingsError("WERKPLAATSEN_BROKER_URL_<COMPONENT>: none set; nothing to do")
+    return admin, accounts
 
 
 async def apply(management_url: str, accounts: Mapping[str, Account], *, wait_seconds: float = 0) -> None:
