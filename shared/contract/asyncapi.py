@@ -31,8 +31,10 @@ TITLE = "Werkplaatsen message contract"
 # SendAnnouncement and ResendNotification with their events; 1.5.0: ChatMessageRequested.registration_id,
 # ApprovalRequested.held, RegistrationAttemptRefused, reporting.MarkFalsePositive, Actor.via `operator`,
 # StopRegistration and RegistrationStopped; one-line
-# command fields refuse line breaks, and organiser commands need a trusted actor (docs/broker-permissions.md).
-VERSION = "1.5.0"
+# command fields refuse line breaks, and organiser commands need a trusted actor (docs/broker-permissions.md);
+# 1.6.0: scheduling.TrioSeated (a trio placed after the allocation joins a table; no whole plan again) and
+# scheduling.PlanSeating.
+VERSION = "1.6.0"
 
 DESCRIPTION = f"""\
 Messages between the Werkplaatsen services and their front ends (contract v1). A guide with a worked

@@ -121,6 +121,17 @@ class StopRegistration(Command):
     )
 
 
+class PlanSeating(Command):
+    """Plan the seating of every session still to come again, for all placed trios at once (the rotation that
+    lets trios meet new trios each session). Trios placed after the allocation join a table with room instead;
+    an organiser may ask for a whole new plan before a session. Announced as SeatingPlanned per session whose
+    tables changed."""
+
+    routing_key = "scheduling.PlanSeating"
+
+    edition: str
+
+
 class RescheduleSession(Command):
     routing_key = "scheduling.RescheduleSession"
 
@@ -258,6 +269,22 @@ class SeatingPlanned(EventData):
     edition: str
     session_number: int
     tables: list[Table]
+
+
+class Seat(ContractModel):
+    session_number: int
+    table: int
+
+
+class TrioSeated(EventData):
+    """One trio's table at each session still to come, when it joins an edition whose seating is planned (placed
+    directly, from the waitlist or by hand). The other trios keep their tables: no SeatingPlanned follows."""
+
+    routing_key = "scheduling.TrioSeated"
+
+    edition: str
+    registration_id: str
+    seats: list[Seat] = Field(description="The trio's table per session still to come, in session order.")
 
 
 class SessionRescheduled(EventData):
