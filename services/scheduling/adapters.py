@@ -5,13 +5,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, UniqueConstraint, delete, insert, select
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, UniqueConstraint, delete, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship, selectinload
 
 from shared.db import InboxMixin, OutboxMixin, UtcDateTime, utcnow
 
-from .domain import Edition, Placement, Session, Trio, WaitEntry
+from .domain import Edition, Placement, Session, WaitEntry
 
 
 class Base(DeclarativeBase):
@@ -45,6 +45,9 @@ class EditionRow(Base):
     # Set by an early CloseRegistration (the closing moment as scheduled), for ReopenRegistration.
     planned_closes_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
     publish_reports_at_once: Mapped[bool] = mapped_column(Boolean, default=False)
+    # How many trios hold a place, kept by every writer of placements under the row lock: admitting a trio
+    # reads this instead of counting the edition's places.
+    placed: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow)
     sessions: Mapped[list[SessionRow]] = relationship(
         cascade="all, delete-orphan", order_by="SessionRow.number", lazy="raise"
@@ -64,7 +67,6 @@ class SessionRow(Base):
     completed_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
     present: Mapped[list[str]] = mapped_column(JSON, default=list)
     notes: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
-    tables: Mapped[list[list[str]] | None] = mapped_column(JSON, nullable=True)
 
 
 class PlacementRow(Base):
@@ -87,7 +89,11 @@ class WaitlistRow(Base):
     """A trio on the waitlist; positions are unique per edition, so there can be no duplicate position."""
 
     __tablename__ = "waitlist"
-    __table_args__ = (UniqueConstraint("edition", "position", name="uq_waitlist_edition_position"),)
+    __table_args__ = (
+        UniqueConstraint("edition", "position", name="uq_waitlist_edition_position"),
+        # The allocation order (domain.rank): where an admitted trio joins is one step down this index.
+        Index("ix_waitlist_rank", "edition", "priority", "registered_at", "registration_id"),
+    )
 
     edition: Mapped[str] = mapped_column(ForeignKey("editions.slug", ondelete="CASCADE"), primary_key=True)
     registration_id: Mapped[str] = mapped_column(String(64), primary_key=True)
@@ -96,6 +102,32 @@ class WaitlistRow(Base):
     registered_at: Mapped[datetime] = mapped_column(UtcDateTime)
     since: Mapped[datetime] = mapped_column(UtcDateTime)
     hand_reason: Mapped[str | None] = mapped_column(String(2000), nullable=True)
+
+
+class SeatRow(Base):
+    """A trio's table at one session. One row per trio and session, so a trio joining a table writes its own rows
+    and nobody else's."""
+
+    __tablename__ = "seats"
+    __table_args__ = (Index("ix_seats_table", "edition", "session_number", "table_number"),)
+
+    edition: Mapped[str] = mapped_column(ForeignKey("editions.slug", ondelete="CASCADE"), primary_key=True)
+    session_number: Mapped[int] = mapped_column(Integer, primary_key=True)
+    registration_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    table_number: Mapped[int] = mapped_column(Integer)
+
+
+class SeatingTableRow(Base):
+    """How many trios sit at a table of a session: the tables with room are found through the index on
+    `seated` without counting the seats of every table."""
+
+    __tablename__ = "seating_tables"
+    __table_args__ = (Index("ix_seating_tables_room", "edition", "session_number", "seated"),)
+
+    edition: Mapped[str] = mapped_column(ForeignKey("editions.slug", ondelete="CASCADE"), primary_key=True)
+    session_number: Mapped[int] = mapped_column(Integer, primary_key=True)
+    table_number: Mapped[int] = mapped_column(Integer, primary_key=True)
+    seated: Mapped[int] = mapped_column(Integer)
 
 
 class RegistrationCopy(Base):
@@ -126,18 +158,7 @@ class RegistrationStatusRow(Base):
     changed_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
 
-SESSION_FIELDS = (
-    "number",
-    "title",
-    "outcome",
-    "starts_at",
-    "ends_at",
-    "sequence",
-    "completed_at",
-    "present",
-    "notes",
-    "tables",
-)
+SESSION_FIELDS = ("number", "title", "outcome", "starts_at", "ends_at", "sequence", "completed_at", "present", "notes")
 EDITION_FIELDS = (
     "title",
     "venue",
@@ -179,9 +200,13 @@ class SqlEditions:
         # would read the edition and its sessions again (two round trips per admission).
         self._rows: dict[str, EditionRow] = {}
 
-    async def get(self, slug: str, *, for_update: bool = False, waitlist: bool = True) -> Edition | None:
+    async def get(
+        self, slug: str, *, for_update: bool = False, waitlist: bool = True, places: bool = True
+    ) -> Edition | None:
         """The edition with its sessions and places; with waitlist=False its waitlist is left empty (not read),
-        for the use cases that change the waitlist with set-based statements (SqlWaitlist)."""
+        for the use cases that change the waitlist with set-based statements (SqlWaitlist); with places=False
+        its places and waitlist are left empty too, for admitting one trio (SqlPlaces, SqlWaitlist), and it
+        must not be saved."""
         query = select(EditionRow).where(EditionRow.slug == slug).options(selectinload(EditionRow.sessions))
         if for_update and self.locking:
             # Competing replicas change one edition (its places, waitlist, seating) one at a time.
@@ -190,6 +215,9 @@ class SqlEditions:
         if row is None:
             return None
         self._rows[slug] = row
+        if not places:
+            self._read.pop(slug, None)
+            return to_domain(row, [], [])
         placements, waiting = await self._places(slug, waitlist=waitlist)
         self._read[slug] = ({p.registration_id for p in placements}, [_entry(w) for w in waiting] if waitlist else None)
         return to_domain(row, placements, waiting)
@@ -240,6 +268,7 @@ class SqlEditions:
         return list(placed), list(waiting)
 
     async def save(self, edition: Edition) -> None:
+        assert edition.slug in self._read or edition.slug not in self._rows, "read without its places: not saved"
         row = self._rows.get(edition.slug) or await self.session.get(
             EditionRow, edition.slug, options=[selectinload(EditionRow.sessions)]
         )
@@ -248,6 +277,7 @@ class SqlEditions:
             self.session.add(row)
         for f in EDITION_FIELDS:
             setattr(row, f, getattr(edition, f))
+        row.placed = len(edition.placements)
         existing = {s.number: s for s in row.sessions}
         wanted = []
         for s in edition.sessions:
@@ -304,90 +334,3 @@ class SqlEditions:
 def _entry(waiting: Any) -> tuple[Any, ...]:
     """A waitlist entry as its row holds it (a row read back, or the domain's entry about to be saved)."""
     return tuple(getattr(waiting, f) for f in WAIT_FIELDS)
-
-
-class SqlRegistrations:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
-
-    async def add(self, edition: str, trio: Trio) -> None:
-        if await self.session.get(RegistrationCopy, trio.registration_id) is None:
-            self.session.add(
-                RegistrationCopy(
-                    registration_id=trio.registration_id,
-                    edition=edition,
-                    municipality=trio.municipality,
-                    size_class=trio.size_class,
-                    priority=trio.priority,
-                    registered_at=trio.registered_at,
-                    domains=list(trio.domains),
-                )
-            )
-            await self.session.flush()
-
-    async def trio(self, registration_id: str) -> Trio | None:
-        row = await self.session.get(RegistrationCopy, registration_id)
-        return _trio(row) if row else None
-
-    async def trios(self, registration_ids: list[str]) -> dict[str, Trio]:
-        if not registration_ids:
-            return {}
-        rows = (
-            await self.session.execute(
-                select(RegistrationCopy).where(RegistrationCopy.registration_id.in_(registration_ids))
-            )
-        ).scalars()
-        return {r.registration_id: _trio(r) for r in rows}
-
-    async def status(self, registration_id: str) -> str | None:
-        row = await self.session.get(RegistrationStatusRow, registration_id)
-        return row.status if row else None
-
-    async def set_status(self, registration_id: str, edition: str, status: str, at: datetime) -> None:
-        row = await self.session.get(RegistrationStatusRow, registration_id)
-        if row is None:
-            self.session.add(
-                RegistrationStatusRow(registration_id=registration_id, edition=edition, status=status, changed_at=at)
-            )
-        else:
-            row.status, row.changed_at = status, at
-        await self.session.flush()
-
-    async def pool(self, edition: str) -> list[Trio]:
-        """Approved registrations of the edition whose details scheduling has."""
-        rows = (
-            await self.session.execute(
-                select(RegistrationCopy)
-                .join(RegistrationStatusRow, RegistrationStatusRow.registration_id == RegistrationCopy.registration_id)
-                .where(RegistrationStatusRow.edition == edition, RegistrationStatusRow.status == "approved")
-            )
-        ).scalars()
-        return [_trio(r) for r in rows]
-
-    async def edition(self, registration_id: str) -> str | None:
-        """The edition of a registration scheduling has a copy of."""
-        return (
-            await self.session.execute(
-                select(RegistrationCopy.edition).where(RegistrationCopy.registration_id == registration_id)
-            )
-        ).scalar_one_or_none()
-
-    async def of_edition(self, edition: str) -> set[str]:
-        rows = await self.session.execute(
-            select(RegistrationCopy.registration_id).where(RegistrationCopy.edition == edition)
-        )
-        return set(rows.scalars())
-
-    async def municipalities(self, registration_ids: list[str]) -> dict[str, str]:
-        return {rid: t.municipality for rid, t in (await self.trios(registration_ids)).items()}
-
-
-def _trio(row: RegistrationCopy) -> Trio:
-    return Trio(
-        registration_id=row.registration_id,
-        priority=row.priority,
-        registered_at=row.registered_at,
-        municipality=row.municipality,
-        size_class=row.size_class,
-        domains=tuple(row.domains or ()),
-    )

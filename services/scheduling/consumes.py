@@ -15,6 +15,7 @@ from shared.contract.scheduling import (
     CompleteSession,
     MoveOnWaitlist,
     PlaceTrio,
+    PlanSeating,
     RecordAttendance,
     ReopenRegistration,
     RescheduleSession,
@@ -27,8 +28,11 @@ from shared.messaging.processing import ORGANISER, STAFF, MessageStore
 from shared.messaging.wiring import Clock, Consumers, Dependencies, on, subscribe
 
 from . import handlers
-from .adapters import SqlEditions, SqlRegistrations
+from .adapters import SqlEditions
+from .copies import SqlRegistrations
 from .erasure import SqlPersonalText
+from .places import SqlPlaces
+from .seats import SqlSeats
 from .waitlist import SqlWaitlist
 
 CONSUMES = (
@@ -39,6 +43,7 @@ CONSUMES = (
     on(CompleteSession, handlers.complete_session, given_by=STAFF),
     on(PlaceTrio, handlers.place_trio, given_by=ORGANISER),
     on(MoveOnWaitlist, handlers.move_on_waitlist, given_by=ORGANISER),
+    on(PlanSeating, handlers.plan_seating_again, given_by=ORGANISER),
     on(StopRegistration, handlers.stop_registration, given_by=ORGANISER),
     on(ReopenRegistration, handlers.reopen_registration, given_by=ORGANISER),
     on(TrioRegistered, handlers.remember_registration),
@@ -60,6 +65,8 @@ def consumers(store: MessageStore, clock: Clock = utcnow, dead_letters: OwnDeadL
                 "editions": SqlEditions,
                 "registrations": SqlRegistrations,
                 "waitlist": SqlWaitlist,
+                "places": SqlPlaces,
+                "seats": SqlSeats,
                 "personal_text": SqlPersonalText,
             },
             fixed={"dead_letters": dead_letters or OwnDeadLetters(None, store.service)},

@@ -20,8 +20,6 @@ class Session:
     completed_at: datetime | None = None
     present: list[str] = field(default_factory=list)
     notes: dict[str, Any] | None = None
-    # The seating plan: one list of registration_ids per table, table 1 first.
-    tables: list[list[str]] | None = None
 
 
 @dataclass(frozen=True)
@@ -198,21 +196,10 @@ class Edition:
         self.undersubscribed = len(self.placements) < self.min_trios
         return outcomes
 
-    def admit(self, trio: Trio, now: datetime) -> list[Outcome]:
-        """A trio approved after the allocation: a free place at once, otherwise the waitlist in rank order."""
-        if self.allocated_at is None or self.holds(trio.registration_id):
-            return []
-        if self.places_left > 0 and self.promotion_open(now):
-            return [self._place(trio.registration_id, "direct", trio.priority, trio.registered_at, now)]
-        before = self._positions()
-        entry = WaitEntry(trio.registration_id, 0, trio.priority, trio.registered_at, now)
-        # In rank order among the trios nobody moved by hand: just before the first of them that ranks after it.
-        index = next(
-            (i for i, w in enumerate(self.waitlist) if w.hand_reason is None and w.rank > entry.rank),
-            len(self.waitlist),
-        )
-        self.waitlist.insert(index, entry)
-        return self._renumber(before)
+    def has_room(self, placed: int, now: datetime) -> bool:
+        """Whether the next trio in line gets a place at once: after the allocation, while places are left and
+        the first session has not started. `placed` is how many trios hold a place."""
+        return self.allocated_at is not None and placed < self.max_trios and self.promotion_open(now)
 
     def release(self, registration_id: str, reason: str, now: datetime) -> list[Outcome]:
         """A trio leaves: its place (if any) is released and filled from the waitlist; positions close up."""
@@ -304,7 +291,7 @@ class Edition:
 
     def _fill(self, now: datetime, before: dict[str, int]) -> list[Outcome]:
         outcomes: list[Outcome] = []
-        while self.places_left > 0 and self.waitlist and self.promotion_open(now):
+        while self.waitlist and self.has_room(len(self.placements), now):
             head = self.waitlist.pop(0)
             outcomes.append(self._place(head.registration_id, "waitlist", head.priority, head.registered_at, now))
             before.pop(head.registration_id, None)

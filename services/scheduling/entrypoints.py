@@ -29,10 +29,12 @@ from shared.messaging.processing import ORGANISER_TOKEN_ACTOR, MessageStore, fro
 from shared.messaging.wiring import Clock, Consumers
 
 from . import handlers
-from .adapters import SqlEditions, SqlRegistrations
+from .adapters import SqlEditions
 from .calendar import edition_calendar
+from .copies import SqlRegistrations
 from .domain import Edition, rank, reason_text
-from .queries import DEFAULT_LIMIT, MAX_LIMIT, MAX_OFFSET, STATUSES, SqlTrioList, session_view
+from .queries import DEFAULT_LIMIT, MAX_LIMIT, MAX_OFFSET, STATUSES, SqlTrioList, session_view, tables_view
+from .seats import SqlSeats
 
 log = structlog.get_logger()
 
@@ -53,6 +55,7 @@ REFUSAL_STATUS = {
     "not_waitlisted": 409,
     "not_closed": 409,
     "deadline_passed": 409,
+    "not_allocated": 409,
 }
 
 
@@ -72,6 +75,7 @@ async def allocate_due(store: MessageStore, now: datetime) -> list[str]:
                 slug,
                 editions=SqlEditions(uow.session),
                 registrations=SqlRegistrations(uow.session),
+                seats=SqlSeats(uow.session),
                 emit=uow.outbox.emit,
                 now=now,
             )
@@ -136,7 +140,7 @@ def _iso(moment: datetime | None) -> str | None:
     return moment.isoformat() if moment else None
 
 
-async def allocation_view(edition: Edition, registrations: SqlRegistrations) -> dict[str, Any]:
+async def allocation_view(edition: Edition, registrations: SqlRegistrations, seats: SqlSeats) -> dict[str, Any]:
     """For organisers: who is placed and waitlisted, and why (priority group, registration time)."""
     ids = [*edition.placed_ids, *edition.waitlisted_ids]
     trios = await registrations.trios(ids)
@@ -194,10 +198,7 @@ async def allocation_view(edition: Edition, registrations: SqlRegistrations) -> 
             for t in pool
         ],
         "seating": [
-            {
-                "session_number": s.number,
-                "tables": [{"table": n, "registration_ids": ids} for n, ids in enumerate(s.tables or [], start=1)],
-            }
+            {"session_number": s.number, "tables": tables_view(await seats.plan(edition.slug, s.number))}
             for s in edition.sessions
         ],
     }
@@ -255,7 +256,7 @@ def routes(store: MessageStore, consumers: Consumers, organizer_token: str, cloc
             edition = await SqlEditions(session).get(request.path_params["slug"])
             if edition is None:
                 return unknown_edition()
-            return JSONResponse(await allocation_view(edition, SqlRegistrations(session)))
+            return JSONResponse(await allocation_view(edition, SqlRegistrations(session), SqlSeats(session)))
 
     async def calendar(request: Request) -> Response:
         async with store.db.sessions() as session:
@@ -309,7 +310,8 @@ def routes(store: MessageStore, consumers: Consumers, organizer_token: str, cloc
             if held is None:
                 return unknown_session()
             municipalities = await SqlRegistrations(session).municipalities(held.present)
-        return JSONResponse(session_view(edition, number, municipalities, clock()))
+            tables = await SqlSeats(session).plan(edition.slug, number)
+        return JSONResponse(session_view(edition, number, municipalities, tables, clock()))
 
     def organiser_command(
         command: type[Command], fields: Callable[[Request, dict[str, Any]], dict[str, Any]]

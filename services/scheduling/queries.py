@@ -137,7 +137,13 @@ def _shape(
     }
 
 
-def session_view(edition: Edition, number: int, municipalities: dict[str, str], now: datetime) -> dict[str, Any]:
+def tables_view(tables: dict[int, list[str]]) -> list[dict[str, Any]]:
+    return [{"table": number, "registration_ids": ids} for number, ids in sorted(tables.items()) if ids]
+
+
+def session_view(
+    edition: Edition, number: int, municipalities: dict[str, str], tables: dict[int, list[str]], now: datetime
+) -> dict[str, Any]:
     session = edition.session(number)
     assert session is not None
     return {
@@ -154,6 +160,6 @@ def session_view(edition: Edition, number: int, municipalities: dict[str, str], 
         "present": session.present,
         "attendance": {"trios": len(session.present), "municipalities": len(set(municipalities.values()))},
         "placed": edition.placed_ids,
-        "tables": [{"table": n, "registration_ids": ids} for n, ids in enumerate(session.tables or [], start=1)],
+        "tables": tables_view(tables),
         "notes": session.notes,
     }

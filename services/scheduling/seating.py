@@ -5,12 +5,17 @@ search that tries the best-mixed tables first: different size classes, municipal
 when no such seating exists within the search budget does it fall back to the seating with the fewest
 repeated pairs. Everything is ordered by registration_id as the last resort, so the same trios always
 get the same plan.
+
+A trio placed once the seating is planned joins a table with room instead (`join_tables`): a whole new plan
+would move every other trio, and cost work for every placed trio per placement. Organisers can still ask for
+a whole new plan (PlanSeating) before a session.
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import dataclass
 from itertools import combinations
 
 from .domain import Trio
@@ -52,6 +57,42 @@ def plan_session(trios: Sequence[Trio], table_size: int, met: Counter[frozenset[
     found = search.without_repeats(order) if order else []
     tables = found if found is not None else search.fewest_repeats(order)
     return [[t.registration_id for t in table] for table in tables]
+
+
+@dataclass(frozen=True)
+class OpenTable:
+    """A table of a session with room for another trio, and who sits there."""
+
+    number: int
+    trios: tuple[Trio, ...]
+
+
+def join_tables(trio: Trio, sessions: Sequence[tuple[Sequence[OpenTable], int]], table_size: int) -> list[int]:
+    """The table a newly placed trio joins at each coming session, given per session its tables with room and
+    the number a new table would get.
+
+    At each session it joins the table where it meets the fewest trios it already sits with at an earlier
+    session of this join, then the table with the fewest trios (a trio alone at a remainder table gets company
+    first), then the one it mixes best with; a new table only when every table is full."""
+    met: set[str] = set()
+    chosen: list[int] = []
+    for tables, new_table in sessions:
+        room = [t for t in tables if 0 < len(t.trios) < table_size]
+        if not room:
+            chosen.append(min((t.number for t in tables if not t.trios), default=new_table))
+            continue
+        best = min(
+            room,
+            key=lambda t: (
+                sum(other.registration_id in met for other in t.trios),
+                len(t.trios),
+                tuple(-g for g in _gain(t.trios, trio)),
+                t.number,
+            ),
+        )
+        met.update(other.registration_id for other in best.trios)
+        chosen.append(best.number)
+    return chosen
 
 
 def repeated_pairs(plans: Sequence[Tables]) -> int:

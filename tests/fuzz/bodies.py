@@ -74,6 +74,7 @@ def valid_body(routing_key: str, targets: Targets = Targets(), pick: int = 0) ->
         },
         "scheduling.ScheduleEdition": lambda: factories.open_edition(f"fuzz-{uuid.uuid4().hex[:8]}"),
         "scheduling.CloseRegistration": lambda: {"edition": held},
+        "scheduling.PlanSeating": lambda: {"edition": held},
         "scheduling.RescheduleSession": lambda: {
             "edition": held,
             "session_number": 1,

@@ -1,4 +1,5 @@
-"""Scheduling's waitlist is saved by difference: joining the end of a long list writes one row, not the list."""
+"""Admitting a trio costs the same whatever the edition's size: joining the end of a long waitlist writes one row,
+a direct place reads and writes the same rows for the tenth trio as for the two-hundredth."""
 
 from __future__ import annotations
 
@@ -11,8 +12,11 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.scheduling import consumes, entrypoints, handlers
-from services.scheduling.adapters import SqlEditions, SqlRegistrations
-from services.scheduling.domain import Trio
+from services.scheduling.adapters import SqlEditions
+from services.scheduling.copies import SqlRegistrations
+from services.scheduling.places import SqlPlaces
+from services.scheduling.seats import SqlSeats
+from services.scheduling.waitlist import SqlWaitlist
 from shared.contract import Event
 from shared.contract.registration import RegistrationApproved, TrioRegistered
 from shared.db import utcnow
@@ -42,51 +46,85 @@ async def waitlist_of_twenty(store: MessageStore) -> tuple[str, list[str]]:
     return slug, rids
 
 
-async def admit(store: MessageStore, slug: str, rid: str, registered_at: datetime) -> tuple[int, int, list[str]]:
-    """Admit one approved trio; the waitlist rows this transaction inserted and deleted, and the list after it."""
+async def approve_late(
+    store: MessageStore, slug: str, rid: str, registered_at: datetime
+) -> dict[str, tuple[int, int, int]]:
+    """Register and approve one trio after the allocation; per table, the rows the approval's transaction read
+    (sequential and index scans), inserted and updated."""
+    consumers = consumes.consumers(store)
+    await consumers[TrioRegistered.routing_key](registered(slug, rid, registered_at))
+    event = Event[RegistrationApproved].model_validate_json(approved(slug, rid).body)
     async with store.db.transaction() as session:
+        # What autovacuum does for a table that grew: without statistics the planner takes every table for empty.
+        await session.execute(text("ANALYZE placements, waitlist, seats, seating_tables, editions, registrations"))
+    async with store.db.transaction() as session:
+        # On tables this small the planner would scan them whole, as cheap as any index; the test asks what the
+        # statements need through their indexes, which is what the planner does once the tables are large.
+        await session.execute(text("SET LOCAL enable_seqscan = off"))
         # Read before and after: the backend's pending counts may still hold its earlier transactions' rows.
-        before = await _waitlist_writes(session)
-        editions = SqlEditions(session)
-        edition = await editions.get(slug, for_update=True)
-        assert edition is not None
-        trio = Trio(
-            registration_id=rid,
-            priority=True,
-            registered_at=registered_at,
-            municipality="GM0345",
-            size_class="middelgroot",
-            domains=("fysiek", "sociaal", "veiligheid"),
+        before = await _table_stats(session)
+        await handlers.registration_approved(
+            event.data,
+            editions=SqlEditions(session),
+            registrations=SqlRegistrations(session),
+            places=SqlPlaces(session),
+            waitlist=SqlWaitlist(session),
+            seats=SqlSeats(session),
+            emit=lambda _: None,
+            now=utcnow(),
         )
-        edition.admit(trio, utcnow())
-        await editions.save(edition)
         await session.flush()
-        after = await _waitlist_writes(session)
-    inserted, deleted = after[0] - before[0], after[1] - before[1]
+        after = await _table_stats(session)
+    return {
+        name: tuple(a - b for a, b in zip(after[name], before.get(name, (0, 0, 0)), strict=True))  # type: ignore[misc]
+        for name in after
+    }
+
+
+async def waitlist_after(store: MessageStore, slug: str) -> list[str]:
     async with store.db.sessions() as session:
         saved = await SqlEditions(session).get(slug)
     assert saved is not None
     assert [w.position for w in saved.waitlist] == list(range(1, len(saved.waitlist) + 1))
-    return inserted, deleted, [w.registration_id for w in saved.waitlist]
+    return [w.registration_id for w in saved.waitlist]
 
 
 async def test_a_trio_joining_the_end_of_the_waitlist_writes_only_its_own_row(store: MessageStore) -> None:
     slug, rids = await waitlist_of_twenty(store)
 
-    inserted, deleted, waiting = await admit(store, slug, "late", START + timedelta(hours=1))
+    costs = await approve_late(store, slug, "late", START + timedelta(hours=1))
 
-    assert (inserted, deleted) == (1, 0)
-    assert waiting == [*rids[8:], "late"]
+    assert costs["waitlist"][1:] == (1, 0)  # one row inserted, none renumbered
+    assert await waitlist_after(store, slug) == [*rids[8:], "late"]
 
 
-async def test_a_trio_ranked_ahead_moves_everyone_behind_it_and_the_saved_list_matches(store: MessageStore) -> None:
+async def test_a_trio_ranked_ahead_renumbers_only_the_trios_behind_it(store: MessageStore) -> None:
     slug, rids = await waitlist_of_twenty(store)
 
     # Registered between the 10th and 11th trio: it goes ahead of the last ten on the waitlist.
-    inserted, deleted, waiting = await admit(store, slug, "early", START + timedelta(minutes=9, seconds=30))
+    costs = await approve_late(store, slug, "early", START + timedelta(minutes=9, seconds=30))
 
-    assert (inserted, deleted) == (11, 10)
-    assert waiting == [*rids[8:10], "early", *rids[10:]]
+    assert costs["waitlist"][1:] == (1, 20)  # its row; the ten behind it moved (twice: out of the way, then back)
+    assert await waitlist_after(store, slug) == [*rids[8:10], "early", *rids[10:]]
+
+
+async def test_placing_a_trio_directly_costs_the_same_rows_in_an_edition_of_ten_as_in_one_of_two_hundred(
+    store: MessageStore,
+) -> None:
+    costs = []
+    for size in (10, 200):
+        slug = await schedule(store, deadline=utcnow() - timedelta(minutes=1), max_trios=size + 5)
+        assert await entrypoints.allocate_due(store, utcnow()) == [slug]
+        consumers = consumes.consumers(store)
+        for n in range(size):
+            rid = f"p{n:03d}-{uuid.uuid4().hex[:6]}"
+            await consumers[TrioRegistered.routing_key](registered(slug, rid, START + timedelta(minutes=n)))
+            await consumers[RegistrationApproved.routing_key](approved(slug, rid))
+        costs.append(await approve_late(store, slug, f"late-{uuid.uuid4().hex[:6]}", START + timedelta(hours=9)))
+    small, large = costs
+    # Rows read, inserted and updated per table: nothing that grows with the edition.
+    assert small == large, (small, large)
+    assert small["placements"][1] == 1 and small["seats"][1] == 3  # its place, and a seat per session
 
 
 async def test_a_new_registration_reads_none_of_the_places_or_the_waitlist(store: MessageStore) -> None:
@@ -94,36 +132,33 @@ async def test_a_new_registration_reads_none_of_the_places_or_the_waitlist(store
     event = Event[TrioRegistered].model_validate_json(registered(slug, "new", START + timedelta(hours=1)).body)
 
     async with store.db.transaction() as session:
-        before = await _rows_read(session)
+        before = await _table_stats(session)
         await handlers.remember_registration(
             event.data,
             editions=SqlEditions(session),
             registrations=SqlRegistrations(session),
+            places=SqlPlaces(session),
+            waitlist=SqlWaitlist(session),
+            seats=SqlSeats(session),
             emit=lambda _: None,
             now=utcnow(),
         )
-        after = await _rows_read(session)
+        after = await _table_stats(session)
 
-    assert after == before  # was 8 places and 12 waitlist entries for every TrioRegistered
+    for table in ("placements", "waitlist", "seats"):
+        assert after.get(table, (0,))[0] == before.get(table, (0,))[0]  # was every place and entry, each time
 
 
-async def _rows_read(session: AsyncSession) -> tuple[int, int]:
-    """Rows of placements and waitlist read so far in this transaction (sequential and index scans)."""
+async def _table_stats(session: AsyncSession) -> dict[str, tuple[int, int, int]]:
+    """Per table of places and seating: rows read so far in this transaction (sequential and index scans),
+    inserted and updated."""
     rows = (
         await session.execute(
             text(
-                "SELECT relname, coalesce(seq_tup_read, 0) + coalesce(idx_tup_fetch, 0) FROM pg_stat_xact_user_tables "
-                "WHERE relname IN ('placements', 'waitlist') ORDER BY relname"
+                "SELECT relname, coalesce(seq_tup_read, 0) + coalesce(idx_tup_fetch, 0), n_tup_ins, n_tup_upd "
+                "FROM pg_stat_xact_user_tables "
+                "WHERE relname IN ('placements', 'waitlist', 'seats', 'seating_tables', 'editions')"
             )
         )
     ).all()
-    return tuple(int(r[1]) for r in rows)  # type: ignore[return-value]
-
-
-async def _waitlist_writes(session: AsyncSession) -> tuple[int, int]:
-    row = (
-        await session.execute(
-            text("SELECT n_tup_ins, n_tup_del FROM pg_stat_xact_user_tables WHERE relname = 'waitlist'")
-        )
-    ).one()
-    return int(row[0]), int(row[1])
+    return {r[0]: (int(r[1]), int(r[2]), int(r[3])) for r in rows}

@@ -13,7 +13,9 @@ from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.scheduling import consumes, entrypoints, handlers
-from services.scheduling.adapters import PlacementRow, SqlEditions, SqlRegistrations, WaitlistRow
+from services.scheduling.adapters import PlacementRow, SqlEditions, WaitlistRow
+from services.scheduling.copies import SqlRegistrations
+from services.scheduling.seats import SqlSeats
 from services.scheduling.waitlist import SqlWaitlist
 from shared.contract import Reply
 from shared.contract.registration import RegistrationApproved, RegistrationCancelled, TrioRegistered
@@ -158,6 +160,7 @@ async def _waitlist_writes_of(store: MessageStore, cmd: PlaceTrio | MoveOnWaitli
     async with store.db.transaction() as session:
         # Read before and after: the backend's pending counts may still hold its earlier transactions' rows.
         before = await _waitlist_writes(session)
+        seats = {"seats": SqlSeats(session)} if isinstance(cmd, PlaceTrio) else {}
         await handler(
             cmd,  # type: ignore[arg-type]
             editions=SqlEditions(session),
@@ -165,6 +168,7 @@ async def _waitlist_writes_of(store: MessageStore, cmd: PlaceTrio | MoveOnWaitli
             waitlist=SqlWaitlist(session),
             emit=[].append,
             now=now,
+            **seats,
         )
         await session.flush()
         after = await _waitlist_writes(session)

@@ -13,9 +13,11 @@ from sqlalchemy import func, select, text
 from sqlalchemy.exc import IntegrityError
 
 from services.scheduling import consumes, entrypoints, handlers
-from services.scheduling.adapters import Inbox, Outbox, PlacementRow, SqlEditions, SqlRegistrations, WaitlistRow
+from services.scheduling.adapters import Inbox, Outbox, PlacementRow, SqlEditions, WaitlistRow
 from services.scheduling.bootstrap import MIGRATIONS, POOL_SIZE
-from services.scheduling.domain import Trio
+from services.scheduling.copies import SqlRegistrations
+from services.scheduling.places import SqlPlaces
+from services.scheduling.seats import SqlSeats
 from services.scheduling.seed import load_programme, moved_into_future
 from shared.contract import Event
 from shared.contract.registration import RegistrationApproved, TrioRegistered
@@ -111,14 +113,18 @@ def approved(edition: str, rid: str) -> Incoming:
     )
 
 
-async def schedule(store: MessageStore, *, deadline: datetime) -> str:
+async def schedule(store: MessageStore, *, deadline: datetime, max_trios: int | None = None) -> str:
     command_ = moved_into_future(load_programme(), utcnow())
     command_ = command_.model_copy(update={"edition": f"e-{uuid.uuid4().hex[:8]}", "registration_deadline": deadline})
+    if max_trios is not None:
+        capacity = command_.capacity.model_copy(update={"max_trios": max_trios})
+        command_ = command_.model_copy(update={"capacity": capacity})
     async with store.db.transaction() as session:
         await handlers.schedule_edition(
             command_,
             editions=SqlEditions(session),
             registrations=SqlRegistrations(session),
+            seats=SqlSeats(session),
             emit=[].append,
             now=utcnow(),
         )
@@ -186,14 +192,14 @@ async def test_a_writer_that_skipped_the_lock_still_cannot_give_one_place_to_two
 
     async def place(store: MessageStore, rid: str) -> None:
         async with store.db.transaction() as session:
-            editions = SqlEditions(session, lock=False)
-            edition = await editions.get(slug, for_update=True)
+            edition = await SqlEditions(session, lock=False).get(slug, for_update=True, places=False)
             assert edition is not None
-            edition.admit(Trio(rid, True, utcnow()), utcnow())
+            places = SqlPlaces(session)
+            assert edition.has_room(await places.count(slug), utcnow())
+            await places.add(slug, rid, "direct", True, utcnow(), utcnow())
             if not started.is_set():
                 started.set()
-                await asyncio.sleep(0.3)  # let the other writer read the same, still empty, edition
-            await editions.save(edition)
+                await asyncio.sleep(0.3)  # let the other writer read the same edition, its place not committed
 
     results = await asyncio.gather(place(replicas[0], "a"), place(replicas[1], "b"), return_exceptions=True)
     assert sum(isinstance(r, IntegrityError) for r in results) == 1

@@ -39,6 +39,7 @@ GIVEN_BY: dict[str, Roles] = {
     "scheduling.RescheduleSession": ORGANISER,
     "scheduling.PlaceTrio": ORGANISER,
     "scheduling.MoveOnWaitlist": ORGANISER,
+    "scheduling.PlanSeating": ORGANISER,
     "scheduling.RecordAttendance": STAFF,
     "scheduling.CompleteSession": STAFF,
     "reporting.PublishReport": ORGANISER,

@@ -8,7 +8,7 @@ import json
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import select
 
 from services.scheduling.adapters import SqlEditions, WaitlistRow
-from services.scheduling.domain import Edition, Session, Trio, WaitEntry, shift_for_leaving, shift_for_move
+from services.scheduling.domain import Edition, shift_for_leaving, shift_for_move
 from services.scheduling.entrypoints import allocate_due
 from shared.contract import Reply
 from shared.contract.registration import RegistrationCancelled
@@ -101,51 +101,43 @@ def codes(reply: Reply) -> list[str]:
 # The rules on their own
 
 
-def full_edition(waitlist: list[WaitEntry], placed: int = 8) -> Edition:
-    start = datetime(2027, 10, 15, 11, tzinfo=UTC)
-    result = Edition(
-        slug="e",
-        title="t",
-        venue={},
-        min_trios=6,
-        max_trios=8,
-        registration_deadline=start - timedelta(days=14),
-        registration_closes_at=start,
-        fee={},
-        priority_size_classes=[],
-        table_size=2,
-        sessions=[Session(1, "s", "o", start, start + timedelta(hours=4))],
-        allocated_at=start - timedelta(days=14),
-        waitlist=waitlist,
-    )
-    for n in range(placed):
-        result.admit(Trio(f"p{n}", True, start - timedelta(days=30)), start - timedelta(days=10))
-    return result
+async def test_a_trio_moved_ahead_by_hand_stays_ahead_of_a_better_ranked_trio_approved_later(
+    organiser: Organiser,
+) -> None:
+    ids = await organiser.allocated_with(11)  # 8 placed; 8, 9 and 10 waiting
+    await organiser.move(ids[10], 1)
+    assert await organiser.waitlist() == [ids[10], ids[8], ids[9]]
+    before = len(await organiser.events("TrioWaitlisted"))
 
+    early = await organiser.approved_trio(-5)
 
-def waiting(rid: str, position: int, minute: int, hand_reason: str | None = None) -> WaitEntry:
-    at = datetime(2027, 9, 1, 8, minute, tzinfo=UTC)
-    return WaitEntry(rid, position, False, at, at, hand_reason)
-
-
-def test_a_trio_moved_ahead_by_hand_stays_ahead_of_a_better_ranked_trio_approved_later() -> None:
-    full = full_edition([waiting("moved", 1, 30, "afspraak"), waiting("b", 2, 10), waiting("c", 3, 20)])
-    early = Trio("early", False, datetime(2027, 9, 1, 8, 0, tzinfo=UTC))
-
-    outcomes = full.admit(early, datetime(2027, 10, 1, tzinfo=UTC))
-
-    assert [w.registration_id for w in full.waitlist] == ["moved", "early", "b", "c"]
-    assert [(o.registration_id, o.position, o.previous_position) for o in outcomes] == [
-        ("early", 2, None),
-        ("b", 3, 2),
-        ("c", 4, 3),
+    assert await organiser.waitlist() == [ids[10], early, ids[8], ids[9]]
+    moved = (await organiser.events("TrioWaitlisted"))[before:]
+    assert [(e["registration_id"], e["position"], e["previous_position"]) for e in moved] == [
+        (early, 2, None),
+        (ids[8], 3, 2),
+        (ids[9], 4, 3),
     ]
 
 
-def test_without_moves_by_hand_a_late_trio_still_joins_the_waitlist_in_rank_order() -> None:
-    full = full_edition([waiting("a", 1, 10), waiting("c", 2, 30)])
-    full.admit(Trio("b", False, datetime(2027, 9, 1, 8, 20, tzinfo=UTC)), datetime(2027, 10, 1, tzinfo=UTC))
-    assert [w.registration_id for w in full.waitlist] == ["a", "b", "c"]
+async def test_without_moves_by_hand_trios_approved_late_join_the_waitlist_in_rank_order_priority_first(
+    organiser: Organiser,
+) -> None:
+    for n in range(8):
+        await organiser.approved_trio(n)
+    n10 = await organiser.approved_trio(10, priority=False)
+    n30 = await organiser.approved_trio(30, priority=False)
+    p40 = await organiser.approved_trio(40)
+    assert await allocate_due(organiser.store, organiser.command.registration_deadline) == [organiser.slug]
+    organiser.clock.now = organiser.command.registration_deadline + timedelta(hours=1)
+    assert await organiser.waitlist() == [p40, n10, n30]
+
+    n20 = await organiser.approved_trio(20, priority=False)
+    p50 = await organiser.approved_trio(50)
+    p5 = await organiser.approved_trio(5)
+    n60 = await organiser.approved_trio(60, priority=False)
+
+    assert await organiser.waitlist() == [p5, p40, p50, n10, n20, n30, n60]
 
 
 @pytest.mark.parametrize(
@@ -187,10 +179,12 @@ async def test_a_waitlisted_trio_placed_by_hand_takes_a_free_place_and_those_beh
     moved = [e for e in await organiser.events("TrioWaitlisted") if e["previous_position"] is not None]
     assert [(e["registration_id"], e["position"], e["previous_position"]) for e in moved] == [(ids[10], 2, 3)]
     assert await organiser.waitlist() == [ids[8], ids[10]]
-    # The sessions still to come are seated again with the new trio.
-    seated = (await organiser.events("SeatingPlanned"))[-2:]
-    assert [s["session_number"] for s in seated] == [2, 3]
-    assert all(ids[9] in [r for t in s["tables"] for r in t["registration_ids"]] for s in seated)
+    # The new trio joins a table at each session still to come; nobody else moves.
+    (seated,) = await organiser.events("TrioSeated")
+    assert seated["registration_id"] == ids[9]
+    assert [s["session_number"] for s in seated["seats"]] == [2, 3]
+    planned = await organiser.events("SeatingPlanned")
+    assert [p["session_number"] for p in planned] == [1, 2, 3]  # the allocation's plan only
 
 
 async def test_placing_a_trio_into_a_full_edition_is_refused_with_the_reason_and_changes_nothing(

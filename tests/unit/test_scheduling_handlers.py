@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import copy
+import inspect
 import itertools
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -32,6 +33,7 @@ from shared.contract.scheduling import (
     CompleteSession,
     EditionScheduled,
     PlaceReleased,
+    PlanSeating,
     RecordAttendance,
     RegistrationClosed,
     RegistrationStopped,
@@ -43,25 +45,13 @@ from shared.contract.scheduling import (
     SessionRescheduled,
     StopRegistration,
     TrioPlaced,
+    TrioSeated,
     TrioWaitlisted,
 )
 from shared.messaging.messages import CommandRefused, NotYetKnown
+from tests.unit.scheduling_fakes import FakeEditions, FakePlaces, FakeSeats, FakeWaitlist
 
 NOW = datetime(2027, 3, 1, 12, tzinfo=UTC)
-
-
-class FakeEditions:
-    def __init__(self) -> None:
-        self.rows: dict[str, Edition] = {}
-
-    async def get(self, slug: str, *, for_update: bool = False, waitlist: bool = True) -> Edition | None:
-        return copy.deepcopy(self.rows.get(slug))
-
-    async def lock(self, slug: str) -> bool:
-        return slug in self.rows
-
-    async def save(self, edition: Edition) -> None:
-        self.rows[edition.slug] = copy.deepcopy(edition)
 
 
 class FakeRegistrations:
@@ -109,6 +99,8 @@ class World:
 
     def __init__(self, **changes: object) -> None:
         self.editions, self.registrations = FakeEditions(), FakeRegistrations()
+        self.places, self.waitlist = FakePlaces(self.editions), FakeWaitlist(self.editions)
+        self.seats = FakeSeats()
         self.emitted: list[EventData] = []
         self.command = seed_command(**changes)
         self.slug = self.command.edition
@@ -126,11 +118,21 @@ class World:
     def first_start(self) -> datetime:
         return self.edition.first_start
 
-    def deps(self) -> dict[str, object]:
-        return {"editions": self.editions, "registrations": self.registrations, "emit": self.emitted.append}
+    def deps(self, handler: Callable[..., object]) -> dict[str, object]:
+        """What `handler` takes of the fakes and the emit."""
+        wanted = inspect.signature(handler).parameters
+        every = {
+            "editions": self.editions,
+            "registrations": self.registrations,
+            "places": self.places,
+            "waitlist": self.waitlist,
+            "seats": self.seats,
+            "emit": self.emitted.append,
+        }
+        return {name: dep for name, dep in every.items() if name in wanted}
 
     async def schedule(self, command: ScheduleEdition | None = None, now: datetime = NOW) -> None:
-        await handlers.schedule_edition(command or self.command, **self.deps(), now=now)
+        await handlers.schedule_edition(command or self.command, **self.deps(handlers.schedule_edition), now=now)
 
     async def register(
         self,
@@ -153,7 +155,7 @@ class World:
                 domains,
                 municipality or f"GM{len(self.registrations.copies):04d}",
             ),
-            **self.deps(),
+            **self.deps(handlers.remember_registration),
             now=now,
         )
         return rid
@@ -161,19 +163,21 @@ class World:
     async def approve(self, rid: str, now: datetime = NOW) -> None:
         await handlers.registration_approved(
             RegistrationApproved(registration_id=rid, edition=self.slug, approved_at=now, by_organizer=True),
-            **self.deps(),
+            **self.deps(handlers.registration_approved),
             now=now,
         )
 
     async def cancel(self, rid: str, now: datetime) -> None:
         await handlers.registration_left(
-            RegistrationCancelled(registration_id=rid, edition=self.slug), **self.deps(), now=now
+            RegistrationCancelled(registration_id=rid, edition=self.slug),
+            **self.deps(handlers.registration_left),
+            now=now,
         )
 
     async def decline(self, rid: str, now: datetime = NOW) -> None:
         await handlers.registration_left(
             RegistrationDeclined(registration_id=rid, edition=self.slug, declined_at=now, by_organizer=False),
-            **self.deps(),
+            **self.deps(handlers.registration_left),
             now=now,
         )
 
@@ -186,7 +190,9 @@ class World:
         return ids
 
     async def allocate(self, now: datetime | None = None) -> bool:
-        return await handlers.allocate_if_due(self.slug, **self.deps(), now=now or self.deadline)
+        return await handlers.allocate_if_due(
+            self.slug, **self.deps(handlers.allocate_if_due), now=now or self.deadline
+        )
 
     def of(self, kind: type[EventData]) -> list:
         return [e for e in self.emitted if isinstance(e, kind)]
@@ -480,7 +486,7 @@ async def test_an_approval_that_overtakes_its_registration_is_kept_and_applied_w
     assert world.of(TrioPlaced) == []
     await handlers.remember_registration(
         trio_registered(world.slug, rid, NOW, False, "klein", ("fysiek", "sociaal"), "GM0001"),
-        **world.deps(),
+        **world.deps(handlers.remember_registration),
         now=after,
     )
     assert [(e.registration_id, e.via) for e in world.of(TrioPlaced)] == [(rid, "direct")]
@@ -556,7 +562,9 @@ async def test_closing_registration_allocates_at_once_and_leaves_registration_op
     await world.schedule()
     ids = await world.approved_trios(2)
     world.clear()
-    await handlers.close_registration(CloseRegistration(edition=world.slug), **world.deps(), now=NOW)
+    await handlers.close_registration(
+        CloseRegistration(edition=world.slug), **world.deps(handlers.close_registration), now=NOW
+    )
     (scheduled,) = world.of(EditionScheduled)
     # The allocation moment is now; registration closes when it was scheduled to (the first session's start).
     assert scheduled.registration_deadline == NOW and scheduled.registration_closes_at == world.first_start
@@ -564,7 +572,9 @@ async def test_closing_registration_allocates_at_once_and_leaves_registration_op
     assert world.of(RegistrationClosed)[0].placed == ids
     assert not await world.allocate(now=world.deadline + timedelta(days=1))
     with pytest.raises(CommandRefused) as refused:
-        await handlers.close_registration(CloseRegistration(edition=world.slug), **world.deps(), now=NOW)
+        await handlers.close_registration(
+            CloseRegistration(edition=world.slug), **world.deps(handlers.close_registration), now=NOW
+        )
     assert refused.value.errors[0].code == "already_allocated"
 
 
@@ -572,7 +582,9 @@ async def test_a_trio_registering_and_approved_after_an_early_allocation_gets_a_
     world = World(capacity=Capacity(min_trios=1, max_trios=2))
     await world.schedule()
     early = await world.approved_trios(1)
-    await handlers.close_registration(CloseRegistration(edition=world.slug), **world.deps(), now=NOW)
+    await handlers.close_registration(
+        CloseRegistration(edition=world.slug), **world.deps(handlers.close_registration), now=NOW
+    )
     later = NOW + timedelta(days=2)
     late = [await world.register(now=later) for _ in range(3)]
     priority = await world.register(priority=True, now=later)
@@ -630,20 +642,78 @@ async def test_eight_trios_in_pairs_meet_someone_new_at_every_session() -> None:
     assert all(len(p) == 2 for p in pairs) and len(pairs) == len(set(pairs)) == 12
 
 
-async def test_seating_is_replanned_for_sessions_still_to_come_when_a_trio_leaves() -> None:
+async def test_a_trio_that_leaves_gives_up_its_tables_to_come_and_every_other_trio_keeps_its_own() -> None:
     world = World()
     await world.schedule()
     ids = await world.approved_trios(8)
     await world.allocate()
-    held = copy.deepcopy(world.edition.sessions[0].tables)
+    before = {n: world.seats.tables_of(world.slug, n) for n in (1, 2, 3)}
     world.clear()
     await world.cancel(ids[3], now=world.first_start + timedelta(hours=1))
-    assert [p.session_number for p in world.of(SeatingPlanned)] == [2, 3]
-    assert world.edition.sessions[0].tables == held
-    later = [t for s in world.edition.sessions for t in s.tables or []]
-    assert all(ids[3] not in t for t in later[len(held) :])
-    pairs = [frozenset(p) for t in later for p in itertools.combinations(t, 2)]
+    assert world.of(SeatingPlanned) == [] and world.of(TrioSeated) == []
+    assert world.seats.tables_of(world.slug, 1) == before[1]  # the session held keeps its seating
+    for n in (2, 3):
+        without = [[rid for rid in table if rid != ids[3]] for table in before[n]]
+        assert world.seats.tables_of(world.slug, n) == [table for table in without if table]
+
+
+async def test_a_trio_placed_after_the_allocation_joins_a_table_with_room_and_nobody_else_moves() -> None:
+    world = World(capacity=Capacity(min_trios=1, max_trios=12))
+    await world.schedule()
+    await world.approved_trios(7)
+    await world.allocate()
+    before = {n: world.seats.tables_of(world.slug, n) for n in (1, 2, 3)}
+    assert all(sorted(len(t) for t in tables) == [1, 2, 2, 2] for tables in before.values())
+    world.clear()
+    late = await world.register(size_class="middelgroot")
+    await world.approve(late, now=world.deadline)
+    (seated,) = world.of(TrioSeated)
+    assert world.of(SeatingPlanned) == []
+    assert [s.session_number for s in seated.seats] == [1, 2, 3]
+    for seat in seated.seats:
+        tables = world.seats.tables_of(world.slug, seat.session_number)
+        # It joined the trio sitting alone; the other tables are as they were.
+        joined = next(t for t in tables if late in t)
+        assert len(joined) == 2 and [t for t in tables if late not in t] == [
+            t for t in before[seat.session_number] if len(t) == 2
+        ]
+
+
+async def test_an_organiser_has_every_session_to_come_planned_anew_for_all_placed_trios() -> None:
+    world = World(capacity=Capacity(min_trios=1, max_trios=12))
+    await world.schedule()
+    await world.approved_trios(7)
+    await world.allocate()
+    late = await world.register()
+    await world.approve(late, now=world.deadline)
+    world.clear()
+    outcome = await handlers.plan_seating_again(
+        PlanSeating(edition=world.slug), **world.deps(handlers.plan_seating_again), now=world.deadline
+    )
+    plans = world.of(SeatingPlanned)
+    assert outcome["sessions"] == [p.session_number for p in plans] and plans
+    for plan in plans:
+        assert sorted(len(t.registration_ids) for t in plan.tables) == [2, 2, 2, 2]
+        assert world.seats.tables_of(world.slug, plan.session_number) == sorted(
+            sorted(t.registration_ids) for t in plan.tables
+        )
+    pairs = [
+        frozenset(p)
+        for n in (1, 2, 3)
+        for t in world.seats.tables_of(world.slug, n)
+        for p in itertools.combinations(t, 2)
+    ]
     assert len(pairs) == len(set(pairs))
+
+
+async def test_seating_cannot_be_planned_anew_before_the_allocation() -> None:
+    world = World()
+    await world.schedule()
+    with pytest.raises(CommandRefused) as refused:
+        await handlers.plan_seating_again(
+            PlanSeating(edition=world.slug), **world.deps(handlers.plan_seating_again), now=NOW
+        )
+    assert refused.value.errors[0].code == "not_allocated"
 
 
 # Sessions
@@ -694,12 +764,16 @@ async def test_attendance_of_a_held_session_is_recorded_and_counted_at_completio
     ids = await world.approved_trios(3)
     after = world.first_start + timedelta(hours=5)
     await handlers.record_attendance(
-        RecordAttendance(edition=world.slug, session_number=1, present=ids), **world.deps(), now=after
+        RecordAttendance(edition=world.slug, session_number=1, present=ids),
+        **world.deps(handlers.record_attendance),
+        now=after,
     )
     (recorded,) = world.of(AttendanceRecorded)
     assert recorded.present == ids
     await handlers.complete_session(
-        CompleteSession(edition=world.slug, session_number=1, notes={}), **world.deps(), now=after
+        CompleteSession(edition=world.slug, session_number=1, notes={}),
+        **world.deps(handlers.complete_session),
+        now=after,
     )
     (completed,) = world.of(SessionCompleted)
     assert (completed.attendance.trios, completed.attendance.municipalities) == (3, 3)
@@ -713,7 +787,7 @@ async def test_attendance_names_only_registrations_of_the_edition() -> None:
     with pytest.raises(CommandRefused) as refused:
         await handlers.record_attendance(
             RecordAttendance(edition=world.slug, session_number=1, present=[rid, "of-another-edition"]),
-            **world.deps(),
+            **world.deps(handlers.record_attendance),
             now=world.first_start + timedelta(hours=1),
         )
     assert [(e.field, e.code) for e in refused.value.errors] == [("present[1]", "unknown_registration")]
@@ -726,7 +800,7 @@ async def test_attendance_naming_a_trio_not_yet_announced_to_scheduling_waits_fo
     with pytest.raises(NotYetKnown) as not_yet:
         await handlers.record_attendance(
             RecordAttendance(edition=world.slug, session_number=1, present=[rid, "registered-a-moment-ago"]),
-            **world.deps(),
+            **world.deps(handlers.record_attendance),
             now=world.first_start + timedelta(hours=1),
         )
     assert [(e.field, e.code) for e in not_yet.value.errors] == [("present[1]", "unknown_registration")]
@@ -738,7 +812,9 @@ async def test_attendance_cannot_be_recorded_before_the_session() -> None:
     await world.schedule()
     with pytest.raises(CommandRefused) as refused:
         await handlers.record_attendance(
-            RecordAttendance(edition=world.slug, session_number=1, present=[]), **world.deps(), now=NOW
+            RecordAttendance(edition=world.slug, session_number=1, present=[]),
+            **world.deps(handlers.record_attendance),
+            now=NOW,
         )
     assert refused.value.errors[0].code == "not_started"
 
@@ -752,7 +828,9 @@ async def test_completing_a_held_session_publishes_notes_and_attendance() -> Non
     after = world.command.sessions[0].ends_at + timedelta(hours=2)
     notes = {"lessons": ["Begin bij de opgave van de wijk."], "instruments": [], "quotes": [], "next_steps": []}
     await handlers.complete_session(
-        CompleteSession(edition=world.slug, session_number=1, notes=notes), **world.deps(), now=after
+        CompleteSession(edition=world.slug, session_number=1, notes=notes),
+        **world.deps(handlers.complete_session),
+        now=after,
     )
     (event,) = world.of(SessionCompleted)
     assert (event.attendance.trios, event.attendance.municipalities) == (3, 2)
@@ -764,7 +842,9 @@ async def test_a_session_that_has_not_been_held_cannot_be_completed() -> None:
     await world.schedule()
     with pytest.raises(CommandRefused) as refused:
         await handlers.complete_session(
-            CompleteSession(edition=world.slug, session_number=2, notes={}), **world.deps(), now=NOW
+            CompleteSession(edition=world.slug, session_number=2, notes={}),
+            **world.deps(handlers.complete_session),
+            now=NOW,
         )
     assert refused.value.errors[0].code == "not_started"
 
@@ -774,9 +854,9 @@ async def test_a_session_cannot_be_completed_twice() -> None:
     await world.schedule()
     after = world.first_start + timedelta(hours=5)
     command = CompleteSession(edition=world.slug, session_number=1, notes={})
-    await handlers.complete_session(command, **world.deps(), now=after)
+    await handlers.complete_session(command, **world.deps(handlers.complete_session), now=after)
     with pytest.raises(CommandRefused) as refused:
-        await handlers.complete_session(command, **world.deps(), now=after)
+        await handlers.complete_session(command, **world.deps(handlers.complete_session), now=after)
     assert refused.value.errors[0].code == "already_completed"
 
 

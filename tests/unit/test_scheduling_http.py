@@ -80,7 +80,9 @@ class Scheduling:
             Incoming(body=body.model_dump_json().encode(), routing_key=data.routing_key, message_id=event_id)
         )
 
-    async def approved_trio(self, n: int, rid: str | None = None, *, approve: bool = True) -> str:
+    async def approved_trio(
+        self, n: int, rid: str | None = None, *, approve: bool = True, priority: bool = True
+    ) -> str:
         rid = rid or str(uuid.uuid4())
         await self.publish(
             TrioRegistered.model_validate(
@@ -114,7 +116,7 @@ class Scheduling:
                         "domains": ["fysiek", "sociaal"],
                     },
                     "fee": {"amount_cents": 0, "waived": True},
-                    "priority": True,
+                    "priority": priority,
                     "preferred_domain_mix": True,
                     "consent": {"privacy": True},
                     "channel": "web",

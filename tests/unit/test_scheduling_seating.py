@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from services.scheduling.domain import Trio
-from services.scheduling.seating import plan_seating, repeated_pairs, table_sizes
+from services.scheduling.seating import OpenTable, join_tables, plan_seating, repeated_pairs, table_sizes
 
 T0 = datetime(2027, 9, 1, tzinfo=UTC)
 SIZE_CLASSES = ["klein", "middelgroot", "groot"]
@@ -93,3 +93,49 @@ def test_the_remainder_table_rotates_between_trios() -> None:
     group = [Trio(f"r{i}", False, T0, f"GM{i:04d}") for i in range(7)]
     alone = Counter(table[0] for tables in plan_seating(group, 2, 3) for table in tables if len(table) == 1)
     assert len(alone) == 3 and set(alone.values()) == {1}
+
+
+# A trio joining once the seating is planned
+
+
+def a(rid: str, size_class: str = "klein", municipality: str = "GM0001") -> Trio:
+    return Trio(rid, False, T0, municipality=municipality, size_class=size_class, domains=("fysiek", "sociaal"))
+
+
+def test_a_joining_trio_keeps_a_trio_sitting_alone_company_before_filling_a_fuller_table() -> None:
+    tables = [OpenTable(1, (a("x"), a("y"))), OpenTable(2, (a("z"),))]
+    assert join_tables(a("new"), [(tables, 3)], table_size=3) == [2]
+
+
+def test_a_joining_trio_meets_other_trios_at_the_next_session_when_a_table_with_room_allows() -> None:
+    first = [OpenTable(1, (a("x"),)), OpenTable(2, (a("y"), a("w")))]
+    second = [OpenTable(1, (a("x"),)), OpenTable(4, (a("z"),))]
+    assert join_tables(a("new"), [(first, 3), (second, 5)], table_size=3) == [1, 4]
+
+
+def test_a_joining_trio_prefers_the_table_it_mixes_best_with_among_equals() -> None:
+    tables = [OpenTable(1, (a("x", "klein", "GM0007"),)), OpenTable(2, (a("y", "groot", "GM0008"),))]
+    assert join_tables(a("new", "klein", "GM0007"), [(tables, 3)], table_size=3) == [2]
+
+
+def test_a_joining_trio_opens_a_new_table_only_when_every_table_is_full_and_reuses_an_emptied_one_first() -> None:
+    full = [OpenTable(1, (a("x"), a("y")))]
+    assert join_tables(a("new"), [(full, 2)], table_size=2) == [2]
+    emptied = [OpenTable(1, (a("x"), a("y"))), OpenTable(2, ())]
+    assert join_tables(a("new"), [(emptied, 3)], table_size=2) == [2]
+
+
+def test_a_joining_trio_seated_on_a_full_plan_sits_at_exactly_one_table_per_session() -> None:
+    group = [a(f"r{n}", SIZE_CLASSES[n % 3], f"GM{n:04d}") for n in range(9)]
+    plans = plan_seating(group, 4, 3)
+    sessions = [
+        (
+            [OpenTable(n, tuple(t for t in group if t.registration_id in table)) for n, table in enumerate(tables, 1)],
+            len(tables) + 1,
+        )
+        for tables in plans
+    ]
+    chosen = join_tables(a("new"), sessions, table_size=4)
+    assert len(chosen) == 3
+    # Nine trios at tables of four: 4, 4 and 1; the newcomer joins the one sitting alone each time.
+    assert all(len(plans[i][n - 1]) == 1 for i, n in enumerate(chosen))

@@ -70,7 +70,7 @@ async def waitlist_after(registered: list[TrioRegistered], order: tuple[int, ...
     for kind, event in (events[i] for i in order):
         if kind == "registered":
             trio = event.model_copy(update={"edition": world.slug})
-            await scheduling.remember_registration(trio, **world.deps(), now=after)
+            await scheduling.remember_registration(trio, **world.deps(scheduling.remember_registration), now=after)
         else:
             await world.approve(event.registration_id, after)
     return world.edition.waitlisted_ids

@@ -49,6 +49,7 @@ CONFLICT_CODES: Final = frozenset(
         "registration_closed",
         "edition_closed",
         "already_allocated",
+        "not_allocated",
         "registration_open",
         "not_closed",
         "deadline_passed",

@@ -11,7 +11,13 @@ from pydantic import BaseModel, Field
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from shared.contract.scheduling import CloseRegistration, ReopenRegistration, ScheduleEdition, StopRegistration
+from shared.contract.scheduling import (
+    CloseRegistration,
+    PlanSeating,
+    ReopenRegistration,
+    ScheduleEdition,
+    StopRegistration,
+)
 
 from ..domain import may
 from .access import NotSignedIn, require, signed_in
@@ -106,6 +112,13 @@ async def reopen_edition(request: Request) -> Response:
     slug = request.path_params["slug"]
     caller = await require(request, "editions.write", slug)
     outcome = await perform(request, caller, ReopenRegistration(edition=slug), subject=f"edition:{slug}")
+    return answer(outcome, edition=slug)
+
+
+async def plan_seating(request: Request) -> Response:
+    slug = request.path_params["slug"]
+    caller = await require(request, "editions.write", slug)
+    outcome = await perform(request, caller, PlanSeating(edition=slug), subject=f"edition:{slug}")
     return answer(outcome, edition=slug)
 
 
@@ -207,6 +220,23 @@ OPERATIONS: Final = (
             202: "Verstuurd.",
             404: "Deze editie bestaat niet.",
             409: "Nog open, of het geplande sluitmoment is voorbij.",
+        },
+        idempotent_key=True,
+    ),
+    Operation(
+        "POST",
+        "/api/editions/{slug}/seating",
+        plan_seating,
+        "De tafelindeling van de bijeenkomsten die nog komen opnieuw maken, voor alle geplaatste trio's (wie na "
+        "de verdeling een plaats kreeg, schoof aan bij een tafel met ruimte)",
+        "editions.write",
+        "edities",
+        answer=EditionAccepted,
+        answers={
+            200: "Opnieuw ingedeeld.",
+            202: "Verstuurd.",
+            404: "Deze editie bestaat niet.",
+            409: "Nog niet verdeeld, of alle bijeenkomsten zijn al begonnen.",
         },
         idempotent_key=True,
     ),

@@ -17,7 +17,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from shared.contract import Command, ErrorItem
-from shared.contract.scheduling import CloseRegistration, ReopenRegistration, StopRegistration
+from shared.contract.scheduling import CloseRegistration, PlanSeating, ReopenRegistration, StopRegistration
 from shared.messaging.errors import validation_errors
 
 from ..domain import may
@@ -38,6 +38,7 @@ DONE_TEXTS: Final[Mapping[str, str]] = {
     "krijgt na goedkeuring een vrije plaats of komt op de wachtlijst.",
     "gestopt": "De aanmelding is gestopt: nieuwe aanmeldingen worden geweigerd.",
     "heropend": "De aanmelding is weer open.",
+    "ingedeeld": "De tafelindeling van de bijeenkomsten die nog komen is opnieuw gemaakt.",
     "verstuurd": "Verstuurd. De planning heeft nog niet geantwoord; ververs deze pagina over een paar seconden.",
 }
 
@@ -258,6 +259,11 @@ async def reopen(request: Request) -> Response:
     return await _registration_command(request, lambda _: ReopenRegistration(edition=slug), slug, "heropend")
 
 
+async def plan_seating(request: Request) -> Response:
+    slug = request.path_params["slug"]
+    return await _registration_command(request, lambda _: PlanSeating(edition=slug), slug, "ingedeeld")
+
+
 def editions_page_routes() -> list[Route]:
     return [
         Route("/editions", editions_list, methods=["GET"]),
@@ -270,4 +276,5 @@ def editions_page_routes() -> list[Route]:
         Route("/editions/{slug}/close", close, methods=["POST"]),
         Route("/editions/{slug}/stop", stop, methods=["POST"]),
         Route("/editions/{slug}/reopen", reopen, methods=["POST"]),
+        Route("/editions/{slug}/seating", plan_seating, methods=["POST"]),
     ]

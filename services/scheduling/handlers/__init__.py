@@ -17,13 +17,16 @@ from .placement import (
     reopen_registration,
     stop_registration,
 )
-from .ports import Editions, Emit, Registrations, Waitlist
+from .ports import Editions, Emit, Places, Registrations, Seats, Waitlist
+from .seating import plan_seating_again
 from .sessions import complete_session, record_attendance, reschedule_session
 
 __all__ = [
     "Editions",
     "Emit",
+    "Places",
     "Registrations",
+    "Seats",
     "Waitlist",
     "allocate_if_due",
     "close_registration",
@@ -32,6 +35,7 @@ __all__ = [
     "erase_personal_text",
     "move_on_waitlist",
     "place_trio",
+    "plan_seating_again",
     "record_attendance",
     "registration_approved",
     "registration_left",

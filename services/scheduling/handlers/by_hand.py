@@ -14,11 +14,18 @@ from shared.messaging.messages import CommandRefused, not_yet_known, refuse
 from ..domain import Edition, Trio, Via, WaitEntry
 from .events import emit_outcomes
 from .placement import apply_outcomes
-from .ports import APPROVED, CANCELLED, DECLINED, Editions, Emit, Registrations, Waitlist, edition_of
+from .ports import APPROVED, CANCELLED, DECLINED, Editions, Emit, Registrations, Seats, Waitlist, edition_of
 
 
 async def place_trio(
-    cmd: PlaceTrio, *, editions: Editions, registrations: Registrations, waitlist: Waitlist, emit: Emit, now: datetime
+    cmd: PlaceTrio,
+    *,
+    editions: Editions,
+    registrations: Registrations,
+    waitlist: Waitlist,
+    seats: Seats,
+    emit: Emit,
+    now: datetime,
 ) -> dict[str, object]:
     edition = await edition_of(editions, cmd.edition, waitlist=False)
     if edition.placement(cmd.registration_id) is not None:
@@ -36,7 +43,7 @@ async def place_trio(
         raise refuse(*problem)
     placed = edition.place_by_hand(trio, via, cmd.reason, now)
     moved = await waitlist.leave(edition.slug, entry) if entry is not None else []
-    await apply_outcomes(edition, [placed, *moved], registrations=registrations, emit=emit, now=now)
+    await apply_outcomes(edition, [placed, *moved], registrations=registrations, seats=seats, emit=emit, now=now)
     await editions.save(edition)
     place = edition.placement(cmd.registration_id)
     assert place is not None

@@ -11,13 +11,13 @@ from shared.messaging.messages import CommandRefused, refuse
 from ..domain import Edition, Session, schedule_problems, sessions_moved_into_past
 from .events import edition_scheduled, session_rescheduled
 from .placement import apply_outcomes
-from .ports import Editions, Emit, Registrations
+from .ports import Editions, Emit, Registrations, Seats
 
 # Editions
 
 
 async def schedule_edition(
-    cmd: ScheduleEdition, *, editions: Editions, registrations: Registrations, emit: Emit, now: datetime
+    cmd: ScheduleEdition, *, editions: Editions, registrations: Registrations, seats: Seats, emit: Emit, now: datetime
 ) -> dict[str, str]:
     existing = await editions.get(cmd.edition, for_update=True)
     if existing is not None and not existing.registration_open(now):
@@ -52,7 +52,15 @@ async def schedule_edition(
         emit(edition_scheduled(edition))
         return {"edition": edition.slug}
     return await _update_edition(
-        existing, cmd, sessions, closes_at, registrations=registrations, emit=emit, editions=editions, now=now
+        existing,
+        cmd,
+        sessions,
+        closes_at,
+        registrations=registrations,
+        seats=seats,
+        emit=emit,
+        editions=editions,
+        now=now,
     )
 
 
@@ -85,6 +93,7 @@ async def _update_edition(
     *,
     editions: Editions,
     registrations: Registrations,
+    seats: Seats,
     emit: Emit,
     now: datetime,
 ) -> dict[str, str]:
@@ -93,7 +102,7 @@ async def _update_edition(
         old = edition.session(s.number)
         if old is None:
             continue
-        s.tables, s.present, s.completed_at, s.notes = old.tables, old.present, old.completed_at, old.notes
+        s.present, s.completed_at, s.notes = old.present, old.completed_at, old.notes
         s.sequence = old.sequence
         if (old.starts_at, old.ends_at) != (s.starts_at, s.ends_at):
             # A changed time is a reschedule for calendars: keep counting the sequence.
@@ -115,6 +124,7 @@ async def _update_edition(
         edition,
         outcomes,
         registrations=registrations,
+        seats=seats,
         emit=emit,
         now=now,
         replan=seating_before != edition.table_size or bool(moved),

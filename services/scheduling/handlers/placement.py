@@ -3,7 +3,11 @@ admitting approved trios, releasing places, seating.
 
 Registration events may reach scheduling in another order than they were published (competing
 consumers, retries). None is dropped: each records what it says (the copy of the trio, or its decision)
-and the trio is admitted as soon as both are known, whichever came last."""
+and the trio is admitted as soon as both are known, whichever came last.
+
+Admitting a trio reads neither the edition's places nor its waitlist (Places, Waitlist): a count, the trio's
+own rows, and the tables with room at each session (Seats). It costs the same for the tenth trio as for the
+five-thousandth."""
 
 from __future__ import annotations
 
@@ -21,22 +25,20 @@ from shared.contract.scheduling import (
     RegistrationReopened,
     RegistrationStopped,
     ReopenRegistration,
-    SeatingPlanned,
     StopRegistration,
-    Table,
 )
 from shared.messaging.messages import refuse
 
-from ..domain import Edition, Outcome, Placed, Released, Trio
-from ..seating import plan_seating
+from ..domain import Edition, Outcome, Placed, Released, Trio, WaitEntry
 from .events import edition_scheduled, emit_outcomes
-from .ports import APPROVED, CANCELLED, DECLINED, Editions, Emit, Registrations, edition_of
+from .ports import APPROVED, CANCELLED, DECLINED, Editions, Emit, Places, Registrations, Seats, Waitlist, edition_of
+from .seating import plan_anew, seat_joining, unseat_leaving
 
 # Allocation
 
 
 async def close_registration(
-    cmd: CloseRegistration, *, editions: Editions, registrations: Registrations, emit: Emit, now: datetime
+    cmd: CloseRegistration, *, editions: Editions, registrations: Registrations, seats: Seats, emit: Emit, now: datetime
 ) -> dict[str, str]:
     """Allocate now. Registration stays open until its closing moment: late trios are admitted (Edition.admit)."""
     edition = await edition_of(editions, cmd.edition)
@@ -46,7 +48,7 @@ async def close_registration(
     edition.allocate_now(now)
     # Registration keeps a copy of the edition: this is how its form learns that places are allocated.
     emit(edition_scheduled(edition))
-    await _allocate(edition, registrations=registrations, emit=emit, now=now)
+    await _allocate(edition, registrations=registrations, seats=seats, emit=emit, now=now)
     await editions.save(edition)
     return {"edition": edition.slug}
 
@@ -87,18 +89,18 @@ async def reopen_registration(
 
 
 async def allocate_if_due(
-    slug: str, *, editions: Editions, registrations: Registrations, emit: Emit, now: datetime
+    slug: str, *, editions: Editions, registrations: Registrations, seats: Seats, emit: Emit, now: datetime
 ) -> bool:
     """The deadline timer's work for one edition. Every replica may call it; the first one allocates."""
     edition = await editions.get(slug, for_update=True)
     if edition is None or not edition.allocation_due(now):
         return False
-    await _allocate(edition, registrations=registrations, emit=emit, now=now)
+    await _allocate(edition, registrations=registrations, seats=seats, emit=emit, now=now)
     await editions.save(edition)
     return True
 
 
-async def _allocate(edition: Edition, *, registrations: Registrations, emit: Emit, now: datetime) -> None:
+async def _allocate(edition: Edition, *, registrations: Registrations, seats: Seats, emit: Emit, now: datetime) -> None:
     outcomes = edition.allocate(await registrations.pool(edition.slug), now)
     emit_outcomes(edition, outcomes, emit)
     emit(
@@ -109,18 +111,25 @@ async def _allocate(edition: Edition, *, registrations: Registrations, emit: Emi
             undersubscribed=bool(edition.undersubscribed),
         )
     )
-    await _replan_seating(edition, registrations=registrations, emit=emit, now=now)
+    await plan_anew(edition, registrations=registrations, seats=seats, emit=emit, now=now)
 
 
 # Registration events
 
 
 async def remember_registration(
-    event: TrioRegistered, *, editions: Editions, registrations: Registrations, emit: Emit, now: datetime
+    event: TrioRegistered,
+    *,
+    editions: Editions,
+    registrations: Registrations,
+    places: Places,
+    waitlist: Waitlist,
+    seats: Seats,
+    emit: Emit,
+    now: datetime,
 ) -> None:
-    # The lock, not the edition: a registration is not approved yet as a rule, and loading every place and
-    # waitlist entry for each one made a long waitlist slow down every new registration. The lock still orders
-    # this against a concurrent approval of the same trio, so one of the two always sees the other.
+    # The lock, not the edition: a registration is not approved yet as a rule. The lock still orders this
+    # against a concurrent approval of the same trio, so one of the two always sees the other.
     known = await editions.lock(event.edition)
     trio = Trio(
         registration_id=event.registration_id,
@@ -133,23 +142,47 @@ async def remember_registration(
     await registrations.add(event.edition, trio)
     if known and await registrations.status(trio.registration_id) == APPROVED:
         # The approval overtook this event: admit the trio now.
-        edition = await editions.get(event.edition, for_update=True)
+        edition = await editions.get(event.edition, for_update=True, places=False)
         assert edition is not None  # locked above, and editions are never deleted
-        await _admit(edition, trio, registrations=registrations, emit=emit, now=now)
-        await editions.save(edition)
+        await _admit(
+            edition,
+            trio,
+            registrations=registrations,
+            places=places,
+            waitlist=waitlist,
+            seats=seats,
+            emit=emit,
+            now=now,
+        )
 
 
 async def registration_approved(
-    event: RegistrationApproved, *, editions: Editions, registrations: Registrations, emit: Emit, now: datetime
+    event: RegistrationApproved,
+    *,
+    editions: Editions,
+    registrations: Registrations,
+    places: Places,
+    waitlist: Waitlist,
+    seats: Seats,
+    emit: Emit,
+    now: datetime,
 ) -> None:
-    edition = await editions.get(event.edition, for_update=True)
+    edition = await editions.get(event.edition, for_update=True, places=False)
     if await registrations.status(event.registration_id) is not None:
         return  # already approved, or declined/cancelled: an approval does not bring a trio back
     await registrations.set_status(event.registration_id, event.edition, APPROVED, event.approved_at)
     trio = await registrations.trio(event.registration_id)
     if edition is not None and trio is not None:
-        await _admit(edition, trio, registrations=registrations, emit=emit, now=now)
-        await editions.save(edition)
+        await _admit(
+            edition,
+            trio,
+            registrations=registrations,
+            places=places,
+            waitlist=waitlist,
+            seats=seats,
+            emit=emit,
+            now=now,
+        )
 
 
 async def registration_left(
@@ -157,6 +190,7 @@ async def registration_left(
     *,
     editions: Editions,
     registrations: Registrations,
+    seats: Seats,
     emit: Emit,
     now: datetime,
 ) -> None:
@@ -169,12 +203,33 @@ async def registration_left(
     if edition is None:
         return
     outcomes = edition.release(event.registration_id, status, now)
-    await apply_outcomes(edition, outcomes, registrations=registrations, emit=emit, now=now)
+    await apply_outcomes(edition, outcomes, registrations=registrations, seats=seats, emit=emit, now=now)
     await editions.save(edition)
 
 
-async def _admit(edition: Edition, trio: Trio, *, registrations: Registrations, emit: Emit, now: datetime) -> None:
-    await apply_outcomes(edition, edition.admit(trio, now), registrations=registrations, emit=emit, now=now)
+async def _admit(
+    edition: Edition,
+    trio: Trio,
+    *,
+    registrations: Registrations,
+    places: Places,
+    waitlist: Waitlist,
+    seats: Seats,
+    emit: Emit,
+    now: datetime,
+) -> None:
+    """A trio approved after the allocation: a free place at once, otherwise the waitlist in rank order."""
+    if edition.allocated_at is None or await places.holds(edition.slug, trio.registration_id):
+        return
+    if edition.has_room(await places.count(edition.slug), now):
+        await places.add(edition.slug, trio.registration_id, "direct", trio.priority, trio.registered_at, now)
+        emit_outcomes(edition, [Placed(trio.registration_id, "direct")], emit)
+        await seat_joining(
+            edition, [trio.registration_id], registrations=registrations, seats=seats, emit=emit, now=now
+        )
+        return
+    entry = WaitEntry(trio.registration_id, 0, trio.priority, trio.registered_at, now)
+    emit_outcomes(edition, await waitlist.join(edition.slug, entry), emit)
 
 
 async def apply_outcomes(
@@ -182,37 +237,21 @@ async def apply_outcomes(
     outcomes: list[Outcome],
     *,
     registrations: Registrations,
+    seats: Seats,
     emit: Emit,
     now: datetime,
     replan: bool = False,
 ) -> None:
+    """Announce what changed; once the seating is planned, trios that got a place join a table and trios that
+    lost one leave theirs (or, with `replan`, every session to come is planned anew)."""
     emit_outcomes(edition, outcomes, emit)
-    placed_changed = any(isinstance(o, Placed | Released) for o in outcomes)
-    if edition.allocated_at is not None and (placed_changed or replan):
-        await _replan_seating(edition, registrations=registrations, emit=emit, now=now)
-
-
-# Seating
-
-
-async def _replan_seating(edition: Edition, *, registrations: Registrations, emit: Emit, now: datetime) -> None:
-    """Plan the sessions that have not started; announce each session whose tables changed."""
-    held = [s for s in edition.sessions if s.starts_at <= now]
-    coming = [s for s in sorted(edition.sessions, key=lambda s: s.number) if s.starts_at > now]
-    if not coming:
+    if edition.allocated_at is None:
+        return  # the allocation plans the seating of everyone placed by then
+    if replan:
+        await plan_anew(edition, registrations=registrations, seats=seats, emit=emit, now=now)
         return
-    trios = await registrations.trios(edition.placed_ids)
-    known = [trios[rid] for rid in edition.placed_ids if rid in trios]
-    history = [s.tables for s in sorted(held, key=lambda s: s.number) if s.tables]
-    plans = plan_seating(known, edition.table_size, len(coming), history)
-    for session, tables in zip(coming, plans, strict=True):
-        if session.tables == tables:
-            continue
-        session.tables = tables
-        emit(
-            SeatingPlanned(
-                edition=edition.slug,
-                session_number=session.number,
-                tables=[Table(table=number, registration_ids=ids) for number, ids in enumerate(tables, start=1)],
-            )
-        )
+    for outcome in outcomes:
+        if isinstance(outcome, Released):
+            await unseat_leaving(edition, outcome.registration_id, seats=seats, now=now)
+    joined = [o.registration_id for o in outcomes if isinstance(o, Placed)]
+    await seat_joining(edition, joined, registrations=registrations, seats=seats, emit=emit, now=now)

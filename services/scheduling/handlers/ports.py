@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import Protocol
 
 from shared.contract import EventData
 from shared.messaging.messages import refuse
 
-from ..domain import Edition, Session, Trio, WaitEntry, Waitlisted
+from ..domain import Edition, Session, Trio, Via, WaitEntry, Waitlisted
 
 Emit = Callable[[EventData], object]
 
@@ -17,8 +17,11 @@ APPROVED, DECLINED, CANCELLED = "approved", "declined", "cancelled"
 
 
 class Editions(Protocol):
-    async def get(self, slug: str, *, for_update: bool = False, waitlist: bool = True) -> Edition | None:
-        """With waitlist=False the edition's waitlist is not read (left empty) and save() leaves it alone."""
+    async def get(
+        self, slug: str, *, for_update: bool = False, waitlist: bool = True, places: bool = True
+    ) -> Edition | None:
+        """With waitlist=False the edition's waitlist is not read (left empty) and save() leaves it alone; with
+        places=False neither its places nor its waitlist are read, and it is not saved (Places, Waitlist)."""
         ...
 
     async def lock(self, slug: str) -> bool:
@@ -42,13 +45,37 @@ class Registrations(Protocol):
     async def municipalities(self, registration_ids: list[str]) -> dict[str, str]: ...
 
 
+class Places(Protocol):
+    """One trio admitted to an edition's places without reading them all."""
+
+    async def count(self, edition: str) -> int: ...
+    async def holds(self, edition: str, registration_id: str) -> bool: ...
+    async def add(
+        self, edition: str, registration_id: str, via: Via, priority: bool, registered_at: datetime, now: datetime
+    ) -> int: ...
+
+
 class Waitlist(Protocol):
-    """One edition's waitlist changed in place (set-based), for the organisers' moves by hand."""
+    """One edition's waitlist changed in place (set-based): a trio admitted, and the organisers' moves by hand."""
 
     async def entry(self, edition: str, registration_id: str) -> WaitEntry | None: ...
     async def length(self, edition: str) -> int: ...
+    async def join(self, edition: str, entry: WaitEntry) -> list[Waitlisted]: ...
     async def leave(self, edition: str, entry: WaitEntry) -> list[Waitlisted]: ...
     async def move(self, edition: str, entry: WaitEntry, position: int, reason: str) -> list[Waitlisted]: ...
+
+
+class Seats(Protocol):
+    """Who sits at which table, per session (one row per trio and session)."""
+
+    async def plan(self, edition: str, session_number: int) -> dict[int, list[str]]: ...
+    async def with_room(self, edition: str, session_number: int, table_size: int) -> dict[int, list[str]]: ...
+    async def new_table(self, edition: str, session_number: int) -> int: ...
+    async def seat(self, edition: str, registration_id: str, seats: Iterable[tuple[int, int]]) -> None: ...
+    async def unseat(self, edition: str, registration_id: str, sessions: Sequence[int]) -> None: ...
+    async def replace(self, edition: str, session_number: int, tables: list[list[str]]) -> None: ...
+    async def forget(self, edition: str, sessions: Sequence[int]) -> None: ...
+    async def sessions(self, edition: str) -> set[int]: ...
 
 
 async def edition_of(editions: Editions, slug: str, *, waitlist: bool = True) -> Edition:
