@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.db import upsert
@@ -28,6 +28,7 @@ def _to_reminder(row: ReminderRow) -> Reminder:
         generation=row.generation,
         queued_at=row.queued_at,
         skipped=row.skipped,
+        seated_at=row.seated_at,
     )
 
 
@@ -55,13 +56,18 @@ class SqlReminders:
         row.generation = reminder.generation
         row.queued_at = reminder.queued_at
         row.skipped = reminder.skipped
+        row.seated_at = reminder.seated_at
 
     async def plan(self, reminders: Sequence[Reminder]) -> None:
-        """One statement for a whole seating plan: new reminders are added, those planned before keep their due
-        time and state and only take their trio's new table."""
+        """One statement for a whole seating plan or one trio's seats: new reminders are added, those planned before
+        keep their due time and state and only take their trio's new table, unless a newer seating gave them
+        theirs (one delivered late changes nothing)."""
         if not reminders:
             return
-        insert = upsert(self.session)(ReminderRow.__table__).values(
+        table = ReminderRow.__table__
+        # In key order: two statements locking some of the same reminders (a plan and a trio's seats) lock them
+        # in the same order, so they wait for each other instead of deadlocking.
+        insert = upsert(self.session)(table).values(
             [
                 {
                     "key": r.key,
@@ -76,12 +82,17 @@ class SqlReminders:
                     "generation": r.generation,
                     "queued_at": r.queued_at,
                     "skipped": r.skipped,
+                    "seated_at": r.seated_at,
                 }
-                for r in reminders
+                for r in sorted(reminders, key=lambda r: r.key)
             ]
         )
         await self.session.execute(
-            insert.on_conflict_do_update(index_elements=["key"], set_={"table_number": insert.excluded.table_number})
+            insert.on_conflict_do_update(
+                index_elements=["key"],
+                set_={"table_number": insert.excluded.table_number, "seated_at": insert.excluded.seated_at},
+                where=or_(table.c.seated_at.is_(None), table.c.seated_at < insert.excluded.seated_at),
+            )
         )
 
     async def of_session(self, edition: str, session_number: int) -> list[Reminder]:
