@@ -4,6 +4,8 @@ in whichever order they arrive."""
 
 from __future__ import annotations
 
+import asyncio
+import random
 import uuid
 from collections.abc import Callable
 from datetime import timedelta
@@ -126,3 +128,44 @@ async def test_the_newer_of_a_trios_seats_and_a_whole_plan_wins_in_either_order(
         await store.db.dispose()
     assert settled == {("reg-1", "7d"): 2, ("reg-1", "1d"): 2, ("reg-2", "7d"): 1, ("reg-2", "1d"): 1}
     assert moved == settled | {("reg-1", "7d"): 6, ("reg-1", "1d"): 6}
+
+
+async def test_a_plan_with_more_reminders_than_one_statement_takes_parameters_plans_them_all(
+    pg_database: Callable[..., Any],
+) -> None:
+    store = await new_store(pg_database)
+    ids = [f"reg-{i}" for i in range(1500)]  # 3,000 reminders of 13 columns: more than 32,767 parameters
+    try:
+        await receive(store, at(0, plan(*(ids[i : i + 3] for i in range(0, len(ids), 3)))))
+        planned = await tables(store)
+    finally:
+        await store.db.dispose()
+    assert len(planned) == 3000 and planned[("reg-1499", "1d")] == 500
+
+
+async def test_trios_seated_and_whole_plans_on_two_replicas_at_once_apply_at_the_first_attempt_newest_winning(
+    pg_database: Callable[..., Any],
+) -> None:
+    name = await pg_database("notifications")
+    replicas = [Database(database_url(name)) for _ in range(2)]
+    await migrate(replicas[0], bootstrap.MIGRATIONS, "notifications")
+    stores = [MessageStore(db, "notifications", Outbox, Inbox, CommandRejected) for db in replicas]
+    trios = [f"reg-{i}" for i in range(24)]
+    try:
+        await receive(stores[0], edition_scheduled(utcnow() + timedelta(days=30)))
+        # Plans at even minutes seat every trio; at odd minutes each trio is seated on its own at table 100 + minute.
+        messages = [
+            at(minute, plan(*(trios[i : i + 3] for i in range(0, 24, 3))))
+            if minute % 2 == 0
+            else at(minute, seated(rid, 100 + minute))
+            for minute in range(8, -1, -1)
+            for rid in (trios if minute % 2 else trios[:1])
+        ]
+        random.Random(19).shuffle(messages)
+        # A consumer raises when its message must be retried: gather fails the test on the first retry.
+        await asyncio.gather(*(receive(stores[i % 2], message) for i, message in enumerate(messages)))
+        planned = await tables(stores[0])
+    finally:
+        for db in replicas:
+            await db.dispose()
+    assert planned == {(rid, offset): i // 3 + 1 for i, rid in enumerate(trios) for offset in ("7d", "1d")}
