@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import random
 import subprocess
 import uuid
 from collections.abc import AsyncIterator
@@ -525,6 +526,37 @@ async def test_of_plans_and_a_trios_seats_applied_by_two_replicas_in_any_order_t
     assert first.table == (1 if newest == "plan" else 19)
     (others,) = (await reg.view(other)).sessions
     assert others.table == 2
+
+
+async def test_trios_seated_and_whole_plans_on_two_replicas_at_once_apply_at_the_first_attempt(
+    reg: Registration,
+) -> None:
+    trios = [str(uuid.uuid4()) for _ in range(24)]
+    t0 = utcnow()
+    # Plans at even seconds seat every trio; at odd seconds each trio is seated on its own at table 100 + second.
+    events = [
+        ("scheduling.SeatingPlanned", whole_plan(reg, [trios[i : i + 3] for i in range(0, 24, 3)]), n)
+        if n % 2 == 0
+        else ("scheduling.TrioSeated", trio_seats(reg, rid, 100 + n), n)
+        for n in range(9)
+        for rid in (trios if n % 2 else trios[:1])
+    ]
+    random.Random(19).shuffle(events)
+    replica = reg.replica()
+    try:
+        # A consumer raises when its message must be retried: gather fails the test on the first retry.
+        await asyncio.gather(
+            *(
+                reg.deliver(key, data, occurred_at=t0 + timedelta(seconds=n), store=replica if i % 2 else None)
+                for i, (key, data, n) in enumerate(events)
+            )
+        )
+    finally:
+        await replica.db.dispose()
+    async with reg.store.db.sessions() as session:
+        rows = await session.execute(select(SeatRow.registration_id, SeatRow.table_number))
+        seats = {rid: table for rid, table in rows.all()}
+    assert seats == {rid: i // 3 + 1 for i, rid in enumerate(trios)}  # the plan of second 8, the newest
 
 
 # Erasure
