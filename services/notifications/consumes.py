@@ -28,6 +28,7 @@ from shared.contract.scheduling import (
     SeatingPlanned,
     SessionRescheduled,
     TrioPlaced,
+    TrioSeated,
     TrioWaitlisted,
 )
 from shared.db import utcnow
@@ -57,6 +58,7 @@ CONSUMES = (
     on(RegistrationClosed, handlers.warn_undersubscribed),
     on(SessionRescheduled, handlers.announce_reschedule),
     on(SeatingPlanned, handlers.plan_reminders),
+    on(TrioSeated, handlers.plan_trio_reminders),
     on(LessonReportPublished, handlers.announce_report),
     # Its dead letters may hold the participant's data too (a TrioRegistered it could not process).
     on(ParticipantDataErased, handlers.erase_participant_data, after_commit=[scrub_erased]),

@@ -196,6 +196,9 @@ class Reminder:
     generation: int = 0
     queued_at: datetime | None = None
     skipped: bool = False
+    # When scheduling decided the table (the seating event's occurred_at): a seating older than that is late and
+    # leaves the table as it is. None: planned before reminders kept it.
+    seated_at: datetime | None = None
 
     @property
     def identity(self) -> str:

@@ -26,6 +26,7 @@ from shared.contract.scheduling import (
     SeatingPlanned,
     SessionRescheduled,
     TrioPlaced,
+    TrioSeated,
     TrioWaitlisted,
 )
 from shared.messaging.dead_letters import OwnDeadLetters, scrub_erased
@@ -60,6 +61,7 @@ CONSUMES = (
     on(TrioWaitlisted, handlers.follow_placement),
     on(PlaceReleased, handlers.follow_placement),
     on(SeatingPlanned, handlers.follow_seating),
+    on(TrioSeated, handlers.follow_trio_seats),
     on(SessionRescheduled, handlers.follow_reschedule),
     # Registration's own event: whichever way the data was erased (a request, the retention job), its dead
     # letters (a RegisterTrio it could not process, say) go too.

@@ -28,7 +28,7 @@ from shared.contract.registration import (
     RegistrationDeclined,
     TrioRegistered,
 )
-from shared.contract.scheduling import PlaceReleased, SeatingPlanned, TrioPlaced, TrioWaitlisted
+from shared.contract.scheduling import PlaceReleased, SeatingPlanned, TrioPlaced, TrioSeated, TrioWaitlisted
 from shared.formatting import dutch_date, dutch_datetime, euro
 
 SUMMARY_LENGTH = 500  # the column's width
@@ -150,18 +150,30 @@ def _typed_reason(event: EventData) -> bool:
     return isinstance(event, (TrioPlaced, TrioWaitlisted)) and isinstance(getattr(event, "reason", None), str)
 
 
-def seating_entries(event: SeatingPlanned, previous: Mapping[str, int] | None, at: datetime) -> list[HistoryEntry]:
-    """A line for each trio whose table in the session is new or changed; a replan that keeps a trio's table says
-    nothing about it (plans are published again whenever the placed trios change)."""
-    before = previous or {}
+def seating_entries(event: SeatingPlanned, changed: Mapping[str, int], at: datetime) -> list[HistoryEntry]:
+    """A line for each trio whose table in the session is new or changed (`changed`, as the store found it); a
+    replan that keeps a trio's table says nothing about it."""
     return [
-        HistoryEntry(
-            registration_id=registration_id,
-            at=at,
-            event=event.routing_key,
-            summary=f"Tafel {table.table} bij bijeenkomst {event.session_number}",
-        )
+        _seat_entry(event, registration_id, event.session_number, table.table, at)
         for table in event.tables
         for registration_id in table.registration_ids
-        if before.get(registration_id) != table.table
+        if registration_id in changed
     ]
+
+
+def trio_seat_entries(event: TrioSeated, changed: Mapping[int, int], at: datetime) -> list[HistoryEntry]:
+    """A line for each session in which the trio's table is new or changed (`changed`: session number -> table)."""
+    return [
+        _seat_entry(event, event.registration_id, seat.session_number, seat.table, at)
+        for seat in event.seats
+        if seat.session_number in changed
+    ]
+
+
+def _seat_entry(event: EventData, registration_id: str, session_number: int, table: int, at: datetime) -> HistoryEntry:
+    return HistoryEntry(
+        registration_id=registration_id,
+        at=at,
+        event=event.routing_key,
+        summary=f"Tafel {table} bij bijeenkomst {session_number}",
+    )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import random
 import subprocess
 import uuid
 from collections.abc import AsyncIterator
@@ -13,11 +14,19 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import event as sql_events
 from sqlalchemy import select
 from starlette.applications import Starlette
 
 from services.registration import consumes, entrypoints
-from services.registration.adapters import Inbox, Outbox, RegistrationStore, SqlRegistrations, load_municipalities
+from services.registration.adapters import (
+    Inbox,
+    Outbox,
+    RegistrationStore,
+    SeatRow,
+    SqlRegistrations,
+    load_municipalities,
+)
 from services.registration.bootstrap import MIGRATIONS
 from services.registration.config import RegistrationConfig
 from services.registration.domain import ERASED
@@ -439,6 +448,115 @@ async def test_replans_applied_by_two_replicas_in_any_order_leave_the_newest_sea
         await replica.db.dispose()
     (first, *_) = (await reg.view(rid)).sessions
     assert (first.number, first.table) == (1, 10)
+
+
+async def placed_trio(reg: Registration) -> str:
+    rid = await reg.register()
+    await reg.command(
+        "registration.ApproveRegistration", {"registration_id": rid, "by_organizer": True, "actor": ORGANISER}
+    )
+    await reg.deliver("scheduling.TrioPlaced", {"registration_id": rid, "edition": reg.edition, "via": "direct"})
+    return rid
+
+
+def whole_plan(reg: Registration, tables: list[list[str]]) -> dict[str, Any]:
+    return {
+        "edition": reg.edition,
+        "session_number": 1,
+        "tables": [{"table": n, "registration_ids": ids} for n, ids in enumerate(tables, 1)],
+    }
+
+
+def trio_seats(reg: Registration, rid: str, table: int) -> dict[str, Any]:
+    return {"edition": reg.edition, "registration_id": rid, "seats": [{"session_number": 1, "table": table}]}
+
+
+@pytest.mark.parametrize("trios", [3, 300])
+async def test_a_trio_seated_after_the_plan_costs_the_same_statements_whatever_the_editions_size(
+    reg: Registration, trios: int
+) -> None:
+    rid = await placed_trio(reg)
+    others = [str(uuid.uuid4()) for _ in range(trios)]
+    await reg.deliver("scheduling.SeatingPlanned", whole_plan(reg, [others[i : i + 3] for i in range(0, trios, 3)]))
+    statements: list[str] = []
+
+    def count(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        statements.append(statement)
+
+    sql_events.listen(reg.store.db.engine.sync_engine, "before_cursor_execute", count)
+    await reg.deliver("scheduling.TrioSeated", trio_seats(reg, rid, trios // 3 + 1))
+    sql_events.remove(reg.store.db.engine.sync_engine, "before_cursor_execute", count)
+
+    (first,) = (await reg.view(rid)).sessions
+    assert first.table == trios // 3 + 1
+    seat_writes = [s for s in statements if "seats" in s and s.lstrip().upper().startswith(("INSERT", "UPDATE"))]
+    assert len(seat_writes) == 1 and len(statements) == 7  # the same for 3 trios as for 300
+    async with reg.store.db.sessions() as session:
+        seats = (await session.execute(select(SeatRow.registration_id, SeatRow.table_number))).all()
+    assert len(seats) == trios + 1
+    assert {r: t for r, t in seats if r != rid} == {r: i // 3 + 1 for i, r in enumerate(others)}  # theirs as planned
+
+
+@pytest.mark.parametrize("newest", ["plan", "seat"])
+async def test_of_plans_and_a_trios_seats_applied_by_two_replicas_in_any_order_the_newest_wins(
+    reg: Registration, newest: str
+) -> None:
+    rid, other = await placed_trio(reg), await placed_trio(reg)
+    t0 = utcnow()
+    # Plans at even seconds seat the trio at table 1 (the other at 2), its own seats at odd seconds at table n + 10;
+    # the newest of them (second 9 or 10) is delivered somewhere in the middle.
+    events = [
+        ("scheduling.SeatingPlanned", whole_plan(reg, [[rid], [other]]), n)
+        if n % 2 == 0
+        else ("scheduling.TrioSeated", trio_seats(reg, rid, n + 10), n)
+        for n in range(10 if newest == "plan" else 9, -1, -1)
+    ]
+    events.insert(5, events.pop(0))
+    replica = reg.replica()
+    try:
+        await asyncio.gather(
+            *(
+                reg.deliver(key, data, occurred_at=t0 + timedelta(seconds=n), store=replica if i % 2 else None)
+                for i, (key, data, n) in enumerate(events)
+            )
+        )
+    finally:
+        await replica.db.dispose()
+    (first,) = (await reg.view(rid)).sessions
+    assert first.table == (1 if newest == "plan" else 19)
+    (others,) = (await reg.view(other)).sessions
+    assert others.table == 2
+
+
+async def test_trios_seated_and_whole_plans_on_two_replicas_at_once_apply_at_the_first_attempt(
+    reg: Registration,
+) -> None:
+    trios = [str(uuid.uuid4()) for _ in range(24)]
+    t0 = utcnow()
+    # Plans at even seconds seat every trio; at odd seconds each trio is seated on its own at table 100 + second.
+    events = [
+        ("scheduling.SeatingPlanned", whole_plan(reg, [trios[i : i + 3] for i in range(0, 24, 3)]), n)
+        if n % 2 == 0
+        else ("scheduling.TrioSeated", trio_seats(reg, rid, 100 + n), n)
+        for n in range(9)
+        for rid in (trios if n % 2 else trios[:1])
+    ]
+    random.Random(19).shuffle(events)
+    replica = reg.replica()
+    try:
+        # A consumer raises when its message must be retried: gather fails the test on the first retry.
+        await asyncio.gather(
+            *(
+                reg.deliver(key, data, occurred_at=t0 + timedelta(seconds=n), store=replica if i % 2 else None)
+                for i, (key, data, n) in enumerate(events)
+            )
+        )
+    finally:
+        await replica.db.dispose()
+    async with reg.store.db.sessions() as session:
+        rows = await session.execute(select(SeatRow.registration_id, SeatRow.table_number))
+        seats = {rid: table for rid, table in rows.all()}
+    assert seats == {rid: i // 3 + 1 for i, rid in enumerate(trios)}  # the plan of second 8, the newest
 
 
 # Erasure

@@ -58,6 +58,7 @@ from shared.contract.scheduling import (
     SeatingPlanned,
     SessionRescheduled,
     TrioPlaced,
+    TrioSeated,
     TrioWaitlisted,
 )
 
@@ -186,8 +187,10 @@ class FakeReminders:
             planned = self.rows.get(reminder.key)
             if planned is None:
                 self.rows[reminder.key] = copy.deepcopy(reminder)
-            else:
-                planned.table = reminder.table
+            elif planned.seated_at is None or (
+                reminder.seated_at is not None and planned.seated_at < reminder.seated_at
+            ):
+                planned.table, planned.seated_at = reminder.table, reminder.seated_at
 
     async def of_session(self, edition: str, session_number: int) -> list[Reminder]:
         return [
@@ -249,6 +252,11 @@ class World:
 
     async def seating(self, event: Event[Any], offsets: list[tuple[str, timedelta]] = OFFSETS) -> None:
         await deliver(handlers.plan_reminders, event, editions=self.editions, reminders=self.reminders, offsets=offsets)
+
+    async def seated(self, event: Event[Any], offsets: list[tuple[str, timedelta]] = OFFSETS) -> None:
+        await deliver(
+            handlers.plan_trio_reminders, event, editions=self.editions, reminders=self.reminders, offsets=offsets
+        )
 
     async def rescheduled(self, event: Event[Any], now: datetime = NOW) -> None:
         await deliver(
@@ -1022,14 +1030,35 @@ async def test_a_replayed_or_older_reschedule_changes_nothing() -> None:
 # scheduling.SeatingPlanned and reminders
 
 
-def seating(*tables: list[str]) -> Event[Any]:
+def seating(*tables: list[str], session_number: int = 1, occurred_at: datetime = NOW) -> Event[Any]:
     return envelope(
         SeatingPlanned(
             edition=EDITION,
-            session_number=1,
+            session_number=session_number,
             tables=[{"table": i + 1, "registration_ids": ids} for i, ids in enumerate(tables)],
-        )
+        ),
+        occurred_at=occurred_at,
     )
+
+
+def trio_seated(registration_id: str, *tables: tuple[int, int], occurred_at: datetime = NOW) -> Event[Any]:
+    """TrioSeated with (session number, table) per session."""
+    return envelope(
+        TrioSeated(
+            edition=EDITION,
+            registration_id=registration_id,
+            seats=[{"session_number": number, "table": table} for number, table in tables],
+        ),
+        occurred_at=occurred_at,
+    )
+
+
+def tables_of(world: World, registration_id: str) -> dict[tuple[int, str], int | None]:
+    return {
+        (r.session_number, r.offset): r.table
+        for r in world.reminders.rows.values()
+        if r.registration_id == registration_id
+    }
 
 
 async def placed_world() -> World:
@@ -1045,6 +1074,57 @@ async def test_seating_plans_a_reminder_per_trio_and_offset_before_the_session()
     mine = sorted((r.offset, r.due_at, r.table) for r in world.reminders.rows.values() if r.registration_id == "reg-1")
     assert mine == [("1d", SESSION_1 - timedelta(days=1), 1), ("7d", SESSION_1 - timedelta(days=7), 1)]
     assert len(world.reminders.rows) == 6
+
+
+async def test_a_trio_seated_later_gets_its_reminders_at_its_table_and_the_others_keep_theirs() -> None:
+    world = await placed_world()
+    await world.seating(seating(["reg-0", "reg-2"]))
+    before = copy.deepcopy(world.reminders.rows)
+
+    await world.seated(trio_seated("reg-1", (1, 1), (2, 3), occurred_at=NOW + timedelta(minutes=1)))
+
+    assert tables_of(world, "reg-1") == {(1, "7d"): 1, (1, "1d"): 1, (2, "7d"): 3, (2, "1d"): 3}
+    mine = sorted((r.session_number, r.due_at) for r in world.reminders.rows.values() if r.registration_id == "reg-1")
+    assert mine[:2] == [(1, SESSION_1 - timedelta(days=7)), (1, SESSION_1 - timedelta(days=1))]
+    assert {k: r for k, r in world.reminders.rows.items() if r.registration_id != "reg-1"} == before
+
+
+async def test_a_trio_seated_again_keeps_its_reminders_due_time_and_state_and_takes_the_new_table() -> None:
+    world = await placed_world()
+    await world.seated(trio_seated("reg-1", (1, 2)))
+    assert await world.remind(SESSION_1 - timedelta(days=7)) == 1
+
+    await world.seated(trio_seated("reg-1", (1, 4), occurred_at=NOW + timedelta(minutes=1)))
+
+    assert tables_of(world, "reg-1") == {(1, "7d"): 4, (1, "1d"): 4}
+    assert await world.remind(SESSION_1 - timedelta(days=7)) == 0  # the 7d reminder was sent, not planned anew
+    assert await world.remind(SESSION_1 - timedelta(days=1)) == 1
+    assert "Jullie trio zit aan tafel 4." in world.mails.all("anna@barneveld.nl", REMINDER)[-1].text
+
+
+@pytest.mark.parametrize("plan_first", [True, False])
+async def test_the_newer_of_a_trios_seats_and_a_whole_plan_gives_its_reminders_their_table(plan_first: bool) -> None:
+    world = await placed_world()
+    await world.seating(seating(["reg-1"], occurred_at=NOW))
+    seat = trio_seated("reg-1", (1, 5), occurred_at=NOW + timedelta(minutes=1))
+    newer_plan = seating(["reg-0"], ["reg-1"], occurred_at=NOW + timedelta(minutes=2))
+
+    if plan_first:
+        await world.seating(newer_plan)
+        await world.seated(seat)  # delivered late
+    else:
+        await world.seated(seat)
+        await world.seating(newer_plan)
+    assert tables_of(world, "reg-1") == {(1, "7d"): 2, (1, "1d"): 2}
+
+    await world.seated(trio_seated("reg-1", (1, 6), occurred_at=NOW + timedelta(minutes=3)))
+    assert tables_of(world, "reg-1") == {(1, "7d"): 6, (1, "1d"): 6}
+
+
+async def test_a_trio_seated_for_a_session_the_edition_does_not_have_plans_only_the_sessions_it_has() -> None:
+    world = await placed_world()
+    await world.seated(trio_seated("reg-1", (3, 1), (9, 2)))
+    assert tables_of(world, "reg-1") == {(3, "7d"): 1, (3, "1d"): 1}
 
 
 async def test_a_due_reminder_becomes_one_mail_per_member_with_table_venue_and_theme_once() -> None:

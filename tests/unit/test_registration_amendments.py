@@ -21,18 +21,7 @@ from shared.contract.registration import (
     RegistrationDeclined,
     ReplaceMember,
 )
-from shared.contract.scheduling import SeatingPlanned
-from tests.unit.test_registration_handlers import (
-    EDITION,
-    NOW,
-    ORGANISER,
-    SMALL,
-    FakeHistory,
-    Trio,
-    placed,
-    trio,
-    waitlisted,
-)
+from tests.unit.test_registration_handlers import EDITION, NOW, ORGANISER, SMALL, Trio, placed, trio, waitlisted
 
 VIEWER = {**ORGANISER, "role": "viewer"}
 NOOR = {
@@ -330,43 +319,4 @@ async def test_erasure_blanks_the_reasons_in_the_history_and_is_in_it_itself() -
     assert t.history.of(rid)[-2:] == [
         ("registration.RegistrationCancelled", ERASED, None),
         ("registration.ParticipantDataErased", None, None),
-    ]
-
-
-class FakeSeating:
-    def __init__(self) -> None:
-        self.plans: dict[tuple[str, int], dict[str, int]] = {}
-
-    async def plan(self, edition: str, session_number: int) -> dict[str, int] | None:
-        return self.plans.get((edition, session_number))
-
-    async def record(self, edition: str, session_number: int, tables: dict[str, int], planned_at: Any) -> bool:
-        self.plans[(edition, session_number)] = tables
-        return True
-
-
-async def test_a_replan_tells_only_the_trios_whose_table_changed() -> None:
-    t = Trio()
-    first = await t.register()
-    second = await t.register(trio(members=[{**m, "email": "2" + m["email"]} for m in trio()["members"]]))
-    seating, history = FakeSeating(), FakeHistory()
-
-    async def plan(*tables: list[str]) -> None:
-        event = SeatingPlanned(
-            edition=EDITION,
-            session_number=1,
-            tables=[{"table": n, "registration_ids": ids} for n, ids in enumerate(tables, 1)],
-        )
-        await handlers.follow_seating(
-            event, seating=seating, registrations=t.registrations, history=history, occurred_at=NOW
-        )
-
-    await plan([first, "not-ours"])
-    await plan([first], [second])
-    await plan([second], [first])
-    assert [(e.registration_id, e.summary) for e in history.entries] == [
-        (first, "Tafel 1 bij bijeenkomst 1"),
-        (second, "Tafel 2 bij bijeenkomst 1"),
-        (second, "Tafel 1 bij bijeenkomst 1"),
-        (first, "Tafel 2 bij bijeenkomst 1"),
     ]

@@ -192,11 +192,11 @@ async def test_the_detail_shows_the_placement_with_tables_and_the_history_in_ord
     seating = {"edition": EDITION, "session_number": 1, "tables": [{"table": 2, "registration_ids": [rid]}]}
     await registration.scheduling("SeatingPlanned", seating)
     await registration.scheduling("SeatingPlanned", seating)  # a replan with the same table tells nothing new
+    seats = [{"session_number": 1, "table": 2}, {"session_number": 2, "table": 4}]
+    await registration.scheduling("TrioSeated", {"edition": EDITION, "registration_id": rid, "seats": seats})
 
     detail = await registration.detail(rid)
-    assert detail["placement"]["status"] == "placed" and detail["placement"]["tables"] == [
-        {"session_number": 1, "table": 2}
-    ]
+    assert detail["placement"]["status"] == "placed" and detail["placement"]["tables"] == seats
     assert detail["edition_title"] == "Werkplaatsen wijkgericht werken" and detail["consent"]["privacy"] is True
     assert [(h["producer"], h["type"]) for h in detail["history"]] == [
         ("registration", "TrioRegistered"),
@@ -204,7 +204,9 @@ async def test_the_detail_shows_the_placement_with_tables_and_the_history_in_ord
         ("registration", "RegistrationApproved"),
         ("scheduling", "TrioPlaced"),
         ("scheduling", "SeatingPlanned"),
+        ("scheduling", "TrioSeated"),  # session 2 only: its table at session 1 is the one it had
     ]
+    assert detail["history"][-1]["summary"] == "Tafel 4 bij bijeenkomst 2"
     approval = detail["history"][2]
     assert approval["summary"] == "Goedgekeurd door de organisatie namens de goedkeurder"
     assert (approval["reason"], approval["actor"]) == ("Akkoord per telefoon.", ORGANISER["account_id"])

@@ -848,6 +848,15 @@ async def test_a_placed_trio_sees_its_sessions_with_the_table_of_the_latest_seat
     )
     seated = (await site.client.get(link)).text
     assert "Tafel 2" in seated and "Tafel 5" not in seated and "volgt nog" not in seated
+    # Seated on its own after the plan (scheduling.TrioSeated): the newer fact shows.
+    await deliver(
+        site.store,
+        "scheduling.TrioSeated",
+        {"edition": EDITION, "registration_id": registration_id, "seats": [{"session_number": 1, "table": 3}]},
+        occurred_at=t0 + timedelta(seconds=5),
+    )
+    reseated = (await site.client.get(link)).text
+    assert "Tafel 3" in reseated and "Tafel 2" not in reseated
     moved = utcnow() + timedelta(days=50)
     await deliver(
         site.store,
@@ -855,7 +864,7 @@ async def test_a_placed_trio_sees_its_sessions_with_the_table_of_the_latest_seat
         {**plan, "starts_at": moved.isoformat(), "ends_at": (moved + timedelta(hours=3)).isoformat(), "sequence": 1},
     )
     rescheduled = (await site.client.get(link)).text
-    assert dutch_datetime(moved) in rescheduled and "Tafel 2" in rescheduled
+    assert dutch_datetime(moved) in rescheduled and "Tafel 3" in rescheduled
 
 
 async def test_a_declined_registration_shows_declined_on_both_pages(site: Site) -> None:

@@ -9,7 +9,8 @@ messages it emits) are committed with that claim, and the sender delivers them a
 - `decisions`: approved, declined, cancelled (and the place released by it)
 - `placement`: a place with its calendar invitations, waitlist positions, an undersubscribed round, a moved session
 - `members`: a member replaced: the new one welcomed (with the invitation once placed), the old one's data gone
-- `reminders`: planned from the seating, moved with their session, queued when due
+- `reminders`: planned from the seating (a whole plan, or one trio seated later), moved with their session,
+  queued when due
 - `reports`, `billing`: the public lesson reports; invoices, credit notes and payment reminders
 - `announcements`: an organiser's mail to an edition's placed or waitlisted members; one mail sent again
 - `editions`, `erasure`: the copy of an edition; a privacy request
@@ -36,7 +37,7 @@ from .ports import (
     Registrations,
     Reminders,
 )
-from .reminders import plan_reminders, queue_due_reminders, reminder_offset
+from .reminders import plan_reminders, plan_trio_reminders, queue_due_reminders, reminder_offset
 from .reports import announce_report
 
 __all__ = [
@@ -59,6 +60,7 @@ __all__ = [
     "confirm_placement",
     "erase_participant_data",
     "plan_reminders",
+    "plan_trio_reminders",
     "queue_due_reminders",
     "remember_edition",
     "remind_payment",

@@ -1,5 +1,6 @@
-"""Reminders before each session: planned from scheduling.SeatingPlanned (one per trio at a table and per offset),
-moved with a rescheduled session, and queued as mails once due (by the sender, services/notifications/sender/)."""
+"""Reminders before each session: planned from scheduling.SeatingPlanned (one per trio at a table and per offset) and
+from scheduling.TrioSeated (a trio that joined a table later), moved with a rescheduled session, and queued as mails
+once due (by the sender, services/notifications/sender/)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from typing import Any
 
 from shared.contract import Event
 from shared.contract.registration import RegisteredMember
-from shared.contract.scheduling import SeatingPlanned
+from shared.contract.scheduling import SeatingPlanned, TrioSeated
 
 from ..domain import REMINDER, STATUS_PLACED, Reminder, SessionInfo, due_reminders_to_send, parse_offsets, reminder_key
 from ..wording import member_context, session_text
@@ -35,21 +36,58 @@ async def plan_reminders(
     # One upsert for the whole plan: a reminder per trio and offset, whose table follows the newest seating.
     await reminders.plan(
         [
-            Reminder(
-                key=reminder_key(seating.edition, seating.session_number, registration_id, label),
-                edition=seating.edition,
-                session_number=seating.session_number,
-                registration_id=registration_id,
-                offset=label,
-                table=table.table,
-                due_at=session.starts_at - offset,
-                caused_by=envelope.event_id,
-                correlation_id=envelope.correlation_id,
-            )
+            _reminder(envelope, seating.edition, session, registration_id, table.table, label, offset)
             for table in seating.tables
             for registration_id in table.registration_ids
             for label, offset in offsets
         ]
+    )
+
+
+async def plan_trio_reminders(
+    seated: TrioSeated,
+    *,
+    envelope: Event[Any],
+    editions: Editions,
+    reminders: Reminders,
+    offsets: list[tuple[str, timedelta]],
+) -> None:
+    """A trio that joined a table after the seating was planned: its reminders per session and offset, in one
+    upsert, whatever the size of the edition; the other trios' reminders stay as they are."""
+    # No lock on the edition: trios seated at once touch different reminders, and one of them and a whole plan
+    # touching the same ones lock them in the same (key) order.
+    edition = await known_edition(editions, seated.edition)
+    await reminders.plan(
+        [
+            _reminder(envelope, seated.edition, session, seated.registration_id, seat.table, label, offset)
+            for seat in seated.seats
+            if (session := edition.session(seat.session_number)) is not None
+            for label, offset in offsets
+        ]
+    )
+
+
+def _reminder(
+    envelope: Event[Any],
+    edition: str,
+    session: SessionInfo,
+    registration_id: str,
+    table: int,
+    label: str,
+    offset: timedelta,
+) -> Reminder:
+    """The reminder of one trio, session and offset, its table as of the event that seated it."""
+    return Reminder(
+        key=reminder_key(edition, session.number, registration_id, label),
+        edition=edition,
+        session_number=session.number,
+        registration_id=registration_id,
+        offset=label,
+        table=table,
+        due_at=session.starts_at - offset,
+        caused_by=envelope.event_id,
+        correlation_id=envelope.correlation_id,
+        seated_at=envelope.occurred_at,
     )
 
 

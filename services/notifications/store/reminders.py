@@ -5,13 +5,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.db import upsert
 
 from ..domain import Reminder
 from .tables import ReminderRow
+
+# Reminders per upsert: 13 parameters each stay under PostgreSQL's (asyncpg's) 32,767 per statement.
+PLAN_BATCH = 2000
 
 
 def _to_reminder(row: ReminderRow) -> Reminder:
@@ -28,6 +31,7 @@ def _to_reminder(row: ReminderRow) -> Reminder:
         generation=row.generation,
         queued_at=row.queued_at,
         skipped=row.skipped,
+        seated_at=row.seated_at,
     )
 
 
@@ -55,34 +59,45 @@ class SqlReminders:
         row.generation = reminder.generation
         row.queued_at = reminder.queued_at
         row.skipped = reminder.skipped
+        row.seated_at = reminder.seated_at
 
     async def plan(self, reminders: Sequence[Reminder]) -> None:
-        """One statement for a whole seating plan: new reminders are added, those planned before keep their due
-        time and state and only take their trio's new table."""
-        if not reminders:
-            return
-        insert = upsert(self.session)(ReminderRow.__table__).values(
-            [
-                {
-                    "key": r.key,
-                    "edition": r.edition,
-                    "session_number": r.session_number,
-                    "registration_id": r.registration_id,
-                    "offset": r.offset,
-                    "table_number": r.table,
-                    "due_at": r.due_at,
-                    "caused_by": r.caused_by,
-                    "correlation_id": r.correlation_id,
-                    "generation": r.generation,
-                    "queued_at": r.queued_at,
-                    "skipped": r.skipped,
-                }
-                for r in reminders
-            ]
-        )
-        await self.session.execute(
-            insert.on_conflict_do_update(index_elements=["key"], set_={"table_number": insert.excluded.table_number})
-        )
+        """One statement for a seating plan or one trio's seats (a batch per PLAN_BATCH reminders, within the
+        database's limit on a statement's parameters): new reminders are added, those planned before keep their due
+        time and state and only take their trio's new table, unless a newer seating gave them theirs (one delivered
+        late changes nothing)."""
+        table = ReminderRow.__table__
+        # In key order: two statements locking some of the same reminders (a plan and a trio's seats) lock them
+        # in the same order, so they wait for each other instead of deadlocking.
+        ordered = sorted(reminders, key=lambda r: r.key)
+        for start in range(0, len(ordered), PLAN_BATCH):
+            insert = upsert(self.session)(table).values(
+                [
+                    {
+                        "key": r.key,
+                        "edition": r.edition,
+                        "session_number": r.session_number,
+                        "registration_id": r.registration_id,
+                        "offset": r.offset,
+                        "table_number": r.table,
+                        "due_at": r.due_at,
+                        "caused_by": r.caused_by,
+                        "correlation_id": r.correlation_id,
+                        "generation": r.generation,
+                        "queued_at": r.queued_at,
+                        "skipped": r.skipped,
+                        "seated_at": r.seated_at,
+                    }
+                    for r in ordered[start : start + PLAN_BATCH]
+                ]
+            )
+            await self.session.execute(
+                insert.on_conflict_do_update(
+                    index_elements=["key"],
+                    set_={"table_number": insert.excluded.table_number, "seated_at": insert.excluded.seated_at},
+                    where=or_(table.c.seated_at.is_(None), table.c.seated_at < insert.excluded.seated_at),
+                )
+            )
 
     async def of_session(self, edition: str, session_number: int) -> list[Reminder]:
         rows = await self.session.execute(

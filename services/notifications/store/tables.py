@@ -114,3 +114,4 @@ class ReminderRow(Base):
     generation: Mapped[int] = mapped_column(Integer, default=0)
     queued_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
     skipped: Mapped[bool] = mapped_column(Boolean, default=False)
+    seated_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)

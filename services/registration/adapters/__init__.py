@@ -25,6 +25,7 @@ from .tables import (
     PaymentRow,
     RegistrationRow,
     SeatingPlanRow,
+    SeatRow,
 )
 
 __all__ = [
@@ -42,6 +43,7 @@ __all__ = [
     "RegistrationQuery",
     "RegistrationRow",
     "RegistrationStore",
+    "SeatRow",
     "SeatingPlanRow",
     "SqlApprovalRequests",
     "SqlBilling",

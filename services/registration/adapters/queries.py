@@ -15,8 +15,9 @@ from sqlalchemy import ColumnElement, exists, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..history import HistoryEntry
+from .copies import SqlSeating
 from .history import SqlHistory
-from .tables import EditionRow, InvoiceRow, MemberRow, RegistrationRow, SeatingPlanRow
+from .tables import EditionRow, InvoiceRow, MemberRow, RegistrationRow
 
 
 @dataclass(frozen=True)
@@ -105,13 +106,8 @@ class SqlRegistrationQueries:
         edition = await self.session.get(EditionRow, row.edition)
         members = await self._members([row.id])
         invoices = await self._invoices([row.id])
-        plans = (
-            await self.session.execute(select(SeatingPlanRow).where(SeatingPlanRow.edition == row.edition))
-        ).scalars()
-        tables = sorted(
-            ({"session_number": p.session_number, "table": p.tables[row.id]} for p in plans if row.id in p.tables),
-            key=lambda t: t["session_number"],
-        )
+        seats = await SqlSeating(self.session).tables_of(row.edition, row.id)
+        tables = [{"session_number": number, "table": seats[number]} for number in sorted(seats)]
         history = await SqlHistory(self.session).of(row.id)
         return {
             **_item(row, members.get(row.id, []), invoices.get(row.id)),

@@ -88,14 +88,29 @@ class MemberRow(Base):
 
 
 class SeatingPlanRow(Base):
-    """Scheduling's latest seating plan of one session (from scheduling.SeatingPlanned)."""
+    """When scheduling last planned one session's seating as a whole (scheduling.SeatingPlanned): a trio's seat in
+    the session decided before then is that plan's to change. Its row is also what a whole plan and a trio seated
+    on its own (scheduling.TrioSeated) take turns on. planned_at None: no whole plan seen yet."""
 
     __tablename__ = "seating_plans"
 
     edition: Mapped[str] = mapped_column(String(64), primary_key=True)
     session_number: Mapped[int] = mapped_column(Integer, primary_key=True)
-    tables: Mapped[dict[str, int]] = mapped_column(JSON)  # registration id -> table number
-    planned_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    planned_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+
+
+class SeatRow(Base):
+    """A trio's table in one session, from a whole plan or its own TrioSeated; seated_at: when scheduling decided it
+    (the event's occurred_at), so a seating delivered late does not overwrite a newer one."""
+
+    __tablename__ = "seats"
+    __table_args__ = (Index("ix_seats_edition_session", "edition", "session_number"),)
+
+    registration_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    session_number: Mapped[int] = mapped_column(Integer, primary_key=True)
+    edition: Mapped[str] = mapped_column(String(64))
+    table_number: Mapped[int] = mapped_column(Integer)
+    seated_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
 
 class InvoiceCounterRow(Base):

@@ -6,7 +6,7 @@ and billing (invoicing.py); every event about a registration also goes into its 
 and entrypoints.py use them through this package."""
 
 from .amendments import correct_registration, replace_member
-from .copies import follow_reschedule, follow_seating, remember_edition
+from .copies import follow_reschedule, follow_seating, follow_trio_seats, remember_edition
 from .invoicing import credit_invoice, flag_overdue, issue_credit_note, issue_invoice, register_payment, resend_invoice
 from .ports import ApprovalRequests, Billing, Editions, Emit, History, Invoicing, Municipalities, Registrations, Seating
 from .registrations import (
@@ -47,6 +47,7 @@ __all__ = [
     "follow_placement",
     "follow_reschedule",
     "follow_seating",
+    "follow_trio_seats",
     "issue_credit_note",
     "issue_invoice",
     "new_registration",

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from shared.contract.scheduling import EditionScheduled, SeatingPlanned, SessionRescheduled
+from shared.contract.scheduling import EditionScheduled, SeatingPlanned, SessionRescheduled, TrioSeated
 
 from ..domain import Edition
-from ..history import seating_entries
+from ..history import HistoryEntry, seating_entries, trio_seat_entries
 from .ports import Editions, History, Registrations, Seating
 
 
@@ -46,11 +46,27 @@ async def follow_reschedule(event: SessionRescheduled, *, editions: Editions, oc
 async def follow_seating(
     event: SeatingPlanned, *, seating: Seating, registrations: Registrations, history: History, occurred_at: datetime
 ) -> None:
-    """Keep each session's latest seating plan; a replan delivered late does not overwrite a newer one. The
-    trios whose table changed get a line in their history (a plan holds the edition's placed trios only)."""
+    """Keep a seat per trio in the session from its whole plan; a plan delivered late does not overwrite a newer
+    one, nor a trio seated after it. The trios whose table is new or changed get a line in their history (a plan
+    holds the edition's placed trios only)."""
     tables = {rid: table.table for table in event.tables for rid in table.registration_ids}
-    previous = await seating.plan(event.edition, event.session_number)
-    if await seating.record(event.edition, event.session_number, tables, occurred_at):
-        entries = seating_entries(event, previous, occurred_at)
-        known = await registrations.known(list({e.registration_id for e in entries}))
-        await history.add(*(e for e in entries if e.registration_id in known))
+    changed = await seating.plan_session(event.edition, event.session_number, tables, occurred_at)
+    await _tell(history, registrations, seating_entries(event, changed, occurred_at))
+
+
+async def follow_trio_seats(
+    event: TrioSeated, *, seating: Seating, registrations: Registrations, history: History, occurred_at: datetime
+) -> None:
+    """A trio seated after the plan (placed later): its own seats, the others' as they are; a line in its history
+    for each session whose table is new or changed."""
+    tables = {seat.session_number: seat.table for seat in event.seats}
+    changed = await seating.seat_trio(event.edition, event.registration_id, tables, occurred_at)
+    await _tell(history, registrations, trio_seat_entries(event, changed, occurred_at))
+
+
+async def _tell(history: History, registrations: Registrations, entries: list[HistoryEntry]) -> None:
+    """History lines for the registrations registration knows (scheduling may seat one whose intake is not here)."""
+    if not entries:
+        return
+    known = await registrations.known(list({e.registration_id for e in entries}))
+    await history.add(*(e for e in entries if e.registration_id in known))

@@ -4,7 +4,7 @@ store."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -69,8 +69,21 @@ class History(Protocol):
 
 
 class Seating(Protocol):
-    async def record(self, edition: str, session_number: int, tables: dict[str, int], planned_at: datetime) -> bool: ...
-    async def plan(self, edition: str, session_number: int) -> dict[str, int] | None: ...
+    async def plan_session(
+        self, edition: str, session_number: int, tables: Mapping[str, int], planned_at: datetime
+    ) -> dict[str, int]:
+        """Apply a session's whole plan (registration id -> table), the newer fact winning; the trios whose table is
+        new or changed."""
+        ...
+
+    async def seat_trio(
+        self, edition: str, registration_id: str, tables: Mapping[int, int], seated_at: datetime
+    ) -> dict[int, int]:
+        """Apply one trio's seats (session number -> table), the newer fact winning; the sessions whose table is
+        new or changed."""
+        ...
+
+    async def tables_of(self, edition: str, registration_id: str) -> dict[int, int]: ...
 
 
 class Municipalities(Protocol):
