@@ -44,7 +44,7 @@ async def store(tmp_path: Path) -> AsyncIterator[MessageStore]:
 def test_the_table_has_one_consumer_for_each_message_notifications_reacts_to(store: MessageStore) -> None:
     consumers = consumes.consumers(store, ADDRESSES, parse_offsets("7d,1d"))
     assert set(consumers) == {line.routing_key for line in consumes.CONSUMES}
-    assert len(consumers) == 22
+    assert len(consumers) == 23
 
 
 def undeliverable(registration_id: str) -> Outgoing:
