@@ -364,14 +364,17 @@ async def test_a_placed_trio_that_cancels_is_replaced_by_the_head_of_the_waitlis
     assert sorted(p["registration_id"] for p in view["placed"]) == sorted([*placed[:1], *placed[2:], waiting[0]])
     public = (await get(f"{system['scheduling'].url}/api/editions/{slug}")).json()
     assert public["places_left"] == 0 == places_left_by_events(bus, slug, 4)
-    # The new trio is seated; the one that left is not.
-    await wait_until(
-        lambda: all(
-            waiting[0] in itertools.chain(*plan) and placed[1] not in itertools.chain(*plan)
-            for plan in latest_seating(bus, slug).values()
-        ),
-        what="seating replanned",
-    )
+    # The new trio takes a seat at every session; the one that left gives up its own; nobody else moves.
+    (seated,) = await bus.wait_for("TrioSeated", edition=slug, registration_id=waiting[0])
+    assert [s["session_number"] for s in seated["data"]["seats"]] == [1, 2, 3]
+    assert len(bus.of("SeatingPlanned", edition=slug)) == 3  # the allocation's plan, nothing after it
+    planned = latest_seating(bus, slug)
+    for session in (await allocation(system["scheduling"], slug))["seating"]:
+        tables = {t["table"]: sorted(t["registration_ids"]) for t in session["tables"]}
+        seat = next(s["table"] for s in seated["data"]["seats"] if s["session_number"] == session["session_number"])
+        assert waiting[0] in tables[seat] and placed[1] not in itertools.chain(*tables.values())
+        others = {rid for table in planned[session["session_number"]] for rid in table} - {placed[1]}
+        assert others <= set(itertools.chain(*tables.values()))
 
 
 async def test_trios_registering_after_an_early_allocation_are_placed_while_places_last_then_waitlisted_in_order(
