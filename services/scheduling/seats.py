@@ -6,11 +6,13 @@ Every writer holds the edition's row lock (taken by the handler), so the counts 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import cast
 
 from sqlalchemy import Table, delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+
+from shared.db import upsert
 
 from .adapters import SeatingTableRow, SeatRow
 
@@ -36,53 +38,59 @@ class SqlSeats:
             tables[number].append(registration_id)
         return dict(tables)
 
-    async def with_room(self, edition: str, session_number: int, table_size: int) -> dict[int, list[str]]:
-        """The tables with room for another trio (empty ones included), with who sits there."""
-        mine = (TABLES.c.edition == edition) & (TABLES.c.session_number == session_number)
-        numbers = list(
-            (await self.session.execute(select(TABLES.c.table_number).where(mine, TABLES.c.seated < table_size)))
-            .scalars()
-            .all()
-        )
-        if not numbers:
+    async def with_room(
+        self, edition: str, sessions: Sequence[int], table_size: int
+    ) -> dict[int, tuple[dict[int, list[str]], int]]:
+        """Per session: the tables with room for another trio (empty ones included) with who sits there, and the
+        number a new table would get. Two statements whatever the number of sessions or tables."""
+        if not sessions:
             return {}
         rows = await self.session.execute(
-            select(SEATS.c.table_number, SEATS.c.registration_id).where(
-                SEATS.c.edition == edition, SEATS.c.session_number == session_number, SEATS.c.table_number.in_(numbers)
+            select(TABLES.c.session_number, TABLES.c.table_number, SEATS.c.registration_id)
+            .outerjoin(
+                SEATS,
+                (SEATS.c.edition == TABLES.c.edition)
+                & (SEATS.c.session_number == TABLES.c.session_number)
+                & (SEATS.c.table_number == TABLES.c.table_number),
+            )
+            .where(
+                TABLES.c.edition == edition, TABLES.c.session_number.in_(list(sessions)), TABLES.c.seated < table_size
             )
         )
-        tables: dict[int, list[str]] = {n: [] for n in numbers}
-        for number, registration_id in rows.all():
-            tables[number].append(registration_id)
-        return tables
+        room: dict[int, dict[int, list[str]]] = {number: {} for number in sessions}
+        for session_number, number, registration_id in rows.all():
+            seated = room[session_number].setdefault(number, [])
+            if registration_id is not None:
+                seated.append(registration_id)
+        # One index step per session (the highest table number), in one statement.
+        highest = [
+            select(func.max(TABLES.c.table_number))
+            .where(TABLES.c.edition == edition, TABLES.c.session_number == number)
+            .scalar_subquery()
+            for number in sessions
+        ]
+        news = (await self.session.execute(select(*highest))).one()
+        return {number: (room[number], int(new or 0) + 1) for number, new in zip(sessions, news, strict=True)}
 
-    async def new_table(self, edition: str, session_number: int) -> int:
-        highest = select(func.max(TABLES.c.table_number)).where(
-            TABLES.c.edition == edition, TABLES.c.session_number == session_number
-        )
-        return int((await self.session.execute(highest)).scalar_one() or 0) + 1
-
-    async def seat(self, edition: str, registration_id: str, seats: Iterable[tuple[int, int]]) -> None:
+    async def seat(self, edition: str, registration_id: str, seats: Sequence[tuple[int, int]]) -> None:
         """The trio sits at (session_number, table_number) for each pair given."""
-        for session_number, number in seats:
-            await self.session.execute(
-                insert(SEATS).values(
-                    edition=edition, session_number=session_number, registration_id=registration_id, table_number=number
-                )
+        if not seats:
+            return
+        await self.session.execute(
+            insert(SEATS),
+            [
+                {"edition": edition, "session_number": n, "registration_id": registration_id, "table_number": t}
+                for n, t in seats
+            ],
+        )
+        counts = upsert(self.session)(TABLES).values(
+            [{"edition": edition, "session_number": n, "table_number": t, "seated": 1} for n, t in seats]
+        )
+        await self.session.execute(
+            counts.on_conflict_do_update(
+                index_elements=["edition", "session_number", "table_number"], set_={"seated": TABLES.c.seated + 1}
             )
-            counted = await self.session.execute(
-                update(TABLES)
-                .where(
-                    TABLES.c.edition == edition,
-                    TABLES.c.session_number == session_number,
-                    TABLES.c.table_number == number,
-                )
-                .values(seated=TABLES.c.seated + 1)
-            )
-            if not counted.rowcount:  # type: ignore[attr-defined]
-                await self.session.execute(
-                    insert(TABLES).values(edition=edition, session_number=session_number, table_number=number, seated=1)
-                )
+        )
 
     async def unseat(self, edition: str, registration_id: str, sessions: Sequence[int]) -> None:
         """The trio leaves its table at each of these sessions; the table keeps its number."""

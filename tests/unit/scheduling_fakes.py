@@ -4,7 +4,7 @@ handlers' unit tests see the edition as the SQL store would leave it."""
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 
 from services.scheduling.domain import Edition, Placement, Via, WaitEntry, Waitlisted
@@ -94,15 +94,18 @@ class FakeSeats:
             tables.setdefault(number, []).append(rid)
         return dict(sorted(tables.items()))
 
-    async def with_room(self, edition: str, session_number: int, table_size: int) -> dict[int, list[str]]:
-        plan = await self.plan(edition, session_number)
-        numbers = self.tables.get((edition, session_number), set())
-        return {n: plan.get(n, []) for n in sorted(numbers) if len(plan.get(n, [])) < table_size}
+    async def with_room(
+        self, edition: str, sessions: Sequence[int], table_size: int
+    ) -> dict[int, tuple[dict[int, list[str]], int]]:
+        rooms = {}
+        for number in sessions:
+            plan = await self.plan(edition, number)
+            tables = self.tables.get((edition, number), set())
+            room = {n: plan.get(n, []) for n in sorted(tables) if len(plan.get(n, [])) < table_size}
+            rooms[number] = (room, max(tables, default=0) + 1)
+        return rooms
 
-    async def new_table(self, edition: str, session_number: int) -> int:
-        return max(self.tables.get((edition, session_number), set()), default=0) + 1
-
-    async def seat(self, edition: str, registration_id: str, seats: Iterable[tuple[int, int]]) -> None:
+    async def seat(self, edition: str, registration_id: str, seats: Sequence[tuple[int, int]]) -> None:
         for session_number, number in seats:
             assert registration_id not in self.seats.setdefault((edition, session_number), {})
             self.seats[(edition, session_number)][registration_id] = number

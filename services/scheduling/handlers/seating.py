@@ -84,19 +84,20 @@ async def seat_joining(
     coming = coming_sessions(edition, now)
     if not coming or not registration_ids:
         return
+    numbers = [s.number for s in coming]
     for registration_id in registration_ids:
-        rooms = [await seats.with_room(edition.slug, s.number, edition.table_size) for s in coming]
-        seated = {rid for room in rooms for table in room.values() for rid in table}
+        rooms = await seats.with_room(edition.slug, numbers, edition.table_size)
+        seated = {rid for room, _ in rooms.values() for table in room.values() for rid in table}
         trios = await registrations.trios([registration_id, *seated])
         sessions = [
             (
                 [
-                    OpenTable(number, tuple(_trio(trios, rid) for rid in table))
-                    for number, table in sorted(room.items())
+                    OpenTable(n, tuple(_trio(trios, rid) for rid in table))
+                    for n, table in sorted(rooms[number][0].items())
                 ],
-                await seats.new_table(edition.slug, s.number),
+                rooms[number][1],
             )
-            for s, room in zip(coming, rooms, strict=True)
+            for number in numbers
         ]
         tables = join_tables(_trio(trios, registration_id), sessions, edition.table_size)
         await seats.seat(edition.slug, registration_id, [(s.number, t) for s, t in zip(coming, tables, strict=True)])
