@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, UniqueConstraint, delete, insert, select
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, UniqueConstraint, delete, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship, selectinload
 
@@ -228,7 +228,8 @@ class SqlEditions:
             query = query.with_for_update()
         return (await self.session.execute(query)).scalar_one_or_none() is not None
 
-    async def all(self) -> list[Edition]:
+    async def all(self, *, places: bool = True) -> list[Edition]:
+        """Every edition, by deadline; with places=False without their places and waitlists (see counts)."""
         rows = (
             (
                 await self.session.execute(
@@ -240,7 +241,15 @@ class SqlEditions:
             .scalars()
             .all()
         )
-        return [to_domain(r, *await self._places(r.slug)) for r in rows]
+        return [to_domain(r, *(await self._places(r.slug) if places else ([], []))) for r in rows]
+
+    async def counts(self, slugs: list[str]) -> dict[str, tuple[int, int]]:
+        """Per edition: how many trios hold a place and how many wait, without reading them."""
+        waiting = select(func.max(WaitlistRow.position)).where(WaitlistRow.edition == EditionRow.slug).scalar_subquery()
+        rows = await self.session.execute(
+            select(EditionRow.slug, EditionRow.placed, waiting).where(EditionRow.slug.in_(slugs))
+        )
+        return {slug: (placed, waitlisted or 0) for slug, placed, waitlisted in rows.all()}
 
     async def due(self, now: datetime) -> list[str]:
         """Editions whose deadline has passed and that have not been allocated yet."""

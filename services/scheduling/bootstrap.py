@@ -17,22 +17,20 @@ from shared.runtime import Service, Transport
 from shared.settings import Settings
 
 from . import consumes, entrypoints
-from .adapters import EditionRow, Inbox, Outbox, PlacementRow, WaitlistRow
+from .adapters import EditionRow, Inbox, Outbox, WaitlistRow
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 # Work on one edition is serialised by its row lock anyway; a small pool keeps several replicas well inside
 # PostgreSQL's connection limit when a burst of messages queues up behind that lock.
 POOL_SIZE = 5
 # /metrics: places left and waitlist length per edition (werkplaatsen_places_left, werkplaatsen_waitlist_length).
-PLACES_LEFT_BY_EDITION = (
-    select(EditionRow.slug, EditionRow.max_trios - func.count(PlacementRow.registration_id))
-    .outerjoin(PlacementRow, PlacementRow.edition == EditionRow.slug)
-    .group_by(EditionRow.slug, EditionRow.max_trios)
-)
-WAITLIST_BY_EDITION = (
-    select(EditionRow.slug, func.count(WaitlistRow.registration_id))
-    .outerjoin(WaitlistRow, WaitlistRow.edition == EditionRow.slug)
-    .group_by(EditionRow.slug)
+# Read off the edition's own count and the last waitlist position (positions have no gaps), not counted.
+PLACES_LEFT_BY_EDITION = select(EditionRow.slug, EditionRow.max_trios - EditionRow.placed)
+WAITLIST_BY_EDITION = select(
+    EditionRow.slug,
+    func.coalesce(
+        select(func.max(WaitlistRow.position)).where(WaitlistRow.edition == EditionRow.slug).scalar_subquery(), 0
+    ),
 )
 
 

@@ -99,15 +99,15 @@ def deadline_timer(store: MessageStore, clock: Clock = utcnow, interval: float =
 # HTTP
 
 
-def public_edition(edition: Edition, now: datetime) -> dict[str, Any]:
+def public_edition(edition: Edition, now: datetime, placed: int, waitlisted: int) -> dict[str, Any]:
     return {
         "slug": edition.slug,
         "title": edition.title,
         "venue": edition.venue,
         "capacity": {"min_trios": edition.min_trios, "max_trios": edition.max_trios},
-        "places_left": edition.places_left,
-        "placed": len(edition.placements),
-        "waitlisted": len(edition.waitlist),
+        "places_left": max(edition.max_trios - placed, 0),
+        "placed": placed,
+        "waitlisted": waitlisted,
         "allocated": edition.allocated_at is not None,
         "registration_open": edition.registration_open(now),
         "registration_deadline": edition.registration_deadline.isoformat(),
@@ -237,17 +237,20 @@ def trio_page_query(params: Any) -> tuple[tuple[str, ...], int, int] | list[Erro
 
 def routes(store: MessageStore, consumers: Consumers, organizer_token: str, clock: Clock = utcnow) -> list[Route]:
     async def list_editions(_: Request) -> JSONResponse:
+        # Counted, not read: a page of editions costs the same whatever their numbers of trios.
         async with store.db.sessions() as session:
-            editions = await SqlEditions(session).all()
+            editions = await SqlEditions(session).all(places=False)
+            counts = await SqlEditions(session).counts([e.slug for e in editions])
         now = clock()
-        return JSONResponse({"editions": [public_edition(e, now) for e in editions]})
+        return JSONResponse({"editions": [public_edition(e, now, *counts[e.slug]) for e in editions]})
 
     async def show_edition(request: Request) -> JSONResponse:
         async with store.db.sessions() as session:
-            edition = await SqlEditions(session).get(request.path_params["slug"])
+            edition = await SqlEditions(session).get(request.path_params["slug"], places=False)
+            counts = await SqlEditions(session).counts([edition.slug]) if edition else {}
         if edition is None:
             return unknown_edition()
-        return JSONResponse(public_edition(edition, clock()))
+        return JSONResponse(public_edition(edition, clock(), *counts[edition.slug]))
 
     async def show_allocation(request: Request) -> JSONResponse:
         if not is_organizer(request, organizer_token):
@@ -278,9 +281,10 @@ def routes(store: MessageStore, consumers: Consumers, organizer_token: str, cloc
         statuses, limit, offset = query
         slug = request.path_params["slug"]
         async with store.db.sessions() as session:
-            edition = await SqlEditions(session).get(slug, waitlist=False)
+            edition = await SqlEditions(session).get(slug, places=False)
             if edition is None:
                 return unknown_edition()
+            placed, _ = (await SqlEditions(session).counts([slug]))[slug]
             trios = SqlTrioList(session)
             counts = await trios.counts(slug)
             page, total = await trios.page(slug, statuses, limit, offset)
@@ -288,7 +292,7 @@ def routes(store: MessageStore, consumers: Consumers, organizer_token: str, cloc
             {
                 "edition": slug,
                 "capacity": {"min_trios": edition.min_trios, "max_trios": edition.max_trios},
-                "places_left": edition.places_left,
+                "places_left": max(edition.max_trios - placed, 0),
                 "counts": counts,
                 "trios": page,
                 "offset": offset,
