@@ -196,6 +196,9 @@ async def test_an_organiser_edits_an_edition_allocates_early_stops_registration_
         page = await browser.get(f"/console/editions/{slug}")
         csrf = hidden(page.text, "csrf")
         assert "Plaatsen nu verdelen" in page.text and "Aanmelding stoppen" in page.text
+        assert "Tafelindeling opnieuw maken" not in page.text  # the allocation makes the first
+        early = await browser.post(f"/console/editions/{slug}/seating", data={"csrf": csrf})
+        assert early.status_code == 409 and "nog niet verdeeld" in early.text
         closed = await browser.post(f"/console/editions/{slug}/close", data={"csrf": csrf})
         assert closed.status_code == 303 and closed.headers["location"].endswith("?gedaan=verdeeld")
         shown = (await console.http.get(f"/api/editions/{slug}")).json()
@@ -205,6 +208,10 @@ async def test_an_organiser_edits_an_edition_allocates_early_stops_registration_
         allocated_page = await browser.get(closed.headers["location"])
         assert "De plaatsen zijn verdeeld. De aanmelding blijft open" in allocated_page.text
         assert "Plaatsen nu verdelen" not in allocated_page.text and "Aanmelding stoppen" in allocated_page.text
+        assert "Tafelindeling opnieuw maken" in allocated_page.text
+        seated = await browser.post(f"/console/editions/{slug}/seating", data={"csrf": csrf})
+        assert seated.status_code == 303 and seated.headers["location"].endswith("?gedaan=ingedeeld")
+        assert "De tafelindeling" in (await browser.get(seated.headers["location"])).text
 
         stopped = await browser.post(
             f"/console/editions/{slug}/stop", data={"csrf": csrf, "reason": "De zaal is kleiner geworden"}
@@ -241,7 +248,10 @@ async def test_the_api_changes_an_edition_and_reopens_its_registration(console: 
     assert missing.status_code == 404
 
     assert (await console.api("POST", f"/console/api/editions/{slug}/reopen", token)).status_code == 409
+    assert (await console.api("POST", f"/console/api/editions/{slug}/seating", token)).status_code == 409
     assert (await console.api("POST", f"/console/api/editions/{slug}/close", token)).status_code == 200
+    seating = await console.api("POST", f"/console/api/editions/{slug}/seating", token)
+    assert seating.status_code == 200 and seating.json()["edition"] == slug
     assert (await console.api("POST", f"/console/api/editions/{slug}/reopen", token)).status_code == 409  # open
     too_long = await console.api("POST", f"/console/api/editions/{slug}/stop", token, json={"reason": "x" * 2001})
     assert too_long.status_code == 422 and too_long.json()["errors"][0]["field"] == "reason"
