@@ -1,5 +1,5 @@
-"""The documents of an invoice and a credit note: a PDF laid out like a Dutch invoice ("Factuur", WeasyPrint) and
-UBL 2.1 XML following Peppol BIS Billing 3.0 with the Dutch rules of NLCIUS (SI-UBL 2.0).
+"""The documents of an invoice and a credit note: a PDF laid out like a Dutch invoice ("Factuur", drawn by
+invoice_pdf.py) and UBL 2.1 XML following Peppol BIS Billing 3.0 with the Dutch rules of NLCIUS (SI-UBL 2.0).
 
 They are made once, when the invoice is issued, and kept as issued: an invoice is a fiscal record that must not
 change afterwards (not even when the participants' personal data is erased later).
@@ -19,16 +19,15 @@ import asyncio
 import base64
 from dataclasses import dataclass
 from datetime import date
-from pathlib import Path
 from typing import Any
 
 from lxml import etree
 
 from shared.contract.registration import Attachment
 from shared.formatting import dutch_date, euro
-from shared.templating import template_environment
 
 from .billing import CreditNote, Invoice, decimal_amount
+from .invoice_pdf import BOLD, Content, Run, render
 
 CUSTOMIZATION_ID = "urn:cen.eu:en16931:2017#compliant#urn:fdc:peppol.eu:2017:poacc:billing:3.0"
 PROFILE_ID = "urn:fdc:peppol.eu:2017:poacc:billing:01:1.0"
@@ -43,9 +42,6 @@ SEPA_CREDIT_TRANSFER = "58"
 UNIT = "C62"  # "one": the trio's participation is one unit
 PDF_TYPE = "application/pdf"
 UBL_TYPE = "application/xml"
-
-# Autoescaped: the municipality's address and reference are the registrant's own text.
-templates = template_environment(Path(__file__).parent / "invoice_templates")
 
 
 @dataclass(frozen=True)
@@ -65,48 +61,97 @@ class Documents:
 
 
 async def invoice_documents(invoice: Invoice) -> Documents:
-    html = templates.get_template("invoice.html").render(doc=_context(invoice), credit=None)
-    return Documents(pdf=await asyncio.to_thread(write_pdf, html), ubl=invoice_ubl(invoice))
+    return Documents(pdf=await asyncio.to_thread(render, pdf_content(invoice)), ubl=invoice_ubl(invoice))
 
 
 async def credit_note_documents(note: CreditNote) -> Documents:
-    html = templates.get_template("invoice.html").render(doc=_context(note.invoice), credit=_credit_context(note))
-    return Documents(pdf=await asyncio.to_thread(write_pdf, html), ubl=credit_note_ubl(note))
+    return Documents(pdf=await asyncio.to_thread(render, pdf_content(note.invoice, note)), ubl=credit_note_ubl(note))
 
 
-def _context(invoice: Invoice) -> dict[str, Any]:
-    vat = invoice.vat
-    return {
-        "invoice": invoice,
-        "seller": invoice.seller,
-        "buyer": invoice.buyer,
-        "issue_date": dutch_date(invoice.issue_date),
-        "due_date": dutch_date(invoice.due_date),
-        "net": euro(invoice.amounts.net_cents),
-        "vat_amount": euro(invoice.amounts.vat_cents),
-        "total": euro(invoice.amounts.total_cents),
-        "vat_label": f"Vrijgesteld van btw: {vat.exemption_reason}"
-        if vat.exemption_reason
-        else f"Btw {_percent(vat.percent)}%",
-        "vat_percent": "vrijgesteld" if vat.exemption_reason else f"{_percent(vat.percent)}%",
-    }
-
-
-def _credit_context(note: CreditNote) -> dict[str, Any]:
-    return {"number": note.number, "issue_date": dutch_date(note.issue_date), "reason": note.reason}
+def pdf_content(invoice: Invoice, credit: CreditNote | None = None) -> Content:
+    """What the PDF says, in Dutch: the seller, the municipality, the numbers and dates, the line, VAT, totals and how
+    to pay (or, for a credit note, what it credits)."""
+    seller, buyer, vat = invoice.seller, invoice.buyer, invoice.vat
+    net, total = euro(invoice.amounts.net_cents), euro(invoice.amounts.total_cents)
+    sign = "-" if credit else ""
+    vat_label = (
+        f"Vrijgesteld van btw: {vat.exemption_reason}" if vat.exemption_reason else f"Btw {_percent(vat.percent)}%"
+    )
+    meta: tuple[tuple[str, str], ...]
+    if credit:
+        meta = (
+            ("Creditnotanummer", credit.number),
+            ("Datum", dutch_date(credit.issue_date)),
+            ("Betreft factuur", f"{invoice.number} van {dutch_date(invoice.issue_date)}"),
+            ("Uw kenmerk", buyer.reference),
+            ("Reden", credit.reason),
+        )
+        payment: tuple[Run, ...] = (
+            Run(
+                f"Met deze creditnota vervalt factuur {invoice.number}. Heeft u de factuur al betaald, dan betalen wij "
+                "het bedrag terug op de rekening waarvan het is overgemaakt."
+            ),
+        )
+    else:
+        meta = (
+            ("Factuurnummer", invoice.number),
+            ("Factuurdatum", dutch_date(invoice.issue_date)),
+            ("Vervaldatum", dutch_date(invoice.due_date)),
+            ("Uw kenmerk", buyer.reference),
+        )
+        payment = (
+            Run("Wij verzoeken u het bedrag van "),
+            Run(total, BOLD, whole=True),
+            Run(" uiterlijk "),
+            Run(dutch_date(invoice.due_date), BOLD, whole=True),
+            Run(" over te maken op rekening "),
+            Run(seller.iban, BOLD, whole=True),
+            Run(f" ten name van {seller.name}, onder vermelding van factuurnummer "),
+            Run(invoice.number, BOLD, whole=True),
+            Run("."),
+        )
+    kind, number_kind = ("creditnota", "creditnotanummer") if credit else ("factuur", "factuurnummer")
+    title = f"Creditnota {credit.number}" if credit else f"Factuur {invoice.number}"
+    return Content(
+        title=title,
+        heading="Creditnota" if credit else "Factuur",
+        seller_name=seller.name,
+        seller_lines=(
+            seller.street,
+            f"{seller.postcode} {seller.city}",
+            seller.email,
+            f"KvK {seller.kvk} · Btw-id {seller.vat_number}",
+            f"IBAN {seller.iban}",
+        ),
+        footer=f"{seller.name} · KvK {seller.kvk} · btw {seller.vat_number} · IBAN {seller.iban}",
+        buyer_lines=(
+            buyer.name,
+            *buyer.address_lines,
+            f"{buyer.postcode}  {buyer.city.upper()}" if buyer.postcode else buyer.city.upper(),
+        ),
+        meta=meta,
+        line=(
+            invoice.description,
+            "1",
+            net,
+            "vrijgesteld" if vat.exemption_reason else f"{_percent(vat.percent)}%",
+            sign + net,
+        ),
+        totals=(
+            ("Subtotaal (exclusief btw)", sign + net),
+            (vat_label, sign + euro(invoice.amounts.vat_cents)),
+            ("Totaal gecrediteerd" if credit else "Totaal te betalen", sign + total),
+        ),
+        payment=payment,
+        small=f"Deze {kind} is ook als e-factuur (UBL, Peppol BIS Billing 3.0 / NLCIUS) beschikbaar. Vragen? Mail naar "
+        f"{seller.email} en vermeld het {number_kind}.",
+        author=seller.name,
+    )
 
 
 def _percent(value: Any) -> str:
     text = f"{value:f}".rstrip("0").rstrip(".") if "." in f"{value:f}" else f"{value:f}"
     return text.replace(".", ",")
-
-
-def write_pdf(html: str) -> bytes:
-    from weasyprint import HTML  # imported on first use: it loads Pango
-    from weasyprint.urls import URLFetcher
-
-    # The invoice needs nothing from outside; refusing every fetch keeps a crafted address from reaching the network.
-    return HTML(string=html, url_fetcher=URLFetcher(allowed_protocols={"data"}), media_type="print").write_pdf()
 
 
 # UBL

@@ -150,6 +150,24 @@ async def test_the_credit_note_pdf_says_what_it_credits(tmp_path) -> None:
         assert expected in content, expected
 
 
+async def test_the_pdf_shows_a_registrants_odd_address_and_reference_literally(tmp_path) -> None:
+    address = 'Afd. "Inkoop" <Financiën> & Control\nPostbus 9022\n6710 HK Ede'
+    reference = "PO 'ë/é' <b>7</b> &amp;"
+    content = pdf_text((await invoice_documents(invoice(address=address, reference=reference))).pdf, tmp_path)
+    assert 'Afd. "Inkoop" <Financiën> & Control' in content
+    assert "PO 'ë/é' <b>7</b> &amp;" in content
+
+
+async def test_the_pdf_embeds_its_fonts_and_names_its_title_and_author(tmp_path) -> None:
+    path = tmp_path / "document.pdf"
+    path.write_bytes((await invoice_documents(invoice())).pdf)
+    info = subprocess.run(["pdfinfo", str(path)], capture_output=True, check=True, text=True).stdout
+    fields = {key: value.strip() for key, _, value in (line.partition(":") for line in info.splitlines())}
+    assert (fields["Title"], fields["Author"], fields["Pages"]) == ("Factuur WP-2027-0001", "Platform31", "1")
+    fonts = subprocess.run(["pdffonts", str(path)], capture_output=True, check=True, text=True).stdout.splitlines()[2:]
+    assert fonts and all(" yes " in line for line in fonts), fonts  # every font embedded (emb column)
+
+
 async def test_the_validator_would_catch_a_wrong_total_or_a_misordered_element() -> None:
     ubl = (await invoice_documents(invoice())).ubl
     assert any(
