@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import reportlab  # type: ignore[import-untyped]
 from reportlab.lib.colors import Color, HexColor  # type: ignore[import-untyped]
 from reportlab.lib.pagesizes import A4  # type: ignore[import-untyped]
 from reportlab.lib.units import mm  # type: ignore[import-untyped]
@@ -30,6 +31,10 @@ from reportlab.pdfgen.canvas import Canvas  # type: ignore[import-untyped]
 FONT_DIR = Path("/usr/share/fonts/truetype/dejavu")  # fonts-dejavu-core (deploy/Dockerfile, scripts/reporting-setup)
 REGULAR, BOLD = "InvoiceSans", "InvoiceSans-Bold"
 _FONT_FILES = {REGULAR: "DejaVuSans.ttf", BOLD: "DejaVuSans-Bold.ttf"}
+# Without DejaVu (a machine that installed nothing: `werkplaatsen dev`), Bitstream Vera, which DejaVu extends and
+# ReportLab carries: fewer scripts, the same look, and an invoice is never held up by a missing system font.
+_FALLBACK_DIR = Path(reportlab.__file__).parent / "fonts"
+_FALLBACK_FILES = {REGULAR: "Vera.ttf", BOLD: "VeraBd.ttf"}
 
 PAGE_WIDTH, PAGE_HEIGHT = A4
 TOP, RIGHT, BOTTOM, LEFT = 20 * mm, 18 * mm, 22 * mm, 22 * mm
@@ -56,9 +61,11 @@ def _register_fonts() -> None:
     # Parsing DejaVu takes tens of milliseconds: once per process, then every document reuses it.
     with _fonts_lock:
         registered = pdfmetrics.getRegisteredFontNames()
-        for name, filename in _FONT_FILES.items():
+        found = all((FONT_DIR / filename).is_file() for filename in _FONT_FILES.values())
+        directory, files = (FONT_DIR, _FONT_FILES) if found else (_FALLBACK_DIR, _FALLBACK_FILES)
+        for name, filename in files.items():
             if name not in registered:
-                pdfmetrics.registerFont(TTFont(name, str(FONT_DIR / filename)))
+                pdfmetrics.registerFont(TTFont(name, str(directory / filename)))
 
 
 def _printable(text: str) -> str:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -177,3 +178,22 @@ async def test_the_validator_would_catch_a_wrong_total_or_a_misordered_element()
     root = etree.fromstring(ubl)
     root.append(root.find("cbc:BuyerReference", NS))  # UBL is an ordered schema
     assert any(f.startswith("XSD") for f in independent_findings(etree.tostring(root)))
+
+
+def test_without_the_system_font_the_invoice_is_still_made_in_the_font_reportlab_carries(tmp_path) -> None:
+    # Fonts are registered once per process: a process of its own, where the system's DejaVu is not found.
+    script = (
+        "import sys, asyncio, pathlib\n"
+        "import services.registration.invoice_pdf as pdf\n"
+        "pdf.FONT_DIR = pathlib.Path('/nowhere')\n"
+        "from services.registration.invoices import invoice_documents\n"
+        "from tests.unit.test_invoicing_documents import invoice\n"
+        "sys.stdout.buffer.write(asyncio.run(invoice_documents(invoice())).pdf)\n"
+    )
+    made = subprocess.run([sys.executable, "-c", script], capture_output=True, check=True)
+    path = tmp_path / "document.pdf"
+    path.write_bytes(made.stdout)
+    fonts = subprocess.run(["pdffonts", str(path)], capture_output=True, check=True, text=True).stdout
+    assert "Vera" in fonts and "DejaVu" not in fonts
+    content = pdf_text(made.stdout, tmp_path)
+    assert "Totaal te betalen" in content and "€ 242,00" in content and "Gemeente Ede" in content
