@@ -15,6 +15,9 @@ from aiosmtplib.protocol import PERIOD_REGEX, normalize_message_line_endings
 
 from ..domain import SmtpRefusal
 
+# QUIT is a courtesy (the server closes its side anyway): a stop does not wait long for its answer.
+QUIT_SECONDS = 1.0
+
 
 class SmtpDelivery:
     """Sends through WERKPLAATSEN_SMTP_URL (smtp://[user:password@]host:port, or smtps:// for TLS).
@@ -64,7 +67,7 @@ class SmtpDelivery:
     async def close(self) -> None:
         if self._client is not None:
             with contextlib.suppress(Exception):
-                await asyncio.wait_for(self._client.quit(), timeout=5)
+                await asyncio.wait_for(self._client.quit(), timeout=QUIT_SECONDS)
             self._drop()
 
 
