@@ -9,10 +9,10 @@ from datetime import datetime
 from typing import Any, cast
 
 import structlog
-from sqlalchemy import Table, delete, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import Table, bindparam, delete, insert, update
 
 from shared.contract.notifications import NotificationFailed, NotificationSent
+from shared.db import utcnow
 from shared.messaging.outbox import Cause
 from shared.messaging.processing import UnitOfWork
 
@@ -40,9 +40,10 @@ async def record(
         "sent_at": outcome.sent_at,
     }
     outbox = uow.outbox_for(Cause(message_id=mail.caused_by, correlation_id=mail.correlation_id))
+    event: dict[str, Any] | None = None
     if outcome.status == SENT:
         values["message_id"] = message_id_for(mail, mail_from)
-        outbox.emit(
+        event = outbox.row(
             NotificationSent(
                 notification_id=mail.notification_id, kind=mail.kind, channel="email", caused_by=mail.caused_by
             )
@@ -51,7 +52,7 @@ async def record(
         # NotificationSent are the record (failures and retries stay at warning/info level).
         log.debug("mail_sent", notification_id=mail.notification_id, kind=mail.kind, attempts=outcome.attempts)
     elif outcome.status == FAILED:
-        outbox.emit(
+        event = outbox.row(
             NotificationFailed(
                 notification_id=mail.notification_id,
                 kind=mail.kind,
@@ -69,21 +70,34 @@ async def record(
             attempts=outcome.attempts,
             next_attempt_at=outcome.next_attempt_at.isoformat(),
         )
-    await _write(uow.session, mail.notification_id, values)
+    await _write(uow, mail.notification_id, values, event)
 
 
-async def _write(session: AsyncSession, notification_id: str, values: dict[str, Any]) -> None:
-    """The row's new values and the handoff row's removal: one statement on PostgreSQL (a DELETE in a WITH), where
-    an ORM flush and a DELETE of its own cost a round trip and a good part of a mail's CPU more."""
+async def _write(uow: UnitOfWork, notification_id: str, values: dict[str, Any], event: dict[str, Any] | None) -> None:
+    """The row's new values, the handoff row's removal and the outcome's event in the outbox: one statement on
+    PostgreSQL (a DELETE and an INSERT in a WITH), where an ORM flush of the row and of the event, and a DELETE of
+    its own, cost two round trips and a good part of a mail's CPU more."""
     key = uuid.UUID(notification_id)
     mails, handoffs = cast(Table, MailRow.__table__), cast(Table, HandoffRow.__table__)
+    outbox = cast(Table, uow.outbox.model.__table__)
     outcome = update(mails).where(mails.c.notification_id == key).values(**values)
     forget = delete(handoffs).where(handoffs.c.notification_id == key)
-    if session.get_bind().dialect.name == "postgresql":
-        await session.execute(outcome.add_cte(forget.cte("forgotten")))
+    announce = None
+    if event is not None:
+        # Its own parameter names: the row's columns share names with the mail's (message_id, attempts).
+        row = event | {"created_at": utcnow(), "next_attempt_at": utcnow(), "attempts": 0}
+        announce = insert(outbox).values(
+            {name: bindparam(f"event_{name}", value, type_=outbox.c[name].type) for name, value in row.items()}
+        )
+    if uow.session.get_bind().dialect.name == "postgresql":
+        outcome = outcome.add_cte(forget.cte("forgotten"))
+        if announce is not None:
+            outcome = outcome.add_cte(announce.cte("announced"))
+        await uow.session.execute(outcome)
         return
-    await session.execute(outcome)  # SQLite has no DELETE inside a WITH
-    await session.execute(forget)
+    for statement in (outcome, forget, announce):  # SQLite has no DELETE or INSERT inside a WITH
+        if statement is not None:
+            await uow.session.execute(statement)
 
 
 def failure(mail: Mail, exc: Exception) -> tuple[str, bool]:
