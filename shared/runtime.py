@@ -5,7 +5,8 @@ Stopping (SIGTERM, or the end of `werkplaatsen dev`) is graceful and bounded; `S
    are acked); those not finished by then are never acked, so the broker delivers them again (to another replica,
    or to this service after its restart), where the inbox makes sure they have one effect.
    At the same time the cooperative jobs are told to stop (their stop event is set): each finishes the step it is
-   in (the mail sender: the mail it is handing over) and returns, within JOB_GRACE_SECONDS, else it is cancelled.
+   in (the mail sender: the mails it is handing over, for at most its own STOP_GRACE_SECONDS) and returns, within
+   JOB_GRACE_SECONDS, else it is cancelled.
    Plain background jobs are cancelled; their work is transactional, so a cancelled step is rolled back.
 2. Flush the outbox: the relay finishes the batch it is publishing, then every due row is published (at most
    FLUSH_SECONDS), so the events of the work just finished leave now rather than at the next start.

@@ -44,6 +44,13 @@ class Outbox:
         self.emitted: list[EventData] = []
 
     def emit(self, data: EventData) -> str:
+        values = self.row(data)
+        self.session.add(self.model(**values))
+        return str(values["message_id"])
+
+    def row(self, data: EventData) -> dict[str, Any]:
+        """The outbox row `emit` adds, for a caller that writes it into this transaction in a statement of its own
+        (one that does more at once: notifications' sender records a mail's outcome and its event together)."""
         event_id = str(uuid.uuid4())
         name = message_name(data.routing_key)
         envelope = {
@@ -56,27 +63,28 @@ class Outbox:
             "causation_id": self.cause.message_id,
             "data": data.model_dump(mode="json"),
         }
-        self._add(EVENTS_EXCHANGE, data.routing_key, event_id, name, envelope)
         self.emitted.append(data)
-        return event_id
+        return self._values(EVENTS_EXCHANGE, data.routing_key, event_id, name, envelope)
 
     def reply(self, reply_to: str, reply: Reply) -> None:
         # Replies go through the default exchange straight to the front end's queue.
-        self._add("", reply_to, str(uuid.uuid4()), "Reply", reply.model_dump(mode="json"))
-
-    def _add(self, exchange: str, routing_key: str, message_id: str, name: str, body: dict[str, Any]) -> None:
         self.session.add(
-            self.model(
-                message_id=message_id,
-                exchange=exchange,
-                routing_key=routing_key,
-                message_type=name,
-                correlation_id=self.cause.correlation_id,
-                body=json.dumps(body, ensure_ascii=False).encode(),
-                # The trace of the work in progress, so the relay's publish continues it (shared/tracing.py).
-                headers=current_trace_headers(),
-            )
+            self.model(**self._values("", reply_to, str(uuid.uuid4()), "Reply", reply.model_dump(mode="json")))
         )
+
+    def _values(
+        self, exchange: str, routing_key: str, message_id: str, name: str, body: dict[str, Any]
+    ) -> dict[str, Any]:
+        return {
+            "message_id": message_id,
+            "exchange": exchange,
+            "routing_key": routing_key,
+            "message_type": name,
+            "correlation_id": self.cause.correlation_id,
+            "body": json.dumps(body, ensure_ascii=False).encode(),
+            # The trace of the work in progress, so the relay's publish continues it (shared/tracing.py).
+            "headers": current_trace_headers(),
+        }
 
 
 RELAY_BACKOFF_SECONDS = (0.5, 1, 2, 5, 10, 30)

@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 from icalendar import Calendar
 
-from services.notifications.calendar import invitation, session_uid
+from services.notifications.calendar import invitation, invitations, session_uid
 from services.notifications.domain import EditionInfo, SessionInfo
 
 AMSTERDAM = ZoneInfo("Europe/Amsterdam")
@@ -103,3 +103,40 @@ def test_invitation_is_the_same_text_every_time_it_is_made() -> None:
     (first, *_) = sorted(Calendar.from_ical(make()).walk("VEVENT"), key=lambda e: e.decoded("dtstart"))
     assert str(first["SUMMARY"]).startswith("Session 1: Positionering")
     assert first.decoded("dtend") - first.decoded("dtstart") == timedelta(hours=4)
+
+
+def test_a_trios_invitations_made_once_are_the_very_ones_made_for_each_member_alone() -> None:
+    ed = edition()
+    organizer = ("Werkplaatsen", "werkplaatsen@platform31.nl")
+    attendees = [
+        ("Anna de Vries", "anna@barneveld.nl"),
+        ("", "zonder.naam@barneveld.nl"),
+        (
+            'Jan-Willem "JW" van den Berg-Oosterhuis; wijk, Zuid ë',
+            "jan.willem.van.den.berg.oosterhuis@een-lange-naam.nl",
+        ),
+        ("Ünïcødé ☃ " * 8, "sneeuw@barneveld.nl"),  # folded over several lines
+    ]
+    for language in ("nl", "en"):
+        # A later trio of the same edition, another moment: the same calendar but for its stamp.
+        for stamp in (STAMP, STAMP + timedelta(hours=5, seconds=7)):
+            for_trio = invitations(ed, ed.sessions, organizer=organizer, stamp=stamp, language=language)
+            for attendee in attendees:
+                alone = invitation(
+                    ed, ed.sessions, organizer=organizer, attendee=attendee, stamp=stamp, language=language
+                )
+                assert for_trio(attendee) == alone
+
+
+def test_a_rescheduled_session_gets_a_calendar_of_its_own_not_the_one_made_before() -> None:
+    organizer = ("Werkplaatsen", "werkplaatsen@platform31.nl")
+    attendee = ("Anna de Vries", "anna@barneveld.nl")
+    before, after = edition(), edition(sequence=1)
+    after.sessions[0].starts_at += timedelta(days=7)
+    after.sessions[0].ends_at += timedelta(days=7)
+    invitations(before, before.sessions, organizer=organizer, stamp=STAMP, language="nl")(attendee)
+
+    made = invitations(after, after.sessions, organizer=organizer, stamp=STAMP, language="nl")(attendee)
+
+    assert made == invitation(after, after.sessions, organizer=organizer, attendee=attendee, stamp=STAMP, language="nl")
+    assert "SEQUENCE:1" in made

@@ -9,6 +9,8 @@ from collections.abc import Sequence
 from email.message import EmailMessage
 from pathlib import Path
 
+from .wire import RawMessage
+
 
 class EmlDelivery:
     """Without an SMTP server (dev mode) each mail becomes `<directory>/<notification_id>.eml`."""
@@ -16,9 +18,10 @@ class EmlDelivery:
     def __init__(self, directory: Path) -> None:
         self.directory = directory
 
-    async def prepare(self, notification_id: str, message: EmailMessage) -> EmlHandoff:
+    async def prepare(self, notification_id: str, message: EmailMessage | RawMessage) -> EmlHandoff:
         partial = self.directory / f"{notification_id}.eml.partial"
-        await asyncio.to_thread(self._write, partial, message.as_bytes())
+        content = message.data if isinstance(message, RawMessage) else message.as_bytes()
+        await asyncio.to_thread(self._write, partial, content)
         return EmlHandoff(partial, self.directory / f"{notification_id}.eml")
 
     def _write(self, partial: Path, content: bytes) -> None:

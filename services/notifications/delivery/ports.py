@@ -5,6 +5,8 @@ from __future__ import annotations
 from email.message import EmailMessage
 from typing import Protocol
 
+from .wire import RawMessage
+
 
 class Handoff(Protocol):
     """A message the server holds completely but has not yet been told to accept (see sender/)."""
@@ -29,7 +31,7 @@ class Handoff(Protocol):
 class Delivery(Protocol):
     """One sender worker's way out; may keep a connection open between mails until closed."""
 
-    async def prepare(self, notification_id: str, message: EmailMessage) -> Handoff:
+    async def prepare(self, notification_id: str, message: EmailMessage | RawMessage) -> Handoff:
         """Everything up to the last step; raises if that already fails (nothing was handed over)."""
         ...
 

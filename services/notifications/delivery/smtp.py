@@ -14,6 +14,10 @@ from aiosmtplib.email import extract_recipients, extract_sender, flatten_message
 from aiosmtplib.protocol import PERIOD_REGEX, normalize_message_line_endings
 
 from ..domain import SmtpRefusal
+from .wire import RawMessage
+
+# QUIT is a courtesy (the server closes its side anyway): a stop does not wait long for its answer.
+QUIT_SECONDS = 1.0
 
 
 class SmtpDelivery:
@@ -47,7 +51,7 @@ class SmtpDelivery:
             self._client = client
         return self._client
 
-    async def prepare(self, notification_id: str, message: EmailMessage) -> SmtpHandoff:
+    async def prepare(self, notification_id: str, message: EmailMessage | RawMessage) -> SmtpHandoff:
         client = await self._connected()
         try:
             await _open_data(client, message, self.timeout)
@@ -64,21 +68,24 @@ class SmtpDelivery:
     async def close(self) -> None:
         if self._client is not None:
             with contextlib.suppress(Exception):
-                await asyncio.wait_for(self._client.quit(), timeout=5)
+                await asyncio.wait_for(self._client.quit(), timeout=QUIT_SECONDS)
             self._drop()
 
 
-async def _open_data(client: aiosmtplib.SMTP, message: EmailMessage, timeout: float) -> None:
+async def _open_data(client: aiosmtplib.SMTP, message: EmailMessage | RawMessage, timeout: float) -> None:
     """MAIL, RCPT, DATA and the whole message, as aiosmtplib's send_message would, minus the final "."."""
     if client.is_ehlo_or_helo_needed:
         await client.ehlo()
-    sender = extract_sender(message)
-    recipients = extract_recipients(message)
-    if sender is None or not recipients:
-        raise ValueError("message without sender or recipient")
-    utf8 = not (sender + "".join(recipients)).isascii()
-    eight_bit = client.supports_extension("8BITMIME")
-    flat = flatten_message(message, utf8=utf8, cte_type="8bit" if eight_bit else "7bit")
+    if isinstance(message, RawMessage):  # 7-bit, ASCII addresses: as it is for every server
+        sender, recipients, utf8, eight_bit, flat = message.sender, message.recipients, False, False, message.data
+    else:
+        found, recipients = extract_sender(message), extract_recipients(message)
+        if found is None or not recipients:
+            raise ValueError("message without sender or recipient")
+        sender = found
+        utf8 = not (sender + "".join(recipients)).isascii()
+        eight_bit = client.supports_extension("8BITMIME")
+        flat = flatten_message(message, utf8=utf8, cte_type="8bit" if eight_bit else "7bit")
     body = PERIOD_REGEX.sub(b"..", normalize_message_line_endings(flat))
     options = [f"size={len(body)}"] if client.supports_extension("size") else []
     options += ["BODY=8BITMIME"] if eight_bit else []

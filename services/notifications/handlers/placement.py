@@ -4,6 +4,7 @@ moved."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -37,15 +38,18 @@ log = structlog.get_logger()
 def invitation_for(
     edition: EditionInfo, sessions: list[SessionInfo], addresses: Addresses, now: datetime
 ) -> CalendarFor:
+    made: dict[str, Callable[[tuple[str, str]], str]] = {}  # per language: a trio's members share the calendar
+
     def make(member: RegisteredMember, language: str) -> str:
-        return calendar.invitation(
-            edition,
-            sessions,
-            organizer=(addresses.sender_name, addresses.sender_email),
-            attendee=(member.name, normalise_address(member.email)),
-            stamp=now,
-            language=language,
-        )
+        if language not in made:
+            made[language] = calendar.invitations(
+                edition,
+                sessions,
+                organizer=(addresses.sender_name, addresses.sender_email),
+                stamp=now,
+                language=language,
+            )
+        return made[language]((member.name, normalise_address(member.email)))
 
     return make
 

@@ -8,7 +8,7 @@ from datetime import datetime
 
 from shared.messaging.processing import MessageStore
 
-from ..delivery import Delivery, compose
+from ..delivery import Delivery, compose, wire
 from ..domain import PENDING, Mail
 from ..store import HandoffRow, MailRow, due_mails, to_mail
 from .handoff import Handoffs, forget_handoff, handed_over, log_recovery
@@ -56,12 +56,11 @@ class Attempts:
                 mail = to_mail(row)
                 if handoff is not None or mail.notification_id in self.unrecorded:
                     log_recovery(mail)
-                    record(uow, row, mail, None, now=self.clock(), mail_from=self.mail_from)
+                    await record(uow, mail, None, now=self.clock(), mail_from=self.mail_from)
                 else:
                     error, permanent = await self._deliver(delivery, mail)
                     accepted = mail.notification_id if error is None else None
-                    record(uow, row, mail, error, now=self.clock(), mail_from=self.mail_from, permanent=permanent)
-                await forget_handoff(uow.session, mail)
+                    await record(uow, mail, error, now=self.clock(), mail_from=self.mail_from, permanent=permanent)
         except Exception:
             if accepted is not None:
                 self.unrecorded.remember(accepted)
@@ -83,14 +82,16 @@ class Attempts:
         async with self.store.unit_of_work() as uow:
             row = await uow.session.get(MailRow, uuid.UUID(mail.notification_id))
             if row is not None and row.status == PENDING:
-                record(uow, row, mail, error, now=self.clock(), mail_from=self.mail_from, permanent=permanent)
-            await forget_handoff(uow.session, mail)
+                await record(uow, mail, error, now=self.clock(), mail_from=self.mail_from, permanent=permanent)
+            else:
+                await forget_handoff(uow.session, mail)
         return True
 
     async def _deliver(self, delivery: Delivery, mail: Mail) -> tuple[str | None, bool]:
         """Send one mail in two phases; the reason it failed and whether for good, or None."""
         try:
-            handoff = await delivery.prepare(mail.notification_id, compose(mail, self.mail_from))
+            message = wire(mail, self.mail_from) or compose(mail, self.mail_from)
+            handoff = await delivery.prepare(mail.notification_id, message)
         except Exception as exc:  # nothing was handed over: an ordinary failed attempt
             return failure(mail, exc)
         try:

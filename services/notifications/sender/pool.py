@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 
@@ -22,6 +21,10 @@ log = structlog.get_logger()
 
 # An SMTP connection left open after its worker ran out of mail is reused by the next worker for this long.
 IDLE_CONNECTION_SECONDS = 10.0
+# On stop, how long the workers get to finish the mails in hand before they are given up. Giving one up is safe at
+# any step (package docstring, Recovery): before the handoff the server discards it and it is sent again in full,
+# after it the handoff row records it as sent. A server slow to answer must not hold the stop for its timeout.
+STOP_GRACE_SECONDS = 3.0
 
 # Turns due reminders into pending mails (handlers.queue_due_reminders in a unit of work); returns how many.
 QueueReminders = Callable[[], Awaitable[int]]
@@ -70,8 +73,9 @@ class MailSender:
         self._wake.set()
 
     async def run(self, stop: asyncio.Event | None = None) -> None:
-        """Send until `stop` is set (the service's stop event: a cooperative job, shared/runtime.py). Mails being
-        handed over then are finished and recorded; no new one is started."""
+        """Send until `stop` is set (the service's stop event: a cooperative job, shared/runtime.py). No new mail is
+        started then; those being handed over are finished and recorded, or given up after STOP_GRACE_SECONDS (each
+        is sent exactly once all the same: the package docstring's Recovery)."""
         self._stop = stop or asyncio.Event()
         loop = asyncio.get_running_loop()
         reminders_at = 0.0
@@ -90,12 +94,18 @@ class MailSender:
                 await self._close_idle(older_than=IDLE_CONNECTION_SECONDS)
                 await wait_any(self._wake, self._stop, timeout=self.poll_interval)
         finally:
-            # Cooperative stop: each worker finishes the mail in hand (they watch the stop event). When the run
-            # itself is cancelled, so are they: their transactions roll back, as a crash would.
-            if not self._stop.is_set():
-                for worker in self._workers:
-                    worker.cancel()
-            await asyncio.gather(*self._workers, return_exceptions=True)
+            # Cooperative stop: each worker finishes the mail in hand (they watch the stop event), for at most
+            # STOP_GRACE_SECONDS. Then, or at once when the run itself is cancelled, the workers are cancelled:
+            # their transactions roll back, as a crash would.
+            workers = list(self._workers)
+            late = set(workers)
+            if workers and self._stop.is_set():
+                _, late = await asyncio.wait(workers, timeout=STOP_GRACE_SECONDS)
+                if late:
+                    log.info("mail_sender_gave_up_in_flight", mails=len(late))
+            for worker in late:
+                worker.cancel()
+            await asyncio.gather(*workers, return_exceptions=True)
             await self.close()
 
     async def _top_up(self) -> None:
@@ -162,11 +172,15 @@ class MailSender:
         now = asyncio.get_running_loop().time()
         stale = [d for idled, d in self._idle if now - idled >= older_than]
         self._idle = [(idled, d) for idled, d in self._idle if now - idled < older_than]
-        for delivery in stale:
-            with contextlib.suppress(Exception):
-                await delivery.close()
+        # All at once: one after the other, each server's QUIT would add its wait to a stop.
+        await asyncio.gather(*(delivery.close() for delivery in stale), return_exceptions=True)
 
     async def _count_due(self) -> int:
+        query = select(func.count()).select_from(due_mails(self.clock()).order_by(None).subquery())
+        if self.db.is_postgres:
+            # One statement in autocommit: a session's BEGIN and ROLLBACK would triple the round trips of a count
+            # made on every wake (each commit of a consumer's mails).
+            async with self.db.autocommit() as connection:
+                return int((await connection.execute(query)).scalar_one())
         async with self.db.sessions() as session:
-            query = select(func.count()).select_from(due_mails(self.clock()).order_by(None).subquery())
             return int((await session.execute(query)).scalar_one())
