@@ -21,6 +21,7 @@ from tests.support import ServiceEnv, ServiceProcess, amqp_url, database_url, fr
 
 ORGANIZER_TOKEN = strong_secret("bench-organizer-token")
 _MESSAGES = re.compile(r"^werkplaatsen_messages_total\{[^}]*\}\s+([0-9.e+]+)$", re.MULTILINE)
+_STATEMENTS = re.compile(r"^werkplaatsen_sql_statements_total\{[^}]*\}\s+([0-9.e+]+)$", re.MULTILINE)
 
 
 @dataclass
@@ -93,6 +94,7 @@ class System:
     smtp: SmtpServer
     services: tuple[str, ...] = SERVICES
     extra_env: dict[str, str] = field(default_factory=dict)
+    replicas: int = 1  # processes of each service started with the system
     env: ServiceEnv | None = None
     processes: list[ServiceProcess] = field(default_factory=list)
 
@@ -120,28 +122,41 @@ class System:
             smtp_url=self.smtp.url,
         )
         await self.env.start()
-        for name in self.services:
-            await self.add(name)
+        # All at once (each migrates its own store; replicas take turns on a lock), then each waited for.
+        started = [self._spawn(name) for name in self.services for _ in range(self.replicas)]
+        for process in started:
+            await process.wait_ready()
         return self
 
     async def add(self, name: str) -> ServiceProcess:
         """Start one (more) process of a service; a second one of the same name is a replica."""
+        process = self._spawn(name)
+        await process.wait_ready()
+        return process
+
+    def _spawn(self, name: str) -> ServiceProcess:
         assert self.env is not None
         replica = sum(p.name == name for p in self.processes) + 1
         process = self.env.process(name, self.workdir / f"{name}-{replica}.log")
         process.start()
         self.processes.append(process)
-        await process.wait_ready()
         return process
 
     async def deliveries(self) -> float:
         """Messages the services consumed so far: the sum of their `werkplaatsen_messages_total`."""
-        total = 0.0
+        return sum((await self.counters())[0].values())
+
+    async def counters(self) -> tuple[dict[str, float], dict[str, float]]:
+        """Per process: messages consumed so far (`werkplaatsen_messages_total`) and SQL statements sent
+        (`werkplaatsen_sql_statements_total`), each summed over its labels."""
+        messages: dict[str, float] = {}
+        statements: dict[str, float] = {}
         async with httpx.AsyncClient() as client:
             for process in self.processes:
                 text = (await client.get(f"{process.url}/metrics", timeout=10)).text
-                total += sum(float(v) for v in _MESSAGES.findall(text))
-        return total
+                messages[_label(process)] = sum(float(v) for v in _MESSAGES.findall(text))
+                statements[_label(process)] = sum(float(v) for v in _STATEMENTS.findall(text))
+        return messages, statements
 
     async def idle(self) -> bool:
         """Nothing left to do: every queue of the vhost empty and no mail waiting to be sent."""
@@ -156,11 +171,15 @@ class System:
         if "notifications" not in self.databases:
             return True
         try:
-            connection = await asyncpg.connect(database_url(self.databases["notifications"]).replace("+asyncpg", ""))
+            return await self.pending_mails() == 0
         except asyncpg.TooManyConnectionsError:
             return False  # the shared server is full for a moment (other sessions' tests): ask again
+
+    async def pending_mails(self) -> int:
+        """Mails notifications has queued and not yet sent."""
+        connection = await asyncpg.connect(database_url(self.databases["notifications"]).replace("+asyncpg", ""))
         try:
-            return await connection.fetchval("SELECT count(*) FROM mails WHERE status = 'pending'") == 0
+            return int(await connection.fetchval("SELECT count(*) FROM mails WHERE status = 'pending'"))
         finally:
             await connection.close()
 

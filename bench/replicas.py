@@ -1,0 +1,186 @@
+"""Replicas, each service alone on a fresh vhost and database, fed events the main run recorded: notifications
+1 → 2 behind a slow SMTP server, registration 1 → 2 taking a burst of RegisterTrio, scheduling 1 → 3 placing
+approved trios in an over-subscribed edition (and checked: no place given twice, exactly as many placed as
+there are places)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import aio_pika
+
+from bench.driver import Driver
+from bench.scenarios import MAILS_PER_TRIO, known, register_many, schedule, settled
+from bench.system import SmtpServer, System
+from tests.support import wait_until
+
+Raw = aio_pika.abc.AbstractIncomingMessage
+
+
+def data_of(message: Raw) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(message.body).get("data", {})
+    return data
+
+
+async def republish(url: str, messages: list[Raw]) -> None:
+    """The recorded events again, as their publishers sent them, on the events exchange (confirmed)."""
+    connection = await aio_pika.connect_robust(url)
+    try:
+        channel = await connection.channel(publisher_confirms=True)
+        exchange = await channel.declare_exchange("werkplaatsen.events", "topic", durable=True)
+        await asyncio.gather(
+            *(
+                exchange.publish(
+                    aio_pika.Message(
+                        m.body,
+                        message_id=m.message_id,
+                        type=m.type,
+                        correlation_id=m.correlation_id,
+                        content_type="application/json",
+                        delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+                    ),
+                    routing_key=m.routing_key or "",
+                )
+                for m in messages
+            )
+        )
+    finally:
+        await connection.close()
+
+
+async def alone(
+    workdir: Path, service: str, replicas: int, *, latency_ms: float = 0.0, env: dict[str, str] | None = None
+) -> System:
+    run = workdir / f"{service}-{replicas}"
+    run.mkdir(parents=True, exist_ok=True)
+    smtp = await SmtpServer(run / "mails.jsonl", latency_ms=latency_ms).start()
+    system = System(run, smtp, services=(service,), extra_env=env or {}, replicas=replicas)
+    try:
+        await system.start()
+    except BaseException:
+        await system.stop()
+        smtp.stop()
+        raise
+    return system
+
+
+async def stop(system: System) -> None:
+    await system.stop()
+    system.smtp.stop()
+
+
+async def notifications_scaling(
+    workdir: Path, events: list[Raw], editions: list[Raw], latency_ms: float, timeout: float, smtp_concurrency: int
+) -> dict[str, Any]:
+    """The same TrioRegistered events to 1 and to 2 replicas, each with `smtp_concurrency` SMTP conversations in
+    flight (few enough that the server's latency, not the CPU, limits one replica: what the target is about)."""
+    results: dict[str, Any] = {
+        "smtp_latency_ms": latency_ms,
+        "smtp_concurrency": smtp_concurrency,
+        "trios": len(events),
+        "mails": MAILS_PER_TRIO * len(events),
+    }
+    for replicas in (1, 2):
+        env = {"NOTIFICATIONS_SMTP_CONCURRENCY": str(smtp_concurrency)}
+        system = await alone(workdir, "notifications", replicas, latency_ms=latency_ms, env=env)
+        try:
+            await republish(system.amqp_url, editions)  # the editions land first, as they did in the real run
+            await wait_until(system.deliveries, timeout=timeout, what="EditionScheduled consumed")
+            started = time.time()
+            await republish(system.amqp_url, events)
+            expected = MAILS_PER_TRIO * len(events)
+            await wait_until(
+                lambda: len(system.smtp.poll()) >= expected, timeout=timeout, interval=0.05, what="scaling mails"
+            )
+            last = max(m["t"] for m in system.smtp.mails)
+            results[f"replicas_{replicas}"] = {
+                "seconds": round(last - started, 3),
+                "mails_per_s": round(expected / (last - started), 1),
+                "peak_rss_mb": system.peak_rss_mb(),
+            }
+        finally:
+            await stop(system)
+    return results | {"ratio": ratio(results, "mails_per_s", 2)}
+
+
+async def registration_scaling(workdir: Path, edition_event: Raw, trios: int, timeout: float) -> dict[str, Any]:
+    """A burst of RegisterTrio to 1 and to 2 registration replicas: registrations/s until the last TrioRegistered."""
+    edition = data_of(edition_event)["edition"]
+    results: dict[str, Any] = {"trios": trios}
+    for replicas in (1, 2):
+        system = await alone(workdir, "registration", replicas)
+        try:
+            await republish(system.amqp_url, [edition_event])
+            async with Driver(system.amqp_url, approve=False) as driver:
+                await known(driver, edition)
+                started = time.time()
+                burst = await register_many(driver, edition, trios, "g")
+                await wait_until(
+                    lambda: all(t.registered_at or t.rejected for t in burst),
+                    timeout=timeout,
+                    interval=0.02,
+                    what="registration burst",
+                )
+            if refused := [t.rejected for t in burst if t.rejected]:
+                raise RuntimeError(f"a RegisterTrio was refused: {refused[0]}")
+            seconds = max(t.registered_at or 0.0 for t in burst) - started
+            results[f"replicas_{replicas}"] = {
+                "seconds": round(seconds, 3),
+                "registrations_per_s": round(trios / seconds, 1),
+            }
+        finally:
+            await stop(system)
+    return results | {"ratio": ratio(results, "registrations_per_s", 2)}
+
+
+async def scheduling_scaling(
+    workdir: Path, edition: dict[str, Any], registered: list[Raw], approved: list[Raw], timeout: float
+) -> dict[str, Any]:
+    """The recorded TrioRegistered and then RegistrationApproved events of N trios to 1 and to 3 scheduling
+    replicas, the edition's places halved so that it is over-subscribed: approvals/s until every trio is placed or
+    waitlisted, and whether every place went to one trio only and all of them were given."""
+    places = max(1, len(approved) // 2)
+    body = edition | {"capacity": {"min_trios": min(edition["capacity"]["min_trios"], places), "max_trios": places}}
+    ids = {data_of(m)["registration_id"] for m in approved}
+    results: dict[str, Any] = {"trios": len(approved), "places": places}
+    for replicas in (1, 3):
+        system = await alone(workdir, "scheduling", replicas)
+        try:
+            async with Driver(system.amqp_url, approve=False) as driver:
+                driver.keep("TrioPlaced", "TrioWaitlisted")
+                await schedule(driver, body)
+                await republish(system.amqp_url, registered)
+                await settled(system, timeout, "scheduling knows the trios")
+                started = time.time()
+                await republish(system.amqp_url, approved)
+
+                def decided() -> bool:
+                    seen = {data_of(m)["registration_id"] for kind in driver.raw.values() for m in kind}
+                    return ids <= seen
+
+                await wait_until(decided, timeout=timeout, interval=0.02, what="every approval placed or waitlisted")
+                seconds = time.time() - started
+                await settled(system, timeout, "scheduling idle")
+                # A relay may publish an event twice (same message id): one placement, not two.
+                placements = list(
+                    {m.message_id: data_of(m)["registration_id"] for m in driver.raw["TrioPlaced"]}.values()
+                )
+            results[f"replicas_{replicas}"] = {
+                "seconds": round(seconds, 3),
+                "approvals_per_s": round(len(approved) / seconds, 1),
+                "placed": len(set(placements)),
+                "placed_twice": len(placements) - len(set(placements)),
+                "correct": len(placements) == len(set(placements)) == places,
+            }
+        finally:
+            await stop(system)
+    return results | {"ratio": ratio(results, "approvals_per_s", 3)}
+
+
+def ratio(results: dict[str, Any], key: str, replicas: int) -> float | None:
+    one, more = results["replicas_1"][key], results[f"replicas_{replicas}"][key]
+    return round(more / one, 2) if one else None
