@@ -94,13 +94,16 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         await system.start()
         async with Driver(system.amqp_url) as driver:
             driver.keep("TrioRegistered", "EditionScheduled", "RegistrationApproved")
-            await new_edition(system, driver)  # a first trio: its TrioRegistered sizes the ceiling's messages
+            # The edition of the phases that only register; its warm-up trio's TrioRegistered sizes the ceiling's
+            # messages.
+            open_edition, _ = await new_edition(system, driver)
             size = len(driver.raw["TrioRegistered"][0].body)
             results["ceiling"] = await measure_ceiling(args.ceiling_messages, size)
             top = results["ceiling"]["msg_per_s"]
 
             async def phase(name: str, work: Awaitable[T]) -> T:
-                profilers = system.profile(workdir / f"profile-{name}") if args.profile == name else []
+                profiling = args.profile == name.split("-", 1)[0]
+                profilers = system.profile(workdir / f"profile-{name}") if profiling else []
                 try:
                     return await timed(results, name, work)
                 finally:
@@ -108,7 +111,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
 
             if "register" in selected:
                 results["register"] = await phase(
-                    "register", journey.register_only(system, driver, args.register_trios, timeout, top)
+                    "register", journey.register_only(system, driver, open_edition, args.register_trios, timeout, top)
                 )
             if "journey" in selected or "replicas" in selected:
                 trios = args.journey_trios if "journey" in selected else args.replica_trios
@@ -123,7 +126,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             if "curve" in selected:
                 results["curve"] = {
                     kind: await phase(
-                        "curve",
+                        f"curve-{kind}",
                         curve.curve(
                             system, driver, args.curve, args.curve_window, timeout, top, waitlist=kind == "waitlist"
                         ),
@@ -131,12 +134,18 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                     for kind in ("placed", "waitlist")
                 }
             if "steady" in selected:
-                edition, _ = await new_edition(system, driver)
                 results["steady"] = await phase(
-                    "steady", steady.steady(system, driver, edition, args.rate, args.seconds, timeout, top)
+                    "steady", steady.steady(system, driver, open_edition, args.rate, args.seconds, timeout, top)
                 )
                 pressure = steady.steady(
-                    system, driver, edition, args.pressure_rate, args.pressure_seconds, timeout, top, watch_queues=True
+                    system,
+                    driver,
+                    open_edition,
+                    args.pressure_rate,
+                    args.pressure_seconds,
+                    timeout,
+                    top,
+                    watch_queues=True,
                 )
                 results["pressure"] = await timed(results, "pressure", pressure)
             results["peak_rss_mb"] = system.peak_rss_mb()
@@ -184,7 +193,7 @@ async def measure_replicas(
     return {
         "notifications": await replicas.notifications_scaling(
             workdir,
-            recorded["TrioRegistered"][: args.scaling_trios],
+            recorded["TrioRegistered"][: 2 * args.scaling_trios],  # half to one replica, half to two
             editions,
             args.smtp_latency_ms,
             args.timeout,

@@ -88,7 +88,8 @@ def table(results: dict[str, Any]) -> str:
         rows.append(
             (
                 "shutdown under a backlog",
-                f"{d['mails_waiting']} mails waiting, SIGTERM: {stopped} (exit code {d['exit_code']})",
+                f"{d['mails_waiting']} mails waiting, SIGTERM: {stopped} (exit code {d['exit_code']}, "
+                f"{'service_stopped logged' if d['stopped_cleanly'] else 'no service_stopped in its log'})",
             )
         )
     if p := results.get("pretix"):

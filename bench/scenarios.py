@@ -145,15 +145,12 @@ async def outcomes(trios: list[Trio], timeout: float, what: str) -> None:
 
 async def settled(system: System, timeout: float, what: str) -> None:
     """Idle twice in a row: a transaction that committed its outbox row just before the first look has published
-    it by the second."""
+    it by the second (a look takes rabbitmqctl a second)."""
 
     async def twice() -> bool:
-        if not await system.idle():
-            return False
-        await asyncio.sleep(0.3)
-        return await system.idle()
+        return await system.idle() and await system.idle()
 
-    await wait_until(twice, timeout=timeout, interval=0.5, what=what)
+    await wait_until(twice, timeout=timeout, interval=0.2, what=what)
 
 
 def percentiles(values: list[float]) -> dict[str, float]:

@@ -46,7 +46,9 @@ async def under_backlog(
             "mails_waiting": waiting,
             "seconds_to_exit": round(seconds, 3) if exited else None,
             "exited": exited,
+            # uvicorn re-raises the SIGTERM it handled once it is done (exit code -15): the log says how it ended.
             "exit_code": process.returncode,
+            "stopped_cleanly": '"service_stopped"' in system.processes[0].log.read_text(),
             "mails_sent_while_stopping": len(system.smtp.poll()) - sent_before,
         }
     finally:

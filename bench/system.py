@@ -223,8 +223,16 @@ class System:
         }
 
     async def stop(self) -> None:
-        for process in self.processes:
-            process.stop()
+        # All told at once, then each waited for (a second SIGTERM would make uvicorn quit without its shutdown).
+        running = [p.process for p in self.processes if p.process is not None and p.process.poll() is None]
+        for child in running:
+            child.send_signal(signal.SIGTERM)
+        for child in running:
+            try:
+                child.wait(20)
+            except subprocess.TimeoutExpired:
+                child.kill()
+                child.wait(10)
         if self.env is not None:
             await self.env.stop()
 
