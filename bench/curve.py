@@ -53,7 +53,10 @@ async def curve(
                 "held": held,
                 "window": window,
                 "seconds": round(after.at - before.at, 3),
-                **{k: figures[k] for k in ("cpu_ms_per_registration", "sql_per_registration", "deliveries")},
+                **{
+                    k: figures[k]
+                    for k in ("cpu_ms_per_registration", "sql_per_registration", "deliveries", "efficiency")
+                },
             }
         )
     return {"kind": "waitlist" if waitlist else "placed", "points": points, "ratio": ratios(points)}

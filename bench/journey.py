@@ -42,7 +42,8 @@ async def register_only(
     def every_mail() -> bool:
         refused(registered)
         return (
-            len(mails_of(smtp, ACKNOWLEDGEMENT, tags)) >= MAILS_PER_TRIO * trios
+            all(t.registered_at for t in registered)
+            and len(mails_of(smtp, ACKNOWLEDGEMENT, tags)) >= MAILS_PER_TRIO * trios
             and len(mails_of(smtp, APPROVAL_REQUEST, tags)) >= trios
         )
 

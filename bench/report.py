@@ -50,7 +50,7 @@ def table(results: dict[str, Any]) -> str:
                 (
                     f"curve {kind} {point['size']} (held {point['held']}, window {point['window']})",
                     f"{cpu['total']} ms/registration ({_counts(_without(cpu, 'total', 'services'))}); "
-                    f"SQL {point['sql_per_registration']['total']}",
+                    f"SQL {point['sql_per_registration']['total']}; efficiency {_share(point['efficiency'])}",
                 )
             )
         rows.append((f"curve {kind} largest/smallest", _counts(curve["ratio"])))
@@ -106,13 +106,13 @@ def table(results: dict[str, Any]) -> str:
 
 def _costs(label: str, phase: dict[str, Any]) -> Rows:
     cpu = phase["cpu_ms_per_registration"]
-    efficiency = f"{phase['efficiency']:.1%}" if phase.get("efficiency") is not None else "-"
+    efficiency = _share(phase.get("efficiency"))
     return [
         (
             f"{label} CPU ms per registration",
             f"{_counts(_without(cpu, 'total', 'services'))}; services {cpu['services']}, with postgres {cpu['total']}",
         ),
-        (f"{label} SQL per registration", _counts(phase["sql_per_registration"])),
+        (f"{label} SQL per registration", f"{_counts(phase['sql_per_registration'])} (pretix: 158 per order)"),
         (f"{label} deliveries", f"{phase['deliveries']} ({phase['deliveries_per_s']}/s), efficiency {efficiency}"),
     ]
 
@@ -136,6 +136,10 @@ def _steady(name: str, s: dict[str, Any]) -> Rows:
             )
         )
     return rows + _costs(name, s)
+
+
+def _share(value: float | None) -> str:
+    return f"{value:.1%}" if value is not None else "-"
 
 
 def _without(figures: dict[str, float], *keys: str) -> dict[str, float]:

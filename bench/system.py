@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import re
@@ -159,27 +160,34 @@ class System:
         return messages, statements
 
     async def idle(self) -> bool:
-        """Nothing left to do: every queue of the vhost empty and no mail waiting to be sent."""
-        queues = subprocess.run(
-            ["rabbitmqctl", "-q", "list_queues", "-p", self.vhost, "messages"],
-            check=True,
-            capture_output=True,
-            text=True,
-        ).stdout.split()
-        if any(q.isdigit() and int(q) > 0 for q in queues):
-            return False
-        if "notifications" not in self.databases:
-            return True
+        """Nothing left to do: no row in any service's outbox (a publish that failed waits there for its lease to
+        end), every queue of the vhost empty (ready and unacknowledged) and no mail waiting to be sent."""
         try:
-            return await self.pending_mails() == 0
+            for name in self.databases:
+                if await self._count(name, "SELECT count(*) FROM outbox"):
+                    return False
+            listing = await asyncio.create_subprocess_exec(
+                *("rabbitmqctl", "-q", "list_queues", "-p", self.vhost, "messages"),
+                stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL,
+            )
+            out, _ = await listing.communicate()
+            if listing.returncode != 0:
+                raise RuntimeError(f"rabbitmqctl list_queues failed ({listing.returncode})")
+            if any(q.isdigit() and int(q) > 0 for q in out.decode().split()):
+                return False
+            return "notifications" not in self.databases or await self.pending_mails() == 0
         except asyncpg.TooManyConnectionsError:
             return False  # the shared server is full for a moment (other sessions' tests): ask again
 
     async def pending_mails(self) -> int:
         """Mails notifications has queued and not yet sent."""
-        connection = await asyncpg.connect(database_url(self.databases["notifications"]).replace("+asyncpg", ""))
+        return await self._count("notifications", "SELECT count(*) FROM mails WHERE status = 'pending'")
+
+    async def _count(self, service: str, query: str) -> int:
+        connection = await asyncpg.connect(database_url(self.databases[service]).replace("+asyncpg", ""))
         try:
-            return int(await connection.fetchval("SELECT count(*) FROM mails WHERE status = 'pending'"))
+            return int(await connection.fetchval(query))
         finally:
             await connection.close()
 

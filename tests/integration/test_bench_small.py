@@ -43,7 +43,7 @@ def bench(real_services: None, tmp_path_factory: pytest.TempPathFactory) -> tupl
             "--skip",
             "waitlist",
             *sizes,
-            *("--curve", "2", "--curve-window", "2"),  # one size: a second would add a fill and a window
+            *("--curve", "1", "--curve-window", "2"),  # one size: each more adds a fill and a window
             *("--rate", "4", "--seconds", "2", "--pressure-rate", "8", "--pressure-seconds", "2"),
             *("--ceiling-messages", "1000", "--scaling-trios", str(TRIOS), "--shutdown-trios", "10"),
             *("--timeout", "120", "--output", str(output), "--workdir", str(tmp_path / "run")),
@@ -77,7 +77,7 @@ def test_the_full_journey_places_every_trio_and_counts_its_placement_and_invoice
 def test_the_curve_measures_a_window_at_its_size_for_placed_trios_and_for_a_waitlist(bench) -> None:
     for kind in ("placed", "waitlist"):
         curve = bench[0]["curve"][kind]
-        assert [p["size"] for p in curve["points"]] == [2]
+        assert [p["size"] for p in curve["points"]] == [1]
         assert all(p["held"] >= p["size"] for p in curve["points"]), kind
         assert all(positive(p["cpu_ms_per_registration"]["services"]) for p in curve["points"]), kind
         assert all(positive(p["sql_per_registration"]["total"]) for p in curve["points"]), kind
