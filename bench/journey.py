@@ -43,12 +43,12 @@ async def register_only(
         refused(registered)
         return (
             all(t.registered_at for t in registered)
-            and len(mails_of(smtp, ACKNOWLEDGEMENT, tags)) >= MAILS_PER_TRIO * trios
-            and len(mails_of(smtp, APPROVAL_REQUEST, tags)) >= trios
+            and len(mails_of(smtp, ACKNOWLEDGEMENT, tags, mails_before)) >= MAILS_PER_TRIO * trios
+            and len(mails_of(smtp, APPROVAL_REQUEST, tags, mails_before)) >= trios
         )
 
     await wait_until(every_mail, timeout=timeout, interval=0.02, what="register-only mails")
-    last = max(m["t"] for m in mails_of(smtp, ACKNOWLEDGEMENT + APPROVAL_REQUEST, tags))
+    last = max(m["t"] for m in mails_of(smtp, ACKNOWLEDGEMENT + APPROVAL_REQUEST, tags, mails_before))
     seconds = last - started
     await settled(system, timeout, "register-only idle")
     after = await meter.read(system)
@@ -115,8 +115,8 @@ async def waitlist_burst(system: System, driver: Driver, trios: int, timeout: fl
         placed = sum(t.outcome == "TrioPlaced" for t in burst)
         return (
             all(t.outcome for t in burst)
-            and len(mails_of(smtp, ACKNOWLEDGEMENT, tags)) >= MAILS_PER_TRIO * trios
-            and len(mails_of(smtp, PLACED, tags)) >= MAILS_PER_TRIO * placed
+            and len(mails_of(smtp, ACKNOWLEDGEMENT, tags, mails_before)) >= MAILS_PER_TRIO * trios
+            and len(mails_of(smtp, PLACED, tags, mails_before)) >= MAILS_PER_TRIO * placed
         )
 
     await wait_until(done, timeout=timeout, interval=0.02, what="waitlist burst fully processed")
