@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import importlib
+import importlib.util
 import json
 import sys
 import tempfile
@@ -70,6 +71,8 @@ def parse(argv: list[str]) -> argparse.Namespace:
         "--profile", choices=MAIN_SYSTEM, help="record this phase with py-spy (in the venv): <workdir>/profile-<phase>/"
     )
     args = parser.parse_args(argv)
+    if args.compare_pretix and importlib.util.find_spec("bench.pretix") is None:
+        parser.error("--compare-pretix needs bench/pretix.py, which is not there")
     skipped = set(args.skip) | ({"replicas"} if args.skip_scaling else set())
     args.selected = [p for p in PHASES if p in args.phases and p not in skipped]
     return args

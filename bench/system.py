@@ -41,6 +41,7 @@ class SmtpServer:
         return f"smtp://127.0.0.1:{self.port}"
 
     async def start(self) -> SmtpServer:
+        self.log.parent.mkdir(parents=True, exist_ok=True)
         self.log.touch()
         self.process = subprocess.Popen(
             [
