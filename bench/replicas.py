@@ -54,13 +54,13 @@ async def republish(url: str, messages: list[Raw] | list[Recorded]) -> None:
         await connection.close()
 
 
-async def alone(
-    workdir: Path, service: str, replicas: int, *, latency_ms: float = 0.0, env: dict[str, str] | None = None
-) -> System:
-    run = workdir / f"{service}-{replicas}"
+async def alone(workdir: Path, service: str, *, latency_ms: float = 0.0, env: dict[str, str] | None = None) -> System:
+    """One process of SERVICE on a fresh vhost and database, with an SMTP server of its own; replicas are added
+    to it (`System.add`) between the runs that compare them."""
+    run = workdir / service
     run.mkdir(parents=True, exist_ok=True)
     smtp = await SmtpServer(run / "mails.jsonl", latency_ms=latency_ms).start()
-    system = System(run, smtp, services=(service,), extra_env=env or {}, replicas=replicas)
+    system = System(run, smtp, services=(service,), extra_env=env or {})
     try:
         await system.start()
     except BaseException:
@@ -89,7 +89,7 @@ async def notifications_scaling(
         "mails": MAILS_PER_TRIO * half,
     }
     env = {"NOTIFICATIONS_SMTP_CONCURRENCY": str(smtp_concurrency)}
-    system = await alone(workdir, "notifications", 1, latency_ms=latency_ms, env=env)
+    system = await alone(workdir, "notifications", latency_ms=latency_ms, env=env)
     try:
         await republish(system.amqp_url, editions)  # the editions land first, as they did in the real run
         await wait_until(system.deliveries, timeout=timeout, what="EditionScheduled consumed")
@@ -119,7 +119,7 @@ async def registration_scaling(workdir: Path, edition_event: Raw, trios: int, ti
     registrations/s until the last TrioRegistered of each."""
     edition = data_of(edition_event)["edition"]
     results: dict[str, Any] = {"trios": trios}
-    system = await alone(workdir, "registration", 1)
+    system = await alone(workdir, "registration")
     try:
         await republish(system.amqp_url, [edition_event])
         async with Driver(system.amqp_url, approve=False) as driver:
@@ -192,7 +192,7 @@ async def scheduling_scaling(
         ),
     ]
     results: dict[str, Any] = {"trios": len(approved), "places": places}
-    system = await alone(workdir, "scheduling", 1)
+    system = await alone(workdir, "scheduling")
     try:
         for replicas, body, trios, approvals in runs:
             while len(system.processes) < replicas:

@@ -21,7 +21,7 @@ async def under_backlog(
     workdir: Path, events: list[Raw], editions: list[Raw], latency_ms: float, timeout: float
 ) -> dict[str, Any]:
     """Stops it once half of the events' mails are queued (the rest still arriving), or every event is consumed."""
-    system = await alone(workdir / "shutdown", "notifications", 1, latency_ms=latency_ms)
+    system = await alone(workdir / "shutdown", "notifications", latency_ms=latency_ms)
     try:
         await republish(system.amqp_url, editions)
         await wait_until(system.deliveries, timeout=timeout, what="EditionScheduled consumed")

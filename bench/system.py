@@ -96,7 +96,6 @@ class System:
     smtp: SmtpServer
     services: tuple[str, ...] = SERVICES
     extra_env: dict[str, str] = field(default_factory=dict)
-    replicas: int = 1  # processes of each service started with the system
     env: ServiceEnv | None = None
     processes: list[ServiceProcess] = field(default_factory=list)
 
@@ -124,8 +123,8 @@ class System:
             smtp_url=self.smtp.url,
         )
         await self.env.start()
-        # All at once (each migrates its own store; replicas take turns on a lock), then each waited for.
-        started = [self._spawn(name) for name in self.services for _ in range(self.replicas)]
+        # All at once (each migrates its own store), then each waited for; replicas are added later (`add`).
+        started = [self._spawn(name) for name in self.services]
         for process in started:
             await process.wait_ready()
         return self
