@@ -1,45 +1,81 @@
-"""python -m bench [--registrations N] [--rate R --seconds S] [--output bench-results.json] [--skip-scaling]"""
+"""python -m bench [--phases register,journey,waitlist,curve,steady,replicas,shutdown] [--compare-pretix] …
+
+Every workload of issue 19 in one command; docs/performance.md says what each phase measures."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib
+import importlib.util
 import json
 import sys
 import tempfile
+import time
+from collections.abc import Awaitable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from bench import ceiling, scenarios
+from bench import ceiling, curve, journey, replicas, shutdown, steady
 from bench.driver import Driver
+from bench.replicas import data_of
+from bench.report import table
+from bench.scenarios import new_edition
 from bench.system import SmtpServer, System, end_profile, machine
 from tests.support import AMQP_HOST, amqp_url, create_vhost, delete_vhost, require_port
+
+PHASES = ("register", "journey", "waitlist", "curve", "steady", "replicas", "shutdown")
+MAIN_SYSTEM = ("register", "journey", "waitlist", "curve", "steady")
+T = TypeVar("T")
+
+
+def sizes(text: str) -> list[int]:
+    return sorted({int(part) for part in text.split(",") if part.strip()})
+
+
+def phases(text: str) -> list[str]:
+    chosen = [p.strip() for p in text.split(",") if p.strip()]
+    unknown = set(chosen) - set(PHASES)
+    if unknown:
+        raise argparse.ArgumentTypeError(f"unknown phase(s) {', '.join(sorted(unknown))}; known: {', '.join(PHASES)}")
+    return chosen
 
 
 def parse(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
-    parser.add_argument("--registrations", type=int, default=1000, help="trios in the burst (default 1000)")
-    parser.add_argument("--rate", type=float, default=20.0, help="registrations/s of the steady phase")
-    parser.add_argument("--seconds", type=float, default=30.0, help="length of the steady phase")
-    parser.add_argument("--ceiling-messages", type=int, default=20000)
-    parser.add_argument("--scaling-trios", type=int, default=100, help="TrioRegistered events replayed per run")
-    parser.add_argument("--smtp-latency-ms", type=float, default=50.0)
-    parser.add_argument(
-        "--smtp-concurrency",
-        type=int,
-        default=2,
-        help="SMTP conversations per notifications replica in the scaling phase (default 2)",
+    add = parser.add_argument
+    add("--phases", type=phases, default=list(PHASES), help=f"which phases, comma-separated ({','.join(PHASES)})")
+    add("--skip", type=phases, default=[], help="phases to leave out, comma-separated")
+    add("--register-trios", type=int, default=500, help="registrations of the register-only phase (default 500)")
+    add("--journey-trios", type=int, default=1000, help="trios of the full journey (default 1000)")
+    add("--waitlist-trios", type=int, default=1000, help="trios of the waitlist burst, 8 places (default 1000)")
+    add("--curve", type=sizes, default=sizes("10,100,1000,5000"), help="edition sizes of the flat-cost curve")
+    add("--curve-window", type=int, default=50, help="trios measured at each size of the curve (default 50)")
+    add("--rate", type=float, default=20.0, help="registrations/s of the steady phase (default 20)")
+    add("--seconds", type=float, default=60.0, help="length of the steady phase (default 60)")
+    add("--pressure-rate", type=float, default=50.0, help="registrations/s of the queue-growth phase (default 50)")
+    add("--pressure-seconds", type=float, default=30.0, help="length of the queue-growth phase (default 30)")
+    add("--ceiling-messages", type=int, default=20000)
+    add("--scaling-trios", type=int, default=100, help="TrioRegistered events replayed to notifications replicas")
+    add("--replica-trios", type=int, default=300, help="trios of the registration and scheduling replica runs")
+    add("--smtp-latency-ms", type=float, default=50.0, help="SMTP latency of the notifications replica runs")
+    add("--smtp-concurrency", type=int, default=2, help="SMTP conversations per notifications replica (default 2)")
+    add("--shutdown-trios", type=int, default=1000, help="trios whose mails make the shutdown backlog (3 each)")
+    add("--shutdown-smtp-latency-ms", type=float, default=500.0, help="SMTP latency while the backlog builds")
+    add("--skip-scaling", action="store_true", help="the same as --skip replicas")
+    add("--compare-pretix", action="store_true", help="then measure pretix (bench/pretix.py) and print the ratios")
+    add("--timeout", type=float, default=600.0, help="longest wait of any phase, seconds")
+    add("--output", default="bench-results.json")
+    add("--workdir", help="where service logs go (default: a new temporary directory)")
+    add(
+        "--profile", choices=MAIN_SYSTEM, help="record this phase with py-spy (in the venv): <workdir>/profile-<phase>/"
     )
-    parser.add_argument("--skip-scaling", action="store_true")
-    parser.add_argument("--timeout", type=float, default=600.0, help="longest wait of any phase, seconds")
-    parser.add_argument("--output", default="bench-results.json")
-    parser.add_argument("--workdir", help="where service logs go (default: a new temporary directory)")
-    parser.add_argument(
-        "--profile",
-        choices=("burst", "steady"),
-        help="record this phase with py-spy (installed in the venv): <workdir>/profile-<phase>/",
-    )
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.compare_pretix and importlib.util.find_spec("bench.pretix") is None:
+        parser.error("--compare-pretix needs bench/pretix.py, which is not there")
+    skipped = set(args.skip) | ({"replicas"} if args.skip_scaling else set())
+    args.selected = [p for p in PHASES if p in args.phases and p not in skipped]
+    return args
 
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
@@ -50,42 +86,145 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     results: dict[str, Any] = {
         "machine": machine(),
         "command": "python -m bench " + " ".join(sys.argv[1:]),
+        "phases": args.selected,
         "logs": str(workdir),
     }
+    selected, timeout = args.selected, args.timeout
+    journey_edition: dict[str, Any] = {}  # the journey's edition, which the scheduling replicas schedule again
     smtp = await SmtpServer(workdir / "mails.jsonl").start()
     system = System(workdir, smtp)
     try:
         await system.start()
         async with Driver(system.amqp_url) as driver:
-            driver.keep("TrioRegistered", "EditionScheduled")
-            edition = await scenarios.schedule(driver, scenarios.edition_past_deadline())
-            await scenarios.warm_up(driver, smtp, edition)
+            driver.keep("TrioRegistered", "EditionScheduled", "RegistrationApproved")
+            # The edition of the phases that only register; its warm-up trio's TrioRegistered sizes the ceiling's
+            # messages.
+            open_edition, _ = await new_edition(system, driver)
             size = len(driver.raw["TrioRegistered"][0].body)
             results["ceiling"] = await measure_ceiling(args.ceiling_messages, size)
-            profilers = system.profile(workdir / "profile-burst") if args.profile == "burst" else []
-            results["burst"] = await scenarios.burst(system, driver, edition, args.registrations, args.timeout)
-            end_profile(profilers)
-            results["burst"]["efficiency"] = round(
-                results["burst"]["deliveries_per_s"] / results["ceiling"]["msg_per_s"], 3
-            )
-            results["peak_rss_mb_after_burst"] = system.peak_rss_mb()
-            driver.approve = False  # latency of registration itself; approvals come hours later in practice
-            profilers = system.profile(workdir / "profile-steady") if args.profile == "steady" else []
-            results["latency"] = await scenarios.steady(system, driver, edition, args.rate, args.seconds, args.timeout)
-            end_profile(profilers)
+            top = results["ceiling"]["msg_per_s"]
+
+            async def phase(name: str, work: Awaitable[T]) -> T:
+                profiling = args.profile == name.split("-", 1)[0]
+                profilers = system.profile(workdir / f"profile-{name}") if profiling else []
+                try:
+                    return await timed(results, name, work)
+                finally:
+                    end_profile(profilers)
+
+            if "register" in selected:
+                results["register"] = await phase(
+                    "register", journey.register_only(system, driver, open_edition, args.register_trios, timeout, top)
+                )
+            if "journey" in selected or "replicas" in selected:
+                trios = args.journey_trios if "journey" in selected else args.replica_trios
+                measured = await phase("journey", journey.full_journey(system, driver, trios, timeout, top))
+                journey_edition = measured.pop("edition")
+                if "journey" in selected:
+                    results["journey"] = measured
+            if "waitlist" in selected:
+                results["waitlist"] = await phase(
+                    "waitlist", journey.waitlist_burst(system, driver, args.waitlist_trios, timeout, top)
+                )
+            if "curve" in selected:
+                results["curve"] = {
+                    kind: await phase(
+                        f"curve-{kind}",
+                        curve.curve(
+                            system, driver, args.curve, args.curve_window, timeout, top, waitlist=kind == "waitlist"
+                        ),
+                    )
+                    for kind in ("placed", "waitlist")
+                }
+            if "steady" in selected:
+                results["steady"] = await phase(
+                    "steady", steady.steady(system, driver, open_edition, args.rate, args.seconds, timeout, top)
+                )
+                pressure = steady.steady(
+                    system,
+                    driver,
+                    open_edition,
+                    args.pressure_rate,
+                    args.pressure_seconds,
+                    timeout,
+                    top,
+                    watch_queues=True,
+                )
+                results["pressure"] = await timed(results, "pressure", pressure)
             results["peak_rss_mb"] = system.peak_rss_mb()
-            replay = driver.raw["TrioRegistered"][1 : 1 + args.scaling_trios]
-            edition_event = driver.raw["EditionScheduled"][0]
+            recorded = dict(driver.raw)
     finally:
         await system.stop()
         smtp.stop()
-    if args.skip_scaling:
-        results["scaling"] = "not measured (--skip-scaling)"
-    else:
-        results["scaling"] = await scenarios.notifications_scaling(
-            workdir, replay, edition_event, args.smtp_latency_ms, args.timeout, args.smtp_concurrency
+    if "replicas" in selected:
+        replicated = measure_replicas(args, workdir / "replicas", recorded, journey_edition)
+        results["replicas"] = await timed(results, "replicas", replicated)
+    if "shutdown" in selected:
+        stopping = shutdown.under_backlog(
+            workdir,
+            recorded["TrioRegistered"][: args.shutdown_trios],
+            recorded["EditionScheduled"],
+            args.shutdown_smtp_latency_ms,
+            timeout,
         )
+        results["shutdown"] = await timed(results, "shutdown", stopping)
+    if args.compare_pretix:
+        results["pretix"] = await compare_pretix(args, workdir, results)
     return results
+
+
+async def timed(results: dict[str, Any], name: str, work: Awaitable[T]) -> T:
+    """The phase's result; how long it took (wall clock, set-up and draining included) goes to stderr and the
+    JSON's `wall_seconds`, so a small run shows where its time went."""
+    started = time.time()
+    try:
+        return await work
+    finally:
+        took = round(time.time() - started, 1)
+        results.setdefault("wall_seconds", {})[name] = took
+        print(f"bench: {name} took {took} s", file=sys.stderr, flush=True)
+
+
+async def measure_replicas(
+    args: argparse.Namespace, workdir: Path, recorded: dict[str, list[Any]], edition: dict[str, Any]
+) -> dict[str, Any]:
+    registered = [m for m in recorded["TrioRegistered"] if data_of(m).get("edition") == edition["edition"]]
+    registered = registered[: args.replica_trios]
+    ids = {data_of(m)["registration_id"] for m in registered}
+    approved = [m for m in recorded["RegistrationApproved"] if data_of(m)["registration_id"] in ids]
+    editions = recorded["EditionScheduled"]
+    return {
+        "notifications": await replicas.notifications_scaling(
+            workdir,
+            recorded["TrioRegistered"][: 2 * args.scaling_trios],  # half to one replica, half to two
+            editions,
+            args.smtp_latency_ms,
+            args.timeout,
+            args.smtp_concurrency,
+        ),
+        "registration": await replicas.registration_scaling(workdir, editions[0], args.replica_trios, args.timeout),
+        "scheduling": await replicas.scheduling_scaling(workdir, edition, registered, approved, args.timeout),
+    }
+
+
+async def compare_pretix(args: argparse.Namespace, workdir: Path, results: dict[str, Any]) -> dict[str, Any]:
+    # bench/pretix.py is written separately (it installs and runs pretix): the bench runs without it.
+    pretix = importlib.import_module("bench.pretix")
+
+    smtp = await SmtpServer(workdir / "pretix-mails.jsonl").start()
+    try:
+        measured = await pretix.measure(
+            workdir / "pretix", smtp, args.register_trios, args.rate, args.seconds, args.timeout
+        )
+    finally:
+        smtp.stop()
+    per_s = measured["orders_per_s"]
+
+    def against(phase: str) -> float | None:
+        ours = results.get(phase, {}).get("trios_per_s")
+        return round(ours / per_s, 2) if ours and per_s else None
+
+    return measured | {"ratio_journey": against("journey"), "ratio_register": against("register")}
 
 
 async def measure_ceiling(messages: int, size: int) -> dict[str, Any]:
@@ -95,49 +234,6 @@ async def measure_ceiling(messages: int, size: int) -> dict[str, Any]:
         return await ceiling.measure(amqp_url(vhost), messages=messages, size=size)
     finally:
         delete_vhost(vhost)
-
-
-def table(results: dict[str, Any]) -> str:
-    rows: list[tuple[str, str]] = []
-    m, c, b, lat = results["machine"], results["ceiling"], results["burst"], results["latency"]
-    rows.append(("machine", f"{m['cores']} cores, {m['memory_gb']} GB"))
-    rows.append(("ceiling (publish+confirm+consume+ack)", f"{c['msg_per_s']} msg/s ({c['message_bytes']} B)"))
-    rows.append(
-        (
-            "burst",
-            f"{b['registrations']} trios in {b['seconds']} s ({b['placed']} placed, {b['waitlisted']} waitlisted)",
-        )
-    )
-    rows.append(("burst registrations/s", str(b["registrations_per_s"])))
-    rows.append(("burst deliveries/s", f"{b['deliveries_per_s']} ({b['deliveries']} deliveries)"))
-    rows.append(("burst efficiency", f"{b['efficiency']:.1%}"))
-    rows.append(("burst, until every mail is out", f"{b['all_mails_seconds']} s ({b['mails']} mails)"))
-    rows.append(("burst CPU ms per registration", _per_service(b["cpu_ms_per_registration"])))
-    rows.append((f"steady {lat['rate']}/s for {lat['seconds']} s", f"achieved {lat['achieved_rate']}/s"))
-    for key, label in (("to_trio_registered_ms", "-> TrioRegistered"), ("to_acknowledgement_mail_ms", "-> ack mail")):
-        p = lat[key]
-        rows.append((f"latency {label} ms", f"p50 {p['p50']}  p95 {p['p95']}  p99 {p['p99']}  max {p['max']}"))
-    rows.append(("steady CPU ms per registration", _per_service(lat["cpu_ms_per_registration"])))
-    scaling = results["scaling"]
-    if isinstance(scaling, dict):
-        rows.append(
-            (
-                f"notifications, SMTP {scaling['smtp_latency_ms']} ms, "
-                f"{scaling['smtp_concurrency']} sessions per replica",
-                f"1 replica {scaling['replicas_1']['mails_per_s']} mails/s, 2 replicas "
-                f"{scaling['replicas_2']['mails_per_s']} mails/s, ratio {scaling['ratio']}",
-            )
-        )
-    else:
-        rows.append(("notifications scaling", scaling))
-    for name, mb in results["peak_rss_mb"].items():
-        rows.append((f"peak RSS {name}", f"{mb} MB"))
-    width = max(len(label) for label, _ in rows)
-    return "\n".join(f"{label.ljust(width)}  {value}" for label, value in rows)
-
-
-def _per_service(figures: dict[str, float]) -> str:
-    return ", ".join(f"{name} {value}" for name, value in figures.items())
 
 
 def main(argv: list[str] | None = None) -> None:

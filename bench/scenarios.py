@@ -1,45 +1,72 @@
-"""The burst, the steady rate and the notifications scaling, each against a running system."""
+"""What the phases share: editions, trios, the mails they get and waiting for the system to finish its work."""
 
 from __future__ import annotations
 
 import asyncio
 import statistics
-import time
 import uuid
+from collections import Counter
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
-import aio_pika
-
 from bench.driver import Driver, Trio
-from bench.system import SmtpServer, System, cpu_per
+from bench.system import SmtpServer, System
 from shared.db import utcnow
 from tests.factories import open_edition, trio
 from tests.support import wait_until
 
-ACKNOWLEDGEMENT = ("Aanmelding ontvangen", "Registration received")
-PLACED = ("Plaats bevestigd", "Place confirmed")
+# Each mail the journey sends, by the start of its subject (Dutch or English: one member reads English).
+MAIL_KINDS = {
+    "acknowledgement": ("Aanmelding ontvangen", "Registration received"),
+    "approval_request": ("Goedkeuring gevraagd", "Approval requested"),
+    "approved": ("Deelname goedgekeurd", "Participation approved"),
+    "placed": ("Plaats bevestigd", "Place confirmed"),
+    "invoice": ("Factuur", "Invoice"),
+    "waitlisted": ("Wachtlijst", "Waiting list"),
+}
+ACKNOWLEDGEMENT = MAIL_KINDS["acknowledgement"]
+APPROVAL_REQUEST = MAIL_KINDS["approval_request"]
+PLACED = MAIL_KINDS["placed"]
 MAILS_PER_TRIO = 3
+# Veenendaal is middelgroot (the fee is waived), Amsterdam groot (it pays: an invoice mail).
+MIDSIZE, LARGE = "GM0345", "GM0363"
 
 
-def edition_past_deadline() -> dict[str, Any]:
-    """Registration still open, but the deadline has passed: every approved trio is placed or waitlisted at once."""
+def edition_past_deadline(max_trios: int | None = None) -> dict[str, Any]:
+    """Registration still open, but the deadline has passed: every approved trio is placed or waitlisted at once.
+    With `max_trios`, room for that many (the programme's own is 8)."""
     body = open_edition(f"bench-{uuid.uuid4().hex[:8]}")
     now = utcnow()
     body["registration_deadline"] = (now - timedelta(hours=1)).isoformat()
     body["registration_closes_at"] = (now + timedelta(days=1)).isoformat()
+    if max_trios is not None:
+        body["capacity"] = {"min_trios": min(body["capacity"]["min_trios"], max_trios), "max_trios": max_trios}
     return body
 
 
 def tag_of(address: str) -> str:
-    return address.split("@", 1)[0].split(".", 1)[1]
+    local = address.split("@", 1)[0]
+    return local.split(".", 1)[1] if "." in local else ""
 
 
-def mails_of(smtp: SmtpServer, subjects: tuple[str, ...], tags: set[str] | None = None) -> list[dict[str, Any]]:
+def mails_of(
+    smtp: SmtpServer, subjects: tuple[str, ...], tags: set[str] | None = None, since: int = 0
+) -> list[dict[str, Any]]:
+    """The mails with these subjects (to these trios) among those that arrived after the first `since`: a phase
+    looks only at its own, not at every mail of the run on every poll."""
     return [
-        m for m in smtp.poll() if m["subject"].startswith(subjects) and (tags is None or tag_of(m["rcpt"][0]) in tags)
+        m
+        for m in smtp.poll()[since:]
+        if m["subject"].startswith(subjects) and (tags is None or tag_of(m["rcpt"][0]) in tags)
     ]
+
+
+def kind_of(subject: str) -> str:
+    return next((kind for kind, starts in MAIL_KINDS.items() if subject.startswith(starts)), "other")
+
+
+def mail_counts(mails: list[dict[str, Any]]) -> dict[str, int]:
+    return dict(sorted(Counter(kind_of(m["subject"]) for m in mails).items()))
 
 
 async def schedule(driver: Driver, body: dict[str, Any]) -> str:
@@ -51,7 +78,21 @@ async def schedule(driver: Driver, body: dict[str, Any]) -> str:
 
 
 async def warm_up(driver: Driver, smtp: SmtpServer, edition: str) -> None:
-    """One trio through the whole pipeline, so the measurement starts with every service knowing the edition."""
+    """One trio through the pipeline, so the measurement starts with every service knowing the edition (placed or
+    waitlisted too, when the driver approves)."""
+    since = len(smtp.poll())
+    registered = await known(driver, edition)
+    if driver.approve:
+        await wait_until(lambda: registered.outcome, timeout=60, what="warm-up placement")
+    await wait_until(
+        lambda: len(mails_of(smtp, ACKNOWLEDGEMENT, {registered.tag}, since)) >= MAILS_PER_TRIO,
+        timeout=60,
+        what="warm-up acknowledgements",
+    )
+
+
+async def known(driver: Driver, edition: str) -> Trio:
+    """The first trio registration takes for the edition (tried again until it has heard of the edition)."""
     for _ in range(300):
         tag = f"warm{uuid.uuid4().hex[:6]}"
         registered = await driver.register(trio(edition, tag=tag), tag)
@@ -61,99 +102,62 @@ async def warm_up(driver: Driver, smtp: SmtpServer, edition: str) -> None:
         await asyncio.sleep(0.1)  # registration has not heard of the edition yet
     else:
         raise RuntimeError("registration never learnt of the edition")
-    await wait_until(lambda: registered.outcome, timeout=60, what="warm-up placement")
-    await wait_until(
-        lambda: len(mails_of(smtp, ACKNOWLEDGEMENT, {tag})) >= MAILS_PER_TRIO,
-        timeout=60,
-        what="warm-up acknowledgements",
-    )
+    return registered
 
 
-async def burst(system: System, driver: Driver, edition: str, registrations: int, timeout: float) -> dict[str, Any]:
-    smtp = system.smtp
-    deliveries_before = await system.deliveries()
-    mails_before = len(smtp.poll())
-    cpu_before = system.cpu_seconds()
-    tags = {f"b{n:05d}{uuid.uuid4().hex[:4]}" for n in range(registrations)}
-    started = time.time()
-    trios = [await driver.register(trio(edition, tag=tag), tag, wait=False) for tag in sorted(tags)]
+async def new_edition(system: System, driver: Driver, max_trios: int | None = None) -> tuple[str, dict[str, Any]]:
+    """A fresh edition, its warm-up trio through the pipeline and every mail of it out: a phase's figures start
+    clean."""
+    body = edition_past_deadline(max_trios)
+    edition = await schedule(driver, body)
+    await warm_up(driver, system.smtp, edition)
+    await settled(system, 120, "the warm-up's last mails")
+    return edition, body
+
+
+def trio_of(edition: str, tag: str, *, paying: bool) -> dict[str, Any]:
+    """A trio of the middelgroot municipality, or, paying, of a large one with its invoice details."""
+    if not paying:
+        return trio(edition, tag=tag, municipality=MIDSIZE)
+    invoice = {"address": "Postbus 202\n1000 AE Amsterdam", "reference": f"PO-{tag}"}
+    return trio(edition, tag=tag, municipality=LARGE, invoice=invoice)
+
+
+async def register_many(driver: Driver, edition: str, count: int, prefix: str, *, paying: bool = False) -> list[Trio]:
+    """COUNT trios published as fast as the broker confirms them; with `paying`, every second one from a
+    municipality that pays the fee."""
+    tags = sorted(f"{prefix}{n:05d}{uuid.uuid4().hex[:4]}" for n in range(count))
+    trios = [
+        await driver.register(trio_of(edition, tag, paying=paying and n % 2 == 1), tag, wait=False)
+        for n, tag in enumerate(tags)
+    ]
     await driver.drain()
-    published = time.time()
+    return trios
+
+
+def refused(trios: list[Trio]) -> None:
+    if any(t.rejected for t in trios):
+        raise RuntimeError(f"a RegisterTrio was refused: {next(t.rejected for t in trios if t.rejected)}")
+
+
+async def outcomes(trios: list[Trio], timeout: float, what: str) -> None:
+    """Until every trio is placed or waitlisted."""
 
     def done() -> bool:
-        if any(t.rejected for t in trios):
-            raise RuntimeError(f"a RegisterTrio was refused: {next(t.rejected for t in trios if t.rejected)}")
-        placed = sum(t.outcome == "TrioPlaced" for t in trios)
-        return (
-            all(t.outcome for t in trios)
-            and len(mails_of(smtp, ACKNOWLEDGEMENT, tags)) >= MAILS_PER_TRIO * registrations
-            and len(mails_of(smtp, PLACED, tags)) >= MAILS_PER_TRIO * placed
-        )
+        refused(trios)
+        return all(t.outcome for t in trios)
 
-    await wait_until(done, timeout=timeout, interval=0.02, what="burst fully processed")
-    finished = time.time()
-    await driver.drain()
-    seconds = finished - started
-    deliveries = await system.deliveries() - deliveries_before
-    await wait_until(system.idle, timeout=timeout, interval=0.5, what="the burst's last mails")
-    cpu_after = system.cpu_seconds()
-    all_mails = max(m["t"] for m in smtp.poll())
-    return {
-        "registrations": registrations,
-        "placed": sum(t.outcome == "TrioPlaced" for t in trios),
-        "waitlisted": sum(t.outcome == "TrioWaitlisted" for t in trios),
-        "publish_seconds": round(published - started, 3),
-        "seconds": round(seconds, 3),
-        "registrations_per_s": round(registrations / seconds, 1),
-        "deliveries": int(deliveries),
-        "deliveries_per_s": round(deliveries / seconds, 1),
-        "mails": len(smtp.mails) - mails_before,
-        "all_mails_seconds": round(all_mails - started, 3),
-        # Until every mail is out: each service's whole share of the burst's work.
-        "cpu_ms_per_registration": cpu_per(cpu_before, cpu_after, registrations),
-    }
+    await wait_until(done, timeout=timeout, interval=0.02, what=what)
 
 
-async def steady(
-    system: System, driver: Driver, edition: str, rate: float, seconds: float, timeout: float
-) -> dict[str, Any]:
-    smtp = system.smtp
-    count = max(1, int(rate * seconds))
-    cpu_before = system.cpu_seconds()
-    started = time.time()
-    trios: list[Trio] = []
-    for n in range(count):
-        delay = started + n / rate - time.time()
-        if delay > 0:
-            await asyncio.sleep(delay)  # the schedule itself: this is the rate under test
-        tag = f"s{n:05d}{uuid.uuid4().hex[:4]}"
-        trios.append(await driver.register(trio(edition, tag=tag), tag))
-    by_tag = {t.tag: t for t in trios}
-    await wait_until(
-        lambda: (
-            all(t.registered_at for t in trios)
-            and len(mails_of(smtp, ACKNOWLEDGEMENT, set(by_tag))) >= MAILS_PER_TRIO * count
-        ),
-        timeout=timeout,
-        interval=0.05,
-        what="steady-rate acknowledgements",
-    )
-    cpu_after = system.cpu_seconds()
-    acknowledged: dict[str, float] = {}
-    for mail in mails_of(smtp, ACKNOWLEDGEMENT, set(by_tag)):
-        tag = tag_of(mail["rcpt"][0])
-        acknowledged[tag] = max(acknowledged.get(tag, 0.0), mail["t"])  # when the trio's last member got it
-    to_event = [(t.registered_at - t.sent_at) * 1000 for t in trios if t.registered_at]
-    to_mail = [(acknowledged[t.tag] - t.sent_at) * 1000 for t in trios]
-    return {
-        "rate": rate,
-        "seconds": seconds,
-        "registrations": count,
-        "achieved_rate": round((count - 1) / max(trios[-1].sent_at - started, 1e-9) if count > 1 else rate, 1),
-        "to_trio_registered_ms": percentiles(to_event),
-        "to_acknowledgement_mail_ms": percentiles(to_mail),
-        "cpu_ms_per_registration": cpu_per(cpu_before, cpu_after, count),
-    }
+async def settled(system: System, timeout: float, what: str) -> None:
+    """Idle twice in a row: a transaction that committed its outbox row just before the first look has published
+    it by the second (a look takes rabbitmqctl a second)."""
+
+    async def twice() -> bool:
+        return await system.idle() and await system.idle()
+
+    await wait_until(twice, timeout=timeout, interval=0.2, what=what)
 
 
 def percentiles(values: list[float]) -> dict[str, float]:
@@ -165,80 +169,3 @@ def percentiles(values: list[float]) -> dict[str, float]:
         "p99": round(cuts[98], 1),
         "max": round(ordered[-1], 1),
     }
-
-
-async def notifications_scaling(
-    workdir: Path,
-    events: list[aio_pika.abc.AbstractIncomingMessage],
-    edition_event: aio_pika.abc.AbstractIncomingMessage,
-    latency_ms: float,
-    timeout: float,
-    smtp_concurrency: int,
-) -> dict[str, Any]:
-    """Notifications alone, behind a slow SMTP server: the same TrioRegistered events to 1 and to 2 replicas, each
-    with `smtp_concurrency` SMTP conversations in flight (few enough that the server's latency, not the CPU,
-    limits one replica: what the target is about)."""
-    results: dict[str, Any] = {
-        "smtp_latency_ms": latency_ms,
-        "smtp_concurrency": smtp_concurrency,
-        "trios": len(events),
-        "mails": MAILS_PER_TRIO * len(events),
-    }
-    for replicas in (1, 2):
-        run = workdir / f"scaling-{replicas}"
-        run.mkdir(parents=True, exist_ok=True)
-        smtp = await SmtpServer(run / "mails.jsonl", latency_ms=latency_ms).start()
-        system = System(
-            run, smtp, services=("notifications",), extra_env={"NOTIFICATIONS_SMTP_CONCURRENCY": str(smtp_concurrency)}
-        )
-        try:
-            await system.start()
-            for _ in range(replicas - 1):
-                await system.add("notifications")
-            results[f"replicas_{replicas}"] = await _replay(system, events, edition_event, timeout)
-            results[f"replicas_{replicas}"]["peak_rss_mb"] = system.peak_rss_mb()
-        finally:
-            await system.stop()
-            smtp.stop()
-    one, two = results["replicas_1"]["mails_per_s"], results["replicas_2"]["mails_per_s"]
-    results["ratio"] = round(two / one, 2) if one else None
-    return results
-
-
-async def _replay(
-    system: System,
-    events: list[aio_pika.abc.AbstractIncomingMessage],
-    edition_event: aio_pika.abc.AbstractIncomingMessage,
-    timeout: float,
-) -> dict[str, Any]:
-    connection = await aio_pika.connect_robust(system.amqp_url)
-    try:
-        channel = await connection.channel(publisher_confirms=True)
-        exchange = await channel.declare_exchange("werkplaatsen.events", "topic", durable=True)
-
-        async def publish(message: aio_pika.abc.AbstractIncomingMessage) -> None:
-            await exchange.publish(
-                aio_pika.Message(
-                    message.body,
-                    message_id=message.message_id,
-                    type=message.type,
-                    correlation_id=message.correlation_id,
-                    content_type="application/json",
-                    delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
-                ),
-                routing_key=message.routing_key or "",
-            )
-
-        await publish(edition_event)
-        # The edition lands first, as it did in the real run.
-        await wait_until(lambda: system.deliveries(), timeout=timeout, what="EditionScheduled consumed")
-        started = time.time()
-        await asyncio.gather(*(publish(m) for m in events))
-        expected = MAILS_PER_TRIO * len(events)
-        await wait_until(
-            lambda: len(system.smtp.poll()) >= expected, timeout=timeout, interval=0.05, what="scaling mails"
-        )
-    finally:
-        await connection.close()
-    last = max(m["t"] for m in system.smtp.mails)
-    return {"seconds": round(last - started, 3), "mails_per_s": round(expected / (last - started), 1)}

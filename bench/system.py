@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import re
@@ -21,6 +22,7 @@ from tests.support import ServiceEnv, ServiceProcess, amqp_url, database_url, fr
 
 ORGANIZER_TOKEN = strong_secret("bench-organizer-token")
 _MESSAGES = re.compile(r"^werkplaatsen_messages_total\{[^}]*\}\s+([0-9.e+]+)$", re.MULTILINE)
+_STATEMENTS = re.compile(r"^werkplaatsen_sql_statements_total\{[^}]*\}\s+([0-9.e+]+)$", re.MULTILINE)
 
 
 @dataclass
@@ -39,6 +41,7 @@ class SmtpServer:
         return f"smtp://127.0.0.1:{self.port}"
 
     async def start(self) -> SmtpServer:
+        self.log.parent.mkdir(parents=True, exist_ok=True)
         self.log.touch()
         self.process = subprocess.Popen(
             [
@@ -120,47 +123,71 @@ class System:
             smtp_url=self.smtp.url,
         )
         await self.env.start()
-        for name in self.services:
-            await self.add(name)
+        # All at once (each migrates its own store), then each waited for; replicas are added later (`add`).
+        started = [self._spawn(name) for name in self.services]
+        for process in started:
+            await process.wait_ready()
         return self
 
     async def add(self, name: str) -> ServiceProcess:
         """Start one (more) process of a service; a second one of the same name is a replica."""
+        process = self._spawn(name)
+        await process.wait_ready()
+        return process
+
+    def _spawn(self, name: str) -> ServiceProcess:
         assert self.env is not None
         replica = sum(p.name == name for p in self.processes) + 1
         process = self.env.process(name, self.workdir / f"{name}-{replica}.log")
         process.start()
         self.processes.append(process)
-        await process.wait_ready()
         return process
 
     async def deliveries(self) -> float:
         """Messages the services consumed so far: the sum of their `werkplaatsen_messages_total`."""
-        total = 0.0
+        return sum((await self.counters())[0].values())
+
+    async def counters(self) -> tuple[dict[str, float], dict[str, float]]:
+        """Per process: messages consumed so far (`werkplaatsen_messages_total`) and SQL statements sent
+        (`werkplaatsen_sql_statements_total`), each summed over its labels."""
+        messages: dict[str, float] = {}
+        statements: dict[str, float] = {}
         async with httpx.AsyncClient() as client:
             for process in self.processes:
                 text = (await client.get(f"{process.url}/metrics", timeout=10)).text
-                total += sum(float(v) for v in _MESSAGES.findall(text))
-        return total
+                messages[_label(process)] = sum(float(v) for v in _MESSAGES.findall(text))
+                statements[_label(process)] = sum(float(v) for v in _STATEMENTS.findall(text))
+        return messages, statements
 
     async def idle(self) -> bool:
-        """Nothing left to do: every queue of the vhost empty and no mail waiting to be sent."""
-        queues = subprocess.run(
-            ["rabbitmqctl", "-q", "list_queues", "-p", self.vhost, "messages"],
-            check=True,
-            capture_output=True,
-            text=True,
-        ).stdout.split()
-        if any(q.isdigit() and int(q) > 0 for q in queues):
-            return False
-        if "notifications" not in self.databases:
-            return True
+        """Nothing left to do: no row in any service's outbox (a publish that failed waits there for its lease to
+        end), every queue of the vhost empty (ready and unacknowledged) and no mail waiting to be sent."""
         try:
-            connection = await asyncpg.connect(database_url(self.databases["notifications"]).replace("+asyncpg", ""))
+            for name in self.databases:
+                if await self._count(name, "SELECT count(*) FROM outbox"):
+                    return False
+            listing = await asyncio.create_subprocess_exec(
+                *("rabbitmqctl", "-q", "list_queues", "-p", self.vhost, "messages"),
+                stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL,
+            )
+            out, _ = await listing.communicate()
+            if listing.returncode != 0:
+                raise RuntimeError(f"rabbitmqctl list_queues failed ({listing.returncode})")
+            if any(q.isdigit() and int(q) > 0 for q in out.decode().split()):
+                return False
+            return "notifications" not in self.databases or await self.pending_mails() == 0
         except asyncpg.TooManyConnectionsError:
             return False  # the shared server is full for a moment (other sessions' tests): ask again
+
+    async def pending_mails(self) -> int:
+        """Mails notifications has queued and not yet sent."""
+        return await self._count("notifications", "SELECT count(*) FROM mails WHERE status = 'pending'")
+
+    async def _count(self, service: str, query: str) -> int:
+        connection = await asyncpg.connect(database_url(self.databases[service]).replace("+asyncpg", ""))
         try:
-            return await connection.fetchval("SELECT count(*) FROM mails WHERE status = 'pending'") == 0
+            return int(await connection.fetchval(query))
         finally:
             await connection.close()
 
@@ -204,8 +231,16 @@ class System:
         }
 
     async def stop(self) -> None:
-        for process in self.processes:
-            process.stop()
+        # All told at once, then each waited for (a second SIGTERM would make uvicorn quit without its shutdown).
+        running = [p.process for p in self.processes if p.process is not None and p.process.poll() is None]
+        for child in running:
+            child.send_signal(signal.SIGTERM)
+        for child in running:
+            try:
+                child.wait(20)
+            except subprocess.TimeoutExpired:
+                child.kill()
+                child.wait(10)
         if self.env is not None:
             await self.env.stop()
 

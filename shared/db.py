@@ -114,6 +114,9 @@ class Database:
         # hide_parameters: a database error's text (logged, kept as a dead letter's reason) would otherwise carry
         # the statement's values, names and addresses among them.
         self.engine: AsyncEngine = create_async_engine(url, hide_parameters=True, **kwargs)
+        from shared.sql_statements import count_statements  # werkplaatsen_sql_statements_total, for the bench
+
+        count_statements(self.engine)
         if self.is_postgres:
             event.listen(self.engine.sync_engine, "checkout", _drop_closed)
         if not self.is_postgres:
