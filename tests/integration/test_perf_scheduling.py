@@ -6,6 +6,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
+from typing import Any
 
 import pytest
 from sqlalchemy import text
@@ -46,6 +47,17 @@ async def waitlist_of_twenty(store: MessageStore) -> tuple[str, list[str]]:
     return slug, rids
 
 
+def admitting(session: AsyncSession) -> dict[str, Any]:
+    """The repositories admitting a trio takes, on one transaction's session."""
+    return {
+        "editions": SqlEditions(session),
+        "registrations": SqlRegistrations(session),
+        "places": SqlPlaces(session),
+        "waitlist": SqlWaitlist(session),
+        "seats": SqlSeats(session),
+    }
+
+
 async def approve_late(
     store: MessageStore, slug: str, rid: str, registered_at: datetime
 ) -> dict[str, tuple[int, int, int]]:
@@ -63,16 +75,7 @@ async def approve_late(
         await session.execute(text("SET LOCAL enable_seqscan = off"))
         # Read before and after: the backend's pending counts may still hold its earlier transactions' rows.
         before = await _table_stats(session)
-        await handlers.registration_approved(
-            event.data,
-            editions=SqlEditions(session),
-            registrations=SqlRegistrations(session),
-            places=SqlPlaces(session),
-            waitlist=SqlWaitlist(session),
-            seats=SqlSeats(session),
-            emit=lambda _: None,
-            now=utcnow(),
-        )
+        await handlers.registration_approved(event.data, **admitting(session), emit=lambda _: None, now=utcnow())
         await session.flush()
         after = await _table_stats(session)
     return {
@@ -133,16 +136,7 @@ async def test_a_new_registration_reads_none_of_the_places_or_the_waitlist(store
 
     async with store.db.transaction() as session:
         before = await _table_stats(session)
-        await handlers.remember_registration(
-            event.data,
-            editions=SqlEditions(session),
-            registrations=SqlRegistrations(session),
-            places=SqlPlaces(session),
-            waitlist=SqlWaitlist(session),
-            seats=SqlSeats(session),
-            emit=lambda _: None,
-            now=utcnow(),
-        )
+        await handlers.remember_registration(event.data, **admitting(session), emit=lambda _: None, now=utcnow())
         after = await _table_stats(session)
 
     for table in ("placements", "waitlist", "seats"):
