@@ -178,6 +178,13 @@ PLACEMENT_FIELDS = ("registration_id", "slot", "via", "priority", "registered_at
 WAIT_FIELDS = ("registration_id", "position", "priority", "registered_at", "since", "hand_reason")
 
 
+def waitlist_length(edition: Any) -> Any:
+    """An edition's waitlist length as a scalar expression: positions are 1..n without gaps, so the last one is
+    the length, one step down the unique index instead of a count."""
+    last = select(func.max(WaitlistRow.position)).where(WaitlistRow.edition == edition).scalar_subquery()
+    return func.coalesce(last, 0)
+
+
 def to_domain(row: EditionRow, placements: list[Any], waitlist: list[Any]) -> Edition:
     return Edition(
         slug=row.slug,
@@ -245,11 +252,12 @@ class SqlEditions:
 
     async def counts(self, slugs: list[str]) -> dict[str, tuple[int, int]]:
         """Per edition: how many trios hold a place and how many wait, without reading them."""
-        waiting = select(func.max(WaitlistRow.position)).where(WaitlistRow.edition == EditionRow.slug).scalar_subquery()
         rows = await self.session.execute(
-            select(EditionRow.slug, EditionRow.placed, waiting).where(EditionRow.slug.in_(slugs))
+            select(EditionRow.slug, EditionRow.placed, waitlist_length(EditionRow.slug)).where(
+                EditionRow.slug.in_(slugs)
+            )
         )
-        return {slug: (placed, waitlisted or 0) for slug, placed, waitlisted in rows.all()}
+        return {slug: (placed, waitlisted) for slug, placed, waitlisted in rows.all()}
 
     async def due(self, now: datetime) -> list[str]:
         """Editions whose deadline has passed and that have not been allocated yet."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from shared.contract.scheduling import SchedulingCommandRejected
 from shared.db import Database, utcnow
@@ -17,21 +17,16 @@ from shared.runtime import Service, Transport
 from shared.settings import Settings
 
 from . import consumes, entrypoints
-from .adapters import EditionRow, Inbox, Outbox, WaitlistRow
+from .adapters import EditionRow, Inbox, Outbox, waitlist_length
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 # Work on one edition is serialised by its row lock anyway; a small pool keeps several replicas well inside
 # PostgreSQL's connection limit when a burst of messages queues up behind that lock.
 POOL_SIZE = 5
 # /metrics: places left and waitlist length per edition (werkplaatsen_places_left, werkplaatsen_waitlist_length).
-# Read off the edition's own count and the last waitlist position (positions have no gaps), not counted.
+# Read off the edition's own count and its waitlist's last position (adapters.waitlist_length), not counted.
 PLACES_LEFT_BY_EDITION = select(EditionRow.slug, EditionRow.max_trios - EditionRow.placed)
-WAITLIST_BY_EDITION = select(
-    EditionRow.slug,
-    func.coalesce(
-        select(func.max(WaitlistRow.position)).where(WaitlistRow.edition == EditionRow.slug).scalar_subquery(), 0
-    ),
-)
+WAITLIST_BY_EDITION = select(EditionRow.slug, waitlist_length(EditionRow.slug))
 
 
 def build(settings: Settings, transport: Transport, *, clock: Clock = utcnow, timer_interval: float = 1.0) -> Service:

@@ -16,10 +16,10 @@ from __future__ import annotations
 
 from typing import Any, cast
 
-from sqlalchemy import BindParameter, ColumnElement, Table, bindparam, delete, func, insert, select, tuple_, update
+from sqlalchemy import BindParameter, ColumnElement, Table, bindparam, delete, insert, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from .adapters import WAIT_FIELDS, WaitlistRow
+from .adapters import WAIT_FIELDS, WaitlistRow, waitlist_length
 from .domain import Shift, WaitEntry, Waitlisted, shift_for_leaving, shift_for_move
 
 TABLE = cast(Table, WaitlistRow.__table__)
@@ -46,9 +46,7 @@ class SqlWaitlist:
         return WaitEntry(**{f: getattr(row, f) for f in WAIT_FIELDS}) if row else None
 
     async def length(self, edition: str) -> int:
-        # Positions are 1..n without gaps, so the last one is the length: one step down the unique index.
-        last = select(func.max(TABLE.c.position)).where(TABLE.c.edition == edition)
-        return (await self.session.execute(last)).scalar_one() or 0
+        return int((await self.session.execute(select(waitlist_length(edition)))).scalar_one())
 
     async def join(self, edition: str, entry: WaitEntry) -> list[Waitlisted]:
         """Add an admitted trio at its place in the order; it and every trio that made room, by position."""
